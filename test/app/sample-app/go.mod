@@ -1,0 +1,3 @@
+module gantry.local/sample-app
+
+go 1.22

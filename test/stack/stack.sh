@@ -1,0 +1,572 @@
+#!/usr/bin/env bash
+# The local delivery stack: Docker Engine, an OCI registry, a single-node Kubernetes
+# cluster running real containers (containerd + runc + CNI bridge + kube-proxy), and
+# Prometheus. Every part is real; every part is started by PID and stopped by PID.
+#
+#   stack.sh up       install what is missing, start what is not running (idempotent)
+#   stack.sh down     stop everything this script started and remove its state
+#   stack.sh status   one line per part
+#   stack.sh env      print the environment variables tests use
+set -euo pipefail
+
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+REPO="$(cd "$HERE/../.." && pwd)"
+K8S_VERSION="${K8S_VERSION:-v1.33.13}"
+CACHE="${GANTRY_CACHE:-$HOME/.cache/gantry}"
+STATE="${GANTRY_STACK_DIR:-$CACHE/stack}"
+K8S_BIN="$CACHE/k8s/$K8S_VERSION/bin"
+RUN="$STATE/run"
+LOGS="$STATE/logs"
+PKI="$STATE/pki"
+NODE_NAME="gantry-node"
+# A private address on the loopback device: the API server refuses to advertise a
+# loopback address, and this keeps all cluster traffic on this machine.
+NODE_IP="10.201.0.1"
+POD_CIDR="10.88.0.0/16"
+SERVICE_CIDR="10.96.0.0/16"
+REGISTRY="127.0.0.1:5000"
+REGISTRY_HOST="localhost:5000"
+PROM_ADDR="127.0.0.1:9090"
+DOCKER_SOCK="$RUN/docker.sock"
+CONTAINERD_SOCK="$RUN/containerd.sock"
+KUBECONFIG_FILE="$STATE/kubeconfig"
+SAMPLE_IMAGE="$REGISTRY_HOST/gantry/sample-app"
+PAUSE_IMAGE="$REGISTRY_HOST/gantry/pause:3.10"
+export PATH="$K8S_BIN:/usr/sbin:/sbin:$PATH"
+
+T0=$SECONDS
+phase_start=$SECONDS
+log() { printf '[stack %4ds] %s\n' "$((SECONDS - T0))" "$*"; }
+phase() { phase_start=$SECONDS; log "$*"; }
+phase_done() { log "  done: $1 ($((SECONDS - phase_start)) s)"; }
+die() { log "ERROR: $*"; exit 1; }
+
+pid_alive() { [[ -f "$RUN/$1.pid" ]] && kill -0 "$(cat "$RUN/$1.pid")" 2>/dev/null; }
+
+# start NAME CMD...: runs CMD in the background with its log and PID under $STATE.
+start() {
+  local name="$1"; shift
+  if pid_alive "$name"; then return 0; fi
+  mkdir -p "$RUN" "$LOGS"
+  setsid "$@" >>"$LOGS/$name.log" 2>&1 < /dev/null &
+  echo $! > "$RUN/$name.pid"
+}
+
+# wait_for WHAT SECONDS CMD...: polls CMD until it succeeds; shows the log tail on timeout.
+wait_for() {
+  local what="$1" limit="$2"; shift 2
+  local deadline=$((SECONDS + limit))
+  until "$@" >/dev/null 2>&1; do
+    if (( SECONDS >= deadline )); then
+      log "timed out after ${limit}s waiting for $what"
+      [[ -f "$LOGS/$what.log" ]] && tail -n 30 "$LOGS/$what.log" | sed 's/^/    /'
+      return 1
+    fi
+    sleep 0.5
+  done
+}
+
+kc() { kubectl --kubeconfig "$KUBECONFIG_FILE" "$@"; }
+
+# ---------------------------------------------------------------------------- install
+install_packages() {
+  local missing=()
+  command -v dockerd >/dev/null || missing+=(docker.io)
+  command -v docker-registry >/dev/null || missing+=(docker-registry)
+  command -v busybox >/dev/null || missing+=(busybox-static)
+  command -v containerd >/dev/null || missing+=(containerd)
+  command -v runc >/dev/null || missing+=(runc)
+  [[ -x /usr/lib/cni/bridge ]] || missing+=(containernetworking-plugins)
+  command -v iptables >/dev/null || missing+=(iptables)
+  command -v conntrack >/dev/null || missing+=(conntrack)
+  command -v prometheus >/dev/null || missing+=(prometheus)
+  command -v etcd >/dev/null || missing+=(etcd-server)
+  command -v htpasswd >/dev/null || missing+=(apache2-utils)
+  command -v openssl >/dev/null || missing+=(openssl)
+  command -v curl >/dev/null || missing+=(curl)
+  if ((${#missing[@]})); then
+    phase "installing Debian packages: ${missing[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq >/dev/null
+    # policy-rc.d keeps the packages from starting their own services.
+    printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d; chmod +x /usr/sbin/policy-rc.d
+    apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+    rm -f /usr/sbin/policy-rc.d
+    # Debian's packages may have started their daemons anyway; the stack runs its own.
+    for svc in docker containerd prometheus etcd docker-registry; do service "$svc" stop >/dev/null 2>&1 || true; done
+    phase_done "packages"
+  fi
+}
+
+build_k8s() {
+  local need=0
+  for b in kube-apiserver kube-controller-manager kube-scheduler kubelet kube-proxy; do [[ -x "$K8S_BIN/$b" ]] || need=1; done
+  if ((need)); then
+    phase "building Kubernetes $K8S_VERSION server binaries from k8s.io/kubernetes (first run only; ~20-30 min on 2 cores)"
+    K8S_VERSION="$K8S_VERSION" GANTRY_CACHE="$CACHE" bash "$HERE/build-k8s.sh" 2>&1 | grep -v '^go: downloading' | sed 's/^/    /'
+    phase_done "kubernetes binaries"
+  fi
+}
+
+# ---------------------------------------------------------------------------- pki
+gen_cert() { # name CN O [SANs]
+  local name="$1" cn="$2" org="$3" sans="${4:-}"
+  [[ -f "$PKI/$name.crt" ]] && return 0
+  local subj="/CN=$cn"; [[ -n "$org" ]] && subj="/O=$org/CN=$cn"
+  openssl genrsa -out "$PKI/$name.key" 2048 2>/dev/null
+  openssl req -new -key "$PKI/$name.key" -subj "$subj" -out "$PKI/$name.csr" 2>/dev/null
+  local ext="$PKI/$name.ext"
+  {
+    echo "basicConstraints=CA:FALSE"
+    echo "keyUsage=critical,digitalSignature,keyEncipherment"
+    echo "extendedKeyUsage=serverAuth,clientAuth"
+    [[ -n "$sans" ]] && echo "subjectAltName=$sans"
+  } > "$ext"
+  openssl x509 -req -in "$PKI/$name.csr" -CA "$PKI/ca.crt" -CAkey "$PKI/ca.key" -CAcreateserial \
+    -days 3650 -sha256 -extfile "$ext" -out "$PKI/$name.crt" 2>/dev/null
+  rm -f "$PKI/$name.csr" "$ext"
+}
+
+write_kubeconfig() { # file user
+  local file="$1" user="$2"
+  cat > "$file" <<EOF
+apiVersion: v1
+kind: Config
+clusters:
+- name: gantry
+  cluster:
+    certificate-authority: $PKI/ca.crt
+    server: https://127.0.0.1:6443
+users:
+- name: $user
+  user:
+    client-certificate: $PKI/$user.crt
+    client-key: $PKI/$user.key
+contexts:
+- name: gantry
+  context: {cluster: gantry, user: $user, namespace: default}
+current-context: gantry
+EOF
+}
+
+setup_pki() {
+  [[ -f "$PKI/.complete" ]] && return 0
+  phase "generating TLS certificates"
+  mkdir -p "$PKI"
+  if [[ ! -f "$PKI/ca.crt" ]]; then
+    openssl genrsa -out "$PKI/ca.key" 2048 2>/dev/null
+    openssl req -x509 -new -key "$PKI/ca.key" -subj "/CN=gantry-local-ca" -days 3650 -sha256 -out "$PKI/ca.crt" 2>/dev/null
+  fi
+  gen_cert apiserver kube-apiserver "" \
+    "DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local,DNS:localhost,IP:127.0.0.1,IP:$NODE_IP,IP:10.96.0.1"
+  gen_cert apiserver-kubelet-client kube-apiserver-kubelet-client system:masters
+  gen_cert admin gantry-admin system:masters
+  gen_cert controller-manager system:kube-controller-manager ""
+  gen_cert scheduler system:kube-scheduler ""
+  gen_cert kube-proxy system:kube-proxy ""
+  gen_cert kubelet "system:node:$NODE_NAME" system:nodes "DNS:$NODE_NAME,DNS:localhost,IP:127.0.0.1,IP:$NODE_IP"
+  [[ -f "$PKI/sa.key" ]] || { openssl genrsa -out "$PKI/sa.key" 2048 2>/dev/null; openssl rsa -in "$PKI/sa.key" -pubout -out "$PKI/sa.pub" 2>/dev/null; }
+  for u in admin controller-manager scheduler kube-proxy kubelet; do write_kubeconfig "$PKI/$u.kubeconfig" "$u"; done
+  cp "$PKI/admin.kubeconfig" "$KUBECONFIG_FILE"
+  touch "$PKI/.complete"
+  phase_done "certificates"
+}
+
+# ---------------------------------------------------------------------------- docker + registry
+docker_up() { DOCKER_HOST="unix://$DOCKER_SOCK" docker version >/dev/null 2>&1; }
+
+start_docker() {
+  if docker_up; then log "docker: already up"; return 0; fi
+  phase "starting Docker Engine (dockerd)"
+  mkdir -p "$STATE/docker" "$STATE/docker-exec"
+  # No iptables rules from Docker: the cluster owns the host's forwarding rules.
+  start dockerd dockerd --host "unix://$DOCKER_SOCK" --data-root "$STATE/docker" --exec-root "$STATE/docker-exec" \
+    --pidfile "$RUN/dockerd.inner.pid" --iptables=false --ip-masq=false --bip 172.30.0.1/24 --storage-driver overlay2
+  wait_for dockerd 60 docker_up || die "dockerd did not start; see $LOGS/dockerd.log"
+  phase_done "docker"
+}
+
+registry_up() { curl -fsS "http://$REGISTRY/v2/" >/dev/null 2>&1; }
+
+start_registry() {
+  if registry_up; then log "registry: already up"; return 0; fi
+  phase "starting the OCI registry on $REGISTRY"
+  mkdir -p "$STATE/registry"
+  cat > "$STATE/registry.yml" <<EOF
+version: 0.1
+log: {level: warn}
+storage:
+  filesystem: {rootdirectory: $STATE/registry}
+  delete: {enabled: true}
+http:
+  addr: $REGISTRY
+EOF
+  start registry docker-registry serve "$STATE/registry.yml"
+  wait_for registry 30 registry_up || die "registry did not start; see $LOGS/registry.log"
+  phase_done "registry"
+}
+
+# build_image NAME DIR TAG [ldflags]: a static Go binary in a FROM-scratch image, pushed to the registry.
+build_image() {
+  local name="$1" dir="$2" tag="$3" ldflags="${4:-}"
+  local ctx="$STATE/build/$name"
+  mkdir -p "$ctx"
+  (cd "$dir" && CGO_ENABLED=0 GOFLAGS=-buildvcs=false go build -trimpath -ldflags "-s -w $ldflags" -o "$ctx/$name" .)
+  cp "$dir/Dockerfile" "$ctx/Dockerfile"
+  DOCKER_HOST="unix://$DOCKER_SOCK" docker build -q -t "$tag" "$ctx" >"$LOGS/image-build.log" 2>&1 \
+    || { tail -n 20 "$LOGS/image-build.log"; die "docker build of $tag failed"; }
+  DOCKER_HOST="unix://$DOCKER_SOCK" docker push -q "$tag" >>"$LOGS/image-build.log" 2>&1 \
+    || { tail -n 20 "$LOGS/image-build.log"; die "docker push of $tag failed"; }
+}
+
+image_in_registry() { # repo tag
+  curl -fs -o /dev/null -H 'Accept: application/vnd.docker.distribution.manifest.v2+json' "http://$REGISTRY/v2/$1/manifests/$2"
+}
+
+build_images() {
+  local need=0
+  image_in_registry gantry/pause 3.10 || need=1
+  for v in v1 v2; do image_in_registry gantry/sample-app "$v" || need=1; done
+  if ((need == 0)); then log "images: already in the registry"; return 0; fi
+  phase "building images: pause, sample-app:v1, sample-app:v2"
+  build_image pause "$REPO/test/app/pause" "$PAUSE_IMAGE"
+  for v in v1 v2; do
+    build_image sample-app "$REPO/test/app/sample-app" "$SAMPLE_IMAGE:$v" "-X main.version=$v"
+  done
+  phase_done "images"
+}
+
+# ---------------------------------------------------------------------------- kubernetes
+apiserver_up() { curl -fsS --cacert "$PKI/ca.crt" --cert "$PKI/admin.crt" --key "$PKI/admin.key" https://127.0.0.1:6443/readyz >/dev/null 2>&1; }
+etcd_up() { curl -fsS http://127.0.0.1:2379/health 2>/dev/null | grep -q '"health":"true"'; }
+containerd_up() { [[ -S "$CONTAINERD_SOCK" ]] && ctr --address "$CONTAINERD_SOCK" version >/dev/null 2>&1; }
+
+setup_network() {
+  ip addr show dev lo | grep -q "$NODE_IP/32" || ip addr add "$NODE_IP/32" dev lo
+  modprobe br_netfilter 2>/dev/null || true
+  modprobe overlay 2>/dev/null || true
+  sysctl -qw net.ipv4.ip_forward=1 || true
+  sysctl -qw net.bridge.bridge-nf-call-iptables=1 2>/dev/null || true
+  # Let the host reach NodePorts on 127.0.0.1.
+  sysctl -qw net.ipv4.conf.all.route_localnet=1 2>/dev/null || true
+  mkdir -p "$STATE/cni/net.d" "$STATE/cni/ipam"
+  cat > "$STATE/cni/net.d/10-gantry.conflist" <<EOF
+{
+  "cniVersion": "0.4.0",
+  "name": "gantry",
+  "plugins": [
+    {
+      "type": "bridge", "bridge": "gantry0", "isGateway": true, "ipMasq": true, "hairpinMode": true,
+      "ipam": {"type": "host-local", "dataDir": "$STATE/cni/ipam", "ranges": [[{"subnet": "$POD_CIDR"}]], "routes": [{"dst": "0.0.0.0/0"}]}
+    },
+    {"type": "portmap", "capabilities": {"portMappings": true}}
+  ]
+}
+EOF
+}
+
+start_etcd() {
+  if etcd_up; then log "etcd: already up"; return 0; fi
+  phase "starting etcd ($(etcd --version 2>/dev/null | head -1))"
+  mkdir -p "$STATE/etcd"
+  start etcd etcd --name gantry --data-dir "$STATE/etcd" \
+    --listen-client-urls http://127.0.0.1:2379 --advertise-client-urls http://127.0.0.1:2379 \
+    --listen-peer-urls http://127.0.0.1:2380 --initial-advertise-peer-urls http://127.0.0.1:2380 \
+    --initial-cluster gantry=http://127.0.0.1:2380 --quota-backend-bytes 4294967296
+  wait_for etcd 30 etcd_up || die "etcd did not start; see $LOGS/etcd.log"
+  phase_done "etcd"
+}
+
+start_containerd() {
+  if containerd_up; then log "containerd: already up"; return 0; fi
+  phase "starting containerd"
+  mkdir -p "$STATE/containerd" "$STATE/containerd-state" "$STATE/containerd-certs/$REGISTRY_HOST"
+  cat > "$STATE/containerd-certs/$REGISTRY_HOST/hosts.toml" <<EOF
+server = "http://$REGISTRY_HOST"
+[host."http://$REGISTRY"]
+  capabilities = ["pull", "resolve"]
+  skip_verify = true
+EOF
+  cat > "$STATE/containerd.toml" <<EOF
+version = 2
+root = "$STATE/containerd"
+state = "$STATE/containerd-state"
+[grpc]
+  address = "$CONTAINERD_SOCK"
+[plugins."io.containerd.grpc.v1.cri"]
+  sandbox_image = "$PAUSE_IMAGE"
+  enable_cdi = false
+  [plugins."io.containerd.grpc.v1.cri".containerd]
+    snapshotter = "overlayfs"
+    default_runtime_name = "runc"
+    [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc]
+      runtime_type = "io.containerd.runc.v2"
+      [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc.options]
+        SystemdCgroup = false
+  [plugins."io.containerd.grpc.v1.cri".cni]
+    bin_dir = "/usr/lib/cni"
+    conf_dir = "$STATE/cni/net.d"
+  [plugins."io.containerd.grpc.v1.cri".registry]
+    config_path = "$STATE/containerd-certs"
+EOF
+  start containerd containerd --config "$STATE/containerd.toml"
+  wait_for containerd 30 containerd_up || die "containerd did not start; see $LOGS/containerd.log"
+  phase_done "containerd"
+}
+
+start_control_plane() {
+  if apiserver_up; then log "kube-apiserver: already up"; else
+    phase "starting kube-apiserver $K8S_VERSION"
+    start kube-apiserver kube-apiserver \
+      --etcd-servers=http://127.0.0.1:2379 --bind-address=0.0.0.0 --secure-port=6443 --advertise-address="$NODE_IP" \
+      --client-ca-file="$PKI/ca.crt" --tls-cert-file="$PKI/apiserver.crt" --tls-private-key-file="$PKI/apiserver.key" \
+      --kubelet-client-certificate="$PKI/apiserver-kubelet-client.crt" --kubelet-client-key="$PKI/apiserver-kubelet-client.key" \
+      --kubelet-certificate-authority="$PKI/ca.crt" --kubelet-preferred-address-types=InternalIP \
+      --service-account-key-file="$PKI/sa.pub" --service-account-signing-key-file="$PKI/sa.key" \
+      --service-account-issuer=https://kubernetes.default.svc.cluster.local \
+      --service-cluster-ip-range="$SERVICE_CIDR" --authorization-mode=Node,RBAC \
+      --enable-admission-plugins=NodeRestriction --allow-privileged=true --profiling=false \
+      --event-ttl=30m --v=1
+    wait_for kube-apiserver 120 apiserver_up || die "kube-apiserver did not become ready; see $LOGS/kube-apiserver.log"
+    phase_done "kube-apiserver"
+  fi
+  if ! pid_alive kube-controller-manager; then
+    phase "starting kube-controller-manager and kube-scheduler"
+    start kube-controller-manager kube-controller-manager \
+      --kubeconfig="$PKI/controller-manager.kubeconfig" \
+      --authentication-kubeconfig="$PKI/controller-manager.kubeconfig" --authorization-kubeconfig="$PKI/controller-manager.kubeconfig" \
+      --service-account-private-key-file="$PKI/sa.key" --root-ca-file="$PKI/ca.crt" \
+      --cluster-signing-cert-file="$PKI/ca.crt" --cluster-signing-key-file="$PKI/ca.key" \
+      --use-service-account-credentials=true --leader-elect=false --bind-address=127.0.0.1 \
+      --allocate-node-cidrs=false --service-cluster-ip-range="$SERVICE_CIDR" --cluster-cidr="$POD_CIDR" \
+      --node-monitor-grace-period=20s --v=1
+  fi
+  if ! pid_alive kube-scheduler; then
+    start kube-scheduler kube-scheduler --kubeconfig="$PKI/scheduler.kubeconfig" \
+      --authentication-kubeconfig="$PKI/scheduler.kubeconfig" --authorization-kubeconfig="$PKI/scheduler.kubeconfig" \
+      --leader-elect=false --bind-address=127.0.0.1 --v=1
+    phase_done "controller-manager and scheduler"
+  fi
+}
+
+node_ready() {
+  [[ "$(kc get node "$NODE_NAME" -o jsonpath='{.status.conditions[?(@.type=="Ready")].status}' 2>/dev/null)" == "True" ]]
+}
+
+start_node() {
+  if pid_alive kubelet && pid_alive kube-proxy && node_ready; then log "node: already up"; return 0; fi
+  phase "starting kubelet and kube-proxy (node $NODE_NAME, $NODE_IP)"
+  mkdir -p "$STATE/kubelet"
+  cat > "$STATE/kubelet-config.yaml" <<EOF
+apiVersion: kubelet.config.k8s.io/v1beta1
+kind: KubeletConfiguration
+authentication:
+  anonymous: {enabled: false}
+  webhook: {enabled: true}
+  x509: {clientCAFile: $PKI/ca.crt}
+authorization: {mode: Webhook}
+tlsCertFile: $PKI/kubelet.crt
+tlsPrivateKeyFile: $PKI/kubelet.key
+cgroupDriver: cgroupfs
+failCgroupV1: false
+failSwapOn: false
+containerRuntimeEndpoint: unix://$CONTAINERD_SOCK
+address: $NODE_IP
+healthzBindAddress: 127.0.0.1
+resolvConf: /etc/resolv.conf
+serializeImagePulls: false
+maxPods: 110
+imageGCHighThresholdPercent: 100
+evictionHard: {memory.available: "100Mi", nodefs.available: "1%", imagefs.available: "1%"}
+syncFrequency: 10s
+nodeStatusUpdateFrequency: 5s
+EOF
+  start kubelet kubelet --config="$STATE/kubelet-config.yaml" --kubeconfig="$PKI/kubelet.kubeconfig" \
+    --root-dir="$STATE/kubelet" --hostname-override="$NODE_NAME" --node-ip="$NODE_IP" --v=1
+  cat > "$STATE/kube-proxy-config.yaml" <<EOF
+apiVersion: kubeproxy.config.k8s.io/v1alpha1
+kind: KubeProxyConfiguration
+mode: iptables
+clusterCIDR: $POD_CIDR
+bindAddress: 127.0.0.1
+healthzBindAddress: 127.0.0.1:10256
+metricsBindAddress: 127.0.0.1:10249
+clientConnection: {kubeconfig: $PKI/kube-proxy.kubeconfig}
+conntrack: {maxPerCore: 0, tcpEstablishedTimeout: 0s, tcpCloseWaitTimeout: 0s}
+iptables: {syncPeriod: 5s, minSyncPeriod: 0s, localhostNodePorts: true}
+EOF
+  start kube-proxy kube-proxy --config="$STATE/kube-proxy-config.yaml" --hostname-override="$NODE_NAME" --v=1
+  wait_for kubelet 120 node_ready || die "node $NODE_NAME did not become Ready; see $LOGS/kubelet.log"
+  phase_done "node Ready"
+}
+
+# The default ServiceAccount must exist before pods can be created in a namespace.
+wait_cluster_usable() {
+  wait_for kube-controller-manager 60 kc -n default get serviceaccount default || die "default ServiceAccount never appeared"
+}
+
+# ---------------------------------------------------------------------------- prometheus
+prom_up() { curl -fsS "http://$PROM_ADDR/-/ready" >/dev/null 2>&1; }
+
+start_prometheus() {
+  if prom_up; then log "prometheus: already up"; return 0; fi
+  phase "starting Prometheus on $PROM_ADDR (2 s scrape of pods annotated prometheus.io/scrape)"
+  mkdir -p "$STATE/prometheus"
+  cat > "$STATE/prometheus.yml" <<EOF
+global:
+  scrape_interval: 2s
+  evaluation_interval: 2s
+scrape_configs:
+- job_name: kubernetes-pods
+  kubernetes_sd_configs:
+  - role: pod
+    kubeconfig_file: $PKI/admin.kubeconfig
+  relabel_configs:
+  - source_labels: [__meta_kubernetes_pod_annotation_prometheus_io_scrape]
+    action: keep
+    regex: "true"
+  - source_labels: [__meta_kubernetes_pod_phase]
+    action: keep
+    regex: Running
+  - source_labels: [__address__, __meta_kubernetes_pod_annotation_prometheus_io_port]
+    action: replace
+    regex: ([^:]+)(?::\d+)?;(\d+)
+    replacement: \$1:\$2
+    target_label: __address__
+  - source_labels: [__meta_kubernetes_pod_annotation_prometheus_io_path]
+    action: replace
+    regex: (.+)
+    target_label: __metrics_path__
+  - source_labels: [__meta_kubernetes_namespace]
+    target_label: namespace
+  - source_labels: [__meta_kubernetes_pod_name]
+    target_label: pod
+  - action: labelmap
+    regex: __meta_kubernetes_pod_label_(.+)
+EOF
+  start prometheus prometheus --config.file="$STATE/prometheus.yml" --storage.tsdb.path="$STATE/prometheus" \
+    --web.listen-address="$PROM_ADDR" --storage.tsdb.retention.time=2h --web.enable-lifecycle
+  wait_for prometheus 60 prom_up || die "prometheus did not start; see $LOGS/prometheus.log"
+  phase_done "prometheus"
+}
+
+# ---------------------------------------------------------------------------- commands
+write_env() {
+  cat > "$STATE/env" <<EOF
+export KUBECONFIG=$KUBECONFIG_FILE
+export DOCKER_HOST=unix://$DOCKER_SOCK
+export GANTRY_REGISTRY=$REGISTRY_HOST
+export GANTRY_SAMPLE_IMAGE=$SAMPLE_IMAGE
+export GANTRY_PROMETHEUS_URL=http://$PROM_ADDR
+export GANTRY_STACK_DIR=$STATE
+EOF
+}
+
+all_up() {
+  docker_up && registry_up && etcd_up && containerd_up && apiserver_up && pid_alive kube-controller-manager \
+    && pid_alive kube-scheduler && pid_alive kubelet && pid_alive kube-proxy && node_ready && prom_up
+}
+
+cmd_up() {
+  mkdir -p "$STATE" "$RUN" "$LOGS"
+  if [[ -f "$PKI/.complete" ]] && all_up && build_images_check; then
+    write_env
+    log "already up (kubeconfig: $KUBECONFIG_FILE)"
+    return 0
+  fi
+  install_packages
+  build_k8s
+  setup_pki
+  setup_network
+  start_docker
+  start_registry
+  build_images
+  start_etcd
+  start_containerd
+  start_control_plane
+  start_node
+  wait_cluster_usable
+  start_prometheus
+  write_env
+  log "stack up in $((SECONDS - T0)) s"
+  log "kubeconfig: $KUBECONFIG_FILE"
+  log "environment: source $STATE/env"
+}
+
+build_images_check() { image_in_registry gantry/pause 3.10 && image_in_registry gantry/sample-app v1 && image_in_registry gantry/sample-app v2; }
+
+stop_pid() { # name
+  local name="$1" f="$RUN/$1.pid"
+  [[ -f "$f" ]] || return 0
+  local pid; pid="$(cat "$f")"
+  if kill -0 "$pid" 2>/dev/null; then
+    kill -TERM "$pid" 2>/dev/null || true
+    for _ in $(seq 1 40); do kill -0 "$pid" 2>/dev/null || break; sleep 0.25; done
+    kill -KILL "$pid" 2>/dev/null || true
+    log "stopped $name (pid $pid)"
+  fi
+  rm -f "$f"
+}
+
+cmd_down() {
+  # Pods first, so their containers and network namespaces go away with them.
+  if pid_alive kubelet; then stop_pid kubelet; fi
+  if containerd_up; then
+    for ns in k8s.io moby default; do
+      for t in $(ctr --address "$CONTAINERD_SOCK" -n "$ns" tasks ls -q 2>/dev/null); do
+        ctr --address "$CONTAINERD_SOCK" -n "$ns" tasks kill -s SIGKILL "$t" >/dev/null 2>&1 || true
+      done
+    done
+    sleep 1
+  fi
+  for name in kube-proxy kube-scheduler kube-controller-manager kube-apiserver prometheus containerd etcd registry dockerd; do
+    stop_pid "$name"
+  done
+  # Leftover shims and containers of the runtimes this stack started.
+  pkill -f "containerd-shim.*$STATE" 2>/dev/null || true
+  for root in "$STATE/containerd-state" "$STATE/docker-exec"; do
+    for c in $(runc --root "$root/io.containerd.runtime.v2.task/k8s.io" list -q 2>/dev/null); do runc --root "$root/io.containerd.runtime.v2.task/k8s.io" delete -f "$c" 2>/dev/null || true; done
+  done
+  # Unmount everything under the state directory, deepest first.
+  if [[ -d "$STATE" ]]; then
+    grep -o " $STATE[^ ]*" /proc/mounts | sort -r | while read -r m; do umount -l "$m" 2>/dev/null || true; done
+  fi
+  # Network: the pod bridge, the node address and the cluster's iptables chains.
+  ip link del gantry0 2>/dev/null || true
+  ip addr del "$NODE_IP/32" dev lo 2>/dev/null || true
+  for table in nat filter mangle; do
+    iptables-save -t "$table" 2>/dev/null | grep -q KUBE- || continue
+    iptables-save -t "$table" | grep -v -- 'KUBE-\|CNI-' | iptables-restore -T "$table" 2>/dev/null || true
+  done
+  iptables -t nat -S 2>/dev/null | grep -- '-A POSTROUTING .*CNI-' | sed 's/^-A/-D/' | while read -r rule; do eval "iptables -t nat $rule" 2>/dev/null || true; done
+  if [[ "${1:-}" != "--keep-cache" ]]; then
+    rm -rf "$STATE"
+  fi
+  log "down"
+}
+
+cmd_status() {
+  local ok=0
+  row() { if $2; then printf '  %-24s up\n' "$1"; else printf '  %-24s DOWN\n' "$1"; ok=1; fi; }
+  row "docker" docker_up
+  row "registry $REGISTRY" registry_up
+  row "etcd" etcd_up
+  row "containerd" containerd_up
+  row "kube-apiserver" apiserver_up
+  row "kube-controller-manager" "pid_alive kube-controller-manager"
+  row "kube-scheduler" "pid_alive kube-scheduler"
+  row "kubelet" "pid_alive kubelet"
+  row "kube-proxy" "pid_alive kube-proxy"
+  row "node $NODE_NAME Ready" node_ready
+  row "prometheus $PROM_ADDR" prom_up
+  echo "  kubeconfig: $KUBECONFIG_FILE"
+  return $ok
+}
+
+case "${1:-}" in
+  up) cmd_up ;;
+  down) cmd_down "${2:-}" ;;
+  status) cmd_status ;;
+  env) write_env; cat "$STATE/env" ;;
+  *) echo "usage: $0 up|down|status|env" >&2; exit 2 ;;
+esac
