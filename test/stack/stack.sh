@@ -296,6 +296,8 @@ state = "$STATE/containerd-state"
 [plugins."io.containerd.grpc.v1.cri"]
   sandbox_image = "$PAUSE_IMAGE"
   enable_cdi = false
+  # This sandbox forbids lowering oom_score_adj; keep scores >= containerd's own.
+  restrict_oom_score_adj = true
   [plugins."io.containerd.grpc.v1.cri".containerd]
     snapshotter = "overlayfs"
     default_runtime_name = "runc"
@@ -409,40 +411,23 @@ wait_cluster_usable() {
 prom_up() { curl -fsS "http://$PROM_ADDR/-/ready" >/dev/null 2>&1; }
 
 start_prometheus() {
-  if prom_up; then log "prometheus: already up"; return 0; fi
+  if prom_up && pid_alive pod-targets; then log "prometheus: already up"; return 0; fi
   phase "starting Prometheus on $PROM_ADDR (2 s scrape of pods annotated prometheus.io/scrape)"
   mkdir -p "$STATE/prometheus"
+  # Debian's Prometheus has no Kubernetes service discovery; pod-targets.mjs keeps a
+  # file_sd list of annotated pods current instead.
+  [[ -f "$STATE/pod-targets.json" ]] || echo '[]' > "$STATE/pod-targets.json"
+  start pod-targets node "$HERE/pod-targets.mjs" "$PKI/admin.kubeconfig" "$STATE/pod-targets.json"
   cat > "$STATE/prometheus.yml" <<EOF
 global:
   scrape_interval: 2s
+  scrape_timeout: 2s
   evaluation_interval: 2s
 scrape_configs:
 - job_name: kubernetes-pods
-  kubernetes_sd_configs:
-  - role: pod
-    kubeconfig_file: $PKI/admin.kubeconfig
-  relabel_configs:
-  - source_labels: [__meta_kubernetes_pod_annotation_prometheus_io_scrape]
-    action: keep
-    regex: "true"
-  - source_labels: [__meta_kubernetes_pod_phase]
-    action: keep
-    regex: Running
-  - source_labels: [__address__, __meta_kubernetes_pod_annotation_prometheus_io_port]
-    action: replace
-    regex: ([^:]+)(?::\d+)?;(\d+)
-    replacement: \$1:\$2
-    target_label: __address__
-  - source_labels: [__meta_kubernetes_pod_annotation_prometheus_io_path]
-    action: replace
-    regex: (.+)
-    target_label: __metrics_path__
-  - source_labels: [__meta_kubernetes_namespace]
-    target_label: namespace
-  - source_labels: [__meta_kubernetes_pod_name]
-    target_label: pod
-  - action: labelmap
-    regex: __meta_kubernetes_pod_label_(.+)
+  file_sd_configs:
+  - files: [$STATE/pod-targets.json]
+    refresh_interval: 2s
 EOF
   start prometheus prometheus --config.file="$STATE/prometheus.yml" --storage.tsdb.path="$STATE/prometheus" \
     --web.listen-address="$PROM_ADDR" --storage.tsdb.retention.time=2h --web.enable-lifecycle
@@ -464,7 +449,7 @@ EOF
 
 all_up() {
   docker_up && registry_up && etcd_up && containerd_up && apiserver_up && pid_alive kube-controller-manager \
-    && pid_alive kube-scheduler && pid_alive kubelet && pid_alive kube-proxy && node_ready && prom_up
+    && pid_alive kube-scheduler && pid_alive kubelet && pid_alive kube-proxy && node_ready && prom_up && pid_alive pod-targets
 }
 
 cmd_up() {
@@ -519,7 +504,7 @@ cmd_down() {
     done
     sleep 1
   fi
-  for name in kube-proxy kube-scheduler kube-controller-manager kube-apiserver prometheus containerd etcd registry dockerd; do
+  for name in pod-targets kube-proxy kube-scheduler kube-controller-manager kube-apiserver prometheus containerd etcd registry dockerd; do
     stop_pid "$name"
   done
   # Leftover shims and containers of the runtimes this stack started.
@@ -559,6 +544,7 @@ cmd_status() {
   row "kube-proxy" "pid_alive kube-proxy"
   row "node $NODE_NAME Ready" node_ready
   row "prometheus $PROM_ADDR" prom_up
+  row "prometheus pod discovery" "pid_alive pod-targets"
   echo "  kubeconfig: $KUBECONFIG_FILE"
   return $ok
 }

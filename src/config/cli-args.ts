@@ -1,0 +1,77 @@
+// Command-line arguments of `gantry`: the command and its --flags, turned into a Source
+// so the CLI is validated by the same parseConfig as the actions.
+import { GantryError } from '../errors.js';
+import { Command, SETTINGS } from './deploy.js';
+import { MapSource } from './source.js';
+
+export const COMMANDS: readonly Command[] = ['deploy', 'rollback', 'status'];
+
+export interface CliArgs {
+  command: Command;
+  source: MapSource;
+  help: boolean;
+}
+
+/** Flags that take no value. */
+const SWITCHES = new Set(['help']);
+
+/**
+ * `gantry deploy --manifests k8s/ --images localhost:5000/app@sha256:… --timeout 2m`.
+ * A flag given twice adds a line, like a multi-line input: `--manifests a --manifests b`.
+ */
+export function parseCliArgs(argv: string[]): CliArgs {
+  const [first, ...rest] = argv;
+  if (first === undefined || first === '--help' || first === '-h' || first === 'help') {
+    return { command: 'deploy', source: new MapSource({}), help: true };
+  }
+  if (!(COMMANDS as readonly string[]).includes(first)) {
+    throw new GantryError(`Unknown command "${first}"`, { title: 'Usage', hint: `Use one of: ${COMMANDS.join(', ')}. Run \`gantry --help\` for the flags.` });
+  }
+  const values: Record<string, string> = {};
+  let help = false;
+  const known = new Set<string>([...SETTINGS, ...SWITCHES]);
+  for (let i = 0; i < rest.length; i++) {
+    const arg = rest[i]!;
+    if (arg === '-h') {
+      help = true;
+      continue;
+    }
+    const m = /^--([a-z][a-z0-9-]*)(?:=(.*))?$/s.exec(arg);
+    if (!m) throw new GantryError(`Unexpected argument "${arg}"`, { title: 'Usage', hint: 'Every setting is a flag: --name value or --name=value.' });
+    const name = m[1]!;
+    if (!known.has(name)) throw new GantryError(`Unknown flag --${name}`, { title: 'Usage', hint: `Known flags: ${[...SETTINGS].map((s) => `--${s}`).join(', ')}.` });
+    if (SWITCHES.has(name)) {
+      help = true;
+      continue;
+    }
+    let value = m[2];
+    if (value === undefined) {
+      value = rest[++i];
+      if (value === undefined) throw new GantryError(`--${name} needs a value`, { title: 'Usage' });
+    }
+    values[name] = values[name] === undefined ? value : `${values[name]}\n${value}`;
+  }
+  return { command: first as Command, source: new MapSource(values, 'flag'), help };
+}
+
+export const USAGE = `gantry — deploy containers to Kubernetes and roll back safely
+
+Usage:
+  gantry deploy   --manifests PATH [--manifests PATH …] --app NAME [--namespace NS] [--images REF …] [--timeout 5m]
+  gantry rollback --app NAME [--namespace NS] [--revision N]
+  gantry status   --app NAME [--namespace NS]
+
+Flags (the same as the action inputs):
+  --manifests PATH         file, directory, glob, kustomize dir or chart (repeatable)
+  --app NAME               names the target's lock, state and history
+  --namespace NS           default: default
+  --images REF             new image reference, or repository=reference (repeatable)
+  --timeout DURATION       how long to wait for readiness, e.g. 90s, 5m (default 5m)
+  --rollback-on-failure B  restore the snapshot when the rollout fails (default true)
+  --history-limit N        successful revisions kept (default 10)
+  --lock-ttl DURATION      a lock not renewed this long is stale (default 2m)
+  --revision N             rollback: the revision to restore (default: the last good one)
+  --kubeconfig PATH, --context NAME, --kubectl PATH
+  --helm PATH, --helm-release NAME, --helm-values FILE, --helm-set KEY=VALUE
+  --commit SHA, --run-url TEXT, --holder ID   how this run is recorded and named in the lock
+`;

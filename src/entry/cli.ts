@@ -1,0 +1,30 @@
+// The `gantry` command: flags → the same Config as the actions → the same engine.
+// Prints progress to stdout, errors to stderr, and the outputs as name=value at the end.
+import { parseCliArgs, USAGE } from '../config/cli-args.js';
+import { parseConfig } from '../config/deploy.js';
+import { toGantryError } from '../errors.js';
+import { ConsoleReporter, reportFailure } from '../report/reporter.js';
+import { deploy, kubectlFor, outcomeError, reportOutcome, rollback, rollbackError, status } from '../strategies/commands.js';
+
+const reporter = new ConsoleReporter();
+try {
+  const args = parseCliArgs(process.argv.slice(2));
+  if (args.help) {
+    process.stdout.write(USAGE);
+  } else {
+    const config = parseConfig(args.command, args.source);
+    const runtime = { kubectl: kubectlFor(config), reporter };
+    if (args.command === 'status') {
+      await status(config, runtime);
+    } else {
+      const outcome = args.command === 'deploy' ? await deploy(config, runtime) : await rollback(config, runtime);
+      await reportOutcome(reporter, config, outcome);
+      for (const [k, v] of Object.entries(reporter.outputs)) reporter.info(`${k}=${v.replace(/\n/g, ',')}`);
+      const failed = args.command === 'deploy' ? outcomeError(outcome) : rollbackError(outcome);
+      if (failed) throw failed;
+    }
+  }
+} catch (err) {
+  reportFailure(reporter, toGantryError(err));
+  process.exitCode = 1;
+}

@@ -1,0 +1,80 @@
+// Revision history: every successful rollout of a target (commit, images, time, run
+// URL and the objects it applied), newest first, in one Secret per target. The
+// rollback action redeploys an entry from here.
+import { GantryError } from '../errors.js';
+import { KubeObject, Kubectl, describeProblems } from './kubectl.js';
+import { Target } from './lock.js';
+import { decodeObjects, encodeObjects } from './snapshot.js';
+
+export interface Revision {
+  revision: number;
+  commit?: string;
+  /** container name → image reference, digests included when the manifests pinned them. */
+  images: Record<string, string>;
+  deployedAt: string;
+  runUrl: string;
+  /** Set when this revision restored an older one on demand. */
+  rollbackOf?: number;
+  /** The objects as Gantry applied them. */
+  objects: KubeObject[];
+}
+
+export function historyName(target: Target): string {
+  return `gantry-${target.app}-history`;
+}
+
+/** The images of every container and initContainer of the workloads among the objects. */
+export function imagesOf(objects: KubeObject[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const o of objects) {
+    const spec = o.spec as Record<string, unknown> | undefined;
+    const podSpec = (o.kind === 'Pod' ? spec : ((spec?.template as Record<string, unknown> | undefined)?.spec ?? (((spec?.jobTemplate as Record<string, unknown> | undefined)?.spec as Record<string, unknown> | undefined)?.template as Record<string, unknown> | undefined)?.spec)) as Record<string, unknown> | undefined;
+    if (!podSpec) continue;
+    for (const key of ['initContainers', 'containers']) {
+      for (const c of (podSpec[key] as { name: string; image?: string }[] | undefined) ?? []) {
+        if (c.image) out[`${o.kind}/${o.metadata.name}/${c.name}`] = c.image;
+      }
+    }
+  }
+  return out;
+}
+
+export class History {
+  constructor(private readonly kubectl: Kubectl, readonly target: Target, private readonly limit: number) {}
+
+  /** Newest first. */
+  async list(): Promise<Revision[]> {
+    return History.decode(await this.kubectl.get<KubeObject>('secret', historyName(this.target), this.target.namespace));
+  }
+
+  ref(): KubeObject {
+    return { apiVersion: 'v1', kind: 'Secret', metadata: { name: historyName(this.target), namespace: this.target.namespace } };
+  }
+
+  static decode(object: KubeObject | undefined): Revision[] {
+    const secret = object as (KubeObject & { data?: Record<string, string> }) | undefined;
+    if (!secret?.data?.revisions) return [];
+    return decodeObjects(secret.data.revisions) as unknown as Revision[];
+  }
+
+  /** Adds a revision and drops the oldest beyond the limit. Returns the list as stored. */
+  async record(entry: Revision, existing?: Revision[]): Promise<Revision[]> {
+    const all = [entry, ...(existing ?? (await this.list())).filter((r) => r.revision !== entry.revision)].slice(0, this.limit);
+    const secret: KubeObject = {
+      apiVersion: 'v1',
+      kind: 'Secret',
+      type: 'gantry.dev/history',
+      metadata: {
+        name: historyName(this.target),
+        namespace: this.target.namespace,
+        labels: { 'app.kubernetes.io/managed-by': 'gantry', 'gantry.dev/app': this.target.app },
+      },
+      data: { revisions: encodeObjects(all as unknown as KubeObject[]) },
+    };
+    const result = await this.kubectl.apply([secret], { fieldManager: 'gantry-state' });
+    if (!result.ok) {
+      throw new GantryError(`Could not record revision ${entry.revision} in Secret ${historyName(this.target)}: ${describeProblems(result.problems)}`, { title: 'History not saved' });
+    }
+    return all;
+  }
+}

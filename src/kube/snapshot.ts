@@ -1,0 +1,140 @@
+// Snapshots: what the target looked like before a deploy touched it — the live
+// objects that existed and the names of those that did not — and how to restore it.
+import { gunzipSync, gzipSync } from 'node:zlib';
+import { GantryError } from '../errors.js';
+import { KubeObject, Kubectl, describeProblems, objectRef } from './kubectl.js';
+
+export interface Snapshot {
+  /** Live objects as they were, minus server-managed fields, ready to be replaced back. */
+  existing: KubeObject[];
+  /** Objects the deploy is about to create; restoring deletes them. */
+  created: KubeObject[];
+}
+
+/** The annotations and labels Gantry adds for traceability; they change on every deploy by design. */
+export const GANTRY_PREFIX = 'gantry.dev/';
+
+/** Cluster-scoped kinds Gantry may meet in manifests; everything else is namespaced. */
+const CLUSTER_SCOPED = new Set([
+  'Namespace', 'Node', 'PersistentVolume', 'ClusterRole', 'ClusterRoleBinding', 'CustomResourceDefinition',
+  'StorageClass', 'PriorityClass', 'IngressClass', 'ValidatingWebhookConfiguration', 'MutatingWebhookConfiguration',
+  'APIService', 'RuntimeClass', 'CSIDriver', 'VolumeAttachment',
+]);
+
+/** `Deployment/web` or `Deployment/ns/web`… users read kind/name, so the namespace only appears when it is not the target's. */
+export function displayName(o: KubeObject, namespace?: string): string {
+  const ns = o.metadata.namespace;
+  return ns && namespace && ns !== namespace ? `${o.kind}/${ns}/${o.metadata.name}` : `${o.kind}/${o.metadata.name}`;
+}
+
+/** Identity of an object regardless of apiVersion (apps/v1 vs extensions), for matching live to desired. */
+export function identity(o: KubeObject, namespace?: string): string {
+  const group = o.apiVersion.includes('/') ? o.apiVersion.split('/')[0] : '';
+  const ns = CLUSTER_SCOPED.has(o.kind) ? '' : (o.metadata.namespace ?? namespace ?? '');
+  return `${group}/${o.kind}/${ns}/${o.metadata.name}`;
+}
+
+/**
+ * Strips what the server owns (status, uid, resourceVersion, managedFields, timestamps)
+ * so the result can be sent back with `kubectl replace` and compared between versions.
+ */
+export function restorable(o: KubeObject): KubeObject {
+  const copy = structuredClone(o) as KubeObject & { status?: unknown };
+  delete copy.status;
+  const m = copy.metadata as Record<string, unknown>;
+  for (const field of ['uid', 'resourceVersion', 'generation', 'creationTimestamp', 'managedFields', 'selfLink', 'deletionTimestamp', 'deletionGracePeriodSeconds']) delete m[field];
+  return copy;
+}
+
+/**
+ * What a user means by "the same object": spec-like content plus labels and annotations,
+ * without server-managed fields and without the annotations the controllers keep for
+ * themselves (a Deployment's revision counter) or Gantry's own traceability metadata.
+ */
+export function comparable(o: KubeObject): Record<string, unknown> {
+  const copy = restorable(o) as unknown as Record<string, unknown>;
+  const meta = copy.metadata as KubeObject['metadata'];
+  const clean = (map: Record<string, string> | undefined): Record<string, string> => {
+    const out: Record<string, string> = {};
+    for (const [k, v] of Object.entries(map ?? {})) {
+      if (k.startsWith(GANTRY_PREFIX) || k === 'deployment.kubernetes.io/revision' || k === 'kubectl.kubernetes.io/last-applied-configuration') continue;
+      out[k] = v;
+    }
+    return out;
+  };
+  copy.metadata = { name: meta.name, namespace: meta.namespace, labels: clean(meta.labels), annotations: clean(meta.annotations) };
+  return sortKeys(copy) as Record<string, unknown>;
+}
+
+function sortKeys(v: unknown): unknown {
+  if (Array.isArray(v)) return v.map(sortKeys);
+  if (v && typeof v === 'object') {
+    const out: Record<string, unknown> = {};
+    for (const k of Object.keys(v as Record<string, unknown>).sort()) out[k] = sortKeys((v as Record<string, unknown>)[k]);
+    return out;
+  }
+  return v;
+}
+
+export function sameContent(a: KubeObject, b: KubeObject): boolean {
+  return JSON.stringify(comparable(a)) === JSON.stringify(comparable(b));
+}
+
+/** Reads the live state of every desired object in one kubectl call. */
+export async function takeSnapshot(kubectl: Kubectl, desired: KubeObject[], namespace: string): Promise<Snapshot> {
+  const live = await kubectl.getObjects(desired);
+  const liveIds = new Set(live.map((o) => identity(o, namespace)));
+  return {
+    existing: live.map(restorable),
+    created: desired.filter((o) => !liveIds.has(identity(o, namespace))).map(objectRef),
+  };
+}
+
+/**
+ * Which desired objects differ from the snapshot, judged on the server's dry-run result
+ * (so defaults do not count as changes). New objects always count.
+ */
+export function changedObjects(snapshot: Snapshot, dryRun: KubeObject[], namespace: string): KubeObject[] {
+  const before = new Map(snapshot.existing.map((o) => [identity(o, namespace), o]));
+  return dryRun.filter((o) => {
+    const old = before.get(identity(o, namespace));
+    return !old || !sameContent(old, o);
+  });
+}
+
+/**
+ * Puts the target back: existing objects are replaced with their snapshot (fields the
+ * failed deploy added disappear, because replace sends the whole object), created ones
+ * are deleted. A snapshot object deleted meanwhile is created again. Three kubectl calls at most.
+ */
+export async function restoreSnapshot(kubectl: Kubectl, snapshot: Snapshot): Promise<{ restored: number; deleted: number }> {
+  const problems: string[] = [];
+  if (snapshot.existing.length > 0) {
+    const live = await kubectl.getObjects(snapshot.existing);
+    const liveIds = new Set(live.map((o) => identity(o)));
+    const toReplace = snapshot.existing.filter((o) => liveIds.has(identity(o)));
+    const toCreate = snapshot.existing.filter((o) => !liveIds.has(identity(o)));
+    const replaced = await kubectl.replace(toReplace);
+    if (!replaced.ok) problems.push(describeProblems(replaced.problems));
+    const created = await kubectl.create(toCreate);
+    if (!created.ok) problems.push(describeProblems(created.problems));
+  }
+  const deleted = await kubectl.deleteObjects(snapshot.created);
+  if (!deleted.ok) problems.push(describeProblems(deleted.problems));
+  if (problems.length > 0) {
+    throw new GantryError(`Could not restore the snapshot: ${problems.join('; ')}`, {
+      title: 'Rollback failed',
+      hint: 'The rollout record still holds the snapshot; fix the cause and run `gantry rollback` or re-run the job to retry the restore.',
+    });
+  }
+  return { restored: snapshot.existing.length, deleted: snapshot.created.length };
+}
+
+/** Snapshots travel inside a Secret: gzip keeps a 1,000-object snapshot well under the 1 MiB limit. */
+export function encodeObjects(objects: KubeObject[]): string {
+  return gzipSync(JSON.stringify(objects)).toString('base64');
+}
+
+export function decodeObjects(data: string): KubeObject[] {
+  return JSON.parse(gunzipSync(Buffer.from(data, 'base64')).toString('utf8')) as KubeObject[];
+}

@@ -1,0 +1,342 @@
+// The basic strategy: validate → snapshot → apply → wait → deployed, or roll back to the
+// snapshot. An explicit state machine whose state lives in the cluster (kube/state.ts),
+// so a post step, a re-run or `gantry rollback` can finish what a dead run started.
+import { GantryError, GantryErrors } from '../errors.js';
+import { History, Revision, imagesOf } from '../kube/history.js';
+import { KubeObject, Kubectl, ObjectProblem } from '../kube/kubectl.js';
+import { DeployLock, Holder, Target } from '../kube/lock.js';
+import { Snapshot, changedObjects, displayName, identity, restoreSnapshot, takeSnapshot } from '../kube/snapshot.js';
+import { Phase, RolloutRecord, RolloutStore, StoredRollout, UNFINISHED } from '../kube/state.js';
+import { Clock, formatSeconds, isWorkload, systemClock, waitForReady } from '../kube/wait.js';
+import { Reporter } from '../report/reporter.js';
+
+export type Result = 'deployed' | 'rolled-back' | 'failed';
+
+export interface RolloutOutcome {
+  result: Result;
+  revision?: number;
+  previousRevision?: number;
+  /** kind/name of each object that differed from the live state (or did not exist). */
+  changed: string[];
+  /** Why the rollout did not deploy. */
+  reason?: string;
+  /** The object that failed, e.g. Deployment/web. */
+  failedObject?: string;
+  timings: { totalMs: number; waitMs?: number; detectMs?: number; rollbackMs?: number };
+}
+
+/** What every engine operation needs from its caller; the adapters build it from Config. */
+export interface Engine {
+  kubectl: Kubectl;
+  reporter: Reporter;
+  target: Target;
+  holder: Holder;
+  commit?: string;
+  timeoutMs: number;
+  lockTtlMs: number;
+  historyLimit: number;
+  rollbackOnFailure: boolean;
+  clock?: Clock;
+  /** Seconds between status polls; tests shorten it. */
+  pollMs?: number;
+  /** Called once the rollout is recorded in the cluster, before anything is applied (the action saves post-step state here). */
+  onRecorded?: (record: RolloutRecord) => void;
+}
+
+/** What one rollout applies: the desired objects and, for a rollback to an older revision, objects to remove. */
+export interface Plan {
+  objects: KubeObject[];
+  prune?: KubeObject[];
+  /** Set when the plan restores an older revision. */
+  rollbackOf?: number;
+}
+
+/** Allowed transitions. Rolling back is a transition like any other, reachable from every phase that changed the cluster. */
+const TRANSITIONS: Record<Phase, readonly Phase[]> = {
+  validating: ['snapshotting', 'failed'],
+  snapshotting: ['applying', 'failed'],
+  applying: ['waiting', 'rolling-back', 'failed'],
+  waiting: ['deployed', 'rolling-back', 'failed'],
+  // rolling-back → rolling-back: a new run resumes an interrupted restore.
+  'rolling-back': ['rolled-back', 'rolling-back', 'failed'],
+  deployed: [],
+  'rolled-back': [],
+  failed: [],
+};
+
+/** Phases worth a write to the cluster: from the first change on, a dead run must be recoverable. */
+const PERSISTED: readonly Phase[] = ['applying', 'waiting', 'rolling-back', 'deployed', 'rolled-back', 'failed'];
+
+export const REVISION_ANNOTATION = 'gantry.dev/revision';
+
+/** One rollout's state, its transitions and their log lines. */
+class RolloutMachine {
+  private snapshot?: Snapshot;
+  constructor(
+    private readonly engine: Engine,
+    private readonly store: RolloutStore,
+    readonly record: RolloutRecord,
+  ) {}
+
+  get phase(): Phase {
+    return this.record.phase;
+  }
+
+  /** Moves to `next`, logs one line and, once the cluster may change, records it there. */
+  async to(next: Phase, reason?: string, snapshot?: Snapshot): Promise<void> {
+    if (!TRANSITIONS[this.record.phase].includes(next)) {
+      throw new GantryError(`Internal error: a rollout cannot go from ${this.record.phase} to ${next}`);
+    }
+    const from = this.record.phase;
+    this.record.phase = next;
+    this.record.updatedAt = new Date((this.engine.clock ?? systemClock).now()).toISOString();
+    if (reason !== undefined) this.record.reason = reason;
+    if (snapshot) this.snapshot = snapshot;
+    const { namespace, app } = this.engine.target;
+    this.engine.reporter.info(`rollout ${namespace}/${app} r${this.record.revision}: ${from} → ${next}${reason ? ` (${firstLine(reason)})` : ''}`);
+    if (!PERSISTED.includes(next)) return;
+    // The snapshot stays in the record until the rollout is over; a finished rollout has nothing to restore.
+    const terminal = TRANSITIONS[next].length === 0;
+    await this.store.write(this.record, terminal && next !== 'failed' ? undefined : this.snapshot);
+  }
+}
+
+function firstLine(text: string): string {
+  return text.split('\n')[0]!;
+}
+
+const CLUSTER_SCOPED = new Set(['Namespace', 'ClusterRole', 'ClusterRoleBinding', 'CustomResourceDefinition', 'StorageClass', 'PriorityClass', 'PersistentVolume', 'IngressClass']);
+
+/** Objects without a namespace go to the target's; cluster-scoped kinds keep none. */
+export function inNamespace(objects: KubeObject[], namespace: string): KubeObject[] {
+  return objects.map((o) => (o.metadata.namespace || CLUSTER_SCOPED.has(o.kind) ? o : { ...o, metadata: { ...o.metadata, namespace } }));
+}
+
+/** Turns the server's dry-run complaints into one error per object, each naming it. */
+export function validationError(problems: ObjectProblem[], count: number): GantryError {
+  const errors = problems.map((p) => new GantryError(`${p.object ? `${p.object} was rejected by the server: ` : ''}${p.message}`, {
+    title: 'Invalid manifest',
+    hint: 'Nothing was applied. Fix the manifest and deploy again.',
+  }));
+  if (errors.length === 0) errors.push(new GantryError(`The server rejected the manifests (${count} objects) in the dry run`, { title: 'Invalid manifest', hint: 'Nothing was applied.' }));
+  return errors.length === 1 ? errors[0]! : new GantryErrors(errors);
+}
+
+function startRecord(engine: Engine, revision: number, previousRevision: number | undefined): RolloutRecord {
+  const now = new Date((engine.clock ?? systemClock).now()).toISOString();
+  return {
+    app: engine.target.app,
+    namespace: engine.target.namespace,
+    strategy: 'basic',
+    phase: 'validating',
+    revision,
+    previousRevision,
+    holder: { id: engine.holder.id, runUrl: engine.holder.runUrl },
+    commit: engine.commit,
+    startedAt: now,
+    updatedAt: now,
+    changed: [],
+  };
+}
+
+/**
+ * Runs one rollout of `plan` under the target's lock. Before it starts, an unfinished
+ * rollout left by a dead run is rolled back, so the target is never left half-changed.
+ * `prepare` receives the new revision number so the caller can stamp it on the objects.
+ */
+export async function rollout(engine: Engine, prepare: (revision: number) => Plan): Promise<RolloutOutcome> {
+  const clock = engine.clock ?? systemClock;
+  const started = clock.now();
+  const { kubectl, reporter, target } = engine;
+  const lock = new DeployLock(kubectl, target, engine.holder, engine.lockTtlMs, clock);
+  const store = new RolloutStore(kubectl, target);
+  const history = new History(kubectl, target, engine.historyLimit);
+
+  const how = await lock.acquire();
+  if (how !== 'taken') reporter.info(`lock ${target.namespace}/${target.app}: ${how === 'reclaimed' ? 'reclaimed from an earlier attempt of this run' : 'took over a stale lock'}`);
+  try {
+    const { stored, revisions } = await readTarget(kubectl, store, history);
+    if (stored && UNFINISHED.includes(stored.record.phase)) {
+      await reporter.group(`Finish the interrupted rollout r${stored.record.revision}`, () => recoverStored(engine, store, stored));
+    }
+    const previousRevision = revisions[0]?.revision;
+    const revision = Math.max(previousRevision ?? 0, stored?.record.revision ?? 0) + 1;
+    const plan = prepare(revision);
+    const objects = inNamespace(plan.objects, target.namespace);
+    const prune = inNamespace(plan.prune ?? [], target.namespace);
+    const machine = new RolloutMachine(engine, store, startRecord(engine, revision, previousRevision));
+    const outcome: RolloutOutcome = { result: 'failed', revision, previousRevision, changed: [], timings: { totalMs: 0 } };
+    const finish = (): RolloutOutcome => ({ ...outcome, timings: { ...outcome.timings, totalMs: clock.now() - started } });
+
+    // validating: the whole set in one server-side dry run; nothing changes unless every object passes.
+    const dryRun = await reporter.group(`Validate ${objects.length} objects (server-side dry run)`, async () => {
+      const result = await kubectl.apply(objects, { dryRun: true });
+      if (result.ok) reporter.info(`${objects.length} objects accepted by the server`);
+      return result;
+    });
+    if (!dryRun.ok) {
+      const error = validationError(dryRun.problems, objects.length);
+      await machine.to('failed', error.message).catch(() => undefined);
+      throw error;
+    }
+
+    // snapshotting: what exists now (restorable) and what this rollout will create.
+    await machine.to('snapshotting');
+    const snapshot = await takeSnapshot(kubectl, [...objects, ...prune], target.namespace);
+    const changed = changedObjects(snapshot, dryRun.objects, target.namespace);
+    const pruneIds = new Set(prune.map((o) => identity(o, target.namespace)));
+    const pruned = snapshot.existing.filter((o) => pruneIds.has(identity(o, target.namespace)));
+    snapshot.created = snapshot.created.filter((o) => !pruneIds.has(identity(o, target.namespace)));
+    outcome.changed = [...changed, ...pruned].map((o) => displayName(o, target.namespace));
+    machine.record.changed = outcome.changed;
+    reporter.info(`snapshot: ${snapshot.existing.length} existing objects saved, ${snapshot.created.length} new; ${outcome.changed.length} will change${outcome.changed.length ? `: ${outcome.changed.join(', ')}` : ''}`);
+
+    // applying: recorded with the snapshot first, so a run killed during apply can be undone.
+    await machine.to('applying', undefined, snapshot);
+    engine.onRecorded?.(machine.record);
+    const applyAndWait = async (): Promise<{ reason: string; object?: string } | undefined> => {
+      const applied = await reporter.group(`Apply ${objects.length} objects (server-side apply, field manager gantry)`, async () => {
+        const result = await kubectl.apply(objects);
+        const removed = result.ok ? await kubectl.deleteObjects(pruned) : { ok: true, problems: [] };
+        return { ok: result.ok && removed.ok, problems: [...result.problems, ...removed.problems], objects: result.objects };
+      });
+
+      if (!applied.ok) {
+        return { reason: `The apply failed: ${applied.problems.map((p) => p.message).join('; ')}` };
+      }
+      await machine.to('waiting');
+      const waitStarted = clock.now();
+      const waited = await reporter.group(`Wait for ${objects.filter(isWorkload).length} workloads to be ready (timeout ${formatSeconds(engine.timeoutMs)})`, () =>
+        waitForReady(kubectl, applied.objects.length > 0 ? applied.objects : objects, reporter, {
+          namespace: target.namespace, timeoutMs: engine.timeoutMs, pollMs: engine.pollMs, clock, onTick: () => lock.renew(),
+        }));
+      outcome.timings.waitMs = clock.now() - waitStarted;
+      if (waited.ready) {
+        const entry: Revision = {
+          revision, commit: engine.commit, images: imagesOf(objects), deployedAt: new Date(clock.now()).toISOString(),
+          runUrl: engine.holder.runUrl, objects, ...(plan.rollbackOf ? { rollbackOf: plan.rollbackOf } : {}),
+        };
+        // Both before the lock goes: another run must never see this rollout unfinished and undo it.
+        await Promise.all([history.record(entry, revisions), machine.to('deployed')]);
+        outcome.result = 'deployed';
+        return undefined;
+      }
+      outcome.timings.detectMs = waited.elapsedMs;
+      reporter.error(waited.message);
+      reporter.info(`${waited.timedOut ? 'timed out' : `detected ${waited.reason}`} after ${formatSeconds(waited.elapsedMs)}`);
+      return { reason: waited.message, object: waited.object };
+    };
+    let failure: { reason: string; object?: string } | undefined;
+    try {
+      failure = await applyAndWait();
+    } catch (err) {
+      // An unexpected error after the apply (kubectl gone, API unreachable) is a failure like any other: roll back.
+      failure = { reason: `The rollout was interrupted: ${err instanceof Error ? err.message : String(err)}` };
+    }
+    if (!failure) return finish();
+
+    outcome.reason = failure.reason;
+    outcome.failedObject = failure.object;
+    if (!engine.rollbackOnFailure) {
+      await machine.to('failed', failure.reason);
+      reporter.warning(`rollback-on-failure is off: ${target.namespace}/${target.app} is left at the failed revision r${revision}. Run the rollback action to restore it.`);
+      return finish();
+    }
+    const rollbackStarted = clock.now();
+    await machine.to('rolling-back', failure.reason);
+    const restored = await reporter.group('Roll back to the snapshot', () => restoreAndWait(engine, snapshot, clock, () => lock.renew()));
+    outcome.timings.rollbackMs = clock.now() - rollbackStarted;
+    if (restored.ok) {
+      await machine.to('rolled-back');
+      reporter.info(`rolled back in ${formatSeconds(outcome.timings.rollbackMs)}`);
+      outcome.result = 'rolled-back';
+    } else {
+      await machine.to('failed', `${failure.reason}\nThe rollback did not become healthy: ${restored.message}`);
+      outcome.reason = machine.record.reason;
+    }
+    return finish();
+  } finally {
+    await lock.release().catch((err: unknown) => reporter.warning(`could not release the lock: ${String(err)}`));
+  }
+}
+
+/** Restores a snapshot and waits for what it restored to be ready again. */
+async function restoreAndWait(engine: Engine, snapshot: Snapshot, clock: Clock, onTick: () => Promise<void>): Promise<{ ok: boolean; message: string }> {
+  const { restored, deleted } = await restoreSnapshot(engine.kubectl, snapshot);
+  engine.reporter.info(`restored ${restored} objects to their previous spec, deleted ${deleted} created by the rollout`);
+  const waited = await waitForReady(engine.kubectl, snapshot.existing, engine.reporter, {
+    namespace: engine.target.namespace, timeoutMs: engine.timeoutMs, pollMs: engine.pollMs, clock, onTick,
+  });
+  return waited.ready ? { ok: true, message: '' } : { ok: false, message: waited.message };
+}
+
+/** Rolls back a rollout a dead run left unfinished (the caller holds the lock). */
+async function recoverStored(engine: Engine, store: RolloutStore, stored: StoredRollout): Promise<RolloutOutcome> {
+  const clock = engine.clock ?? systemClock;
+  const started = clock.now();
+  const { record, snapshot } = stored;
+  engine.reporter.info(`found rollout r${record.revision} unfinished in phase ${record.phase}, started by ${record.holder.runUrl}; restoring its snapshot`);
+  const machine = new RolloutMachine(engine, store, record);
+  if (!snapshot) {
+    await machine.to('failed', 'the record has no snapshot to restore');
+    return { result: 'failed', revision: record.revision, previousRevision: record.previousRevision, changed: record.changed, reason: record.reason, timings: { totalMs: clock.now() - started } };
+  }
+  await machine.to('rolling-back', record.reason ?? 'the run that started it did not finish', snapshot);
+  const restored = await restoreAndWait(engine, snapshot, clock, async () => undefined);
+  await machine.to(restored.ok ? 'rolled-back' : 'failed', restored.ok ? undefined : `The restore did not become healthy: ${restored.message}`);
+  return {
+    result: restored.ok ? 'rolled-back' : 'failed', revision: record.revision, previousRevision: record.previousRevision,
+    changed: record.changed, reason: machine.record.reason, timings: { totalMs: clock.now() - started, rollbackMs: clock.now() - started },
+  };
+}
+
+/**
+ * The post step and `gantry rollback` of an interrupted rollout: if the record shows an
+ * unfinished rollout started by `holder` (or any holder, when `anyHolder`), restore its snapshot.
+ * Returns undefined when there is nothing to do.
+ */
+export async function recoverInterrupted(engine: Engine, options: { anyHolder?: boolean } = {}): Promise<RolloutOutcome | undefined> {
+  const store = new RolloutStore(engine.kubectl, engine.target);
+  const stored = await store.read();
+  if (!stored || !UNFINISHED.includes(stored.record.phase)) return undefined;
+  if (!options.anyHolder && stored.record.holder.id !== engine.holder.id) return undefined;
+  const lock = new DeployLock(engine.kubectl, engine.target, options.anyHolder ? stored.record.holder : engine.holder, engine.lockTtlMs, engine.clock);
+  await lock.acquire();
+  try {
+    return await recoverStored(engine, store, stored);
+  } finally {
+    await lock.release().catch(() => undefined);
+  }
+}
+
+/** Picks the revision `gantry rollback` restores: the requested one, or the newest before the current. */
+export function pickRevision(revisions: Revision[], requested?: number): { target: Revision; current?: Revision } {
+  const current = revisions[0];
+  if (requested !== undefined) {
+    const found = revisions.find((r) => r.revision === requested);
+    if (!found) throw new GantryError(`Revision ${requested} is not in the history`, { title: 'Unknown revision', hint: `Known revisions: ${revisions.map((r) => r.revision).join(', ') || 'none'}.` });
+    return { target: found, current };
+  }
+  // Skip revisions that only restored the same objects as the current one.
+  const earlier = revisions.slice(1).find((r) => r.revision !== current?.rollbackOf);
+  if (!earlier) {
+    throw new GantryError('There is no earlier successful revision to roll back to', {
+      title: 'Nothing to roll back to',
+      hint: current ? `Only revision ${current.revision} is recorded.` : 'No revision of this target was deployed by Gantry yet.',
+    });
+  }
+  return { target: earlier, current };
+}
+
+/** The rollout record and the history in one kubectl call. */
+async function readTarget(kubectl: Kubectl, store: RolloutStore, history: History): Promise<{ stored?: StoredRollout; revisions: Revision[] }> {
+  const found = await kubectl.getObjects([store.ref(), history.ref()]);
+  const named = (ref: KubeObject) => found.find((o) => o.metadata.name === ref.metadata.name);
+  return { stored: RolloutStore.decode(named(store.ref())), revisions: History.decode(named(history.ref())) };
+}
+
+/** Reads what `gantry status` shows. */
+export async function readStatus(kubectl: Kubectl, target: Target, historyLimit: number): Promise<{ record?: RolloutRecord; revisions: Revision[] }> {
+  const { stored, revisions } = await readTarget(kubectl, new RolloutStore(kubectl, target), new History(kubectl, target, historyLimit));
+  return { record: stored?.record, revisions };
+}

@@ -1,0 +1,33 @@
+// What tests need to know about the local stack (test/stack/stack.sh): where its
+// kubeconfig, Docker socket, registry and Prometheus are.
+import { existsSync, readFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+
+export const STACK_DIR = process.env.GANTRY_STACK_DIR ?? join(homedir(), '.cache/gantry/stack');
+
+/** Loads the stack's env file into process.env, without overriding what is already set. */
+export function loadStackEnv(): void {
+  const file = join(STACK_DIR, 'env');
+  if (!existsSync(file)) return;
+  for (const line of readFileSync(file, 'utf8').split('\n')) {
+    const m = /^export ([A-Z_]+)=(.*)$/.exec(line.trim());
+    if (m && process.env[m[1]!] === undefined) process.env[m[1]!] = m[2]!;
+  }
+}
+
+export function stack() {
+  loadStackEnv();
+  return {
+    kubeconfig: process.env.KUBECONFIG ?? join(STACK_DIR, 'kubeconfig'),
+    dockerHost: process.env.DOCKER_HOST ?? `unix://${join(STACK_DIR, 'run/docker.sock')}`,
+    registry: process.env.GANTRY_REGISTRY ?? 'localhost:5000',
+    sampleImage: process.env.GANTRY_SAMPLE_IMAGE ?? 'localhost:5000/gantry/sample-app',
+    prometheusUrl: process.env.GANTRY_PROMETHEUS_URL ?? 'http://127.0.0.1:9090',
+  };
+}
+
+/** A namespace name unique to one test. */
+export function uniqueName(prefix: string): string {
+  return `${prefix}-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 6)}`;
+}
