@@ -41,7 +41,9 @@ phase() { phase_start=$SECONDS; log "$*"; }
 phase_done() { log "  done: $1 ($((SECONDS - phase_start)) s)"; }
 die() { log "ERROR: $*"; exit 1; }
 
-pid_alive() { [[ -f "$RUN/$1.pid" ]] && kill -0 "$(cat "$RUN/$1.pid")" 2>/dev/null; }
+# A process counts as alive unless it is gone or a zombie waiting for its reaper.
+alive() { kill -0 "$1" 2>/dev/null && ! grep -qE '^[0-9]+ \(.*\) Z' "/proc/$1/stat" 2>/dev/null; }
+pid_alive() { [[ -f "$RUN/$1.pid" ]] && alive "$(cat "$RUN/$1.pid")"; }
 
 # start NAME CMD...: runs CMD in the background with its log and PID under $STATE.
 start() {
@@ -105,6 +107,28 @@ build_k8s() {
     phase "building Kubernetes $K8S_VERSION server binaries from k8s.io/kubernetes (first run only; ~20-30 min on 2 cores)"
     K8S_VERSION="$K8S_VERSION" GANTRY_CACHE="$CACHE" bash "$HERE/build-k8s.sh" 2>&1 | grep -v '^go: downloading' | sed 's/^/    /'
     phase_done "kubernetes binaries"
+  fi
+}
+
+# Tools the tests use that Debian does not package: helm (chart rendering) and buildx
+# (the build-push action's buildx path). Built from their Go modules once per machine.
+TOOLS="$CACHE/tools"
+HELM_VERSION="v3.19.0"
+BUILDX_VERSION="v0.38.2"
+build_tools() {
+  if [[ ! -x "$TOOLS/helm" ]]; then
+    phase "building helm $HELM_VERSION from helm.sh/helm/v3 (first run only)"
+    mkdir -p "$TOOLS"
+    GOBIN="$TOOLS" CGO_ENABLED=0 GOFLAGS=-buildvcs=false go install "helm.sh/helm/v3/cmd/helm@$HELM_VERSION" 2>&1 | grep -v '^go: downloading' | sed 's/^/    /' || true
+    [[ -x "$TOOLS/helm" ]] || die "helm did not build"
+    phase_done "helm"
+  fi
+  if [[ ! -x "$TOOLS/buildx/buildx" ]]; then
+    phase "building buildx $BUILDX_VERSION from github.com/docker/buildx (first run only)"
+    mkdir -p "$TOOLS/buildx"
+    GOBIN="$TOOLS/buildx" CGO_ENABLED=0 GOFLAGS=-buildvcs=false go install "github.com/docker/buildx/cmd/buildx@$BUILDX_VERSION" 2>&1 | grep -v '^go: downloading' | sed 's/^/    /' || true
+    [[ -x "$TOOLS/buildx/buildx" ]] || die "buildx did not build"
+    phase_done "buildx"
   fi
 }
 
@@ -376,6 +400,10 @@ containerRuntimeEndpoint: unix://$CONTAINERD_SOCK
 address: $NODE_IP
 healthzBindAddress: 127.0.0.1
 resolvConf: /etc/resolv.conf
+# No DNS add-on runs here; pointing "cluster DNS" at the host's resolver keeps pods on
+# the host's DNS without a MissingClusterDNS warning on every pod.
+clusterDNS: [$(awk '/^nameserver/{print $2; exit}' /etc/resolv.conf)]
+clusterDomain: cluster.local
 serializeImagePulls: false
 maxPods: 110
 imageGCHighThresholdPercent: 100
@@ -444,6 +472,8 @@ export GANTRY_REGISTRY=$REGISTRY_HOST
 export GANTRY_SAMPLE_IMAGE=$SAMPLE_IMAGE
 export GANTRY_PROMETHEUS_URL=http://$PROM_ADDR
 export GANTRY_STACK_DIR=$STATE
+export GANTRY_TOOLS_DIR=$TOOLS
+export PATH=$TOOLS:\$PATH
 EOF
 }
 
@@ -454,13 +484,14 @@ all_up() {
 
 cmd_up() {
   mkdir -p "$STATE" "$RUN" "$LOGS"
-  if [[ -f "$PKI/.complete" ]] && all_up && build_images_check; then
+  if [[ -f "$PKI/.complete" ]] && [[ -x "$TOOLS/helm" && -x "$TOOLS/buildx/buildx" ]] && all_up && build_images_check; then
     write_env
     log "already up (kubeconfig: $KUBECONFIG_FILE)"
     return 0
   fi
   install_packages
   build_k8s
+  build_tools
   setup_pki
   setup_network
   start_docker
@@ -484,9 +515,9 @@ stop_pid() { # name
   local name="$1" f="$RUN/$1.pid"
   [[ -f "$f" ]] || return 0
   local pid; pid="$(cat "$f")"
-  if kill -0 "$pid" 2>/dev/null; then
+  if alive "$pid"; then
     kill -TERM "$pid" 2>/dev/null || true
-    for _ in $(seq 1 40); do kill -0 "$pid" 2>/dev/null || break; sleep 0.25; done
+    for _ in $(seq 1 40); do alive "$pid" || break; sleep 0.25; done
     kill -KILL "$pid" 2>/dev/null || true
     log "stopped $name (pid $pid)"
   fi
@@ -514,7 +545,7 @@ cmd_down() {
   done
   # Unmount everything under the state directory, deepest first.
   if [[ -d "$STATE" ]]; then
-    grep -o " $STATE[^ ]*" /proc/mounts | sort -r | while read -r m; do umount -l "$m" 2>/dev/null || true; done
+    { grep -o " $STATE[^ ]*" /proc/mounts || true; } | sort -r | while read -r m; do umount -l "$m" 2>/dev/null || true; done
   fi
   # Network: the pod bridge, the node address and the cluster's iptables chains.
   ip link del gantry0 2>/dev/null || true
@@ -523,7 +554,8 @@ cmd_down() {
     iptables-save -t "$table" 2>/dev/null | grep -q KUBE- || continue
     iptables-save -t "$table" | grep -v -- 'KUBE-\|CNI-' | iptables-restore -T "$table" 2>/dev/null || true
   done
-  iptables -t nat -S 2>/dev/null | grep -- '-A POSTROUTING .*CNI-' | sed 's/^-A/-D/' | while read -r rule; do eval "iptables -t nat $rule" 2>/dev/null || true; done
+  { iptables -t nat -S 2>/dev/null || true; } | { grep -- '-A POSTROUTING .*CNI-' || true; } | sed 's/^-A/-D/' \
+    | while read -r rule; do eval "iptables -t nat $rule" 2>/dev/null || true; done
   if [[ "${1:-}" != "--keep-cache" ]]; then
     rm -rf "$STATE"
   fi
