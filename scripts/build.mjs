@@ -1,7 +1,7 @@
 // Bundles every entry point in src/entry/ into dist/<name>/index.js with esbuild.
 // `node scripts/build.mjs --out DIR` writes elsewhere; the freshness test uses it.
 import { build } from 'esbuild';
-import { readdirSync, rmSync, mkdirSync } from 'node:fs';
+import { readdirSync, rmSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join, basename, resolve, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -30,4 +30,6 @@ for (const file of entries) {
     },
   });
 }
+// The bundles are ESM; say so next to them, so they load as ESM wherever dist/ is copied.
+writeFileSync(join(outDir, 'package.json'), JSON.stringify({ type: 'module' }, null, 2) + '\n');
 console.log(`bundled ${entries.length} entry points into ${outDir}`);

@@ -16,7 +16,7 @@ bash test/stack/stack.sh up
 # shellcheck disable=SC1091
 source "${GANTRY_STACK_DIR:-$HOME/.cache/gantry/stack}/env"
 step "integration tests"
-npx vitest run test/integration
+npx vitest run test/integration test/bench
 if compgen -G "test/workflows/*.test.ts" >/dev/null; then
   step "workflow tests"
   npx vitest run test/workflows

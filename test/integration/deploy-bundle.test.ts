@@ -1,10 +1,11 @@
-// The built dist/deploy and dist/deploy-post bundles run as processes, the way the
-// Actions runner runs them: a good deploy, and a deploy killed mid-wait whose post step rolls back.
-import { execFileSync } from 'node:child_process';
+// The built bundles run as processes: dist/deploy, dist/deploy-post and dist/rollback the way
+// the Actions runner runs them, and dist/cli the way a user runs `gantry`.
+import { execFileSync, spawnSync } from 'node:child_process';
+import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { Kubectl } from '../../src/kube/kubectl.js';
 import { RolloutStore } from '../../src/kube/state.js';
-import { runBundle } from '../support/bundle.js';
+import { REPO_ROOT, runBundle } from '../support/bundle.js';
 import { stack, uniqueName } from '../support/stack.js';
 import { sampleFiles, workspace } from '../fixtures/deploy/sample.js';
 
@@ -64,5 +65,42 @@ describe('dist/deploy as the runner runs it', () => {
     expect(execFileSync('kubectl', ['get', 'configmap', 'web-config', '-n', ns, '-o', 'jsonpath={.data}'], { encoding: 'utf8' })).toBe(before);
     expect(execFileSync('kubectl', ['get', 'deployment', 'web', '-n', ns, '-o', 'jsonpath={.spec.template.spec.containers[0].image}'], { encoding: 'utf8' })).toBe(`${sampleImage}:v1`);
     expect(await new Kubectl().get('lease', 'gantry-web', ns)).toBeUndefined();
+  }, 400_000);
+});
+
+describe('dist/rollback as the runner runs it', () => {
+  it('restores the previous good revision on demand and reports it in its outputs', async () => {
+    const inputs = { manifests: 'k8s', namespace: ns, app: 'web', timeout: '90s' };
+    const v1 = await runBundle('deploy', { inputs, env: runEnv(workspace(sampleFiles({ image: `${sampleImage}:v1` })), '301'), timeoutMs: 170_000 });
+    expect(v1.outputs.result, v1.stdout).toBe('deployed');
+    const v2 = await runBundle('deploy', { inputs, env: runEnv(workspace(sampleFiles({ image: `${sampleImage}:v2` })), '302'), timeoutMs: 170_000 });
+    expect(v2.outputs.result, v2.stdout).toBe('deployed');
+
+    const back = await runBundle('rollback', { inputs: { namespace: ns, app: 'web', revision: '1', timeout: '90s' }, env: runEnv(workspace({}), '303'), timeoutMs: 170_000 });
+    expect(back.exitCode, back.stdout + back.stderr).toBe(0);
+    expect(back.outputs['previous-revision']).toBe('2');
+    expect(execFileSync('kubectl', ['get', 'deployment', 'web', '-n', ns, '-o', 'jsonpath={.spec.template.spec.containers[0].image}'], { encoding: 'utf8' })).toBe(`${sampleImage}:v1`);
+  }, 400_000);
+});
+
+describe('dist/cli as a user runs it', () => {
+  const gantry = (...args: string[]) => spawnSync(process.execPath, [join(REPO_ROOT, 'dist/cli/index.js'), ...args], { encoding: 'utf8', timeout: 170_000 });
+
+  it('deploy prints progress and outputs, status shows the revision, and bad flags fail before anything is applied', async () => {
+    const ws = workspace(sampleFiles({ image: `${sampleImage}:v1` }));
+    const bad = gantry('deploy', '--manifests', join(ws, 'k8s'), '--app', 'web', '--namespace', ns, '--timeout', 'soon');
+    expect(bad.status).toBe(1);
+    expect(bad.stderr).toContain('--timeout');
+    expect(execFileSync('kubectl', ['get', 'deployments', '-n', ns, '-o', 'name'], { encoding: 'utf8' }).trim()).toBe('');
+
+    const run = spawnSync(process.execPath, [join(REPO_ROOT, 'dist/cli/index.js'), 'deploy', '--manifests', 'k8s', '--app', 'web', '--namespace', ns, '--timeout', '90s', '--commit', 'c0ffee'], { encoding: 'utf8', cwd: ws, timeout: 170_000 });
+    expect(run.status, run.stdout + run.stderr).toBe(0);
+    expect(run.stdout).toMatch(/web r1: waiting → deployed/);
+    expect(run.stdout).toContain('result=deployed');
+
+    const status = gantry('status', '--app', 'web', '--namespace', ns);
+    expect(status.status, status.stderr).toBe(0);
+    expect(status.stdout).toMatch(/last rollout: r1 deployed/);
+    expect(status.stdout).toMatch(/r1 .*c0ffee/);
   }, 400_000);
 });

@@ -115,7 +115,15 @@ build_k8s() {
 TOOLS="$CACHE/tools"
 HELM_VERSION="v3.19.0"
 BUILDX_VERSION="v0.38.2"
+ACTIONLINT_VERSION="v1.7.12"
 build_tools() {
+  if [[ ! -x "$TOOLS/actionlint" ]]; then
+    phase "building actionlint $ACTIONLINT_VERSION (first run only)"
+    mkdir -p "$TOOLS"
+    GOBIN="$TOOLS" CGO_ENABLED=0 GOFLAGS=-buildvcs=false go install "github.com/rhysd/actionlint/cmd/actionlint@$ACTIONLINT_VERSION" 2>&1 | grep -v '^go: downloading' | sed 's/^/    /' || true
+    [[ -x "$TOOLS/actionlint" ]] || die "actionlint did not build"
+    phase_done "actionlint"
+  fi
   if [[ ! -x "$TOOLS/helm" ]]; then
     phase "building helm $HELM_VERSION from helm.sh/helm/v3 (first run only)"
     mkdir -p "$TOOLS"
@@ -484,7 +492,7 @@ all_up() {
 
 cmd_up() {
   mkdir -p "$STATE" "$RUN" "$LOGS"
-  if [[ -f "$PKI/.complete" ]] && [[ -x "$TOOLS/helm" && -x "$TOOLS/buildx/buildx" ]] && all_up && build_images_check; then
+  if [[ -f "$PKI/.complete" ]] && [[ -x "$TOOLS/helm" && -x "$TOOLS/buildx/buildx" && -x "$TOOLS/actionlint" ]] && all_up && build_images_check; then
     write_env
     log "already up (kubeconfig: $KUBECONFIG_FILE)"
     return 0
