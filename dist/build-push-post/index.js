@@ -20456,6 +20456,13 @@ var GantryError = class extends Error {
 function formatLocation(loc) {
   return `${loc.file}${loc.line ? `:${loc.line}` : ""}${loc.line && loc.column ? `:${loc.column}` : ""}`;
 }
+var GantryErrors = class extends GantryError {
+  errors;
+  constructor(errors) {
+    super(errors.map((e) => e.describe()).join("\n"), { title: errors[0]?.title });
+    this.errors = errors;
+  }
+};
 function toGantryError(err) {
   if (err instanceof GantryError) return err;
   if (err instanceof Error) return new GantryError(err.message, { cause: err });
@@ -20566,8 +20573,8 @@ var ActionsReporter = class {
   warning(message, location) {
     warning(message, toAnnotation(location));
   }
-  error(message, location) {
-    error(message, toAnnotation(location));
+  error(message, location, title) {
+    error(message, toAnnotation(location, title));
   }
   group(name, fn) {
     return group(name, fn);
@@ -20583,13 +20590,13 @@ var ActionsReporter = class {
     await summary.addRaw(markdown, true).write();
   }
 };
-function toAnnotation(loc) {
-  if (!loc) return void 0;
-  return { file: loc.file, startLine: loc.line, startColumn: loc.column };
+function toAnnotation(loc, title) {
+  if (!loc) return title ? { title } : void 0;
+  return { title, file: loc.file, startLine: loc.line, startColumn: loc.column };
 }
 function reportFailure(reporter, err) {
-  const parts = "errors" in err && Array.isArray(err.errors) ? err.errors : [err];
-  for (const e of parts) reporter.error(e.describe(), e.location);
+  const parts = err instanceof GantryErrors ? err.errors : [err];
+  for (const e of parts) reporter.error(e.describe(), e.location, e.title);
 }
 
 // src/report/action-runner.ts

@@ -21475,8 +21475,8 @@ var ActionsReporter = class {
   warning(message, location) {
     warning(message, toAnnotation(location));
   }
-  error(message, location) {
-    error(message, toAnnotation(location));
+  error(message, location, title) {
+    error(message, toAnnotation(location, title));
   }
   group(name, fn) {
     return group(name, fn);
@@ -21492,13 +21492,13 @@ var ActionsReporter = class {
     await summary.addRaw(markdown, true).write();
   }
 };
-function toAnnotation(loc) {
-  if (!loc) return void 0;
-  return { file: loc.file, startLine: loc.line, startColumn: loc.column };
+function toAnnotation(loc, title) {
+  if (!loc) return title ? { title } : void 0;
+  return { title, file: loc.file, startLine: loc.line, startColumn: loc.column };
 }
 function reportFailure(reporter, err) {
-  const parts = "errors" in err && Array.isArray(err.errors) ? err.errors : [err];
-  for (const e of parts) reporter.error(e.describe(), e.location);
+  const parts = err instanceof GantryErrors ? err.errors : [err];
+  for (const e of parts) reporter.error(e.describe(), e.location, e.title);
 }
 
 // src/report/action-runner.ts

@@ -26641,14 +26641,139 @@ function parseDuration(text) {
   return consumed === t.length && consumed > 0 ? Math.round(total) : void 0;
 }
 
+// src/kube/images.ts
+var CONTAINER_LISTS = ["containers", "initContainers", "ephemeralContainers"];
+var PATH_COMPONENT = /^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$/;
+var REGISTRY = /^[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)*(?::[0-9]+)?$/;
+var TAG = /^[\w][\w.-]{0,127}$/;
+var DIGEST = /^[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9A-Fa-f]{32,}$/;
+function parseImage(reference) {
+  let rest = reference.trim();
+  if (rest === "" || rest !== reference) return void 0;
+  let digest;
+  const at = rest.indexOf("@");
+  if (at >= 0) {
+    digest = rest.slice(at + 1);
+    rest = rest.slice(0, at);
+    if (!DIGEST.test(digest)) return void 0;
+  }
+  let tag;
+  const colon = rest.lastIndexOf(":");
+  if (colon > rest.lastIndexOf("/")) {
+    tag = rest.slice(colon + 1);
+    rest = rest.slice(0, colon);
+    if (!TAG.test(tag)) return void 0;
+  }
+  let registry = "docker.io";
+  let path5 = rest;
+  const slash = rest.indexOf("/");
+  if (slash >= 0) {
+    const first = rest.slice(0, slash);
+    if (first.includes(".") || first.includes(":") || first === "localhost" || first.toLowerCase() !== first) {
+      if (!REGISTRY.test(first)) return void 0;
+      registry = first === "index.docker.io" ? "docker.io" : first;
+      path5 = rest.slice(slash + 1);
+    }
+  }
+  if (path5 === "" || !path5.split("/").every((c) => PATH_COMPONENT.test(c))) return void 0;
+  if (registry === "docker.io" && !path5.includes("/")) path5 = `library/${path5}`;
+  return { registry, path: path5, tag, digest };
+}
+function repositoryOf(ref) {
+  return `${ref.registry}/${ref.path}`;
+}
+function isMapping(v) {
+  return typeof v === "object" && v !== null && !Array.isArray(v);
+}
+var POD_TEMPLATE_PATHS = {
+  Pod: [],
+  PodTemplate: ["template"],
+  Deployment: ["spec", "template"],
+  StatefulSet: ["spec", "template"],
+  DaemonSet: ["spec", "template"],
+  ReplicaSet: ["spec", "template"],
+  ReplicationController: ["spec", "template"],
+  Job: ["spec", "template"],
+  CronJob: ["spec", "jobTemplate", "spec", "template"]
+};
+function podTemplateOf(o) {
+  const path5 = POD_TEMPLATE_PATHS[o.kind];
+  if (!path5) return void 0;
+  let node = o;
+  for (const key of path5) node = isMapping(node) ? node[key] : void 0;
+  return isMapping(node) ? node : void 0;
+}
+function containersOf(o) {
+  const spec = podTemplateOf(o)?.spec;
+  if (!isMapping(spec)) return [];
+  const slots = [];
+  for (const list of CONTAINER_LISTS) {
+    const containers = spec[list];
+    if (!Array.isArray(containers)) continue;
+    for (const c of containers) {
+      if (isMapping(c) && typeof c.image === "string") slots.push({ container: c, list });
+    }
+  }
+  return slots;
+}
+function substituteImages(manifests, images) {
+  const errors = [];
+  const rules = /* @__PURE__ */ new Map();
+  for (const [key, to] of Object.entries(images)) {
+    const ref = parseImage(key);
+    const toRef = parseImage(to);
+    if (!ref) errors.push(new GantryError(`images: "${key}" is not an image repository`, { title: "Invalid input", hint: "Use a repository such as localhost:5000/app or ghcr.io/owner/app." }));
+    if (!toRef) errors.push(new GantryError(`images: the new reference "${to}" for "${key}" is not an image reference`, { title: "Invalid input", hint: "Use a reference such as localhost:5000/app@sha256:\u2026 (the image output of build-push)." }));
+    if (!ref || !toRef) continue;
+    const repo = repositoryOf(ref);
+    const same = rules.get(repo) ?? [];
+    const clash = same.find((r) => r.ref.tag === ref.tag && r.ref.digest === ref.digest && r.to !== to);
+    if (clash) {
+      errors.push(new GantryError(`images: "${key}" and "${clash.key}" name the same repository but map it to different images ("${to}" and "${clash.to}")`, { title: "Invalid input", hint: "Keep one of them." }));
+      continue;
+    }
+    same.push({ key, ref, to, toRef, matched: false });
+    rules.set(repo, same);
+  }
+  if (errors.length > 0) throw new GantryErrors(errors);
+  const planned = [];
+  const seen = /* @__PURE__ */ new Set();
+  for (const m of manifests) {
+    for (const slot of containersOf(m.object)) {
+      const from = slot.container.image;
+      const ref = parseImage(from);
+      if (!ref) continue;
+      seen.add(repositoryOf(ref));
+      const rule = rules.get(repositoryOf(ref))?.find((r) => (r.ref.tag === void 0 || r.ref.tag === ref.tag) && (r.ref.digest === void 0 || r.ref.digest === ref.digest));
+      if (!rule) continue;
+      rule.matched = true;
+      const to = rule.toRef.tag || rule.toRef.digest ? rule.to : `${rule.to}${ref.tag ? `:${ref.tag}` : ""}${ref.digest ? `@${ref.digest}` : ""}`;
+      if (to === from) continue;
+      const o = m.object;
+      planned.push({
+        slot,
+        change: { kind: o.kind, name: o.metadata.name, namespace: o.metadata.namespace, container: String(slot.container.name ?? ""), list: slot.list, from, to, file: m.file, line: m.line }
+      });
+    }
+  }
+  const unmatched = [...rules.values()].flat().filter((r) => !r.matched);
+  if (unmatched.length > 0) {
+    const found = [...seen].sort();
+    throw new GantryErrors(
+      unmatched.map(
+        (r) => new GantryError(`images: "${r.key}" matches no container in the manifests`, {
+          title: "Invalid input",
+          hint: found.length > 0 ? `Repositories used by the manifests: ${found.slice(0, 10).join(", ")}${found.length > 10 ? ", \u2026" : ""}. The match is exact (registry, port and path).` : "The manifests contain no containers with an image."
+        })
+      )
+    );
+  }
+  for (const { slot, change } of planned) slot.container.image = change.to;
+  return planned.map((p) => p.change);
+}
+
 // src/config/deploy.ts
 var APP_NAME = /^[a-z0-9]([-a-z0-9]{0,40}[a-z0-9])?$/;
-function repositoryOf(reference) {
-  const noDigest = reference.split("@")[0];
-  const slash = noDigest.lastIndexOf("/");
-  const colon = noDigest.lastIndexOf(":");
-  return colon > slash ? noDigest.slice(0, colon) : noDigest;
-}
 function runContext(source, env) {
   const commit = source.get("commit") ?? env.GITHUB_SHA;
   if (env.GITHUB_RUN_ID) {
@@ -26680,8 +26805,10 @@ function parseConfig(command, source, env = process.env) {
   const images = {};
   for (const line of r.list("images")) {
     const eq = line.indexOf("=");
-    const [repo, ref] = eq > 0 ? [line.slice(0, eq).trim(), line.slice(eq + 1).trim()] : [repositoryOf(line), line];
-    if (!ref || /\s/.test(ref) || !repo) {
+    const [repoText, ref] = eq > 0 ? [line.slice(0, eq).trim(), line.slice(eq + 1).trim()] : [void 0, line];
+    const parsed = parseImage(ref);
+    const repo = repoText ?? (parsed ? repositoryOf(parsed) : void 0);
+    if (!parsed || !repo || repoText !== void 0 && !parseImage(repoText)) {
       r.problem("images", `has an entry that is not an image reference: "${line}"`, "write one reference per line (localhost:5000/app@sha256:\u2026) or repository=reference");
       continue;
     }
@@ -27949,8 +28076,8 @@ var ConsoleReporter = class {
   }
 };
 function reportFailure(reporter2, err) {
-  const parts = "errors" in err && Array.isArray(err.errors) ? err.errors : [err];
-  for (const e of parts) reporter2.error(e.describe(), e.location);
+  const parts = err instanceof GantryErrors ? err.errors : [err];
+  for (const e of parts) reporter2.error(e.describe(), e.location, e.title);
 }
 
 // src/kube/command.ts
@@ -28323,137 +28450,6 @@ var History = class _History {
 // src/kube/manifests.ts
 import { constants as fsConstants, promises as fs2 } from "node:fs";
 import path4 from "node:path";
-
-// src/kube/images.ts
-var CONTAINER_LISTS = ["containers", "initContainers", "ephemeralContainers"];
-var PATH_COMPONENT = /^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$/;
-var REGISTRY = /^[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)*(?::[0-9]+)?$/;
-var TAG = /^[\w][\w.-]{0,127}$/;
-var DIGEST = /^[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9A-Fa-f]{32,}$/;
-function parseImage(reference) {
-  let rest = reference.trim();
-  if (rest === "" || rest !== reference) return void 0;
-  let digest;
-  const at = rest.indexOf("@");
-  if (at >= 0) {
-    digest = rest.slice(at + 1);
-    rest = rest.slice(0, at);
-    if (!DIGEST.test(digest)) return void 0;
-  }
-  let tag;
-  const colon = rest.lastIndexOf(":");
-  if (colon > rest.lastIndexOf("/")) {
-    tag = rest.slice(colon + 1);
-    rest = rest.slice(0, colon);
-    if (!TAG.test(tag)) return void 0;
-  }
-  let registry = "docker.io";
-  let path5 = rest;
-  const slash = rest.indexOf("/");
-  if (slash >= 0) {
-    const first = rest.slice(0, slash);
-    if (first.includes(".") || first.includes(":") || first === "localhost" || first.toLowerCase() !== first) {
-      if (!REGISTRY.test(first)) return void 0;
-      registry = first === "index.docker.io" ? "docker.io" : first;
-      path5 = rest.slice(slash + 1);
-    }
-  }
-  if (path5 === "" || !path5.split("/").every((c) => PATH_COMPONENT.test(c))) return void 0;
-  if (registry === "docker.io" && !path5.includes("/")) path5 = `library/${path5}`;
-  return { registry, path: path5, tag, digest };
-}
-function repositoryOf2(ref) {
-  return `${ref.registry}/${ref.path}`;
-}
-function isMapping(v) {
-  return typeof v === "object" && v !== null && !Array.isArray(v);
-}
-var POD_TEMPLATE_PATHS = {
-  Pod: [],
-  PodTemplate: ["template"],
-  Deployment: ["spec", "template"],
-  StatefulSet: ["spec", "template"],
-  DaemonSet: ["spec", "template"],
-  ReplicaSet: ["spec", "template"],
-  ReplicationController: ["spec", "template"],
-  Job: ["spec", "template"],
-  CronJob: ["spec", "jobTemplate", "spec", "template"]
-};
-function podTemplateOf(o) {
-  const path5 = POD_TEMPLATE_PATHS[o.kind];
-  if (!path5) return void 0;
-  let node = o;
-  for (const key of path5) node = isMapping(node) ? node[key] : void 0;
-  return isMapping(node) ? node : void 0;
-}
-function containersOf(o) {
-  const spec = podTemplateOf(o)?.spec;
-  if (!isMapping(spec)) return [];
-  const slots = [];
-  for (const list of CONTAINER_LISTS) {
-    const containers = spec[list];
-    if (!Array.isArray(containers)) continue;
-    for (const c of containers) {
-      if (isMapping(c) && typeof c.image === "string") slots.push({ container: c, list });
-    }
-  }
-  return slots;
-}
-function substituteImages(manifests, images) {
-  const errors = [];
-  const rules = /* @__PURE__ */ new Map();
-  for (const [key, to] of Object.entries(images)) {
-    const ref = parseImage(key);
-    const toRef = parseImage(to);
-    if (!ref) errors.push(new GantryError(`images: "${key}" is not an image repository`, { title: "Invalid input", hint: "Use a repository such as localhost:5000/app or ghcr.io/owner/app." }));
-    if (!toRef) errors.push(new GantryError(`images: the new reference "${to}" for "${key}" is not an image reference`, { title: "Invalid input", hint: "Use a reference such as localhost:5000/app@sha256:\u2026 (the image output of build-push)." }));
-    if (!ref || !toRef) continue;
-    const repo = repositoryOf2(ref);
-    const same = rules.get(repo) ?? [];
-    const clash = same.find((r) => r.ref.tag === ref.tag && r.ref.digest === ref.digest && r.to !== to);
-    if (clash) {
-      errors.push(new GantryError(`images: "${key}" and "${clash.key}" name the same repository but map it to different images ("${to}" and "${clash.to}")`, { title: "Invalid input", hint: "Keep one of them." }));
-      continue;
-    }
-    same.push({ key, ref, to, toRef, matched: false });
-    rules.set(repo, same);
-  }
-  if (errors.length > 0) throw new GantryErrors(errors);
-  const planned = [];
-  const seen = /* @__PURE__ */ new Set();
-  for (const m of manifests) {
-    for (const slot of containersOf(m.object)) {
-      const from = slot.container.image;
-      const ref = parseImage(from);
-      if (!ref) continue;
-      seen.add(repositoryOf2(ref));
-      const rule = rules.get(repositoryOf2(ref))?.find((r) => (r.ref.tag === void 0 || r.ref.tag === ref.tag) && (r.ref.digest === void 0 || r.ref.digest === ref.digest));
-      if (!rule) continue;
-      rule.matched = true;
-      const to = rule.toRef.tag || rule.toRef.digest ? rule.to : `${rule.to}${ref.tag ? `:${ref.tag}` : ""}${ref.digest ? `@${ref.digest}` : ""}`;
-      if (to === from) continue;
-      const o = m.object;
-      planned.push({
-        slot,
-        change: { kind: o.kind, name: o.metadata.name, namespace: o.metadata.namespace, container: String(slot.container.name ?? ""), list: slot.list, from, to, file: m.file, line: m.line }
-      });
-    }
-  }
-  const unmatched = [...rules.values()].flat().filter((r) => !r.matched);
-  if (unmatched.length > 0) {
-    const found = [...seen].sort();
-    throw new GantryErrors(
-      unmatched.map(
-        (r) => new GantryError(`images: "${r.key}" matches no container in the manifests`, {
-          title: "Invalid input",
-          hint: found.length > 0 ? `Repositories used by the manifests: ${found.slice(0, 10).join(", ")}${found.length > 10 ? ", \u2026" : ""}. The match is exact (registry, port and path).` : "The manifests contain no containers with an image."
-        })
-      )
-    );
-  }
-  for (const { slot, change } of planned) slot.container.image = change.to;
-  return planned.map((p) => p.change);
-}
 
 // src/kube/yaml-documents.ts
 var import_yaml2 = __toESM(require_dist(), 1);
@@ -29396,6 +29392,7 @@ async function waitForReady(kubectl, objects, reporter2, options) {
         latest.set(name, { assessment, namespace: ns });
       }
     }
+    const seen = clock.now() - started;
     const left = options.timeoutMs - elapsed;
     for (const [name, { assessment }] of latest) {
       const text = `${name}: ${assessment.ready}/${assessment.desired} ready${assessment.state === "progressing" && assessment.message ? ` (${assessment.message})` : ""}`;
@@ -29408,10 +29405,10 @@ async function waitForReady(kubectl, objects, reporter2, options) {
     for (const [name, { assessment, namespace }] of latest) {
       if (assessment.state === "failed") {
         const detail = await explain(kubectl, namespace, assessment);
-        return { ready: false, timedOut: false, reason: assessment.reason ?? "Failed", object: name, message: `${name} failed: ${assessment.message}${detail}`, elapsedMs: elapsed };
+        return { ready: false, timedOut: false, reason: assessment.reason ?? "Failed", object: name, message: `${name} failed: ${assessment.message}${detail}`, elapsedMs: seen };
       }
     }
-    if ([...latest.values()].every((l) => l.assessment.state === "ready")) return { ready: true, elapsedMs: elapsed };
+    if ([...latest.values()].every((l) => l.assessment.state === "ready")) return { ready: true, elapsedMs: seen };
     if (elapsed >= options.timeoutMs) {
       const [name, slow] = [...latest].find(([, l]) => l.assessment.state !== "ready");
       const detail = await explain(kubectl, slow.namespace, slow.assessment);
@@ -29653,12 +29650,13 @@ var RolloutMachine = class {
     await this.store.write(this.record, terminal && next !== "failed" ? void 0 : this.snapshot);
   }
 };
-function firstLine(text) {
-  return text.split("\n")[0];
+function firstLine(text, max = 160) {
+  const line = text.split("\n")[0];
+  return line.length > max ? `${line.slice(0, max - 1)}\u2026` : line;
 }
-var CLUSTER_SCOPED2 = /* @__PURE__ */ new Set(["Namespace", "ClusterRole", "ClusterRoleBinding", "CustomResourceDefinition", "StorageClass", "PriorityClass", "PersistentVolume", "IngressClass"]);
 function inNamespace(objects, namespace) {
-  return objects.map((o) => o.metadata.namespace || CLUSTER_SCOPED2.has(o.kind) ? o : { ...o, metadata: { ...o.metadata, namespace } });
+  const crds = objects.filter((o) => o.kind === "CustomResourceDefinition");
+  return objects.map((o) => o.metadata.namespace || isClusterScoped(o, crds) ? o : { ...o, metadata: { ...o.metadata, namespace } });
 }
 function validationError(problems, count) {
   const errors = problems.map((p) => new GantryError(`${p.object ? `${p.object} was rejected by the server: ` : ""}${p.message}`, {

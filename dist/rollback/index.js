@@ -26638,14 +26638,70 @@ function parseDuration(text) {
   return consumed === t.length && consumed > 0 ? Math.round(total) : void 0;
 }
 
+// src/kube/images.ts
+var PATH_COMPONENT = /^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$/;
+var REGISTRY = /^[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)*(?::[0-9]+)?$/;
+var TAG = /^[\w][\w.-]{0,127}$/;
+var DIGEST = /^[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9A-Fa-f]{32,}$/;
+function parseImage(reference) {
+  let rest = reference.trim();
+  if (rest === "" || rest !== reference) return void 0;
+  let digest;
+  const at = rest.indexOf("@");
+  if (at >= 0) {
+    digest = rest.slice(at + 1);
+    rest = rest.slice(0, at);
+    if (!DIGEST.test(digest)) return void 0;
+  }
+  let tag;
+  const colon = rest.lastIndexOf(":");
+  if (colon > rest.lastIndexOf("/")) {
+    tag = rest.slice(colon + 1);
+    rest = rest.slice(0, colon);
+    if (!TAG.test(tag)) return void 0;
+  }
+  let registry = "docker.io";
+  let path4 = rest;
+  const slash = rest.indexOf("/");
+  if (slash >= 0) {
+    const first = rest.slice(0, slash);
+    if (first.includes(".") || first.includes(":") || first === "localhost" || first.toLowerCase() !== first) {
+      if (!REGISTRY.test(first)) return void 0;
+      registry = first === "index.docker.io" ? "docker.io" : first;
+      path4 = rest.slice(slash + 1);
+    }
+  }
+  if (path4 === "" || !path4.split("/").every((c) => PATH_COMPONENT.test(c))) return void 0;
+  if (registry === "docker.io" && !path4.includes("/")) path4 = `library/${path4}`;
+  return { registry, path: path4, tag, digest };
+}
+function repositoryOf(ref) {
+  return `${ref.registry}/${ref.path}`;
+}
+function isMapping(v) {
+  return typeof v === "object" && v !== null && !Array.isArray(v);
+}
+var POD_TEMPLATE_PATHS = {
+  Pod: [],
+  PodTemplate: ["template"],
+  Deployment: ["spec", "template"],
+  StatefulSet: ["spec", "template"],
+  DaemonSet: ["spec", "template"],
+  ReplicaSet: ["spec", "template"],
+  ReplicationController: ["spec", "template"],
+  Job: ["spec", "template"],
+  CronJob: ["spec", "jobTemplate", "spec", "template"]
+};
+function podTemplateOf(o) {
+  const path4 = POD_TEMPLATE_PATHS[o.kind];
+  if (!path4) return void 0;
+  let node = o;
+  for (const key of path4) node = isMapping(node) ? node[key] : void 0;
+  return isMapping(node) ? node : void 0;
+}
+
 // src/config/deploy.ts
 var APP_NAME = /^[a-z0-9]([-a-z0-9]{0,40}[a-z0-9])?$/;
-function repositoryOf(reference) {
-  const noDigest = reference.split("@")[0];
-  const slash = noDigest.lastIndexOf("/");
-  const colon = noDigest.lastIndexOf(":");
-  return colon > slash ? noDigest.slice(0, colon) : noDigest;
-}
 function runContext(source, env) {
   const commit = source.get("commit") ?? env.GITHUB_SHA;
   if (env.GITHUB_RUN_ID) {
@@ -26677,8 +26733,10 @@ function parseConfig(command, source, env = process.env) {
   const images = {};
   for (const line of r.list("images")) {
     const eq = line.indexOf("=");
-    const [repo, ref] = eq > 0 ? [line.slice(0, eq).trim(), line.slice(eq + 1).trim()] : [repositoryOf(line), line];
-    if (!ref || /\s/.test(ref) || !repo) {
+    const [repoText, ref] = eq > 0 ? [line.slice(0, eq).trim(), line.slice(eq + 1).trim()] : [void 0, line];
+    const parsed = parseImage(ref);
+    const repo = repoText ?? (parsed ? repositoryOf(parsed) : void 0);
+    if (!parsed || !repo || repoText !== void 0 && !parseImage(repoText)) {
       r.problem("images", `has an entry that is not an image reference: "${line}"`, "write one reference per line (localhost:5000/app@sha256:\u2026) or repository=reference");
       continue;
     }
@@ -28004,8 +28062,8 @@ var ActionsReporter = class {
   warning(message, location) {
     warning(message, toAnnotation(location));
   }
-  error(message, location) {
-    error(message, toAnnotation(location));
+  error(message, location, title) {
+    error(message, toAnnotation(location, title));
   }
   group(name, fn) {
     return group(name, fn);
@@ -28021,13 +28079,13 @@ var ActionsReporter = class {
     await summary.addRaw(markdown, true).write();
   }
 };
-function toAnnotation(loc) {
-  if (!loc) return void 0;
-  return { file: loc.file, startLine: loc.line, startColumn: loc.column };
+function toAnnotation(loc, title) {
+  if (!loc) return title ? { title } : void 0;
+  return { title, file: loc.file, startLine: loc.line, startColumn: loc.column };
 }
 function reportFailure(reporter, err) {
-  const parts = "errors" in err && Array.isArray(err.errors) ? err.errors : [err];
-  for (const e of parts) reporter.error(e.describe(), e.location);
+  const parts = err instanceof GantryErrors ? err.errors : [err];
+  for (const e of parts) reporter.error(e.describe(), e.location, e.title);
 }
 
 // src/report/action-runner.ts
@@ -28408,29 +28466,6 @@ var History = class _History {
   }
 };
 
-// src/kube/images.ts
-function isMapping(v) {
-  return typeof v === "object" && v !== null && !Array.isArray(v);
-}
-var POD_TEMPLATE_PATHS = {
-  Pod: [],
-  PodTemplate: ["template"],
-  Deployment: ["spec", "template"],
-  StatefulSet: ["spec", "template"],
-  DaemonSet: ["spec", "template"],
-  ReplicaSet: ["spec", "template"],
-  ReplicationController: ["spec", "template"],
-  Job: ["spec", "template"],
-  CronJob: ["spec", "jobTemplate", "spec", "template"]
-};
-function podTemplateOf(o) {
-  const path4 = POD_TEMPLATE_PATHS[o.kind];
-  if (!path4) return void 0;
-  let node = o;
-  for (const key of path4) node = isMapping(node) ? node[key] : void 0;
-  return isMapping(node) ? node : void 0;
-}
-
 // src/kube/yaml-documents.ts
 var import_yaml2 = __toESM(require_dist(), 1);
 
@@ -28446,6 +28481,52 @@ function isMapping2(v) {
 }
 
 // src/kube/manifests.ts
+var CLUSTER_SCOPED_KINDS = /* @__PURE__ */ new Set([
+  "APIService",
+  "CertificateSigningRequest",
+  "ClusterRole",
+  "ClusterRoleBinding",
+  "ClusterTrustBundle",
+  "ComponentStatus",
+  "CSIDriver",
+  "CSINode",
+  "CustomResourceDefinition",
+  "DeviceClass",
+  "FlowSchema",
+  "GatewayClass",
+  "IngressClass",
+  "IPAddress",
+  "MutatingAdmissionPolicy",
+  "MutatingAdmissionPolicyBinding",
+  "MutatingWebhookConfiguration",
+  "Namespace",
+  "Node",
+  "PersistentVolume",
+  "PodSecurityPolicy",
+  "PriorityClass",
+  "PriorityLevelConfiguration",
+  "ResourceSlice",
+  "RuntimeClass",
+  "ServiceCIDR",
+  "StorageClass",
+  "StorageVersion",
+  "ValidatingAdmissionPolicy",
+  "ValidatingAdmissionPolicyBinding",
+  "ValidatingWebhookConfiguration",
+  "VolumeAttachment"
+]);
+function groupOf(apiVersion) {
+  const slash = apiVersion.indexOf("/");
+  return slash < 0 ? "" : apiVersion.slice(0, slash);
+}
+function isClusterScoped(o, crds = []) {
+  if (CLUSTER_SCOPED_KINDS.has(o.kind)) return true;
+  const group2 = groupOf(o.apiVersion);
+  return crds.some((crd) => {
+    const spec = crd.spec;
+    return crd.kind === "CustomResourceDefinition" && spec?.scope === "Cluster" && spec.group === group2 && spec.names?.kind === o.kind;
+  });
+}
 var LABEL_NAME = /^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$/;
 var DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
 function isQualifiedName(key) {
@@ -28685,6 +28766,7 @@ async function waitForReady(kubectl, objects, reporter, options) {
         latest.set(name, { assessment, namespace: ns });
       }
     }
+    const seen = clock.now() - started;
     const left = options.timeoutMs - elapsed;
     for (const [name, { assessment }] of latest) {
       const text = `${name}: ${assessment.ready}/${assessment.desired} ready${assessment.state === "progressing" && assessment.message ? ` (${assessment.message})` : ""}`;
@@ -28697,10 +28779,10 @@ async function waitForReady(kubectl, objects, reporter, options) {
     for (const [name, { assessment, namespace }] of latest) {
       if (assessment.state === "failed") {
         const detail = await explain(kubectl, namespace, assessment);
-        return { ready: false, timedOut: false, reason: assessment.reason ?? "Failed", object: name, message: `${name} failed: ${assessment.message}${detail}`, elapsedMs: elapsed };
+        return { ready: false, timedOut: false, reason: assessment.reason ?? "Failed", object: name, message: `${name} failed: ${assessment.message}${detail}`, elapsedMs: seen };
       }
     }
-    if ([...latest.values()].every((l) => l.assessment.state === "ready")) return { ready: true, elapsedMs: elapsed };
+    if ([...latest.values()].every((l) => l.assessment.state === "ready")) return { ready: true, elapsedMs: seen };
     if (elapsed >= options.timeoutMs) {
       const [name, slow] = [...latest].find(([, l]) => l.assessment.state !== "ready");
       const detail = await explain(kubectl, slow.namespace, slow.assessment);
@@ -28942,12 +29024,13 @@ var RolloutMachine = class {
     await this.store.write(this.record, terminal && next !== "failed" ? void 0 : this.snapshot);
   }
 };
-function firstLine(text) {
-  return text.split("\n")[0];
+function firstLine(text, max = 160) {
+  const line = text.split("\n")[0];
+  return line.length > max ? `${line.slice(0, max - 1)}\u2026` : line;
 }
-var CLUSTER_SCOPED2 = /* @__PURE__ */ new Set(["Namespace", "ClusterRole", "ClusterRoleBinding", "CustomResourceDefinition", "StorageClass", "PriorityClass", "PersistentVolume", "IngressClass"]);
 function inNamespace(objects, namespace) {
-  return objects.map((o) => o.metadata.namespace || CLUSTER_SCOPED2.has(o.kind) ? o : { ...o, metadata: { ...o.metadata, namespace } });
+  const crds = objects.filter((o) => o.kind === "CustomResourceDefinition");
+  return objects.map((o) => o.metadata.namespace || isClusterScoped(o, crds) ? o : { ...o, metadata: { ...o.metadata, namespace } });
 }
 function validationError(problems, count) {
   const errors = problems.map((p) => new GantryError(`${p.object ? `${p.object} was rejected by the server: ` : ""}${p.message}`, {

@@ -4,6 +4,7 @@ import { hostname, userInfo } from 'node:os';
 import { isAbsolute, resolve } from 'node:path';
 import { Holder, Target } from '../kube/lock.js';
 import { Reader, Source } from './source.js';
+import { parseImage, repositoryOf } from '../kube/images.js';
 
 export type Command = 'deploy' | 'rollback' | 'status';
 
@@ -37,14 +38,6 @@ export interface Config {
 
 /** DNS-1123 label, short enough that `gantry-<app>-history` stays a valid name. */
 const APP_NAME = /^[a-z0-9]([-a-z0-9]{0,40}[a-z0-9])?$/;
-
-/** The repository part of an image reference: strips @digest, then :tag (a colon after the last slash, so registry ports survive). */
-export function repositoryOf(reference: string): string {
-  const noDigest = reference.split('@')[0]!;
-  const slash = noDigest.lastIndexOf('/');
-  const colon = noDigest.lastIndexOf(':');
-  return colon > slash ? noDigest.slice(0, colon) : noDigest;
-}
 
 /**
  * The run that deploys. In Actions the id is run + job without the attempt, so a
@@ -87,8 +80,10 @@ export function parseConfig(command: Command, source: Source, env: NodeJS.Proces
   const images: Record<string, string> = {};
   for (const line of r.list('images')) {
     const eq = line.indexOf('=');
-    const [repo, ref] = eq > 0 ? [line.slice(0, eq).trim(), line.slice(eq + 1).trim()] : [repositoryOf(line), line];
-    if (!ref || /\s/.test(ref) || !repo) {
+    const [repoText, ref] = eq > 0 ? [line.slice(0, eq).trim(), line.slice(eq + 1).trim()] : [undefined, line];
+    const parsed = parseImage(ref);
+    const repo = repoText ?? (parsed ? repositoryOf(parsed) : undefined);
+    if (!parsed || !repo || (repoText !== undefined && !parseImage(repoText))) {
       r.problem('images', `has an entry that is not an image reference: "${line}"`, 'write one reference per line (localhost:5000/app@sha256:…) or repository=reference');
       continue;
     }

@@ -269,6 +269,7 @@ export async function waitForReady(kubectl: Kubectl, objects: KubeObject[], repo
         latest.set(name, { assessment, namespace: ns });
       }
     }
+    const seen = clock.now() - started;
     const left = options.timeoutMs - elapsed;
     for (const [name, { assessment }] of latest) {
       const text = `${name}: ${assessment.ready}/${assessment.desired} ready${assessment.state === 'progressing' && assessment.message ? ` (${assessment.message})` : ''}`;
@@ -281,10 +282,11 @@ export async function waitForReady(kubectl: Kubectl, objects: KubeObject[], repo
     for (const [name, { assessment, namespace }] of latest) {
       if (assessment.state === 'failed') {
         const detail = await explain(kubectl, namespace, assessment);
-        return { ready: false, timedOut: false, reason: assessment.reason ?? 'Failed', object: name, message: `${name} failed: ${assessment.message}${detail}`, elapsedMs: elapsed };
+        // Measured once the cluster has been read, so "detected after" is when Gantry knew.
+        return { ready: false, timedOut: false, reason: assessment.reason ?? 'Failed', object: name, message: `${name} failed: ${assessment.message}${detail}`, elapsedMs: seen };
       }
     }
-    if ([...latest.values()].every((l) => l.assessment.state === 'ready')) return { ready: true, elapsedMs: elapsed };
+    if ([...latest.values()].every((l) => l.assessment.state === 'ready')) return { ready: true, elapsedMs: seen };
     if (elapsed >= options.timeoutMs) {
       const [name, slow] = [...latest].find(([, l]) => l.assessment.state !== 'ready')!;
       const detail = await explain(kubectl, slow.namespace, slow.assessment);

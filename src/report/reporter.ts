@@ -2,12 +2,13 @@
 // annotations and the job summary. Actions get ActionsReporter; the CLI gets
 // ConsoleReporter; tests get MemoryReporter. The engine never imports @actions/core.
 import * as core from '@actions/core';
-import { ErrorLocation, GantryError, formatLocation } from '../errors.js';
+import { ErrorLocation, GantryError, GantryErrors, formatLocation } from '../errors.js';
 
 export interface Reporter {
   info(message: string): void;
   warning(message: string, location?: ErrorLocation): void;
-  error(message: string, location?: ErrorLocation): void;
+  /** An error line; with a location (and title) it becomes an annotation on that file:line. */
+  error(message: string, location?: ErrorLocation, title?: string): void;
   group<T>(name: string, fn: () => Promise<T>): Promise<T>;
   setOutput(name: string, value: string): void;
   /** Registers a value that must never appear in logs. */
@@ -23,8 +24,8 @@ export class ActionsReporter implements Reporter {
   warning(message: string, location?: ErrorLocation): void {
     core.warning(message, toAnnotation(location));
   }
-  error(message: string, location?: ErrorLocation): void {
-    core.error(message, toAnnotation(location));
+  error(message: string, location?: ErrorLocation, title?: string): void {
+    core.error(message, toAnnotation(location, title));
   }
   group<T>(name: string, fn: () => Promise<T>): Promise<T> {
     return core.group(name, fn);
@@ -41,9 +42,9 @@ export class ActionsReporter implements Reporter {
   }
 }
 
-function toAnnotation(loc?: ErrorLocation): core.AnnotationProperties | undefined {
-  if (!loc) return undefined;
-  return { file: loc.file, startLine: loc.line, startColumn: loc.column };
+function toAnnotation(loc?: ErrorLocation, title?: string): core.AnnotationProperties | undefined {
+  if (!loc) return title ? { title } : undefined;
+  return { title, file: loc.file, startLine: loc.line, startColumn: loc.column };
 }
 
 /** Plain stdout/stderr, for the CLI. Outputs are printed as `name=value` at the end. */
@@ -112,6 +113,6 @@ export class MemoryReporter implements Reporter {
 
 /** Reports a failure: one annotation per located error, then the failing message. */
 export function reportFailure(reporter: Reporter, err: GantryError): void {
-  const parts = 'errors' in err && Array.isArray((err as { errors?: unknown }).errors) ? (err as unknown as { errors: GantryError[] }).errors : [err];
-  for (const e of parts) reporter.error(e.describe(), e.location);
+  const parts = err instanceof GantryErrors ? err.errors : [err];
+  for (const e of parts) reporter.error(e.describe(), e.location, e.title);
 }

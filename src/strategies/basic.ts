@@ -1,6 +1,7 @@
 // The basic strategy: validate → snapshot → apply → wait → deployed, or roll back to the
 // snapshot. An explicit state machine whose state lives in the cluster (kube/state.ts),
 // so a post step, a re-run or `gantry rollback` can finish what a dead run started.
+import { isClusterScoped } from '../kube/manifests.js';
 import { GantryError, GantryErrors } from '../errors.js';
 import { History, Revision, imagesOf } from '../kube/history.js';
 import { KubeObject, Kubectl, ObjectProblem } from '../kube/kubectl.js';
@@ -101,15 +102,16 @@ class RolloutMachine {
   }
 }
 
-function firstLine(text: string): string {
-  return text.split('\n')[0]!;
+/** The reason as it fits on one log line; the full text follows in the failure itself. */
+function firstLine(text: string, max = 160): string {
+  const line = text.split('\n')[0]!;
+  return line.length > max ? `${line.slice(0, max - 1)}…` : line;
 }
-
-const CLUSTER_SCOPED = new Set(['Namespace', 'ClusterRole', 'ClusterRoleBinding', 'CustomResourceDefinition', 'StorageClass', 'PriorityClass', 'PersistentVolume', 'IngressClass']);
 
 /** Objects without a namespace go to the target's; cluster-scoped kinds keep none. */
 export function inNamespace(objects: KubeObject[], namespace: string): KubeObject[] {
-  return objects.map((o) => (o.metadata.namespace || CLUSTER_SCOPED.has(o.kind) ? o : { ...o, metadata: { ...o.metadata, namespace } }));
+  const crds = objects.filter((o) => o.kind === 'CustomResourceDefinition');
+  return objects.map((o) => (o.metadata.namespace || isClusterScoped(o, crds) ? o : { ...o, metadata: { ...o.metadata, namespace } }));
 }
 
 /** Turns the server's dry-run complaints into one error per object, each naming it. */

@@ -5,10 +5,10 @@ import { EnvInputSource } from '../../src/config/source.js';
 
 describe('gantry CLI arguments', () => {
   it('mirror the action inputs and produce the same Config', () => {
-    const args = parseCliArgs(['deploy', '--manifests', 'k8s/app.yaml', '--manifests=k8s/svc.yaml', '--app', 'web', '--namespace', 'prod', '--images', 'localhost:5000/app@sha256:1', '--timeout', '2m']);
+    const args = parseCliArgs(['deploy', '--manifests', 'k8s/app.yaml', '--manifests=k8s/svc.yaml', '--app', 'web', '--namespace', 'prod', '--images', 'localhost:5000/app@sha256:1111111111111111111111111111111111111111111111111111111111111111', '--timeout', '2m']);
     const fromFlags = parseConfig(args.command, args.source, { GITHUB_WORKSPACE: '/ws' });
     const fromInputs = parseConfig('deploy', new EnvInputSource({
-      INPUT_MANIFESTS: 'k8s/app.yaml\nk8s/svc.yaml', INPUT_APP: 'web', INPUT_NAMESPACE: 'prod', INPUT_IMAGES: 'localhost:5000/app@sha256:1', INPUT_TIMEOUT: '2m',
+      INPUT_MANIFESTS: 'k8s/app.yaml\nk8s/svc.yaml', INPUT_APP: 'web', INPUT_NAMESPACE: 'prod', INPUT_IMAGES: 'localhost:5000/app@sha256:1111111111111111111111111111111111111111111111111111111111111111', INPUT_TIMEOUT: '2m',
     }), { GITHUB_WORKSPACE: '/ws' });
     expect({ ...fromFlags, run: undefined }).toEqual({ ...fromInputs, run: undefined });
   });

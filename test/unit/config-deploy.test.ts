@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseConfig, repositoryOf } from '../../src/config/deploy.js';
+import { parseConfig } from '../../src/config/deploy.js';
 import { EnvInputSource, MapSource } from '../../src/config/source.js';
 import { GantryErrors } from '../../src/errors.js';
 
@@ -19,9 +19,11 @@ describe('parseConfig', () => {
     });
   });
 
+  const D1 = 'sha256:' + 'ab'.repeat(32);
+  const D2 = 'sha256:' + 'de'.repeat(32);
   it.each([
-    ['a reference with a registry port and a digest', 'localhost:5000/gantry/app@sha256:abc', { 'localhost:5000/gantry/app': 'localhost:5000/gantry/app@sha256:abc' }],
-    ['a tag and a digest', 'ghcr.io/o/app:v2@sha256:def', { 'ghcr.io/o/app': 'ghcr.io/o/app:v2@sha256:def' }],
+    ['a reference with a registry port and a digest', `localhost:5000/gantry/app@${D1}`, { 'localhost:5000/gantry/app': `localhost:5000/gantry/app@${D1}` }],
+    ['a tag and a digest', `ghcr.io/o/app:v2@${D2}`, { 'ghcr.io/o/app': `ghcr.io/o/app:v2@${D2}` }],
     ['an explicit repository=reference', 'app=localhost:5000/app:v3', { app: 'localhost:5000/app:v3' }],
   ])('maps images given as %s', (_name, images, expected) => {
     expect(parseConfig('deploy', new MapSource({ manifests: 'k8s', app: 'web', images }), {}).images).toEqual(expected);
@@ -56,11 +58,18 @@ describe('parseConfig', () => {
   });
 });
 
-describe('repositoryOf', () => {
+describe('images input', () => {
   it.each([
-    ['localhost:5000/app', 'localhost:5000/app'],
+    ['localhost:5000/app@sha256:' + 'a'.repeat(64), 'localhost:5000/app'],
     ['localhost:5000/app:v1', 'localhost:5000/app'],
-    ['localhost:5000/app@sha256:1', 'localhost:5000/app'],
-    ['nginx:1.27', 'nginx'],
-  ])('%s → %s', (ref, repo) => expect(repositoryOf(ref)).toBe(repo));
+    ['localhost:5000/app=localhost:5000/app@sha256:' + 'b'.repeat(64), 'localhost:5000/app'],
+    ['nginx:1.27', 'docker.io/library/nginx'],
+  ])('%s replaces the repository %s', (line, repo) => {
+    const config = parseConfig('deploy', new MapSource({ manifests: 'k8s', app: 'web', images: line }), {});
+    expect(Object.keys(config.images)).toEqual([repo]);
+  });
+
+  it.each(['localhost:5000/App:v1', 'app:bad tag', 'localhost:5000/app@sha256:short', 'Bad Repo=localhost:5000/app:v1'])('rejects "%s" before anything runs', (line) => {
+    expect(() => parseConfig('deploy', new MapSource({ manifests: 'k8s', app: 'web', images: line }), {})).toThrow(/input "images"|--images/);
+  });
 });
