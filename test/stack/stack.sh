@@ -43,7 +43,13 @@ die() { log "ERROR: $*"; exit 1; }
 
 # A process counts as alive unless it is gone or a zombie waiting for its reaper.
 alive() { kill -0 "$1" 2>/dev/null && ! grep -qE '^[0-9]+ \(.*\) Z' "/proc/$1/stat" 2>/dev/null; }
-pid_alive() { [[ -f "$RUN/$1.pid" ]] && alive "$(cat "$RUN/$1.pid")"; }
+# …and is still the process we started: a PID file left by an earlier session may name
+# a PID that now belongs to something else.
+pid_alive() {
+  [[ -f "$RUN/$1.pid" ]] || return 1
+  local pid; pid="$(cat "$RUN/$1.pid")"
+  alive "$pid" && tr '\0' ' ' < "/proc/$pid/cmdline" 2>/dev/null | grep -q -- "$1"
+}
 
 # start NAME CMD...: runs CMD in the background with its log and PID under $STATE.
 start() {
@@ -497,6 +503,13 @@ cmd_up() {
     log "already up (kubeconfig: $KUBECONFIG_FILE)"
     return 0
   fi
+  # State left by an earlier session whose processes are gone (mounts, pod network,
+  # stale PIDs) is cleared first, so every run starts from the same clean ground.
+  if [[ -d "$STATE" ]] && ! docker_up && ! etcd_up && ! apiserver_up && ! containerd_up; then
+    log "found state of a stack that is no longer running; clearing it"
+    cmd_down >/dev/null
+    mkdir -p "$STATE" "$RUN" "$LOGS"
+  fi
   install_packages
   build_k8s
   build_tools
@@ -523,7 +536,7 @@ stop_pid() { # name
   local name="$1" f="$RUN/$1.pid"
   [[ -f "$f" ]] || return 0
   local pid; pid="$(cat "$f")"
-  if alive "$pid"; then
+  if pid_alive "$name"; then
     kill -TERM "$pid" 2>/dev/null || true
     for _ in $(seq 1 40); do alive "$pid" || break; sleep 0.25; done
     kill -KILL "$pid" 2>/dev/null || true
