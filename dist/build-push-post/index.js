@@ -20480,7 +20480,8 @@ var ExecRunner = class {
       env,
       cwd: options.cwd,
       silent: true,
-      ignoreReturnCode: true
+      ignoreReturnCode: true,
+      listeners: options.onLine ? { stdline: options.onLine, errline: options.onLine } : void 0
     });
     return { exitCode: result.exitCode, stdout: result.stdout, stderr: result.stderr };
   }
@@ -20498,7 +20499,7 @@ var Docker = class {
   }
   /** Runs docker and returns the raw result, whatever the exit code. */
   exec(args, options = {}) {
-    return this.runner.run(this.binary, args, { input: options.input, env: { ...this.env, ...options.env ?? {} } });
+    return this.runner.run(this.binary, args, { input: options.input, env: { ...this.env, ...options.env ?? {} }, onLine: options.onLine });
   }
   /** Client and engine versions; fails with a clear message when the engine cannot be reached. */
   async version() {

@@ -20855,7 +20855,8 @@ var ExecRunner = class {
       env,
       cwd: options.cwd,
       silent: true,
-      ignoreReturnCode: true
+      ignoreReturnCode: true,
+      listeners: options.onLine ? { stdline: options.onLine, errline: options.onLine } : void 0
     });
     return { exitCode: result.exitCode, stdout: result.stdout, stderr: result.stderr };
   }
@@ -20873,7 +20874,7 @@ var Docker = class {
   }
   /** Runs docker and returns the raw result, whatever the exit code. */
   exec(args, options = {}) {
-    return this.runner.run(this.binary, args, { input: options.input, env: { ...this.env, ...options.env ?? {} } });
+    return this.runner.run(this.binary, args, { input: options.input, env: { ...this.env, ...options.env ?? {} }, onLine: options.onLine });
   }
   /** Client and engine versions; fails with a clear message when the engine cannot be reached. */
   async version() {
@@ -20931,6 +20932,9 @@ function classifyRegistryFailure(output) {
 }
 function oneLine(text) {
   return text.split("\n").map((l) => l.trim()).filter((l) => l !== "" && !/^WARNING!|^DEPRECATED|^\s*(BuildKit is|Install the buildx|https:\/\/docs\.docker\.com)/i.test(l)).slice(-3).join(" ");
+}
+function isLegacyNoticeLine(line) {
+  return /^DEPRECATED: The legacy builder is deprecated|^\s+(Install the buildx component|BuildKit is currently disabled|https:\/\/docs\.docker\.com\/go\/buildx)|^\s+(environment-variable|Learn more|to build images with BuildKit)/i.test(line);
 }
 function withoutLegacyNotice(stderr) {
   return stderr.replace(/^DEPRECATED: The legacy builder is deprecated[^\n]*\n(?:[ \t]+[^\n]*\n?)*\n?/m, "");
@@ -21165,9 +21169,16 @@ async function buildAndPush(config, deps) {
   const buildStart = clock();
   await reporter.group(`Build ${tags.join(", ")}`, async () => {
     reporter.info(`docker ${plan.args.join(" ")}`);
-    const result = await docker.exec(plan.args, { env: plan.env });
+    let streamed = 0;
+    const result = await docker.exec(plan.args, {
+      env: plan.env,
+      onLine: (line) => {
+        streamed++;
+        if (!isLegacyNoticeLine(line)) reporter.info(line);
+      }
+    });
     const log = [result.stdout.trimEnd(), withoutLegacyNotice(result.stderr).trimEnd()].filter(Boolean).join("\n");
-    if (log) reporter.info(log);
+    if (log && streamed === 0) reporter.info(log);
     if (result.exitCode === 0) return;
     const output = `${result.stdout}
 ${result.stderr}`;

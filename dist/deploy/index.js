@@ -28189,7 +28189,8 @@ var ExecRunner = class {
       env,
       cwd: options.cwd,
       silent: true,
-      ignoreReturnCode: true
+      ignoreReturnCode: true,
+      listeners: options.onLine ? { stdline: options.onLine, errline: options.onLine } : void 0
     });
     return { exitCode: result.exitCode, stdout: result.stdout, stderr: result.stderr };
   }

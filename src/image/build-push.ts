@@ -7,7 +7,7 @@ import { GantryError } from '../errors.js';
 import { Reporter } from '../report/reporter.js';
 import { explainBuildFailure } from './build-failure.js';
 import { BuilderKind, chooseBuilder, planBuild } from './builder.js';
-import { classifyRegistryFailure, Docker, withoutLegacyNotice } from './docker.js';
+import { classifyRegistryFailure, Docker, isLegacyNoticeLine, withoutLegacyNotice } from './docker.js';
 import { registryError } from './login.js';
 import { digestReference, formatReference } from './reference.js';
 import { ManifestInfo, RegistryClient } from './registry.js';
@@ -64,9 +64,17 @@ export async function buildAndPush(config: BuildPushConfig, deps: BuildPushDeps)
   const buildStart = clock();
   await reporter.group(`Build ${tags.join(', ')}`, async () => {
     reporter.info(`docker ${plan.args.join(' ')}`);
-    const result = await docker.exec(plan.args, { env: plan.env });
+    // The build log is shown as it happens, so a long build shows progress.
+    let streamed = 0;
+    const result = await docker.exec(plan.args, {
+      env: plan.env,
+      onLine: (line) => {
+        streamed++;
+        if (!isLegacyNoticeLine(line)) reporter.info(line);
+      },
+    });
     const log = [result.stdout.trimEnd(), withoutLegacyNotice(result.stderr).trimEnd()].filter(Boolean).join('\n');
-    if (log) reporter.info(log);
+    if (log && streamed === 0) reporter.info(log);
     if (result.exitCode === 0) return;
     const output = `${result.stdout}\n${result.stderr}`;
     // buildx --push fails in its export step when the registry is the problem, not the Dockerfile.

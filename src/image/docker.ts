@@ -36,8 +36,8 @@ export class Docker {
   }
 
   /** Runs docker and returns the raw result, whatever the exit code. */
-  exec(args: string[], options: { input?: string; env?: Record<string, string> } = {}): Promise<CommandResult> {
-    return this.runner.run(this.binary, args, { input: options.input, env: { ...this.env, ...(options.env ?? {}) } });
+  exec(args: string[], options: { input?: string; env?: Record<string, string>; onLine?: (line: string) => void } = {}): Promise<CommandResult> {
+    return this.runner.run(this.binary, args, { input: options.input, env: { ...this.env, ...(options.env ?? {}) }, onLine: options.onLine });
   }
 
   /** Client and engine versions; fails with a clear message when the engine cannot be reached. */
@@ -118,6 +118,11 @@ export function oneLine(text: string): string {
  * The CLI's "legacy builder is deprecated … remove DOCKER_BUILDKIT=0" notice is wrong advice
  * here (without buildx, removing it cannot enable BuildKit); the Builder line already says why.
  */
+/** Whether a line belongs to that notice, for output streamed line by line. */
+export function isLegacyNoticeLine(line: string): boolean {
+  return /^DEPRECATED: The legacy builder is deprecated|^\s+(Install the buildx component|BuildKit is currently disabled|https:\/\/docs\.docker\.com\/go\/buildx)|^\s+(environment-variable|Learn more|to build images with BuildKit)/i.test(line);
+}
+
 export function withoutLegacyNotice(stderr: string): string {
   return stderr.replace(/^DEPRECATED: The legacy builder is deprecated[^\n]*\n(?:[ \t]+[^\n]*\n?)*\n?/m, '');
 }

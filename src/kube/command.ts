@@ -14,6 +14,8 @@ export interface RunOptions {
   /** Extra environment, merged over process.env. */
   env?: Record<string, string>;
   cwd?: string;
+  /** Called with each line of stdout and stderr as it arrives, for long commands whose log the user should watch live. */
+  onLine?: (line: string) => void;
 }
 
 export interface CommandRunner {
@@ -31,6 +33,7 @@ export class ExecRunner implements CommandRunner {
       cwd: options.cwd,
       silent: true,
       ignoreReturnCode: true,
+      listeners: options.onLine ? { stdline: options.onLine, errline: options.onLine } : undefined,
     });
     return { exitCode: result.exitCode, stdout: result.stdout, stderr: result.stderr };
   }

@@ -123,7 +123,7 @@ describe('build-push on the local registry', () => {
     });
     expect(run.exitCode).toBe(1);
     const annotation = run.annotations.find((a) => a.startsWith('::error'));
-    expect(annotation).toMatch(/^::error file=broken\/Dockerfile,line=5::/);
+    expect(annotation).toMatch(/^::error title=Build failed,file=broken\/Dockerfile,line=5::/);
     expect(annotation).toContain("returned a non-zero code: 3");
     expect(run.outputs.digest).toBeUndefined();
   }, 150_000);
