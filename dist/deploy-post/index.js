@@ -28276,7 +28276,7 @@ async function waitForReady(kubectl, objects, reporter, options) {
   const heartbeatMs = options.heartbeatMs ?? 15e3;
   const started = clock.now();
   const workloads = objects.filter(isWorkload);
-  if (workloads.length === 0) return { ready: true, elapsedMs: 0 };
+  if (workloads.length === 0) return { ready: true, elapsedMs: 0, live: [] };
   const byNamespace = /* @__PURE__ */ new Map();
   for (const w of workloads) {
     const ns = w.metadata.namespace ?? options.namespace;
@@ -28287,11 +28287,13 @@ async function waitForReady(kubectl, objects, reporter, options) {
   for (; ; ) {
     const elapsed = clock.now() - started;
     latest = /* @__PURE__ */ new Map();
+    const seenObjects = [];
     for (const [ns, list] of byNamespace) {
       const kinds = new Set(list.map((w) => WORKLOAD_RESOURCES[w.kind]));
       kinds.add("pods");
       if (list.some((w) => w.kind === "Deployment")) kinds.add("replicasets.apps");
       const live = await kubectl.listKinds([...kinds], ns);
+      seenObjects.push(...live);
       for (const w of list) {
         const current = live.find((o) => o.kind === w.kind && o.metadata.name === w.metadata.name);
         const name = `${w.kind}/${w.metadata.name}`;
@@ -28315,7 +28317,7 @@ async function waitForReady(kubectl, objects, reporter, options) {
         return { ready: false, timedOut: false, reason: assessment.reason ?? "Failed", object: name, message: `${name} failed: ${assessment.message}${detail}`, elapsedMs: seen };
       }
     }
-    if ([...latest.values()].every((l) => l.assessment.state === "ready")) return { ready: true, elapsedMs: seen };
+    if ([...latest.values()].every((l) => l.assessment.state === "ready")) return { ready: true, elapsedMs: seen, live: seenObjects };
     if (elapsed >= options.timeoutMs) {
       const [name, slow] = [...latest].find(([, l]) => l.assessment.state !== "ready");
       const detail = await explain(kubectl, slow.namespace, slow.assessment);

@@ -28492,13 +28492,27 @@ function historyName(target) {
 function imagesOf(objects) {
   const out = {};
   for (const o of objects) {
-    const spec = o.spec;
-    const podSpec = o.kind === "Pod" ? spec : spec?.template?.spec ?? spec?.jobTemplate?.spec?.template?.spec;
+    const podSpec = podTemplateOf(o)?.spec;
     if (!podSpec) continue;
     for (const key of ["initContainers", "containers"]) {
       for (const c of podSpec[key] ?? []) {
         if (c.image) out[`${o.kind}/${o.metadata.name}/${c.name}`] = c.image;
       }
+    }
+  }
+  return out;
+}
+function resolvedDigests(images, pods) {
+  const wanted = new Set(images);
+  const out = {};
+  for (const pod of pods) {
+    if (pod.kind !== "Pod" || pod.metadata.deletionTimestamp) continue;
+    const status = pod.status;
+    for (const c of [...status?.containerStatuses ?? [], ...status?.initContainerStatuses ?? []]) {
+      if (!c.image || !c.imageID || !wanted.has(c.image) || out[c.image]) continue;
+      const digest = /sha256:[0-9a-f]{64}/.exec(c.imageID)?.[0];
+      const parsed = parseImage(c.image);
+      if (digest && parsed) out[c.image] = `${parsed.registry}/${parsed.path}@${digest}`;
     }
   }
   return out;
@@ -29468,7 +29482,7 @@ async function waitForReady(kubectl, objects, reporter, options) {
   const heartbeatMs = options.heartbeatMs ?? 15e3;
   const started = clock.now();
   const workloads = objects.filter(isWorkload);
-  if (workloads.length === 0) return { ready: true, elapsedMs: 0 };
+  if (workloads.length === 0) return { ready: true, elapsedMs: 0, live: [] };
   const byNamespace = /* @__PURE__ */ new Map();
   for (const w of workloads) {
     const ns = w.metadata.namespace ?? options.namespace;
@@ -29479,11 +29493,13 @@ async function waitForReady(kubectl, objects, reporter, options) {
   for (; ; ) {
     const elapsed = clock.now() - started;
     latest = /* @__PURE__ */ new Map();
+    const seenObjects = [];
     for (const [ns, list] of byNamespace) {
       const kinds = new Set(list.map((w) => WORKLOAD_RESOURCES[w.kind]));
       kinds.add("pods");
       if (list.some((w) => w.kind === "Deployment")) kinds.add("replicasets.apps");
       const live = await kubectl.listKinds([...kinds], ns);
+      seenObjects.push(...live);
       for (const w of list) {
         const current = live.find((o) => o.kind === w.kind && o.metadata.name === w.metadata.name);
         const name = `${w.kind}/${w.metadata.name}`;
@@ -29507,7 +29523,7 @@ async function waitForReady(kubectl, objects, reporter, options) {
         return { ready: false, timedOut: false, reason: assessment.reason ?? "Failed", object: name, message: `${name} failed: ${assessment.message}${detail}`, elapsedMs: seen };
       }
     }
-    if ([...latest.values()].every((l) => l.assessment.state === "ready")) return { ready: true, elapsedMs: seen };
+    if ([...latest.values()].every((l) => l.assessment.state === "ready")) return { ready: true, elapsedMs: seen, live: seenObjects };
     if (elapsed >= options.timeoutMs) {
       const [name, slow] = [...latest].find(([, l]) => l.assessment.state !== "ready");
       const detail = await explain(kubectl, slow.namespace, slow.assessment);
@@ -29844,10 +29860,12 @@ async function rollout(engine, prepare) {
       }));
       outcome.timings.waitMs = clock.now() - waitStarted;
       if (waited.ready) {
+        const images = imagesOf(objects);
         const entry = {
           revision,
           commit: engine.commit,
-          images: imagesOf(objects),
+          images,
+          digests: resolvedDigests(Object.values(images), waited.live),
           deployedAt: new Date(clock.now()).toISOString(),
           runUrl: engine.holder.runUrl,
           objects,

@@ -2,6 +2,7 @@
 // URL and the objects it applied), newest first, in one Secret per target. The
 // rollback action redeploys an entry from here.
 import { GantryError } from '../errors.js';
+import { parseImage, podTemplateOf } from './images.js';
 import { KubeObject, Kubectl, describeProblems } from './kubectl.js';
 import { Target } from './lock.js';
 import { decodeObjects, encodeObjects } from './snapshot.js';
@@ -9,8 +10,10 @@ import { decodeObjects, encodeObjects } from './snapshot.js';
 export interface Revision {
   revision: number;
   commit?: string;
-  /** container name → image reference, digests included when the manifests pinned them. */
+  /** Kind/name/container → image reference as the manifests gave it. */
   images: Record<string, string>;
+  /** Image reference → the `repo@sha256:…` the node actually ran, read from the ready pods. */
+  digests?: Record<string, string>;
   deployedAt: string;
   runUrl: string;
   /** Set when this revision restored an older one on demand. */
@@ -27,13 +30,37 @@ export function historyName(target: Target): string {
 export function imagesOf(objects: KubeObject[]): Record<string, string> {
   const out: Record<string, string> = {};
   for (const o of objects) {
-    const spec = o.spec as Record<string, unknown> | undefined;
-    const podSpec = (o.kind === 'Pod' ? spec : ((spec?.template as Record<string, unknown> | undefined)?.spec ?? (((spec?.jobTemplate as Record<string, unknown> | undefined)?.spec as Record<string, unknown> | undefined)?.template as Record<string, unknown> | undefined)?.spec)) as Record<string, unknown> | undefined;
+    const podSpec = podTemplateOf(o)?.spec as Record<string, unknown> | undefined;
     if (!podSpec) continue;
     for (const key of ['initContainers', 'containers']) {
       for (const c of (podSpec[key] as { name: string; image?: string }[] | undefined) ?? []) {
         if (c.image) out[`${o.kind}/${o.metadata.name}/${c.name}`] = c.image;
       }
+    }
+  }
+  return out;
+}
+
+interface PodStatus {
+  status?: { containerStatuses?: { image?: string; imageID?: string }[]; initContainerStatuses?: { image?: string; imageID?: string }[] };
+}
+
+/**
+ * What each of `images` resolved to on the node, from the pods' container statuses: a tag
+ * in the manifests is recorded together with the digest that actually ran.
+ */
+export function resolvedDigests(images: string[], pods: KubeObject[]): Record<string, string> {
+  const wanted = new Set(images);
+  const out: Record<string, string> = {};
+  for (const pod of pods) {
+    // Pods on their way out may still run what a moved tag used to name.
+    if (pod.kind !== 'Pod' || pod.metadata.deletionTimestamp) continue;
+    const status = (pod as KubeObject & PodStatus).status;
+    for (const c of [...(status?.containerStatuses ?? []), ...(status?.initContainerStatuses ?? [])]) {
+      if (!c.image || !c.imageID || !wanted.has(c.image) || out[c.image]) continue;
+      const digest = /sha256:[0-9a-f]{64}/.exec(c.imageID)?.[0];
+      const parsed = parseImage(c.image);
+      if (digest && parsed) out[c.image] = `${parsed.registry}/${parsed.path}@${digest}`;
     }
   }
   return out;

@@ -51,7 +51,7 @@ export interface Assessment {
 }
 
 export type WaitOutcome =
-  | { ready: true; elapsedMs: number }
+  | { ready: true; elapsedMs: number; /** The objects and pods as last seen, e.g. to read which digests the pods run. */ live: KubeObject[] }
   | { ready: false; timedOut: boolean; reason: string; object: string; message: string; elapsedMs: number };
 
 export interface WaitOptions {
@@ -245,7 +245,7 @@ export async function waitForReady(kubectl: Kubectl, objects: KubeObject[], repo
   const heartbeatMs = options.heartbeatMs ?? 15_000;
   const started = clock.now();
   const workloads = objects.filter(isWorkload);
-  if (workloads.length === 0) return { ready: true, elapsedMs: 0 };
+  if (workloads.length === 0) return { ready: true, elapsedMs: 0, live: [] };
   const byNamespace = new Map<string, KubeObject[]>();
   for (const w of workloads) {
     const ns = w.metadata.namespace ?? options.namespace;
@@ -257,11 +257,13 @@ export async function waitForReady(kubectl: Kubectl, objects: KubeObject[], repo
   for (;;) {
     const elapsed = clock.now() - started;
     latest = new Map();
+    const seenObjects: KubeObject[] = [];
     for (const [ns, list] of byNamespace) {
       const kinds = new Set(list.map((w) => WORKLOAD_RESOURCES[w.kind]!));
       kinds.add('pods');
       if (list.some((w) => w.kind === 'Deployment')) kinds.add('replicasets.apps');
       const live = await kubectl.listKinds([...kinds], ns);
+      seenObjects.push(...live);
       for (const w of list) {
         const current = live.find((o) => o.kind === w.kind && o.metadata.name === w.metadata.name);
         const name = `${w.kind}/${w.metadata.name}`;
@@ -286,7 +288,7 @@ export async function waitForReady(kubectl: Kubectl, objects: KubeObject[], repo
         return { ready: false, timedOut: false, reason: assessment.reason ?? 'Failed', object: name, message: `${name} failed: ${assessment.message}${detail}`, elapsedMs: seen };
       }
     }
-    if ([...latest.values()].every((l) => l.assessment.state === 'ready')) return { ready: true, elapsedMs: seen };
+    if ([...latest.values()].every((l) => l.assessment.state === 'ready')) return { ready: true, elapsedMs: seen, live: seenObjects };
     if (elapsed >= options.timeoutMs) {
       const [name, slow] = [...latest].find(([, l]) => l.assessment.state !== 'ready')!;
       const detail = await explain(kubectl, slow.namespace, slow.assessment);

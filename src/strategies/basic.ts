@@ -3,7 +3,7 @@
 // so a post step, a re-run or `gantry rollback` can finish what a dead run started.
 import { isClusterScoped } from '../kube/manifests.js';
 import { GantryError, GantryErrors } from '../errors.js';
-import { History, Revision, imagesOf } from '../kube/history.js';
+import { History, Revision, imagesOf, resolvedDigests } from '../kube/history.js';
 import { KubeObject, Kubectl, ObjectProblem } from '../kube/kubectl.js';
 import { DeployLock, Holder, Target } from '../kube/lock.js';
 import { Snapshot, changedObjects, displayName, identity, restoreSnapshot, takeSnapshot } from '../kube/snapshot.js';
@@ -214,8 +214,9 @@ export async function rollout(engine: Engine, prepare: (revision: number) => Pla
         }));
       outcome.timings.waitMs = clock.now() - waitStarted;
       if (waited.ready) {
+        const images = imagesOf(objects);
         const entry: Revision = {
-          revision, commit: engine.commit, images: imagesOf(objects), deployedAt: new Date(clock.now()).toISOString(),
+          revision, commit: engine.commit, images, digests: resolvedDigests(Object.values(images), waited.live), deployedAt: new Date(clock.now()).toISOString(),
           runUrl: engine.holder.runUrl, objects, ...(plan.rollbackOf ? { rollbackOf: plan.rollbackOf } : {}),
         };
         // Both before the lock goes: another run must never see this rollout unfinished and undo it.

@@ -118,7 +118,7 @@ export async function status(config: Config, runtime: Runtime): Promise<StatusRe
   }
   if (revisions.length === 0) reporter.info('revisions: none');
   for (const r of revisions) {
-    reporter.info(`  r${r.revision}  ${r.deployedAt}  ${r.commit ? r.commit.slice(0, 12) : '-'}  ${Object.values(r.images).join(' ') || '-'}${r.rollbackOf ? `  (rollback to r${r.rollbackOf})` : ''}`);
+    reporter.info(`  r${r.revision}  ${r.deployedAt}  ${r.commit ? r.commit.slice(0, 12) : '-'}  ${Object.values(r.images).map((i) => r.digests?.[i] ?? i).join(' ') || '-'}${r.rollbackOf ? `  (rollback to r${r.rollbackOf})` : ''}`);
   }
   reporter.setOutput('revision', revisions[0] ? String(revisions[0].revision) : '');
   reporter.setOutput('phase', record?.phase ?? '');

@@ -102,5 +102,7 @@ describe('dist/cli as a user runs it', () => {
     expect(status.status, status.stderr).toBe(0);
     expect(status.stdout).toMatch(/last rollout: r1 deployed/);
     expect(status.stdout).toMatch(/r1 .*c0ffee/);
+    // The manifests named a tag; the history records the digest the node actually ran.
+    expect(status.stdout).toMatch(/r1 .*sample-app@sha256:[0-9a-f]{64}/);
   }, 400_000);
 });
