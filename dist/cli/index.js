@@ -29180,7 +29180,8 @@ function isQualifiedName(key) {
 function sanitizeLabelValue(value) {
   return value.replace(/[^A-Za-z0-9._-]/g, "-").slice(0, 63).replace(/^[^A-Za-z0-9]+/, "").replace(/[^A-Za-z0-9]+$/, "");
 }
-function addMetadata(manifests, meta) {
+function addMetadata(manifests, meta, options = {}) {
+  const podTemplates = options.podTemplates ?? true;
   const errors = [];
   for (const [field, map] of [["label", meta.labels], ["annotation", meta.annotations]]) {
     for (const key of Object.keys(map ?? {})) {
@@ -29205,7 +29206,7 @@ function addMetadata(manifests, meta) {
   };
   for (const { object } of manifests) {
     stamp(object);
-    if (object.kind === "Pod" || object.kind === "Job") continue;
+    if (!podTemplates || object.kind === "Pod" || object.kind === "Job") continue;
     if (object.kind === "CronJob") {
       const jobTemplate = object.spec?.jobTemplate;
       if (isMapping2(jobTemplate)) stamp(jobTemplate);
@@ -29930,7 +29931,7 @@ async function prepareManifests(config, runtime) {
 async function deploy(config, runtime) {
   const manifests = await prepareManifests(config, runtime);
   return rollout(engineFor(config, runtime), (revision) => {
-    addMetadata(manifests, trace(config, revision));
+    addMetadata(manifests, trace(config, revision), { podTemplates: false });
     return { objects: manifests.map((m) => m.object) };
   });
 }
@@ -29948,7 +29949,7 @@ async function redeploy(config, runtime, engine) {
   return rollout(engine, (revision) => {
     const objects = structuredClone(target.objects);
     const manifests = objects.map((object) => ({ object, file: `revision ${target.revision}`, line: 1 }));
-    addMetadata(manifests, trace(config, revision, { "gantry.dev/rollback-of": String(target.revision) }));
+    addMetadata(manifests, trace(config, revision, { "gantry.dev/rollback-of": String(target.revision) }), { podTemplates: false });
     const keep = new Set(objects.map((o) => identity(o, config.target.namespace)));
     const prune = (current?.objects ?? []).filter((o) => !keep.has(identity(o, config.target.namespace)));
     return { objects, prune, rollbackOf: target.revision };

@@ -29278,7 +29278,8 @@ function isQualifiedName(key) {
 function sanitizeLabelValue(value) {
   return value.replace(/[^A-Za-z0-9._-]/g, "-").slice(0, 63).replace(/^[^A-Za-z0-9]+/, "").replace(/[^A-Za-z0-9]+$/, "");
 }
-function addMetadata(manifests, meta) {
+function addMetadata(manifests, meta, options = {}) {
+  const podTemplates = options.podTemplates ?? true;
   const errors = [];
   for (const [field, map] of [["label", meta.labels], ["annotation", meta.annotations]]) {
     for (const key of Object.keys(map ?? {})) {
@@ -29303,7 +29304,7 @@ function addMetadata(manifests, meta) {
   };
   for (const { object } of manifests) {
     stamp(object);
-    if (object.kind === "Pod" || object.kind === "Job") continue;
+    if (!podTemplates || object.kind === "Pod" || object.kind === "Job") continue;
     if (object.kind === "CronJob") {
       const jobTemplate = object.spec?.jobTemplate;
       if (isMapping2(jobTemplate)) stamp(jobTemplate);
@@ -29995,7 +29996,7 @@ async function prepareManifests(config, runtime) {
 async function deploy(config, runtime) {
   const manifests = await prepareManifests(config, runtime);
   return rollout(engineFor(config, runtime), (revision) => {
-    addMetadata(manifests, trace(config, revision));
+    addMetadata(manifests, trace(config, revision), { podTemplates: false });
     return { objects: manifests.map((m) => m.object) };
   });
 }

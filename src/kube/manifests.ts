@@ -498,8 +498,11 @@ export function sanitizeLabelValue(value: string): string {
  *
  * Job pod templates are left alone: a Job's spec.template is immutable, so a new
  * commit label there would make every re-deploy of an unchanged Job fail.
+ * With `podTemplates: false` only the objects themselves are stamped, so metadata that
+ * changes on every run does not change the pod template and restart every pod.
  */
-export function addMetadata(manifests: Manifest[], meta: TraceMetadata): void {
+export function addMetadata(manifests: Manifest[], meta: TraceMetadata, options: { podTemplates?: boolean } = {}): void {
+  const podTemplates = options.podTemplates ?? true;
   const errors: GantryError[] = [];
   for (const [field, map] of [['label', meta.labels], ['annotation', meta.annotations]] as const) {
     for (const key of Object.keys(map ?? {})) {
@@ -526,7 +529,7 @@ export function addMetadata(manifests: Manifest[], meta: TraceMetadata): void {
   };
   for (const { object } of manifests) {
     stamp(object);
-    if (object.kind === 'Pod' || object.kind === 'Job') continue;
+    if (!podTemplates || object.kind === 'Pod' || object.kind === 'Job') continue;
     if (object.kind === 'CronJob') {
       const jobTemplate = (object.spec as Record<string, unknown> | undefined)?.jobTemplate;
       if (isMapping(jobTemplate)) stamp(jobTemplate);

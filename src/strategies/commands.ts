@@ -67,7 +67,9 @@ export async function prepareManifests(config: Config, runtime: Runtime): Promis
 export async function deploy(config: Config, runtime: Runtime): Promise<RolloutOutcome> {
   const manifests = await prepareManifests(config, runtime);
   return rollout(engineFor(config, runtime), (revision) => {
-    addMetadata(manifests, trace(config, revision));
+    // Per-run trace on the objects only: on pod templates it would restart every pod on every
+    // deploy, even when nothing else changed. ReplicaSets copy it from their Deployment.
+    addMetadata(manifests, trace(config, revision), { podTemplates: false });
     return { objects: manifests.map((m) => m.object) };
   });
 }
@@ -94,7 +96,7 @@ async function redeploy(config: Config, runtime: Runtime, engine: Engine): Promi
   return rollout(engine, (revision) => {
     const objects = structuredClone(target.objects);
     const manifests: Manifest[] = objects.map((object) => ({ object, file: `revision ${target.revision}`, line: 1 }));
-    addMetadata(manifests, trace(config, revision, { 'gantry.dev/rollback-of': String(target.revision) }));
+    addMetadata(manifests, trace(config, revision, { 'gantry.dev/rollback-of': String(target.revision) }), { podTemplates: false });
     const keep = new Set(objects.map((o) => identity(o, config.target.namespace)));
     const prune = (current?.objects ?? []).filter((o: KubeObject) => !keep.has(identity(o, config.target.namespace)));
     return { objects, prune, rollbackOf: target.revision };

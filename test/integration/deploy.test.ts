@@ -81,6 +81,18 @@ describe('deploy engine on the real cluster', () => {
     console.log(`[measure] kubectl calls for a good deploy: ${kubectl.calls}`);
   }, 180_000);
 
+  it('re-deploying unchanged manifests from a new run keeps the running pods', async () => {
+    const ws = workspace(sampleFiles({ image: V1 }));
+    expect((await run(ws, { commit: 'aaaa' })).outcome.result).toBe('deployed');
+    const pods = () => execFileSync('kubectl', ['get', 'pods', '-n', ns, '-l', 'app=web', '-o', 'jsonpath={.items[*].metadata.name}'], { encoding: 'utf8' }).trim();
+    const before = pods();
+    const again = await run(ws, { commit: 'bbbb' });
+    expect(again.outcome.result).toBe('deployed');
+    expect(pods()).toBe(before);
+    const deployment = JSON.parse(execFileSync('kubectl', ['get', 'deployment', 'web', '-n', ns, '-o', 'json'], { encoding: 'utf8' })) as KubeObject;
+    expect(deployment.metadata.annotations?.['gantry.dev/commit']).toBe('bbbb');
+  }, 240_000);
+
   it('a bad image is detected as ImagePullBackOff within 30 s and rolled back to the exact previous specs', async () => {
     const ws = workspace(sampleFiles({ image: V1 }));
     expect((await run(ws)).outcome.result).toBe('deployed');

@@ -39,6 +39,13 @@ describe('addMetadata', () => {
     }
   });
 
+  test('with podTemplates: false only the objects are stamped, so per-run metadata does not restart pods', () => {
+    const manifest = m({ kind: 'Deployment', spec: { template: { metadata: { labels: { app: 'web' } }, spec: {} } } });
+    addMetadata([manifest], meta, { podTemplates: false });
+    expect(manifest.object.metadata.annotations).toMatchObject({ 'gantry.dev/run-url': RUN_URL });
+    expect(templateMeta(manifest.object, 'spec', 'template', 'metadata')).toEqual({ labels: { app: 'web' } });
+  });
+
   test('existing labels stay, so selectors keep matching; the pod template keeps its own labels', () => {
     const manifest = m({ kind: 'Deployment', metadata: { name: 'web', labels: { app: 'web' } }, spec: { selector: { matchLabels: { app: 'web' } }, template: { metadata: { labels: { app: 'web' } }, spec: {} } } });
     addMetadata([manifest], meta);
