@@ -20556,6 +20556,14 @@ async function logoutFromRegistry(docker, registry, reporter) {
   else reporter.warning(`Could not remove the credentials for ${registry}: ${oneLine(result.stderr) || `exit code ${result.exitCode}`}`);
 }
 
+// src/image/registry.ts
+var MANIFEST_ACCEPT = [
+  "application/vnd.oci.image.index.v1+json",
+  "application/vnd.docker.distribution.manifest.list.v2+json",
+  "application/vnd.oci.image.manifest.v1+json",
+  "application/vnd.docker.distribution.manifest.v2+json"
+].join(", ");
+
 // src/image/state.ts
 var REGISTRY = "gantry-login-registry";
 var DOCKER_CONFIG = "gantry-login-docker-config";
@@ -20564,6 +20572,14 @@ function savedLogin(store) {
   if (!registry) return void 0;
   const dockerConfig = store.get(DOCKER_CONFIG);
   return { registry, dockerConfig: dockerConfig || void 0 };
+}
+
+// src/image/step.ts
+async function undoBuildPushLogin(reporter, store) {
+  const saved = savedLogin(store);
+  if (!saved) return;
+  const docker = new Docker({ env: saved.dockerConfig ? { DOCKER_CONFIG: saved.dockerConfig } : {} });
+  await logoutFromRegistry(docker, saved.registry, reporter);
 }
 
 // src/report/reporter.ts
@@ -20612,9 +20628,4 @@ async function runAction(main) {
 }
 
 // src/entry/build-push-post.ts
-await runAction(async (reporter) => {
-  const saved = savedLogin({ save: saveState, get: getState });
-  if (!saved) return;
-  const docker = new Docker({ env: saved.dockerConfig ? { DOCKER_CONFIG: saved.dockerConfig } : {} });
-  await logoutFromRegistry(docker, saved.registry, reporter);
-});
+await runAction((reporter) => undoBuildPushLogin(reporter, { save: saveState, get: getState }));

@@ -20434,11 +20434,6 @@ function getState(name) {
   return process.env[`STATE_${name}`] || "";
 }
 
-// src/entry/build-push.ts
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join as join5 } from "node:path";
-
 // src/config/build-push.ts
 import { existsSync as existsSync2, readFileSync } from "node:fs";
 import { isAbsolute, join as join3, resolve as resolve2 } from "node:path";
@@ -20839,6 +20834,11 @@ function lines(v) {
   if (v === void 0) return [];
   return v.split(/\r?\n/).map((s) => s.trim()).filter((s) => s !== "" && !s.startsWith("#"));
 }
+
+// src/image/step.ts
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join as join5 } from "node:path";
 
 // src/image/build-push.ts
 import { existsSync as existsSync3, readFileSync as readFileSync2 } from "node:fs";
@@ -21478,6 +21478,27 @@ function round(n) {
   return Math.round(n * 10) / 10;
 }
 
+// src/image/step.ts
+async function runBuildPushStep(config, reporter, store) {
+  const login = config.login;
+  const docker = new Docker();
+  if (login) {
+    await reporter.group(`Log in to ${login.registry}`, () => loginToRegistry(docker, login, reporter));
+    rememberLogin(store, { registry: login.registry, dockerConfig: process.env.DOCKER_CONFIG });
+  }
+  const workDir = mkdtempSync(join5(process.env.RUNNER_TEMP ?? tmpdir(), "gantry-build-"));
+  try {
+    const registry = new RegistryClient({
+      credentials: (host) => login && login.registry === host ? { username: login.username, password: login.password } : void 0
+    });
+    const result = await buildAndPush(config, { docker, registry, reporter, workDir });
+    await publishResult(result, reporter);
+    return result;
+  } finally {
+    rmSync(workDir, { recursive: true, force: true });
+  }
+}
+
 // src/report/reporter.ts
 var ActionsReporter = class {
   info(message) {
@@ -21529,20 +21550,5 @@ await runAction(async (reporter) => {
     workspace: process.env.GITHUB_WORKSPACE ?? process.cwd(),
     now: /* @__PURE__ */ new Date()
   });
-  const login = config.login;
-  const docker = new Docker();
-  if (login) {
-    await reporter.group(`Log in to ${login.registry}`, () => loginToRegistry(docker, login, reporter));
-    rememberLogin({ save: saveState, get: getState }, { registry: login.registry, dockerConfig: process.env.DOCKER_CONFIG });
-  }
-  const workDir = mkdtempSync(join5(process.env.RUNNER_TEMP ?? tmpdir(), "gantry-build-"));
-  try {
-    const registry = new RegistryClient({
-      credentials: (host) => login && login.registry === host ? { username: login.username, password: login.password } : void 0
-    });
-    const result = await buildAndPush(config, { docker, registry, reporter, workDir });
-    await publishResult(result, reporter);
-  } finally {
-    rmSync(workDir, { recursive: true, force: true });
-  }
+  await runBuildPushStep(config, reporter, { save: saveState, get: getState });
 });

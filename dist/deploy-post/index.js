@@ -27799,6 +27799,51 @@ function toGantryError(err) {
   return new GantryError(String(err));
 }
 
+// src/report/reporter.ts
+var ActionsReporter = class {
+  info(message) {
+    info(message);
+  }
+  warning(message, location) {
+    warning(message, toAnnotation(location));
+  }
+  error(message, location, title) {
+    error(message, toAnnotation(location, title));
+  }
+  group(name, fn) {
+    return group(name, fn);
+  }
+  setOutput(name, value) {
+    setOutput(name, value);
+  }
+  setSecret(value) {
+    setSecret(value);
+  }
+  async summary(markdown) {
+    if (!process.env.GITHUB_STEP_SUMMARY) return;
+    await summary.addRaw(markdown, true).write();
+  }
+};
+function toAnnotation(loc, title) {
+  if (!loc) return title ? { title } : void 0;
+  return { title, file: loc.file, startLine: loc.line, startColumn: loc.column };
+}
+function reportFailure(reporter, err) {
+  const parts = err instanceof GantryErrors ? err.errors : [err];
+  for (const e of parts) reporter.error(e.describe(), e.location, e.title);
+}
+
+// src/report/action-runner.ts
+async function runAction(main) {
+  const reporter = new ActionsReporter();
+  try {
+    await main(reporter);
+  } catch (err) {
+    reportFailure(reporter, toGantryError(err));
+    process.exitCode = 1;
+  }
+}
+
 // src/kube/command.ts
 var ExecRunner = class {
   async run(command, args, options = {}) {
@@ -27998,51 +28043,6 @@ function parseProblems(stderr) {
 }
 function describeProblems(problems) {
   return problems.map((p) => p.message).join("; ") || "no detail from kubectl";
-}
-
-// src/report/reporter.ts
-var ActionsReporter = class {
-  info(message) {
-    info(message);
-  }
-  warning(message, location) {
-    warning(message, toAnnotation(location));
-  }
-  error(message, location, title) {
-    error(message, toAnnotation(location, title));
-  }
-  group(name, fn) {
-    return group(name, fn);
-  }
-  setOutput(name, value) {
-    setOutput(name, value);
-  }
-  setSecret(value) {
-    setSecret(value);
-  }
-  async summary(markdown) {
-    if (!process.env.GITHUB_STEP_SUMMARY) return;
-    await summary.addRaw(markdown, true).write();
-  }
-};
-function toAnnotation(loc, title) {
-  if (!loc) return title ? { title } : void 0;
-  return { title, file: loc.file, startLine: loc.line, startColumn: loc.column };
-}
-function reportFailure(reporter, err) {
-  const parts = err instanceof GantryErrors ? err.errors : [err];
-  for (const e of parts) reporter.error(e.describe(), e.location, e.title);
-}
-
-// src/report/action-runner.ts
-async function runAction(main) {
-  const reporter = new ActionsReporter();
-  try {
-    await main(reporter);
-  } catch (err) {
-    reportFailure(reporter, toGantryError(err));
-    process.exitCode = 1;
-  }
 }
 
 // src/kube/yaml-documents.ts
@@ -28619,9 +28619,9 @@ function unfinishedStep(store) {
   return JSON.parse(started);
 }
 
-// src/entry/deploy-post.ts
-await runAction(async (reporter) => {
-  const step = unfinishedStep({ save: saveState, get: getState });
+// src/strategies/step.ts
+async function recoverDeployStep(reporter, store) {
+  const step = unfinishedStep(store);
   if (!step) return;
   reporter.info(`the deploy step did not finish; checking ${step.target.namespace}/${step.target.app} for an unfinished rollout`);
   const outcome = await recoverInterrupted({
@@ -28631,6 +28631,7 @@ await runAction(async (reporter) => {
     holder: { id: step.holderId, runUrl: step.runUrl },
     timeoutMs: step.timeoutMs,
     lockTtlMs: step.lockTtlMs,
+    // Recovery restores a snapshot and records no revision, so the history limit is not used.
     historyLimit: 1,
     rollbackOnFailure: true
   });
@@ -28640,4 +28641,7 @@ await runAction(async (reporter) => {
   }
   reporter.info(`post step: ${outcome.result} revision r${outcome.revision}`);
   if (outcome.result !== "rolled-back") throw new Error(`The interrupted rollout r${outcome.revision} could not be rolled back: ${outcome.reason ?? "unknown reason"}`);
-});
+}
+
+// src/entry/deploy-post.ts
+await runAction((reporter) => recoverDeployStep(reporter, { save: saveState, get: getState }));

@@ -28379,187 +28379,6 @@ function describeProblems(problems) {
   return problems.map((p) => p.message).join("; ") || "no detail from kubectl";
 }
 
-// src/kube/snapshot.ts
-import { gunzipSync, gzipSync } from "node:zlib";
-var GANTRY_PREFIX = "gantry.dev/";
-var CLUSTER_SCOPED = /* @__PURE__ */ new Set([
-  "Namespace",
-  "Node",
-  "PersistentVolume",
-  "ClusterRole",
-  "ClusterRoleBinding",
-  "CustomResourceDefinition",
-  "StorageClass",
-  "PriorityClass",
-  "IngressClass",
-  "ValidatingWebhookConfiguration",
-  "MutatingWebhookConfiguration",
-  "APIService",
-  "RuntimeClass",
-  "CSIDriver",
-  "VolumeAttachment"
-]);
-function displayName(o, namespace) {
-  const ns = o.metadata.namespace;
-  return ns && namespace && ns !== namespace ? `${o.kind}/${ns}/${o.metadata.name}` : `${o.kind}/${o.metadata.name}`;
-}
-function identity(o, namespace) {
-  const group2 = o.apiVersion.includes("/") ? o.apiVersion.split("/")[0] : "";
-  const ns = CLUSTER_SCOPED.has(o.kind) ? "" : o.metadata.namespace ?? namespace ?? "";
-  return `${group2}/${o.kind}/${ns}/${o.metadata.name}`;
-}
-function restorable(o) {
-  const copy = structuredClone(o);
-  delete copy.status;
-  const m = copy.metadata;
-  for (const field of ["uid", "resourceVersion", "generation", "creationTimestamp", "managedFields", "selfLink", "deletionTimestamp", "deletionGracePeriodSeconds"]) delete m[field];
-  return copy;
-}
-function comparable(o) {
-  const copy = restorable(o);
-  const meta = copy.metadata;
-  const clean = (map) => {
-    const out = {};
-    for (const [k, v] of Object.entries(map ?? {})) {
-      if (k.startsWith(GANTRY_PREFIX) || k === "deployment.kubernetes.io/revision" || k === "kubectl.kubernetes.io/last-applied-configuration") continue;
-      out[k] = v;
-    }
-    return out;
-  };
-  copy.metadata = { name: meta.name, namespace: meta.namespace, labels: clean(meta.labels), annotations: clean(meta.annotations) };
-  return sortKeys(copy);
-}
-function sortKeys(v) {
-  if (Array.isArray(v)) return v.map(sortKeys);
-  if (v && typeof v === "object") {
-    const out = {};
-    for (const k of Object.keys(v).sort()) out[k] = sortKeys(v[k]);
-    return out;
-  }
-  return v;
-}
-function sameContent(a, b) {
-  return JSON.stringify(comparable(a)) === JSON.stringify(comparable(b));
-}
-async function takeSnapshot(kubectl, desired, namespace) {
-  const live = await kubectl.getObjects(desired);
-  const liveIds = new Set(live.map((o) => identity(o, namespace)));
-  return {
-    existing: live.map(restorable),
-    created: desired.filter((o) => !liveIds.has(identity(o, namespace))).map(objectRef)
-  };
-}
-function changedObjects(snapshot, dryRun, namespace) {
-  const before = new Map(snapshot.existing.map((o) => [identity(o, namespace), o]));
-  return dryRun.filter((o) => {
-    const old = before.get(identity(o, namespace));
-    return !old || !sameContent(old, o);
-  });
-}
-async function restoreSnapshot(kubectl, snapshot) {
-  const problems = [];
-  if (snapshot.existing.length > 0) {
-    const live = await kubectl.getObjects(snapshot.existing);
-    const liveIds = new Set(live.map((o) => identity(o)));
-    const toReplace = snapshot.existing.filter((o) => liveIds.has(identity(o)));
-    const toCreate = snapshot.existing.filter((o) => !liveIds.has(identity(o)));
-    const replaced = await kubectl.replace(toReplace);
-    if (!replaced.ok) problems.push(describeProblems(replaced.problems));
-    const created = await kubectl.create(toCreate);
-    if (!created.ok) problems.push(describeProblems(created.problems));
-  }
-  const deleted = await kubectl.deleteObjects(snapshot.created);
-  if (!deleted.ok) problems.push(describeProblems(deleted.problems));
-  if (problems.length > 0) {
-    throw new GantryError(`Could not restore the snapshot: ${problems.join("; ")}`, {
-      title: "Rollback failed",
-      hint: "The rollout record still holds the snapshot; fix the cause and run `gantry rollback` or re-run the job to retry the restore."
-    });
-  }
-  return { restored: snapshot.existing.length, deleted: snapshot.created.length };
-}
-function encodeObjects(objects) {
-  return gzipSync(JSON.stringify(objects)).toString("base64");
-}
-function decodeObjects(data) {
-  return JSON.parse(gunzipSync(Buffer.from(data, "base64")).toString("utf8"));
-}
-
-// src/kube/history.ts
-function historyName(target) {
-  return `gantry-${target.app}-history`;
-}
-function imagesOf(objects) {
-  const out = {};
-  for (const o of objects) {
-    const podSpec = podTemplateOf(o)?.spec;
-    if (!podSpec) continue;
-    for (const key of ["initContainers", "containers"]) {
-      for (const c of podSpec[key] ?? []) {
-        if (c.image) out[`${o.kind}/${o.metadata.name}/${c.name}`] = c.image;
-      }
-    }
-  }
-  return out;
-}
-function resolvedDigests(images, pods) {
-  const wanted = new Set(images);
-  const out = {};
-  for (const pod of pods) {
-    if (pod.kind !== "Pod" || pod.metadata.deletionTimestamp) continue;
-    const status = pod.status;
-    for (const c of [...status?.containerStatuses ?? [], ...status?.initContainerStatuses ?? []]) {
-      if (!c.image || !c.imageID || !wanted.has(c.image) || out[c.image]) continue;
-      const digest = /sha256:[0-9a-f]{64}/.exec(c.imageID)?.[0];
-      const parsed = parseImage(c.image);
-      if (digest && parsed) out[c.image] = `${parsed.registry}/${parsed.path}@${digest}`;
-    }
-  }
-  return out;
-}
-var History = class _History {
-  constructor(kubectl, target, limit) {
-    this.kubectl = kubectl;
-    this.target = target;
-    this.limit = limit;
-  }
-  kubectl;
-  target;
-  limit;
-  /** Newest first. */
-  async list() {
-    return _History.decode(await this.kubectl.get("secret", historyName(this.target), this.target.namespace));
-  }
-  ref() {
-    return { apiVersion: "v1", kind: "Secret", metadata: { name: historyName(this.target), namespace: this.target.namespace } };
-  }
-  static decode(object) {
-    const secret = object;
-    if (!secret?.data?.revisions) return [];
-    return decodeObjects(secret.data.revisions);
-  }
-  /** Adds a revision and drops the oldest beyond the limit. Returns the list as stored. */
-  async record(entry, existing) {
-    const all = [entry, ...(existing ?? await this.list()).filter((r) => r.revision !== entry.revision)].slice(0, this.limit);
-    const secret = {
-      apiVersion: "v1",
-      kind: "Secret",
-      type: "gantry.dev/history",
-      metadata: {
-        name: historyName(this.target),
-        namespace: this.target.namespace,
-        labels: { "app.kubernetes.io/managed-by": "gantry", "gantry.dev/app": this.target.app }
-      },
-      data: { revisions: encodeObjects(all) }
-    };
-    const result = await this.kubectl.apply([secret], { fieldManager: "gantry-state" });
-    if (!result.ok) {
-      throw new GantryError(`Could not record revision ${entry.revision} in Secret ${historyName(this.target)}: ${describeProblems(result.problems)}`, { title: "History not saved" });
-    }
-    return all;
-  }
-};
-
 // src/kube/manifests.ts
 import { constants as fsConstants, promises as fs3 } from "node:fs";
 import path4 from "node:path";
@@ -29314,6 +29133,187 @@ function addMetadata(manifests, meta, options = {}) {
   }
 }
 
+// src/kube/snapshot.ts
+import { gunzipSync, gzipSync } from "node:zlib";
+var GANTRY_PREFIX = "gantry.dev/";
+var CLUSTER_SCOPED = /* @__PURE__ */ new Set([
+  "Namespace",
+  "Node",
+  "PersistentVolume",
+  "ClusterRole",
+  "ClusterRoleBinding",
+  "CustomResourceDefinition",
+  "StorageClass",
+  "PriorityClass",
+  "IngressClass",
+  "ValidatingWebhookConfiguration",
+  "MutatingWebhookConfiguration",
+  "APIService",
+  "RuntimeClass",
+  "CSIDriver",
+  "VolumeAttachment"
+]);
+function displayName(o, namespace) {
+  const ns = o.metadata.namespace;
+  return ns && namespace && ns !== namespace ? `${o.kind}/${ns}/${o.metadata.name}` : `${o.kind}/${o.metadata.name}`;
+}
+function identity(o, namespace) {
+  const group2 = o.apiVersion.includes("/") ? o.apiVersion.split("/")[0] : "";
+  const ns = CLUSTER_SCOPED.has(o.kind) ? "" : o.metadata.namespace ?? namespace ?? "";
+  return `${group2}/${o.kind}/${ns}/${o.metadata.name}`;
+}
+function restorable(o) {
+  const copy = structuredClone(o);
+  delete copy.status;
+  const m = copy.metadata;
+  for (const field of ["uid", "resourceVersion", "generation", "creationTimestamp", "managedFields", "selfLink", "deletionTimestamp", "deletionGracePeriodSeconds"]) delete m[field];
+  return copy;
+}
+function comparable(o) {
+  const copy = restorable(o);
+  const meta = copy.metadata;
+  const clean = (map) => {
+    const out = {};
+    for (const [k, v] of Object.entries(map ?? {})) {
+      if (k.startsWith(GANTRY_PREFIX) || k === "deployment.kubernetes.io/revision" || k === "kubectl.kubernetes.io/last-applied-configuration") continue;
+      out[k] = v;
+    }
+    return out;
+  };
+  copy.metadata = { name: meta.name, namespace: meta.namespace, labels: clean(meta.labels), annotations: clean(meta.annotations) };
+  return sortKeys(copy);
+}
+function sortKeys(v) {
+  if (Array.isArray(v)) return v.map(sortKeys);
+  if (v && typeof v === "object") {
+    const out = {};
+    for (const k of Object.keys(v).sort()) out[k] = sortKeys(v[k]);
+    return out;
+  }
+  return v;
+}
+function sameContent(a, b) {
+  return JSON.stringify(comparable(a)) === JSON.stringify(comparable(b));
+}
+async function takeSnapshot(kubectl, desired, namespace) {
+  const live = await kubectl.getObjects(desired);
+  const liveIds = new Set(live.map((o) => identity(o, namespace)));
+  return {
+    existing: live.map(restorable),
+    created: desired.filter((o) => !liveIds.has(identity(o, namespace))).map(objectRef)
+  };
+}
+function changedObjects(snapshot, dryRun, namespace) {
+  const before = new Map(snapshot.existing.map((o) => [identity(o, namespace), o]));
+  return dryRun.filter((o) => {
+    const old = before.get(identity(o, namespace));
+    return !old || !sameContent(old, o);
+  });
+}
+async function restoreSnapshot(kubectl, snapshot) {
+  const problems = [];
+  if (snapshot.existing.length > 0) {
+    const live = await kubectl.getObjects(snapshot.existing);
+    const liveIds = new Set(live.map((o) => identity(o)));
+    const toReplace = snapshot.existing.filter((o) => liveIds.has(identity(o)));
+    const toCreate = snapshot.existing.filter((o) => !liveIds.has(identity(o)));
+    const replaced = await kubectl.replace(toReplace);
+    if (!replaced.ok) problems.push(describeProblems(replaced.problems));
+    const created = await kubectl.create(toCreate);
+    if (!created.ok) problems.push(describeProblems(created.problems));
+  }
+  const deleted = await kubectl.deleteObjects(snapshot.created);
+  if (!deleted.ok) problems.push(describeProblems(deleted.problems));
+  if (problems.length > 0) {
+    throw new GantryError(`Could not restore the snapshot: ${problems.join("; ")}`, {
+      title: "Rollback failed",
+      hint: "The rollout record still holds the snapshot; fix the cause and run `gantry rollback` or re-run the job to retry the restore."
+    });
+  }
+  return { restored: snapshot.existing.length, deleted: snapshot.created.length };
+}
+function encodeObjects(objects) {
+  return gzipSync(JSON.stringify(objects)).toString("base64");
+}
+function decodeObjects(data) {
+  return JSON.parse(gunzipSync(Buffer.from(data, "base64")).toString("utf8"));
+}
+
+// src/kube/history.ts
+function historyName(target) {
+  return `gantry-${target.app}-history`;
+}
+function imagesOf(objects) {
+  const out = {};
+  for (const o of objects) {
+    const podSpec = podTemplateOf(o)?.spec;
+    if (!podSpec) continue;
+    for (const key of ["initContainers", "containers"]) {
+      for (const c of podSpec[key] ?? []) {
+        if (c.image) out[`${o.kind}/${o.metadata.name}/${c.name}`] = c.image;
+      }
+    }
+  }
+  return out;
+}
+function resolvedDigests(images, pods) {
+  const wanted = new Set(images);
+  const out = {};
+  for (const pod of pods) {
+    if (pod.kind !== "Pod" || pod.metadata.deletionTimestamp) continue;
+    const status = pod.status;
+    for (const c of [...status?.containerStatuses ?? [], ...status?.initContainerStatuses ?? []]) {
+      if (!c.image || !c.imageID || !wanted.has(c.image) || out[c.image]) continue;
+      const digest = /sha256:[0-9a-f]{64}/.exec(c.imageID)?.[0];
+      const parsed = parseImage(c.image);
+      if (digest && parsed) out[c.image] = `${parsed.registry}/${parsed.path}@${digest}`;
+    }
+  }
+  return out;
+}
+var History = class _History {
+  constructor(kubectl, target, limit) {
+    this.kubectl = kubectl;
+    this.target = target;
+    this.limit = limit;
+  }
+  kubectl;
+  target;
+  limit;
+  /** Newest first. */
+  async list() {
+    return _History.decode(await this.kubectl.get("secret", historyName(this.target), this.target.namespace));
+  }
+  ref() {
+    return { apiVersion: "v1", kind: "Secret", metadata: { name: historyName(this.target), namespace: this.target.namespace } };
+  }
+  static decode(object) {
+    const secret = object;
+    if (!secret?.data?.revisions) return [];
+    return decodeObjects(secret.data.revisions);
+  }
+  /** Adds a revision and drops the oldest beyond the limit. Returns the list as stored. */
+  async record(entry, existing) {
+    const all = [entry, ...(existing ?? await this.list()).filter((r) => r.revision !== entry.revision)].slice(0, this.limit);
+    const secret = {
+      apiVersion: "v1",
+      kind: "Secret",
+      type: "gantry.dev/history",
+      metadata: {
+        name: historyName(this.target),
+        namespace: this.target.namespace,
+        labels: { "app.kubernetes.io/managed-by": "gantry", "gantry.dev/app": this.target.app }
+      },
+      data: { revisions: encodeObjects(all) }
+    };
+    const result = await this.kubectl.apply([secret], { fieldManager: "gantry-state" });
+    if (!result.ok) {
+      throw new GantryError(`Could not record revision ${entry.revision} in Secret ${historyName(this.target)}: ${describeProblems(result.problems)}`, { title: "History not saved" });
+    }
+    return all;
+  }
+};
+
 // src/kube/wait.ts
 var systemClock = {
   now: () => Date.now(),
@@ -30049,10 +30049,8 @@ function rememberFinish(store) {
   store.save(FINISHED, "true");
 }
 
-// src/entry/deploy.ts
-await runAction(async (reporter) => {
-  const config = parseConfig("deploy", new EnvInputSource());
-  const store = { save: saveState, get: getState };
+// src/strategies/step.ts
+async function runDeployStep(config, reporter, store) {
   rememberStart(store, {
     target: config.target,
     holderId: config.run.id,
@@ -30073,4 +30071,11 @@ await runAction(async (reporter) => {
   await reportOutcome(reporter, config, outcome);
   const failed = outcomeError(outcome);
   if (failed) throw failed;
+  return outcome;
+}
+
+// src/entry/deploy.ts
+await runAction(async (reporter) => {
+  const config = parseConfig("deploy", new EnvInputSource());
+  await runDeployStep(config, reporter, { save: saveState, get: getState });
 });

@@ -37,6 +37,20 @@ export class EnvInputSource implements Source {
   }
 }
 
+/**
+ * A Source under other names, for an action that combines two steps whose settings
+ * share a name (the all-in-one action's `kube-context` is the deploy step's `context`).
+ */
+export class RenamedSource implements Source {
+  constructor(private readonly source: Source, private readonly names: Record<string, string>) {}
+  get(name: string): string | undefined {
+    return this.source.get(this.names[name] ?? name);
+  }
+  describe(name: string): string {
+    return this.source.describe(this.names[name] ?? name);
+  }
+}
+
 /** Collects every problem in one pass so a user fixes all bad inputs at once. */
 export class Reader {
   readonly errors: GantryError[] = [];

@@ -57,3 +57,15 @@ describe('actions', () => {
     }
   });
 });
+
+describe('the all-in-one action', () => {
+  interface Meta { inputs: Record<string, unknown>; outputs: Record<string, unknown> }
+  it('takes every input of build-push and deploy (deploy\'s context as kube-context) and gives every output', () => {
+    const root = load<Meta>('action.yml');
+    const build = load<Meta>('actions/build-push/action.yml');
+    const deploy = load<Meta>('actions/deploy/action.yml');
+    const expected = [...Object.keys(build.inputs), ...Object.keys(deploy.inputs).map((k) => (k === 'context' ? 'kube-context' : k))];
+    expect(Object.keys(root.inputs).sort()).toEqual([...new Set(expected)].sort());
+    expect(Object.keys(root.outputs).sort()).toEqual([...new Set([...Object.keys(build.outputs), ...Object.keys(deploy.outputs)])].sort());
+  });
+});

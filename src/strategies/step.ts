@@ -1,0 +1,56 @@
+// The deploy step as the actions run it, and its post half that undoes a rollout the
+// main half did not finish (cancelled job, killed runner). Shared by actions/deploy and
+// the all-in-one action.
+import { Config } from '../config/deploy.js';
+import type { StateStore } from '../image/state.js';
+import { Kubectl } from '../kube/kubectl.js';
+import { Reporter } from '../report/reporter.js';
+import { RolloutOutcome, recoverInterrupted } from './basic.js';
+import { deploy, kubectlFor, outcomeError, reportOutcome } from './commands.js';
+import { rememberFinish, rememberStart, unfinishedStep } from './post-state.js';
+
+export async function runDeployStep(config: Config, reporter: Reporter, store: StateStore): Promise<RolloutOutcome> {
+  // Saved before anything can change the cluster: if the runner stops from here on, the post step looks.
+  rememberStart(store, {
+    target: config.target, holderId: config.run.id, runUrl: config.run.runUrl,
+    kubectl: config.kubectl, timeoutMs: config.timeoutMs, lockTtlMs: config.lockTtlMs,
+  });
+  let outcome: RolloutOutcome;
+  try {
+    outcome = await deploy(config, { kubectl: kubectlFor(config), reporter });
+  } catch (err) {
+    // Failures before a rollout outcome (invalid manifests, a held lock) still say so in `result`.
+    reporter.setOutput('result', 'failed');
+    throw err;
+  } finally {
+    rememberFinish(store);
+  }
+  await reportOutcome(reporter, config, outcome);
+  const failed = outcomeError(outcome);
+  if (failed) throw failed;
+  return outcome;
+}
+
+/** Post half: if the cluster still records this run's rollout as unfinished, restore its snapshot. */
+export async function recoverDeployStep(reporter: Reporter, store: StateStore): Promise<void> {
+  const step = unfinishedStep(store);
+  if (!step) return; // the main step finished (or never started a rollout): nothing to undo
+  reporter.info(`the deploy step did not finish; checking ${step.target.namespace}/${step.target.app} for an unfinished rollout`);
+  const outcome = await recoverInterrupted({
+    kubectl: new Kubectl(step.kubectl),
+    reporter,
+    target: step.target,
+    holder: { id: step.holderId, runUrl: step.runUrl },
+    timeoutMs: step.timeoutMs,
+    lockTtlMs: step.lockTtlMs,
+    // Recovery restores a snapshot and records no revision, so the history limit is not used.
+    historyLimit: 1,
+    rollbackOnFailure: true,
+  });
+  if (!outcome) {
+    reporter.info('no unfinished rollout of this run in the cluster: nothing to roll back');
+    return;
+  }
+  reporter.info(`post step: ${outcome.result} revision r${outcome.revision}`);
+  if (outcome.result !== 'rolled-back') throw new Error(`The interrupted rollout r${outcome.revision} could not be rolled back: ${outcome.reason ?? 'unknown reason'}`);
+}
