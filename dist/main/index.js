@@ -30717,6 +30717,13 @@ function firstLine(text, max = 160) {
   const line = text.split("\n")[0];
   return line.length > max ? `${line.slice(0, max - 1)}\u2026` : line;
 }
+function namespacesFirst(objects) {
+  return [...objects.filter((o) => o.kind === "Namespace"), ...objects.filter((o) => o.kind !== "Namespace")];
+}
+function inNewNamespace(problem, objects) {
+  const missing = /namespaces "([^"]+)" not found/.exec(problem.message)?.[1];
+  return missing !== void 0 && objects.some((o) => o.kind === "Namespace" && o.metadata.name === missing);
+}
 function inNamespace(objects, namespace) {
   const crds = objects.filter((o) => o.kind === "CustomResourceDefinition");
   return objects.map((o) => o.metadata.namespace || isClusterScoped(o, crds) ? o : { ...o, metadata: { ...o.metadata, namespace } });
@@ -30762,7 +30769,7 @@ async function rollout(engine, prepare) {
     const previousRevision = revisions[0]?.revision;
     const revision = Math.max(previousRevision ?? 0, stored?.record.revision ?? 0) + 1;
     const plan = prepare(revision);
-    const objects = inNamespace(plan.objects, target.namespace);
+    const objects = namespacesFirst(inNamespace(plan.objects, target.namespace));
     const prune = inNamespace(plan.prune ?? [], target.namespace);
     const machine = new RolloutMachine(engine, store, startRecord(engine, revision, previousRevision));
     const outcome = { result: "failed", revision, previousRevision, changed: [], timings: { totalMs: 0 } };
@@ -30770,10 +30777,14 @@ async function rollout(engine, prepare) {
     const dryRun = await reporter.group(`Validate ${objects.length} objects (server-side dry run)`, async () => {
       const result = await kubectl.apply(objects, { dryRun: true });
       if (result.ok) reporter.info(`${objects.length} objects accepted by the server`);
+      else if (result.problems.length > 0 && result.problems.every((p) => inNewNamespace(p, objects))) {
+        reporter.info(`${result.objects.length} objects accepted by the server; the rest go into namespaces this rollout creates, and are checked when they are applied`);
+      }
       return result;
     });
-    if (!dryRun.ok) {
-      const error2 = validationError(dryRun.problems, objects.length);
+    const blocking = dryRun.problems.filter((p) => !inNewNamespace(p, objects));
+    if (!dryRun.ok && (blocking.length > 0 || dryRun.problems.length === 0)) {
+      const error2 = validationError(blocking, objects.length);
       await machine.to("failed", error2.message).catch(() => void 0);
       throw error2;
     }

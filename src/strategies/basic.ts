@@ -108,6 +108,21 @@ function firstLine(text: string, max = 160): string {
   return line.length > max ? `${line.slice(0, max - 1)}…` : line;
 }
 
+/** Namespaces first, so one apply can create a namespace and then what goes into it. */
+export function namespacesFirst(objects: KubeObject[]): KubeObject[] {
+  return [...objects.filter((o) => o.kind === 'Namespace'), ...objects.filter((o) => o.kind !== 'Namespace')];
+}
+
+/**
+ * A dry-run complaint that only says a namespace is missing which this very set creates:
+ * the server cannot check objects in a namespace before it exists, so they are checked
+ * by the apply itself (and a failure there is rolled back like any other).
+ */
+export function inNewNamespace(problem: ObjectProblem, objects: KubeObject[]): boolean {
+  const missing = /namespaces "([^"]+)" not found/.exec(problem.message)?.[1];
+  return missing !== undefined && objects.some((o) => o.kind === 'Namespace' && o.metadata.name === missing);
+}
+
 /** Objects without a namespace go to the target's; cluster-scoped kinds keep none. */
 export function inNamespace(objects: KubeObject[], namespace: string): KubeObject[] {
   const crds = objects.filter((o) => o.kind === 'CustomResourceDefinition');
@@ -164,7 +179,7 @@ export async function rollout(engine: Engine, prepare: (revision: number) => Pla
     const previousRevision = revisions[0]?.revision;
     const revision = Math.max(previousRevision ?? 0, stored?.record.revision ?? 0) + 1;
     const plan = prepare(revision);
-    const objects = inNamespace(plan.objects, target.namespace);
+    const objects = namespacesFirst(inNamespace(plan.objects, target.namespace));
     const prune = inNamespace(plan.prune ?? [], target.namespace);
     const machine = new RolloutMachine(engine, store, startRecord(engine, revision, previousRevision));
     const outcome: RolloutOutcome = { result: 'failed', revision, previousRevision, changed: [], timings: { totalMs: 0 } };
@@ -174,10 +189,14 @@ export async function rollout(engine: Engine, prepare: (revision: number) => Pla
     const dryRun = await reporter.group(`Validate ${objects.length} objects (server-side dry run)`, async () => {
       const result = await kubectl.apply(objects, { dryRun: true });
       if (result.ok) reporter.info(`${objects.length} objects accepted by the server`);
+      else if (result.problems.length > 0 && result.problems.every((p) => inNewNamespace(p, objects))) {
+        reporter.info(`${result.objects.length} objects accepted by the server; the rest go into namespaces this rollout creates, and are checked when they are applied`);
+      }
       return result;
     });
-    if (!dryRun.ok) {
-      const error = validationError(dryRun.problems, objects.length);
+    const blocking = dryRun.problems.filter((p) => !inNewNamespace(p, objects));
+    if (!dryRun.ok && (blocking.length > 0 || dryRun.problems.length === 0)) {
+      const error = validationError(blocking, objects.length);
       await machine.to('failed', error.message).catch(() => undefined);
       throw error;
     }

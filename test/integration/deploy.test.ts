@@ -93,6 +93,31 @@ describe('deploy engine on the real cluster', () => {
     expect(deployment.metadata.annotations?.['gantry.dev/commit']).toBe('bbbb');
   }, 240_000);
 
+  it('a deploy that creates its own extra namespace applies it first, and rolling back removes it again', async () => {
+    const extra = `${ns}-extra`;
+    const withNamespace = (image: string) => workspace({
+      ...sampleFiles({ image }),
+      'k8s/extra.yaml': `apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: settings\n  namespace: ${extra}\ndata:\n  a: b\n---\napiVersion: v1\nkind: Namespace\nmetadata:\n  name: ${extra}\n`,
+    });
+    const phase = () => execFileSync('kubectl', ['get', 'namespace', extra, '--ignore-not-found', '-o', 'jsonpath={.status.phase}'], { encoding: 'utf8' });
+    try {
+      const first = await run(withNamespace(V1), { app: 'web' });
+      expect(first.outcome.result, first.outcome.reason).toBe('deployed');
+      expect(execFileSync('kubectl', ['get', 'configmap', 'settings', '-n', extra, '-o', 'jsonpath={.data.a}'], { encoding: 'utf8' })).toBe('b');
+
+      // A failing rollout that would create another namespace leaves no trace of it.
+      const other = `${ns}-other`;
+      const failing = workspace({ ...sampleFiles({ image: MISSING }), 'k8s/other.yaml': `apiVersion: v1\nkind: Namespace\nmetadata:\n  name: ${other}\n` });
+      const failed = await run(failing, { app: 'web' });
+      expect(failed.outcome.result).toBe('rolled-back');
+      const otherPhase = execFileSync('kubectl', ['get', 'namespace', other, '--ignore-not-found', '-o', 'jsonpath={.status.phase}'], { encoding: 'utf8' });
+      expect(['', 'Terminating']).toContain(otherPhase);
+      expect(phase()).toBe('Active');
+    } finally {
+      execFileSync('kubectl', ['delete', 'namespace', extra, '--ignore-not-found', '--wait=false'], { stdio: 'pipe' });
+    }
+  }, 240_000);
+
   it('a bad image is detected as ImagePullBackOff within 30 s and rolled back to the exact previous specs', async () => {
     const ws = workspace(sampleFiles({ image: V1 }));
     expect((await run(ws)).outcome.result).toBe('deployed');

@@ -3,7 +3,7 @@ import { Kubectl } from '../../src/kube/kubectl.js';
 import { restorable } from '../../src/kube/snapshot.js';
 import { RolloutStore } from '../../src/kube/state.js';
 import { MemoryReporter } from '../../src/report/reporter.js';
-import { Engine, pickRevision, recoverInterrupted, rollout } from '../../src/strategies/basic.js';
+import { Engine, inNewNamespace, namespacesFirst, pickRevision, recoverInterrupted, rollout } from '../../src/strategies/basic.js';
 import { History, Revision } from '../../src/kube/history.js';
 import { DeployLock } from '../../src/kube/lock.js';
 import { FakeClock, FakeCluster, configMap, deployment } from '../fixtures/deploy/fake-cluster.js';
@@ -146,5 +146,22 @@ describe('pickRevision', () => {
   });
   it('says there is nothing to roll back to with one revision', () => {
     expect(() => pickRevision([rev(1)])).toThrow(/no earlier successful revision/);
+  });
+});
+
+describe('namespaces created by the rollout itself', () => {
+  const ns = { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'extra' } };
+  const cm = { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'c', namespace: 'extra' } };
+
+  it('are applied before the objects that go into them', () => {
+    expect(namespacesFirst([cm, ns]).map((o) => o.kind)).toEqual(['Namespace', 'ConfigMap']);
+  });
+
+  it.each([
+    ['namespaces "extra" not found', true],
+    ['namespaces "elsewhere" not found', false],
+    ['Service "web" is invalid: spec.ports[0].port: Invalid value: 70000', false],
+  ])('dry-run complaint %j is excused: %s', (message, excused) => {
+    expect(inNewNamespace({ message }, [ns, cm])).toBe(excused);
   });
 });
