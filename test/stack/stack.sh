@@ -122,28 +122,21 @@ TOOLS="$CACHE/tools"
 HELM_VERSION="v3.19.0"
 BUILDX_VERSION="v0.38.2"
 ACTIONLINT_VERSION="v1.7.12"
+# build_tool NAME VERSION PACKAGE DIR: `go install PACKAGE@VERSION` into DIR unless DIR/NAME exists.
+build_tool() {
+  local name="$1" version="$2" package="$3" dir="$4"
+  [[ -x "$dir/$name" ]] && return 0
+  phase "building $name $version from its Go module (first run only)"
+  mkdir -p "$dir"
+  GOBIN="$dir" CGO_ENABLED=0 GOFLAGS=-buildvcs=false go install "$package@$version" 2>&1 | grep -v '^go: downloading' | sed 's/^/    /' || true
+  [[ -x "$dir/$name" ]] || die "$name did not build"
+  phase_done "$name"
+}
+
 build_tools() {
-  if [[ ! -x "$TOOLS/actionlint" ]]; then
-    phase "building actionlint $ACTIONLINT_VERSION (first run only)"
-    mkdir -p "$TOOLS"
-    GOBIN="$TOOLS" CGO_ENABLED=0 GOFLAGS=-buildvcs=false go install "github.com/rhysd/actionlint/cmd/actionlint@$ACTIONLINT_VERSION" 2>&1 | grep -v '^go: downloading' | sed 's/^/    /' || true
-    [[ -x "$TOOLS/actionlint" ]] || die "actionlint did not build"
-    phase_done "actionlint"
-  fi
-  if [[ ! -x "$TOOLS/helm" ]]; then
-    phase "building helm $HELM_VERSION from helm.sh/helm/v3 (first run only)"
-    mkdir -p "$TOOLS"
-    GOBIN="$TOOLS" CGO_ENABLED=0 GOFLAGS=-buildvcs=false go install "helm.sh/helm/v3/cmd/helm@$HELM_VERSION" 2>&1 | grep -v '^go: downloading' | sed 's/^/    /' || true
-    [[ -x "$TOOLS/helm" ]] || die "helm did not build"
-    phase_done "helm"
-  fi
-  if [[ ! -x "$TOOLS/buildx/buildx" ]]; then
-    phase "building buildx $BUILDX_VERSION from github.com/docker/buildx (first run only)"
-    mkdir -p "$TOOLS/buildx"
-    GOBIN="$TOOLS/buildx" CGO_ENABLED=0 GOFLAGS=-buildvcs=false go install "github.com/docker/buildx/cmd/buildx@$BUILDX_VERSION" 2>&1 | grep -v '^go: downloading' | sed 's/^/    /' || true
-    [[ -x "$TOOLS/buildx/buildx" ]] || die "buildx did not build"
-    phase_done "buildx"
-  fi
+  build_tool actionlint "$ACTIONLINT_VERSION" github.com/rhysd/actionlint/cmd/actionlint "$TOOLS"
+  build_tool helm "$HELM_VERSION" helm.sh/helm/v3/cmd/helm "$TOOLS"
+  build_tool buildx "$BUILDX_VERSION" github.com/docker/buildx/cmd/buildx "$TOOLS/buildx"
 }
 
 # ---------------------------------------------------------------------------- pki
