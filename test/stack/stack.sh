@@ -471,7 +471,18 @@ EOF
 }
 
 # ---------------------------------------------------------------------------- commands
+# The machine's /usr/bin/kubectl is a dispatcher that asks the server for its version on
+# every call, which doubles the cost of each one. When a client of the server's minor
+# version is installed beside it, the stack puts that one first on PATH.
+link_kubectl() {
+  local minor; minor="$(echo "$K8S_VERSION" | cut -d. -f2)"
+  local matched="/usr/lib/google-cloud-sdk/bin/kubectl.1.$minor"
+  mkdir -p "$STATE/bin"
+  if [[ -x "$matched" ]]; then ln -sf "$matched" "$STATE/bin/kubectl"; else rm -f "$STATE/bin/kubectl"; fi
+}
+
 write_env() {
+  link_kubectl
   cat > "$STATE/env" <<EOF
 export KUBECONFIG=$KUBECONFIG_FILE
 export DOCKER_HOST=unix://$DOCKER_SOCK
@@ -480,7 +491,7 @@ export GANTRY_SAMPLE_IMAGE=$SAMPLE_IMAGE
 export GANTRY_PROMETHEUS_URL=http://$PROM_ADDR
 export GANTRY_STACK_DIR=$STATE
 export GANTRY_TOOLS_DIR=$TOOLS
-export PATH=$TOOLS:\$PATH
+export PATH=$STATE/bin:$TOOLS:\$PATH
 EOF
 }
 

@@ -12,7 +12,16 @@ export function loadStackEnv(): void {
   if (!existsSync(file)) return;
   for (const line of readFileSync(file, 'utf8').split('\n')) {
     const m = /^export ([A-Z_]+)=(.*)$/.exec(line.trim());
-    if (m && process.env[m[1]!] === undefined) process.env[m[1]!] = m[2]!;
+    if (!m) continue;
+    const [, name, value] = m as unknown as [string, string, string];
+    if (name === 'PATH') {
+      // The stack's tool directories go first (its kubectl matches the server), once.
+      const dirs = value.replace(/:\$PATH$/, '').split(':');
+      const current = (process.env.PATH ?? '').split(':');
+      process.env.PATH = [...dirs.filter((d) => !current.includes(d)), ...current].join(':');
+    } else if (process.env[name] === undefined) {
+      process.env[name] = value;
+    }
   }
 }
 
