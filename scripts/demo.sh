@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 
-say "local stack (first run on a machine builds Kubernetes from source: ~20-40 min)"
+say "local stack (first run on a machine builds Kubernetes from source: ~25 min)"
 bash test/stack/stack.sh up
 # shellcheck disable=SC1091
 source "${GANTRY_STACK_DIR:-$HOME/.cache/gantry/stack}/env"

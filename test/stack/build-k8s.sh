@@ -2,6 +2,8 @@
 # Builds the Kubernetes server binaries from the official k8s.io/kubernetes Go
 # module into a cache keyed by version, so only the first run on a machine pays.
 set -euo pipefail
+# shellcheck source=lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 K8S_VERSION="${K8S_VERSION:-v1.33.13}"
 CACHE="${GANTRY_CACHE:-$HOME/.cache/gantry}"
 OUT="$CACHE/k8s/$K8S_VERSION/bin"
@@ -46,7 +48,11 @@ done
 for b in "${BINS[@]}"; do
   [[ -x "$OUT/$b" ]] && continue
   start=$SECONDS
-  CGO_ENABLED=0 go build -trimpath -ldflags "-s -w $LDFLAGS" -o "$OUT/$b.tmp" "k8s.io/kubernetes/cmd/$b"
+  CGO_ENABLED=0 go build -trimpath -ldflags "-s -w $LDFLAGS" -o "$OUT/$b.tmp" "k8s.io/kubernetes/cmd/$b" &
+  build_pid=$!
+  # A cold build of kube-apiserver takes ~10 minutes on 2 cores; say it is still going.
+  while ! wait_with_timeout "$build_pid" 60; do echo "still building $b ($((SECONDS - start)) s)"; done
+  wait "$build_pid" || { echo "go build of $b failed" >&2; exit 1; }
   mv "$OUT/$b.tmp" "$OUT/$b"
   echo "built $b in $((SECONDS - start)) s"
 done

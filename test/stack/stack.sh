@@ -51,6 +51,10 @@ pid_alive() {
   alive "$pid" && tr '\0' ' ' < "/proc/$pid/cmdline" 2>/dev/null | grep -q -- "$1"
 }
 
+
+# shellcheck source=lib.sh
+source "$HERE/lib.sh"
+
 # start NAME CMD...: runs CMD in the background with its log and PID under $STATE.
 start() {
   local name="$1"; shift
@@ -128,7 +132,10 @@ build_tool() {
   [[ -x "$dir/$name" ]] && return 0
   phase "building $name $version from its Go module (first run only)"
   mkdir -p "$dir"
-  GOBIN="$dir" CGO_ENABLED=0 GOFLAGS=-buildvcs=false go install "$package@$version" 2>&1 | grep -v '^go: downloading' | sed 's/^/    /' || true
+  { GOBIN="$dir" CGO_ENABLED=0 GOFLAGS=-buildvcs=false go install "$package@$version" 2>&1 | grep -v '^go: downloading' | sed 's/^/    /' || true; } &
+  local pid=$!
+  while ! wait_with_timeout "$pid" 60; do log "  still building $name ($((SECONDS - phase_start)) s)"; done
+  wait "$pid" || true
   [[ -x "$dir/$name" ]] || die "$name did not build"
   phase_done "$name"
 }
