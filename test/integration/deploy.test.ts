@@ -141,6 +141,8 @@ describe('deploy engine on the real cluster', () => {
     const { outcome } = await run(crashing);
     expect(outcome.result).toBe('rolled-back');
     expect(outcome.reason).toContain('CrashLoopBackOff');
+    // The last log lines of the crashing container say why it exits.
+    expect(outcome.reason).toContain('CRASH_ON_START is set; exiting with status 1');
     expect(outcome.timings.detectMs!).toBeLessThan(30_000);
     measure('crashloop detection', outcome.timings.detectMs!);
     measure('crashloop rollback', outcome.timings.rollbackMs!);
