@@ -17,7 +17,7 @@ digest_of() { # tag → sha256:… as the registry reports it
   curl -fsSI -H 'Accept: application/vnd.docker.distribution.manifest.v2+json' "http://127.0.0.1:5000/v2/gantry/sample-app/manifests/$1" \
     | tr -d '\r' | awk -F': ' 'tolower($1)=="docker-content-digest"{print $2}'
 }
-answer() { curl -fsS --max-time 5 "http://$(kubectl -n "$NS" get svc sample-app -o jsonpath='{.spec.clusterIP}')/version" || echo "(no answer)"; }
+answer() { curl -fsS --max-time 5 --retry 10 --retry-delay 1 --retry-connrefused --retry-all-errors "http://$(kubectl -n "$NS" get svc sample-app -o jsonpath='{.spec.clusterIP}')/version" || echo "(no answer)"; }
 
 kubectl create namespace "$NS" --dry-run=client -o yaml | kubectl apply -f - >/dev/null
 V1="$REPO@$(digest_of v1)"

@@ -5,7 +5,7 @@ import { copyFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { REPO_ROOT, runBundle } from '../support/bundle.js';
-import { stack, uniqueName } from '../support/stack.js';
+import { serviceGet, stack, uniqueName } from '../support/stack.js';
 import { sampleFiles, workspace } from '../fixtures/deploy/sample.js';
 
 const { dockerHost, registry } = stack();
@@ -44,7 +44,7 @@ describe('the all-in-one action', () => {
     expect(run.outputs.result).toBe('deployed');
     const image = execFileSync('kubectl', ['get', 'deployment', 'web', '-n', ns, '-o', 'jsonpath={.spec.template.spec.containers[0].image}'], { encoding: 'utf8' });
     expect(image).toBe(run.outputs.image);
-    const answer = execFileSync('kubectl', ['get', '--raw', `/api/v1/namespaces/${ns}/services/web:80/proxy/version`], { encoding: 'utf8' });
+    const answer = await serviceGet(ns, 'web:80', '/version');
     expect(answer.trim()).toBe(version);
     // One summary with the build table and the deploy outcome.
     expect(run.summary).toContain(run.outputs.digest!);

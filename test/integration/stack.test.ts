@@ -2,7 +2,7 @@
 // through the API server's service proxy, and Prometheus scrapes it.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Kubectl } from '../../src/kube/kubectl.js';
-import { stack, uniqueName } from '../support/stack.js';
+import { serviceGet, stack, uniqueName } from '../support/stack.js';
 
 const env = stack();
 const kubectl = new Kubectl({ kubeconfig: env.kubeconfig });
@@ -60,7 +60,7 @@ describe('local delivery stack', () => {
   it('a sample app from the local registry becomes ready and answers /version through the service proxy', async () => {
     await kubectl.run(['apply', '-f', '-'], sampleApp('v1'));
     await kubectl.run(['-n', ns, 'rollout', 'status', 'deployment/sample-app', '--timeout=90s']);
-    const answer = await kubectl.run(['get', '--raw', `/api/v1/namespaces/${ns}/services/sample-app:80/proxy/version`]);
+    const answer = await serviceGet(ns, 'sample-app:80', '/version');
     expect(answer.trim()).toBe('v1');
   }, 120_000);
 

@@ -40,3 +40,24 @@ export function stack() {
 export function uniqueName(prefix: string): string {
   return `${prefix}-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 6)}`;
 }
+
+/**
+ * GET through the API server's service proxy. Endpoints follow a ready pod by a moment,
+ * so a request right after a rollout may find none yet: retry for a few seconds.
+ */
+export async function serviceGet(namespace: string, service: string, path: string, timeoutMs = 10_000): Promise<string> {
+  const { execFile } = await import('node:child_process');
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      return await new Promise<string>((resolve, reject) =>
+        execFile('kubectl', ['get', '--raw', `/api/v1/namespaces/${namespace}/services/${service}/proxy${path}`], (err, stdout, stderr) =>
+          err ? reject(new Error(stderr || String(err))) : resolve(stdout),
+        ),
+      );
+    } catch (err) {
+      if (Date.now() > deadline) throw err;
+      await new Promise((r) => setTimeout(r, 500));
+    }
+  }
+}
