@@ -29103,16 +29103,15 @@ async function rollout(engine, prepare) {
     const machine = new RolloutMachine(engine, store, startRecord(engine, revision, previousRevision));
     const outcome = { result: "failed", revision, previousRevision, changed: [], timings: { totalMs: 0 } };
     const finish = () => ({ ...outcome, timings: { ...outcome.timings, totalMs: clock.now() - started } });
-    const dryRun = await reporter.group(`Validate ${objects.length} objects (server-side dry run)`, async () => {
+    const { dryRun, blocking } = await reporter.group(`Validate ${objects.length} objects (server-side dry run)`, async () => {
       const result = await kubectl.apply(objects, { dryRun: true });
+      const problems = result.problems.filter((p) => !inNewNamespace(p, objects));
+      const passed = result.ok || result.problems.length > 0 && problems.length === 0;
       if (result.ok) reporter.info(`${objects.length} objects accepted by the server`);
-      else if (result.problems.length > 0 && result.problems.every((p) => inNewNamespace(p, objects))) {
-        reporter.info(`${result.objects.length} objects accepted by the server; the rest go into namespaces this rollout creates, and are checked when they are applied`);
-      }
-      return result;
+      else if (passed) reporter.info(`${result.objects.length} objects accepted by the server; the rest go into namespaces this rollout creates, and are checked when they are applied`);
+      return { dryRun: result, blocking: passed ? void 0 : problems };
     });
-    const blocking = dryRun.problems.filter((p) => !inNewNamespace(p, objects));
-    if (!dryRun.ok && (blocking.length > 0 || dryRun.problems.length === 0)) {
+    if (blocking) {
       const error2 = validationError(blocking, objects.length);
       await machine.to("failed", error2.message).catch(() => void 0);
       throw error2;

@@ -186,16 +186,16 @@ export async function rollout(engine: Engine, prepare: (revision: number) => Pla
     const finish = (): RolloutOutcome => ({ ...outcome, timings: { ...outcome.timings, totalMs: clock.now() - started } });
 
     // validating: the whole set in one server-side dry run; nothing changes unless every object passes.
-    const dryRun = await reporter.group(`Validate ${objects.length} objects (server-side dry run)`, async () => {
+    const { dryRun, blocking } = await reporter.group(`Validate ${objects.length} objects (server-side dry run)`, async () => {
       const result = await kubectl.apply(objects, { dryRun: true });
+      const problems = result.problems.filter((p) => !inNewNamespace(p, objects));
+      // A failure that names no object still blocks: there is nothing to excuse it by.
+      const passed = result.ok || (result.problems.length > 0 && problems.length === 0);
       if (result.ok) reporter.info(`${objects.length} objects accepted by the server`);
-      else if (result.problems.length > 0 && result.problems.every((p) => inNewNamespace(p, objects))) {
-        reporter.info(`${result.objects.length} objects accepted by the server; the rest go into namespaces this rollout creates, and are checked when they are applied`);
-      }
-      return result;
+      else if (passed) reporter.info(`${result.objects.length} objects accepted by the server; the rest go into namespaces this rollout creates, and are checked when they are applied`);
+      return { dryRun: result, blocking: passed ? undefined : problems };
     });
-    const blocking = dryRun.problems.filter((p) => !inNewNamespace(p, objects));
-    if (!dryRun.ok && (blocking.length > 0 || dryRun.problems.length === 0)) {
+    if (blocking) {
       const error = validationError(blocking, objects.length);
       await machine.to('failed', error.message).catch(() => undefined);
       throw error;

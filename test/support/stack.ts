@@ -1,5 +1,6 @@
 // What tests need to know about the local stack (test/stack/stack.sh): where its
 // kubeconfig, Docker socket, registry and Prometheus are.
+import { execFile } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
@@ -46,7 +47,6 @@ export function uniqueName(prefix: string): string {
  * so a request right after a rollout may find none yet: retry for a few seconds.
  */
 export async function serviceGet(namespace: string, service: string, path: string, timeoutMs = 10_000): Promise<string> {
-  const { execFile } = await import('node:child_process');
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     try {
