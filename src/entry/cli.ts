@@ -4,7 +4,7 @@ import { parseCliArgs, USAGE } from '../config/cli-args.js';
 import { parseConfig } from '../config/deploy.js';
 import { toGantryError } from '../errors.js';
 import { ConsoleReporter, reportFailure } from '../report/reporter.js';
-import { deploy, kubectlFor, outcomeError, reportOutcome, rollback, rollbackError, status } from '../strategies/commands.js';
+import { clientFor, deploy, outcomeError, reportOutcome, rollback, rollbackError, status } from '../strategies/commands.js';
 
 const reporter = new ConsoleReporter();
 try {
@@ -13,15 +13,19 @@ try {
     process.stdout.write(USAGE);
   } else {
     const config = parseConfig(args.command, args.source);
-    const runtime = { kubectl: kubectlFor(config), reporter };
-    if (args.command === 'status') {
-      await status(config, runtime);
-    } else {
-      const outcome = args.command === 'deploy' ? await deploy(config, runtime) : await rollback(config, runtime);
-      await reportOutcome(reporter, config, outcome);
-      for (const [k, v] of Object.entries(reporter.outputs)) reporter.info(`${k}=${v.replace(/\n/g, ',')}`);
-      const failed = args.command === 'deploy' ? outcomeError(outcome) : rollbackError(outcome);
-      if (failed) throw failed;
+    const runtime = { client: clientFor(config), reporter };
+    try {
+      if (args.command === 'status') {
+        await status(config, runtime);
+      } else {
+        const outcome = args.command === 'deploy' ? await deploy(config, runtime) : await rollback(config, runtime);
+        await reportOutcome(reporter, config, outcome);
+        for (const [k, v] of Object.entries(reporter.outputs)) reporter.info(`${k}=${v.replace(/\n/g, ',')}`);
+        const failed = args.command === 'deploy' ? outcomeError(outcome) : rollbackError(outcome);
+        if (failed) throw failed;
+      }
+    } finally {
+      runtime.client.close();
     }
   }
 } catch (err) {

@@ -3,12 +3,13 @@
 import { parseConfig } from '../config/deploy.js';
 import { EnvInputSource } from '../config/source.js';
 import { runAction } from '../report/action-runner.js';
-import { kubectlFor, reportOutcome, rollback, rollbackError } from '../strategies/commands.js';
+import { clientFor, reportOutcome, rollback, rollbackError } from '../strategies/commands.js';
 
 await runAction(async (reporter) => {
   const config = parseConfig('rollback', new EnvInputSource());
   try {
-    const outcome = await rollback(config, { kubectl: kubectlFor(config), reporter });
+    const client = clientFor(config);
+    const outcome = await rollback(config, { client, reporter }).finally(() => client.close());
     await reportOutcome(reporter, config, outcome);
     const failed = rollbackError(outcome);
     if (failed) throw failed;

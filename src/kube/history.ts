@@ -3,7 +3,7 @@
 // rollback action redeploys an entry from here.
 import { GantryError } from '../errors.js';
 import { parseImage, podTemplateOf } from './images.js';
-import { KubeObject, Kubectl, describeProblems } from './kubectl.js';
+import { KubeClient, KubeObject, describeProblems } from './client.js';
 import { Target } from './lock.js';
 import { decodeObjects, encodeObjects } from './snapshot.js';
 
@@ -67,11 +67,11 @@ export function resolvedDigests(images: string[], pods: KubeObject[]): Record<st
 }
 
 export class History {
-  constructor(private readonly kubectl: Kubectl, readonly target: Target, private readonly limit: number) {}
+  constructor(private readonly client: KubeClient, readonly target: Target, private readonly limit: number) {}
 
   /** Newest first. */
   async list(): Promise<Revision[]> {
-    return History.decode(await this.kubectl.get<KubeObject>('secret', historyName(this.target), this.target.namespace));
+    return History.decode(await this.client.get<KubeObject>(this.ref()));
   }
 
   ref(): KubeObject {
@@ -98,7 +98,7 @@ export class History {
       },
       data: { revisions: encodeObjects(all as unknown as KubeObject[]) },
     };
-    const result = await this.kubectl.apply([secret], { fieldManager: 'gantry-state' });
+    const result = await this.client.apply([secret], { fieldManager: 'gantry-state' });
     if (!result.ok) {
       throw new GantryError(`Could not record revision ${entry.revision} in Secret ${historyName(this.target)}: ${describeProblems(result.problems)}`, { title: 'History not saved' });
     }

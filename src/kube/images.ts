@@ -1,7 +1,7 @@
 // Image references in workloads: parsing them the way Docker does, finding every
 // container of every workload kind, and swapping a repository for a new reference.
 import { GantryError, GantryErrors } from '../errors.js';
-import type { KubeObject } from './kubectl.js';
+import type { KubeObject } from './client.js';
 import type { Manifest } from './manifests.js';
 
 /** A parsed image reference, `registry/path:tag@digest`, normalized like Docker does. */

@@ -2,7 +2,7 @@
 // the Lease is the atomic "take"; a holder renews it while it works, and a Lease
 // nobody renewed for its whole duration is stale and may be taken over.
 import { GantryError } from '../errors.js';
-import { KubeObject, Kubectl } from './kubectl.js';
+import { KubeClient, KubeObject } from './client.js';
 import { Clock, formatSeconds, systemClock } from './wait.js';
 
 export interface Target {
@@ -44,7 +44,7 @@ export class DeployLock {
   private held = false;
   private lastRenew = 0;
   constructor(
-    private readonly kubectl: Kubectl,
+    private readonly client: KubeClient,
     readonly target: Target,
     readonly holder: Holder,
     private readonly ttlMs: number,
@@ -74,19 +74,19 @@ export class DeployLock {
   /** Takes the lock or throws LockHeldError naming the holder. Re-entrant for the same holder (a post step, a re-run attempt). */
   async acquire(): Promise<'taken' | 'reclaimed' | 'took-over-stale'> {
     const now = this.clock.now();
-    const created = await this.kubectl.create([this.lease(now, now)]);
+    const created = await this.client.create([this.lease(now, now)]);
     if (created.ok) {
       this.held = true;
       this.lastRenew = now;
       return 'taken';
     }
-    if (!created.problems.some((p) => /already exists/i.test(p.message))) {
+    if (!created.problems.some((p) => p.reason === 'AlreadyExists')) {
       throw new GantryError(`Could not create the deploy lock (Lease ${leaseName(this.target)}) in namespace ${this.target.namespace}: ${created.problems.map((p) => p.message).join('; ')}`, {
         title: 'Lock failed',
         hint: 'Check that the namespace exists and that the credentials may create coordination.k8s.io Leases there.',
       });
     }
-    const current = await this.kubectl.get<Lease>('lease', leaseName(this.target), this.target.namespace);
+    const current = await this.client.get<Lease>(this.ref());
     if (!current) return this.acquire(); // released between our create and get
     const holderId = current.spec.holderIdentity ?? '';
     const renewed = Date.parse(current.spec.renewTime ?? current.spec.acquireTime ?? '') || 0;
@@ -96,7 +96,7 @@ export class DeployLock {
       throw new LockHeldError(this.target, holderId, current.metadata.annotations?.[RUN_URL_ANNOTATION] ?? '', expiresAt - now);
     }
     // Replace with the resourceVersion we read: if two runs race for a stale lock, only one update succeeds.
-    const replaced = await this.kubectl.replace([this.lease(now, mine ? Date.parse(current.spec.acquireTime ?? '') || now : now, current.metadata.resourceVersion as string)]);
+    const replaced = await this.client.replace([this.lease(now, mine ? Date.parse(current.spec.acquireTime ?? '') || now : now, current.metadata.resourceVersion as string)]);
     if (!replaced.ok) {
       throw new LockHeldError(this.target, holderId, current.metadata.annotations?.[RUN_URL_ANNOTATION] ?? '', 0);
     }
@@ -105,18 +105,22 @@ export class DeployLock {
     return mine ? 'reclaimed' : 'took-over-stale';
   }
 
-  /** Extends the lease; called from the wait loop. Renewing at most every third of the TTL keeps kubectl calls low. */
+  /** Extends the lease; called from the wait loop. Renewing at most every third of the TTL keeps calls low. */
   async renew(): Promise<void> {
     if (!this.held) return;
     const now = this.clock.now();
     if (now - this.lastRenew < this.ttlMs / 3) return;
     this.lastRenew = now;
-    await this.kubectl.apply([{ apiVersion: 'coordination.k8s.io/v1', kind: 'Lease', metadata: { name: leaseName(this.target), namespace: this.target.namespace }, spec: { renewTime: microTime(now), holderIdentity: this.holder.id } }], { fieldManager: 'gantry-lock' });
+    await this.client.apply([{ ...this.ref(), spec: { renewTime: microTime(now), holderIdentity: this.holder.id } }], { fieldManager: 'gantry-lock' });
   }
 
   async release(): Promise<void> {
     if (!this.held) return;
     this.held = false;
-    await this.kubectl.deleteObjects([{ apiVersion: 'coordination.k8s.io/v1', kind: 'Lease', metadata: { name: leaseName(this.target), namespace: this.target.namespace } }]);
+    await this.client.delete([this.ref()]);
+  }
+
+  private ref(): KubeObject {
+    return { apiVersion: 'coordination.k8s.io/v1', kind: 'Lease', metadata: { name: leaseName(this.target), namespace: this.target.namespace } };
   }
 }

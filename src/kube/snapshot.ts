@@ -2,7 +2,7 @@
 // objects that existed and the names of those that did not — and how to restore it.
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { GantryError } from '../errors.js';
-import { KubeObject, Kubectl, describeProblems, objectRef } from './kubectl.js';
+import { KubeClient, KubeObject, describeProblems, refOf } from './client.js';
 
 export interface Snapshot {
   /** Live objects as they were, minus server-managed fields, ready to be replaced back. */
@@ -36,7 +36,7 @@ export function identity(o: KubeObject, namespace?: string): string {
 
 /**
  * Strips what the server owns (status, uid, resourceVersion, managedFields, timestamps)
- * so the result can be sent back with `kubectl replace` and compared between versions.
+ * so the result can be sent back with a replace (PUT) and compared between versions.
  */
 export function restorable(o: KubeObject): KubeObject {
   const copy = structuredClone(o) as KubeObject & { status?: unknown };
@@ -80,13 +80,13 @@ export function sameContent(a: KubeObject, b: KubeObject): boolean {
   return JSON.stringify(comparable(a)) === JSON.stringify(comparable(b));
 }
 
-/** Reads the live state of every desired object in one kubectl call. */
-export async function takeSnapshot(kubectl: Kubectl, desired: KubeObject[], namespace: string): Promise<Snapshot> {
-  const live = await kubectl.getObjects(desired);
+/** Reads the live state of every desired object. */
+export async function takeSnapshot(client: KubeClient, desired: KubeObject[], namespace: string): Promise<Snapshot> {
+  const live = await client.getObjects(desired);
   const liveIds = new Set(live.map((o) => identity(o, namespace)));
   return {
     existing: live.map(restorable),
-    created: desired.filter((o) => !liveIds.has(identity(o, namespace))).map(objectRef),
+    created: desired.filter((o) => !liveIds.has(identity(o, namespace))).map((o) => refOf(o) as KubeObject),
   };
 }
 
@@ -105,21 +105,21 @@ export function changedObjects(snapshot: Snapshot, dryRun: KubeObject[], namespa
 /**
  * Puts the target back: existing objects are replaced with their snapshot (fields the
  * failed deploy added disappear, because replace sends the whole object), created ones
- * are deleted. A snapshot object deleted meanwhile is created again. Three kubectl calls at most.
+ * are deleted. A snapshot object deleted meanwhile is created again.
  */
-export async function restoreSnapshot(kubectl: Kubectl, snapshot: Snapshot): Promise<{ restored: number; deleted: number }> {
+export async function restoreSnapshot(client: KubeClient, snapshot: Snapshot): Promise<{ restored: number; deleted: number }> {
   const problems: string[] = [];
   if (snapshot.existing.length > 0) {
-    const live = await kubectl.getObjects(snapshot.existing);
+    const live = await client.getObjects(snapshot.existing);
     const liveIds = new Set(live.map((o) => identity(o)));
     const toReplace = snapshot.existing.filter((o) => liveIds.has(identity(o)));
     const toCreate = snapshot.existing.filter((o) => !liveIds.has(identity(o)));
-    const replaced = await kubectl.replace(toReplace);
+    const replaced = await client.replace(toReplace);
     if (!replaced.ok) problems.push(describeProblems(replaced.problems));
-    const created = await kubectl.create(toCreate);
+    const created = await client.create(toCreate);
     if (!created.ok) problems.push(describeProblems(created.problems));
   }
-  const deleted = await kubectl.deleteObjects(snapshot.created);
+  const deleted = await client.delete(snapshot.created);
   if (!deleted.ok) problems.push(describeProblems(deleted.problems));
   if (problems.length > 0) {
     throw new GantryError(`Could not restore the snapshot: ${problems.join('; ')}`, {

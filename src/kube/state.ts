@@ -2,7 +2,7 @@
 // snapshot to restore, kept in the cluster in one Secret per target so that a post
 // step, a re-run or another machine can finish or undo what a dead run started.
 import { GantryError } from '../errors.js';
-import { KubeObject, Kubectl, describeProblems } from './kubectl.js';
+import { KubeClient, KubeObject, describeProblems } from './client.js';
 import { Holder, Target } from './lock.js';
 import { Snapshot, decodeObjects, encodeObjects } from './snapshot.js';
 
@@ -43,10 +43,10 @@ const b64 = (text: string): string => Buffer.from(text, 'utf8').toString('base64
 const unb64 = (data: string): string => Buffer.from(data, 'base64').toString('utf8');
 
 export class RolloutStore {
-  constructor(private readonly kubectl: Kubectl, readonly target: Target) {}
+  constructor(private readonly client: KubeClient, readonly target: Target) {}
 
   async read(): Promise<StoredRollout | undefined> {
-    return RolloutStore.decode(await this.kubectl.get<KubeObject>('secret', recordName(this.target), this.target.namespace));
+    return RolloutStore.decode(await this.client.get<KubeObject>(this.ref()));
   }
 
   /** A reference to the record's Secret, for reading it together with others in one call. */
@@ -83,7 +83,7 @@ export class RolloutStore {
       data,
     };
     // Same field manager every time, so a write without the snapshot removes the old one.
-    const result = await this.kubectl.apply([secret], { fieldManager: 'gantry-state' });
+    const result = await this.client.apply([secret], { fieldManager: 'gantry-state' });
     if (!result.ok) {
       throw new GantryError(`Could not record the rollout state in Secret ${recordName(this.target)}: ${describeProblems(result.problems)}`, {
         title: 'State not saved',

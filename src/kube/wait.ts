@@ -1,8 +1,11 @@
-// Waiting for workloads to become ready: one `kubectl get` of every relevant kind per
-// tick (never one per object), a readiness rule per kind, and fail-fast detection of
-// pods that will not recover on their own. Failures carry the pod's events and logs.
+// Waiting for workloads to become ready, from watches: the workloads, their ReplicaSets,
+// their pods and the pods' events are watched from one list each (kube/informer.ts), and
+// every change is judged as it arrives, so a dead end is reported the moment the cluster
+// says so. A readiness rule per kind, fail-fast detection of pods that will not recover on
+// their own, and failures that carry the pod's events and logs.
 import { Reporter } from '../report/reporter.js';
-import { KubeObject, Kubectl } from './kubectl.js';
+import { KubeClient, KubeObject } from './client.js';
+import { Informer, WatchSpec } from './informer.js';
 
 export interface Clock {
   now(): number;
@@ -14,13 +17,13 @@ export const systemClock: Clock = {
   sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
 };
 
-/** The kinds whose readiness Gantry waits for, with the resource names `kubectl get` takes. */
-const WORKLOAD_RESOURCES: Record<string, string> = {
-  Deployment: 'deployments.apps',
-  StatefulSet: 'statefulsets.apps',
-  DaemonSet: 'daemonsets.apps',
-  Job: 'jobs.batch',
-  Pod: 'pods',
+/** The kinds whose readiness Gantry waits for, with the apiVersion they are watched at. */
+const WORKLOAD_API: Record<string, string> = {
+  Deployment: 'apps/v1',
+  StatefulSet: 'apps/v1',
+  DaemonSet: 'apps/v1',
+  Job: 'batch/v1',
+  Pod: 'v1',
 };
 
 /** Container states that do not fix themselves; waiting out the timeout would only delay the rollback. */
@@ -33,7 +36,7 @@ const FATAL_WAITING_REASONS = new Set([
 export const MAX_RESTARTS = 3;
 
 export function isWorkload(o: KubeObject): boolean {
-  return o.kind in WORKLOAD_RESOURCES;
+  return o.kind in WORKLOAD_API;
 }
 
 /** Where one workload stands after a tick. */
@@ -48,6 +51,8 @@ export interface Assessment {
   container?: string;
   /** The Kubernetes reason users search for: ImagePullBackOff, CrashLoopBackOff, ProgressDeadlineExceeded, … */
   reason?: string;
+  /** A failure that only counts once it has lasted this long. */
+  graceMs?: number;
 }
 
 export type WaitOutcome =
@@ -58,6 +63,7 @@ export interface WaitOptions {
   /** The target namespace, for objects that do not name one. */
   namespace: string;
   timeoutMs: number;
+  /** How often the wait looks at the clock when nothing changes (timeouts, graces, heartbeats); default 1 s. */
   pollMs?: number;
   /** How often an unchanged progress line is repeated, so a long wait still shows time left. */
   heartbeatMs?: number;
@@ -98,8 +104,42 @@ function ownedBy(o: KubeObject, owner: KubeObject): boolean {
   return uid !== undefined && refs.some((r) => r.uid === uid);
 }
 
-/** Why a pod will not become ready without a new version, or undefined when it may still. */
-export function podFailure(pod: Pod): { reason: string; message: string; container?: string } | undefined {
+/** How long an unschedulable pod may wait for room before the rollout gives up on it. */
+export const UNSCHEDULABLE_GRACE_MS = 10_000;
+/** How long kubelet may keep failing to create a pod's sandbox (network, runtime) before it counts as a dead end. */
+export const SANDBOX_GRACE_MS = 5_000;
+
+interface PodEvent extends KubeObject {
+  type?: string;
+  reason?: string;
+  message?: string;
+  count?: number;
+  involvedObject?: { uid?: string; kind?: string; name?: string; fieldPath?: string };
+}
+
+export interface PodFailure {
+  reason: string;
+  message: string;
+  container?: string;
+  /** The failure only counts once it has lasted this long (it may still clear up on its own). */
+  graceMs?: number;
+}
+
+/** Warning events of one pod, oldest first. */
+function eventsOf(pod: KubeObject, all: KubeObject[]): PodEvent[] {
+  const uid = pod.metadata.uid as string | undefined;
+  return (all.filter((o) => o.kind === 'Event') as PodEvent[])
+    .filter((e) => e.involvedObject?.uid === uid || (uid === undefined && e.involvedObject?.name === pod.metadata.name));
+}
+
+const eventLine = (e: PodEvent): string => `${e.reason ?? ''}: ${(e.message ?? '').trim()}`;
+
+/**
+ * Why a pod will not become ready without a new version, or undefined when it may still.
+ * Reads the pod's status and, for dead ends only kubelet's events tell (a missing Secret
+ * to mount, a sandbox that cannot be created), its Warning events.
+ */
+export function podFailure(pod: Pod, all: KubeObject[] = []): PodFailure | undefined {
   const statuses = [...(pod.status?.initContainerStatuses ?? []), ...(pod.status?.containerStatuses ?? [])];
   for (const c of statuses) {
     const waiting = c.state?.waiting;
@@ -118,15 +158,42 @@ export function podFailure(pod: Pod): { reason: string; message: string; contain
       };
     }
   }
+  const started = statuses.some((c) => c.state?.running !== undefined || c.state?.terminated !== undefined);
+  for (const e of eventsOf(pod, all).filter((ev) => ev.type === 'Warning')) {
+    // The pull failure is an event a moment before it is a container status: act on whichever comes first.
+    if (e.reason === 'Failed' && /Failed to pull image|ErrImagePull|InvalidImageName/.test(e.message ?? '') && !started) {
+      // fieldPath names the container: spec.containers{app}
+      const container = /\{([^}]+)\}/.exec(e.involvedObject?.fieldPath ?? '')?.[1];
+      return { reason: 'ImagePullBackOff', container, message: `${container ? `container ${container}: ` : ''}event ${eventLine(e)}` };
+    }
+    if (e.reason === 'FailedMount' && /(secret|configmap)s? "[^"]+" not found|couldn't find key/i.test(e.message ?? '') && !started) {
+      return { reason: 'FailedMount', message: `event ${eventLine(e)}` };
+    }
+    if (e.reason === 'FailedCreatePodSandBox' && !started) {
+      return { reason: 'FailedCreatePodSandBox', message: `event ${eventLine(e)}`, graceMs: SANDBOX_GRACE_MS };
+    }
+  }
   const scheduled = pod.status?.conditions?.find((c) => c.type === 'PodScheduled');
   if (scheduled?.status === 'False' && scheduled.reason === 'Unschedulable') {
-    return { reason: 'Unschedulable', message: `pod cannot be scheduled: ${scheduled.message ?? 'no node fits'}` };
+    // A cluster autoscaler that is adding a node for this pod will make room: that is not a dead end.
+    const scalingUp = eventsOf(pod, all).some((e) => e.reason === 'TriggeredScaleUp' || e.reason === 'Nominated');
+    if (!scalingUp) return { reason: 'Unschedulable', message: `pod cannot be scheduled: ${scheduled.message ?? 'no node fits'}`, graceMs: UNSCHEDULABLE_GRACE_MS };
   }
   return undefined;
 }
 
 function podReady(pod: Pod): boolean {
   return pod.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false;
+}
+
+/**
+ * Ready pods, not on their way out, whose every container reports the image digest it
+ * runs. The workload's status can move ahead of the pods the watch has delivered; the
+ * revision history records digests, so readiness waits until the pods have said them.
+ */
+function reportedPods(pods: Pod[]): number {
+  return pods.filter((p) => !p.metadata.deletionTimestamp && podReady(p)
+    && (p.status?.containerStatuses ?? []).every((c) => /sha256:[0-9a-f]{64}/.test((c as { imageID?: string }).imageID ?? ''))).length;
 }
 
 /** The first not-ready container, for explaining a slow start. */
@@ -163,8 +230,8 @@ export function assess(workload: KubeObject, all: KubeObject[]): Assessment {
   const status = obj(workload.status);
   const pods = currentPods(workload, all);
   for (const pod of pods) {
-    const failure = podFailure(pod);
-    if (failure) return { state: 'failed', ready: pods.filter(podReady).length, desired: pods.length, reason: failure.reason, message: `pod ${pod.metadata.name}: ${failure.message}`, pod, container: failure.container };
+    const failure = podFailure(pod, all);
+    if (failure) return { state: 'failed', ready: pods.filter(podReady).length, desired: pods.length, reason: failure.reason, message: `pod ${pod.metadata.name}: ${failure.message}`, pod, container: failure.container, graceMs: failure.graceMs };
   }
   const slowPod = pods.find((p) => !podReady(p));
   const slow = (ready: number, desired: number, message: string): Assessment => ({
@@ -185,6 +252,7 @@ export function assess(workload: KubeObject, all: KubeObject[]): Assessment {
       if (updated < desired) return slow(ready, desired, `${updated}/${desired} updated`);
       if (num(status.replicas) > updated) return slow(ready, desired, `${num(status.replicas) - updated} old replicas terminating`);
       if (available < updated) return slow(ready, desired, `${available}/${desired} available`);
+      if (reportedPods(pods) < desired) return slow(ready, desired, 'waiting for the pods to report the image digests they run');
       return { state: 'ready', ready: desired, desired };
     }
     case 'StatefulSet': {
@@ -198,6 +266,7 @@ export function assess(workload: KubeObject, all: KubeObject[]): Assessment {
         return num(status.updatedReplicas) >= desired - partition ? { state: 'ready', ready, desired } : slow(ready, desired, 'partitioned update in progress');
       }
       if (status.updateRevision !== status.currentRevision) return slow(num(status.updatedReplicas), desired, `${num(status.updatedReplicas)}/${desired} updated`);
+      if (reportedPods(pods) < desired) return slow(ready, desired, 'waiting for the pods to report the image digests they run');
       return { state: 'ready', ready, desired };
     }
     case 'DaemonSet': {
@@ -237,87 +306,106 @@ export function formatSeconds(ms: number): string {
 /**
  * Waits until every workload among `objects` is ready, one of them fails for a reason
  * that will not fix itself, or the timeout passes. Objects that are not workloads
- * (ConfigMaps, Services) are ready as soon as they are applied.
+ * (ConfigMaps, Services) are ready as soon as they are applied. Changes are judged as the
+ * watches deliver them; the clock is only looked at for timeouts, graces and heartbeats.
  */
-export async function waitForReady(kubectl: Kubectl, objects: KubeObject[], reporter: Reporter, options: WaitOptions): Promise<WaitOutcome> {
+export async function waitForReady(client: KubeClient, objects: KubeObject[], reporter: Reporter, options: WaitOptions): Promise<WaitOutcome> {
   const clock = options.clock ?? systemClock;
-  const pollMs = options.pollMs ?? 2000;
+  const tickMs = options.pollMs ?? 1000;
   const heartbeatMs = options.heartbeatMs ?? 15_000;
   const started = clock.now();
   const workloads = objects.filter(isWorkload);
   if (workloads.length === 0) return { ready: true, elapsedMs: 0, live: [] };
-  const byNamespace = new Map<string, KubeObject[]>();
-  for (const w of workloads) {
-    const ns = w.metadata.namespace ?? options.namespace;
-    byNamespace.set(ns, [...(byNamespace.get(ns) ?? []), w]);
-  }
-  const lastLine = new Map<string, { text: string; at: number }>();
-  let latest = new Map<string, { assessment: Assessment; namespace: string }>();
-
-  for (;;) {
-    const elapsed = clock.now() - started;
-    latest = new Map();
-    const seenObjects: KubeObject[] = [];
-    for (const [ns, list] of byNamespace) {
-      const kinds = new Set(list.map((w) => WORKLOAD_RESOURCES[w.kind]!));
-      kinds.add('pods');
-      if (list.some((w) => w.kind === 'Deployment')) kinds.add('replicasets.apps');
-      const live = await kubectl.listKinds([...kinds], ns);
-      seenObjects.push(...live);
-      for (const w of list) {
-        const current = live.find((o) => o.kind === w.kind && o.metadata.name === w.metadata.name);
+  const informer = new Informer(client, watchSpecs(workloads, options.namespace), { onNotice: (m) => reporter.info(m) });
+  await informer.start();
+  try {
+    const lastLine = new Map<string, { text: string; at: number }>();
+    /** When a failure with a grace was first seen, per workload and reason. */
+    const firstSeen = new Map<string, number>();
+    for (;;) {
+      const changes = informer.changes;
+      const live = informer.items();
+      const now = clock.now();
+      const elapsed = now - started;
+      const latest = new Map<string, { assessment: Assessment; namespace: string }>();
+      for (const w of workloads) {
+        const ns = w.metadata.namespace ?? options.namespace;
+        const current = live.find((o) => o.kind === w.kind && o.metadata.name === w.metadata.name && (o.metadata.namespace ?? ns) === ns);
         const name = `${w.kind}/${w.metadata.name}`;
-        const assessment = current ? assess(current, live) : { state: 'progressing' as const, ready: 0, desired: 1, message: 'not created yet' };
+        let assessment: Assessment = current ? assess(current, live) : { state: 'progressing', ready: 0, desired: 1, message: 'not created yet' };
+        if (assessment.state === 'failed' && assessment.graceMs !== undefined) {
+          const key = `${name}/${assessment.reason}`;
+          const since = firstSeen.get(key) ?? now;
+          firstSeen.set(key, since);
+          if (now - since < assessment.graceMs) {
+            assessment = { ...assessment, state: 'progressing', message: `${assessment.reason} for ${formatSeconds(now - since)}, a dead end after ${formatSeconds(assessment.graceMs)}: ${assessment.message}` };
+          }
+        }
         latest.set(name, { assessment, namespace: ns });
       }
-    }
-    const seen = clock.now() - started;
-    const left = options.timeoutMs - elapsed;
-    for (const [name, { assessment }] of latest) {
-      const text = `${name}: ${assessment.ready}/${assessment.desired} ready${assessment.state === 'progressing' && assessment.message ? ` (${assessment.message})` : ''}`;
-      const prev = lastLine.get(name);
-      if (!prev || prev.text !== text || clock.now() - prev.at >= heartbeatMs) {
-        reporter.info(`${text}, ${formatSeconds(elapsed)}${assessment.state === 'ready' ? '' : `, ${formatSeconds(left)} left`}`);
-        lastLine.set(name, { text, at: clock.now() });
+      const left = options.timeoutMs - elapsed;
+      for (const [name, { assessment }] of latest) {
+        const text = `${name}: ${assessment.ready}/${assessment.desired} ready${assessment.state === 'progressing' && assessment.message ? ` (${assessment.message})` : ''}`;
+        const prev = lastLine.get(name);
+        if (!prev || prev.text !== text || now - prev.at >= heartbeatMs) {
+          reporter.info(`${text}, ${formatSeconds(elapsed)}${assessment.state === 'ready' ? '' : `, ${formatSeconds(left)} left`}`);
+          lastLine.set(name, { text, at: now });
+        }
       }
-    }
-    for (const [name, { assessment, namespace }] of latest) {
-      if (assessment.state === 'failed') {
-        const detail = await explain(kubectl, namespace, assessment);
-        // Measured once the cluster has been read, so "detected after" is when Gantry knew.
-        return { ready: false, timedOut: false, reason: assessment.reason ?? 'Failed', object: name, message: `${name} failed: ${assessment.message}${detail}`, elapsedMs: seen };
+      for (const [name, { assessment, namespace }] of latest) {
+        if (assessment.state === 'failed') {
+          const detail = await explain(client, namespace, assessment, live);
+          // Measured when the cluster's word arrived, so "detected after" is when Gantry knew.
+          return { ready: false, timedOut: false, reason: assessment.reason ?? 'Failed', object: name, message: `${name} failed: ${assessment.message}${detail}`, elapsedMs: elapsed };
+        }
       }
+      if ([...latest.values()].every((l) => l.assessment.state === 'ready')) return { ready: true, elapsedMs: elapsed, live };
+      if (elapsed >= options.timeoutMs) {
+        const [name, slow] = [...latest].find(([, l]) => l.assessment.state !== 'ready')!;
+        const detail = await explain(client, slow.namespace, slow.assessment, live);
+        return {
+          ready: false, timedOut: true, reason: 'Timeout', object: name, elapsedMs: elapsed,
+          message: `${name} was not ready after ${formatSeconds(options.timeoutMs)}: ${slow.assessment.ready}/${slow.assessment.desired} ready (${slow.assessment.message ?? 'not ready'})${detail}`,
+        };
+      }
+      await options.onTick?.();
+      // Wake on the next change, or after a tick to look at the clock again.
+      if (informer.changes === changes) await Promise.race([informer.changed(), clock.sleep(Math.min(tickMs, Math.max(1, options.timeoutMs - elapsed)))]);
     }
-    if ([...latest.values()].every((l) => l.assessment.state === 'ready')) return { ready: true, elapsedMs: seen, live: seenObjects };
-    if (elapsed >= options.timeoutMs) {
-      const [name, slow] = [...latest].find(([, l]) => l.assessment.state !== 'ready')!;
-      const detail = await explain(kubectl, slow.namespace, slow.assessment);
-      return {
-        ready: false, timedOut: true, reason: 'Timeout', object: name, elapsedMs: elapsed,
-        message: `${name} was not ready after ${formatSeconds(options.timeoutMs)}: ${slow.assessment.ready}/${slow.assessment.desired} ready (${slow.assessment.message ?? 'not ready'})${detail}`,
-      };
-    }
-    await options.onTick?.();
-    await clock.sleep(Math.min(pollMs, Math.max(0, options.timeoutMs - (clock.now() - started))) || pollMs);
+  } finally {
+    informer.stop();
   }
 }
 
-/** The pod's recent events and its failing container's last log lines: what a user needs to see why. Two calls, only on failure. */
-async function explain(kubectl: Kubectl, namespace: string, assessment: Assessment): Promise<string> {
+/** What to watch for a set of workloads: their kinds, their ReplicaSets and pods, and the pods' events, per namespace. */
+export function watchSpecs(workloads: KubeObject[], defaultNamespace: string): WatchSpec[] {
+  const specs = new Map<string, WatchSpec>();
+  const add = (spec: WatchSpec): void => void specs.set(`${spec.namespace}/${spec.kind}`, spec);
+  for (const w of workloads) {
+    const namespace = w.metadata.namespace ?? defaultNamespace;
+    add({ apiVersion: WORKLOAD_API[w.kind]!, kind: w.kind, namespace });
+    add({ apiVersion: 'v1', kind: 'Pod', namespace });
+    add({ apiVersion: 'v1', kind: 'Event', namespace, fieldSelector: 'involvedObject.kind=Pod' });
+    if (w.kind === 'Deployment') add({ apiVersion: 'apps/v1', kind: 'ReplicaSet', namespace });
+  }
+  return [...specs.values()];
+}
+
+/** The pod's recent events (already watched) and its failing container's last log lines: what a user needs to see why. One call, only on failure. */
+async function explain(client: KubeClient, namespace: string, assessment: Assessment, live: KubeObject[]): Promise<string> {
   const pod = assessment.pod;
   if (!pod) return '';
   const parts: string[] = [];
-  const events = await kubectl.events(namespace, 'Pod', pod.metadata.name).catch(() => [] as KubeObject[]);
+  const events = eventsOf(pod, live);
   if (events.length > 0) {
     parts.push(`\nEvents of pod ${pod.metadata.name}:`);
-    for (const e of events.slice(-8)) {
-      const ev = e as KubeObject & { type?: string; reason?: string; message?: string; count?: number };
+    for (const ev of events.slice(-8)) {
       parts.push(`  ${ev.type ?? ''} ${ev.reason ?? ''}${ev.count && ev.count > 1 ? ` (x${ev.count})` : ''}: ${(ev.message ?? '').trim()}`);
     }
   }
   if (assessment.container) {
     const crashed = assessment.reason === 'CrashLoopBackOff' || assessment.reason === 'RunContainerError';
-    const logs = (await kubectl.logs(namespace, pod.metadata.name, assessment.container, { tail: 20, previous: crashed })).trim();
+    const logs = (await client.logs(namespace, pod.metadata.name, assessment.container, { tail: 20, previous: crashed }).catch(() => '')).trim();
     if (logs) parts.push(`\nLast log lines of container ${assessment.container}${crashed ? ' (previous run)' : ''}:`, ...logs.split('\n').map((l) => `  ${l}`));
   }
   return parts.join('\n');

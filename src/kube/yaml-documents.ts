@@ -2,7 +2,7 @@
 // or into errors that point at file:line:column. Knows YAML and object shape, not paths.
 import { Document, LineCounter, parseAllDocuments } from 'yaml';
 import { GantryError, type ErrorLocation } from '../errors.js';
-import type { KubeObject } from './kubectl.js';
+import type { KubeObject } from './client.js';
 import type { Manifest } from './manifests.js';
 import { dropTimeTags, readSimpleDocument } from './yaml-fast.js';
 

@@ -4,7 +4,9 @@
 import { isClusterScoped } from '../kube/manifests.js';
 import { GantryError, GantryErrors } from '../errors.js';
 import { History, Revision, imagesOf, resolvedDigests } from '../kube/history.js';
-import { KubeObject, Kubectl, ObjectProblem } from '../kube/kubectl.js';
+import { KubeClient, KubeObject, ObjectProblem } from '../kube/client.js';
+import { applySet, forNewCrd } from '../kube/apply.js';
+import { ErrorLocation } from '../errors.js';
 import { DeployLock, Holder, Target } from '../kube/lock.js';
 import { Snapshot, changedObjects, displayName, identity, restoreSnapshot, takeSnapshot } from '../kube/snapshot.js';
 import { Phase, RolloutRecord, RolloutStore, StoredRollout, UNFINISHED } from '../kube/state.js';
@@ -28,7 +30,7 @@ export interface RolloutOutcome {
 
 /** What every engine operation needs from its caller; the adapters build it from Config. */
 export interface Engine {
-  kubectl: Kubectl;
+  client: KubeClient;
   reporter: Reporter;
   target: Target;
   holder: Holder;
@@ -38,7 +40,7 @@ export interface Engine {
   historyLimit: number;
   rollbackOnFailure: boolean;
   clock?: Clock;
-  /** Seconds between status polls; tests shorten it. */
+  /** How often a wait looks at the clock when nothing changes; tests shorten it. */
   pollMs?: number;
   /** Called once the rollout is recorded in the cluster, before anything is applied (the action saves post-step state here). */
   onRecorded?: (record: RolloutRecord) => void;
@@ -50,6 +52,8 @@ export interface Plan {
   prune?: KubeObject[];
   /** Set when the plan restores an older revision. */
   rollbackOf?: number;
+  /** Where each object came from (by `identity()`), so a rejected object is named with its file:line. */
+  locations?: Map<string, ErrorLocation>;
 }
 
 /** Allowed transitions. Rolling back is a transition like any other, reachable from every phase that changed the cluster. */
@@ -108,6 +112,24 @@ function firstLine(text: string, max = 160): string {
   return line.length > max ? `${line.slice(0, max - 1)}…` : line;
 }
 
+/**
+ * The lock and the rollout record live in the target namespace. When it does not exist
+ * yet and the set itself creates it (the commonest first-deploy layout), it is applied
+ * before the lock is taken. It stays if the rollout is rolled back: it then holds the
+ * record of what happened. A concurrent deploy is still refused, by the lock.
+ */
+async function createTargetNamespace(engine: Engine, objects: KubeObject[]): Promise<void> {
+  const { client, target, reporter } = engine;
+  const own = objects.find((o) => o.kind === 'Namespace' && o.metadata.name === target.namespace);
+  if (!own) return;
+  if (await client.get({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: target.namespace } })) return;
+  const checked = await client.apply([own], { dryRun: true });
+  if (!checked.ok) throw validationError(checked.problems, 1);
+  const created = await client.apply([own]);
+  if (!created.ok) throw validationError(created.problems, 1);
+  reporter.info(`namespace ${target.namespace} created first: the deploy lock and the rollout record live there`);
+}
+
 /** Namespaces first, so one apply can create a namespace and then what goes into it. */
 export function namespacesFirst(objects: KubeObject[]): KubeObject[] {
   return [...objects.filter((o) => o.kind === 'Namespace'), ...objects.filter((o) => o.kind !== 'Namespace')];
@@ -129,11 +151,12 @@ export function inNamespace(objects: KubeObject[], namespace: string): KubeObjec
   return objects.map((o) => (o.metadata.namespace || isClusterScoped(o, crds) ? o : { ...o, metadata: { ...o.metadata, namespace } }));
 }
 
-/** Turns the server's dry-run complaints into one error per object, each naming it. */
-export function validationError(problems: ObjectProblem[], count: number): GantryError {
+/** Turns the server's dry-run complaints into one error per object, each naming it and, when known, its file:line. */
+export function validationError(problems: ObjectProblem[], count: number, locate: (p: ObjectProblem) => ErrorLocation | undefined = () => undefined): GantryError {
   const errors = problems.map((p) => new GantryError(`${p.object ? `${p.object} was rejected by the server: ` : ''}${p.message}`, {
     title: 'Invalid manifest',
     hint: 'Nothing was applied. Fix the manifest and deploy again.',
+    location: locate(p),
   }));
   if (errors.length === 0) errors.push(new GantryError(`The server rejected the manifests (${count} objects) in the dry run`, { title: 'Invalid manifest', hint: 'Nothing was applied.' }));
   return errors.length === 1 ? errors[0]! : new GantryErrors(errors);
@@ -164,46 +187,56 @@ function startRecord(engine: Engine, revision: number, previousRevision: number 
 export async function rollout(engine: Engine, prepare: (revision: number) => Plan): Promise<RolloutOutcome> {
   const clock = engine.clock ?? systemClock;
   const started = clock.now();
-  const { kubectl, reporter, target } = engine;
-  const lock = new DeployLock(kubectl, target, engine.holder, engine.lockTtlMs, clock);
-  const store = new RolloutStore(kubectl, target);
-  const history = new History(kubectl, target, engine.historyLimit);
+  const { client, reporter, target } = engine;
+  const lock = new DeployLock(client, target, engine.holder, engine.lockTtlMs, clock);
+  const store = new RolloutStore(client, target);
+  const history = new History(client, target, engine.historyLimit);
+  // Renewing the lock must never fail a healthy rollout: the lease outlives a short outage.
+  const renew = (): Promise<void> => lock.renew().catch((err: unknown) => reporter.warning(`could not renew the deploy lock: ${err instanceof Error ? err.message : String(err)}`));
 
+  const plan = prepare(0);
+  await createTargetNamespace(engine, plan.objects);
   const how = await lock.acquire();
   if (how !== 'taken') reporter.info(`lock ${target.namespace}/${target.app}: ${how === 'reclaimed' ? 'reclaimed from an earlier attempt of this run' : 'took over a stale lock'}`);
   try {
-    const { stored, revisions } = await readTarget(kubectl, store, history);
+    const { stored, revisions } = await readTarget(client, store, history);
     if (stored && UNFINISHED.includes(stored.record.phase)) {
       await reporter.group(`Finish the interrupted rollout r${stored.record.revision}`, () => recoverStored(engine, store, stored));
     }
     const previousRevision = revisions[0]?.revision;
     const revision = Math.max(previousRevision ?? 0, stored?.record.revision ?? 0) + 1;
-    const plan = prepare(revision);
+    Object.assign(plan, prepare(revision));
     const objects = namespacesFirst(inNamespace(plan.objects, target.namespace));
+    const locate = (p: ObjectProblem): ErrorLocation | undefined => {
+      const o = p.index === undefined ? undefined : objects[p.index];
+      return o ? plan.locations?.get(identity(o, target.namespace)) : undefined;
+    };
     const prune = inNamespace(plan.prune ?? [], target.namespace);
     const machine = new RolloutMachine(engine, store, startRecord(engine, revision, previousRevision));
     const outcome: RolloutOutcome = { result: 'failed', revision, previousRevision, changed: [], timings: { totalMs: 0 } };
     const finish = (): RolloutOutcome => ({ ...outcome, timings: { ...outcome.timings, totalMs: clock.now() - started } });
 
     // validating: the whole set in one server-side dry run; nothing changes unless every object passes.
-    const { dryRun, blocking } = await reporter.group(`Validate ${objects.length} objects (server-side dry run)`, async () => {
-      const result = await kubectl.apply(objects, { dryRun: true });
-      const problems = result.problems.filter((p) => !inNewNamespace(p, objects));
+    const { dryRun, blocking, deferred } = await reporter.group(`Validate ${objects.length} objects (server-side dry run)`, async () => {
+      const result = await client.apply(objects, { dryRun: true });
+      const excused = result.problems.filter((p) => inNewNamespace(p, objects) || forNewCrd(p, objects));
+      const problems = result.problems.filter((p) => !excused.includes(p));
       // A failure that names no object still blocks: there is nothing to excuse it by.
       const passed = result.ok || (result.problems.length > 0 && problems.length === 0);
       if (result.ok) reporter.info(`${objects.length} objects accepted by the server`);
-      else if (passed) reporter.info(`${result.objects.length} objects accepted by the server; the rest go into namespaces this rollout creates, and are checked when they are applied`);
-      return { dryRun: result, blocking: passed ? undefined : problems };
+      else if (passed) reporter.info(`${result.objects.length} objects accepted by the server; ${excused.length} go into namespaces or are of kinds this rollout creates, and are checked as soon as those exist, before they are applied`);
+      const later = excused.map((p) => objects[p.index ?? -1]).filter((o): o is KubeObject => o !== undefined);
+      return { dryRun: result, blocking: passed ? undefined : problems, deferred: later };
     });
     if (blocking) {
-      const error = validationError(blocking, objects.length);
+      const error = validationError(blocking, objects.length, locate);
       await machine.to('failed', error.message).catch(() => undefined);
       throw error;
     }
 
     // snapshotting: what exists now (restorable) and what this rollout will create.
     await machine.to('snapshotting');
-    const snapshot = await takeSnapshot(kubectl, [...objects, ...prune], target.namespace);
+    const snapshot = await takeSnapshot(client, [...objects, ...prune], target.namespace);
     const changed = changedObjects(snapshot, dryRun.objects, target.namespace);
     const pruneIds = new Set(prune.map((o) => identity(o, target.namespace)));
     const pruned = snapshot.existing.filter((o) => pruneIds.has(identity(o, target.namespace)));
@@ -217,19 +250,19 @@ export async function rollout(engine: Engine, prepare: (revision: number) => Pla
     engine.onRecorded?.(machine.record);
     const applyAndWait = async (): Promise<{ reason: string; object?: string } | undefined> => {
       const applied = await reporter.group(`Apply ${objects.length} objects (server-side apply, field manager gantry)`, async () => {
-        const result = await kubectl.apply(objects);
-        const removed = result.ok ? await kubectl.deleteObjects(pruned) : { ok: true, problems: [] };
+        const result = await applySet(client, objects, { timeoutMs: engine.timeoutMs, deferred });
+        const removed = result.ok ? await client.delete(pruned) : { ok: true, problems: [] };
         return { ok: result.ok && removed.ok, problems: [...result.problems, ...removed.problems], objects: result.objects };
       });
 
       if (!applied.ok) {
-        return { reason: `The apply failed: ${applied.problems.map((p) => p.message).join('; ')}` };
+        return { reason: `The apply failed: ${applied.problems.map((p) => { const at = locate(p); return `${at ? `${at.file}${at.line ? `:${at.line}` : ''}: ` : ''}${p.message}`; }).join('; ')}` };
       }
       await machine.to('waiting');
       const waitStarted = clock.now();
       const waited = await reporter.group(`Wait for ${objects.filter(isWorkload).length} workloads to be ready (timeout ${formatSeconds(engine.timeoutMs)})`, () =>
-        waitForReady(kubectl, applied.objects.length > 0 ? applied.objects : objects, reporter, {
-          namespace: target.namespace, timeoutMs: engine.timeoutMs, pollMs: engine.pollMs, clock, onTick: () => lock.renew(),
+        waitForReady(client, applied.objects.length > 0 ? applied.objects : objects, reporter, {
+          namespace: target.namespace, timeoutMs: engine.timeoutMs, pollMs: engine.pollMs, clock, onTick: renew,
         }));
       outcome.timings.waitMs = clock.now() - waitStarted;
       if (waited.ready) {
@@ -266,7 +299,7 @@ export async function rollout(engine: Engine, prepare: (revision: number) => Pla
     }
     const rollbackStarted = clock.now();
     await machine.to('rolling-back', failure.reason);
-    const restored = await reporter.group('Roll back to the snapshot', () => restoreAndWait(engine, snapshot, clock, () => lock.renew()));
+    const restored = await reporter.group('Roll back to the snapshot', () => restoreAndWait(engine, snapshot, clock, renew));
     outcome.timings.rollbackMs = clock.now() - rollbackStarted;
     if (restored.ok) {
       await machine.to('rolled-back');
@@ -284,9 +317,9 @@ export async function rollout(engine: Engine, prepare: (revision: number) => Pla
 
 /** Restores a snapshot and waits for what it restored to be ready again. */
 async function restoreAndWait(engine: Engine, snapshot: Snapshot, clock: Clock, onTick: () => Promise<void>): Promise<{ ok: boolean; message: string }> {
-  const { restored, deleted } = await restoreSnapshot(engine.kubectl, snapshot);
+  const { restored, deleted } = await restoreSnapshot(engine.client, snapshot);
   engine.reporter.info(`restored ${restored} objects to their previous spec, deleted ${deleted} created by the rollout`);
-  const waited = await waitForReady(engine.kubectl, snapshot.existing, engine.reporter, {
+  const waited = await waitForReady(engine.client, snapshot.existing, engine.reporter, {
     namespace: engine.target.namespace, timeoutMs: engine.timeoutMs, pollMs: engine.pollMs, clock, onTick,
   });
   return waited.ready ? { ok: true, message: '' } : { ok: false, message: waited.message };
@@ -318,11 +351,11 @@ async function recoverStored(engine: Engine, store: RolloutStore, stored: Stored
  * Returns undefined when there is nothing to do.
  */
 export async function recoverInterrupted(engine: Engine, options: { anyHolder?: boolean } = {}): Promise<RolloutOutcome | undefined> {
-  const store = new RolloutStore(engine.kubectl, engine.target);
+  const store = new RolloutStore(engine.client, engine.target);
   const stored = await store.read();
   if (!stored || !UNFINISHED.includes(stored.record.phase)) return undefined;
   if (!options.anyHolder && stored.record.holder.id !== engine.holder.id) return undefined;
-  const lock = new DeployLock(engine.kubectl, engine.target, options.anyHolder ? stored.record.holder : engine.holder, engine.lockTtlMs, engine.clock);
+  const lock = new DeployLock(engine.client, engine.target, options.anyHolder ? stored.record.holder : engine.holder, engine.lockTtlMs, engine.clock);
   await lock.acquire();
   try {
     return await recoverStored(engine, store, stored);
@@ -350,15 +383,15 @@ export function pickRevision(revisions: Revision[], requested?: number): { targe
   return { target: earlier, current };
 }
 
-/** The rollout record and the history in one kubectl call. */
-async function readTarget(kubectl: Kubectl, store: RolloutStore, history: History): Promise<{ stored?: StoredRollout; revisions: Revision[] }> {
-  const found = await kubectl.getObjects([store.ref(), history.ref()]);
+/** The rollout record and the history, read together. */
+async function readTarget(client: KubeClient, store: RolloutStore, history: History): Promise<{ stored?: StoredRollout; revisions: Revision[] }> {
+  const found = await client.getObjects([store.ref(), history.ref()]);
   const named = (ref: KubeObject) => found.find((o) => o.metadata.name === ref.metadata.name);
   return { stored: RolloutStore.decode(named(store.ref())), revisions: History.decode(named(history.ref())) };
 }
 
 /** Reads what `gantry status` shows. */
-export async function readStatus(kubectl: Kubectl, target: Target, historyLimit: number): Promise<{ record?: RolloutRecord; revisions: Revision[] }> {
-  const { stored, revisions } = await readTarget(kubectl, new RolloutStore(kubectl, target), new History(kubectl, target, historyLimit));
+export async function readStatus(client: KubeClient, target: Target, historyLimit: number): Promise<{ record?: RolloutRecord; revisions: Revision[] }> {
+  const { stored, revisions } = await readTarget(client, new RolloutStore(client, target), new History(client, target, historyLimit));
   return { record: stored?.record, revisions };
 }

@@ -3,7 +3,9 @@
 import { Config } from '../config/deploy.js';
 import { GantryError } from '../errors.js';
 import { History, Revision } from '../kube/history.js';
-import { KubeObject, Kubectl } from '../kube/kubectl.js';
+import { ApiClient } from '../kube/api-client.js';
+import { KubeClient, KubeObject } from '../kube/client.js';
+import { Kubectl } from '../kube/kubectl.js';
 import { Manifest, addMetadata, loadManifests, substituteImages } from '../kube/manifests.js';
 import { identity } from '../kube/snapshot.js';
 import { RolloutRecord } from '../kube/state.js';
@@ -12,20 +14,23 @@ import { Engine, REVISION_ANNOTATION, RolloutOutcome, pickRevision, readStatus, 
 import { Clock } from '../kube/wait.js';
 
 export interface Runtime {
-  kubectl: Kubectl;
+  client: KubeClient;
+  /** kubectl, for rendering kustomizations only; built from the config when absent. */
+  kubectl?: Kubectl;
   reporter: Reporter;
   clock?: Clock;
   pollMs?: number;
   onRecorded?: (record: RolloutRecord) => void;
 }
 
-export function kubectlFor(config: Config): Kubectl {
-  return new Kubectl({ binary: config.kubectl.binary, kubeconfig: config.kubectl.kubeconfig, context: config.kubectl.context });
+/** The API client for the configured kubeconfig and context. */
+export function clientFor(config: Config): KubeClient {
+  return ApiClient.fromConfig({ kubeconfig: config.kubectl.kubeconfig, context: config.kubectl.context });
 }
 
 export function engineFor(config: Config, runtime: Runtime): Engine {
   return {
-    kubectl: runtime.kubectl,
+    client: runtime.client,
     reporter: runtime.reporter,
     target: config.target,
     holder: { id: config.run.id, runUrl: config.run.runUrl },
@@ -53,7 +58,7 @@ export async function prepareManifests(config: Config, runtime: Runtime): Promis
     const manifests = await loadManifests({
       workspace: config.workspace,
       paths: config.manifests,
-      kubectl: runtime.kubectl,
+      kubectl: runtime.kubectl ?? new Kubectl({ binary: config.kubectl.binary }),
       namespace: config.target.namespace,
       helm: { binary: config.helm.binary, releaseName: config.helm.releaseName, namespace: config.target.namespace, valuesFiles: config.helm.valuesFiles, set: config.helm.set },
     });
@@ -90,7 +95,7 @@ export async function rollback(config: Config, runtime: Runtime): Promise<Rollou
 }
 
 async function redeploy(config: Config, runtime: Runtime, engine: Engine): Promise<RolloutOutcome> {
-  const revisions = await new History(runtime.kubectl, config.target, config.historyLimit).list();
+  const revisions = await new History(runtime.client, config.target, config.historyLimit).list();
   const { target, current } = pickRevision(revisions, config.toRevision);
   runtime.reporter.info(`rolling ${config.target.namespace}/${config.target.app} back from r${current?.revision ?? '?'} to r${target.revision}${target.commit ? ` (commit ${target.commit.slice(0, 12)})` : ''}, deployed ${target.deployedAt} by ${target.runUrl}`);
   return rollout(engine, (revision) => {
@@ -109,7 +114,7 @@ export interface StatusReport {
 }
 
 export async function status(config: Config, runtime: Runtime): Promise<StatusReport> {
-  const report = await readStatus(runtime.kubectl, config.target, config.historyLimit);
+  const report = await readStatus(runtime.client, config.target, config.historyLimit);
   const { reporter } = runtime;
   const { record, revisions } = report;
   reporter.info(`target ${config.target.namespace}/${config.target.app}`);

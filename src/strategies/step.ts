@@ -3,10 +3,10 @@
 // the all-in-one action.
 import { Config } from '../config/deploy.js';
 import type { StateStore } from '../image/state.js';
-import { Kubectl } from '../kube/kubectl.js';
+import { ApiClient } from '../kube/api-client.js';
 import { Reporter } from '../report/reporter.js';
 import { RolloutOutcome, recoverInterrupted } from './basic.js';
-import { deploy, kubectlFor, outcomeError, reportOutcome } from './commands.js';
+import { clientFor, deploy, outcomeError, reportOutcome } from './commands.js';
 import { rememberFinish, rememberStart, unfinishedStep } from './post-state.js';
 
 export async function runDeployStep(config: Config, reporter: Reporter, store: StateStore): Promise<RolloutOutcome> {
@@ -17,7 +17,12 @@ export async function runDeployStep(config: Config, reporter: Reporter, store: S
   });
   let outcome: RolloutOutcome;
   try {
-    outcome = await deploy(config, { kubectl: kubectlFor(config), reporter });
+    const client = clientFor(config);
+    try {
+      outcome = await deploy(config, { client, reporter });
+    } finally {
+      client.close();
+    }
   } catch (err) {
     // Failures before a rollout outcome (invalid manifests, a held lock) still say so in `result`.
     reporter.setOutput('result', 'failed');
@@ -36,8 +41,9 @@ export async function recoverDeployStep(reporter: Reporter, store: StateStore): 
   const step = unfinishedStep(store);
   if (!step) return; // the main step finished (or never started a rollout): nothing to undo
   reporter.info(`the deploy step did not finish; checking ${step.target.namespace}/${step.target.app} for an unfinished rollout`);
+  const client = ApiClient.fromConfig({ kubeconfig: step.kubectl.kubeconfig, context: step.kubectl.context });
   const outcome = await recoverInterrupted({
-    kubectl: new Kubectl(step.kubectl),
+    client,
     reporter,
     target: step.target,
     holder: { id: step.holderId, runUrl: step.runUrl },
@@ -46,7 +52,7 @@ export async function recoverDeployStep(reporter: Reporter, store: StateStore): 
     // Recovery restores a snapshot and records no revision, so the history limit is not used.
     historyLimit: 1,
     rollbackOnFailure: true,
-  });
+  }).finally(() => client.close());
   if (!outcome) {
     reporter.info('no unfinished rollout of this run in the cluster: nothing to roll back');
     return;

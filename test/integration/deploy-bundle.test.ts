@@ -3,7 +3,7 @@
 import { execFileSync, spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { Kubectl } from '../../src/kube/kubectl.js';
+import { ApiClient } from '../../src/kube/api-client.js';
 import { RolloutStore } from '../../src/kube/state.js';
 import { REPO_ROOT, runBundle } from '../support/bundle.js';
 import { stack, uniqueName } from '../support/stack.js';
@@ -41,7 +41,8 @@ describe('dist/deploy as the runner runs it', () => {
     const before = execFileSync('kubectl', ['get', 'configmap', 'web-config', '-n', ns, '-o', 'jsonpath={.data}'], { encoding: 'utf8' });
 
     const neverReady = workspace(sampleFiles({ image: `${sampleImage}:v2`, env: { NEVER_READY: 'true' }, config: { GREETING: 'v2' } }));
-    const store = new RolloutStore(new Kubectl(), { namespace: ns, app: 'web' });
+    const client = ApiClient.fromConfig();
+    const store = new RolloutStore(client, { namespace: ns, app: 'web' });
     const killed = await runBundle('deploy', {
       inputs, env: runEnv(neverReady, '202'), timeoutMs: 170_000,
       onStart: (pid) => {
@@ -64,7 +65,8 @@ describe('dist/deploy as the runner runs it', () => {
     expect((await store.read())?.record.phase).toBe('rolled-back');
     expect(execFileSync('kubectl', ['get', 'configmap', 'web-config', '-n', ns, '-o', 'jsonpath={.data}'], { encoding: 'utf8' })).toBe(before);
     expect(execFileSync('kubectl', ['get', 'deployment', 'web', '-n', ns, '-o', 'jsonpath={.spec.template.spec.containers[0].image}'], { encoding: 'utf8' })).toBe(`${sampleImage}:v1`);
-    expect(await new Kubectl().get('lease', 'gantry-web', ns)).toBeUndefined();
+    expect(await client.get({ apiVersion: 'coordination.k8s.io/v1', kind: 'Lease', metadata: { name: 'gantry-web', namespace: ns } })).toBeUndefined();
+    client.close();
   }, 400_000);
 });
 

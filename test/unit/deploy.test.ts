@@ -1,5 +1,4 @@
 import { describe, expect, it } from 'vitest';
-import { Kubectl } from '../../src/kube/kubectl.js';
 import { restorable } from '../../src/kube/snapshot.js';
 import { RolloutStore } from '../../src/kube/state.js';
 import { MemoryReporter } from '../../src/report/reporter.js';
@@ -10,16 +9,15 @@ import { FakeClock, FakeCluster, configMap, deployment } from '../fixtures/deplo
 
 function setup(holder = 'run-1') {
   const cluster = new FakeCluster();
-  const kubectl = new Kubectl({ runner: cluster });
   const reporter = new MemoryReporter();
-  const clock = new FakeClock();
+  const clock = new FakeClock().onSleep(() => cluster.tick());
   const engine: Engine = {
-    kubectl, reporter, clock, pollMs: 1000,
+    client: cluster, reporter, clock, pollMs: 1000,
     target: { namespace: 'default', app: 'web' },
     holder: { id: holder, runUrl: `https://github.com/o/r/actions/runs/${holder}` },
     commit: 'abc123', timeoutMs: 60_000, lockTtlMs: 30_000, historyLimit: 3, rollbackOnFailure: true,
   };
-  return { cluster, kubectl, reporter, clock, engine };
+  return { cluster, reporter, clock, engine };
 }
 
 const v1 = () => [deployment('web', 'localhost:5000/app:v1'), configMap('web-config', { mode: 'v1' })];
@@ -32,11 +30,11 @@ describe('basic rollout', () => {
     expect(outcome.result).toBe('deployed');
     expect(outcome.revision).toBe(1);
     expect(outcome.changed).toEqual(['Deployment/web', 'ConfigMap/web-config']);
-    const revisions = await new History(engine.kubectl, engine.target, 3).list();
+    const revisions = await new History(engine.client, engine.target, 3).list();
     expect(revisions.map((r) => r.revision)).toEqual([1]);
     expect(revisions[0]!.images).toEqual({ 'Deployment/web/app': 'localhost:5000/app:v1' });
     expect(revisions[0]!.commit).toBe('abc123');
-    expect((await new RolloutStore(engine.kubectl, engine.target).read())!.record.phase).toBe('deployed');
+    expect((await new RolloutStore(engine.client, engine.target).read())!.record.phase).toBe('deployed');
     expect(cluster.get('Lease', 'gantry-web')).toBeUndefined();
     expect(reporter.lines.filter((l) => l.startsWith('rollout default/web r1:'))).toEqual([
       'rollout default/web r1: validating → snapshotting',
@@ -49,7 +47,7 @@ describe('basic rollout', () => {
   it('applies nothing when the server rejects one object in the dry run, and names it', async () => {
     const { cluster, engine } = setup();
     cluster.reject = (o) => (o.metadata.name === 'web-config' ? 'data.mode: Invalid value' : undefined);
-    await expect(rollout(engine, () => ({ objects: v1() }))).rejects.toThrow(/ConfigMap.apps "web-config" was rejected by the server: .*data.mode: Invalid value/);
+    await expect(rollout(engine, () => ({ objects: v1() }))).rejects.toThrow(/ConfigMap "web-config" was rejected by the server: .*data.mode: Invalid value/);
     expect(cluster.workloadApplies()).toEqual([]);
     expect(cluster.get('Deployment', 'web')).toBeUndefined();
     expect(cluster.get('Lease', 'gantry-web')).toBeUndefined();
@@ -62,7 +60,7 @@ describe('basic rollout', () => {
     cluster.controller = (c) => {
       const d = c.get('Deployment', 'web')!;
       const image = (d.spec as { template: { spec: { containers: { image: string }[] } } }).template.spec.containers[0]!.image;
-      if (image.endsWith(':v2')) c.failingPod('web', { waiting: { reason: 'ImagePullBackOff', message: 'Back-off pulling image' } });
+      if (image.endsWith(':v2')) c.failingPod('web', { waiting: { reason: 'ImagePullBackOff', message: 'Back-off pulling image' } }, { event: { reason: 'Failed', message: 'Failed to pull image "localhost:5000/app:v2": not found' } });
       else c.markAllReady();
     };
     const outcome = await rollout(engine, () => ({ objects: v2() }));
@@ -74,7 +72,7 @@ describe('basic rollout', () => {
     const after = ['web', 'web-config'].map((n) => restorable(cluster.get(n === 'web' ? 'Deployment' : 'ConfigMap', n)!));
     expect(after.map((o) => [o.spec, (o as { data?: unknown }).data])).toEqual(before.map((o) => [o.spec, (o as { data?: unknown }).data]));
     expect(reporter.lines).toContain('rollout default/web r2: rolling-back → rolled-back');
-    expect((await new RolloutStore(engine.kubectl, engine.target).read())!.record.phase).toBe('rolled-back');
+    expect((await new RolloutStore(engine.client, engine.target).read())!.record.phase).toBe('rolled-back');
   });
 
   it('keeps the failed version and says how to restore it when rollback-on-failure is off', async () => {
@@ -87,8 +85,8 @@ describe('basic rollout', () => {
   });
 
   it('refuses a second deploy while another run holds the lock, naming the holder run, and changes nothing', async () => {
-    const { cluster, kubectl, engine, clock } = setup('run-2');
-    await new DeployLock(kubectl, engine.target, { id: 'run-1', runUrl: 'https://github.com/o/r/actions/runs/1' }, 30_000, clock).acquire();
+    const { cluster, engine, clock } = setup('run-2');
+    await new DeployLock(cluster, engine.target, { id: 'run-1', runUrl: 'https://github.com/o/r/actions/runs/1' }, 30_000, clock).acquire();
     await expect(rollout(engine, () => ({ objects: v1() }))).rejects.toThrow(/default\/web is being deployed by another run: https:\/\/github.com\/o\/r\/actions\/runs\/1/);
     expect(cluster.callsOf('apply')).toEqual([]);
     expect(cluster.get('Lease', 'gantry-web')!.spec).toMatchObject({ holderIdentity: 'run-1' });
@@ -98,7 +96,7 @@ describe('basic rollout', () => {
     const { cluster, engine, reporter } = setup();
     await rollout(engine, () => ({ objects: v1() }));
     // Simulate a run killed mid-wait: record says waiting with the snapshot of v1, cluster runs v2.
-    const store = new RolloutStore(engine.kubectl, engine.target);
+    const store = new RolloutStore(engine.client, engine.target);
     const snapshot = { existing: [restorable(cluster.get('Deployment', 'web')!), restorable(cluster.get('ConfigMap', 'web-config')!)], created: [{ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'web-extra', namespace: 'default' } }] };
     for (const o of v2()) cluster.put(o);
     await store.write({ app: 'web', namespace: 'default', strategy: 'basic', phase: 'waiting', revision: 2, previousRevision: 1, holder: { id: 'dead-run', runUrl: 'https://x/runs/dead' }, startedAt: '', updatedAt: '', changed: [] }, snapshot);
@@ -112,7 +110,7 @@ describe('basic rollout', () => {
   it('the post step rolls back only its own unfinished rollout', async () => {
     const { cluster, engine } = setup('run-9');
     cluster.put(configMap('web-config', { mode: 'v2' }));
-    await new RolloutStore(engine.kubectl, engine.target).write(
+    await new RolloutStore(engine.client, engine.target).write(
       { app: 'web', namespace: 'default', strategy: 'basic', phase: 'waiting', revision: 4, holder: { id: 'run-9', runUrl: 'u' }, startedAt: '', updatedAt: '', changed: [] },
       { existing: [configMap('web-config', { mode: 'v1' })], created: [] },
     );
@@ -123,13 +121,13 @@ describe('basic rollout', () => {
     expect(await recoverInterrupted(engine)).toBeUndefined();
   });
 
-  it('uses the same number of kubectl calls for 3 objects and for 300', async () => {
+  it('sends the same number of batches to the cluster for 3 objects and for 300', async () => {
     const count = async (n: number) => {
-      const { kubectl, engine } = setup();
+      const { cluster, engine } = setup();
       const objects = Array.from({ length: n }, (_, i) => configMap(`cm-${i}`, { i: String(i) }));
       objects.push(deployment('web', 'app:v1'));
       await rollout(engine, () => ({ objects }));
-      return kubectl.calls;
+      return cluster.calls.length;
     };
     expect(await count(300)).toBe(await count(3));
   });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { imagesOf, resolvedDigests } from '../../src/kube/history.js';
-import { KubeObject } from '../../src/kube/kubectl.js';
+import { KubeObject } from '../../src/kube/client.js';
 
 const D_NEW = 'sha256:' + 'a'.repeat(64);
 const D_OLD = 'sha256:' + 'b'.repeat(64);

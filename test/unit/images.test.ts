@@ -1,7 +1,7 @@
 // Image substitution: the image the user just built lands in exactly the containers
 // that use its repository, in every workload kind, and nowhere else.
 import { describe, expect, test } from 'vitest';
-import type { KubeObject } from '../../src/kube/kubectl.js';
+import type { KubeObject } from '../../src/kube/client.js';
 import { parseImage, substituteImages } from '../../src/kube/images.js';
 import type { Manifest } from '../../src/kube/manifests.js';
 import { collectErrors } from '../fixtures/manifests/workspace.js';

@@ -1,14 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { Kubectl } from '../../src/kube/kubectl.js';
 import { DeployLock } from '../../src/kube/lock.js';
 import { FakeClock, FakeCluster } from '../fixtures/deploy/fake-cluster.js';
 
 const target = { namespace: 'default', app: 'web' };
 function setup() {
   const cluster = new FakeCluster();
-  const kubectl = new Kubectl({ runner: cluster });
   const clock = new FakeClock();
-  const lock = (id: string) => new DeployLock(kubectl, target, { id, runUrl: `https://github.com/o/r/actions/runs/${id}` }, 60_000, clock);
+  const lock = (id: string) => new DeployLock(cluster, target, { id, runUrl: `https://github.com/o/r/actions/runs/${id}` }, 60_000, clock);
   return { cluster, clock, lock };
 }
 

@@ -1,7 +1,7 @@
 // Traceability metadata: every object, and the pods workloads create, carry the
 // commit and run; values that cannot be label values are kept whole in annotations.
 import { describe, expect, test } from 'vitest';
-import type { KubeObject } from '../../src/kube/kubectl.js';
+import type { KubeObject } from '../../src/kube/client.js';
 import { addMetadata, sanitizeLabelValue, type Manifest } from '../../src/kube/manifests.js';
 import { collectErrors } from '../fixtures/manifests/workspace.js';
 

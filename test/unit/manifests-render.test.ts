@@ -57,9 +57,9 @@ describe('kustomize', () => {
   test('a kustomize directory is built with one `kubectl kustomize` call and its objects name the kustomization', async () => {
     const { root } = workspace();
     const runner = new FakeRunner(() => ({ stdout: RENDERED }));
-    const kubectl = new Kubectl({ runner, kubeconfig: '/tmp/kc' });
+    const kubectl = new Kubectl({ runner });
     const manifests = await loadManifests({ workspace: root, paths: ['deploy/overlay'], kubectl, namespace: 'shop' });
-    expect(runner.calls.map((c) => [c.command, ...c.args])).toEqual([['kubectl', '--kubeconfig', '/tmp/kc', 'kustomize', join(root, 'deploy/overlay')]]);
+    expect(runner.calls.map((c) => [c.command, ...c.args])).toEqual([['kubectl', 'kustomize', join(root, 'deploy/overlay')]]);
     expect(kubectl.calls).toBe(1);
     expect(manifests.map((m) => `${m.file}:${m.line} ${m.object.kind}/${m.object.metadata.namespace}/${m.object.metadata.name}`)).toEqual([
       'deploy/overlay/kustomization.yaml:1 Service/shop/web',
