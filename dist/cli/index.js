@@ -28080,7 +28080,7 @@ function reportFailure(reporter2, err) {
   for (const e of parts) reporter2.error(e.describe(), e.location, e.title);
 }
 
-// src/kube/command.ts
+// src/shared/process.ts
 var ExecRunner = class {
   async run(command, args, options = {}) {
     const env = {};

@@ -28178,7 +28178,7 @@ async function runAction(main) {
   }
 }
 
-// src/kube/command.ts
+// src/shared/process.ts
 var ExecRunner = class {
   async run(command, args, options = {}) {
     const env = {};

@@ -4,7 +4,7 @@
 import { GantryError } from '../errors.js';
 import { parseImage, podTemplateOf } from './images.js';
 import { KubeObject, Kubectl, describeProblems } from './kubectl.js';
-import { Target } from './lock.js';
+import type { Target } from '../shared/target.js';
 import { decodeObjects, encodeObjects } from './snapshot.js';
 
 export interface Revision {

@@ -1,7 +1,7 @@
 // Kubectl owns every call to the kubectl binary. Nothing else in Gantry runs kubectl,
 // so the number of calls per operation is visible and testable here.
 import { GantryError } from '../errors.js';
-import { CommandRunner, CommandResult, ExecRunner } from './command.js';
+import { CommandRunner, CommandResult, ExecRunner } from '../shared/process.js';
 
 export interface KubectlOptions {
   /** Path to the kubectl binary. */

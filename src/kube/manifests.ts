@@ -3,7 +3,7 @@
 import { constants as fsConstants, promises as fs, type Dirent } from 'node:fs';
 import path from 'node:path';
 import { GantryError, GantryErrors, type ErrorLocation } from '../errors.js';
-import { ExecRunner, type CommandRunner } from './command.js';
+import { ExecRunner, type CommandRunner } from '../shared/process.js';
 import { KubectlError, type Kubectl, type KubeObject } from './kubectl.js';
 import { podTemplateOf } from './images.js';
 import { isMapping, parseManifests, type Locate, type ParseResult } from './yaml-documents.js';

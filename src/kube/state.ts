@@ -3,7 +3,7 @@
 // step, a re-run or another machine can finish or undo what a dead run started.
 import { GantryError } from '../errors.js';
 import { KubeObject, Kubectl, describeProblems } from './kubectl.js';
-import { Holder, Target } from './lock.js';
+import type { Holder, Target } from '../shared/target.js';
 import { Snapshot, decodeObjects, encodeObjects } from './snapshot.js';
 
 /** Every state a basic rollout can be in; see strategies/basic.ts for the allowed transitions. */

@@ -5,11 +5,12 @@ import { isClusterScoped } from '../kube/manifests.js';
 import { GantryError, GantryErrors } from '../errors.js';
 import { History, Revision, imagesOf, resolvedDigests } from '../kube/history.js';
 import { KubeObject, Kubectl, ObjectProblem } from '../kube/kubectl.js';
-import { DeployLock, Holder, Target } from '../kube/lock.js';
+import { DeployLock } from '../kube/lock.js';
 import { Snapshot, changedObjects, displayName, identity, restoreSnapshot, takeSnapshot } from '../kube/snapshot.js';
 import { Phase, RolloutRecord, RolloutStore, StoredRollout, UNFINISHED } from '../kube/state.js';
 import { Clock, formatSeconds, isWorkload, systemClock, waitForReady } from '../kube/wait.js';
 import { Reporter } from '../report/reporter.js';
+import type { Holder, Target } from '../shared/target.js';
 
 export type Result = 'deployed' | 'rolled-back' | 'failed';
 

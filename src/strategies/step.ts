@@ -2,9 +2,9 @@
 // main half did not finish (cancelled job, killed runner). Shared by actions/deploy and
 // the all-in-one action.
 import { Config } from '../config/deploy.js';
-import type { StateStore } from '../image/state.js';
 import { Kubectl } from '../kube/kubectl.js';
 import { Reporter } from '../report/reporter.js';
+import type { StateStore } from '../shared/action-state.js';
 import { RolloutOutcome, recoverInterrupted } from './basic.js';
 import { deploy, kubectlFor, outcomeError, reportOutcome } from './commands.js';
 import { rememberFinish, rememberStart, unfinishedStep } from './post-state.js';

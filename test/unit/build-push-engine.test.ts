@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { BuildPushConfig } from '../../src/config/build-push.js';
 import { GantryError } from '../../src/errors.js';
-import { CommandResult, CommandRunner, RunOptions } from '../../src/kube/command.js';
+import { CommandResult, CommandRunner, RunOptions } from '../../src/shared/process.js';
 import { explainBuildFailure } from '../../src/image/build-failure.js';
 import { buildAndPush } from '../../src/image/build-push.js';
 import { chooseBuilder, planBuild } from '../../src/image/builder.js';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { CommandResult, CommandRunner, RunOptions } from '../../src/kube/command.js';
+import { CommandResult, CommandRunner, RunOptions } from '../../src/shared/process.js';
 import { Kubectl, parseObjects, parseProblems } from '../../src/kube/kubectl.js';
 
 class Recorder implements CommandRunner {
