@@ -5316,12 +5316,12 @@ var require_formdata_parser = __commonJS({
               return "failure";
             }
             if (bufferStartsWith(input, filenameBuffer, position)) {
-              let check = position.position + filenameBuffer.length;
-              if (input[check] === 42) {
+              let check2 = position.position + filenameBuffer.length;
+              if (input[check2] === 42) {
                 position.position += 1;
-                check += 1;
+                check2 += 1;
               }
-              if (input[check] !== 61 || input[check + 1] !== 34) {
+              if (input[check2] !== 61 || input[check2 + 1] !== 34) {
                 return "failure";
               }
               position.position += 12;
@@ -20134,7 +20134,7 @@ var require_foldFlowLines = __commonJS({
         else
           end = lineWidth - indentAtStart;
       }
-      let split = void 0;
+      let split2 = void 0;
       let prev = void 0;
       let overflow = false;
       let i = -1;
@@ -20167,18 +20167,18 @@ var require_foldFlowLines = __commonJS({
           if (mode === FOLD_BLOCK)
             i = consumeMoreIndentedLines(text, i, indent.length);
           end = i + indent.length + endStep;
-          split = void 0;
+          split2 = void 0;
         } else {
           if (ch === " " && prev && prev !== " " && prev !== "\n" && prev !== "	") {
             const next = text[i + 1];
             if (next && next !== " " && next !== "\n" && next !== "	")
-              split = i;
+              split2 = i;
           }
           if (i >= end) {
-            if (split) {
-              folds.push(split);
-              end = split + endStep;
-              split = void 0;
+            if (split2) {
+              folds.push(split2);
+              end = split2 + endStep;
+              split2 = void 0;
             } else if (mode === FOLD_QUOTED) {
               while (prev === " " || prev === "	") {
                 prev = ch;
@@ -20191,7 +20191,7 @@ var require_foldFlowLines = __commonJS({
               folds.push(j);
               escapedFolds[j] = true;
               end = j + endStep;
-              split = void 0;
+              split2 = void 0;
             } else {
               overflow = true;
             }
@@ -23725,13 +23725,13 @@ var require_resolve_block_scalar = __commonJS({
       return { mode, indent, chomp, comment, length };
     }
     function splitLines(source) {
-      const split = source.split(/\n( *)/);
-      const first = split[0];
+      const split2 = source.split(/\n( *)/);
+      const first = split2[0];
       const m = first.match(/^( *)/);
       const line0 = m?.[1] ? [m[1], first.slice(m[1].length)] : ["", first];
       const lines2 = [line0];
-      for (let i = 1; i < split.length; i += 2)
-        lines2.push([split[i], split[i + 1]]);
+      for (let i = 1; i < split2.length; i += 2)
+        lines2.push([split2[i], split2[i + 1]]);
       return lines2;
     }
     exports.resolveBlockScalar = resolveBlockScalar;
@@ -27094,12 +27094,12 @@ var __awaiter3 = function(thisArg, _arguments, P, generator) {
     step((generator = generator.apply(thisArg, _arguments || [])).next());
   });
 };
-function which(tool, check) {
+function which(tool, check2) {
   return __awaiter3(this, void 0, void 0, function* () {
     if (!tool) {
       throw new Error("parameter 'tool' is required");
     }
-    if (check) {
+    if (check2) {
       const result = yield which(tool, false);
       if (!result) {
         if (IS_WINDOWS) {
@@ -27803,73 +27803,6 @@ function toGantryError(err) {
   return new GantryError(String(err));
 }
 
-// src/image/reference.ts
-var DOCKER_HUB = "docker.io";
-var COMPONENT = /^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$/;
-var TAG = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/;
-var DOMAIN = /^(?:[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*(?::\d+)?$|^\[[0-9a-fA-F:]+\](?::\d+)?$/;
-function formatReference(ref) {
-  return `${ref.name}:${ref.tag}`;
-}
-function digestReference(ref, digest) {
-  return `${ref.name}@${digest}`;
-}
-function parseRepository(text) {
-  const value = text.trim();
-  const slash = value.indexOf("/");
-  const first = slash < 0 ? "" : value.slice(0, slash);
-  const hasDomain = slash >= 0 && (first.includes(".") || first.includes(":") || first === "localhost" || first.startsWith("["));
-  const registry = hasDomain ? first : DOCKER_HUB;
-  const path5 = hasDomain ? value.slice(slash + 1) : value;
-  if (path5.includes(":") || path5.includes("@")) {
-    return { problem: `"${value}" has a tag or digest; give the repository only (e.g. ${value.split(/[:@]/)[0]})` };
-  }
-  if (hasDomain && !DOMAIN.test(registry)) {
-    return { problem: `registry "${registry}" in "${value}" is not a valid host[:port]${namedChars(registry, /[A-Za-z0-9.:[\]-]/)}` };
-  }
-  if (path5 === "") return { problem: `"${value}" has no repository name` };
-  for (const component of path5.split("/")) {
-    if (!COMPONENT.test(component)) {
-      const bad = namedChars(path5.replace(/\//g, ""), /[a-z0-9._-]/);
-      const why = bad || (component === "" ? ": it has an empty path component (//)" : ": separators (. _ __ -) must sit between letters or digits");
-      return { problem: `repository "${path5}" is not valid${why}; repository names use lowercase letters, digits and . _ - separators` };
-    }
-  }
-  const repository = registry === DOCKER_HUB && !path5.includes("/") ? `library/${path5}` : path5;
-  return { registry, repository, name: value };
-}
-function parseReference(text) {
-  const value = text.trim();
-  if (value.includes("@")) {
-    return { problem: `"${value}" contains "@": tags cannot carry a digest; the digest is an output of the build` };
-  }
-  const slash = value.indexOf("/");
-  const first = slash < 0 ? "" : value.slice(0, slash);
-  const domainLike = slash >= 0 && (first.includes(".") || first.includes(":") || first === "localhost");
-  const afterDomain = domainLike ? slash + 1 : 0;
-  const colon = value.indexOf(":", afterDomain);
-  if (colon < 0) return { problem: `"${value}" has no tag; write it as ${value}:<tag>` };
-  const tag = value.slice(colon + 1);
-  const repo = parseRepository(value.slice(0, colon));
-  if ("problem" in repo) return repo;
-  const tagProblem = validateTag(tag);
-  if (tagProblem) return { problem: tagProblem };
-  return { ...repo, tag };
-}
-function validateTag(tag) {
-  if (TAG.test(tag)) return void 0;
-  if (tag === "") return "the tag is empty";
-  if (tag.length > 128) return `tag "${tag.slice(0, 20)}\u2026" is ${tag.length} characters long; at most 128 are allowed`;
-  const bad = namedChars(tag, /[A-Za-z0-9_.-]/);
-  if (bad) return `tag "${tag}" is not valid${bad}; tags use letters, digits, _ . and -`;
-  return `tag "${tag}" is not valid: it must not start with "${tag[0]}"; start it with a letter, digit or _`;
-}
-function namedChars(text, allowed) {
-  const bad = [...new Set([...text].filter((c) => !allowed.test(c)))];
-  if (bad.length === 0) return "";
-  return `: it contains ${bad.map((c) => c === " " ? "a space" : `"${c}"`).join(", ")}`;
-}
-
 // src/image/tags.ts
 var SHORT_SHA_LENGTH = 7;
 function generateTags(git) {
@@ -27902,6 +27835,104 @@ function semverTags(name) {
   const tags = [`${major}.${minor}.${patch}`, `${major}.${minor}`];
   if (major !== "0") tags.push(major);
   return tags;
+}
+
+// src/shared/image-reference.ts
+var DOCKER_HUB = "docker.io";
+var COMPONENT = /^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$/;
+var TAG = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/;
+var DIGEST = /^[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9A-Fa-f]{32,}$/;
+var DOMAIN = /^(?:[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*(?::\d+)?$|^\[[0-9a-fA-F:]+\](?::\d+)?$/;
+function split(value) {
+  let rest = value;
+  let digest;
+  const at = rest.indexOf("@");
+  if (at >= 0) {
+    digest = rest.slice(at + 1);
+    rest = rest.slice(0, at);
+  }
+  const slash = rest.indexOf("/");
+  const first = slash < 0 ? "" : rest.slice(0, slash);
+  const hasDomain = slash >= 0 && (first.includes(".") || first.includes(":") || first === "localhost" || first.startsWith("[") || first.toLowerCase() !== first);
+  let path5 = hasDomain ? rest.slice(slash + 1) : rest;
+  let tag;
+  const colon = path5.indexOf(":");
+  if (colon >= 0) {
+    tag = path5.slice(colon + 1);
+    path5 = path5.slice(0, colon);
+  }
+  return { domain: hasDomain ? first : void 0, path: path5, tag, digest, name: hasDomain ? `${first}/${path5}` : path5 };
+}
+function check(value, parts) {
+  const { domain, path: path5, tag, digest, name } = parts;
+  if (domain !== void 0 && !DOMAIN.test(domain)) {
+    return { problem: `registry "${domain}" in "${value}" is not a valid host[:port]${namedChars(domain, /[A-Za-z0-9.:[\]-]/)}` };
+  }
+  if (path5 === "") return { problem: `"${value}" has no repository name` };
+  for (const component of path5.split("/")) {
+    if (!COMPONENT.test(component)) {
+      const bad = namedChars(path5.replace(/\//g, ""), /[a-z0-9._-]/);
+      const why = bad || (component === "" ? ": it has an empty path component (//)" : ": separators (. _ __ -) must sit between letters or digits");
+      return { problem: `repository "${path5}" is not valid${why}; repository names use lowercase letters, digits and . _ - separators` };
+    }
+  }
+  if (tag !== void 0) {
+    const tagProblem = validateTag(tag);
+    if (tagProblem) return { problem: tagProblem };
+  }
+  if (digest !== void 0 && !DIGEST.test(digest)) {
+    return { problem: `digest "${digest}" in "${value}" is not valid; a digest is an algorithm and hex digits, e.g. sha256:\u2026` };
+  }
+  const registry = domain === void 0 || domain === "index.docker.io" ? DOCKER_HUB : domain;
+  const repository = registry === DOCKER_HUB && !path5.includes("/") ? `library/${path5}` : path5;
+  return { registry, repository, tag, digest, name };
+}
+function parseImageReference(text) {
+  return check(text, split(text));
+}
+function parseImage(text) {
+  const ref = parseImageReference(text);
+  return "problem" in ref ? void 0 : ref;
+}
+function repositoryOf(ref) {
+  return `${ref.registry}/${ref.repository}`;
+}
+function parseRepository(text) {
+  const value = text.trim();
+  const parts = split(value);
+  if (parts.tag !== void 0 || parts.digest !== void 0) {
+    return { problem: `"${value}" has a tag or digest; give the repository only (e.g. ${parts.name})` };
+  }
+  return check(value, parts);
+}
+function parseTaggedReference(text) {
+  const value = text.trim();
+  if (value.includes("@")) {
+    return { problem: `"${value}" contains "@": tags cannot carry a digest; the digest is an output of the build` };
+  }
+  const parts = split(value);
+  if (parts.tag === void 0) return { problem: `"${value}" has no tag; write it as ${value}:<tag>` };
+  const ref = check(value, parts);
+  return "problem" in ref ? ref : { ...ref, tag: parts.tag };
+}
+function validateTag(tag) {
+  if (TAG.test(tag)) return void 0;
+  if (tag === "") return "the tag is empty";
+  if (tag.length > 128) return `tag "${tag.slice(0, 20)}\u2026" is ${tag.length} characters long; at most 128 are allowed`;
+  const bad = namedChars(tag, /[A-Za-z0-9_.-]/);
+  if (bad) return `tag "${tag}" is not valid${bad}; tags use letters, digits, _ . and -`;
+  return `tag "${tag}" is not valid: it must not start with "${tag[0]}"; start it with a letter, digit or _`;
+}
+function formatReference(ref) {
+  return `${ref.name}${ref.tag !== void 0 ? `:${ref.tag}` : ""}${ref.digest !== void 0 ? `@${ref.digest}` : ""}`;
+}
+function digestReference(ref, digest) {
+  return `${ref.name}@${digest}`;
+}
+function namedChars(text, allowed) {
+  const bad = [...new Set([...text].filter((c) => !allowed.test(c)))];
+  if (bad.length === 0) return "";
+  return `: it contains ${bad.map((c) => c === " " ? "a space" : `"${c}"`).join(", ")}`;
 }
 
 // src/config/source.ts
@@ -28122,13 +28153,13 @@ function parseBuildPushConfig(source, git, options) {
         r.problem("tags", `has the bare tag "${entry}" but input "image" is not set`, "set image to the repository (e.g. ghcr.io/owner/app), or write full references in tags");
         continue;
       }
-      const ref = parseReference(full);
+      const ref = parseTaggedReference(full);
       if ("problem" in ref) r.problem("tags", `entry "${entry}": ${ref.problem}`);
       else tags.push(ref);
     }
   } else if (repo) {
     for (const tag of generateTags(git)) {
-      const ref = parseReference(`${repo.name}:${tag}`);
+      const ref = parseTaggedReference(`${repo.name}:${tag}`);
       if ("problem" in ref) r.problem("image", `gives an invalid generated reference: ${ref.problem}`);
       else tags.push(ref);
     }
@@ -28177,137 +28208,6 @@ function defaultLabels(git, now) {
 function lines(v) {
   if (v === void 0) return [];
   return v.split(/\r?\n/).map((s) => s.trim()).filter((s) => s !== "" && !s.startsWith("#"));
-}
-
-// src/kube/images.ts
-var CONTAINER_LISTS = ["containers", "initContainers", "ephemeralContainers"];
-var PATH_COMPONENT = /^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$/;
-var REGISTRY = /^[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)*(?::[0-9]+)?$/;
-var TAG2 = /^[\w][\w.-]{0,127}$/;
-var DIGEST = /^[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9A-Fa-f]{32,}$/;
-function parseImage(reference) {
-  let rest = reference.trim();
-  if (rest === "" || rest !== reference) return void 0;
-  let digest;
-  const at = rest.indexOf("@");
-  if (at >= 0) {
-    digest = rest.slice(at + 1);
-    rest = rest.slice(0, at);
-    if (!DIGEST.test(digest)) return void 0;
-  }
-  let tag;
-  const colon = rest.lastIndexOf(":");
-  if (colon > rest.lastIndexOf("/")) {
-    tag = rest.slice(colon + 1);
-    rest = rest.slice(0, colon);
-    if (!TAG2.test(tag)) return void 0;
-  }
-  let registry = "docker.io";
-  let path5 = rest;
-  const slash = rest.indexOf("/");
-  if (slash >= 0) {
-    const first = rest.slice(0, slash);
-    if (first.includes(".") || first.includes(":") || first === "localhost" || first.toLowerCase() !== first) {
-      if (!REGISTRY.test(first)) return void 0;
-      registry = first === "index.docker.io" ? "docker.io" : first;
-      path5 = rest.slice(slash + 1);
-    }
-  }
-  if (path5 === "" || !path5.split("/").every((c) => PATH_COMPONENT.test(c))) return void 0;
-  if (registry === "docker.io" && !path5.includes("/")) path5 = `library/${path5}`;
-  return { registry, path: path5, tag, digest };
-}
-function repositoryOf(ref) {
-  return `${ref.registry}/${ref.path}`;
-}
-function isMapping(v) {
-  return typeof v === "object" && v !== null && !Array.isArray(v);
-}
-var POD_TEMPLATE_PATHS = {
-  Pod: [],
-  PodTemplate: ["template"],
-  Deployment: ["spec", "template"],
-  StatefulSet: ["spec", "template"],
-  DaemonSet: ["spec", "template"],
-  ReplicaSet: ["spec", "template"],
-  ReplicationController: ["spec", "template"],
-  Job: ["spec", "template"],
-  CronJob: ["spec", "jobTemplate", "spec", "template"]
-};
-function podTemplateOf(o) {
-  const path5 = POD_TEMPLATE_PATHS[o.kind];
-  if (!path5) return void 0;
-  let node = o;
-  for (const key of path5) node = isMapping(node) ? node[key] : void 0;
-  return isMapping(node) ? node : void 0;
-}
-function containersOf(o) {
-  const spec = podTemplateOf(o)?.spec;
-  if (!isMapping(spec)) return [];
-  const slots = [];
-  for (const list of CONTAINER_LISTS) {
-    const containers = spec[list];
-    if (!Array.isArray(containers)) continue;
-    for (const c of containers) {
-      if (isMapping(c) && typeof c.image === "string") slots.push({ container: c, list });
-    }
-  }
-  return slots;
-}
-function substituteImages(manifests, images) {
-  const errors = [];
-  const rules = /* @__PURE__ */ new Map();
-  for (const [key, to] of Object.entries(images)) {
-    const ref = parseImage(key);
-    const toRef = parseImage(to);
-    if (!ref) errors.push(new GantryError(`images: "${key}" is not an image repository`, { title: "Invalid input", hint: "Use a repository such as localhost:5000/app or ghcr.io/owner/app." }));
-    if (!toRef) errors.push(new GantryError(`images: the new reference "${to}" for "${key}" is not an image reference`, { title: "Invalid input", hint: "Use a reference such as localhost:5000/app@sha256:\u2026 (the image output of build-push)." }));
-    if (!ref || !toRef) continue;
-    const repo = repositoryOf(ref);
-    const same = rules.get(repo) ?? [];
-    const clash = same.find((r) => r.ref.tag === ref.tag && r.ref.digest === ref.digest && r.to !== to);
-    if (clash) {
-      errors.push(new GantryError(`images: "${key}" and "${clash.key}" name the same repository but map it to different images ("${to}" and "${clash.to}")`, { title: "Invalid input", hint: "Keep one of them." }));
-      continue;
-    }
-    same.push({ key, ref, to, toRef, matched: false });
-    rules.set(repo, same);
-  }
-  if (errors.length > 0) throw new GantryErrors(errors);
-  const planned = [];
-  const seen = /* @__PURE__ */ new Set();
-  for (const m of manifests) {
-    for (const slot of containersOf(m.object)) {
-      const from = slot.container.image;
-      const ref = parseImage(from);
-      if (!ref) continue;
-      seen.add(repositoryOf(ref));
-      const rule = rules.get(repositoryOf(ref))?.find((r) => (r.ref.tag === void 0 || r.ref.tag === ref.tag) && (r.ref.digest === void 0 || r.ref.digest === ref.digest));
-      if (!rule) continue;
-      rule.matched = true;
-      const to = rule.toRef.tag || rule.toRef.digest ? rule.to : `${rule.to}${ref.tag ? `:${ref.tag}` : ""}${ref.digest ? `@${ref.digest}` : ""}`;
-      if (to === from) continue;
-      const o = m.object;
-      planned.push({
-        slot,
-        change: { kind: o.kind, name: o.metadata.name, namespace: o.metadata.namespace, container: String(slot.container.name ?? ""), list: slot.list, from, to, file: m.file, line: m.line }
-      });
-    }
-  }
-  const unmatched = [...rules.values()].flat().filter((r) => !r.matched);
-  if (unmatched.length > 0) {
-    const found = [...seen].sort();
-    throw new GantryErrors(
-      unmatched.map(
-        (r) => new GantryError(`images: "${r.key}" matches no container in the manifests`, {
-          title: "Invalid input",
-          hint: found.length > 0 ? `Repositories used by the manifests: ${found.slice(0, 10).join(", ")}${found.length > 10 ? ", \u2026" : ""}. The match is exact (registry, port and path).` : "The manifests contain no containers with an image."
-        })
-      )
-    );
-  }
-  for (const { slot, change } of planned) slot.container.image = change.to;
-  return planned.map((p) => p.change);
 }
 
 // src/config/deploy.ts
@@ -29009,10 +28909,10 @@ function isLoopback(host) {
 }
 
 // src/image/state.ts
-var REGISTRY2 = "gantry-login-registry";
+var REGISTRY = "gantry-login-registry";
 var DOCKER_CONFIG = "gantry-login-docker-config";
 function rememberLogin(store, login) {
-  store.save(REGISTRY2, login.registry);
+  store.save(REGISTRY, login.registry);
   if (login.dockerConfig) store.save(DOCKER_CONFIG, login.dockerConfig);
 }
 
@@ -29329,6 +29229,98 @@ function describeProblems(problems) {
 // src/kube/manifests.ts
 import { constants as fsConstants, promises as fs3 } from "node:fs";
 import path4 from "node:path";
+
+// src/kube/images.ts
+var CONTAINER_LISTS = ["containers", "initContainers", "ephemeralContainers"];
+function isMapping(v) {
+  return typeof v === "object" && v !== null && !Array.isArray(v);
+}
+var POD_TEMPLATE_PATHS = {
+  Pod: [],
+  PodTemplate: ["template"],
+  Deployment: ["spec", "template"],
+  StatefulSet: ["spec", "template"],
+  DaemonSet: ["spec", "template"],
+  ReplicaSet: ["spec", "template"],
+  ReplicationController: ["spec", "template"],
+  Job: ["spec", "template"],
+  CronJob: ["spec", "jobTemplate", "spec", "template"]
+};
+function podTemplateOf(o) {
+  const path5 = POD_TEMPLATE_PATHS[o.kind];
+  if (!path5) return void 0;
+  let node = o;
+  for (const key of path5) node = isMapping(node) ? node[key] : void 0;
+  return isMapping(node) ? node : void 0;
+}
+function containersOf(o) {
+  const spec = podTemplateOf(o)?.spec;
+  if (!isMapping(spec)) return [];
+  const slots = [];
+  for (const list of CONTAINER_LISTS) {
+    const containers = spec[list];
+    if (!Array.isArray(containers)) continue;
+    for (const c of containers) {
+      if (isMapping(c) && typeof c.image === "string") slots.push({ container: c, list });
+    }
+  }
+  return slots;
+}
+function substituteImages(manifests, images) {
+  const errors = [];
+  const rules = /* @__PURE__ */ new Map();
+  for (const [key, to] of Object.entries(images)) {
+    const ref = parseImage(key);
+    const toRef = parseImage(to);
+    if (!ref) errors.push(new GantryError(`images: "${key}" is not an image repository`, { title: "Invalid input", hint: "Use a repository such as localhost:5000/app or ghcr.io/owner/app." }));
+    if (!toRef) errors.push(new GantryError(`images: the new reference "${to}" for "${key}" is not an image reference`, { title: "Invalid input", hint: "Use a reference such as localhost:5000/app@sha256:\u2026 (the image output of build-push)." }));
+    if (!ref || !toRef) continue;
+    const repo = repositoryOf(ref);
+    const same = rules.get(repo) ?? [];
+    const clash = same.find((r) => r.ref.tag === ref.tag && r.ref.digest === ref.digest && r.to !== to);
+    if (clash) {
+      errors.push(new GantryError(`images: "${key}" and "${clash.key}" name the same repository but map it to different images ("${to}" and "${clash.to}")`, { title: "Invalid input", hint: "Keep one of them." }));
+      continue;
+    }
+    same.push({ key, ref, to, toRef, matched: false });
+    rules.set(repo, same);
+  }
+  if (errors.length > 0) throw new GantryErrors(errors);
+  const planned = [];
+  const seen = /* @__PURE__ */ new Set();
+  for (const m of manifests) {
+    for (const slot of containersOf(m.object)) {
+      const from = slot.container.image;
+      const ref = parseImage(from);
+      if (!ref) continue;
+      seen.add(repositoryOf(ref));
+      const rule = rules.get(repositoryOf(ref))?.find((r) => (r.ref.tag === void 0 || r.ref.tag === ref.tag) && (r.ref.digest === void 0 || r.ref.digest === ref.digest));
+      if (!rule) continue;
+      rule.matched = true;
+      const to = rule.toRef.tag || rule.toRef.digest ? rule.to : formatReference({ ...rule.toRef, tag: ref.tag, digest: ref.digest });
+      if (to === from) continue;
+      const o = m.object;
+      planned.push({
+        slot,
+        change: { kind: o.kind, name: o.metadata.name, namespace: o.metadata.namespace, container: String(slot.container.name ?? ""), list: slot.list, from, to, file: m.file, line: m.line }
+      });
+    }
+  }
+  const unmatched = [...rules.values()].flat().filter((r) => !r.matched);
+  if (unmatched.length > 0) {
+    const found = [...seen].sort();
+    throw new GantryErrors(
+      unmatched.map(
+        (r) => new GantryError(`images: "${r.key}" matches no container in the manifests`, {
+          title: "Invalid input",
+          hint: found.length > 0 ? `Repositories used by the manifests: ${found.slice(0, 10).join(", ")}${found.length > 10 ? ", \u2026" : ""}. The match is exact (registry, port and path).` : "The manifests contain no containers with an image."
+        })
+      )
+    );
+  }
+  for (const { slot, change } of planned) slot.container.image = change.to;
+  return planned.map((p) => p.change);
+}
 
 // src/kube/yaml-documents.ts
 var import_yaml2 = __toESM(require_dist(), 1);
@@ -30213,7 +30205,7 @@ function resolvedDigests(images, pods) {
       if (!c.image || !c.imageID || !wanted.has(c.image) || out[c.image]) continue;
       const digest = /sha256:[0-9a-f]{64}/.exec(c.imageID)?.[0];
       const parsed = parseImage(c.image);
-      if (digest && parsed) out[c.image] = `${parsed.registry}/${parsed.path}@${digest}`;
+      if (digest && parsed) out[c.image] = `${repositoryOf(parsed)}@${digest}`;
     }
   }
   return out;

@@ -5316,12 +5316,12 @@ var require_formdata_parser = __commonJS({
               return "failure";
             }
             if (bufferStartsWith(input, filenameBuffer, position)) {
-              let check = position.position + filenameBuffer.length;
-              if (input[check] === 42) {
+              let check2 = position.position + filenameBuffer.length;
+              if (input[check2] === 42) {
                 position.position += 1;
-                check += 1;
+                check2 += 1;
               }
-              if (input[check] !== 61 || input[check + 1] !== 34) {
+              if (input[check2] !== 61 || input[check2 + 1] !== 34) {
                 return "failure";
               }
               position.position += 12;
@@ -20134,7 +20134,7 @@ var require_foldFlowLines = __commonJS({
         else
           end = lineWidth - indentAtStart;
       }
-      let split = void 0;
+      let split2 = void 0;
       let prev = void 0;
       let overflow = false;
       let i = -1;
@@ -20167,18 +20167,18 @@ var require_foldFlowLines = __commonJS({
           if (mode === FOLD_BLOCK)
             i = consumeMoreIndentedLines(text, i, indent.length);
           end = i + indent.length + endStep;
-          split = void 0;
+          split2 = void 0;
         } else {
           if (ch === " " && prev && prev !== " " && prev !== "\n" && prev !== "	") {
             const next = text[i + 1];
             if (next && next !== " " && next !== "\n" && next !== "	")
-              split = i;
+              split2 = i;
           }
           if (i >= end) {
-            if (split) {
-              folds.push(split);
-              end = split + endStep;
-              split = void 0;
+            if (split2) {
+              folds.push(split2);
+              end = split2 + endStep;
+              split2 = void 0;
             } else if (mode === FOLD_QUOTED) {
               while (prev === " " || prev === "	") {
                 prev = ch;
@@ -20191,7 +20191,7 @@ var require_foldFlowLines = __commonJS({
               folds.push(j);
               escapedFolds[j] = true;
               end = j + endStep;
-              split = void 0;
+              split2 = void 0;
             } else {
               overflow = true;
             }
@@ -23725,13 +23725,13 @@ var require_resolve_block_scalar = __commonJS({
       return { mode, indent, chomp, comment, length };
     }
     function splitLines(source) {
-      const split = source.split(/\n( *)/);
-      const first = split[0];
+      const split2 = source.split(/\n( *)/);
+      const first = split2[0];
       const m = first.match(/^( *)/);
       const line0 = m?.[1] ? [m[1], first.slice(m[1].length)] : ["", first];
       const lines = [line0];
-      for (let i = 1; i < split.length; i += 2)
-        lines.push([split[i], split[i + 1]]);
+      for (let i = 1; i < split2.length; i += 2)
+        lines.push([split2[i], split2[i + 1]]);
       return lines;
     }
     exports.resolveBlockScalar = resolveBlockScalar;
@@ -26484,6 +26484,80 @@ var require_dist = __commonJS({
 import { hostname, userInfo } from "node:os";
 import { isAbsolute, resolve } from "node:path";
 
+// src/shared/image-reference.ts
+var DOCKER_HUB = "docker.io";
+var COMPONENT = /^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$/;
+var TAG = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/;
+var DIGEST = /^[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9A-Fa-f]{32,}$/;
+var DOMAIN = /^(?:[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*(?::\d+)?$|^\[[0-9a-fA-F:]+\](?::\d+)?$/;
+function split(value) {
+  let rest = value;
+  let digest;
+  const at = rest.indexOf("@");
+  if (at >= 0) {
+    digest = rest.slice(at + 1);
+    rest = rest.slice(0, at);
+  }
+  const slash = rest.indexOf("/");
+  const first = slash < 0 ? "" : rest.slice(0, slash);
+  const hasDomain = slash >= 0 && (first.includes(".") || first.includes(":") || first === "localhost" || first.startsWith("[") || first.toLowerCase() !== first);
+  let path4 = hasDomain ? rest.slice(slash + 1) : rest;
+  let tag;
+  const colon = path4.indexOf(":");
+  if (colon >= 0) {
+    tag = path4.slice(colon + 1);
+    path4 = path4.slice(0, colon);
+  }
+  return { domain: hasDomain ? first : void 0, path: path4, tag, digest, name: hasDomain ? `${first}/${path4}` : path4 };
+}
+function check(value, parts) {
+  const { domain, path: path4, tag, digest, name } = parts;
+  if (domain !== void 0 && !DOMAIN.test(domain)) {
+    return { problem: `registry "${domain}" in "${value}" is not a valid host[:port]${namedChars(domain, /[A-Za-z0-9.:[\]-]/)}` };
+  }
+  if (path4 === "") return { problem: `"${value}" has no repository name` };
+  for (const component of path4.split("/")) {
+    if (!COMPONENT.test(component)) {
+      const bad = namedChars(path4.replace(/\//g, ""), /[a-z0-9._-]/);
+      const why = bad || (component === "" ? ": it has an empty path component (//)" : ": separators (. _ __ -) must sit between letters or digits");
+      return { problem: `repository "${path4}" is not valid${why}; repository names use lowercase letters, digits and . _ - separators` };
+    }
+  }
+  if (tag !== void 0) {
+    const tagProblem = validateTag(tag);
+    if (tagProblem) return { problem: tagProblem };
+  }
+  if (digest !== void 0 && !DIGEST.test(digest)) {
+    return { problem: `digest "${digest}" in "${value}" is not valid; a digest is an algorithm and hex digits, e.g. sha256:\u2026` };
+  }
+  const registry = domain === void 0 || domain === "index.docker.io" ? DOCKER_HUB : domain;
+  const repository = registry === DOCKER_HUB && !path4.includes("/") ? `library/${path4}` : path4;
+  return { registry, repository, tag, digest, name };
+}
+function parseImageReference(text) {
+  return check(text, split(text));
+}
+function parseImage(text) {
+  const ref = parseImageReference(text);
+  return "problem" in ref ? void 0 : ref;
+}
+function repositoryOf(ref) {
+  return `${ref.registry}/${ref.repository}`;
+}
+function validateTag(tag) {
+  if (TAG.test(tag)) return void 0;
+  if (tag === "") return "the tag is empty";
+  if (tag.length > 128) return `tag "${tag.slice(0, 20)}\u2026" is ${tag.length} characters long; at most 128 are allowed`;
+  const bad = namedChars(tag, /[A-Za-z0-9_.-]/);
+  if (bad) return `tag "${tag}" is not valid${bad}; tags use letters, digits, _ . and -`;
+  return `tag "${tag}" is not valid: it must not start with "${tag[0]}"; start it with a letter, digit or _`;
+}
+function namedChars(text, allowed) {
+  const bad = [...new Set([...text].filter((c) => !allowed.test(c)))];
+  if (bad.length === 0) return "";
+  return `: it contains ${bad.map((c) => c === " " ? "a space" : `"${c}"`).join(", ")}`;
+}
+
 // src/errors.ts
 var GantryError = class extends Error {
   hint;
@@ -26636,68 +26710,6 @@ function parseDuration(text) {
     total += m[2] === "h" ? n * 36e5 : m[2] === "m" ? n * 6e4 : m[2] === "s" ? n * 1e3 : n;
   }
   return consumed === t.length && consumed > 0 ? Math.round(total) : void 0;
-}
-
-// src/kube/images.ts
-var PATH_COMPONENT = /^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$/;
-var REGISTRY = /^[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)*(?::[0-9]+)?$/;
-var TAG = /^[\w][\w.-]{0,127}$/;
-var DIGEST = /^[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9A-Fa-f]{32,}$/;
-function parseImage(reference) {
-  let rest = reference.trim();
-  if (rest === "" || rest !== reference) return void 0;
-  let digest;
-  const at = rest.indexOf("@");
-  if (at >= 0) {
-    digest = rest.slice(at + 1);
-    rest = rest.slice(0, at);
-    if (!DIGEST.test(digest)) return void 0;
-  }
-  let tag;
-  const colon = rest.lastIndexOf(":");
-  if (colon > rest.lastIndexOf("/")) {
-    tag = rest.slice(colon + 1);
-    rest = rest.slice(0, colon);
-    if (!TAG.test(tag)) return void 0;
-  }
-  let registry = "docker.io";
-  let path4 = rest;
-  const slash = rest.indexOf("/");
-  if (slash >= 0) {
-    const first = rest.slice(0, slash);
-    if (first.includes(".") || first.includes(":") || first === "localhost" || first.toLowerCase() !== first) {
-      if (!REGISTRY.test(first)) return void 0;
-      registry = first === "index.docker.io" ? "docker.io" : first;
-      path4 = rest.slice(slash + 1);
-    }
-  }
-  if (path4 === "" || !path4.split("/").every((c) => PATH_COMPONENT.test(c))) return void 0;
-  if (registry === "docker.io" && !path4.includes("/")) path4 = `library/${path4}`;
-  return { registry, path: path4, tag, digest };
-}
-function repositoryOf(ref) {
-  return `${ref.registry}/${ref.path}`;
-}
-function isMapping(v) {
-  return typeof v === "object" && v !== null && !Array.isArray(v);
-}
-var POD_TEMPLATE_PATHS = {
-  Pod: [],
-  PodTemplate: ["template"],
-  Deployment: ["spec", "template"],
-  StatefulSet: ["spec", "template"],
-  DaemonSet: ["spec", "template"],
-  ReplicaSet: ["spec", "template"],
-  ReplicationController: ["spec", "template"],
-  Job: ["spec", "template"],
-  CronJob: ["spec", "jobTemplate", "spec", "template"]
-};
-function podTemplateOf(o) {
-  const path4 = POD_TEMPLATE_PATHS[o.kind];
-  if (!path4) return void 0;
-  let node = o;
-  for (const key of path4) node = isMapping(node) ? node[key] : void 0;
-  return isMapping(node) ? node : void 0;
 }
 
 // src/config/deploy.ts
@@ -27394,12 +27406,12 @@ var __awaiter3 = function(thisArg, _arguments, P, generator) {
     step((generator = generator.apply(thisArg, _arguments || [])).next());
   });
 };
-function which(tool, check) {
+function which(tool, check2) {
   return __awaiter3(this, void 0, void 0, function* () {
     if (!tool) {
       throw new Error("parameter 'tool' is required");
     }
-    if (check) {
+    if (check2) {
       const result = yield which(tool, false);
       if (!result) {
         if (IS_WINDOWS) {
@@ -28099,6 +28111,29 @@ async function runAction(main) {
   }
 }
 
+// src/kube/images.ts
+function isMapping(v) {
+  return typeof v === "object" && v !== null && !Array.isArray(v);
+}
+var POD_TEMPLATE_PATHS = {
+  Pod: [],
+  PodTemplate: ["template"],
+  Deployment: ["spec", "template"],
+  StatefulSet: ["spec", "template"],
+  DaemonSet: ["spec", "template"],
+  ReplicaSet: ["spec", "template"],
+  ReplicationController: ["spec", "template"],
+  Job: ["spec", "template"],
+  CronJob: ["spec", "jobTemplate", "spec", "template"]
+};
+function podTemplateOf(o) {
+  const path4 = POD_TEMPLATE_PATHS[o.kind];
+  if (!path4) return void 0;
+  let node = o;
+  for (const key of path4) node = isMapping(node) ? node[key] : void 0;
+  return isMapping(node) ? node : void 0;
+}
+
 // src/shared/process.ts
 var ExecRunner = class {
   async run(command, args, options = {}) {
@@ -28433,7 +28468,7 @@ function resolvedDigests(images, pods) {
       if (!c.image || !c.imageID || !wanted.has(c.image) || out[c.image]) continue;
       const digest = /sha256:[0-9a-f]{64}/.exec(c.imageID)?.[0];
       const parsed = parseImage(c.image);
-      if (digest && parsed) out[c.image] = `${parsed.registry}/${parsed.path}@${digest}`;
+      if (digest && parsed) out[c.image] = `${repositoryOf(parsed)}@${digest}`;
     }
   }
   return out;

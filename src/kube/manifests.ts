@@ -8,7 +8,7 @@ import { KubectlError, type Kubectl, type KubeObject } from './kubectl.js';
 import { podTemplateOf } from './images.js';
 import { isMapping, parseManifests, type Locate, type ParseResult } from './yaml-documents.js';
 
-export { substituteImages, parseImage, type ImageChange, type ImageRef } from './images.js';
+export { substituteImages, type ImageChange } from './images.js';
 
 /** One Kubernetes object and where it came from. */
 export interface Manifest {
