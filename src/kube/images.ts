@@ -3,7 +3,7 @@
 import { GantryError, GantryErrors } from '../errors.js';
 import { formatReference, parseImage, repositoryOf, type ImageReference } from '../shared/image-reference.js';
 import type { KubeObject } from './client.js';
-import type { Manifest } from './manifests.js';
+import type { Manifest } from './yaml-documents.js';
 
 /** One container whose image was replaced. */
 export interface ImageChange {

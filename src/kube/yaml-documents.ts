@@ -2,9 +2,21 @@
 // or into errors that point at file:line:column. Knows YAML and object shape, not paths.
 import { Document, LineCounter, parseAllDocuments } from 'yaml';
 import { GantryError, type ErrorLocation } from '../errors.js';
-import type { KubeObject } from './kubectl.js';
-import type { Manifest } from './manifests.js';
+import type { KubeObject } from './client.js';
 import { dropTimeTags, readSimpleDocument } from './yaml-fast.js';
+
+/** One Kubernetes object and where it came from. */
+export interface Manifest {
+  object: KubeObject;
+  /**
+   * Workspace-relative, `/`-separated. For kustomize output it is the kustomization file
+   * (and `line` is the line in the rendered output); for Helm it is the template named
+   * by helm's `# Source:` comment (and `line` counts from the start of that template's output).
+   */
+  file: string;
+  /** 1-based line where the object starts (its first key). */
+  line: number;
+}
 
 /** Maps a line of the parsed text to where the user should look (identity for plain files). */
 export type Locate = (line: number, column?: number) => ErrorLocation & { line: number };
