@@ -19166,7 +19166,7 @@ var require_identity = __commonJS({
     var isDocument = (node) => !!node && typeof node === "object" && node[NODE_TYPE] === DOC;
     var isMap = (node) => !!node && typeof node === "object" && node[NODE_TYPE] === MAP;
     var isPair = (node) => !!node && typeof node === "object" && node[NODE_TYPE] === PAIR;
-    var isScalar2 = (node) => !!node && typeof node === "object" && node[NODE_TYPE] === SCALAR;
+    var isScalar = (node) => !!node && typeof node === "object" && node[NODE_TYPE] === SCALAR;
     var isSeq = (node) => !!node && typeof node === "object" && node[NODE_TYPE] === SEQ;
     function isCollection(node) {
       if (node && typeof node === "object")
@@ -19188,7 +19188,7 @@ var require_identity = __commonJS({
         }
       return false;
     }
-    var hasAnchor = (node) => (isScalar2(node) || isCollection(node)) && !!node.anchor;
+    var hasAnchor = (node) => (isScalar(node) || isCollection(node)) && !!node.anchor;
     exports.ALIAS = ALIAS;
     exports.DOC = DOC;
     exports.MAP = MAP;
@@ -19203,7 +19203,7 @@ var require_identity = __commonJS({
     exports.isMap = isMap;
     exports.isNode = isNode;
     exports.isPair = isPair;
-    exports.isScalar = isScalar2;
+    exports.isScalar = isScalar;
     exports.isSeq = isSeq;
   }
 });
@@ -20754,8 +20754,8 @@ ${ctx.indent}`;
         const vs0 = valueStr[0];
         const nl0 = valueStr.indexOf("\n");
         const hasNewline = nl0 !== -1;
-        const flow2 = ctx.inFlow ?? value.flow ?? value.items.length === 0;
-        if (hasNewline || !flow2) {
+        const flow = ctx.inFlow ?? value.flow ?? value.items.length === 0;
+        if (hasNewline || !flow) {
           let hasPropsLine = false;
           if (hasNewline && (vs0 === "&" || vs0 === "!")) {
             let sp0 = valueStr.indexOf(" ");
@@ -20981,8 +20981,8 @@ var require_stringifyCollection = __commonJS({
     var stringify = require_stringify();
     var stringifyComment = require_stringifyComment();
     function stringifyCollection(collection, ctx, options) {
-      const flow2 = ctx.inFlow ?? collection.flow;
-      const stringify2 = flow2 ? stringifyFlowCollection : stringifyBlockCollection;
+      const flow = ctx.inFlow ?? collection.flow;
+      const stringify2 = flow ? stringifyFlowCollection : stringifyBlockCollection;
       return stringify2(collection, ctx, options);
     }
     function stringifyBlockCollection({ comment, items }, ctx, { blockItemPrefix, flowChars, itemIndent, onChompKeep, onComment }) {
@@ -22409,7 +22409,7 @@ var require_Schema = __commonJS({
     var string = require_string();
     var tags = require_tags();
     var sortMapEntriesByKey = (a, b) => a.key < b.key ? -1 : a.key > b.key ? 1 : 0;
-    var Schema2 = class _Schema {
+    var Schema = class _Schema {
       constructor({ compat, customTags, merge, resolveKnownTags, schema, sortMapEntries, toStringDefaults }) {
         this.compat = Array.isArray(compat) ? tags.getTags(compat, "compat") : compat ? tags.getTags(null, compat) : null;
         this.name = typeof schema === "string" && schema || "core";
@@ -22427,7 +22427,7 @@ var require_Schema = __commonJS({
         return copy;
       }
     };
-    exports.Schema = Schema2;
+    exports.Schema = Schema;
   }
 });
 
@@ -22520,7 +22520,7 @@ var require_Document = __commonJS({
     var identity2 = require_identity();
     var Pair = require_Pair();
     var toJS = require_toJS();
-    var Schema2 = require_Schema();
+    var Schema = require_Schema();
     var stringifyDocument = require_stringifyDocument();
     var anchors = require_anchors();
     var applyReviver = require_applyReviver();
@@ -22625,7 +22625,7 @@ var require_Document = __commonJS({
           options = replacer;
           replacer = void 0;
         }
-        const { aliasDuplicateObjects, anchorPrefix, flow: flow2, keepUndefined, onTagObj, tag } = options ?? {};
+        const { aliasDuplicateObjects, anchorPrefix, flow, keepUndefined, onTagObj, tag } = options ?? {};
         const { onAnchor, setAnchors, sourceObjects } = anchors.createNodeAnchors(
           this,
           // eslint-disable-next-line @typescript-eslint/prefer-nullish-coalescing
@@ -22641,7 +22641,7 @@ var require_Document = __commonJS({
           sourceObjects
         };
         const node = createNode.createNode(value, tag, ctx);
-        if (flow2 && identity2.isCollection(node))
+        if (flow && identity2.isCollection(node))
           node.flow = true;
         setAnchors();
         return node;
@@ -22771,7 +22771,7 @@ var require_Document = __commonJS({
         if (options.schema instanceof Object)
           this.schema = options.schema;
         else if (opt)
-          this.schema = new Schema2.Schema(Object.assign(opt, options));
+          this.schema = new Schema.Schema(Object.assign(opt, options));
         else
           throw new Error(`With a null YAML version, the { schema: Schema } option is required`);
       }
@@ -22889,7 +22889,7 @@ ${pointer}
 var require_resolve_props = __commonJS({
   "node_modules/yaml/dist/compose/resolve-props.js"(exports) {
     "use strict";
-    function resolveProps(tokens, { flow: flow2, indicator, next, offset, onError, parentIndent, startOnNewline }) {
+    function resolveProps(tokens, { flow, indicator, next, offset, onError, parentIndent, startOnNewline }) {
       let spaceBefore = false;
       let atNewline = startOnNewline;
       let hasSpace = startOnNewline;
@@ -22918,7 +22918,7 @@ var require_resolve_props = __commonJS({
         }
         switch (token.type) {
           case "space":
-            if (!flow2 && (indicator !== "doc-start" || next?.type !== "flow-collection") && token.source.includes("	")) {
+            if (!flow && (indicator !== "doc-start" || next?.type !== "flow-collection") && token.source.includes("	")) {
               tab = token;
             }
             hasSpace = true;
@@ -22974,15 +22974,15 @@ var require_resolve_props = __commonJS({
             if (anchor || tag)
               onError(token, "BAD_PROP_ORDER", `Anchors and tags must be after the ${token.source} indicator`);
             if (found)
-              onError(token, "UNEXPECTED_TOKEN", `Unexpected ${token.source} in ${flow2 ?? "collection"}`);
+              onError(token, "UNEXPECTED_TOKEN", `Unexpected ${token.source} in ${flow ?? "collection"}`);
             found = token;
             atNewline = indicator === "seq-item-ind" || indicator === "explicit-key-ind";
             hasSpace = false;
             break;
           case "comma":
-            if (flow2) {
+            if (flow) {
               if (comma)
-                onError(token, "UNEXPECTED_TOKEN", `Unexpected , in ${flow2}`);
+                onError(token, "UNEXPECTED_TOKEN", `Unexpected , in ${flow}`);
               comma = token;
               atNewline = false;
               hasSpace = false;
@@ -24748,7 +24748,7 @@ var require_cst = __commonJS({
     var FLOW_END = "";
     var SCALAR = "";
     var isCollection = (token) => !!token && "items" in token;
-    var isScalar2 = (token) => !!token && (token.type === "scalar" || token.type === "single-quoted-scalar" || token.type === "double-quoted-scalar" || token.type === "block-scalar");
+    var isScalar = (token) => !!token && (token.type === "scalar" || token.type === "single-quoted-scalar" || token.type === "double-quoted-scalar" || token.type === "block-scalar");
     function prettyToken(token) {
       switch (token) {
         case BOM:
@@ -24832,7 +24832,7 @@ var require_cst = __commonJS({
     exports.FLOW_END = FLOW_END;
     exports.SCALAR = SCALAR;
     exports.isCollection = isCollection;
-    exports.isScalar = isScalar2;
+    exports.isScalar = isScalar;
     exports.prettyToken = prettyToken;
     exports.tokenType = tokenType;
   }
@@ -26435,7 +26435,7 @@ var require_dist = __commonJS({
     "use strict";
     var composer = require_composer();
     var Document2 = require_Document();
-    var Schema2 = require_Schema();
+    var Schema = require_Schema();
     var errors = require_errors2();
     var Alias = require_Alias();
     var identity2 = require_identity();
@@ -26451,7 +26451,7 @@ var require_dist = __commonJS({
     var visit = require_visit();
     exports.Composer = composer.Composer;
     exports.Document = Document2.Document;
-    exports.Schema = Schema2.Schema;
+    exports.Schema = Schema.Schema;
     exports.YAMLError = errors.YAMLError;
     exports.YAMLParseError = errors.YAMLParseError;
     exports.YAMLWarning = errors.YAMLWarning;
@@ -28505,240 +28505,8 @@ import { constants as fsConstants, promises as fs2 } from "node:fs";
 import path4 from "node:path";
 
 // src/kube/yaml-documents.ts
-var import_yaml2 = __toESM(require_dist(), 1);
-
-// src/kube/yaml-fast.ts
 var import_yaml = __toESM(require_dist(), 1);
 var dropTimeTags = (tags) => tags.filter((t) => typeof t === "string" ? !["intTime", "floatTime", "timestamp"].includes(t) : t.format !== "TIME" && t.tag !== "tag:yaml.org,2002:timestamp");
-var SCHEMA = new import_yaml.Schema({ schema: "yaml-1.1", merge: true, customTags: dropTimeTags });
-var SCALAR_TAGS = SCHEMA.tags.filter((t) => t.default === true && t.test !== void 0 && "resolve" in t);
-var RESOLVE_OPTIONS = { intAsBigInt: false };
-var UNSUPPORTED = /* @__PURE__ */ Symbol("unsupported");
-function giveUp() {
-  throw UNSUPPORTED;
-}
-function readSimpleDocument(lines, start, end) {
-  const ls = [];
-  for (let n = start; n < end; n++) {
-    let raw = lines[n];
-    if (raw.endsWith("\r")) raw = raw.slice(0, -1);
-    if (raw.includes("	")) return void 0;
-    const text = raw.trimStart();
-    if (text === "" || text.startsWith("#")) continue;
-    ls.push({ no: n + 1, indent: raw.length - text.length, text: text.trimEnd() });
-  }
-  if (ls.length === 0) return { value: void 0, line: start + 1 };
-  try {
-    const reader = new BlockReader(ls);
-    const value = reader.document();
-    return { value, line: ls[0].no };
-  } catch (err) {
-    if (err === UNSUPPORTED) return void 0;
-    throw err;
-  }
-}
-var BlockReader = class {
-  constructor(ls) {
-    this.ls = ls;
-  }
-  ls;
-  i = 0;
-  document() {
-    const first = this.ls[0];
-    if (first.indent !== 0 || isSeqItem(first.text)) giveUp();
-    const value = this.map(0);
-    if (this.i !== this.ls.length) giveUp();
-    return value;
-  }
-  block(indent) {
-    return isSeqItem(this.ls[this.i].text) ? this.seq(indent) : this.map(indent);
-  }
-  map(indent) {
-    const map = {};
-    while (this.i < this.ls.length) {
-      const l = this.ls[this.i];
-      if (l.indent < indent || l.indent === indent && isSeqItem(l.text)) break;
-      if (l.indent > indent) giveUp();
-      const entry = splitKey(l.text);
-      if (!entry || Object.hasOwn(map, entry.key)) giveUp();
-      this.i++;
-      map[entry.key] = this.valueAfter(entry.rest, indent, true);
-    }
-    return map;
-  }
-  seq(indent) {
-    const items = [];
-    while (this.i < this.ls.length) {
-      const l = this.ls[this.i];
-      if (l.indent !== indent || !isSeqItem(l.text)) {
-        if (l.indent > indent) giveUp();
-        break;
-      }
-      const content = l.text.slice(1).trimStart();
-      if (isSeqItem(content)) giveUp();
-      if (content !== "" && !content.startsWith("#") && splitKey(content)) {
-        l.indent += l.text.length - content.length;
-        l.text = content;
-        items.push(this.map(l.indent));
-        continue;
-      }
-      this.i++;
-      items.push(this.valueAfter(content, indent, false));
-    }
-    return items;
-  }
-  /** The value after `key:` or `-`: inline on the same line, or a nested block below. */
-  valueAfter(rest, indent, inMap) {
-    const next = this.ls[this.i];
-    if (rest !== "" && !rest.startsWith("#")) {
-      if (next && next.indent > indent) giveUp();
-      return inline(rest);
-    }
-    if (next && next.indent > indent) return this.block(next.indent);
-    if (inMap && next && next.indent === indent && isSeqItem(next.text)) return this.seq(indent);
-    return null;
-  }
-};
-function isSeqItem(text) {
-  return text === "-" || text.startsWith("- ");
-}
-function splitKey(text) {
-  let key;
-  let after;
-  if (text[0] === '"' || text[0] === "'") {
-    const q = quoted(text, 0);
-    if (!q) return void 0;
-    let p = q.end;
-    while (text[p] === " ") p++;
-    if (text[p] !== ":" || p + 1 < text.length && text[p + 1] !== " ") return void 0;
-    key = q.value;
-    after = p + 1;
-  } else {
-    if (/^[-?:,[\]{}#&*!|>%@`]/.test(text)) return void 0;
-    const colon = text.indexOf(": ");
-    const end = colon >= 0 ? colon : text.endsWith(":") ? text.length - 1 : -1;
-    if (end <= 0) return void 0;
-    key = text.slice(0, end).trimEnd();
-    if (key.includes(" #")) return void 0;
-    if (key === "<<" || resolvePlain(key) !== key) giveUp();
-    after = end + 1;
-  }
-  if (key === "__proto__") giveUp();
-  return { key, rest: text.slice(after).trim() };
-}
-function inline(s) {
-  const c = s[0];
-  if (c === '"' || c === "'") {
-    const q = quoted(s, 0);
-    if (!q) giveUp();
-    endOfLine(s, q.end);
-    return q.value;
-  }
-  if (c === "[" || c === "{") {
-    const { value, end } = flow(s, 0);
-    endOfLine(s, end);
-    return value;
-  }
-  if (/^[&*!|>%@`,\]}?:#]/.test(s) || s.startsWith("- ")) giveUp();
-  const hash = s.indexOf(" #");
-  const plain = (hash >= 0 ? s.slice(0, hash) : s).trimEnd();
-  if (plain.includes(": ") || plain.endsWith(":")) giveUp();
-  return resolvePlain(plain);
-}
-function endOfLine(s, p) {
-  const rest = s.slice(p);
-  if (rest !== "" && !/^\s+#/.test(rest)) giveUp();
-}
-function quoted(s, p) {
-  const q = s[p];
-  if (q === '"') {
-    const close = s.indexOf('"', p + 1);
-    if (close < 0) return void 0;
-    const value2 = s.slice(p + 1, close);
-    if (value2.includes("\\")) giveUp();
-    return { value: value2, end: close + 1 };
-  }
-  let value = "";
-  let i = p + 1;
-  for (; ; ) {
-    const close = s.indexOf("'", i);
-    if (close < 0) return void 0;
-    value += s.slice(i, close);
-    if (s[close + 1] !== "'") return { value, end: close + 1 };
-    value += "'";
-    i = close + 2;
-  }
-}
-function flow(s, p) {
-  const open2 = s[p];
-  const close = open2 === "[" ? "]" : "}";
-  const items = [];
-  const map = {};
-  p = skipSpaces(s, p + 1);
-  while (s[p] !== close) {
-    if (p >= s.length) giveUp();
-    if (open2 === "[") {
-      const item = flowValue(s, p);
-      items.push(item.value);
-      p = item.end;
-    } else {
-      const key = flowKey(s, p);
-      if (Object.hasOwn(map, key.key) || key.key === "__proto__") giveUp();
-      const item = flowValue(s, skipSpaces(s, key.end));
-      map[key.key] = item.value;
-      p = item.end;
-    }
-    p = skipSpaces(s, p);
-    if (s[p] === ",") p = skipSpaces(s, p + 1);
-    else if (s[p] !== close) giveUp();
-  }
-  return { value: open2 === "[" ? items : map, end: p + 1 };
-}
-function skipSpaces(s, p) {
-  while (s[p] === " ") p++;
-  return p;
-}
-function flowKey(s, p) {
-  let key;
-  let end;
-  if (s[p] === '"' || s[p] === "'") {
-    const q = quoted(s, p);
-    if (!q) giveUp();
-    key = q.value;
-    end = skipSpaces(s, q.end);
-    if (s[end] !== ":") giveUp();
-  } else {
-    const m = /^[^,[\]{}#:'"&*!|>%@`?-][^,[\]{}#:]*/.exec(s.slice(p));
-    if (!m) giveUp();
-    key = m[0].trimEnd();
-    end = p + m[0].length;
-    if (s[end] !== ":" || s[end + 1] !== " " || resolvePlain(key) !== key) giveUp();
-  }
-  return { key, end: end + 1 };
-}
-function flowValue(s, p) {
-  const c = s[p];
-  if (c === '"' || c === "'") {
-    const q = quoted(s, p);
-    if (!q) giveUp();
-    return q;
-  }
-  if (c === "[" || c === "{") return flow(s, p);
-  if (c === "-" && (s[p + 1] === " " || s[p + 1] === "," || s[p + 1] === void 0)) giveUp();
-  const m = /^[^,[\]{}#:'"&*!|>%@`?][^,[\]{}#:]*/.exec(s.slice(p));
-  if (!m) giveUp();
-  return { value: resolvePlain(m[0].trimEnd()), end: p + m[0].length };
-}
-function resolvePlain(text) {
-  for (const tag of SCALAR_TAGS) {
-    if (!tag.test.test(text)) continue;
-    const value = tag.resolve(text, giveUp, RESOLVE_OPTIONS);
-    return (0, import_yaml.isScalar)(value) ? value.value : value;
-  }
-  return text;
-}
-
-// src/kube/yaml-documents.ts
 var PARSE_OPTIONS = { version: "1.1", merge: true, prettyErrors: false, customTags: dropTimeTags };
 function isMapping2(v) {
   return typeof v === "object" && v !== null && !Array.isArray(v);
@@ -28752,39 +28520,32 @@ function describeType(v) {
 function parseManifests(text, file, locate = (line, column) => ({ file, line, column })) {
   const result = { manifests: [], errors: [] };
   if (text.charCodeAt(0) === 65279) text = text.slice(1);
-  const lines = text.split("\n");
-  const separators = [];
-  for (let n = 0; n < lines.length; n++) {
-    const l = lines[n];
-    if (!l.startsWith("---") && !l.startsWith("...") && !l.startsWith("%")) continue;
-    if (!/^---\s*$/.test(l)) {
-      parseWithYaml(text, locate, result);
-      return result;
-    }
-    separators.push(n);
-  }
-  let start = 0;
-  for (const end of [...separators, lines.length]) {
-    const fast = readSimpleDocument(lines, start, end);
-    const value = fast?.value;
-    if (fast && value === void 0) {
-    } else if (fast && !isList(value) && shapeProblems(value).length === 0) {
-      const loc = locate(fast.line);
-      result.manifests.push({ object: toObject(value), file: loc.file, line: loc.line });
-    } else {
-      const offset = start;
-      parseWithYaml(lines.slice(start, end).join("\n"), (line, column) => locate(line + offset, column), result);
-    }
-    start = end + 1;
+  for (const doc of documentsOf(text)) {
+    parseDocuments(doc.text, (line, column) => locate(line + doc.linesBefore, column), result);
   }
   return result;
 }
-function isList(value) {
-  return isMapping2(value) && typeof value.kind === "string" && value.kind.endsWith("List") && Array.isArray(value.items);
+function documentsOf(text) {
+  const docs = [];
+  let start = 0;
+  let linesBefore = 0;
+  for (const m of text.matchAll(/^(?:---|\.\.\.|%).*$/gm)) {
+    if (!/^---\s*$/.test(m[0])) return [{ text, linesBefore: 0 }];
+    docs.push({ text: text.slice(start, m.index), linesBefore });
+    linesBefore += newlines(text, start, m.index) + 1;
+    start = m.index + m[0].length + 1;
+  }
+  docs.push({ text: text.slice(start), linesBefore });
+  return docs;
 }
-function parseWithYaml(text, locate, result) {
-  const lineCounter = new import_yaml2.LineCounter();
-  const docs = (0, import_yaml2.parseAllDocuments)(text, { ...PARSE_OPTIONS, lineCounter });
+function newlines(text, from, to) {
+  let n = 0;
+  for (let i = text.indexOf("\n", from); i >= 0 && i < to; i = text.indexOf("\n", i + 1)) n++;
+  return n;
+}
+function parseDocuments(text, locate, result) {
+  const lineCounter = new import_yaml.LineCounter();
+  const docs = (0, import_yaml.parseAllDocuments)(text, { ...PARSE_OPTIONS, lineCounter });
   const lastChar = Math.max(0, text.trimEnd().length - 1);
   const at = (offset) => {
     const pos = lineCounter.linePos(Math.min(offset, lastChar));
@@ -28807,6 +28568,9 @@ function parseWithYaml(text, locate, result) {
     if (value === null || value === void 0) continue;
     collect(value, [], doc, at, result);
   }
+}
+function isList(value) {
+  return isMapping2(value) && typeof value.kind === "string" && value.kind.endsWith("List") && Array.isArray(value.items);
 }
 function collect(value, path5, doc, at, result) {
   const locationOf = (sub) => {
