@@ -20469,7 +20469,7 @@ function toGantryError(err) {
   return new GantryError(String(err));
 }
 
-// src/kube/command.ts
+// src/shared/process.ts
 var ExecRunner = class {
   async run(command, args, options = {}) {
     const env = {};

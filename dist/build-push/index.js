@@ -5316,12 +5316,12 @@ var require_formdata_parser = __commonJS({
               return "failure";
             }
             if (bufferStartsWith(input, filenameBuffer, position)) {
-              let check = position.position + filenameBuffer.length;
-              if (input[check] === 42) {
+              let check2 = position.position + filenameBuffer.length;
+              if (input[check2] === 42) {
                 position.position += 1;
-                check += 1;
+                check2 += 1;
               }
-              if (input[check] !== 61 || input[check + 1] !== 34) {
+              if (input[check2] !== 61 || input[check2 + 1] !== 34) {
                 return "failure";
               }
               position.position += 12;
@@ -19764,12 +19764,12 @@ var __awaiter3 = function(thisArg, _arguments, P, generator) {
     step((generator = generator.apply(thisArg, _arguments || [])).next());
   });
 };
-function which(tool, check) {
+function which(tool, check2) {
   return __awaiter3(this, void 0, void 0, function* () {
     if (!tool) {
       throw new Error("parameter 'tool' is required");
     }
-    if (check) {
+    if (check2) {
       const result = yield which(tool, false);
       if (!result) {
         if (IS_WINDOWS) {
@@ -20473,73 +20473,6 @@ function toGantryError(err) {
   return new GantryError(String(err));
 }
 
-// src/image/reference.ts
-var DOCKER_HUB = "docker.io";
-var COMPONENT = /^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$/;
-var TAG = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/;
-var DOMAIN = /^(?:[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*(?::\d+)?$|^\[[0-9a-fA-F:]+\](?::\d+)?$/;
-function formatReference(ref) {
-  return `${ref.name}:${ref.tag}`;
-}
-function digestReference(ref, digest) {
-  return `${ref.name}@${digest}`;
-}
-function parseRepository(text) {
-  const value = text.trim();
-  const slash = value.indexOf("/");
-  const first = slash < 0 ? "" : value.slice(0, slash);
-  const hasDomain = slash >= 0 && (first.includes(".") || first.includes(":") || first === "localhost" || first.startsWith("["));
-  const registry = hasDomain ? first : DOCKER_HUB;
-  const path4 = hasDomain ? value.slice(slash + 1) : value;
-  if (path4.includes(":") || path4.includes("@")) {
-    return { problem: `"${value}" has a tag or digest; give the repository only (e.g. ${value.split(/[:@]/)[0]})` };
-  }
-  if (hasDomain && !DOMAIN.test(registry)) {
-    return { problem: `registry "${registry}" in "${value}" is not a valid host[:port]${namedChars(registry, /[A-Za-z0-9.:[\]-]/)}` };
-  }
-  if (path4 === "") return { problem: `"${value}" has no repository name` };
-  for (const component of path4.split("/")) {
-    if (!COMPONENT.test(component)) {
-      const bad = namedChars(path4.replace(/\//g, ""), /[a-z0-9._-]/);
-      const why = bad || (component === "" ? ": it has an empty path component (//)" : ": separators (. _ __ -) must sit between letters or digits");
-      return { problem: `repository "${path4}" is not valid${why}; repository names use lowercase letters, digits and . _ - separators` };
-    }
-  }
-  const repository = registry === DOCKER_HUB && !path4.includes("/") ? `library/${path4}` : path4;
-  return { registry, repository, name: value };
-}
-function parseReference(text) {
-  const value = text.trim();
-  if (value.includes("@")) {
-    return { problem: `"${value}" contains "@": tags cannot carry a digest; the digest is an output of the build` };
-  }
-  const slash = value.indexOf("/");
-  const first = slash < 0 ? "" : value.slice(0, slash);
-  const domainLike = slash >= 0 && (first.includes(".") || first.includes(":") || first === "localhost");
-  const afterDomain = domainLike ? slash + 1 : 0;
-  const colon = value.indexOf(":", afterDomain);
-  if (colon < 0) return { problem: `"${value}" has no tag; write it as ${value}:<tag>` };
-  const tag = value.slice(colon + 1);
-  const repo = parseRepository(value.slice(0, colon));
-  if ("problem" in repo) return repo;
-  const tagProblem = validateTag(tag);
-  if (tagProblem) return { problem: tagProblem };
-  return { ...repo, tag };
-}
-function validateTag(tag) {
-  if (TAG.test(tag)) return void 0;
-  if (tag === "") return "the tag is empty";
-  if (tag.length > 128) return `tag "${tag.slice(0, 20)}\u2026" is ${tag.length} characters long; at most 128 are allowed`;
-  const bad = namedChars(tag, /[A-Za-z0-9_.-]/);
-  if (bad) return `tag "${tag}" is not valid${bad}; tags use letters, digits, _ . and -`;
-  return `tag "${tag}" is not valid: it must not start with "${tag[0]}"; start it with a letter, digit or _`;
-}
-function namedChars(text, allowed) {
-  const bad = [...new Set([...text].filter((c) => !allowed.test(c)))];
-  if (bad.length === 0) return "";
-  return `: it contains ${bad.map((c) => c === " " ? "a space" : `"${c}"`).join(", ")}`;
-}
-
 // src/image/tags.ts
 var SHORT_SHA_LENGTH = 7;
 function generateTags(git) {
@@ -20572,6 +20505,94 @@ function semverTags(name) {
   const tags = [`${major}.${minor}.${patch}`, `${major}.${minor}`];
   if (major !== "0") tags.push(major);
   return tags;
+}
+
+// src/shared/image-reference.ts
+var DOCKER_HUB = "docker.io";
+var COMPONENT = /^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$/;
+var TAG = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/;
+var DIGEST = /^[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9A-Fa-f]{32,}$/;
+var DOMAIN = /^(?:[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*(?::\d+)?$|^\[[0-9a-fA-F:]+\](?::\d+)?$/;
+function split(value) {
+  let rest = value;
+  let digest;
+  const at = rest.indexOf("@");
+  if (at >= 0) {
+    digest = rest.slice(at + 1);
+    rest = rest.slice(0, at);
+  }
+  const slash = rest.indexOf("/");
+  const first = slash < 0 ? "" : rest.slice(0, slash);
+  const hasDomain = slash >= 0 && (first.includes(".") || first.includes(":") || first === "localhost" || first.startsWith("[") || first.toLowerCase() !== first);
+  let path4 = hasDomain ? rest.slice(slash + 1) : rest;
+  let tag;
+  const colon = path4.indexOf(":");
+  if (colon >= 0) {
+    tag = path4.slice(colon + 1);
+    path4 = path4.slice(0, colon);
+  }
+  return { domain: hasDomain ? first : void 0, path: path4, tag, digest, name: hasDomain ? `${first}/${path4}` : path4 };
+}
+function check(value, parts) {
+  const { domain, path: path4, tag, digest, name } = parts;
+  if (domain !== void 0 && !DOMAIN.test(domain)) {
+    return { problem: `registry "${domain}" in "${value}" is not a valid host[:port]${namedChars(domain, /[A-Za-z0-9.:[\]-]/)}` };
+  }
+  if (path4 === "") return { problem: `"${value}" has no repository name` };
+  for (const component of path4.split("/")) {
+    if (!COMPONENT.test(component)) {
+      const bad = namedChars(path4.replace(/\//g, ""), /[a-z0-9._-]/);
+      const why = bad || (component === "" ? ": it has an empty path component (//)" : ": separators (. _ __ -) must sit between letters or digits");
+      return { problem: `repository "${path4}" is not valid${why}; repository names use lowercase letters, digits and . _ - separators` };
+    }
+  }
+  if (tag !== void 0) {
+    const tagProblem = validateTag(tag);
+    if (tagProblem) return { problem: tagProblem };
+  }
+  if (digest !== void 0 && !DIGEST.test(digest)) {
+    return { problem: `digest "${digest}" in "${value}" is not valid; a digest is an algorithm and hex digits, e.g. sha256:\u2026` };
+  }
+  const registry = domain === void 0 || domain === "index.docker.io" ? DOCKER_HUB : domain;
+  const repository = registry === DOCKER_HUB && !path4.includes("/") ? `library/${path4}` : path4;
+  return { registry, repository, tag, digest, name };
+}
+function parseRepository(text) {
+  const value = text.trim();
+  const parts = split(value);
+  if (parts.tag !== void 0 || parts.digest !== void 0) {
+    return { problem: `"${value}" has a tag or digest; give the repository only (e.g. ${parts.name})` };
+  }
+  return check(value, parts);
+}
+function parseTaggedReference(text) {
+  const value = text.trim();
+  if (value.includes("@")) {
+    return { problem: `"${value}" contains "@": tags cannot carry a digest; the digest is an output of the build` };
+  }
+  const parts = split(value);
+  if (parts.tag === void 0) return { problem: `"${value}" has no tag; write it as ${value}:<tag>` };
+  const ref = check(value, parts);
+  return "problem" in ref ? ref : { ...ref, tag: parts.tag };
+}
+function validateTag(tag) {
+  if (TAG.test(tag)) return void 0;
+  if (tag === "") return "the tag is empty";
+  if (tag.length > 128) return `tag "${tag.slice(0, 20)}\u2026" is ${tag.length} characters long; at most 128 are allowed`;
+  const bad = namedChars(tag, /[A-Za-z0-9_.-]/);
+  if (bad) return `tag "${tag}" is not valid${bad}; tags use letters, digits, _ . and -`;
+  return `tag "${tag}" is not valid: it must not start with "${tag[0]}"; start it with a letter, digit or _`;
+}
+function formatReference(ref) {
+  return `${ref.name}${ref.tag !== void 0 ? `:${ref.tag}` : ""}${ref.digest !== void 0 ? `@${ref.digest}` : ""}`;
+}
+function digestReference(ref, digest) {
+  return `${ref.name}@${digest}`;
+}
+function namedChars(text, allowed) {
+  const bad = [...new Set([...text].filter((c) => !allowed.test(c)))];
+  if (bad.length === 0) return "";
+  return `: it contains ${bad.map((c) => c === " " ? "a space" : `"${c}"`).join(", ")}`;
 }
 
 // src/config/source.ts
@@ -20778,13 +20799,13 @@ function parseBuildPushConfig(source, git, options) {
         r.problem("tags", `has the bare tag "${entry}" but input "image" is not set`, "set image to the repository (e.g. ghcr.io/owner/app), or write full references in tags");
         continue;
       }
-      const ref = parseReference(full);
+      const ref = parseTaggedReference(full);
       if ("problem" in ref) r.problem("tags", `entry "${entry}": ${ref.problem}`);
       else tags.push(ref);
     }
   } else if (repo) {
     for (const tag of generateTags(git)) {
-      const ref = parseReference(`${repo.name}:${tag}`);
+      const ref = parseTaggedReference(`${repo.name}:${tag}`);
       if ("problem" in ref) r.problem("image", `gives an invalid generated reference: ${ref.problem}`);
       else tags.push(ref);
     }
@@ -20844,7 +20865,7 @@ import { join as join5 } from "node:path";
 import { existsSync as existsSync3, readFileSync as readFileSync2 } from "node:fs";
 import { join as join4 } from "node:path";
 
-// src/kube/command.ts
+// src/shared/process.ts
 var ExecRunner = class {
   async run(command, args, options = {}) {
     const env = {};

@@ -5316,12 +5316,12 @@ var require_formdata_parser = __commonJS({
               return "failure";
             }
             if (bufferStartsWith(input, filenameBuffer, position)) {
-              let check = position.position + filenameBuffer.length;
-              if (input[check] === 42) {
+              let check2 = position.position + filenameBuffer.length;
+              if (input[check2] === 42) {
                 position.position += 1;
-                check += 1;
+                check2 += 1;
               }
-              if (input[check] !== 61 || input[check + 1] !== 34) {
+              if (input[check2] !== 61 || input[check2 + 1] !== 34) {
                 return "failure";
               }
               position.position += 12;
@@ -27162,8 +27162,8 @@ var require_common2 = __commonJS({
         createDebug.namespaces = namespaces;
         createDebug.names = [];
         createDebug.skips = [];
-        const split = (typeof namespaces === "string" ? namespaces : "").trim().replace(/\s+/g, ",").split(",").filter(Boolean);
-        for (const ns of split) {
+        const split2 = (typeof namespaces === "string" ? namespaces : "").trim().replace(/\s+/g, ",").split(",").filter(Boolean);
+        for (const ns of split2) {
           if (ns[0] === "-") {
             createDebug.skips.push(ns.slice(1));
           } else {
@@ -27908,7 +27908,7 @@ var require_identity = __commonJS({
     var isDocument = (node) => !!node && typeof node === "object" && node[NODE_TYPE] === DOC;
     var isMap = (node) => !!node && typeof node === "object" && node[NODE_TYPE] === MAP;
     var isPair = (node) => !!node && typeof node === "object" && node[NODE_TYPE] === PAIR;
-    var isScalar2 = (node) => !!node && typeof node === "object" && node[NODE_TYPE] === SCALAR;
+    var isScalar = (node) => !!node && typeof node === "object" && node[NODE_TYPE] === SCALAR;
     var isSeq = (node) => !!node && typeof node === "object" && node[NODE_TYPE] === SEQ;
     function isCollection(node) {
       if (node && typeof node === "object")
@@ -27930,7 +27930,7 @@ var require_identity = __commonJS({
         }
       return false;
     }
-    var hasAnchor = (node) => (isScalar2(node) || isCollection(node)) && !!node.anchor;
+    var hasAnchor = (node) => (isScalar(node) || isCollection(node)) && !!node.anchor;
     exports.ALIAS = ALIAS;
     exports.DOC = DOC;
     exports.MAP = MAP;
@@ -27945,7 +27945,7 @@ var require_identity = __commonJS({
     exports.isMap = isMap;
     exports.isNode = isNode;
     exports.isPair = isPair;
-    exports.isScalar = isScalar2;
+    exports.isScalar = isScalar;
     exports.isSeq = isSeq;
   }
 });
@@ -28877,7 +28877,7 @@ var require_foldFlowLines = __commonJS({
         else
           end = lineWidth - indentAtStart;
       }
-      let split = void 0;
+      let split2 = void 0;
       let prev = void 0;
       let overflow = false;
       let i = -1;
@@ -28910,18 +28910,18 @@ var require_foldFlowLines = __commonJS({
           if (mode === FOLD_BLOCK)
             i = consumeMoreIndentedLines(text, i, indent.length);
           end = i + indent.length + endStep;
-          split = void 0;
+          split2 = void 0;
         } else {
           if (ch === " " && prev && prev !== " " && prev !== "\n" && prev !== "	") {
             const next = text[i + 1];
             if (next && next !== " " && next !== "\n" && next !== "	")
-              split = i;
+              split2 = i;
           }
           if (i >= end) {
-            if (split) {
-              folds.push(split);
-              end = split + endStep;
-              split = void 0;
+            if (split2) {
+              folds.push(split2);
+              end = split2 + endStep;
+              split2 = void 0;
             } else if (mode === FOLD_QUOTED) {
               while (prev === " " || prev === "	") {
                 prev = ch;
@@ -28934,7 +28934,7 @@ var require_foldFlowLines = __commonJS({
               folds.push(j);
               escapedFolds[j] = true;
               end = j + endStep;
-              split = void 0;
+              split2 = void 0;
             } else {
               overflow = true;
             }
@@ -29496,8 +29496,8 @@ ${ctx.indent}`;
         const vs0 = valueStr[0];
         const nl0 = valueStr.indexOf("\n");
         const hasNewline = nl0 !== -1;
-        const flow2 = ctx.inFlow ?? value.flow ?? value.items.length === 0;
-        if (hasNewline || !flow2) {
+        const flow = ctx.inFlow ?? value.flow ?? value.items.length === 0;
+        if (hasNewline || !flow) {
           let hasPropsLine = false;
           if (hasNewline && (vs0 === "&" || vs0 === "!")) {
             let sp0 = valueStr.indexOf(" ");
@@ -29723,8 +29723,8 @@ var require_stringifyCollection = __commonJS({
     var stringify2 = require_stringify();
     var stringifyComment = require_stringifyComment();
     function stringifyCollection(collection, ctx, options) {
-      const flow2 = ctx.inFlow ?? collection.flow;
-      const stringify3 = flow2 ? stringifyFlowCollection : stringifyBlockCollection;
+      const flow = ctx.inFlow ?? collection.flow;
+      const stringify3 = flow ? stringifyFlowCollection : stringifyBlockCollection;
       return stringify3(collection, ctx, options);
     }
     function stringifyBlockCollection({ comment, items }, ctx, { blockItemPrefix, flowChars, itemIndent, onChompKeep, onComment }) {
@@ -31151,7 +31151,7 @@ var require_Schema = __commonJS({
     var string = require_string();
     var tags = require_tags();
     var sortMapEntriesByKey = (a, b) => a.key < b.key ? -1 : a.key > b.key ? 1 : 0;
-    var Schema3 = class _Schema {
+    var Schema2 = class _Schema {
       constructor({ compat, customTags, merge: merge2, resolveKnownTags, schema: schema2, sortMapEntries, toStringDefaults }) {
         this.compat = Array.isArray(compat) ? tags.getTags(compat, "compat") : compat ? tags.getTags(null, compat) : null;
         this.name = typeof schema2 === "string" && schema2 || "core";
@@ -31169,7 +31169,7 @@ var require_Schema = __commonJS({
         return copy;
       }
     };
-    exports.Schema = Schema3;
+    exports.Schema = Schema2;
   }
 });
 
@@ -31262,7 +31262,7 @@ var require_Document = __commonJS({
     var identity2 = require_identity();
     var Pair = require_Pair();
     var toJS = require_toJS();
-    var Schema3 = require_Schema();
+    var Schema2 = require_Schema();
     var stringifyDocument = require_stringifyDocument();
     var anchors = require_anchors();
     var applyReviver = require_applyReviver();
@@ -31367,7 +31367,7 @@ var require_Document = __commonJS({
           options = replacer;
           replacer = void 0;
         }
-        const { aliasDuplicateObjects, anchorPrefix, flow: flow2, keepUndefined, onTagObj, tag } = options ?? {};
+        const { aliasDuplicateObjects, anchorPrefix, flow, keepUndefined, onTagObj, tag } = options ?? {};
         const { onAnchor, setAnchors, sourceObjects } = anchors.createNodeAnchors(
           this,
           // eslint-disable-next-line @typescript-eslint/prefer-nullish-coalescing
@@ -31383,7 +31383,7 @@ var require_Document = __commonJS({
           sourceObjects
         };
         const node = createNode.createNode(value, tag, ctx);
-        if (flow2 && identity2.isCollection(node))
+        if (flow && identity2.isCollection(node))
           node.flow = true;
         setAnchors();
         return node;
@@ -31513,7 +31513,7 @@ var require_Document = __commonJS({
         if (options.schema instanceof Object)
           this.schema = options.schema;
         else if (opt)
-          this.schema = new Schema3.Schema(Object.assign(opt, options));
+          this.schema = new Schema2.Schema(Object.assign(opt, options));
         else
           throw new Error(`With a null YAML version, the { schema: Schema } option is required`);
       }
@@ -31631,7 +31631,7 @@ ${pointer}
 var require_resolve_props = __commonJS({
   "node_modules/yaml/dist/compose/resolve-props.js"(exports) {
     "use strict";
-    function resolveProps(tokens, { flow: flow2, indicator, next, offset, onError, parentIndent, startOnNewline }) {
+    function resolveProps(tokens, { flow, indicator, next, offset, onError, parentIndent, startOnNewline }) {
       let spaceBefore = false;
       let atNewline = startOnNewline;
       let hasSpace = startOnNewline;
@@ -31660,7 +31660,7 @@ var require_resolve_props = __commonJS({
         }
         switch (token.type) {
           case "space":
-            if (!flow2 && (indicator !== "doc-start" || next?.type !== "flow-collection") && token.source.includes("	")) {
+            if (!flow && (indicator !== "doc-start" || next?.type !== "flow-collection") && token.source.includes("	")) {
               tab = token;
             }
             hasSpace = true;
@@ -31716,15 +31716,15 @@ var require_resolve_props = __commonJS({
             if (anchor || tag)
               onError(token, "BAD_PROP_ORDER", `Anchors and tags must be after the ${token.source} indicator`);
             if (found)
-              onError(token, "UNEXPECTED_TOKEN", `Unexpected ${token.source} in ${flow2 ?? "collection"}`);
+              onError(token, "UNEXPECTED_TOKEN", `Unexpected ${token.source} in ${flow ?? "collection"}`);
             found = token;
             atNewline = indicator === "seq-item-ind" || indicator === "explicit-key-ind";
             hasSpace = false;
             break;
           case "comma":
-            if (flow2) {
+            if (flow) {
               if (comma)
-                onError(token, "UNEXPECTED_TOKEN", `Unexpected , in ${flow2}`);
+                onError(token, "UNEXPECTED_TOKEN", `Unexpected , in ${flow}`);
               comma = token;
               atNewline = false;
               hasSpace = false;
@@ -32468,13 +32468,13 @@ var require_resolve_block_scalar = __commonJS({
       return { mode, indent, chomp, comment, length };
     }
     function splitLines(source) {
-      const split = source.split(/\n( *)/);
-      const first = split[0];
+      const split2 = source.split(/\n( *)/);
+      const first = split2[0];
       const m = first.match(/^( *)/);
       const line0 = m?.[1] ? [m[1], first.slice(m[1].length)] : ["", first];
       const lines2 = [line0];
-      for (let i = 1; i < split.length; i += 2)
-        lines2.push([split[i], split[i + 1]]);
+      for (let i = 1; i < split2.length; i += 2)
+        lines2.push([split2[i], split2[i + 1]]);
       return lines2;
     }
     exports.resolveBlockScalar = resolveBlockScalar;
@@ -33490,7 +33490,7 @@ var require_cst = __commonJS({
     var FLOW_END = "";
     var SCALAR = "";
     var isCollection = (token) => !!token && "items" in token;
-    var isScalar2 = (token) => !!token && (token.type === "scalar" || token.type === "single-quoted-scalar" || token.type === "double-quoted-scalar" || token.type === "block-scalar");
+    var isScalar = (token) => !!token && (token.type === "scalar" || token.type === "single-quoted-scalar" || token.type === "double-quoted-scalar" || token.type === "block-scalar");
     function prettyToken(token) {
       switch (token) {
         case BOM:
@@ -33574,7 +33574,7 @@ var require_cst = __commonJS({
     exports.FLOW_END = FLOW_END;
     exports.SCALAR = SCALAR;
     exports.isCollection = isCollection;
-    exports.isScalar = isScalar2;
+    exports.isScalar = isScalar;
     exports.prettyToken = prettyToken;
     exports.tokenType = tokenType;
   }
@@ -35177,7 +35177,7 @@ var require_dist3 = __commonJS({
     "use strict";
     var composer = require_composer();
     var Document2 = require_Document();
-    var Schema3 = require_Schema();
+    var Schema2 = require_Schema();
     var errors = require_errors2();
     var Alias = require_Alias();
     var identity2 = require_identity();
@@ -35193,7 +35193,7 @@ var require_dist3 = __commonJS({
     var visit = require_visit();
     exports.Composer = composer.Composer;
     exports.Document = Document2.Document;
-    exports.Schema = Schema3.Schema;
+    exports.Schema = Schema2.Schema;
     exports.YAMLError = errors.YAMLError;
     exports.YAMLParseError = errors.YAMLParseError;
     exports.YAMLWarning = errors.YAMLWarning;
@@ -35837,12 +35837,12 @@ var __awaiter3 = function(thisArg, _arguments, P, generator) {
     step((generator = generator.apply(thisArg, _arguments || [])).next());
   });
 };
-function which(tool, check) {
+function which(tool, check2) {
   return __awaiter3(this, void 0, void 0, function* () {
     if (!tool) {
       throw new Error("parameter 'tool' is required");
     }
-    if (check) {
+    if (check2) {
       const result = yield which(tool, false);
       if (!result) {
         if (IS_WINDOWS) {
@@ -36546,73 +36546,6 @@ function toGantryError(err) {
   return new GantryError(String(err));
 }
 
-// src/image/reference.ts
-var DOCKER_HUB = "docker.io";
-var COMPONENT = /^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$/;
-var TAG = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/;
-var DOMAIN = /^(?:[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*(?::\d+)?$|^\[[0-9a-fA-F:]+\](?::\d+)?$/;
-function formatReference(ref) {
-  return `${ref.name}:${ref.tag}`;
-}
-function digestReference(ref, digest) {
-  return `${ref.name}@${digest}`;
-}
-function parseRepository(text) {
-  const value = text.trim();
-  const slash = value.indexOf("/");
-  const first = slash < 0 ? "" : value.slice(0, slash);
-  const hasDomain = slash >= 0 && (first.includes(".") || first.includes(":") || first === "localhost" || first.startsWith("["));
-  const registry = hasDomain ? first : DOCKER_HUB;
-  const path6 = hasDomain ? value.slice(slash + 1) : value;
-  if (path6.includes(":") || path6.includes("@")) {
-    return { problem: `"${value}" has a tag or digest; give the repository only (e.g. ${value.split(/[:@]/)[0]})` };
-  }
-  if (hasDomain && !DOMAIN.test(registry)) {
-    return { problem: `registry "${registry}" in "${value}" is not a valid host[:port]${namedChars(registry, /[A-Za-z0-9.:[\]-]/)}` };
-  }
-  if (path6 === "") return { problem: `"${value}" has no repository name` };
-  for (const component of path6.split("/")) {
-    if (!COMPONENT.test(component)) {
-      const bad = namedChars(path6.replace(/\//g, ""), /[a-z0-9._-]/);
-      const why = bad || (component === "" ? ": it has an empty path component (//)" : ": separators (. _ __ -) must sit between letters or digits");
-      return { problem: `repository "${path6}" is not valid${why}; repository names use lowercase letters, digits and . _ - separators` };
-    }
-  }
-  const repository = registry === DOCKER_HUB && !path6.includes("/") ? `library/${path6}` : path6;
-  return { registry, repository, name: value };
-}
-function parseReference(text) {
-  const value = text.trim();
-  if (value.includes("@")) {
-    return { problem: `"${value}" contains "@": tags cannot carry a digest; the digest is an output of the build` };
-  }
-  const slash = value.indexOf("/");
-  const first = slash < 0 ? "" : value.slice(0, slash);
-  const domainLike = slash >= 0 && (first.includes(".") || first.includes(":") || first === "localhost");
-  const afterDomain = domainLike ? slash + 1 : 0;
-  const colon = value.indexOf(":", afterDomain);
-  if (colon < 0) return { problem: `"${value}" has no tag; write it as ${value}:<tag>` };
-  const tag = value.slice(colon + 1);
-  const repo = parseRepository(value.slice(0, colon));
-  if ("problem" in repo) return repo;
-  const tagProblem = validateTag(tag);
-  if (tagProblem) return { problem: tagProblem };
-  return { ...repo, tag };
-}
-function validateTag(tag) {
-  if (TAG.test(tag)) return void 0;
-  if (tag === "") return "the tag is empty";
-  if (tag.length > 128) return `tag "${tag.slice(0, 20)}\u2026" is ${tag.length} characters long; at most 128 are allowed`;
-  const bad = namedChars(tag, /[A-Za-z0-9_.-]/);
-  if (bad) return `tag "${tag}" is not valid${bad}; tags use letters, digits, _ . and -`;
-  return `tag "${tag}" is not valid: it must not start with "${tag[0]}"; start it with a letter, digit or _`;
-}
-function namedChars(text, allowed) {
-  const bad = [...new Set([...text].filter((c) => !allowed.test(c)))];
-  if (bad.length === 0) return "";
-  return `: it contains ${bad.map((c) => c === " " ? "a space" : `"${c}"`).join(", ")}`;
-}
-
 // src/image/tags.ts
 var SHORT_SHA_LENGTH = 7;
 function generateTags(git) {
@@ -36645,6 +36578,104 @@ function semverTags(name) {
   const tags = [`${major}.${minor}.${patch}`, `${major}.${minor}`];
   if (major !== "0") tags.push(major);
   return tags;
+}
+
+// src/shared/image-reference.ts
+var DOCKER_HUB = "docker.io";
+var COMPONENT = /^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$/;
+var TAG = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/;
+var DIGEST = /^[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9A-Fa-f]{32,}$/;
+var DOMAIN = /^(?:[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*(?::\d+)?$|^\[[0-9a-fA-F:]+\](?::\d+)?$/;
+function split(value) {
+  let rest = value;
+  let digest;
+  const at = rest.indexOf("@");
+  if (at >= 0) {
+    digest = rest.slice(at + 1);
+    rest = rest.slice(0, at);
+  }
+  const slash = rest.indexOf("/");
+  const first = slash < 0 ? "" : rest.slice(0, slash);
+  const hasDomain = slash >= 0 && (first.includes(".") || first.includes(":") || first === "localhost" || first.startsWith("[") || first.toLowerCase() !== first);
+  let path6 = hasDomain ? rest.slice(slash + 1) : rest;
+  let tag;
+  const colon = path6.indexOf(":");
+  if (colon >= 0) {
+    tag = path6.slice(colon + 1);
+    path6 = path6.slice(0, colon);
+  }
+  return { domain: hasDomain ? first : void 0, path: path6, tag, digest, name: hasDomain ? `${first}/${path6}` : path6 };
+}
+function check(value, parts) {
+  const { domain, path: path6, tag, digest, name } = parts;
+  if (domain !== void 0 && !DOMAIN.test(domain)) {
+    return { problem: `registry "${domain}" in "${value}" is not a valid host[:port]${namedChars(domain, /[A-Za-z0-9.:[\]-]/)}` };
+  }
+  if (path6 === "") return { problem: `"${value}" has no repository name` };
+  for (const component of path6.split("/")) {
+    if (!COMPONENT.test(component)) {
+      const bad = namedChars(path6.replace(/\//g, ""), /[a-z0-9._-]/);
+      const why = bad || (component === "" ? ": it has an empty path component (//)" : ": separators (. _ __ -) must sit between letters or digits");
+      return { problem: `repository "${path6}" is not valid${why}; repository names use lowercase letters, digits and . _ - separators` };
+    }
+  }
+  if (tag !== void 0) {
+    const tagProblem = validateTag(tag);
+    if (tagProblem) return { problem: tagProblem };
+  }
+  if (digest !== void 0 && !DIGEST.test(digest)) {
+    return { problem: `digest "${digest}" in "${value}" is not valid; a digest is an algorithm and hex digits, e.g. sha256:\u2026` };
+  }
+  const registry = domain === void 0 || domain === "index.docker.io" ? DOCKER_HUB : domain;
+  const repository = registry === DOCKER_HUB && !path6.includes("/") ? `library/${path6}` : path6;
+  return { registry, repository, tag, digest, name };
+}
+function parseImageReference(text) {
+  return check(text, split(text));
+}
+function parseImage(text) {
+  const ref = parseImageReference(text);
+  return "problem" in ref ? void 0 : ref;
+}
+function repositoryOf(ref) {
+  return `${ref.registry}/${ref.repository}`;
+}
+function parseRepository(text) {
+  const value = text.trim();
+  const parts = split(value);
+  if (parts.tag !== void 0 || parts.digest !== void 0) {
+    return { problem: `"${value}" has a tag or digest; give the repository only (e.g. ${parts.name})` };
+  }
+  return check(value, parts);
+}
+function parseTaggedReference(text) {
+  const value = text.trim();
+  if (value.includes("@")) {
+    return { problem: `"${value}" contains "@": tags cannot carry a digest; the digest is an output of the build` };
+  }
+  const parts = split(value);
+  if (parts.tag === void 0) return { problem: `"${value}" has no tag; write it as ${value}:<tag>` };
+  const ref = check(value, parts);
+  return "problem" in ref ? ref : { ...ref, tag: parts.tag };
+}
+function validateTag(tag) {
+  if (TAG.test(tag)) return void 0;
+  if (tag === "") return "the tag is empty";
+  if (tag.length > 128) return `tag "${tag.slice(0, 20)}\u2026" is ${tag.length} characters long; at most 128 are allowed`;
+  const bad = namedChars(tag, /[A-Za-z0-9_.-]/);
+  if (bad) return `tag "${tag}" is not valid${bad}; tags use letters, digits, _ . and -`;
+  return `tag "${tag}" is not valid: it must not start with "${tag[0]}"; start it with a letter, digit or _`;
+}
+function formatReference(ref) {
+  return `${ref.name}${ref.tag !== void 0 ? `:${ref.tag}` : ""}${ref.digest !== void 0 ? `@${ref.digest}` : ""}`;
+}
+function digestReference(ref, digest) {
+  return `${ref.name}@${digest}`;
+}
+function namedChars(text, allowed) {
+  const bad = [...new Set([...text].filter((c) => !allowed.test(c)))];
+  if (bad.length === 0) return "";
+  return `: it contains ${bad.map((c) => c === " " ? "a space" : `"${c}"`).join(", ")}`;
 }
 
 // src/config/source.ts
@@ -36865,13 +36896,13 @@ function parseBuildPushConfig(source, git, options) {
         r.problem("tags", `has the bare tag "${entry}" but input "image" is not set`, "set image to the repository (e.g. ghcr.io/owner/app), or write full references in tags");
         continue;
       }
-      const ref = parseReference(full);
+      const ref = parseTaggedReference(full);
       if ("problem" in ref) r.problem("tags", `entry "${entry}": ${ref.problem}`);
       else tags.push(ref);
     }
   } else if (repo) {
     for (const tag of generateTags(git)) {
-      const ref = parseReference(`${repo.name}:${tag}`);
+      const ref = parseTaggedReference(`${repo.name}:${tag}`);
       if ("problem" in ref) r.problem("image", `gives an invalid generated reference: ${ref.problem}`);
       else tags.push(ref);
     }
@@ -36920,137 +36951,6 @@ function defaultLabels(git, now) {
 function lines(v) {
   if (v === void 0) return [];
   return v.split(/\r?\n/).map((s) => s.trim()).filter((s) => s !== "" && !s.startsWith("#"));
-}
-
-// src/kube/images.ts
-var CONTAINER_LISTS = ["containers", "initContainers", "ephemeralContainers"];
-var PATH_COMPONENT = /^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$/;
-var REGISTRY = /^[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)*(?::[0-9]+)?$/;
-var TAG2 = /^[\w][\w.-]{0,127}$/;
-var DIGEST = /^[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9A-Fa-f]{32,}$/;
-function parseImage(reference) {
-  let rest = reference.trim();
-  if (rest === "" || rest !== reference) return void 0;
-  let digest;
-  const at = rest.indexOf("@");
-  if (at >= 0) {
-    digest = rest.slice(at + 1);
-    rest = rest.slice(0, at);
-    if (!DIGEST.test(digest)) return void 0;
-  }
-  let tag;
-  const colon = rest.lastIndexOf(":");
-  if (colon > rest.lastIndexOf("/")) {
-    tag = rest.slice(colon + 1);
-    rest = rest.slice(0, colon);
-    if (!TAG2.test(tag)) return void 0;
-  }
-  let registry = "docker.io";
-  let path6 = rest;
-  const slash = rest.indexOf("/");
-  if (slash >= 0) {
-    const first = rest.slice(0, slash);
-    if (first.includes(".") || first.includes(":") || first === "localhost" || first.toLowerCase() !== first) {
-      if (!REGISTRY.test(first)) return void 0;
-      registry = first === "index.docker.io" ? "docker.io" : first;
-      path6 = rest.slice(slash + 1);
-    }
-  }
-  if (path6 === "" || !path6.split("/").every((c) => PATH_COMPONENT.test(c))) return void 0;
-  if (registry === "docker.io" && !path6.includes("/")) path6 = `library/${path6}`;
-  return { registry, path: path6, tag, digest };
-}
-function repositoryOf(ref) {
-  return `${ref.registry}/${ref.path}`;
-}
-function isMapping(v) {
-  return typeof v === "object" && v !== null && !Array.isArray(v);
-}
-var POD_TEMPLATE_PATHS = {
-  Pod: [],
-  PodTemplate: ["template"],
-  Deployment: ["spec", "template"],
-  StatefulSet: ["spec", "template"],
-  DaemonSet: ["spec", "template"],
-  ReplicaSet: ["spec", "template"],
-  ReplicationController: ["spec", "template"],
-  Job: ["spec", "template"],
-  CronJob: ["spec", "jobTemplate", "spec", "template"]
-};
-function podTemplateOf(o) {
-  const path6 = POD_TEMPLATE_PATHS[o.kind];
-  if (!path6) return void 0;
-  let node = o;
-  for (const key2 of path6) node = isMapping(node) ? node[key2] : void 0;
-  return isMapping(node) ? node : void 0;
-}
-function containersOf(o) {
-  const spec = podTemplateOf(o)?.spec;
-  if (!isMapping(spec)) return [];
-  const slots = [];
-  for (const list of CONTAINER_LISTS) {
-    const containers = spec[list];
-    if (!Array.isArray(containers)) continue;
-    for (const c of containers) {
-      if (isMapping(c) && typeof c.image === "string") slots.push({ container: c, list });
-    }
-  }
-  return slots;
-}
-function substituteImages(manifests, images) {
-  const errors = [];
-  const rules = /* @__PURE__ */ new Map();
-  for (const [key2, to] of Object.entries(images)) {
-    const ref = parseImage(key2);
-    const toRef = parseImage(to);
-    if (!ref) errors.push(new GantryError(`images: "${key2}" is not an image repository`, { title: "Invalid input", hint: "Use a repository such as localhost:5000/app or ghcr.io/owner/app." }));
-    if (!toRef) errors.push(new GantryError(`images: the new reference "${to}" for "${key2}" is not an image reference`, { title: "Invalid input", hint: "Use a reference such as localhost:5000/app@sha256:\u2026 (the image output of build-push)." }));
-    if (!ref || !toRef) continue;
-    const repo = repositoryOf(ref);
-    const same = rules.get(repo) ?? [];
-    const clash = same.find((r) => r.ref.tag === ref.tag && r.ref.digest === ref.digest && r.to !== to);
-    if (clash) {
-      errors.push(new GantryError(`images: "${key2}" and "${clash.key}" name the same repository but map it to different images ("${to}" and "${clash.to}")`, { title: "Invalid input", hint: "Keep one of them." }));
-      continue;
-    }
-    same.push({ key: key2, ref, to, toRef, matched: false });
-    rules.set(repo, same);
-  }
-  if (errors.length > 0) throw new GantryErrors(errors);
-  const planned = [];
-  const seen = /* @__PURE__ */ new Set();
-  for (const m of manifests) {
-    for (const slot of containersOf(m.object)) {
-      const from2 = slot.container.image;
-      const ref = parseImage(from2);
-      if (!ref) continue;
-      seen.add(repositoryOf(ref));
-      const rule = rules.get(repositoryOf(ref))?.find((r) => (r.ref.tag === void 0 || r.ref.tag === ref.tag) && (r.ref.digest === void 0 || r.ref.digest === ref.digest));
-      if (!rule) continue;
-      rule.matched = true;
-      const to = rule.toRef.tag || rule.toRef.digest ? rule.to : `${rule.to}${ref.tag ? `:${ref.tag}` : ""}${ref.digest ? `@${ref.digest}` : ""}`;
-      if (to === from2) continue;
-      const o = m.object;
-      planned.push({
-        slot,
-        change: { kind: o.kind, name: o.metadata.name, namespace: o.metadata.namespace, container: String(slot.container.name ?? ""), list: slot.list, from: from2, to, file: m.file, line: m.line }
-      });
-    }
-  }
-  const unmatched = [...rules.values()].flat().filter((r) => !r.matched);
-  if (unmatched.length > 0) {
-    const found = [...seen].sort();
-    throw new GantryErrors(
-      unmatched.map(
-        (r) => new GantryError(`images: "${r.key}" matches no container in the manifests`, {
-          title: "Invalid input",
-          hint: found.length > 0 ? `Repositories used by the manifests: ${found.slice(0, 10).join(", ")}${found.length > 10 ? ", \u2026" : ""}. The match is exact (registry, port and path).` : "The manifests contain no containers with an image."
-        })
-      )
-    );
-  }
-  for (const { slot, change } of planned) slot.container.image = change.to;
-  return planned.map((p) => p.change);
 }
 
 // src/config/deploy.ts
@@ -37186,7 +37086,7 @@ import { join as join5 } from "node:path";
 import { existsSync as existsSync3, readFileSync as readFileSync2 } from "node:fs";
 import { join as join4 } from "node:path";
 
-// src/kube/command.ts
+// src/shared/process.ts
 var ExecRunner = class {
   async run(command, args, options = {}) {
     const env = {};
@@ -37752,10 +37652,10 @@ function isLoopback(host) {
 }
 
 // src/image/state.ts
-var REGISTRY2 = "gantry-login-registry";
+var REGISTRY = "gantry-login-registry";
 var DOCKER_CONFIG = "gantry-login-docker-config";
 function rememberLogin(store, login) {
-  store.save(REGISTRY2, login.registry);
+  store.save(REGISTRY, login.registry);
   if (login.dockerConfig) store.save(DOCKER_CONFIG, login.dockerConfig);
 }
 
@@ -38173,10 +38073,10 @@ function requireSchema() {
     }
     return result;
   }
-  function Schema22(definition) {
+  function Schema2(definition) {
     return this.extend(definition);
   }
-  Schema22.prototype.extend = function extend(definition) {
+  Schema2.prototype.extend = function extend(definition) {
     let implicit = [];
     let explicit = [];
     if (definition instanceof Type2) {
@@ -38205,7 +38105,7 @@ function requireSchema() {
         throw new YAMLException2("Specified list of YAML types (or a single Type object) contains a non-Type object.");
       }
     });
-    const result = Object.create(Schema22.prototype);
+    const result = Object.create(Schema2.prototype);
     result.implicit = (this.implicit || []).concat(implicit);
     result.explicit = (this.explicit || []).concat(explicit);
     result.compiledImplicit = compileList(result, "implicit");
@@ -38213,7 +38113,7 @@ function requireSchema() {
     result.compiledTypeMap = compileMap(result.compiledImplicit, result.compiledExplicit);
     return result;
   };
-  schema = Schema22;
+  schema = Schema2;
   return schema;
 }
 var str;
@@ -38263,8 +38163,8 @@ var hasRequiredFailsafe;
 function requireFailsafe() {
   if (hasRequiredFailsafe) return failsafe;
   hasRequiredFailsafe = 1;
-  const Schema22 = requireSchema();
-  failsafe = new Schema22({
+  const Schema2 = requireSchema();
+  failsafe = new Schema2({
     explicit: [
       requireStr(),
       requireSeq(),
@@ -71523,12 +71423,12 @@ function checkSigningAlgorithm(client, issuer, fallback, header) {
   }
   throw OPE('missing client or server configuration to verify used JWT "alg" header parameter', void 0, { client, issuer, fallback });
 }
-async function getResponseJsonBody(response, check = assertApplicationJson) {
+async function getResponseJsonBody(response, check2 = assertApplicationJson) {
   let json2;
   try {
     json2 = await response.json();
   } catch (cause) {
-    check(response);
+    check2(response);
     throw OPE('failed to parse "response" body as JSON', PARSE_ERROR, cause);
   }
   if (!isJsonObject(json2)) {
@@ -73070,241 +72970,101 @@ var Kubectl = class {
   }
 };
 
-// src/kube/yaml-documents.ts
-var import_yaml2 = __toESM(require_dist3(), 1);
+// src/kube/images.ts
+var CONTAINER_LISTS = ["containers", "initContainers", "ephemeralContainers"];
+function isMapping(v) {
+  return typeof v === "object" && v !== null && !Array.isArray(v);
+}
+var POD_TEMPLATE_PATHS = {
+  Pod: [],
+  PodTemplate: ["template"],
+  Deployment: ["spec", "template"],
+  StatefulSet: ["spec", "template"],
+  DaemonSet: ["spec", "template"],
+  ReplicaSet: ["spec", "template"],
+  ReplicationController: ["spec", "template"],
+  Job: ["spec", "template"],
+  CronJob: ["spec", "jobTemplate", "spec", "template"]
+};
+function podTemplateOf(o) {
+  const path6 = POD_TEMPLATE_PATHS[o.kind];
+  if (!path6) return void 0;
+  let node = o;
+  for (const key2 of path6) node = isMapping(node) ? node[key2] : void 0;
+  return isMapping(node) ? node : void 0;
+}
+function containersOf(o) {
+  const spec = podTemplateOf(o)?.spec;
+  if (!isMapping(spec)) return [];
+  const slots = [];
+  for (const list of CONTAINER_LISTS) {
+    const containers = spec[list];
+    if (!Array.isArray(containers)) continue;
+    for (const c of containers) {
+      if (isMapping(c) && typeof c.image === "string") slots.push({ container: c, list });
+    }
+  }
+  return slots;
+}
+function substituteImages(manifests, images) {
+  const errors = [];
+  const rules = /* @__PURE__ */ new Map();
+  for (const [key2, to] of Object.entries(images)) {
+    const ref = parseImage(key2);
+    const toRef = parseImage(to);
+    if (!ref) errors.push(new GantryError(`images: "${key2}" is not an image repository`, { title: "Invalid input", hint: "Use a repository such as localhost:5000/app or ghcr.io/owner/app." }));
+    if (!toRef) errors.push(new GantryError(`images: the new reference "${to}" for "${key2}" is not an image reference`, { title: "Invalid input", hint: "Use a reference such as localhost:5000/app@sha256:\u2026 (the image output of build-push)." }));
+    if (!ref || !toRef) continue;
+    const repo = repositoryOf(ref);
+    const same = rules.get(repo) ?? [];
+    const clash = same.find((r) => r.ref.tag === ref.tag && r.ref.digest === ref.digest && r.to !== to);
+    if (clash) {
+      errors.push(new GantryError(`images: "${key2}" and "${clash.key}" name the same repository but map it to different images ("${to}" and "${clash.to}")`, { title: "Invalid input", hint: "Keep one of them." }));
+      continue;
+    }
+    same.push({ key: key2, ref, to, toRef, matched: false });
+    rules.set(repo, same);
+  }
+  if (errors.length > 0) throw new GantryErrors(errors);
+  const planned = [];
+  const seen = /* @__PURE__ */ new Set();
+  for (const m of manifests) {
+    for (const slot of containersOf(m.object)) {
+      const from2 = slot.container.image;
+      const ref = parseImage(from2);
+      if (!ref) continue;
+      seen.add(repositoryOf(ref));
+      const rule = rules.get(repositoryOf(ref))?.find((r) => (r.ref.tag === void 0 || r.ref.tag === ref.tag) && (r.ref.digest === void 0 || r.ref.digest === ref.digest));
+      if (!rule) continue;
+      rule.matched = true;
+      const to = rule.toRef.tag || rule.toRef.digest ? rule.to : formatReference({ ...rule.toRef, tag: ref.tag, digest: ref.digest });
+      if (to === from2) continue;
+      const o = m.object;
+      planned.push({
+        slot,
+        change: { kind: o.kind, name: o.metadata.name, namespace: o.metadata.namespace, container: String(slot.container.name ?? ""), list: slot.list, from: from2, to, file: m.file, line: m.line }
+      });
+    }
+  }
+  const unmatched = [...rules.values()].flat().filter((r) => !r.matched);
+  if (unmatched.length > 0) {
+    const found = [...seen].sort();
+    throw new GantryErrors(
+      unmatched.map(
+        (r) => new GantryError(`images: "${r.key}" matches no container in the manifests`, {
+          title: "Invalid input",
+          hint: found.length > 0 ? `Repositories used by the manifests: ${found.slice(0, 10).join(", ")}${found.length > 10 ? ", \u2026" : ""}. The match is exact (registry, port and path).` : "The manifests contain no containers with an image."
+        })
+      )
+    );
+  }
+  for (const { slot, change } of planned) slot.container.image = change.to;
+  return planned.map((p) => p.change);
+}
 
-// src/kube/yaml-fast.ts
+// src/kube/yaml-documents.ts
 var import_yaml = __toESM(require_dist3(), 1);
 var dropTimeTags = (tags) => tags.filter((t) => typeof t === "string" ? !["intTime", "floatTime", "timestamp"].includes(t) : t.format !== "TIME" && t.tag !== "tag:yaml.org,2002:timestamp");
-var SCHEMA = new import_yaml.Schema({ schema: "yaml-1.1", merge: true, customTags: dropTimeTags });
-var SCALAR_TAGS = SCHEMA.tags.filter((t) => t.default === true && t.test !== void 0 && "resolve" in t);
-var RESOLVE_OPTIONS = { intAsBigInt: false };
-var UNSUPPORTED = /* @__PURE__ */ Symbol("unsupported");
-function giveUp() {
-  throw UNSUPPORTED;
-}
-function readSimpleDocument(lines2, start, end) {
-  const ls = [];
-  for (let n = start; n < end; n++) {
-    let raw = lines2[n];
-    if (raw.endsWith("\r")) raw = raw.slice(0, -1);
-    if (raw.includes("	")) return void 0;
-    const text = raw.trimStart();
-    if (text === "" || text.startsWith("#")) continue;
-    ls.push({ no: n + 1, indent: raw.length - text.length, text: text.trimEnd() });
-  }
-  if (ls.length === 0) return { value: void 0, line: start + 1 };
-  try {
-    const reader = new BlockReader(ls);
-    const value = reader.document();
-    return { value, line: ls[0].no };
-  } catch (err) {
-    if (err === UNSUPPORTED) return void 0;
-    throw err;
-  }
-}
-var BlockReader = class {
-  constructor(ls) {
-    this.ls = ls;
-  }
-  ls;
-  i = 0;
-  document() {
-    const first = this.ls[0];
-    if (first.indent !== 0 || isSeqItem(first.text)) giveUp();
-    const value = this.map(0);
-    if (this.i !== this.ls.length) giveUp();
-    return value;
-  }
-  block(indent) {
-    return isSeqItem(this.ls[this.i].text) ? this.seq(indent) : this.map(indent);
-  }
-  map(indent) {
-    const map3 = {};
-    while (this.i < this.ls.length) {
-      const l = this.ls[this.i];
-      if (l.indent < indent || l.indent === indent && isSeqItem(l.text)) break;
-      if (l.indent > indent) giveUp();
-      const entry = splitKey(l.text);
-      if (!entry || Object.hasOwn(map3, entry.key)) giveUp();
-      this.i++;
-      map3[entry.key] = this.valueAfter(entry.rest, indent, true);
-    }
-    return map3;
-  }
-  seq(indent) {
-    const items = [];
-    while (this.i < this.ls.length) {
-      const l = this.ls[this.i];
-      if (l.indent !== indent || !isSeqItem(l.text)) {
-        if (l.indent > indent) giveUp();
-        break;
-      }
-      const content = l.text.slice(1).trimStart();
-      if (isSeqItem(content)) giveUp();
-      if (content !== "" && !content.startsWith("#") && splitKey(content)) {
-        l.indent += l.text.length - content.length;
-        l.text = content;
-        items.push(this.map(l.indent));
-        continue;
-      }
-      this.i++;
-      items.push(this.valueAfter(content, indent, false));
-    }
-    return items;
-  }
-  /** The value after `key:` or `-`: inline on the same line, or a nested block below. */
-  valueAfter(rest, indent, inMap) {
-    const next = this.ls[this.i];
-    if (rest !== "" && !rest.startsWith("#")) {
-      if (next && next.indent > indent) giveUp();
-      return inline(rest);
-    }
-    if (next && next.indent > indent) return this.block(next.indent);
-    if (inMap && next && next.indent === indent && isSeqItem(next.text)) return this.seq(indent);
-    return null;
-  }
-};
-function isSeqItem(text) {
-  return text === "-" || text.startsWith("- ");
-}
-function splitKey(text) {
-  let key2;
-  let after;
-  if (text[0] === '"' || text[0] === "'") {
-    const q = quoted(text, 0);
-    if (!q) return void 0;
-    let p = q.end;
-    while (text[p] === " ") p++;
-    if (text[p] !== ":" || p + 1 < text.length && text[p + 1] !== " ") return void 0;
-    key2 = q.value;
-    after = p + 1;
-  } else {
-    if (/^[-?:,[\]{}#&*!|>%@`]/.test(text)) return void 0;
-    const colon = text.indexOf(": ");
-    const end = colon >= 0 ? colon : text.endsWith(":") ? text.length - 1 : -1;
-    if (end <= 0) return void 0;
-    key2 = text.slice(0, end).trimEnd();
-    if (key2.includes(" #")) return void 0;
-    if (key2 === "<<" || resolvePlain(key2) !== key2) giveUp();
-    after = end + 1;
-  }
-  if (key2 === "__proto__") giveUp();
-  return { key: key2, rest: text.slice(after).trim() };
-}
-function inline(s) {
-  const c = s[0];
-  if (c === '"' || c === "'") {
-    const q = quoted(s, 0);
-    if (!q) giveUp();
-    endOfLine(s, q.end);
-    return q.value;
-  }
-  if (c === "[" || c === "{") {
-    const { value, end } = flow(s, 0);
-    endOfLine(s, end);
-    return value;
-  }
-  if (/^[&*!|>%@`,\]}?:#]/.test(s) || s.startsWith("- ")) giveUp();
-  const hash = s.indexOf(" #");
-  const plain = (hash >= 0 ? s.slice(0, hash) : s).trimEnd();
-  if (plain.includes(": ") || plain.endsWith(":")) giveUp();
-  return resolvePlain(plain);
-}
-function endOfLine(s, p) {
-  const rest = s.slice(p);
-  if (rest !== "" && !/^\s+#/.test(rest)) giveUp();
-}
-function quoted(s, p) {
-  const q = s[p];
-  if (q === '"') {
-    const close = s.indexOf('"', p + 1);
-    if (close < 0) return void 0;
-    const value2 = s.slice(p + 1, close);
-    if (value2.includes("\\")) giveUp();
-    return { value: value2, end: close + 1 };
-  }
-  let value = "";
-  let i = p + 1;
-  for (; ; ) {
-    const close = s.indexOf("'", i);
-    if (close < 0) return void 0;
-    value += s.slice(i, close);
-    if (s[close + 1] !== "'") return { value, end: close + 1 };
-    value += "'";
-    i = close + 2;
-  }
-}
-function flow(s, p) {
-  const open2 = s[p];
-  const close = open2 === "[" ? "]" : "}";
-  const items = [];
-  const map3 = {};
-  p = skipSpaces(s, p + 1);
-  while (s[p] !== close) {
-    if (p >= s.length) giveUp();
-    if (open2 === "[") {
-      const item = flowValue(s, p);
-      items.push(item.value);
-      p = item.end;
-    } else {
-      const key2 = flowKey(s, p);
-      if (Object.hasOwn(map3, key2.key) || key2.key === "__proto__") giveUp();
-      const item = flowValue(s, skipSpaces(s, key2.end));
-      map3[key2.key] = item.value;
-      p = item.end;
-    }
-    p = skipSpaces(s, p);
-    if (s[p] === ",") p = skipSpaces(s, p + 1);
-    else if (s[p] !== close) giveUp();
-  }
-  return { value: open2 === "[" ? items : map3, end: p + 1 };
-}
-function skipSpaces(s, p) {
-  while (s[p] === " ") p++;
-  return p;
-}
-function flowKey(s, p) {
-  let key2;
-  let end;
-  if (s[p] === '"' || s[p] === "'") {
-    const q = quoted(s, p);
-    if (!q) giveUp();
-    key2 = q.value;
-    end = skipSpaces(s, q.end);
-    if (s[end] !== ":") giveUp();
-  } else {
-    const m = /^[^,[\]{}#:'"&*!|>%@`?-][^,[\]{}#:]*/.exec(s.slice(p));
-    if (!m) giveUp();
-    key2 = m[0].trimEnd();
-    end = p + m[0].length;
-    if (s[end] !== ":" || s[end + 1] !== " " || resolvePlain(key2) !== key2) giveUp();
-  }
-  return { key: key2, end: end + 1 };
-}
-function flowValue(s, p) {
-  const c = s[p];
-  if (c === '"' || c === "'") {
-    const q = quoted(s, p);
-    if (!q) giveUp();
-    return q;
-  }
-  if (c === "[" || c === "{") return flow(s, p);
-  if (c === "-" && (s[p + 1] === " " || s[p + 1] === "," || s[p + 1] === void 0)) giveUp();
-  const m = /^[^,[\]{}#:'"&*!|>%@`?][^,[\]{}#:]*/.exec(s.slice(p));
-  if (!m) giveUp();
-  return { value: resolvePlain(m[0].trimEnd()), end: p + m[0].length };
-}
-function resolvePlain(text) {
-  for (const tag of SCALAR_TAGS) {
-    if (!tag.test.test(text)) continue;
-    const value = tag.resolve(text, giveUp, RESOLVE_OPTIONS);
-    return (0, import_yaml.isScalar)(value) ? value.value : value;
-  }
-  return text;
-}
-
-// src/kube/yaml-documents.ts
 var PARSE_OPTIONS = { version: "1.1", merge: true, prettyErrors: false, customTags: dropTimeTags };
 function isMapping2(v) {
   return typeof v === "object" && v !== null && !Array.isArray(v);
@@ -73318,39 +73078,32 @@ function describeType(v) {
 function parseManifests(text, file, locate = (line, column) => ({ file, line, column })) {
   const result = { manifests: [], errors: [] };
   if (text.charCodeAt(0) === 65279) text = text.slice(1);
-  const lines2 = text.split("\n");
-  const separators = [];
-  for (let n = 0; n < lines2.length; n++) {
-    const l = lines2[n];
-    if (!l.startsWith("---") && !l.startsWith("...") && !l.startsWith("%")) continue;
-    if (!/^---\s*$/.test(l)) {
-      parseWithYaml(text, locate, result);
-      return result;
-    }
-    separators.push(n);
-  }
-  let start = 0;
-  for (const end of [...separators, lines2.length]) {
-    const fast = readSimpleDocument(lines2, start, end);
-    const value = fast?.value;
-    if (fast && value === void 0) {
-    } else if (fast && !isList(value) && shapeProblems(value).length === 0) {
-      const loc = locate(fast.line);
-      result.manifests.push({ object: toObject(value), file: loc.file, line: loc.line });
-    } else {
-      const offset = start;
-      parseWithYaml(lines2.slice(start, end).join("\n"), (line, column) => locate(line + offset, column), result);
-    }
-    start = end + 1;
+  for (const doc of documentsOf(text)) {
+    parseDocuments(doc.text, (line, column) => locate(line + doc.linesBefore, column), result);
   }
   return result;
 }
-function isList(value) {
-  return isMapping2(value) && typeof value.kind === "string" && value.kind.endsWith("List") && Array.isArray(value.items);
+function documentsOf(text) {
+  const docs = [];
+  let start = 0;
+  let linesBefore = 0;
+  for (const m of text.matchAll(/^(?:---|\.\.\.|%).*$/gm)) {
+    if (!/^---\s*$/.test(m[0])) return [{ text, linesBefore: 0 }];
+    docs.push({ text: text.slice(start, m.index), linesBefore });
+    linesBefore += newlines(text, start, m.index) + 1;
+    start = m.index + m[0].length + 1;
+  }
+  docs.push({ text: text.slice(start), linesBefore });
+  return docs;
 }
-function parseWithYaml(text, locate, result) {
-  const lineCounter = new import_yaml2.LineCounter();
-  const docs = (0, import_yaml2.parseAllDocuments)(text, { ...PARSE_OPTIONS, lineCounter });
+function newlines(text, from2, to) {
+  let n = 0;
+  for (let i = text.indexOf("\n", from2); i >= 0 && i < to; i = text.indexOf("\n", i + 1)) n++;
+  return n;
+}
+function parseDocuments(text, locate, result) {
+  const lineCounter = new import_yaml.LineCounter();
+  const docs = (0, import_yaml.parseAllDocuments)(text, { ...PARSE_OPTIONS, lineCounter });
   const lastChar = Math.max(0, text.trimEnd().length - 1);
   const at = (offset) => {
     const pos = lineCounter.linePos(Math.min(offset, lastChar));
@@ -73373,6 +73126,9 @@ function parseWithYaml(text, locate, result) {
     if (value === null || value === void 0) continue;
     collect2(value, [], doc, at, result);
   }
+}
+function isList(value) {
+  return isMapping2(value) && typeof value.kind === "string" && value.kind.endsWith("List") && Array.isArray(value.items);
 }
 function collect2(value, path6, doc, at, result) {
   const locationOf = (sub) => {
@@ -73953,7 +73709,7 @@ function resolvedDigests(images, pods) {
       if (!c.image || !c.imageID || !wanted.has(c.image) || out[c.image]) continue;
       const digest = /sha256:[0-9a-f]{64}/.exec(c.imageID)?.[0];
       const parsed = parseImage(c.image);
-      if (digest && parsed) out[c.image] = `${parsed.registry}/${parsed.path}@${digest}`;
+      if (digest && parsed) out[c.image] = `${repositoryOf(parsed)}@${digest}`;
     }
   }
   return out;
@@ -74185,8 +73941,8 @@ async function applySet(client, objects, options) {
       if (late) return { ok: false, objects: all, problems: [{ message: late }], appliedCount };
     }
     if (wave.some((o) => FOUNDATION.has(o.kind)) && options.deferred?.length) {
-      const check = await client.apply(options.deferred, { dryRun: true });
-      if (!check.ok) return { ok: false, objects: all, problems: check.problems.map((p) => ({ ...p, index: void 0 })), appliedCount };
+      const check2 = await client.apply(options.deferred, { dryRun: true });
+      if (!check2.ok) return { ok: false, objects: all, problems: check2.problems.map((p) => ({ ...p, index: void 0 })), appliedCount };
     }
   }
   return { ok: true, objects: all, problems: [], appliedCount };

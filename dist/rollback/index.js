@@ -5316,12 +5316,12 @@ var require_formdata_parser = __commonJS({
               return "failure";
             }
             if (bufferStartsWith(input, filenameBuffer, position)) {
-              let check = position.position + filenameBuffer.length;
-              if (input[check] === 42) {
+              let check2 = position.position + filenameBuffer.length;
+              if (input[check2] === 42) {
                 position.position += 1;
-                check += 1;
+                check2 += 1;
               }
-              if (input[check] !== 61 || input[check + 1] !== 34) {
+              if (input[check2] !== 61 || input[check2 + 1] !== 34) {
                 return "failure";
               }
               position.position += 12;
@@ -27162,8 +27162,8 @@ var require_common2 = __commonJS({
         createDebug.namespaces = namespaces;
         createDebug.names = [];
         createDebug.skips = [];
-        const split = (typeof namespaces === "string" ? namespaces : "").trim().replace(/\s+/g, ",").split(",").filter(Boolean);
-        for (const ns of split) {
+        const split2 = (typeof namespaces === "string" ? namespaces : "").trim().replace(/\s+/g, ",").split(",").filter(Boolean);
+        for (const ns of split2) {
           if (ns[0] === "-") {
             createDebug.skips.push(ns.slice(1));
           } else {
@@ -27908,7 +27908,7 @@ var require_identity = __commonJS({
     var isDocument = (node) => !!node && typeof node === "object" && node[NODE_TYPE] === DOC;
     var isMap = (node) => !!node && typeof node === "object" && node[NODE_TYPE] === MAP;
     var isPair = (node) => !!node && typeof node === "object" && node[NODE_TYPE] === PAIR;
-    var isScalar2 = (node) => !!node && typeof node === "object" && node[NODE_TYPE] === SCALAR;
+    var isScalar = (node) => !!node && typeof node === "object" && node[NODE_TYPE] === SCALAR;
     var isSeq = (node) => !!node && typeof node === "object" && node[NODE_TYPE] === SEQ;
     function isCollection(node) {
       if (node && typeof node === "object")
@@ -27930,7 +27930,7 @@ var require_identity = __commonJS({
         }
       return false;
     }
-    var hasAnchor = (node) => (isScalar2(node) || isCollection(node)) && !!node.anchor;
+    var hasAnchor = (node) => (isScalar(node) || isCollection(node)) && !!node.anchor;
     exports.ALIAS = ALIAS;
     exports.DOC = DOC;
     exports.MAP = MAP;
@@ -27945,7 +27945,7 @@ var require_identity = __commonJS({
     exports.isMap = isMap;
     exports.isNode = isNode;
     exports.isPair = isPair;
-    exports.isScalar = isScalar2;
+    exports.isScalar = isScalar;
     exports.isSeq = isSeq;
   }
 });
@@ -28877,7 +28877,7 @@ var require_foldFlowLines = __commonJS({
         else
           end = lineWidth - indentAtStart;
       }
-      let split = void 0;
+      let split2 = void 0;
       let prev = void 0;
       let overflow = false;
       let i = -1;
@@ -28910,18 +28910,18 @@ var require_foldFlowLines = __commonJS({
           if (mode === FOLD_BLOCK)
             i = consumeMoreIndentedLines(text, i, indent.length);
           end = i + indent.length + endStep;
-          split = void 0;
+          split2 = void 0;
         } else {
           if (ch === " " && prev && prev !== " " && prev !== "\n" && prev !== "	") {
             const next = text[i + 1];
             if (next && next !== " " && next !== "\n" && next !== "	")
-              split = i;
+              split2 = i;
           }
           if (i >= end) {
-            if (split) {
-              folds.push(split);
-              end = split + endStep;
-              split = void 0;
+            if (split2) {
+              folds.push(split2);
+              end = split2 + endStep;
+              split2 = void 0;
             } else if (mode === FOLD_QUOTED) {
               while (prev === " " || prev === "	") {
                 prev = ch;
@@ -28934,7 +28934,7 @@ var require_foldFlowLines = __commonJS({
               folds.push(j);
               escapedFolds[j] = true;
               end = j + endStep;
-              split = void 0;
+              split2 = void 0;
             } else {
               overflow = true;
             }
@@ -31151,7 +31151,7 @@ var require_Schema = __commonJS({
     var string = require_string();
     var tags = require_tags();
     var sortMapEntriesByKey = (a, b) => a.key < b.key ? -1 : a.key > b.key ? 1 : 0;
-    var Schema3 = class _Schema {
+    var Schema2 = class _Schema {
       constructor({ compat, customTags, merge: merge2, resolveKnownTags, schema: schema2, sortMapEntries, toStringDefaults }) {
         this.compat = Array.isArray(compat) ? tags.getTags(compat, "compat") : compat ? tags.getTags(null, compat) : null;
         this.name = typeof schema2 === "string" && schema2 || "core";
@@ -31169,7 +31169,7 @@ var require_Schema = __commonJS({
         return copy;
       }
     };
-    exports.Schema = Schema3;
+    exports.Schema = Schema2;
   }
 });
 
@@ -31262,7 +31262,7 @@ var require_Document = __commonJS({
     var identity2 = require_identity();
     var Pair = require_Pair();
     var toJS = require_toJS();
-    var Schema3 = require_Schema();
+    var Schema2 = require_Schema();
     var stringifyDocument = require_stringifyDocument();
     var anchors = require_anchors();
     var applyReviver = require_applyReviver();
@@ -31513,7 +31513,7 @@ var require_Document = __commonJS({
         if (options.schema instanceof Object)
           this.schema = options.schema;
         else if (opt)
-          this.schema = new Schema3.Schema(Object.assign(opt, options));
+          this.schema = new Schema2.Schema(Object.assign(opt, options));
         else
           throw new Error(`With a null YAML version, the { schema: Schema } option is required`);
       }
@@ -32468,13 +32468,13 @@ var require_resolve_block_scalar = __commonJS({
       return { mode, indent, chomp, comment, length };
     }
     function splitLines(source) {
-      const split = source.split(/\n( *)/);
-      const first = split[0];
+      const split2 = source.split(/\n( *)/);
+      const first = split2[0];
       const m = first.match(/^( *)/);
       const line0 = m?.[1] ? [m[1], first.slice(m[1].length)] : ["", first];
       const lines = [line0];
-      for (let i = 1; i < split.length; i += 2)
-        lines.push([split[i], split[i + 1]]);
+      for (let i = 1; i < split2.length; i += 2)
+        lines.push([split2[i], split2[i + 1]]);
       return lines;
     }
     exports.resolveBlockScalar = resolveBlockScalar;
@@ -33490,7 +33490,7 @@ var require_cst = __commonJS({
     var FLOW_END = "";
     var SCALAR = "";
     var isCollection = (token) => !!token && "items" in token;
-    var isScalar2 = (token) => !!token && (token.type === "scalar" || token.type === "single-quoted-scalar" || token.type === "double-quoted-scalar" || token.type === "block-scalar");
+    var isScalar = (token) => !!token && (token.type === "scalar" || token.type === "single-quoted-scalar" || token.type === "double-quoted-scalar" || token.type === "block-scalar");
     function prettyToken(token) {
       switch (token) {
         case BOM:
@@ -33574,7 +33574,7 @@ var require_cst = __commonJS({
     exports.FLOW_END = FLOW_END;
     exports.SCALAR = SCALAR;
     exports.isCollection = isCollection;
-    exports.isScalar = isScalar2;
+    exports.isScalar = isScalar;
     exports.prettyToken = prettyToken;
     exports.tokenType = tokenType;
   }
@@ -35177,7 +35177,7 @@ var require_dist3 = __commonJS({
     "use strict";
     var composer = require_composer();
     var Document2 = require_Document();
-    var Schema3 = require_Schema();
+    var Schema2 = require_Schema();
     var errors = require_errors2();
     var Alias = require_Alias();
     var identity2 = require_identity();
@@ -35193,7 +35193,7 @@ var require_dist3 = __commonJS({
     var visit = require_visit();
     exports.Composer = composer.Composer;
     exports.Document = Document2.Document;
-    exports.Schema = Schema3.Schema;
+    exports.Schema = Schema2.Schema;
     exports.YAMLError = errors.YAMLError;
     exports.YAMLParseError = errors.YAMLParseError;
     exports.YAMLWarning = errors.YAMLWarning;
@@ -35226,6 +35226,80 @@ var require_dist3 = __commonJS({
 // src/config/deploy.ts
 import { hostname, userInfo } from "node:os";
 import { isAbsolute, resolve } from "node:path";
+
+// src/shared/image-reference.ts
+var DOCKER_HUB = "docker.io";
+var COMPONENT = /^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$/;
+var TAG = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/;
+var DIGEST = /^[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9A-Fa-f]{32,}$/;
+var DOMAIN = /^(?:[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*(?::\d+)?$|^\[[0-9a-fA-F:]+\](?::\d+)?$/;
+function split(value) {
+  let rest = value;
+  let digest;
+  const at = rest.indexOf("@");
+  if (at >= 0) {
+    digest = rest.slice(at + 1);
+    rest = rest.slice(0, at);
+  }
+  const slash = rest.indexOf("/");
+  const first = slash < 0 ? "" : rest.slice(0, slash);
+  const hasDomain = slash >= 0 && (first.includes(".") || first.includes(":") || first === "localhost" || first.startsWith("[") || first.toLowerCase() !== first);
+  let path2 = hasDomain ? rest.slice(slash + 1) : rest;
+  let tag;
+  const colon = path2.indexOf(":");
+  if (colon >= 0) {
+    tag = path2.slice(colon + 1);
+    path2 = path2.slice(0, colon);
+  }
+  return { domain: hasDomain ? first : void 0, path: path2, tag, digest, name: hasDomain ? `${first}/${path2}` : path2 };
+}
+function check(value, parts) {
+  const { domain, path: path2, tag, digest, name } = parts;
+  if (domain !== void 0 && !DOMAIN.test(domain)) {
+    return { problem: `registry "${domain}" in "${value}" is not a valid host[:port]${namedChars(domain, /[A-Za-z0-9.:[\]-]/)}` };
+  }
+  if (path2 === "") return { problem: `"${value}" has no repository name` };
+  for (const component of path2.split("/")) {
+    if (!COMPONENT.test(component)) {
+      const bad = namedChars(path2.replace(/\//g, ""), /[a-z0-9._-]/);
+      const why = bad || (component === "" ? ": it has an empty path component (//)" : ": separators (. _ __ -) must sit between letters or digits");
+      return { problem: `repository "${path2}" is not valid${why}; repository names use lowercase letters, digits and . _ - separators` };
+    }
+  }
+  if (tag !== void 0) {
+    const tagProblem = validateTag(tag);
+    if (tagProblem) return { problem: tagProblem };
+  }
+  if (digest !== void 0 && !DIGEST.test(digest)) {
+    return { problem: `digest "${digest}" in "${value}" is not valid; a digest is an algorithm and hex digits, e.g. sha256:\u2026` };
+  }
+  const registry = domain === void 0 || domain === "index.docker.io" ? DOCKER_HUB : domain;
+  const repository = registry === DOCKER_HUB && !path2.includes("/") ? `library/${path2}` : path2;
+  return { registry, repository, tag, digest, name };
+}
+function parseImageReference(text) {
+  return check(text, split(text));
+}
+function parseImage(text) {
+  const ref = parseImageReference(text);
+  return "problem" in ref ? void 0 : ref;
+}
+function repositoryOf(ref) {
+  return `${ref.registry}/${ref.repository}`;
+}
+function validateTag(tag) {
+  if (TAG.test(tag)) return void 0;
+  if (tag === "") return "the tag is empty";
+  if (tag.length > 128) return `tag "${tag.slice(0, 20)}\u2026" is ${tag.length} characters long; at most 128 are allowed`;
+  const bad = namedChars(tag, /[A-Za-z0-9_.-]/);
+  if (bad) return `tag "${tag}" is not valid${bad}; tags use letters, digits, _ . and -`;
+  return `tag "${tag}" is not valid: it must not start with "${tag[0]}"; start it with a letter, digit or _`;
+}
+function namedChars(text, allowed) {
+  const bad = [...new Set([...text].filter((c) => !allowed.test(c)))];
+  if (bad.length === 0) return "";
+  return `: it contains ${bad.map((c) => c === " " ? "a space" : `"${c}"`).join(", ")}`;
+}
 
 // src/errors.ts
 var GantryError = class extends Error {
@@ -35379,68 +35453,6 @@ function parseDuration(text) {
     total += m[2] === "h" ? n * 36e5 : m[2] === "m" ? n * 6e4 : m[2] === "s" ? n * 1e3 : n;
   }
   return consumed === t.length && consumed > 0 ? Math.round(total) : void 0;
-}
-
-// src/kube/images.ts
-var PATH_COMPONENT = /^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$/;
-var REGISTRY = /^[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)*(?::[0-9]+)?$/;
-var TAG = /^[\w][\w.-]{0,127}$/;
-var DIGEST = /^[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9A-Fa-f]{32,}$/;
-function parseImage(reference) {
-  let rest = reference.trim();
-  if (rest === "" || rest !== reference) return void 0;
-  let digest;
-  const at = rest.indexOf("@");
-  if (at >= 0) {
-    digest = rest.slice(at + 1);
-    rest = rest.slice(0, at);
-    if (!DIGEST.test(digest)) return void 0;
-  }
-  let tag;
-  const colon = rest.lastIndexOf(":");
-  if (colon > rest.lastIndexOf("/")) {
-    tag = rest.slice(colon + 1);
-    rest = rest.slice(0, colon);
-    if (!TAG.test(tag)) return void 0;
-  }
-  let registry = "docker.io";
-  let path2 = rest;
-  const slash = rest.indexOf("/");
-  if (slash >= 0) {
-    const first = rest.slice(0, slash);
-    if (first.includes(".") || first.includes(":") || first === "localhost" || first.toLowerCase() !== first) {
-      if (!REGISTRY.test(first)) return void 0;
-      registry = first === "index.docker.io" ? "docker.io" : first;
-      path2 = rest.slice(slash + 1);
-    }
-  }
-  if (path2 === "" || !path2.split("/").every((c) => PATH_COMPONENT.test(c))) return void 0;
-  if (registry === "docker.io" && !path2.includes("/")) path2 = `library/${path2}`;
-  return { registry, path: path2, tag, digest };
-}
-function repositoryOf(ref) {
-  return `${ref.registry}/${ref.path}`;
-}
-function isMapping(v) {
-  return typeof v === "object" && v !== null && !Array.isArray(v);
-}
-var POD_TEMPLATE_PATHS = {
-  Pod: [],
-  PodTemplate: ["template"],
-  Deployment: ["spec", "template"],
-  StatefulSet: ["spec", "template"],
-  DaemonSet: ["spec", "template"],
-  ReplicaSet: ["spec", "template"],
-  ReplicationController: ["spec", "template"],
-  Job: ["spec", "template"],
-  CronJob: ["spec", "jobTemplate", "spec", "template"]
-};
-function podTemplateOf(o) {
-  const path2 = POD_TEMPLATE_PATHS[o.kind];
-  if (!path2) return void 0;
-  let node = o;
-  for (const key2 of path2) node = isMapping(node) ? node[key2] : void 0;
-  return isMapping(node) ? node : void 0;
 }
 
 // src/config/deploy.ts
@@ -36126,6 +36138,29 @@ var KubeApiError = class extends Error {
   reason;
 };
 
+// src/kube/images.ts
+function isMapping(v) {
+  return typeof v === "object" && v !== null && !Array.isArray(v);
+}
+var POD_TEMPLATE_PATHS = {
+  Pod: [],
+  PodTemplate: ["template"],
+  Deployment: ["spec", "template"],
+  StatefulSet: ["spec", "template"],
+  DaemonSet: ["spec", "template"],
+  ReplicaSet: ["spec", "template"],
+  ReplicationController: ["spec", "template"],
+  Job: ["spec", "template"],
+  CronJob: ["spec", "jobTemplate", "spec", "template"]
+};
+function podTemplateOf(o) {
+  const path2 = POD_TEMPLATE_PATHS[o.kind];
+  if (!path2) return void 0;
+  let node = o;
+  for (const key2 of path2) node = isMapping(node) ? node[key2] : void 0;
+  return isMapping(node) ? node : void 0;
+}
+
 // src/kube/snapshot.ts
 import { gunzipSync, gzipSync } from "node:zlib";
 var GANTRY_PREFIX = "gantry.dev/";
@@ -36259,7 +36294,7 @@ function resolvedDigests(images, pods) {
       if (!c.image || !c.imageID || !wanted.has(c.image) || out[c.image]) continue;
       const digest = /sha256:[0-9a-f]{64}/.exec(c.imageID)?.[0];
       const parsed = parseImage(c.image);
-      if (digest && parsed) out[c.image] = `${parsed.registry}/${parsed.path}@${digest}`;
+      if (digest && parsed) out[c.image] = `${repositoryOf(parsed)}@${digest}`;
     }
   }
   return out;
@@ -36594,10 +36629,10 @@ function requireSchema() {
     }
     return result;
   }
-  function Schema22(definition) {
+  function Schema2(definition) {
     return this.extend(definition);
   }
-  Schema22.prototype.extend = function extend(definition) {
+  Schema2.prototype.extend = function extend(definition) {
     let implicit = [];
     let explicit = [];
     if (definition instanceof Type2) {
@@ -36626,7 +36661,7 @@ function requireSchema() {
         throw new YAMLException2("Specified list of YAML types (or a single Type object) contains a non-Type object.");
       }
     });
-    const result = Object.create(Schema22.prototype);
+    const result = Object.create(Schema2.prototype);
     result.implicit = (this.implicit || []).concat(implicit);
     result.explicit = (this.explicit || []).concat(explicit);
     result.compiledImplicit = compileList(result, "implicit");
@@ -36634,7 +36669,7 @@ function requireSchema() {
     result.compiledTypeMap = compileMap(result.compiledImplicit, result.compiledExplicit);
     return result;
   };
-  schema = Schema22;
+  schema = Schema2;
   return schema;
 }
 var str;
@@ -36684,8 +36719,8 @@ var hasRequiredFailsafe;
 function requireFailsafe() {
   if (hasRequiredFailsafe) return failsafe;
   hasRequiredFailsafe = 1;
-  const Schema22 = requireSchema();
-  failsafe = new Schema22({
+  const Schema2 = requireSchema();
+  failsafe = new Schema2({
     explicit: [
       requireStr(),
       requireSeq(),
@@ -69944,12 +69979,12 @@ function checkSigningAlgorithm(client, issuer, fallback, header) {
   }
   throw OPE('missing client or server configuration to verify used JWT "alg" header parameter', void 0, { client, issuer, fallback });
 }
-async function getResponseJsonBody(response, check = assertApplicationJson) {
+async function getResponseJsonBody(response, check2 = assertApplicationJson) {
   let json2;
   try {
     json2 = await response.json();
   } catch (cause) {
-    check(response);
+    check2(response);
     throw OPE('failed to parse "response" body as JSON', PARSE_ERROR, cause);
   }
   if (!isJsonObject(json2)) {
@@ -71433,15 +71468,7 @@ var ApiClient = class _ApiClient {
 };
 
 // src/kube/yaml-documents.ts
-var import_yaml2 = __toESM(require_dist3(), 1);
-
-// src/kube/yaml-fast.ts
 var import_yaml = __toESM(require_dist3(), 1);
-var dropTimeTags = (tags) => tags.filter((t) => typeof t === "string" ? !["intTime", "floatTime", "timestamp"].includes(t) : t.format !== "TIME" && t.tag !== "tag:yaml.org,2002:timestamp");
-var SCHEMA = new import_yaml.Schema({ schema: "yaml-1.1", merge: true, customTags: dropTimeTags });
-var SCALAR_TAGS = SCHEMA.tags.filter((t) => t.default === true && t.test !== void 0 && "resolve" in t);
-
-// src/kube/yaml-documents.ts
 function isMapping2(v) {
   return typeof v === "object" && v !== null && !Array.isArray(v);
 }
@@ -71725,8 +71752,8 @@ async function applySet(client, objects, options) {
       if (late) return { ok: false, objects: all, problems: [{ message: late }], appliedCount };
     }
     if (wave.some((o) => FOUNDATION.has(o.kind)) && options.deferred?.length) {
-      const check = await client.apply(options.deferred, { dryRun: true });
-      if (!check.ok) return { ok: false, objects: all, problems: check.problems.map((p) => ({ ...p, index: void 0 })), appliedCount };
+      const check2 = await client.apply(options.deferred, { dryRun: true });
+      if (!check2.ok) return { ok: false, objects: all, problems: check2.problems.map((p) => ({ ...p, index: void 0 })), appliedCount };
     }
   }
   return { ok: true, objects: all, problems: [], appliedCount };

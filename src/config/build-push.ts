@@ -3,8 +3,8 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { isAbsolute, join, resolve } from 'node:path';
 import { GantryError } from '../errors.js';
-import { ImageReference, parseReference, parseRepository } from '../image/reference.js';
 import { generateTags } from '../image/tags.js';
+import { TaggedReference, parseRepository, parseTaggedReference } from '../shared/image-reference.js';
 import { Reader, Source } from './source.js';
 
 /** Which build command to run: `auto` picks buildx when the docker CLI has it. */
@@ -46,7 +46,7 @@ export interface BuildPushConfig {
   /** Default OCI labels overlaid with the `labels` input. */
   labels: Record<string, string>;
   /** Every tag to build, as full references; the first one names `image`. */
-  tags: ImageReference[];
+  tags: TaggedReference[];
   push: boolean;
   /** Set when username and password were given. */
   login?: RegistryLogin;
@@ -153,7 +153,7 @@ export function parseBuildPushConfig(source: Source, git: GitContext, options: P
   }
   const repo = image && !('problem' in image) ? image : undefined;
 
-  const tags: ImageReference[] = [];
+  const tags: TaggedReference[] = [];
   const tagInput = r.list('tags');
   if (tagInput.length > 0) {
     for (const entry of tagInput) {
@@ -163,13 +163,13 @@ export function parseBuildPushConfig(source: Source, git: GitContext, options: P
         r.problem('tags', `has the bare tag "${entry}" but input "image" is not set`, 'set image to the repository (e.g. ghcr.io/owner/app), or write full references in tags');
         continue;
       }
-      const ref = parseReference(full);
+      const ref = parseTaggedReference(full);
       if ('problem' in ref) r.problem('tags', `entry "${entry}": ${ref.problem}`);
       else tags.push(ref);
     }
   } else if (repo) {
     for (const tag of generateTags(git)) {
-      const ref = parseReference(`${repo.name}:${tag}`);
+      const ref = parseTaggedReference(`${repo.name}:${tag}`);
       if ('problem' in ref) r.problem('image', `gives an invalid generated reference: ${ref.problem}`);
       else tags.push(ref);
     }

@@ -2,9 +2,9 @@
 // into one typed Config. Both adapters call parseConfig; nothing deeper reads inputs.
 import { hostname, userInfo } from 'node:os';
 import { isAbsolute, resolve } from 'node:path';
-import { Holder, Target } from '../kube/lock.js';
+import { parseImage, repositoryOf } from '../shared/image-reference.js';
+import type { Holder, Target } from '../shared/target.js';
 import { Reader, Source } from './source.js';
-import { parseImage, repositoryOf } from '../kube/images.js';
 
 export type Command = 'deploy' | 'rollback' | 'status';
 

@@ -1,7 +1,7 @@
 // The all-in-one action's settings: an optional build (when `image` or `tags` is given)
 // and a deploy, parsed together so that a bad deploy input fails before a minute of build.
 import { GantryError, GantryErrors, toGantryError } from '../errors.js';
-import { parseImage, repositoryOf } from '../kube/images.js';
+import { parseImage, repositoryOf } from '../shared/image-reference.js';
 import { BuildPushConfig, GitContext, parseBuildPushConfig } from './build-push.js';
 import { Config, parseConfig } from './deploy.js';
 import { RenamedSource, Source } from './source.js';

@@ -5,11 +5,11 @@ import { join } from 'node:path';
 import { BuildPushConfig } from '../config/build-push.js';
 import { GantryError } from '../errors.js';
 import { Reporter } from '../report/reporter.js';
+import { digestReference, formatReference } from '../shared/image-reference.js';
 import { explainBuildFailure } from './build-failure.js';
 import { BuilderKind, chooseBuilder, planBuild } from './builder.js';
 import { classifyRegistryFailure, Docker, isLegacyNoticeLine, withoutLegacyNotice } from './docker.js';
 import { registryError } from './login.js';
-import { digestReference, formatReference } from './reference.js';
 import { ManifestInfo, RegistryClient } from './registry.js';
 
 export interface BuildPushDeps {

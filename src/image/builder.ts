@@ -2,7 +2,7 @@
 // classic builder) and the exact arguments for it, including what each one cannot do.
 import { BuildPushConfig } from '../config/build-push.js';
 import { GantryError } from '../errors.js';
-import { formatReference } from './reference.js';
+import { formatReference } from '../shared/image-reference.js';
 import type { DockerVersion } from './docker.js';
 
 /**

@@ -1,7 +1,7 @@
 // Docker owns every call to the docker CLI (build, buildx, push, login, inspect). Nothing
 // else in Gantry runs docker, and it runs through an injected CommandRunner.
 import { GantryError } from '../errors.js';
-import { CommandResult, CommandRunner, ExecRunner } from '../kube/command.js';
+import { CommandResult, CommandRunner, ExecRunner } from '../shared/process.js';
 
 export interface DockerOptions {
   binary?: string;

@@ -1,7 +1,7 @@
 // RegistryClient asks a registry's HTTP API (/v2/) which digest a tag points at, so the
 // digest Gantry reports is the registry's answer rather than something computed locally.
 import { GantryError } from '../errors.js';
-import { ImageReference } from './reference.js';
+import { ImageReference, TaggedReference } from '../shared/image-reference.js';
 
 /** The manifest types a registry may store for a tag; asking for all of them keeps the registry from converting. */
 export const MANIFEST_ACCEPT = [
@@ -60,7 +60,7 @@ export class RegistryClient {
   }
 
   /** The digest and size of what `ref`'s tag points at, from GET /v2/<repo>/manifests/<tag>. */
-  async manifest(ref: ImageReference): Promise<ManifestInfo> {
+  async manifest(ref: TaggedReference): Promise<ManifestInfo> {
     const top = await this.getManifest(ref, ref.tag);
     const doc = top.doc;
     if (doc.manifests) {

@@ -1,12 +1,6 @@
 // What the main step of build-push leaves for its post step: the registry it logged in
-// to, so the post step can remove those credentials. Entries back StateStore with
-// core.saveState/getState; the engine never touches @actions/core.
-
-export interface StateStore {
-  save(name: string, value: string): void;
-  /** The saved value, or "" when nothing was saved (as core.getState answers). */
-  get(name: string): string;
-}
+// to, so the post step can remove those credentials.
+import type { StateStore } from '../shared/action-state.js';
 
 const REGISTRY = 'gantry-login-registry';
 const DOCKER_CONFIG = 'gantry-login-docker-config';

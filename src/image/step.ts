@@ -6,11 +6,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BuildPushConfig } from '../config/build-push.js';
 import { Reporter } from '../report/reporter.js';
+import type { StateStore } from '../shared/action-state.js';
 import { BuildPushResult, buildAndPush } from './build-push.js';
 import { Docker } from './docker.js';
 import { loginToRegistry, logoutFromRegistry } from './login.js';
 import { RegistryClient } from './registry.js';
-import { StateStore, rememberLogin, savedLogin } from './state.js';
+import { rememberLogin, savedLogin } from './state.js';
 import { publishResult } from './summary.js';
 
 export async function runBuildPushStep(config: BuildPushConfig, reporter: Reporter, store: StateStore): Promise<BuildPushResult> {

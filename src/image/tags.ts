@@ -1,10 +1,21 @@
 // Tags generated from the GitHub context when the user lists none: the short commit SHA,
 // the branch name made tag-safe, semver aliases for version tags, and pr-<n>.
-import type { GitContext } from '../config/build-push.js';
+
+/**
+ * What tags are generated from: the parts of the GitHub context that name a commit,
+ * branch, version tag or pull request. config/build-push.ts passes its GitContext; the
+ * type is declared here rather than imported so that the two modules do not import each other.
+ */
+export interface TagSource {
+  /** GITHUB_REF: refs/heads/main, refs/tags/v1.2.3, refs/pull/7/merge. */
+  ref: string;
+  sha: string;
+  pullRequest?: number;
+}
 
 export const SHORT_SHA_LENGTH = 7;
 
-export function generateTags(git: GitContext): string[] {
+export function generateTags(git: TagSource): string[] {
   const tags: string[] = [];
   if (git.pullRequest !== undefined) {
     tags.push(`pr-${git.pullRequest}`);

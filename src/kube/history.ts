@@ -2,9 +2,10 @@
 // URL and the objects it applied), newest first, in one Secret per target. The
 // rollback action redeploys an entry from here.
 import { GantryError } from '../errors.js';
-import { parseImage, podTemplateOf } from './images.js';
+import { parseImage, repositoryOf } from '../shared/image-reference.js';
+import type { Target } from '../shared/target.js';
 import { KubeClient, KubeObject, describeProblems } from './client.js';
-import { Target } from './lock.js';
+import { podTemplateOf } from './images.js';
 import { decodeObjects, encodeObjects } from './snapshot.js';
 
 export interface Revision {
@@ -60,7 +61,7 @@ export function resolvedDigests(images: string[], pods: KubeObject[]): Record<st
       if (!c.image || !c.imageID || !wanted.has(c.image) || out[c.image]) continue;
       const digest = /sha256:[0-9a-f]{64}/.exec(c.imageID)?.[0];
       const parsed = parseImage(c.image);
-      if (digest && parsed) out[c.image] = `${parsed.registry}/${parsed.path}@${digest}`;
+      if (digest && parsed) out[c.image] = `${repositoryOf(parsed)}@${digest}`;
     }
   }
   return out;

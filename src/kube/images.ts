@@ -1,18 +1,9 @@
-// Image references in workloads: parsing them the way Docker does, finding every
-// container of every workload kind, and swapping a repository for a new reference.
+// Image references in workloads: finding every container of every workload kind, and
+// swapping a repository for a new reference.
 import { GantryError, GantryErrors } from '../errors.js';
+import { formatReference, parseImage, repositoryOf, type ImageReference } from '../shared/image-reference.js';
 import type { KubeObject } from './client.js';
-import type { Manifest } from './manifests.js';
-
-/** A parsed image reference, `registry/path:tag@digest`, normalized like Docker does. */
-export interface ImageRef {
-  /** `docker.io` when the reference names no registry; may carry a port, e.g. `localhost:5000`. */
-  registry: string;
-  /** Repository path inside the registry; Docker Hub's official images get `library/`. */
-  path: string;
-  tag?: string;
-  digest?: string;
-}
+import type { Manifest } from './yaml-documents.js';
 
 /** One container whose image was replaced. */
 export interface ImageChange {
@@ -30,60 +21,6 @@ export interface ImageChange {
 
 export type ContainerList = 'containers' | 'initContainers' | 'ephemeralContainers';
 const CONTAINER_LISTS: ContainerList[] = ['containers', 'initContainers', 'ephemeralContainers'];
-
-// The grammar of github.com/distribution/reference, minus IPv6 registries.
-const PATH_COMPONENT = /^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$/;
-const REGISTRY = /^[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)*(?::[0-9]+)?$/;
-const TAG = /^[\w][\w.-]{0,127}$/;
-const DIGEST = /^[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9A-Fa-f]{32,}$/;
-
-/**
- * Parses an image reference, or returns undefined when it is not one.
- *
- * Docker Hub decision: `nginx`, `library/nginx`, `docker.io/nginx`,
- * `docker.io/library/nginx` and `index.docker.io/library/nginx` all name the same
- * repository, because Docker and the kubelet pull the same image for each. So they
- * all normalize to registry `docker.io`, path `library/nginx`, and match each other.
- */
-export function parseImage(reference: string): ImageRef | undefined {
-  let rest = reference.trim();
-  if (rest === '' || rest !== reference) return undefined;
-  let digest: string | undefined;
-  const at = rest.indexOf('@');
-  if (at >= 0) {
-    digest = rest.slice(at + 1);
-    rest = rest.slice(0, at);
-    if (!DIGEST.test(digest)) return undefined;
-  }
-  let tag: string | undefined;
-  // A colon after the last slash starts the tag; one before it belongs to a registry port.
-  const colon = rest.lastIndexOf(':');
-  if (colon > rest.lastIndexOf('/')) {
-    tag = rest.slice(colon + 1);
-    rest = rest.slice(0, colon);
-    if (!TAG.test(tag)) return undefined;
-  }
-  let registry = 'docker.io';
-  let path = rest;
-  const slash = rest.indexOf('/');
-  if (slash >= 0) {
-    const first = rest.slice(0, slash);
-    // Docker's rule: the first component is a registry when it looks like a host.
-    if (first.includes('.') || first.includes(':') || first === 'localhost' || first.toLowerCase() !== first) {
-      if (!REGISTRY.test(first)) return undefined;
-      registry = first === 'index.docker.io' ? 'docker.io' : first;
-      path = rest.slice(slash + 1);
-    }
-  }
-  if (path === '' || !path.split('/').every((c) => PATH_COMPONENT.test(c))) return undefined;
-  if (registry === 'docker.io' && !path.includes('/')) path = `library/${path}`;
-  return { registry, path, tag, digest };
-}
-
-/** `registry/path`, the key two references are compared by. */
-export function repositoryOf(ref: ImageRef): string {
-  return `${ref.registry}/${ref.path}`;
-}
 
 type Mapping = Record<string, unknown>;
 
@@ -134,9 +71,9 @@ function containersOf(o: KubeObject): ContainerSlot[] {
 
 interface Rule {
   key: string;
-  ref: ImageRef;
+  ref: ImageReference;
   to: string;
-  toRef: ImageRef;
+  toRef: ImageReference;
   matched: boolean;
 }
 
@@ -185,7 +122,7 @@ export function substituteImages(manifests: Manifest[], images: Record<string, s
       const rule = rules.get(repositoryOf(ref))?.find((r) => (r.ref.tag === undefined || r.ref.tag === ref.tag) && (r.ref.digest === undefined || r.ref.digest === ref.digest));
       if (!rule) continue;
       rule.matched = true;
-      const to = rule.toRef.tag || rule.toRef.digest ? rule.to : `${rule.to}${ref.tag ? `:${ref.tag}` : ''}${ref.digest ? `@${ref.digest}` : ''}`;
+      const to = rule.toRef.tag || rule.toRef.digest ? rule.to : formatReference({ ...rule.toRef, tag: ref.tag, digest: ref.digest });
       if (to === from) continue;
       const o = m.object;
       planned.push({

@@ -3,7 +3,7 @@
 // the cluster goes through KubeClient (kube/client.ts) instead, so a deploy of plain YAML
 // starts no process at all, and one with kustomize starts one.
 import { GantryError } from '../errors.js';
-import { CommandRunner, CommandResult, ExecRunner } from './command.js';
+import { CommandRunner, CommandResult, ExecRunner } from '../shared/process.js';
 
 export interface KubectlOptions {
   /** Path to the kubectl binary. */

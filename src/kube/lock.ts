@@ -2,19 +2,9 @@
 // the Lease is the atomic "take"; a holder renews it while it works, and a Lease
 // nobody renewed for its whole duration is stale and may be taken over.
 import { GantryError } from '../errors.js';
+import type { Holder, Target } from '../shared/target.js';
 import { KubeClient, KubeObject } from './client.js';
 import { Clock, formatSeconds, systemClock } from './wait.js';
-
-export interface Target {
-  namespace: string;
-  app: string;
-}
-
-/** Who runs a deploy: a stable id for the lock and the link people follow to find it. */
-export interface Holder {
-  id: string;
-  runUrl: string;
-}
 
 export const RUN_URL_ANNOTATION = 'gantry.dev/run-url';
 

@@ -3,26 +3,15 @@
 import { constants as fsConstants, promises as fs, type Dirent } from 'node:fs';
 import path from 'node:path';
 import { GantryError, GantryErrors, type ErrorLocation } from '../errors.js';
-import { ExecRunner, type CommandRunner } from './command.js';
+import { ExecRunner, type CommandRunner } from '../shared/process.js';
 import type { KubeObject } from './client.js';
 import { KubectlError, type Kubectl } from './kubectl.js';
 import { podTemplateOf } from './images.js';
-import { isMapping, parseManifests, type Locate, type ParseResult } from './yaml-documents.js';
+import { isMapping, parseManifests, type Locate, type Manifest, type ParseResult } from './yaml-documents.js';
 
-export { substituteImages, parseImage, type ImageChange, type ImageRef } from './images.js';
-
-/** One Kubernetes object and where it came from. */
-export interface Manifest {
-  object: KubeObject;
-  /**
-   * Workspace-relative, `/`-separated. For kustomize output it is the kustomization file
-   * (and `line` is the line in the rendered output); for Helm it is the template named
-   * by helm's `# Source:` comment (and `line` counts from the start of that template's output).
-   */
-  file: string;
-  /** 1-based line where the object starts (its first key). */
-  line: number;
-}
+// Callers load, substitute and stamp manifests through this module.
+export { substituteImages, type ImageChange } from './images.js';
+export type { Manifest } from './yaml-documents.js';
 
 export interface HelmOptions {
   /** Path to helm, or a name looked up on PATH. Default: `helm` on PATH. */

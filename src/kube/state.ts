@@ -2,8 +2,8 @@
 // snapshot to restore, kept in the cluster in one Secret per target so that a post
 // step, a re-run or another machine can finish or undo what a dead run started.
 import { GantryError } from '../errors.js';
+import type { Holder, Target } from '../shared/target.js';
 import { KubeClient, KubeObject, describeProblems } from './client.js';
-import { Holder, Target } from './lock.js';
 import { Snapshot, decodeObjects, encodeObjects } from './snapshot.js';
 
 /** Every state a basic rollout can be in; see strategies/basic.ts for the allowed transitions. */

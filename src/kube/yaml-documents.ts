@@ -1,10 +1,21 @@
 // Turns the text of one manifest source into Kubernetes objects with their file:line,
 // or into errors that point at file:line:column. Knows YAML and object shape, not paths.
-import { Document, LineCounter, parseAllDocuments } from 'yaml';
+import { Document, LineCounter, parseAllDocuments, type Tags } from 'yaml';
 import { GantryError, type ErrorLocation } from '../errors.js';
 import type { KubeObject } from './client.js';
-import type { Manifest } from './manifests.js';
-import { dropTimeTags, readSimpleDocument } from './yaml-fast.js';
+
+/** One Kubernetes object and where it came from. */
+export interface Manifest {
+  object: KubeObject;
+  /**
+   * Workspace-relative, `/`-separated. For kustomize output it is the kustomization file
+   * (and `line` is the line in the rendered output); for Helm it is the template named
+   * by helm's `# Source:` comment (and `line` counts from the start of that template's output).
+   */
+  file: string;
+  /** 1-based line where the object starts (its first key). */
+  line: number;
+}
 
 /** Maps a line of the parsed text to where the user should look (identity for plain files). */
 export type Locate = (line: number, column?: number) => ErrorLocation & { line: number };
@@ -18,6 +29,8 @@ export interface ParseResult {
 // `yes` is a boolean. Parsing as 1.2 would silently turn `defaultMode: 0400` into 400.
 // go-yaml does not resolve sexagesimal numbers (`1:30`) or timestamps into other
 // types, so those tags are dropped and such scalars stay strings.
+const dropTimeTags = (tags: Tags): Tags =>
+  tags.filter((t) => (typeof t === 'string' ? !['intTime', 'floatTime', 'timestamp'].includes(t) : t.format !== 'TIME' && t.tag !== 'tag:yaml.org,2002:timestamp'));
 const PARSE_OPTIONS = { version: '1.1', merge: true, prettyErrors: false, customTags: dropTimeTags } as const;
 
 type Path = (string | number)[];
@@ -36,49 +49,43 @@ function describeType(v: unknown): string {
 /**
  * Parses every document of `text`. Empty documents are skipped and `kind: List`
  * (or any `…List` with `items`) is flattened. Each problem becomes its own error.
- *
- * Each document is first tried with the fast reader (yaml-fast.ts); a document it
- * does not handle, or that has a problem, goes through the `yaml` library, which
- * gives the exact positions and messages.
  */
 export function parseManifests(text: string, file: string, locate: Locate = (line, column) => ({ file, line, column })): ParseResult {
   const result: ParseResult = { manifests: [], errors: [] };
   if (text.charCodeAt(0) === 0xfeff) text = text.slice(1); // editors on Windows add a byte-order mark
-  const lines = text.split('\n');
-  const separators: number[] = [];
-  for (let n = 0; n < lines.length; n++) {
-    const l = lines[n]!;
-    if (!l.startsWith('---') && !l.startsWith('...') && !l.startsWith('%')) continue;
-    // Directives, `...` and `--- content` are rare: the whole text goes to `yaml` then.
-    if (!/^---\s*$/.test(l)) {
-      parseWithYaml(text, locate, result);
-      return result;
-    }
-    separators.push(n);
-  }
-  let start = 0;
-  for (const end of [...separators, lines.length]) {
-    const fast = readSimpleDocument(lines, start, end);
-    const value = fast?.value;
-    if (fast && value === undefined) {
-      // an empty document
-    } else if (fast && !isList(value) && shapeProblems(value).length === 0) {
-      const loc = locate(fast.line);
-      result.manifests.push({ object: toObject(value as Record<string, unknown>), file: loc.file, line: loc.line });
-    } else {
-      const offset = start;
-      parseWithYaml(lines.slice(start, end).join('\n'), (line, column) => locate(line + offset, column), result);
-    }
-    start = end + 1;
+  for (const doc of documentsOf(text)) {
+    parseDocuments(doc.text, (line, column) => locate(line + doc.linesBefore, column), result);
   }
   return result;
 }
 
-function isList(value: unknown): boolean {
-  return isMapping(value) && typeof value.kind === 'string' && value.kind.endsWith('List') && Array.isArray(value.items);
+/**
+ * Cuts the text at its `---` lines, as kubectl does before it reads any YAML: a broken
+ * document (an unterminated quote) then cannot swallow the documents after it, and its
+ * error points into the document itself rather than at the end of the file.
+ */
+function documentsOf(text: string): { text: string; linesBefore: number }[] {
+  const docs: { text: string; linesBefore: number }[] = [];
+  let start = 0;
+  let linesBefore = 0;
+  for (const m of text.matchAll(/^(?:---|\.\.\.|%).*$/gm)) {
+    // Directives, `...` and `--- content` are rare: the whole text goes to `yaml` then.
+    if (!/^---\s*$/.test(m[0])) return [{ text, linesBefore: 0 }];
+    docs.push({ text: text.slice(start, m.index), linesBefore });
+    linesBefore += newlines(text, start, m.index) + 1; // the document's lines and the separator
+    start = m.index + m[0].length + 1;
+  }
+  docs.push({ text: text.slice(start), linesBefore });
+  return docs;
 }
 
-function parseWithYaml(text: string, locate: Locate, result: ParseResult): void {
+function newlines(text: string, from: number, to: number): number {
+  let n = 0;
+  for (let i = text.indexOf('\n', from); i >= 0 && i < to; i = text.indexOf('\n', i + 1)) n++;
+  return n;
+}
+
+function parseDocuments(text: string, locate: Locate, result: ParseResult): void {
   const lineCounter = new LineCounter();
   const docs = parseAllDocuments(text, { ...PARSE_OPTIONS, lineCounter });
   // Unterminated quotes and brackets are reported at the end of the text; pointing at the
@@ -107,6 +114,10 @@ function parseWithYaml(text: string, locate: Locate, result: ParseResult): void 
     if (value === null || value === undefined) continue; // a document holding only `~` or comments
     collect(value, [], doc, at, result);
   }
+}
+
+function isList(value: unknown): boolean {
+  return isMapping(value) && typeof value.kind === 'string' && value.kind.endsWith('List') && Array.isArray(value.items);
 }
 
 function collect(value: unknown, path: Path, doc: Document.Parsed, at: (offset: number) => ErrorLocation & { line: number }, result: ParseResult): void {

@@ -7,7 +7,8 @@ import { History, Revision, imagesOf, resolvedDigests } from '../kube/history.js
 import { KubeClient, KubeObject, ObjectProblem } from '../kube/client.js';
 import { applySet, forNewCrd } from '../kube/apply.js';
 import { ErrorLocation } from '../errors.js';
-import { DeployLock, Holder, Target } from '../kube/lock.js';
+import { DeployLock } from '../kube/lock.js';
+import type { Holder, Target } from '../shared/target.js';
 import { Snapshot, changedObjects, displayName, identity, restoreSnapshot, takeSnapshot } from '../kube/snapshot.js';
 import { Phase, RolloutRecord, RolloutStore, StoredRollout, UNFINISHED } from '../kube/state.js';
 import { Clock, formatSeconds, isWorkload, systemClock, waitForReady } from '../kube/wait.js';

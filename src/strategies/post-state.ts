@@ -1,7 +1,7 @@
 // What the deploy main step leaves for its post step: which target it was rolling out,
 // as whom, and whether it finished. The entry backs StateStore with core.saveState/getState.
-import type { StateStore } from '../image/state.js';
-import { Target } from '../kube/lock.js';
+import type { StateStore } from '../shared/action-state.js';
+import type { Target } from '../shared/target.js';
 
 export interface DeployStepState {
   target: Target;

@@ -2,9 +2,9 @@
 // main half did not finish (cancelled job, killed runner). Shared by actions/deploy and
 // the all-in-one action.
 import { Config } from '../config/deploy.js';
-import type { StateStore } from '../image/state.js';
 import { ApiClient } from '../kube/api-client.js';
 import { Reporter } from '../report/reporter.js';
+import type { StateStore } from '../shared/action-state.js';
 import { RolloutOutcome, recoverInterrupted } from './basic.js';
 import { clientFor, deploy, outcomeError, reportOutcome } from './commands.js';
 import { rememberFinish, rememberStart, unfinishedStep } from './post-state.js';

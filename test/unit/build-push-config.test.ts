@@ -1,5 +1,5 @@
 // Inputs and GitHub context of actions/build-push: generated tags over recorded event
-// payloads, default labels, reference validation and input errors.
+// payloads, default labels and input errors.
 import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -7,8 +7,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BuildPushConfig, GitContext, parseBuildPushConfig, readGitContext } from '../../src/config/build-push.js';
 import { MapSource } from '../../src/config/source.js';
 import { GantryError, GantryErrors } from '../../src/errors.js';
-import { formatReference, parseReference } from '../../src/image/reference.js';
 import { sanitizeTag, semverTags } from '../../src/image/tags.js';
+import { formatReference } from '../../src/shared/image-reference.js';
 
 const EVENTS = resolve(import.meta.dirname, '../fixtures/events');
 const NOW = new Date('2026-11-22T08:00:00Z');
@@ -120,29 +120,6 @@ describe('tag rules', () => {
   it('a non-semver git tag is used sanitized', () => {
     const config = parse({ image: 'ghcr.io/acme/shop' }, { eventName: 'push', ref: 'refs/tags/release/2026-11', sha: 'abcdef0123456789', repository: 'acme/shop', serverUrl: 'https://github.com' });
     expect(config.tags.map((t) => t.tag)).toEqual(['release-2026-11', 'abcdef0']);
-  });
-});
-
-describe('image references', () => {
-  it.each([
-    ['localhost:5000/gantry/app:v1', { registry: 'localhost:5000', repository: 'gantry/app', tag: 'v1' }],
-    ['ghcr.io/acme/shop:1.4.2', { registry: 'ghcr.io', repository: 'acme/shop', tag: '1.4.2' }],
-    ['nginx:latest', { registry: 'docker.io', repository: 'library/nginx', tag: 'latest' }],
-    ['acme/shop:main', { registry: 'docker.io', repository: 'acme/shop', tag: 'main' }],
-  ])('%s is understood', (text, expected) => {
-    expect(parseReference(text)).toMatchObject(expected);
-  });
-
-  it.each([
-    ['localhost:5000/app:feature/x', 'tag "feature/x" is not valid: it contains "/"'],
-    ['localhost:5000/app:v1 beta', 'tag "v1 beta" is not valid: it contains a space'],
-    ['localhost:5000/app:.hidden', 'it must not start with "."'],
-    ['localhost:5000/Gantry/App:v1', 'repository "Gantry/App" is not valid: it contains "G", "A"'],
-    ['localhost:5000/app', 'has no tag'],
-    ['localhost:5000/app@sha256:abc', 'contains "@"'],
-  ])('%s is rejected, naming the problem', (text, message) => {
-    const result = parseReference(text);
-    expect('problem' in result && result.problem).toContain(message);
   });
 });
 

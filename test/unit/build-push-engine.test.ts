@@ -6,18 +6,18 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { BuildPushConfig } from '../../src/config/build-push.js';
 import { GantryError } from '../../src/errors.js';
-import { CommandResult, CommandRunner, RunOptions } from '../../src/kube/command.js';
 import { explainBuildFailure } from '../../src/image/build-failure.js';
 import { buildAndPush } from '../../src/image/build-push.js';
 import { chooseBuilder, planBuild } from '../../src/image/builder.js';
 import { Docker, DockerVersion } from '../../src/image/docker.js';
 import { instructions } from '../../src/image/dockerfile.js';
 import { loginToRegistry, logoutFromRegistry } from '../../src/image/login.js';
-import { ImageReference, parseReference } from '../../src/image/reference.js';
 import { Fetch, FetchResponse, MANIFEST_ACCEPT, RegistryClient } from '../../src/image/registry.js';
 import { rememberLogin, savedLogin } from '../../src/image/state.js';
 import { buildMetadata, publishResult, summaryMarkdown } from '../../src/image/summary.js';
 import { MemoryReporter } from '../../src/report/reporter.js';
+import { TaggedReference, parseTaggedReference } from '../../src/shared/image-reference.js';
+import { CommandResult, CommandRunner, RunOptions } from '../../src/shared/process.js';
 
 const DIGEST_A = `sha256:${'a'.repeat(64)}`;
 const DIGEST_B = `sha256:${'b'.repeat(64)}`;
@@ -103,8 +103,8 @@ function fakeRegistry(manifests: Record<string, { digest: string; body: unknown 
   return { fetch, requests };
 }
 
-function ref(text: string): ImageReference {
-  const r = parseReference(text);
+function ref(text: string): TaggedReference {
+  const r = parseTaggedReference(text);
   if ('problem' in r) throw new Error(r.problem);
   return r;
 }

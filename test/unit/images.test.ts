@@ -2,7 +2,7 @@
 // that use its repository, in every workload kind, and nowhere else.
 import { describe, expect, test } from 'vitest';
 import type { KubeObject } from '../../src/kube/client.js';
-import { parseImage, substituteImages } from '../../src/kube/images.js';
+import { substituteImages } from '../../src/kube/images.js';
 import type { Manifest } from '../../src/kube/manifests.js';
 import { collectErrors } from '../fixtures/manifests/workspace.js';
 
@@ -17,27 +17,6 @@ function manifest(kind: string, spec: Record<string, unknown>, apiVersion = 'app
   const object: KubeObject = { apiVersion, kind, metadata: { name: kind.toLowerCase(), namespace: 'prod' }, spec };
   return { object, file: `${kind.toLowerCase()}.yaml`, line: 1 };
 }
-
-describe('parseImage', () => {
-  test.each([
-    ['nginx', { registry: 'docker.io', path: 'library/nginx' }],
-    ['nginx:1.27', { registry: 'docker.io', path: 'library/nginx', tag: '1.27' }],
-    ['docker.io/library/nginx', { registry: 'docker.io', path: 'library/nginx' }],
-    ['index.docker.io/library/nginx', { registry: 'docker.io', path: 'library/nginx' }],
-    ['bitnami/redis', { registry: 'docker.io', path: 'bitnami/redis' }],
-    ['localhost:5000/app', { registry: 'localhost:5000', path: 'app' }],
-    ['localhost:5000/app:v2', { registry: 'localhost:5000', path: 'app', tag: 'v2' }],
-    ['localhost/app', { registry: 'localhost', path: 'app' }],
-    [`ghcr.io/o/r/app:v1@${DIGEST}`, { registry: 'ghcr.io', path: 'o/r/app', tag: 'v1', digest: DIGEST }],
-    [`registry.example.com:443/team/app@${DIGEST}`, { registry: 'registry.example.com:443', path: 'team/app', digest: DIGEST }],
-  ])('%s', (reference, expected) => {
-    expect(parseImage(reference)).toEqual(expected);
-  });
-
-  test.each(['', ' nginx', 'Nginx', 'app:', 'app@sha256:short', '$(IMAGE)', 'a//b', 'localhost:5000/'])('%j is not an image reference', (reference) => {
-    expect(parseImage(reference)).toBeUndefined();
-  });
-});
 
 describe('substituteImages', () => {
   test.each([

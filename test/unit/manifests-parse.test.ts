@@ -53,7 +53,7 @@ describe('parsing', () => {
     ]);
   });
 
-  test('documents the fast reader leaves to the yaml library (block scalars, anchors) keep their values and lines', async () => {
+  test('documents with block scalars and anchors keep their values and lines', async () => {
     const text = `${deployment('web')}---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: files\ndata:\n  app.conf: |\n    listen 8080\n    # not a comment\n  copy: &x same\n  again: *x\n`;
     const manifests = await load({ 'mixed.yaml': text });
     expect(manifests.map((m) => [m.object.kind, m.line])).toEqual([
@@ -97,6 +97,14 @@ describe('every problem is reported at once, with file:line', () => {
     const errors = await errorsOf({ 'bad.yaml': text });
     expect(errors).toHaveLength(1);
     expect(errors[0]).toMatch(expected);
+  });
+
+  test('a broken document does not hide the documents after it: each is read on its own, as kubectl does', async () => {
+    const text = `apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: "unterminated\n---\napiVersion: v1\nmetadata: {name: x}\n---\n${deployment('web')}`;
+    expect(await errorsOf({ 'bad.yaml': text })).toEqual([
+      expect.stringMatching(/^bad\.yaml:4:21 YAML syntax error: Missing closing "quote/),
+      'bad.yaml:6:1 object has no kind',
+    ]);
   });
 
   test('problems in several files are all reported together, nothing is returned', async () => {
