@@ -7,6 +7,10 @@
 #   stack.sh down     stop everything this script started and remove its state
 #   stack.sh status   one line per part
 #   stack.sh env      print the environment variables tests use
+#
+# On top of the cluster: a second kubeconfig that authenticates through an exec
+# credential plugin (as EKS/GKE/AKS kubeconfigs do), the Gateway API CRDs, and Traefik
+# on the host as a real Gateway data plane that routes to pod IPs over the CNI bridge.
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -30,6 +34,19 @@ PROM_ADDR="127.0.0.1:9090"
 DOCKER_SOCK="$RUN/docker.sock"
 CONTAINERD_SOCK="$RUN/containerd.sock"
 KUBECONFIG_FILE="$STATE/kubeconfig"
+# A kubeconfig whose user is an exec credential plugin (exec-credential.sh) minting
+# tokens for the ServiceAccount kube-system/gantry-exec.
+EXEC_KUBECONFIG_FILE="$STATE/kubeconfig-exec"
+EXEC_SA="gantry-exec"
+# Gateway API: the standard-channel CRDs of the version Traefik is built against (its
+# go.mod requires sigs.k8s.io/gateway-api v1.6.1), and the Gateway it serves.
+GATEWAY_API_VERSION="${GATEWAY_API_VERSION:-v1.6.1}"
+TRAEFIK_VERSION="${TRAEFIK_VERSION:-v3.7.13}"
+GATEWAY_PORT=8088
+TRAEFIK_ADMIN="127.0.0.1:8089"
+GATEWAY_CLASS="traefik"
+GATEWAY_NAME="gantry-gateway"
+GATEWAY_NAMESPACE="gantry-system"
 SAMPLE_IMAGE="$REGISTRY_HOST/gantry/sample-app"
 PAUSE_IMAGE="$REGISTRY_HOST/gantry/pause:3.10"
 export PATH="$K8S_BIN:/usr/sbin:/sbin:$PATH"
@@ -79,6 +96,9 @@ wait_for() {
 }
 
 kc() { kubectl --kubeconfig "$KUBECONFIG_FILE" "$@"; }
+# api PATH: a GET on the API server as admin, for cheap checks (one curl, no kubectl).
+# The user agent keeps the answer compact: the API server pretty-prints JSON for curl's.
+api() { curl -fsS -A gantry-stack --cacert "$PKI/ca.crt" --cert "$PKI/admin.crt" --key "$PKI/admin.key" "https://127.0.0.1:6443$1" 2>/dev/null; }
 
 # ---------------------------------------------------------------------------- install
 install_packages() {
@@ -144,6 +164,18 @@ build_tools() {
   build_tool actionlint "$ACTIONLINT_VERSION" github.com/rhysd/actionlint/cmd/actionlint "$TOOLS"
   build_tool helm "$HELM_VERSION" helm.sh/helm/v3/cmd/helm "$TOOLS"
   build_tool buildx "$BUILDX_VERSION" github.com/docker/buildx/cmd/buildx "$TOOLS/buildx"
+}
+
+# Traefik, the Gateway API data plane. Its go.mod has replace directives, which
+# `go install pkg@version` (build_tool) refuses; build-traefik.sh builds the module's
+# source as the main module instead. Keyed by version, so a bump rebuilds.
+TRAEFIK_DIR="$TOOLS/traefik-$TRAEFIK_VERSION"
+build_traefik() {
+  [[ -x "$TRAEFIK_DIR/traefik" ]] && return 0
+  phase "building Traefik $TRAEFIK_VERSION from github.com/traefik/traefik/v3 (first run only; ~15 min on 2 cores)"
+  TRAEFIK_VERSION="$TRAEFIK_VERSION" GANTRY_CACHE="$CACHE" bash "$HERE/build-traefik.sh" 2>&1 | grep -v '^go: downloading' | sed 's/^/    /'
+  [[ -x "$TRAEFIK_DIR/traefik" ]] || die "traefik did not build"
+  phase_done "traefik"
 }
 
 # ---------------------------------------------------------------------------- pki
@@ -449,6 +481,175 @@ wait_cluster_usable() {
   wait_for kube-controller-manager 60 kc -n default get serviceaccount default || die "default ServiceAccount never appeared"
 }
 
+# ---------------------------------------------------------------------------- exec credential plugin
+# Real clusters hand out kubeconfigs whose user is an exec plugin (aws eks get-token,
+# gke-gcloud-auth-plugin, kubelogin) rather than a certificate; Gantry's API client must
+# handle them. This one mints ServiceAccount tokens (exec-credential.sh).
+EXEC_PLUGIN="$STATE/bin/gantry-exec-credential"
+
+# The plugin is copied into the state directory so that the kubeconfig names a path that
+# outlives the clone it came from (CI works in a fresh clone each run).
+write_exec_kubeconfig() {
+  mkdir -p "$STATE/bin"
+  install -m 0755 "$HERE/exec-credential.sh" "$EXEC_PLUGIN"
+  cat > "$EXEC_KUBECONFIG_FILE" <<EOF
+apiVersion: v1
+kind: Config
+clusters:
+- name: gantry
+  cluster:
+    certificate-authority: $PKI/ca.crt
+    server: https://127.0.0.1:6443
+users:
+- name: $EXEC_SA
+  user:
+    exec:
+      apiVersion: client.authentication.k8s.io/v1
+      command: $EXEC_PLUGIN
+      env:
+      - {name: GANTRY_STACK_DIR, value: $STATE}
+      interactiveMode: Never
+      provideClusterInfo: false
+contexts:
+- name: gantry-exec
+  context: {cluster: gantry, user: $EXEC_SA, namespace: default}
+current-context: gantry-exec
+EOF
+}
+
+# Up when the plugin's token, used as a bearer token, lists namespaces.
+exec_auth_up() {
+  [[ -x "$EXEC_PLUGIN" && -f "$EXEC_KUBECONFIG_FILE" ]] || return 1
+  local token
+  token="$(GANTRY_STACK_DIR="$STATE" "$EXEC_PLUGIN" 2>/dev/null | sed -n 's/.*"token":"\([^"]*\)".*/\1/p')"
+  [[ -n "$token" ]] && curl -fsS -o /dev/null --cacert "$PKI/ca.crt" -H "Authorization: Bearer $token" https://127.0.0.1:6443/api/v1/namespaces 2>/dev/null
+}
+
+setup_exec_auth() {
+  write_exec_kubeconfig
+  if exec_auth_up; then log "exec credential kubeconfig: already set up"; return 0; fi
+  phase "setting up the exec credential kubeconfig (ServiceAccount kube-system/$EXEC_SA)"
+  kc apply -f - >/dev/null <<EOF
+apiVersion: v1
+kind: ServiceAccount
+metadata: {name: $EXEC_SA, namespace: kube-system}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata: {name: $EXEC_SA}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: cluster-admin}
+subjects:
+- {kind: ServiceAccount, name: $EXEC_SA, namespace: kube-system}
+EOF
+  # RBAC takes effect once the API server's authorizer cache has the binding.
+  wait_for exec-credential 30 exec_auth_up || die "the exec credential kubeconfig does not authenticate; try: kubectl --kubeconfig $EXEC_KUBECONFIG_FILE get ns"
+  phase_done "exec credential kubeconfig"
+}
+
+# ---------------------------------------------------------------------------- gateway api + traefik
+GATEWAY_CRD_GROUP="gateway.networking.k8s.io"
+
+# The CRDs carry the bundle version they came from; HTTPRoute's stands for the set.
+gateway_crds_up() {
+  api "/apis/apiextensions.k8s.io/v1/customresourcedefinitions/httproutes.$GATEWAY_CRD_GROUP" \
+    | grep -q "\"$GATEWAY_CRD_GROUP/bundle-version\":\"$GATEWAY_API_VERSION\""
+}
+
+install_gateway_api() {
+  if gateway_crds_up; then log "gateway API $GATEWAY_API_VERSION CRDs: already installed"; return 0; fi
+  phase "installing Gateway API $GATEWAY_API_VERSION CRDs (standard channel) from the sigs.k8s.io/gateway-api module"
+  # The module zip holds config/crd/standard/*.yaml; the Go module cache keeps it per machine.
+  local dir
+  dir="$(cd / && go mod download -json "sigs.k8s.io/gateway-api@$GATEWAY_API_VERSION" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')"
+  [[ -d "$dir/config/crd/standard" ]] || die "sigs.k8s.io/gateway-api@$GATEWAY_API_VERSION has no config/crd/standard"
+  # Server-side: HTTPRoute's CRD is too large for the last-applied annotation of a
+  # client-side apply. The directory also holds the ValidatingAdmissionPolicy that
+  # guards against downgrades and channel mixing, which the upstream install applies too.
+  kc apply --server-side --force-conflicts -f "$dir/config/crd/standard/" >/dev/null
+  local crds=() f
+  for f in "$dir"/config/crd/standard/"$GATEWAY_CRD_GROUP"_*.yaml; do
+    grep -q '^kind: CustomResourceDefinition' "$f" || continue
+    f="${f##*/}"; f="${f#"$GATEWAY_CRD_GROUP"_}"; crds+=("crd/${f%.yaml}.$GATEWAY_CRD_GROUP")
+  done
+  kc wait --for=condition=Established --timeout=60s "${crds[@]}" >/dev/null || die "Gateway API CRDs did not become Established"
+  phase_done "gateway API CRDs (${#crds[@]})"
+}
+
+traefik_running() { pid_alive traefik && traefik_up; }
+traefik_up() { [[ "$(curl -fsS "http://$TRAEFIK_ADMIN/ping" 2>/dev/null)" == "OK" ]]; }
+
+# Programmed is the Gateway's own condition that the data plane serves its listeners.
+# The API server stores custom resources with their keys sorted, so status.conditions
+# comes before status.listeners: the first Programmed condition is the Gateway's.
+gateway_programmed() {
+  api "/apis/$GATEWAY_CRD_GROUP/v1/namespaces/$GATEWAY_NAMESPACE/gateways/$GATEWAY_NAME" \
+    | grep -o '{[^{}]*"type":"Programmed"[^{}]*}' | head -n 1 | grep -q '"status":"True"'
+}
+
+start_traefik() {
+  if pid_alive traefik && traefik_up && gateway_programmed; then log "traefik gateway: already up"; return 0; fi
+  phase "starting Traefik $TRAEFIK_VERSION: Gateway $GATEWAY_NAMESPACE/$GATEWAY_NAME on 127.0.0.1:$GATEWAY_PORT"
+  # Traefik gets its own identity with the RBAC its docs give the Gateway provider (taken
+  # from the same module version), not the admin's: a missing permission shows up here.
+  gen_cert traefik gantry-traefik ""
+  write_kubeconfig "$PKI/traefik.kubeconfig" traefik
+  {
+    awk '/^---/{exit} {print}' "$TRAEFIK_DIR/gateway-rbac.yml" | sed 's/^  name: gateway-role$/  name: gantry-traefik-gateway/'
+    cat <<EOF
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata: {name: gantry-traefik-gateway}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: gantry-traefik-gateway}
+subjects:
+- {apiGroup: rbac.authorization.k8s.io, kind: User, name: gantry-traefik}
+---
+apiVersion: v1
+kind: Namespace
+metadata: {name: $GATEWAY_NAMESPACE}
+---
+apiVersion: $GATEWAY_CRD_GROUP/v1
+kind: GatewayClass
+metadata: {name: $GATEWAY_CLASS}
+spec: {controllerName: traefik.io/gateway-controller}
+---
+# The listener's port picks Traefik's entrypoint with the same port ("web").
+apiVersion: $GATEWAY_CRD_GROUP/v1
+kind: Gateway
+metadata: {name: $GATEWAY_NAME, namespace: $GATEWAY_NAMESPACE}
+spec:
+  gatewayClassName: $GATEWAY_CLASS
+  listeners:
+  - name: web
+    protocol: HTTP
+    port: $GATEWAY_PORT
+    allowedRoutes: {namespaces: {from: All}}
+EOF
+  } | kc apply -f - >/dev/null
+  cat > "$STATE/traefik.yml" <<EOF
+global: {checkNewVersion: false, sendAnonymousUsage: false}
+log: {level: INFO, noColor: true}
+entryPoints:
+  web: {address: "127.0.0.1:$GATEWAY_PORT"}
+  traefik: {address: "$TRAEFIK_ADMIN"}
+# /ping for the stack's health check; the API (read-only) at $TRAEFIK_ADMIN/api/http/routers
+# shows what Traefik made of the routes when a test needs explaining.
+ping: {entryPoint: traefik}
+api: {insecure: true, dashboard: false}
+providers:
+  kubernetesGateway:
+    # Traefik runs on the host, so the Gateway's address is the host's loopback.
+    statusAddress: {ip: 127.0.0.1}
+EOF
+  # Traefik's Kubernetes client reads KUBECONFIG when it is not in a pod. It runs on the
+  # host and forwards to pod IPs straight over the gantry0 bridge (no kube-proxy hop).
+  start traefik env KUBECONFIG="$PKI/traefik.kubeconfig" "$TRAEFIK_DIR/traefik" --configFile="$STATE/traefik.yml"
+  wait_for traefik 60 traefik_up || die "traefik did not start; see $LOGS/traefik.log"
+  wait_for traefik 60 gateway_programmed \
+    || { kc -n "$GATEWAY_NAMESPACE" get gateway "$GATEWAY_NAME" -o yaml | sed -n '/^status:/,$p' | sed 's/^/    /'; die "Gateway $GATEWAY_NAME not Programmed; see $LOGS/traefik.log"; }
+  phase_done "traefik gateway"
+}
+
 # ---------------------------------------------------------------------------- prometheus
 prom_up() { curl -fsS "http://$PROM_ADDR/-/ready" >/dev/null 2>&1; }
 
@@ -490,6 +691,7 @@ link_kubectl() {
 
 write_env() {
   link_kubectl
+  write_exec_kubeconfig
   cat > "$STATE/env" <<EOF
 export KUBECONFIG=$KUBECONFIG_FILE
 export DOCKER_HOST=unix://$DOCKER_SOCK
@@ -498,18 +700,24 @@ export GANTRY_SAMPLE_IMAGE=$SAMPLE_IMAGE
 export GANTRY_PROMETHEUS_URL=http://$PROM_ADDR
 export GANTRY_STACK_DIR=$STATE
 export GANTRY_TOOLS_DIR=$TOOLS
+export GANTRY_EXEC_KUBECONFIG=$EXEC_KUBECONFIG_FILE
+export GANTRY_GATEWAY_URL=http://127.0.0.1:$GATEWAY_PORT
+export GANTRY_GATEWAY_NAME=$GATEWAY_NAME
+export GANTRY_GATEWAY_NAMESPACE=$GATEWAY_NAMESPACE
+export GANTRY_GATEWAY_CLASS=$GATEWAY_CLASS
 export PATH=$STATE/bin:$TOOLS:\$PATH
 EOF
 }
 
 all_up() {
   docker_up && registry_up && etcd_up && containerd_up && apiserver_up && pid_alive kube-controller-manager \
-    && pid_alive kube-scheduler && pid_alive kubelet && pid_alive kube-proxy && node_ready && prom_up && pid_alive pod-targets
+    && pid_alive kube-scheduler && pid_alive kubelet && pid_alive kube-proxy && node_ready && prom_up && pid_alive pod-targets \
+    && exec_auth_up && gateway_crds_up && pid_alive traefik && traefik_up && gateway_programmed
 }
 
 cmd_up() {
   mkdir -p "$STATE" "$RUN" "$LOGS"
-  if [[ -f "$PKI/.complete" ]] && [[ -x "$TOOLS/helm" && -x "$TOOLS/buildx/buildx" && -x "$TOOLS/actionlint" ]] && all_up && build_images_check; then
+  if [[ -f "$PKI/.complete" ]] && [[ -x "$TOOLS/helm" && -x "$TOOLS/buildx/buildx" && -x "$TOOLS/actionlint" && -x "$TRAEFIK_DIR/traefik" ]] && all_up && build_images_check; then
     write_env
     log "already up (kubeconfig: $KUBECONFIG_FILE)"
     return 0
@@ -524,6 +732,7 @@ cmd_up() {
   install_packages
   build_k8s
   build_tools
+  build_traefik
   setup_pki
   setup_network
   start_docker
@@ -534,6 +743,9 @@ cmd_up() {
   start_control_plane
   start_node
   wait_cluster_usable
+  setup_exec_auth
+  install_gateway_api
+  start_traefik
   start_prometheus
   write_env
   log "stack up in $((SECONDS - T0)) s"
@@ -567,7 +779,7 @@ cmd_down() {
     done
     sleep 1
   fi
-  for name in pod-targets kube-proxy kube-scheduler kube-controller-manager kube-apiserver prometheus containerd etcd registry dockerd; do
+  for name in traefik pod-targets kube-proxy kube-scheduler kube-controller-manager kube-apiserver prometheus containerd etcd registry dockerd; do
     stop_pid "$name"
   done
   # Leftover shims and containers of the runtimes this stack started.
@@ -609,7 +821,12 @@ cmd_status() {
   row "node $NODE_NAME Ready" node_ready
   row "prometheus $PROM_ADDR" prom_up
   row "prometheus pod discovery" "pid_alive pod-targets"
+  row "exec credential kubeconfig" exec_auth_up
+  row "gateway API $GATEWAY_API_VERSION CRDs" gateway_crds_up
+  row "traefik 127.0.0.1:$GATEWAY_PORT" traefik_running
+  row "gateway $GATEWAY_NAME Programmed" gateway_programmed
   echo "  kubeconfig: $KUBECONFIG_FILE"
+  echo "  exec kubeconfig: $EXEC_KUBECONFIG_FILE"
   return $ok
 }
 

@@ -1,5 +1,5 @@
 // What tests need to know about the local stack (test/stack/stack.sh): where its
-// kubeconfig, Docker socket, registry and Prometheus are.
+// kubeconfigs, Docker socket, registry, Prometheus and Gateway are.
 import { execFile } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
@@ -34,6 +34,13 @@ export function stack() {
     registry: process.env.GANTRY_REGISTRY ?? 'localhost:5000',
     sampleImage: process.env.GANTRY_SAMPLE_IMAGE ?? 'localhost:5000/gantry/sample-app',
     prometheusUrl: process.env.GANTRY_PROMETHEUS_URL ?? 'http://127.0.0.1:9090',
+    /** A kubeconfig whose user is an exec credential plugin (ServiceAccount kube-system/gantry-exec). */
+    execKubeconfig: process.env.GANTRY_EXEC_KUBECONFIG ?? join(STACK_DIR, 'kubeconfig-exec'),
+    /** Traefik's `web` entrypoint, where the Gateway gatewayNamespace/gatewayName (class gatewayClass) serves. */
+    gatewayUrl: process.env.GANTRY_GATEWAY_URL ?? 'http://127.0.0.1:8088',
+    gatewayName: process.env.GANTRY_GATEWAY_NAME ?? 'gantry-gateway',
+    gatewayNamespace: process.env.GANTRY_GATEWAY_NAMESPACE ?? 'gantry-system',
+    gatewayClass: process.env.GANTRY_GATEWAY_CLASS ?? 'traefik',
   };
 }
 
