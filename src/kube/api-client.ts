@@ -370,6 +370,11 @@ export class ApiClient implements KubeClient {
     return res.status === 200 ? res.body : '';
   }
 
+  async proxyGet(namespace: string, service: string, port: string | number, path: string): Promise<{ status: number; body: string }> {
+    const res = await this.request('GET', `/api/v1/namespaces/${encodeURIComponent(namespace)}/services/${encodeURIComponent(`${service}:${port}`)}/proxy${path.startsWith('/') ? path : `/${path}`}`);
+    return { status: res.status, body: res.body };
+  }
+
   close(): void {
     for (const w of [...this.watches]) w.stop();
     this.agent.destroy();

@@ -116,6 +116,8 @@ export interface KubeClient {
   watch(apiVersion: string, kind: string, options: WatchOptions, onEvent: (event: WatchEvent) => void): WatchStream;
   /** The last lines a container wrote; empty when there are none. */
   logs(namespace: string, pod: string, container: string, options?: LogOptions): Promise<string>;
+  /** A GET through the API server's service proxy (`…/services/NAME:PORT/proxy/PATH`): the status and body the pods answered, or the proxy's own error. */
+  proxyGet(namespace: string, service: string, port: string | number, path: string): Promise<{ status: number; body: string }>;
   /** Whether the server serves this kind (false for a custom resource whose CRD is not established yet). */
   serves(apiVersion: string, kind: string): Promise<boolean>;
   /** Whether the kind is cluster-scoped, per the server's discovery; undefined when the server does not know it. */

@@ -75,7 +75,8 @@ export async function deploy(config: Config, runtime: Runtime): Promise<RolloutO
     // Per-run trace on the objects only: on pod templates it would restart every pod on every
     // deploy, even when nothing else changed. ReplicaSets copy it from their Deployment.
     addMetadata(manifests, trace(config, revision), { podTemplates: false });
-    return { objects: manifests.map((m) => m.object) };
+    const locations = new Map(manifests.map((m) => [identity(m.object, config.target.namespace), { file: m.file, line: m.line }]));
+    return { objects: manifests.map((m) => m.object), locations };
   });
 }
 

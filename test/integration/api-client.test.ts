@@ -2,11 +2,12 @@
 // own namespace or install a CRD with its custom resources, a pod that can never mount its
 // Secret, credentials from an exec plugin, and an API server restart in the middle of a wait.
 import { execFileSync, spawn } from 'node:child_process';
-import { existsSync, openSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, openSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { parseConfig } from '../../src/config/deploy.js';
 import { MapSource } from '../../src/config/source.js';
+import { GantryError } from '../../src/errors.js';
 import { ApiClient } from '../../src/kube/api-client.js';
 import { MemoryReporter } from '../../src/report/reporter.js';
 import { RolloutOutcome } from '../../src/strategies/basic.js';
@@ -73,13 +74,26 @@ spec:
               size: {type: integer, maximum: 10}
 `;
     const widget = (size: number) => `apiVersion: ${group}/v1\nkind: Widget\nmetadata:\n  name: blue\nspec:\n  size: ${size}\n`;
-    const good = await run(workspace({ ...sampleFiles({ image: V1 }), 'k8s/crd.yaml': crd, 'k8s/widget.yaml': widget(3) }), { namespace: ns });
+    const set = (size: number) => workspace({ ...sampleFiles({ image: V1 }), 'k8s/crd.yaml': crd, 'k8s/widget.yaml': widget(size) });
+
+    // The CRD is new, so its resource can only be checked once the CRD is Established: it is,
+    // before the resource or anything after it is written, and the CRD is removed again.
+    const early = await run(set(99), { namespace: ns });
+    expect(early.outcome.result).toBe('rolled-back');
+    expect(early.outcome.reason).toMatch(/spec\.size in body should be less than or equal to 10/);
+    expect(kubectl('get', 'deployment', 'web', '-n', ns, '--ignore-not-found', '-o', 'name')).toBe('');
+    expect(kubectl('get', 'crd', `widgets.${group}`, '--ignore-not-found', '-o', 'jsonpath={.metadata.deletionTimestamp}') !== '' || kubectl('get', 'crd', `widgets.${group}`, '--ignore-not-found', '-o', 'name') === '').toBe(true);
+    for (let i = 0; i < 60 && kubectl('get', 'crd', `widgets.${group}`, '--ignore-not-found', '-o', 'name') !== ''; i++) await new Promise((r) => setTimeout(r, 500));
+
+    const good = await run(set(3), { namespace: ns });
     expect(good.outcome.result, good.outcome.reason).toBe('deployed');
+    expect(good.reporter.lines.some((l) => /1 go into namespaces or are of kinds this rollout creates/.test(l))).toBe(true);
     expect(kubectl('get', `widgets.${group}`, 'blue', '-n', ns, '-o', 'jsonpath={.spec.size}')).toBe('3');
 
-    // A custom resource its schema rejects is caught by the dry run as soon as the CRD is known, before it is written.
-    const bad = await run(workspace({ ...sampleFiles({ image: V1 }), 'k8s/crd.yaml': crd, 'k8s/widget.yaml': widget(99) }), { namespace: ns });
-    expect(bad.outcome.result).not.toBe('deployed');
+    // Now the CRD is known, the same bad resource is refused by the dry run, naming its file:line, with nothing applied.
+    const refused = await run(set(99), { namespace: ns }).catch((e: unknown) => e);
+    expect(refused).toBeInstanceOf(GantryError);
+    expect((refused as GantryError).describe()).toMatch(/^k8s\/widget\.yaml:1: Widget\.[\w.-]+ "blue" was rejected by the server: .*less than or equal to 10/);
     expect(kubectl('get', `widgets.${group}`, 'blue', '-n', ns, '-o', 'jsonpath={.spec.size}')).toBe('3');
   }, 240_000);
 
@@ -118,12 +132,14 @@ async function restartApiServer(downMs: number): Promise<void> {
   const pidFile = join(STACK_DIR, 'run/kube-apiserver.pid');
   const pid = Number(readFileSync(pidFile, 'utf8'));
   const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter(Boolean);
+  const binary = readlinkSync(`/proc/${pid}/exe`);
   process.kill(pid, 'SIGTERM');
   for (let i = 0; i < 100 && existsSync(`/proc/${pid}`); i++) await new Promise((r) => setTimeout(r, 100));
   await new Promise((r) => setTimeout(r, downMs));
   const log = openSync(join(STACK_DIR, 'logs/kube-apiserver.log'), 'a');
-  const child = spawn(argv[0]!, argv.slice(1), { detached: true, stdio: ['ignore', log, log] });
+  const child = spawn(binary, argv.slice(1), { detached: true, stdio: ['ignore', log, log] });
   child.unref();
+  if (!child.pid) throw new Error(`could not start ${binary} again`);
   writeFileSync(pidFile, `${child.pid}\n`);
   for (let i = 0; i < 240; i++) {
     try {
@@ -157,8 +173,9 @@ describe('watches', () => {
     console.log(`[measure] API server away for ${((Date.now() - outage) / 1000).toFixed(1)} s`);
     const { outcome, reporter } = await deploying;
     expect(outcome.result, outcome.reason).toBe('deployed');
-    expect(reporter.lines.some((l) => /watch of \w+ in .* (dropped|expired)/.test(l))).toBe(true);
-    expect(reporter.lines.some((l) => l === 'Deployment/web: 2/2 ready, ' + l.split(', ')[1])).toBe(true);
+    const log = reporter.lines.join('\n');
+    expect(log).toMatch(/watch of \w+ in \S+ (dropped|: resourceVersion \d+ expired)/);
+    expect(log).toMatch(/^Deployment\/web: 2\/2 ready, \d+ s$/m);
     expect(kubectl('get', 'deployment', 'web', '-n', ns, '-o', 'jsonpath={.status.availableReplicas}')).toBe('2');
   }, 240_000);
 });

@@ -1,0 +1,32 @@
+// Gates: the one interface every health judgement goes through. A gate measures and says
+// pass, fail, inconclusive or error with the value, the condition and one line of
+// explanation. Gates judge; they never steer (the strategy turns a failed verdict into an abort).
+import type { KubeClient } from '../kube/client.js';
+
+export type VerdictStatus = 'pass' | 'fail' | 'inconclusive' | 'error';
+
+export interface Verdict {
+  gate: string;
+  status: VerdictStatus;
+  /** What was measured, as shown to people, e.g. "503" or "0.12". Undefined when nothing could be measured. */
+  value?: string;
+  /** The condition it was held to, e.g. "status == 200". */
+  condition: string;
+  /** One line: why this verdict. */
+  message: string;
+  /** When it was taken (ms since epoch). */
+  at: number;
+}
+
+export interface GateContext {
+  client: KubeClient;
+  namespace: string;
+  /** Names the strategy fills in: the preview/canary/active Service a gate may refer to as ${preview}, ${canary}, ${active}, ${stable}. */
+  services: Record<string, string>;
+  signal?: AbortSignal;
+}
+
+export interface Gate {
+  readonly name: string;
+  measure(ctx: GateContext): Promise<Verdict>;
+}
