@@ -71958,9 +71958,9 @@ var ApiClient = class _ApiClient {
   watch(apiVersion, kind, options, onEvent) {
     let controller;
     let stopped = false;
-    let settle;
+    let settle2;
     const done = new Promise((resolve3) => {
-      settle = resolve3;
+      settle2 = resolve3;
     });
     let ended = false;
     const end = (e2) => {
@@ -71968,7 +71968,7 @@ var ApiClient = class _ApiClient {
       ended = true;
       this.watches.delete(stream);
       controller?.abort();
-      settle(e2);
+      settle2(e2);
     };
     const stream = { stop: () => {
       stopped = true;
@@ -72010,6 +72010,10 @@ var ApiClient = class _ApiClient {
       previous: options.previous ? "true" : void 0
     });
     return res.status === 200 ? res.body : "";
+  }
+  async proxyGet(namespace, service, port, path6) {
+    const res = await this.request("GET", `/api/v1/namespaces/${encodeURIComponent(namespace)}/services/${encodeURIComponent(`${service}:${port}`)}/proxy${path6.startsWith("/") ? path6 : `/${path6}`}`);
+    return { status: res.status, body: res.body };
   }
   close() {
     for (const w of [...this.watches]) w.stop();
@@ -72952,9 +72956,8 @@ var Informer = class {
         continue;
       }
       this.resumes++;
-      if (end.reason === "closed" && Date.now() - opened < 1e3) await sleep2(this.options.retryMs ?? 250);
-      if (end.reason === "error") {
-        if (failures === 0) this.options.onNotice?.(`watch of ${specName(spec)} dropped (${end.error.message}); resuming from resourceVersion ${rv}`);
+      if (failures === 0) this.options.onNotice?.(`watch of ${specName(spec)} ${end.reason === "error" ? `dropped (${end.error.message})` : "ended by the server"}; resuming from resourceVersion ${rv}`);
+      if (end.reason === "error" || Date.now() - opened < 1e3) {
         await sleep2(Math.min(2e3, (this.options.retryMs ?? 250) * 2 ** failures));
         failures++;
       }
@@ -73109,13 +73112,13 @@ function podFailure(pod, all = []) {
   for (const e2 of eventsOf(pod, all).filter((ev) => ev.type === "Warning")) {
     if (e2.reason === "Failed" && /Failed to pull image|ErrImagePull|InvalidImageName/.test(e2.message ?? "") && !started) {
       const container = /\{([^}]+)\}/.exec(e2.involvedObject?.fieldPath ?? "")?.[1];
-      return { reason: "ImagePullBackOff", container, message: `${container ? `container ${container}: ` : ""}event ${eventLine(e2)}` };
+      return { reason: "ImagePullBackOff", container, message: `${container ? `container ${container}: ` : ""}ImagePullBackOff \u2014 event ${eventLine(e2)}` };
     }
     if (e2.reason === "FailedMount" && /(secret|configmap)s? "[^"]+" not found|couldn't find key/i.test(e2.message ?? "") && !started) {
-      return { reason: "FailedMount", message: `event ${eventLine(e2)}` };
+      return { reason: "FailedMount", message: `FailedMount \u2014 event ${eventLine(e2)}` };
     }
     if (e2.reason === "FailedCreatePodSandBox" && !started) {
-      return { reason: "FailedCreatePodSandBox", message: `event ${eventLine(e2)}`, graceMs: SANDBOX_GRACE_MS };
+      return { reason: "FailedCreatePodSandBox", message: `FailedCreatePodSandBox \u2014 event ${eventLine(e2)}`, graceMs: SANDBOX_GRACE_MS };
     }
   }
   const scheduled = pod.status?.conditions?.find((c) => c.type === "PodScheduled");
@@ -73445,6 +73448,7 @@ var DeployLock = class {
 
 // src/kube/state.ts
 var UNFINISHED = ["applying", "waiting", "rolling-back"];
+var IN_PROGRESS = ["progressing", "paused", "promoting", "aborting"];
 function recordName(target) {
   return `gantry-${target.app}-rollout`;
 }
@@ -73503,26 +73507,38 @@ var RolloutStore = class _RolloutStore {
 var TRANSITIONS = {
   validating: ["snapshotting", "failed"],
   snapshotting: ["applying", "failed"],
-  applying: ["waiting", "rolling-back", "failed"],
+  applying: ["waiting", "progressing", "rolling-back", "failed"],
   waiting: ["deployed", "rolling-back", "failed"],
   // rolling-back → rolling-back: a new run resumes an interrupted restore.
   "rolling-back": ["rolled-back", "rolling-back", "failed"],
+  // Progressive strategies: steps (progressing) and waits for a promote (paused), from one run or several.
+  progressing: ["progressing", "paused", "promoting", "aborting", "rolling-back", "failed"],
+  paused: ["progressing", "promoting", "aborting"],
+  promoting: ["promoting", "deployed", "aborting", "rolling-back", "failed"],
+  aborting: ["aborting", "aborted", "rolled-back", "failed"],
   deployed: [],
   "rolled-back": [],
+  aborted: [],
   failed: []
 };
-var PERSISTED = ["applying", "waiting", "rolling-back", "deployed", "rolled-back", "failed"];
+var PERSISTED = ["applying", "waiting", "rolling-back", "deployed", "rolled-back", "failed", "progressing", "paused", "promoting", "aborting", "aborted"];
 var REVISION_ANNOTATION = "gantry.dev/revision";
 var RolloutMachine = class {
-  constructor(engine, store, record) {
+  constructor(engine, store, record, snapshot) {
     this.engine = engine;
     this.store = store;
     this.record = record;
+    this.snapshot = snapshot;
   }
   engine;
   store;
   record;
   snapshot;
+  /** Writes the record as it is now (a progressive strategy's step or weight changed) without a transition. */
+  async save() {
+    this.record.updatedAt = new Date((this.engine.clock ?? systemClock).now()).toISOString();
+    await this.store.write(this.record, this.snapshot);
+  }
   get phase() {
     return this.record.phase;
   }
@@ -73540,6 +73556,7 @@ var RolloutMachine = class {
     this.engine.reporter.info(`rollout ${namespace}/${app} r${this.record.revision}: ${from2} \u2192 ${next}${reason ? ` (${firstLine(reason)})` : ""}`);
     if (!PERSISTED.includes(next)) return;
     const terminal = TRANSITIONS[next].length === 0;
+    if (terminal && next !== "failed") this.snapshot = void 0;
     await this.store.write(this.record, terminal && next !== "failed" ? void 0 : this.snapshot);
   }
 };
@@ -73649,81 +73666,100 @@ async function rollout(engine, prepare) {
     reporter.info(`snapshot: ${snapshot.existing.length} existing objects saved, ${snapshot.created.length} new; ${outcome.changed.length} will change${outcome.changed.length ? `: ${outcome.changed.join(", ")}` : ""}`);
     await machine.to("applying", void 0, snapshot);
     engine.onRecorded?.(machine.record);
-    const applyAndWait = async () => {
-      const applied = await reporter.group(`Apply ${objects.length} objects (server-side apply, field manager gantry)`, async () => {
-        const result = await applySet(client, objects, { timeoutMs: engine.timeoutMs, deferred });
-        const removed = result.ok ? await client.delete(pruned) : { ok: true, problems: [] };
-        return { ok: result.ok && removed.ok, problems: [...result.problems, ...removed.problems], objects: result.objects };
-      });
-      if (!applied.ok) {
-        return { reason: `The apply failed: ${applied.problems.map((p) => {
-          const at = locate(p);
-          return `${at ? `${at.file}${at.line ? `:${at.line}` : ""}: ` : ""}${p.message}`;
-        }).join("; ")}` };
-      }
-      await machine.to("waiting");
-      const waitStarted = clock.now();
-      const waited = await reporter.group(`Wait for ${objects.filter(isWorkload).length} workloads to be ready (timeout ${formatSeconds(engine.timeoutMs)})`, () => waitForReady(client, applied.objects.length > 0 ? applied.objects : objects, reporter, {
-        namespace: target.namespace,
-        timeoutMs: engine.timeoutMs,
-        pollMs: engine.pollMs,
-        clock,
-        onTick: renew
-      }));
-      outcome.timings.waitMs = clock.now() - waitStarted;
-      if (waited.ready) {
-        const images = imagesOf(objects);
-        const entry = {
-          revision,
-          commit: engine.commit,
-          images,
-          digests: resolvedDigests(Object.values(images), waited.live),
-          deployedAt: new Date(clock.now()).toISOString(),
-          runUrl: engine.holder.runUrl,
-          objects,
-          ...plan.rollbackOf ? { rollbackOf: plan.rollbackOf } : {}
-        };
-        await Promise.all([history.record(entry, revisions), machine.to("deployed")]);
-        outcome.result = "deployed";
-        return void 0;
-      }
-      outcome.timings.detectMs = waited.elapsedMs;
-      reporter.error(waited.message);
-      reporter.info(`${waited.timedOut ? "timed out" : `detected ${waited.reason}`} after ${formatSeconds(waited.elapsedMs)}`);
-      return { reason: waited.message, object: waited.object };
-    };
-    let failure;
+    const deliver = engine.deliver ?? basicDeliver;
+    let delivered;
     try {
-      failure = await applyAndWait();
+      delivered = await deliver({ engine, machine, objects, deferred, pruned, snapshot, renew, locate, outcome });
     } catch (err) {
-      failure = { reason: `The rollout was interrupted: ${err instanceof Error ? err.message : String(err)}` };
+      delivered = { status: "failed", reason: `The rollout was interrupted: ${err instanceof Error ? err.message : String(err)}` };
     }
-    if (!failure) return finish();
-    outcome.reason = failure.reason;
-    outcome.failedObject = failure.object;
-    if (!engine.rollbackOnFailure) {
-      await machine.to("failed", failure.reason);
-      reporter.warning(`rollback-on-failure is off: ${target.namespace}/${target.app} is left at the failed revision r${revision}. Run the rollback action to restore it.`);
-      return finish();
-    }
-    const rollbackStarted = clock.now();
-    await machine.to("rolling-back", failure.reason);
-    const restored = await reporter.group("Roll back to the snapshot", () => restoreAndWait(engine, snapshot, clock, renew));
-    outcome.timings.rollbackMs = clock.now() - rollbackStarted;
-    if (restored.ok) {
-      await machine.to("rolled-back");
-      reporter.info(`rolled back in ${formatSeconds(outcome.timings.rollbackMs)}`);
-      outcome.result = "rolled-back";
-    } else {
-      await machine.to("failed", `${failure.reason}
-The rollback did not become healthy: ${restored.message}`);
-      outcome.reason = machine.record.reason;
-    }
+    await settle(engine, machine, delivered, { objects, revisions, rollbackOf: plan.rollbackOf, snapshot, renew, outcome, history });
     return finish();
   } finally {
     await lock.release().catch((err) => reporter.warning(`could not release the lock: ${String(err)}`));
   }
 }
+async function settle(engine, machine, delivered, ctx) {
+  const clock = engine.clock ?? systemClock;
+  const { reporter, target } = engine;
+  const { outcome } = ctx;
+  const revision = machine.record.revision;
+  if (delivered.status === "deployed") {
+    const images = imagesOf(ctx.objects);
+    const entry = {
+      revision,
+      commit: machine.record.commit,
+      images,
+      digests: resolvedDigests(Object.values(images), delivered.live),
+      deployedAt: new Date(clock.now()).toISOString(),
+      runUrl: machine.record.holder.runUrl,
+      objects: ctx.objects,
+      ...ctx.rollbackOf ? { rollbackOf: ctx.rollbackOf } : {}
+    };
+    await Promise.all([ctx.history.record(entry, ctx.revisions), machine.to("deployed")]);
+    outcome.result = "deployed";
+    return;
+  }
+  if (delivered.status === "paused") {
+    outcome.result = "paused";
+    return;
+  }
+  outcome.reason = delivered.reason;
+  outcome.failedObject = delivered.object;
+  if (!engine.rollbackOnFailure && !IN_PROGRESS.includes(machine.record.phase)) {
+    await machine.to("failed", delivered.reason);
+    reporter.warning(`rollback-on-failure is off: ${target.namespace}/${target.app} is left at the failed revision r${revision}. Run the rollback action to restore it.`);
+    return;
+  }
+  const rollbackStarted = clock.now();
+  await machine.to(IN_PROGRESS.includes(machine.record.phase) ? "aborting" : "rolling-back", delivered.reason);
+  try {
+    await delivered.cleanup?.();
+  } catch (err) {
+    reporter.warning(`could not remove everything the strategy created: ${err instanceof Error ? err.message : String(err)}`);
+  }
+  const restored = await reporter.group("Roll back to the snapshot", () => restoreAndWait(engine, ctx.snapshot, clock, ctx.renew));
+  outcome.timings.rollbackMs = clock.now() - rollbackStarted;
+  if (restored.ok) {
+    await machine.to("rolled-back");
+    reporter.info(`rolled back in ${formatSeconds(outcome.timings.rollbackMs)}`);
+    outcome.result = "rolled-back";
+  } else {
+    await machine.to("failed", `${delivered.reason}
+The rollback did not become healthy: ${restored.message}`);
+    outcome.reason = machine.record.reason;
+  }
+}
+var basicDeliver = async ({ engine, machine, objects, deferred, pruned, renew, locate, outcome }) => {
+  const { client, reporter, target } = engine;
+  const clock = engine.clock ?? systemClock;
+  const applied = await reporter.group(`Apply ${objects.length} objects (server-side apply, field manager gantry)`, async () => {
+    const result = await applySet(client, objects, { timeoutMs: engine.timeoutMs, deferred });
+    const removed = result.ok ? await client.delete(pruned) : { ok: true, problems: [] };
+    return { ok: result.ok && removed.ok, problems: [...result.problems, ...removed.problems], objects: result.objects };
+  });
+  if (!applied.ok) {
+    return { status: "failed", reason: `The apply failed: ${applied.problems.map((p) => {
+      const at = locate(p);
+      return `${at ? `${at.file}${at.line ? `:${at.line}` : ""}: ` : ""}${p.message}`;
+    }).join("; ")}` };
+  }
+  await machine.to("waiting");
+  const waitStarted = clock.now();
+  const waited = await reporter.group(`Wait for ${objects.filter(isWorkload).length} workloads to be ready (timeout ${formatSeconds(engine.timeoutMs)})`, () => waitForReady(client, applied.objects.length > 0 ? applied.objects : objects, reporter, {
+    namespace: target.namespace,
+    timeoutMs: engine.timeoutMs,
+    pollMs: engine.pollMs,
+    clock,
+    onTick: renew
+  }));
+  outcome.timings.waitMs = clock.now() - waitStarted;
+  if (waited.ready) return { status: "deployed", live: waited.live };
+  outcome.timings.detectMs = waited.elapsedMs;
+  reporter.error(waited.message);
+  reporter.info(`${waited.timedOut ? "timed out" : `detected ${waited.reason}`} after ${formatSeconds(waited.elapsedMs)}`);
+  return { status: "failed", reason: waited.message, object: waited.object };
+};
 async function restoreAndWait(engine, snapshot, clock, onTick) {
   const { restored, deleted } = await restoreSnapshot(engine.client, snapshot);
   engine.reporter.info(`restored ${restored} objects to their previous spec, deleted ${deleted} created by the rollout`);
@@ -73808,7 +73844,8 @@ async function deploy(config, runtime) {
   const manifests = await prepareManifests(config, runtime);
   return rollout(engineFor(config, runtime), (revision) => {
     addMetadata(manifests, trace(config, revision), { podTemplates: false });
-    return { objects: manifests.map((m) => m.object) };
+    const locations = new Map(manifests.map((m) => [identity(m.object, config.target.namespace), { file: m.file, line: m.line }]));
+    return { objects: manifests.map((m) => m.object), locations };
   });
 }
 async function reportOutcome(reporter, config, outcome) {

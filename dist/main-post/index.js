@@ -71839,6 +71839,10 @@ var ApiClient = class _ApiClient {
     });
     return res.status === 200 ? res.body : "";
   }
+  async proxyGet(namespace, service, port, path5) {
+    const res = await this.request("GET", `/api/v1/namespaces/${encodeURIComponent(namespace)}/services/${encodeURIComponent(`${service}:${port}`)}/proxy${path5.startsWith("/") ? path5 : `/${path5}`}`);
+    return { status: res.status, body: res.body };
+  }
   close() {
     for (const w of [...this.watches]) w.stop();
     this.agent.destroy();
@@ -71997,9 +72001,8 @@ var Informer = class {
         continue;
       }
       this.resumes++;
-      if (end.reason === "closed" && Date.now() - opened < 1e3) await sleep2(this.options.retryMs ?? 250);
-      if (end.reason === "error") {
-        if (failures === 0) this.options.onNotice?.(`watch of ${specName(spec)} dropped (${end.error.message}); resuming from resourceVersion ${rv}`);
+      if (failures === 0) this.options.onNotice?.(`watch of ${specName(spec)} ${end.reason === "error" ? `dropped (${end.error.message})` : "ended by the server"}; resuming from resourceVersion ${rv}`);
+      if (end.reason === "error" || Date.now() - opened < 1e3) {
         await sleep2(Math.min(2e3, (this.options.retryMs ?? 250) * 2 ** failures));
         failures++;
       }
@@ -72069,13 +72072,13 @@ function podFailure(pod, all = []) {
   for (const e2 of eventsOf(pod, all).filter((ev) => ev.type === "Warning")) {
     if (e2.reason === "Failed" && /Failed to pull image|ErrImagePull|InvalidImageName/.test(e2.message ?? "") && !started) {
       const container = /\{([^}]+)\}/.exec(e2.involvedObject?.fieldPath ?? "")?.[1];
-      return { reason: "ImagePullBackOff", container, message: `${container ? `container ${container}: ` : ""}event ${eventLine(e2)}` };
+      return { reason: "ImagePullBackOff", container, message: `${container ? `container ${container}: ` : ""}ImagePullBackOff \u2014 event ${eventLine(e2)}` };
     }
     if (e2.reason === "FailedMount" && /(secret|configmap)s? "[^"]+" not found|couldn't find key/i.test(e2.message ?? "") && !started) {
-      return { reason: "FailedMount", message: `event ${eventLine(e2)}` };
+      return { reason: "FailedMount", message: `FailedMount \u2014 event ${eventLine(e2)}` };
     }
     if (e2.reason === "FailedCreatePodSandBox" && !started) {
-      return { reason: "FailedCreatePodSandBox", message: `event ${eventLine(e2)}`, graceMs: SANDBOX_GRACE_MS };
+      return { reason: "FailedCreatePodSandBox", message: `FailedCreatePodSandBox \u2014 event ${eventLine(e2)}`, graceMs: SANDBOX_GRACE_MS };
     }
   }
   const scheduled = pod.status?.conditions?.find((c) => c.type === "PodScheduled");
@@ -72463,25 +72466,37 @@ var RolloutStore = class _RolloutStore {
 var TRANSITIONS = {
   validating: ["snapshotting", "failed"],
   snapshotting: ["applying", "failed"],
-  applying: ["waiting", "rolling-back", "failed"],
+  applying: ["waiting", "progressing", "rolling-back", "failed"],
   waiting: ["deployed", "rolling-back", "failed"],
   // rolling-back → rolling-back: a new run resumes an interrupted restore.
   "rolling-back": ["rolled-back", "rolling-back", "failed"],
+  // Progressive strategies: steps (progressing) and waits for a promote (paused), from one run or several.
+  progressing: ["progressing", "paused", "promoting", "aborting", "rolling-back", "failed"],
+  paused: ["progressing", "promoting", "aborting"],
+  promoting: ["promoting", "deployed", "aborting", "rolling-back", "failed"],
+  aborting: ["aborting", "aborted", "rolled-back", "failed"],
   deployed: [],
   "rolled-back": [],
+  aborted: [],
   failed: []
 };
-var PERSISTED = ["applying", "waiting", "rolling-back", "deployed", "rolled-back", "failed"];
+var PERSISTED = ["applying", "waiting", "rolling-back", "deployed", "rolled-back", "failed", "progressing", "paused", "promoting", "aborting", "aborted"];
 var RolloutMachine = class {
-  constructor(engine, store, record) {
+  constructor(engine, store, record, snapshot) {
     this.engine = engine;
     this.store = store;
     this.record = record;
+    this.snapshot = snapshot;
   }
   engine;
   store;
   record;
   snapshot;
+  /** Writes the record as it is now (a progressive strategy's step or weight changed) without a transition. */
+  async save() {
+    this.record.updatedAt = new Date((this.engine.clock ?? systemClock).now()).toISOString();
+    await this.store.write(this.record, this.snapshot);
+  }
   get phase() {
     return this.record.phase;
   }
@@ -72499,6 +72514,7 @@ var RolloutMachine = class {
     this.engine.reporter.info(`rollout ${namespace}/${app} r${this.record.revision}: ${from2} \u2192 ${next}${reason ? ` (${firstLine(reason)})` : ""}`);
     if (!PERSISTED.includes(next)) return;
     const terminal = TRANSITIONS[next].length === 0;
+    if (terminal && next !== "failed") this.snapshot = void 0;
     await this.store.write(this.record, terminal && next !== "failed" ? void 0 : this.snapshot);
   }
 };

@@ -124,10 +124,9 @@ export class Informer {
         continue;
       }
       this.resumes++;
-      // A stream the server closes at once (a proxy that cuts idle streams, say) must not spin.
-      if (end.reason === 'closed' && Date.now() - opened < 1000) await sleep(this.options.retryMs ?? 250);
-      if (end.reason === 'error') {
-        if (failures === 0) this.options.onNotice?.(`watch of ${specName(spec)} dropped (${end.error.message}); resuming from resourceVersion ${rv}`);
+      if (failures === 0) this.options.onNotice?.(`watch of ${specName(spec)} ${end.reason === 'error' ? `dropped (${end.error.message})` : 'ended by the server'}; resuming from resourceVersion ${rv}`);
+      // A stream that ends at once (the server going away, a proxy cutting idle streams) must not spin.
+      if (end.reason === 'error' || Date.now() - opened < 1000) {
         await sleep(Math.min(2000, (this.options.retryMs ?? 250) * 2 ** failures));
         failures++;
       }

@@ -6,16 +6,25 @@ import type { Holder, Target } from '../shared/target.js';
 import { KubeClient, KubeObject, describeProblems } from './client.js';
 import { Snapshot, decodeObjects, encodeObjects } from './snapshot.js';
 
-/** Every state a basic rollout can be in; see strategies/basic.ts for the allowed transitions. */
-export type Phase = 'validating' | 'snapshotting' | 'applying' | 'waiting' | 'deployed' | 'rolling-back' | 'rolled-back' | 'failed';
+/**
+ * Every state a rollout can be in. The basic strategy uses the first eight (see
+ * strategies/basic.ts); the progressive ones add the steps of a canary or a blue-green
+ * switch (strategies/canary.ts, strategies/blue-green.ts).
+ */
+export type Phase =
+  | 'validating' | 'snapshotting' | 'applying' | 'waiting' | 'deployed' | 'rolling-back' | 'rolled-back' | 'failed'
+  | 'progressing' | 'paused' | 'promoting' | 'aborting' | 'aborted';
 
 /** Phases in which the target may be half-changed: a run that finds one of these must restore the snapshot. */
 export const UNFINISHED: readonly Phase[] = ['applying', 'waiting', 'rolling-back'];
 
+/** Phases of a progressive rollout that a later run may resume, promote or abort. */
+export const IN_PROGRESS: readonly Phase[] = ['progressing', 'paused', 'promoting', 'aborting'];
+
 export interface RolloutRecord {
   app: string;
   namespace: string;
-  strategy: 'basic';
+  strategy: 'basic' | 'blue-green' | 'canary';
   phase: Phase;
   /** The revision this rollout would create. */
   revision: number;
@@ -28,6 +37,8 @@ export interface RolloutRecord {
   reason?: string;
   /** kind/name of each object the rollout changes. */
   changed: string[];
+  /** Where a progressive rollout stands (its step, weights, verdicts); owned by the strategy that wrote it. */
+  progress?: unknown;
 }
 
 export interface StoredRollout {

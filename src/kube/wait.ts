@@ -164,13 +164,13 @@ export function podFailure(pod: Pod, all: KubeObject[] = []): PodFailure | undef
     if (e.reason === 'Failed' && /Failed to pull image|ErrImagePull|InvalidImageName/.test(e.message ?? '') && !started) {
       // fieldPath names the container: spec.containers{app}
       const container = /\{([^}]+)\}/.exec(e.involvedObject?.fieldPath ?? '')?.[1];
-      return { reason: 'ImagePullBackOff', container, message: `${container ? `container ${container}: ` : ''}event ${eventLine(e)}` };
+      return { reason: 'ImagePullBackOff', container, message: `${container ? `container ${container}: ` : ''}ImagePullBackOff — event ${eventLine(e)}` };
     }
     if (e.reason === 'FailedMount' && /(secret|configmap)s? "[^"]+" not found|couldn't find key/i.test(e.message ?? '') && !started) {
-      return { reason: 'FailedMount', message: `event ${eventLine(e)}` };
+      return { reason: 'FailedMount', message: `FailedMount — event ${eventLine(e)}` };
     }
     if (e.reason === 'FailedCreatePodSandBox' && !started) {
-      return { reason: 'FailedCreatePodSandBox', message: `event ${eventLine(e)}`, graceMs: SANDBOX_GRACE_MS };
+      return { reason: 'FailedCreatePodSandBox', message: `FailedCreatePodSandBox — event ${eventLine(e)}`, graceMs: SANDBOX_GRACE_MS };
     }
   }
   const scheduled = pod.status?.conditions?.find((c) => c.type === 'PodScheduled');

@@ -10,11 +10,12 @@ import { ErrorLocation } from '../errors.js';
 import { DeployLock } from '../kube/lock.js';
 import type { Holder, Target } from '../shared/target.js';
 import { Snapshot, changedObjects, displayName, identity, restoreSnapshot, takeSnapshot } from '../kube/snapshot.js';
-import { Phase, RolloutRecord, RolloutStore, StoredRollout, UNFINISHED } from '../kube/state.js';
+import { IN_PROGRESS, Phase, RolloutRecord, RolloutStore, StoredRollout, UNFINISHED } from '../kube/state.js';
 import { Clock, formatSeconds, isWorkload, systemClock, waitForReady } from '../kube/wait.js';
 import { Reporter } from '../report/reporter.js';
 
-export type Result = 'deployed' | 'rolled-back' | 'failed';
+/** How a rollout ended: `paused` waits for a promote from a later run; `aborted` was stopped on request and restored. */
+export type Result = 'deployed' | 'rolled-back' | 'failed' | 'paused' | 'aborted';
 
 export interface RolloutOutcome {
   result: Result;
@@ -45,7 +46,32 @@ export interface Engine {
   pollMs?: number;
   /** Called once the rollout is recorded in the cluster, before anything is applied (the action saves post-step state here). */
   onRecorded?: (record: RolloutRecord) => void;
+  /** How the validated, snapshotted set reaches the cluster; the basic strategy's apply-and-wait when absent. */
+  deliver?: Deliver;
 }
+
+/** What a strategy gets once the set is validated, snapshotted and recorded. */
+export interface DeliverContext {
+  engine: Engine;
+  machine: RolloutMachine;
+  /** The whole set, namespaced, namespaces first. */
+  objects: KubeObject[];
+  /** Objects the dry run could not check yet (custom resources of a CRD in the set, objects in a new namespace). */
+  deferred: KubeObject[];
+  /** Objects of the previous revision to remove. */
+  pruned: KubeObject[];
+  snapshot: Snapshot;
+  renew: () => Promise<void>;
+  locate: (p: ObjectProblem) => ErrorLocation | undefined;
+  outcome: RolloutOutcome;
+}
+
+export type Delivered =
+  | { status: 'deployed'; /** Objects and pods as last seen, for the digests the pods run. */ live: KubeObject[] }
+  | { status: 'paused' }
+  | { status: 'failed'; reason: string; object?: string; /** Undoes what the strategy created beside the set (canary, routes) before the snapshot is restored. */ cleanup?: () => Promise<void> };
+
+export type Deliver = (ctx: DeliverContext) => Promise<Delivered>;
 
 /** What one rollout applies: the desired objects and, for a rollback to an older revision, objects to remove. */
 export interface Plan {
@@ -58,31 +84,43 @@ export interface Plan {
 }
 
 /** Allowed transitions. Rolling back is a transition like any other, reachable from every phase that changed the cluster. */
-const TRANSITIONS: Record<Phase, readonly Phase[]> = {
+export const TRANSITIONS: Record<Phase, readonly Phase[]> = {
   validating: ['snapshotting', 'failed'],
   snapshotting: ['applying', 'failed'],
-  applying: ['waiting', 'rolling-back', 'failed'],
+  applying: ['waiting', 'progressing', 'rolling-back', 'failed'],
   waiting: ['deployed', 'rolling-back', 'failed'],
   // rolling-back → rolling-back: a new run resumes an interrupted restore.
   'rolling-back': ['rolled-back', 'rolling-back', 'failed'],
+  // Progressive strategies: steps (progressing) and waits for a promote (paused), from one run or several.
+  progressing: ['progressing', 'paused', 'promoting', 'aborting', 'rolling-back', 'failed'],
+  paused: ['progressing', 'promoting', 'aborting'],
+  promoting: ['promoting', 'deployed', 'aborting', 'rolling-back', 'failed'],
+  aborting: ['aborting', 'aborted', 'rolled-back', 'failed'],
   deployed: [],
   'rolled-back': [],
+  aborted: [],
   failed: [],
 };
 
 /** Phases worth a write to the cluster: from the first change on, a dead run must be recoverable. */
-const PERSISTED: readonly Phase[] = ['applying', 'waiting', 'rolling-back', 'deployed', 'rolled-back', 'failed'];
+const PERSISTED: readonly Phase[] = ['applying', 'waiting', 'rolling-back', 'deployed', 'rolled-back', 'failed', 'progressing', 'paused', 'promoting', 'aborting', 'aborted'];
 
 export const REVISION_ANNOTATION = 'gantry.dev/revision';
 
 /** One rollout's state, its transitions and their log lines. */
-class RolloutMachine {
-  private snapshot?: Snapshot;
+export class RolloutMachine {
   constructor(
     private readonly engine: Engine,
     private readonly store: RolloutStore,
     readonly record: RolloutRecord,
+    private snapshot?: Snapshot,
   ) {}
+
+  /** Writes the record as it is now (a progressive strategy's step or weight changed) without a transition. */
+  async save(): Promise<void> {
+    this.record.updatedAt = new Date((this.engine.clock ?? systemClock).now()).toISOString();
+    await this.store.write(this.record, this.snapshot);
+  }
 
   get phase(): Phase {
     return this.record.phase;
@@ -103,12 +141,13 @@ class RolloutMachine {
     if (!PERSISTED.includes(next)) return;
     // The snapshot stays in the record until the rollout is over; a finished rollout has nothing to restore.
     const terminal = TRANSITIONS[next].length === 0;
+    if (terminal && next !== 'failed') this.snapshot = undefined;
     await this.store.write(this.record, terminal && next !== 'failed' ? undefined : this.snapshot);
   }
 }
 
 /** The reason as it fits on one log line; the full text follows in the failure itself. */
-function firstLine(text: string, max = 160): string {
+export function firstLine(text: string, max = 160): string {
   const line = text.split('\n')[0]!;
   return line.length > max ? `${line.slice(0, max - 1)}…` : line;
 }
@@ -249,72 +288,108 @@ export async function rollout(engine: Engine, prepare: (revision: number) => Pla
     // applying: recorded with the snapshot first, so a run killed during apply can be undone.
     await machine.to('applying', undefined, snapshot);
     engine.onRecorded?.(machine.record);
-    const applyAndWait = async (): Promise<{ reason: string; object?: string } | undefined> => {
-      const applied = await reporter.group(`Apply ${objects.length} objects (server-side apply, field manager gantry)`, async () => {
-        const result = await applySet(client, objects, { timeoutMs: engine.timeoutMs, deferred });
-        const removed = result.ok ? await client.delete(pruned) : { ok: true, problems: [] };
-        return { ok: result.ok && removed.ok, problems: [...result.problems, ...removed.problems], objects: result.objects };
-      });
-
-      if (!applied.ok) {
-        return { reason: `The apply failed: ${applied.problems.map((p) => { const at = locate(p); return `${at ? `${at.file}${at.line ? `:${at.line}` : ''}: ` : ''}${p.message}`; }).join('; ')}` };
-      }
-      await machine.to('waiting');
-      const waitStarted = clock.now();
-      const waited = await reporter.group(`Wait for ${objects.filter(isWorkload).length} workloads to be ready (timeout ${formatSeconds(engine.timeoutMs)})`, () =>
-        waitForReady(client, applied.objects.length > 0 ? applied.objects : objects, reporter, {
-          namespace: target.namespace, timeoutMs: engine.timeoutMs, pollMs: engine.pollMs, clock, onTick: renew,
-        }));
-      outcome.timings.waitMs = clock.now() - waitStarted;
-      if (waited.ready) {
-        const images = imagesOf(objects);
-        const entry: Revision = {
-          revision, commit: engine.commit, images, digests: resolvedDigests(Object.values(images), waited.live), deployedAt: new Date(clock.now()).toISOString(),
-          runUrl: engine.holder.runUrl, objects, ...(plan.rollbackOf ? { rollbackOf: plan.rollbackOf } : {}),
-        };
-        // Both before the lock goes: another run must never see this rollout unfinished and undo it.
-        await Promise.all([history.record(entry, revisions), machine.to('deployed')]);
-        outcome.result = 'deployed';
-        return undefined;
-      }
-      outcome.timings.detectMs = waited.elapsedMs;
-      reporter.error(waited.message);
-      reporter.info(`${waited.timedOut ? 'timed out' : `detected ${waited.reason}`} after ${formatSeconds(waited.elapsedMs)}`);
-      return { reason: waited.message, object: waited.object };
-    };
-    let failure: { reason: string; object?: string } | undefined;
+    const deliver = engine.deliver ?? basicDeliver;
+    let delivered: Delivered;
     try {
-      failure = await applyAndWait();
+      delivered = await deliver({ engine, machine, objects, deferred, pruned, snapshot, renew, locate, outcome });
     } catch (err) {
-      // An unexpected error after the apply (kubectl gone, API unreachable) is a failure like any other: roll back.
-      failure = { reason: `The rollout was interrupted: ${err instanceof Error ? err.message : String(err)}` };
+      // An unexpected error after the apply (API unreachable for good) is a failure like any other: roll back.
+      delivered = { status: 'failed', reason: `The rollout was interrupted: ${err instanceof Error ? err.message : String(err)}` };
     }
-    if (!failure) return finish();
-
-    outcome.reason = failure.reason;
-    outcome.failedObject = failure.object;
-    if (!engine.rollbackOnFailure) {
-      await machine.to('failed', failure.reason);
-      reporter.warning(`rollback-on-failure is off: ${target.namespace}/${target.app} is left at the failed revision r${revision}. Run the rollback action to restore it.`);
-      return finish();
-    }
-    const rollbackStarted = clock.now();
-    await machine.to('rolling-back', failure.reason);
-    const restored = await reporter.group('Roll back to the snapshot', () => restoreAndWait(engine, snapshot, clock, renew));
-    outcome.timings.rollbackMs = clock.now() - rollbackStarted;
-    if (restored.ok) {
-      await machine.to('rolled-back');
-      reporter.info(`rolled back in ${formatSeconds(outcome.timings.rollbackMs)}`);
-      outcome.result = 'rolled-back';
-    } else {
-      await machine.to('failed', `${failure.reason}\nThe rollback did not become healthy: ${restored.message}`);
-      outcome.reason = machine.record.reason;
-    }
+    await settle(engine, machine, delivered, { objects, revisions, rollbackOf: plan.rollbackOf, snapshot, renew, outcome, history });
     return finish();
   } finally {
     await lock.release().catch((err: unknown) => reporter.warning(`could not release the lock: ${String(err)}`));
   }
 }
+
+/** What `settle` needs to finish a rollout, whichever run delivered it. */
+export interface SettleContext {
+  objects: KubeObject[];
+  revisions: Revision[];
+  rollbackOf?: number;
+  snapshot: Snapshot;
+  renew: () => Promise<void>;
+  outcome: RolloutOutcome;
+  history: History;
+}
+
+/**
+ * The end of every rollout, basic or progressive, in this run or a later one: a delivered
+ * set is recorded as a revision; a paused one waits in the cluster; a failed one is
+ * rolled back to its snapshot (after the strategy's own cleanup).
+ */
+export async function settle(engine: Engine, machine: RolloutMachine, delivered: Delivered, ctx: SettleContext): Promise<void> {
+  const clock = engine.clock ?? systemClock;
+  const { reporter, target } = engine;
+  const { outcome } = ctx;
+  const revision = machine.record.revision;
+  if (delivered.status === 'deployed') {
+    const images = imagesOf(ctx.objects);
+    const entry: Revision = {
+      revision, commit: machine.record.commit, images, digests: resolvedDigests(Object.values(images), delivered.live), deployedAt: new Date(clock.now()).toISOString(),
+      runUrl: machine.record.holder.runUrl, objects: ctx.objects, ...(ctx.rollbackOf ? { rollbackOf: ctx.rollbackOf } : {}),
+    };
+    // Both before the lock goes: another run must never see this rollout unfinished and undo it.
+    await Promise.all([ctx.history.record(entry, ctx.revisions), machine.to('deployed')]);
+    outcome.result = 'deployed';
+    return;
+  }
+  if (delivered.status === 'paused') {
+    outcome.result = 'paused';
+    return;
+  }
+  outcome.reason = delivered.reason;
+  outcome.failedObject = delivered.object;
+  if (!engine.rollbackOnFailure && !IN_PROGRESS.includes(machine.record.phase)) {
+    await machine.to('failed', delivered.reason);
+    reporter.warning(`rollback-on-failure is off: ${target.namespace}/${target.app} is left at the failed revision r${revision}. Run the rollback action to restore it.`);
+    return;
+  }
+  const rollbackStarted = clock.now();
+  await machine.to(IN_PROGRESS.includes(machine.record.phase) ? 'aborting' : 'rolling-back', delivered.reason);
+  try {
+    await delivered.cleanup?.();
+  } catch (err) {
+    reporter.warning(`could not remove everything the strategy created: ${err instanceof Error ? err.message : String(err)}`);
+  }
+  const restored = await reporter.group('Roll back to the snapshot', () => restoreAndWait(engine, ctx.snapshot, clock, ctx.renew));
+  outcome.timings.rollbackMs = clock.now() - rollbackStarted;
+  if (restored.ok) {
+    await machine.to('rolled-back');
+    reporter.info(`rolled back in ${formatSeconds(outcome.timings.rollbackMs)}`);
+    outcome.result = 'rolled-back';
+  } else {
+    await machine.to('failed', `${delivered.reason}\nThe rollback did not become healthy: ${restored.message}`);
+    outcome.reason = machine.record.reason;
+  }
+}
+
+/** The basic strategy: apply the whole set, wait for every workload, fail fast. */
+const basicDeliver: Deliver = async ({ engine, machine, objects, deferred, pruned, renew, locate, outcome }) => {
+  const { client, reporter, target } = engine;
+  const clock = engine.clock ?? systemClock;
+  const applied = await reporter.group(`Apply ${objects.length} objects (server-side apply, field manager gantry)`, async () => {
+    const result = await applySet(client, objects, { timeoutMs: engine.timeoutMs, deferred });
+    const removed = result.ok ? await client.delete(pruned) : { ok: true, problems: [] };
+    return { ok: result.ok && removed.ok, problems: [...result.problems, ...removed.problems], objects: result.objects };
+  });
+  if (!applied.ok) {
+    return { status: 'failed', reason: `The apply failed: ${applied.problems.map((p) => { const at = locate(p); return `${at ? `${at.file}${at.line ? `:${at.line}` : ''}: ` : ''}${p.message}`; }).join('; ')}` };
+  }
+  await machine.to('waiting');
+  const waitStarted = clock.now();
+  const waited = await reporter.group(`Wait for ${objects.filter(isWorkload).length} workloads to be ready (timeout ${formatSeconds(engine.timeoutMs)})`, () =>
+    waitForReady(client, applied.objects.length > 0 ? applied.objects : objects, reporter, {
+      namespace: target.namespace, timeoutMs: engine.timeoutMs, pollMs: engine.pollMs, clock, onTick: renew,
+    }));
+  outcome.timings.waitMs = clock.now() - waitStarted;
+  if (waited.ready) return { status: 'deployed', live: waited.live };
+  outcome.timings.detectMs = waited.elapsedMs;
+  reporter.error(waited.message);
+  reporter.info(`${waited.timedOut ? 'timed out' : `detected ${waited.reason}`} after ${formatSeconds(waited.elapsedMs)}`);
+  return { status: 'failed', reason: waited.message, object: waited.object };
+};
 
 /** Restores a snapshot and waits for what it restored to be ready again. */
 async function restoreAndWait(engine: Engine, snapshot: Snapshot, clock: Clock, onTick: () => Promise<void>): Promise<{ ok: boolean; message: string }> {
