@@ -172,7 +172,7 @@ build_tools() {
 TRAEFIK_DIR="$TOOLS/traefik-$TRAEFIK_VERSION"
 build_traefik() {
   [[ -x "$TRAEFIK_DIR/traefik" ]] && return 0
-  phase "building Traefik $TRAEFIK_VERSION from github.com/traefik/traefik/v3 (first run only; ~15 min on 2 cores)"
+  phase "building Traefik $TRAEFIK_VERSION from github.com/traefik/traefik/v3 (first run only; ~6 min on 2 cores, ~800 MB of modules)"
   TRAEFIK_VERSION="$TRAEFIK_VERSION" GANTRY_CACHE="$CACHE" bash "$HERE/build-traefik.sh" 2>&1 | grep -v '^go: downloading' | sed 's/^/    /'
   [[ -x "$TRAEFIK_DIR/traefik" ]] || die "traefik did not build"
   phase_done "traefik"
@@ -550,9 +550,12 @@ EOF
 GATEWAY_CRD_GROUP="gateway.networking.k8s.io"
 
 # The CRDs carry the bundle version they came from; HTTPRoute's stands for the set.
+# (Answers are read whole before grep -q: with pipefail, a reader that stops early would
+# fail the writer and so the check.)
 gateway_crds_up() {
-  api "/apis/apiextensions.k8s.io/v1/customresourcedefinitions/httproutes.$GATEWAY_CRD_GROUP" \
-    | grep -q "\"$GATEWAY_CRD_GROUP/bundle-version\":\"$GATEWAY_API_VERSION\""
+  local crd
+  crd="$(api "/apis/apiextensions.k8s.io/v1/customresourcedefinitions/httproutes.$GATEWAY_CRD_GROUP")" || return 1
+  grep -q "\"$GATEWAY_CRD_GROUP/bundle-version\":\"$GATEWAY_API_VERSION\"" <<<"$crd"
 }
 
 install_gateway_api() {
@@ -579,15 +582,17 @@ traefik_running() { pid_alive traefik && traefik_up; }
 traefik_up() { [[ "$(curl -fsS "http://$TRAEFIK_ADMIN/ping" 2>/dev/null)" == "OK" ]]; }
 
 # Programmed is the Gateway's own condition that the data plane serves its listeners.
+# It outlives a Traefik that has stopped, so checks pair it with traefik_running.
 # The API server stores custom resources with their keys sorted, so status.conditions
 # comes before status.listeners: the first Programmed condition is the Gateway's.
 gateway_programmed() {
-  api "/apis/$GATEWAY_CRD_GROUP/v1/namespaces/$GATEWAY_NAMESPACE/gateways/$GATEWAY_NAME" \
-    | grep -o '{[^{}]*"type":"Programmed"[^{}]*}' | head -n 1 | grep -q '"status":"True"'
+  local gw
+  gw="$(api "/apis/$GATEWAY_CRD_GROUP/v1/namespaces/$GATEWAY_NAMESPACE/gateways/$GATEWAY_NAME")" || return 1
+  grep -o '{[^{}]*"type":"Programmed"[^{}]*}' <<<"$gw" | sed -n 1p | grep -q '"status":"True"'
 }
 
 start_traefik() {
-  if pid_alive traefik && traefik_up && gateway_programmed; then log "traefik gateway: already up"; return 0; fi
+  if traefik_running && gateway_programmed; then log "traefik gateway: already up"; return 0; fi
   phase "starting Traefik $TRAEFIK_VERSION: Gateway $GATEWAY_NAMESPACE/$GATEWAY_NAME on 127.0.0.1:$GATEWAY_PORT"
   # Traefik gets its own identity with the RBAC its docs give the Gateway provider (taken
   # from the same module version), not the admin's: a missing permission shows up here.
@@ -712,7 +717,7 @@ EOF
 all_up() {
   docker_up && registry_up && etcd_up && containerd_up && apiserver_up && pid_alive kube-controller-manager \
     && pid_alive kube-scheduler && pid_alive kubelet && pid_alive kube-proxy && node_ready && prom_up && pid_alive pod-targets \
-    && exec_auth_up && gateway_crds_up && pid_alive traefik && traefik_up && gateway_programmed
+    && exec_auth_up && gateway_crds_up && traefik_running && gateway_programmed
 }
 
 cmd_up() {
