@@ -2,6 +2,7 @@
 // pass, fail, inconclusive or error with the value, the condition and one line of
 // explanation. Gates judge; they never steer (the strategy turns a failed verdict into an abort).
 import type { KubeClient } from '../kube/client.js';
+import type { Clock } from '../kube/wait.js';
 
 export type VerdictStatus = 'pass' | 'fail' | 'inconclusive' | 'error';
 
@@ -24,6 +25,8 @@ export interface GateContext {
   /** Names the strategy fills in: the preview/canary/active Service a gate may refer to as ${preview}, ${canary}, ${active}, ${stable}. */
   services: Record<string, string>;
   signal?: AbortSignal;
+  /** Time for verdicts and for gates that wait (default the system clock); tests pass a fake one. */
+  clock?: Clock;
 }
 
 export interface Gate {
