@@ -12,8 +12,8 @@
 // by wrapping every process-starting function of node:child_process for this test file.
 //
 // Run: source ~/.cache/gantry/stack/env && npx vitest run test/bench/deploy-overhead.test.ts
-// GANTRY_BENCH_PAIRS / GANTRY_BENCH_RUNS change the number of pairs (default 9) and 1,000-object runs (default 3).
-import childProcess, { execFileSync } from 'node:child_process';
+// GANTRY_BENCH_PAIRS / GANTRY_BENCH_RUNS change the number of pairs (default 10) and 1,000-object runs (default 3).
+import childProcess from 'node:child_process';
 import { syncBuiltinESMExports } from 'node:module';
 import { loadavg } from 'node:os';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -27,7 +27,7 @@ import { deploy } from '../../src/strategies/commands.js';
 import { stack, uniqueName } from '../support/stack.js';
 import { sampleFiles, workspace } from '../fixtures/deploy/sample.js';
 
-const PAIRS = Number(process.env.GANTRY_BENCH_PAIRS ?? 9);
+const PAIRS = Number(process.env.GANTRY_BENCH_PAIRS ?? 10);
 const RUNS = Number(process.env.GANTRY_BENCH_RUNS ?? 3);
 const V1 = `${stack().sampleImage}:v1`;
 
@@ -158,14 +158,51 @@ async function gantryDeploy(ws: string, namespace: string): Promise<{ ms: number
   return { ms, outcome, processes: kubectl.calls, spawned: processesStarted - before, phases: reporter.phases(ms) };
 }
 
-/** The plain pair Gantry replaces, as a workflow step would run it. */
-function plainDeploy(ws: string, namespace: string): { ms: number; applyMs: number } {
+/** The plain pair Gantry replaces, as a workflow step would run it (asynchronously, so our watch sees events as they come). */
+async function plainDeploy(ws: string, namespace: string): Promise<{ ms: number; applyMs: number }> {
+  const kubectl = (args: string[]): Promise<void> => new Promise((resolve, reject) =>
+    childProcess.execFile('kubectl', args, (err, _stdout, stderr) => (err ? reject(new Error(`kubectl ${args[0]}: ${stderr || err.message}`)) : resolve())));
   const t0 = performance.now();
-  execFileSync('kubectl', ['apply', '-n', namespace, '-f', `${ws}/k8s`], { stdio: 'pipe' });
+  await kubectl(['apply', '-n', namespace, '-f', `${ws}/k8s`]);
   const applyMs = performance.now() - t0;
-  execFileSync('kubectl', ['rollout', 'status', '-n', namespace, 'deployment/web', '--timeout=120s'], { stdio: 'pipe' });
+  await kubectl(['rollout', 'status', '-n', namespace, 'deployment/web', '--timeout=120s']);
   return { ms: performance.now() - t0, applyMs };
 }
+
+/**
+ * The cluster's part of a deploy, from a watch of our own on the namespace's Deployments:
+ * when the Deployment was first seen and when first seen available (performance.now()).
+ * What lies before is the tool's start; what lies after, the tool noticing.
+ */
+interface ClusterTimes {
+  createdAt?: number;
+  availableAt?: number;
+  stop: () => void;
+}
+
+async function watchDeployment(namespace: string): Promise<ClusterTimes> {
+  const { resourceVersion } = await admin.list('apps/v1', 'Deployment', namespace);
+  const times: ClusterTimes = { stop: () => undefined };
+  const stream = admin.watch('apps/v1', 'Deployment', { namespace, resourceVersion }, ({ type, object }) => {
+    const now = performance.now();
+    if (type !== 'ADDED' && type !== 'MODIFIED') return;
+    times.createdAt ??= now;
+    const status = (object.status ?? {}) as { observedGeneration?: number; updatedReplicas?: number; availableReplicas?: number };
+    const current = (status.observedGeneration ?? 0) >= ((object.metadata.generation as number | undefined) ?? 1);
+    if (times.availableAt === undefined && current && (status.updatedReplicas ?? 0) >= 1 && (status.availableReplicas ?? 0) >= 1) times.availableAt = now;
+  });
+  times.stop = () => stream.stop();
+  return times;
+}
+
+/** A deploy split at the cluster's part: [tool until the Deployment exists, cluster until it is available, tool until it says so]. */
+function split(t0: number, ms: number, c: ClusterTimes): [number, number, number] {
+  const created = (c.createdAt ?? NaN) - t0;
+  const available = (c.availableAt ?? NaN) - t0;
+  return [created, available - created, ms - available];
+}
+const splitText = ([head, cluster, tail]: [number, number, number]): string =>
+  `Deployment seen after ${Math.round(head)} ms, available ${Math.round(cluster)} ms later, done ${Math.round(tail)} ms after that`;
 
 describe('deploy overhead (issue 9 targets)', () => {
   it(`gantry deploy ÷ (kubectl apply + kubectl rollout status), ${PAIRS} interleaved pairs`, async () => {
@@ -173,7 +210,7 @@ describe('deploy overhead (issue 9 targets)', () => {
     // Warm the image on the node, kubectl's discovery cache and this process's modules, so no side pays a first time.
     const warmPlain = await freshNamespace();
     const counted = processesStarted;
-    plainDeploy(ws, warmPlain);
+    await plainDeploy(ws, warmPlain);
     // The counter sees processes: the plain pair starts two.
     expect(processesStarted - counted).toBe(2);
     const warmGantry = await freshNamespace();
@@ -181,25 +218,48 @@ describe('deploy overhead (issue 9 targets)', () => {
     await dropNamespaces([warmPlain, warmGantry]);
 
     console.log(`[measure] overhead: load average at start ${load()}`);
-    const pairs: { plain: number; gantry: number; ratio: number }[] = [];
+    const pairs: { plain: number; gantry: number; ratio: number; plainSplit: [number, number, number]; gantrySplit: [number, number, number] }[] = [];
     for (let i = 0; i < PAIRS; i++) {
       const [plainNs, gantryNs] = [await freshNamespace(), await freshNamespace()];
-      // Alternate which side goes first, so a drift in load within a pair favours neither.
+      const [plainSeen, gantrySeen] = [await watchDeployment(plainNs), await watchDeployment(gantryNs)];
+      // Alternate which side goes first, so a drift in load within a pair favours neither. And
+      // start each deploy after a random pause of up to 1 s: kubelet notices containers by
+      // relisting them every second, so a deploy that starts right after the previous one
+      // ended (on such a relist) is phase-locked to it and pays most of a second more.
       const gantryFirst = i % 2 === 1;
-      let gantry: Awaited<ReturnType<typeof gantryDeploy>> | undefined;
-      if (gantryFirst) gantry = await gantryDeploy(ws, gantryNs);
-      const plain = plainDeploy(ws, plainNs);
-      gantry ??= await gantryDeploy(ws, gantryNs);
+      const jitter = (): Promise<void> => sleep(Math.random() * 1000);
+      let plainT0 = 0;
+      let gantryT0 = 0;
+      const runPlain = async (): Promise<Awaited<ReturnType<typeof plainDeploy>>> => {
+        await jitter();
+        plainT0 = performance.now();
+        return plainDeploy(ws, plainNs);
+      };
+      const runGantry = async (): Promise<Awaited<ReturnType<typeof gantryDeploy>>> => {
+        await jitter();
+        gantryT0 = performance.now();
+        return gantryDeploy(ws, gantryNs);
+      };
+      const first = gantryFirst ? await runGantry() : undefined;
+      const plain = await runPlain();
+      const gantry = first ?? (await runGantry());
+      plainSeen.stop();
+      gantrySeen.stop();
       expect(gantry.outcome.result).toBe('deployed');
       expect(gantry.processes).toBe(0);
       expect(gantry.spawned).toBe(0);
       const ratio = gantry.ms / plain.ms;
-      pairs.push({ plain: plain.ms, gantry: gantry.ms, ratio });
-      console.log(`[measure] overhead pair ${i + 1}/${PAIRS} (${gantryFirst ? 'gantry first' : 'plain first'}): plain ${sec(plain.ms)} (apply ${Math.round(plain.applyMs)} ms), gantry ${sec(gantry.ms)} (${gantry.processes} kubectl calls, ${gantry.spawned} processes; ${gantry.phases}), ratio ${ratio.toFixed(2)}`);
+      const plainSplit = split(plainT0, plain.ms, plainSeen);
+      const gantrySplit = split(gantryT0, gantry.ms, gantrySeen);
+      pairs.push({ plain: plain.ms, gantry: gantry.ms, ratio, plainSplit, gantrySplit });
+      console.log(`[measure] overhead pair ${i + 1}/${PAIRS} (${gantryFirst ? 'gantry first' : 'plain first'}): ratio ${ratio.toFixed(2)}; plain ${sec(plain.ms)} (apply ${Math.round(plain.applyMs)} ms; ${splitText(plainSplit)}); gantry ${sec(gantry.ms)} (${gantry.processes} kubectl calls, ${gantry.spawned} processes; ${splitText(gantrySplit)}; phases: ${gantry.phases})`);
       await dropNamespaces([plainNs, gantryNs]);
     }
     const ratios = pairs.map((p) => p.ratio);
+    const part = (side: 'plainSplit' | 'gantrySplit', k: number): string => `${Math.round(median(pairs.map((p) => p[side][k]!)))}`;
+    const own = (side: 'plainSplit' | 'gantrySplit'): string => `${Math.round(median(pairs.map((p) => p[side][0] + p[side][2])))}`;
     console.log(`[measure] overhead: median ratio ${median(ratios).toFixed(2)} over ${PAIRS} pairs (min ${Math.min(...ratios).toFixed(2)}, max ${Math.max(...ratios).toFixed(2)}); median plain ${sec(median(pairs.map((p) => p.plain)))}, median gantry ${sec(median(pairs.map((p) => p.gantry)))}; no process started by gantry; load average at end ${load()}`);
+    console.log(`[measure] overhead: medians of the parts, plain / gantry: until the Deployment exists ${part('plainSplit', 0)} / ${part('gantrySplit', 0)} ms, the cluster making it available ${part('plainSplit', 1)} / ${part('gantrySplit', 1)} ms, from available to done ${part('plainSplit', 2)} / ${part('gantrySplit', 2)} ms; the tool's own time (total minus the cluster's part) ${own('plainSplit')} / ${own('gantrySplit')} ms`);
   }, 240_000);
 
   it(`1,000 ConfigMaps + the sample app: full deploy including the server-side dry run, ${RUNS} runs`, async () => {
