@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
-# The demo: bring up the local stack, then run real rollouts of the sample app with
-# the gantry CLI — the same engine the deploy action runs. A good version goes out,
-# then a broken one is detected and rolled back automatically.
+# The demo: bring up the local stack, then roll the sample app out as a canary with the
+# gantry CLI — the same engine the deploy action runs, with nothing installed in the
+# cluster. v1 goes out; v2 goes out as a canary, step by step, with real requests showing
+# the share each version gets; a later, separate command promotes it; then a broken
+# version's canary fails its gate and is aborted automatically, stable untouched.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 
-say "local stack (first run on a machine builds Kubernetes from source: ~25 min)"
+say "local stack (first run on a machine builds Kubernetes and Traefik from source: ~30 min)"
 bash test/stack/stack.sh up
 # shellcheck disable=SC1091
 source "${GANTRY_STACK_DIR:-$HOME/.cache/gantry/stack}/env"
@@ -17,28 +19,49 @@ digest_of() { # tag → sha256:… as the registry reports it
   curl -fsSI -H 'Accept: application/vnd.docker.distribution.manifest.v2+json' "http://127.0.0.1:5000/v2/gantry/sample-app/manifests/$1" \
     | tr -d '\r' | awk -F': ' 'tolower($1)=="docker-content-digest"{print $2}'
 }
-answer() { curl -fsS --max-time 5 --retry 10 --retry-delay 1 --retry-connrefused --retry-all-errors "http://$(kubectl -n "$NS" get svc sample-app -o jsonpath='{.spec.clusterIP}')/version" || echo "(no answer)"; }
+url() { echo "http://$(kubectl -n "$NS" get svc sample-app -o jsonpath='{.spec.clusterIP}')/version"; }
+# 200 requests to the Service, counted by the version that answered.
+shares() { for _ in $(seq 200); do curl -fsS --max-time 2 "$(url)" || echo failed; done | sort | uniq -c | tr '\n' ' '; echo; }
 
-kubectl create namespace "$NS" --dry-run=client -o yaml | kubectl apply -f - >/dev/null
+# A fresh namespace each time, so the demo always starts from "nothing deployed".
+kubectl delete namespace "$NS" --ignore-not-found --wait=true >/dev/null
+kubectl create namespace "$NS" >/dev/null
 V1="$REPO@$(digest_of v1)"
 V2="$REPO@$(digest_of v2)"
+COMMON=(--app sample-app --namespace "$NS" --manifests test/app/k8s --timeout 2m)
+GATE='- http: {service: "${canary}", port: 80, path: /version, expect-status: 200}
+  count: 3
+  interval: 1s'
 
-say "deploy v1, pinned by digest: $V1"
-gantry deploy --app sample-app --namespace "$NS" --manifests test/app/k8s --images "$REPO=$V1" --timeout 2m
-URL="http://$(kubectl -n "$NS" get svc sample-app -o jsonpath='{.spec.clusterIP}')"
-echo "sample-app is at $URL  →  GET /version answers: $(answer)"
+say "deploy v1 (nothing live yet, so it goes out directly): $V1"
+gantry deploy "${COMMON[@]}" --images "$REPO=$V1"
+echo "answers: $(shares)"
 
-say "deploy v2"
-gantry deploy --app sample-app --namespace "$NS" --manifests test/app/k8s --images "$REPO=$V2" --timeout 2m
-echo "GET $URL/version answers: $(answer)"
+say "v2 as a canary: 25 % of the traffic, a gate on the canary alone, then a pause for a promote"
+gantry deploy "${COMMON[@]}" --images "$REPO=$V2" --strategy canary \
+  --steps "- setWeight: 25
+- analysis:
+$(sed 's/^/  /' <<<"$GATE")
+- pause: {}
+- setWeight: 50
+- pause: {duration: 5s}"
+echo "answers while paused (2 stable pods + 1 canary pod = 33 %): $(shares)"
 
-say "deploy a broken version (a digest the registry does not have): Gantry detects it and rolls back"
+say "status, from another process"
+gantry status --app sample-app --namespace "$NS" || true
+
+say "promote, from another process: the next steps run, then the stable Deployment takes v2"
+gantry promote --app sample-app --namespace "$NS" --timeout 2m
+echo "answers: $(shares)"
+
+say "a broken version (a digest the registry does not have) as a canary: its pods never start, so it is aborted"
 BAD="$REPO@sha256:$(printf '0%.0s' $(seq 64))"
-if gantry deploy --app sample-app --namespace "$NS" --manifests test/app/k8s --images "$REPO=$BAD" --timeout 2m; then
+if gantry deploy "${COMMON[@]}" --images "$REPO=$BAD" --strategy canary --steps "- setWeight: 50
+- pause: {duration: 30s}"; then
   echo "unexpected: the broken version was reported as deployed" >&2; exit 1
 fi
-echo "after the automatic rollback, GET $URL/version answers: $(answer)"
+echo "after the automatic abort, answers: $(shares)"
 
-say "status"
-gantry status --app sample-app --namespace "$NS"
-say "done — the app keeps serving at $URL (kubeconfig: $KUBECONFIG)"
+say "status (exits non-zero: the last rollout was rolled back)"
+gantry status --app sample-app --namespace "$NS" || true
+say "done — the app keeps serving at $(url) (kubeconfig: $KUBECONFIG)"

@@ -352,8 +352,8 @@ var require_errors = __commonJS({
     "use strict";
     var kUndiciError = /* @__PURE__ */ Symbol.for("undici.error.UND_ERR");
     var UndiciError = class extends Error {
-      constructor(message) {
-        super(message);
+      constructor(message2) {
+        super(message2);
         this.name = "UndiciError";
         this.code = "UND_ERR";
       }
@@ -364,10 +364,10 @@ var require_errors = __commonJS({
     };
     var kConnectTimeoutError = /* @__PURE__ */ Symbol.for("undici.error.UND_ERR_CONNECT_TIMEOUT");
     var ConnectTimeoutError = class extends UndiciError {
-      constructor(message) {
-        super(message);
+      constructor(message2) {
+        super(message2);
         this.name = "ConnectTimeoutError";
-        this.message = message || "Connect Timeout Error";
+        this.message = message2 || "Connect Timeout Error";
         this.code = "UND_ERR_CONNECT_TIMEOUT";
       }
       static [Symbol.hasInstance](instance) {
@@ -377,10 +377,10 @@ var require_errors = __commonJS({
     };
     var kHeadersTimeoutError = /* @__PURE__ */ Symbol.for("undici.error.UND_ERR_HEADERS_TIMEOUT");
     var HeadersTimeoutError = class extends UndiciError {
-      constructor(message) {
-        super(message);
+      constructor(message2) {
+        super(message2);
         this.name = "HeadersTimeoutError";
-        this.message = message || "Headers Timeout Error";
+        this.message = message2 || "Headers Timeout Error";
         this.code = "UND_ERR_HEADERS_TIMEOUT";
       }
       static [Symbol.hasInstance](instance) {
@@ -390,10 +390,10 @@ var require_errors = __commonJS({
     };
     var kHeadersOverflowError = /* @__PURE__ */ Symbol.for("undici.error.UND_ERR_HEADERS_OVERFLOW");
     var HeadersOverflowError = class extends UndiciError {
-      constructor(message) {
-        super(message);
+      constructor(message2) {
+        super(message2);
         this.name = "HeadersOverflowError";
-        this.message = message || "Headers Overflow Error";
+        this.message = message2 || "Headers Overflow Error";
         this.code = "UND_ERR_HEADERS_OVERFLOW";
       }
       static [Symbol.hasInstance](instance) {
@@ -403,10 +403,10 @@ var require_errors = __commonJS({
     };
     var kBodyTimeoutError = /* @__PURE__ */ Symbol.for("undici.error.UND_ERR_BODY_TIMEOUT");
     var BodyTimeoutError = class extends UndiciError {
-      constructor(message) {
-        super(message);
+      constructor(message2) {
+        super(message2);
         this.name = "BodyTimeoutError";
-        this.message = message || "Body Timeout Error";
+        this.message = message2 || "Body Timeout Error";
         this.code = "UND_ERR_BODY_TIMEOUT";
       }
       static [Symbol.hasInstance](instance) {
@@ -416,10 +416,10 @@ var require_errors = __commonJS({
     };
     var kResponseStatusCodeError = /* @__PURE__ */ Symbol.for("undici.error.UND_ERR_RESPONSE_STATUS_CODE");
     var ResponseStatusCodeError = class extends UndiciError {
-      constructor(message, statusCode, headers2, body) {
-        super(message);
+      constructor(message2, statusCode, headers2, body) {
+        super(message2);
         this.name = "ResponseStatusCodeError";
-        this.message = message || "Response Status Code Error";
+        this.message = message2 || "Response Status Code Error";
         this.code = "UND_ERR_RESPONSE_STATUS_CODE";
         this.body = body;
         this.status = statusCode;
@@ -433,10 +433,10 @@ var require_errors = __commonJS({
     };
     var kInvalidArgumentError = /* @__PURE__ */ Symbol.for("undici.error.UND_ERR_INVALID_ARG");
     var InvalidArgumentError = class extends UndiciError {
-      constructor(message) {
-        super(message);
+      constructor(message2) {
+        super(message2);
         this.name = "InvalidArgumentError";
-        this.message = message || "Invalid Argument Error";
+        this.message = message2 || "Invalid Argument Error";
         this.code = "UND_ERR_INVALID_ARG";
       }
       static [Symbol.hasInstance](instance) {
@@ -446,10 +446,10 @@ var require_errors = __commonJS({
     };
     var kInvalidReturnValueError = /* @__PURE__ */ Symbol.for("undici.error.UND_ERR_INVALID_RETURN_VALUE");
     var InvalidReturnValueError = class extends UndiciError {
-      constructor(message) {
-        super(message);
+      constructor(message2) {
+        super(message2);
         this.name = "InvalidReturnValueError";
-        this.message = message || "Invalid Return Value Error";
+        this.message = message2 || "Invalid Return Value Error";
         this.code = "UND_ERR_INVALID_RETURN_VALUE";
       }
       static [Symbol.hasInstance](instance) {
@@ -459,10 +459,10 @@ var require_errors = __commonJS({
     };
     var kAbortError = /* @__PURE__ */ Symbol.for("undici.error.UND_ERR_ABORT");
     var AbortError = class extends UndiciError {
-      constructor(message) {
-        super(message);
+      constructor(message2) {
+        super(message2);
         this.name = "AbortError";
-        this.message = message || "The operation was aborted";
+        this.message = message2 || "The operation was aborted";
         this.code = "UND_ERR_ABORT";
       }
       static [Symbol.hasInstance](instance) {
@@ -472,10 +472,10 @@ var require_errors = __commonJS({
     };
     var kRequestAbortedError = /* @__PURE__ */ Symbol.for("undici.error.UND_ERR_ABORTED");
     var RequestAbortedError = class extends AbortError {
-      constructor(message) {
-        super(message);
+      constructor(message2) {
+        super(message2);
         this.name = "AbortError";
-        this.message = message || "Request aborted";
+        this.message = message2 || "Request aborted";
         this.code = "UND_ERR_ABORTED";
       }
       static [Symbol.hasInstance](instance) {
@@ -485,10 +485,10 @@ var require_errors = __commonJS({
     };
     var kInformationalError = /* @__PURE__ */ Symbol.for("undici.error.UND_ERR_INFO");
     var InformationalError = class extends UndiciError {
-      constructor(message) {
-        super(message);
+      constructor(message2) {
+        super(message2);
         this.name = "InformationalError";
-        this.message = message || "Request information";
+        this.message = message2 || "Request information";
         this.code = "UND_ERR_INFO";
       }
       static [Symbol.hasInstance](instance) {
@@ -498,10 +498,10 @@ var require_errors = __commonJS({
     };
     var kRequestContentLengthMismatchError = /* @__PURE__ */ Symbol.for("undici.error.UND_ERR_REQ_CONTENT_LENGTH_MISMATCH");
     var RequestContentLengthMismatchError = class extends UndiciError {
-      constructor(message) {
-        super(message);
+      constructor(message2) {
+        super(message2);
         this.name = "RequestContentLengthMismatchError";
-        this.message = message || "Request body length does not match content-length header";
+        this.message = message2 || "Request body length does not match content-length header";
         this.code = "UND_ERR_REQ_CONTENT_LENGTH_MISMATCH";
       }
       static [Symbol.hasInstance](instance) {
@@ -511,10 +511,10 @@ var require_errors = __commonJS({
     };
     var kResponseContentLengthMismatchError = /* @__PURE__ */ Symbol.for("undici.error.UND_ERR_RES_CONTENT_LENGTH_MISMATCH");
     var ResponseContentLengthMismatchError = class extends UndiciError {
-      constructor(message) {
-        super(message);
+      constructor(message2) {
+        super(message2);
         this.name = "ResponseContentLengthMismatchError";
-        this.message = message || "Response body length does not match content-length header";
+        this.message = message2 || "Response body length does not match content-length header";
         this.code = "UND_ERR_RES_CONTENT_LENGTH_MISMATCH";
       }
       static [Symbol.hasInstance](instance) {
@@ -524,10 +524,10 @@ var require_errors = __commonJS({
     };
     var kClientDestroyedError = /* @__PURE__ */ Symbol.for("undici.error.UND_ERR_DESTROYED");
     var ClientDestroyedError = class extends UndiciError {
-      constructor(message) {
-        super(message);
+      constructor(message2) {
+        super(message2);
         this.name = "ClientDestroyedError";
-        this.message = message || "The client is destroyed";
+        this.message = message2 || "The client is destroyed";
         this.code = "UND_ERR_DESTROYED";
       }
       static [Symbol.hasInstance](instance) {
@@ -537,10 +537,10 @@ var require_errors = __commonJS({
     };
     var kClientClosedError = /* @__PURE__ */ Symbol.for("undici.error.UND_ERR_CLOSED");
     var ClientClosedError = class extends UndiciError {
-      constructor(message) {
-        super(message);
+      constructor(message2) {
+        super(message2);
         this.name = "ClientClosedError";
-        this.message = message || "The client is closed";
+        this.message = message2 || "The client is closed";
         this.code = "UND_ERR_CLOSED";
       }
       static [Symbol.hasInstance](instance) {
@@ -550,10 +550,10 @@ var require_errors = __commonJS({
     };
     var kSocketError = /* @__PURE__ */ Symbol.for("undici.error.UND_ERR_SOCKET");
     var SocketError = class extends UndiciError {
-      constructor(message, socket) {
-        super(message);
+      constructor(message2, socket) {
+        super(message2);
         this.name = "SocketError";
-        this.message = message || "Socket error";
+        this.message = message2 || "Socket error";
         this.code = "UND_ERR_SOCKET";
         this.socket = socket;
       }
@@ -564,10 +564,10 @@ var require_errors = __commonJS({
     };
     var kNotSupportedError = /* @__PURE__ */ Symbol.for("undici.error.UND_ERR_NOT_SUPPORTED");
     var NotSupportedError = class extends UndiciError {
-      constructor(message) {
-        super(message);
+      constructor(message2) {
+        super(message2);
         this.name = "NotSupportedError";
-        this.message = message || "Not supported error";
+        this.message = message2 || "Not supported error";
         this.code = "UND_ERR_NOT_SUPPORTED";
       }
       static [Symbol.hasInstance](instance) {
@@ -577,10 +577,10 @@ var require_errors = __commonJS({
     };
     var kBalancedPoolMissingUpstreamError = /* @__PURE__ */ Symbol.for("undici.error.UND_ERR_BPL_MISSING_UPSTREAM");
     var BalancedPoolMissingUpstreamError = class extends UndiciError {
-      constructor(message) {
-        super(message);
+      constructor(message2) {
+        super(message2);
         this.name = "MissingUpstreamError";
-        this.message = message || "No upstream has been added to the BalancedPool";
+        this.message = message2 || "No upstream has been added to the BalancedPool";
         this.code = "UND_ERR_BPL_MISSING_UPSTREAM";
       }
       static [Symbol.hasInstance](instance) {
@@ -590,8 +590,8 @@ var require_errors = __commonJS({
     };
     var kHTTPParserError = /* @__PURE__ */ Symbol.for("undici.error.UND_ERR_HTTP_PARSER");
     var HTTPParserError = class extends Error {
-      constructor(message, code, data) {
-        super(message);
+      constructor(message2, code, data) {
+        super(message2);
         this.name = "HTTPParserError";
         this.code = code ? `HPE_${code}` : void 0;
         this.data = data ? data.toString() : void 0;
@@ -603,10 +603,10 @@ var require_errors = __commonJS({
     };
     var kResponseExceededMaxSizeError = /* @__PURE__ */ Symbol.for("undici.error.UND_ERR_RES_EXCEEDED_MAX_SIZE");
     var ResponseExceededMaxSizeError = class extends UndiciError {
-      constructor(message) {
-        super(message);
+      constructor(message2) {
+        super(message2);
         this.name = "ResponseExceededMaxSizeError";
-        this.message = message || "Response content exceeded max size";
+        this.message = message2 || "Response content exceeded max size";
         this.code = "UND_ERR_RES_EXCEEDED_MAX_SIZE";
       }
       static [Symbol.hasInstance](instance) {
@@ -616,10 +616,10 @@ var require_errors = __commonJS({
     };
     var kRequestRetryError = /* @__PURE__ */ Symbol.for("undici.error.UND_ERR_REQ_RETRY");
     var RequestRetryError = class extends UndiciError {
-      constructor(message, code, { headers: headers2, data }) {
-        super(message);
+      constructor(message2, code, { headers: headers2, data }) {
+        super(message2);
         this.name = "RequestRetryError";
-        this.message = message || "Request retry error";
+        this.message = message2 || "Request retry error";
         this.code = "UND_ERR_REQ_RETRY";
         this.statusCode = code;
         this.data = data;
@@ -632,10 +632,10 @@ var require_errors = __commonJS({
     };
     var kResponseError = /* @__PURE__ */ Symbol.for("undici.error.UND_ERR_RESPONSE");
     var ResponseError = class extends UndiciError {
-      constructor(message, code, { headers: headers2, data }) {
-        super(message);
+      constructor(message2, code, { headers: headers2, data }) {
+        super(message2);
         this.name = "ResponseError";
-        this.message = message || "Response error";
+        this.message = message2 || "Response error";
         this.code = "UND_ERR_RESPONSE";
         this.statusCode = code;
         this.data = data;
@@ -648,10 +648,10 @@ var require_errors = __commonJS({
     };
     var kSecureProxyConnectionError = /* @__PURE__ */ Symbol.for("undici.error.UND_ERR_PRX_TLS");
     var SecureProxyConnectionError = class extends UndiciError {
-      constructor(cause, message, options) {
-        super(message, { cause, ...options ?? {} });
+      constructor(cause, message2, options) {
+        super(message2, { cause, ...options ?? {} });
         this.name = "SecureProxyConnectionError";
-        this.message = message || "Secure Proxy Connection failed";
+        this.message = message2 || "Secure Proxy Connection failed";
         this.code = "UND_ERR_PRX_TLS";
         this.cause = cause;
       }
@@ -662,10 +662,10 @@ var require_errors = __commonJS({
     };
     var kMessageSizeExceededError = /* @__PURE__ */ Symbol.for("undici.error.UND_ERR_WS_MESSAGE_SIZE_EXCEEDED");
     var MessageSizeExceededError = class extends UndiciError {
-      constructor(message) {
-        super(message);
+      constructor(message2) {
+        super(message2);
         this.name = "MessageSizeExceededError";
-        this.message = message || "Max decompressed message size exceeded";
+        this.message = message2 || "Max decompressed message size exceeded";
         this.code = "UND_ERR_WS_MESSAGE_SIZE_EXCEEDED";
       }
       static [Symbol.hasInstance](instance) {
@@ -2381,9 +2381,9 @@ var require_timers = __commonJS({
        * before the specified function or code is executed.
        * @param {*} arg
        */
-      constructor(callback, delay, arg) {
+      constructor(callback, delay2, arg) {
         this._onTimeout = callback;
-        this._idleTimeout = delay;
+        this._idleTimeout = delay2;
         this._timerArg = arg;
         this.refresh();
       }
@@ -2428,8 +2428,8 @@ var require_timers = __commonJS({
        * when the timer expires.
        * @returns {NodeJS.Timeout|FastTimer}
        */
-      setTimeout(callback, delay, arg) {
-        return delay <= RESOLUTION_MS ? setTimeout(callback, delay, arg) : new FastTimer(callback, delay, arg);
+      setTimeout(callback, delay2, arg) {
+        return delay2 <= RESOLUTION_MS ? setTimeout(callback, delay2, arg) : new FastTimer(callback, delay2, arg);
       },
       /**
        * The clearTimeout method cancels an instantiated Timer previously created
@@ -2455,8 +2455,8 @@ var require_timers = __commonJS({
        * when the timer expires.
        * @returns {FastTimer}
        */
-      setFastTimeout(callback, delay, arg) {
-        return new FastTimer(callback, delay, arg);
+      setFastTimeout(callback, delay2, arg) {
+        return new FastTimer(callback, delay2, arg);
       },
       /**
        * The clearTimeout method cancels an instantiated FastTimer previously
@@ -2482,8 +2482,8 @@ var require_timers = __commonJS({
        * @deprecated
        * @param {number} [delay=0] The delay in milliseconds to add to the now value.
        */
-      tick(delay = 0) {
-        fastNow += delay - RESOLUTION_MS + 1;
+      tick(delay2 = 0) {
+        fastNow += delay2 - RESOLUTION_MS + 1;
         onTick();
         onTick();
       },
@@ -2676,14 +2676,14 @@ var require_connect = __commonJS({
       if (socket == null) {
         return;
       }
-      let message = "Connect Timeout Error";
+      let message2 = "Connect Timeout Error";
       if (Array.isArray(socket.autoSelectFamilyAttemptedAddresses)) {
-        message += ` (attempted addresses: ${socket.autoSelectFamilyAttemptedAddresses.join(", ")},`;
+        message2 += ` (attempted addresses: ${socket.autoSelectFamilyAttemptedAddresses.join(", ")},`;
       } else {
-        message += ` (attempted address: ${opts.hostname}:${opts.port},`;
+        message2 += ` (attempted address: ${opts.hostname}:${opts.port},`;
       }
-      message += ` timeout: ${opts.timeout}ms)`;
-      util.destroy(socket, new ConnectTimeoutError(message));
+      message2 += ` timeout: ${opts.timeout}ms)`;
+      util.destroy(socket, new ConnectTimeoutError(message2));
     }
     module.exports = buildConnector;
   }
@@ -3665,15 +3665,15 @@ var require_webidl = __commonJS({
     webidl.converters = {};
     webidl.util = {};
     webidl.errors = {};
-    webidl.errors.exception = function(message) {
-      return new TypeError(`${message.header}: ${message.message}`);
+    webidl.errors.exception = function(message2) {
+      return new TypeError(`${message2.header}: ${message2.message}`);
     };
     webidl.errors.conversionFailed = function(context) {
-      const plural = context.types.length === 1 ? "" : " one of";
-      const message = `${context.argument} could not be converted to${plural}: ${context.types.join(", ")}.`;
+      const plural2 = context.types.length === 1 ? "" : " one of";
+      const message2 = `${context.argument} could not be converted to${plural2}: ${context.types.join(", ")}.`;
       return webidl.errors.exception({
         header: context.prefix,
-        message
+        message: message2
       });
     };
     webidl.errors.invalidArgument = function(context) {
@@ -5316,12 +5316,12 @@ var require_formdata_parser = __commonJS({
               return "failure";
             }
             if (bufferStartsWith(input, filenameBuffer, position)) {
-              let check = position.position + filenameBuffer.length;
-              if (input[check] === 42) {
+              let check2 = position.position + filenameBuffer.length;
+              if (input[check2] === 42) {
                 position.position += 1;
-                check += 1;
+                check2 += 1;
               }
-              if (input[check] !== 61 || input[check + 1] !== 34) {
+              if (input[check2] !== 61 || input[check2 + 1] !== 34) {
                 return "failure";
               }
               position.position += 12;
@@ -5882,21 +5882,21 @@ var require_client_h1 = __commonJS({
         this.connection = "";
         this.maxResponseSize = client[kMaxResponseSize];
       }
-      setTimeout(delay, type2) {
-        if (delay !== this.timeoutValue || type2 & USE_FAST_TIMER ^ this.timeoutType & USE_FAST_TIMER) {
+      setTimeout(delay2, type2) {
+        if (delay2 !== this.timeoutValue || type2 & USE_FAST_TIMER ^ this.timeoutType & USE_FAST_TIMER) {
           if (this.timeout) {
             timers.clearTimeout(this.timeout);
             this.timeout = null;
           }
-          if (delay) {
+          if (delay2) {
             if (type2 & USE_FAST_TIMER) {
-              this.timeout = timers.setFastTimeout(onParserTimeout, delay, new WeakRef(this));
+              this.timeout = timers.setFastTimeout(onParserTimeout, delay2, new WeakRef(this));
             } else {
-              this.timeout = setTimeout(onParserTimeout, delay, new WeakRef(this));
+              this.timeout = setTimeout(onParserTimeout, delay2, new WeakRef(this));
               this.timeout.unref();
             }
           }
-          this.timeoutValue = delay;
+          this.timeoutValue = delay2;
         } else if (this.timeout) {
           if (this.timeout.refresh) {
             this.timeout.refresh();
@@ -5998,12 +5998,12 @@ var require_client_h1 = __commonJS({
           return new ResponseContentLengthMismatchError();
         }
         const ptr = llhttp.llhttp_get_error_reason(this.ptr);
-        let message = "";
+        let message2 = "";
         if (ptr) {
           const len = new Uint8Array(llhttp.memory.buffer, ptr).indexOf(0);
-          message = "Response does not match the HTTP/1.1 protocol (" + Buffer.from(llhttp.memory.buffer, ptr, len).toString() + ")";
+          message2 = "Response does not match the HTTP/1.1 protocol (" + Buffer.from(llhttp.memory.buffer, ptr, len).toString() + ")";
         }
-        return new HTTPParserError(message, constants3.ERROR[ret], data);
+        return new HTTPParserError(message2, constants3.ERROR[ret], data);
       }
       destroy() {
         assert(this.ptr != null);
@@ -9761,9 +9761,9 @@ var require_util3 = __commonJS({
         chunks = [];
         length = 0;
       }
-      const message = `Response status code ${statusCode}${statusMessage ? `: ${statusMessage}` : ""}`;
+      const message2 = `Response status code ${statusCode}${statusMessage ? `: ${statusMessage}` : ""}`;
       if (statusCode === 204 || !contentType || !length) {
-        queueMicrotask(() => callback(new ResponseStatusCodeError(message, statusCode, headers2)));
+        queueMicrotask(() => callback(new ResponseStatusCodeError(message2, statusCode, headers2)));
         return;
       }
       const stackTraceLimit = Error.stackTraceLimit;
@@ -9779,7 +9779,7 @@ var require_util3 = __commonJS({
       } finally {
         Error.stackTraceLimit = stackTraceLimit;
       }
-      queueMicrotask(() => callback(new ResponseStatusCodeError(message, statusCode, headers2, payload)));
+      queueMicrotask(() => callback(new ResponseStatusCodeError(message2, statusCode, headers2, payload)));
     }
     var isContentTypeApplicationJson = (contentType) => {
       return contentType.length > 15 && contentType[11] === "/" && contentType[0] === "a" && contentType[1] === "p" && contentType[2] === "p" && contentType[3] === "l" && contentType[4] === "i" && contentType[5] === "c" && contentType[6] === "a" && contentType[7] === "t" && contentType[8] === "i" && contentType[9] === "o" && contentType[10] === "n" && contentType[12] === "j" && contentType[13] === "s" && contentType[14] === "o" && contentType[15] === "n";
@@ -10606,11 +10606,11 @@ var require_mock_errors = __commonJS({
     var { UndiciError } = require_errors();
     var kMockNotMatchedError = /* @__PURE__ */ Symbol.for("undici.error.UND_MOCK_ERR_MOCK_NOT_MATCHED");
     var MockNotMatchedError = class _MockNotMatchedError extends UndiciError {
-      constructor(message) {
-        super(message);
+      constructor(message2) {
+        super(message2);
         Error.captureStackTrace(this, _MockNotMatchedError);
         this.name = "MockNotMatchedError";
-        this.message = message || "The request does not match any registered mock dispatches";
+        this.message = message2 || "The request does not match any registered mock dispatches";
         this.code = "UND_MOCK_ERR_MOCK_NOT_MATCHED";
       }
       static [Symbol.hasInstance](instance) {
@@ -10849,7 +10849,7 @@ var require_mock_utils = __commonJS({
       if (mockDispatch2.data.callback) {
         mockDispatch2.data = { ...mockDispatch2.data, ...mockDispatch2.data.callback(opts) };
       }
-      const { data: { statusCode, data, headers: headers2, trailers, error: error2 }, delay, persist } = mockDispatch2;
+      const { data: { statusCode, data, headers: headers2, trailers, error: error2 }, delay: delay2, persist } = mockDispatch2;
       const { timesInvoked, times } = mockDispatch2;
       mockDispatch2.consumed = !persist && timesInvoked >= times;
       mockDispatch2.pending = timesInvoked < times;
@@ -10858,10 +10858,10 @@ var require_mock_utils = __commonJS({
         handler.onError(error2);
         return true;
       }
-      if (typeof delay === "number" && delay > 0) {
+      if (typeof delay2 === "number" && delay2 > 0) {
         setTimeout(() => {
           handleReply(this[kDispatches]);
-        }, delay);
+        }, delay2);
       } else {
         handleReply(this[kDispatches]);
       }
@@ -11233,9 +11233,9 @@ var require_pluralizer = __commonJS({
       this: "these"
     };
     module.exports = class Pluralizer {
-      constructor(singular, plural) {
+      constructor(singular, plural2) {
         this.singular = singular;
-        this.plural = plural;
+        this.plural = plural2;
       }
       pluralize(count) {
         const one = count === 1;
@@ -18259,15 +18259,15 @@ var require_websocket = __commonJS({
       this.ws[kResponse].socket.resume();
     }
     function onParserError(err) {
-      let message;
+      let message2;
       let code;
       if (err instanceof CloseEvent) {
-        message = err.reason;
+        message2 = err.reason;
         code = err.code;
       } else {
-        message = err.message;
+        message2 = err.message;
       }
-      fireEvent("error", this, () => new ErrorEvent("error", { error: err, message }));
+      fireEvent("error", this, () => new ErrorEvent("error", { error: err, message: message2 }));
       closeWebSocketConnection(this, code);
     }
     module.exports = {
@@ -18290,7 +18290,7 @@ var require_util8 = __commonJS({
       }
       return true;
     }
-    function delay(ms) {
+    function delay2(ms) {
       return new Promise((resolve) => {
         setTimeout(resolve, ms).unref();
       });
@@ -18298,7 +18298,7 @@ var require_util8 = __commonJS({
     module.exports = {
       isValidLastEventId,
       isASCIINumber,
-      delay
+      delay: delay2
     };
   }
 });
@@ -18720,7 +18720,7 @@ var require_eventsource = __commonJS({
     var { parseMIMEType } = require_data_url();
     var { createFastMessageEvent } = require_events();
     var { isNetworkError } = require_response();
-    var { delay } = require_util8();
+    var { delay: delay2 } = require_util8();
     var { kEnumerableProperty } = require_util();
     var { environmentSettingsObject } = require_util2();
     var { getGlobalDispatcher } = require_global2();
@@ -18893,7 +18893,7 @@ var require_eventsource = __commonJS({
         if (this.#readyState === CLOSED) return;
         this.#readyState = CONNECTING;
         this.dispatchEvent(new Event("error"));
-        await delay(this.#state.reconnectionTime);
+        await delay2(this.#state.reconnectionTime);
         if (this.#readyState !== CONNECTING) return;
         if (this.#state.lastEventId.length) {
           this.#request.headersList.set("last-event-id", this.#state.lastEventId, true);
@@ -21033,9 +21033,9 @@ var require_lib2 = __commonJS({
       enumerable: false,
       configurable: true
     });
-    function FetchError(message, type2, systemError) {
-      Error.call(this, message);
-      this.message = message;
+    function FetchError(message2, type2, systemError) {
+      Error.call(this, message2);
+      this.message = message2;
       this.type = type2;
       if (systemError) {
         this.code = this.errno = systemError.code;
@@ -21892,10 +21892,10 @@ var require_lib2 = __commonJS({
         agent
       });
     }
-    function AbortError(message) {
-      Error.call(this, message);
+    function AbortError(message2) {
+      Error.call(this, message2);
       this.type = "aborted";
-      this.message = message;
+      this.message = message2;
       Error.captureStackTrace(this, this.constructor);
     }
     AbortError.prototype = Object.create(Error.prototype);
@@ -23510,8 +23510,8 @@ var require_util9 = __commonJS({
     exports.SocksClientError = void 0;
     exports.shuffleArray = shuffleArray;
     var SocksClientError = class extends Error {
-      constructor(message, options) {
-        super(message);
+      constructor(message2, options) {
+        super(message2);
         this.options = options;
       }
     };
@@ -23532,8 +23532,8 @@ var require_address_error = __commonJS({
     Object.defineProperty(exports, "__esModule", { value: true });
     exports.AddressError = void 0;
     var AddressError = class extends Error {
-      constructor(message, parseMessage) {
-        super(message);
+      constructor(message2, parseMessage) {
+        super(message2);
         this.name = "AddressError";
         this.parseMessage = parseMessage;
       }
@@ -27039,20 +27039,20 @@ var require_ms = __commonJS({
     function fmtLong(ms) {
       var msAbs = Math.abs(ms);
       if (msAbs >= d) {
-        return plural(ms, msAbs, d, "day");
+        return plural2(ms, msAbs, d, "day");
       }
       if (msAbs >= h) {
-        return plural(ms, msAbs, h, "hour");
+        return plural2(ms, msAbs, h, "hour");
       }
       if (msAbs >= m) {
-        return plural(ms, msAbs, m, "minute");
+        return plural2(ms, msAbs, m, "minute");
       }
       if (msAbs >= s) {
-        return plural(ms, msAbs, s, "second");
+        return plural2(ms, msAbs, s, "second");
       }
       return ms + " ms";
     }
-    function plural(ms, msAbs, n, name) {
+    function plural2(ms, msAbs, n, name) {
       var isPlural = msAbs >= n * 1.5;
       return Math.round(ms / n) + " " + name + (isPlural ? "s" : "");
     }
@@ -27162,8 +27162,8 @@ var require_common2 = __commonJS({
         createDebug.namespaces = namespaces;
         createDebug.names = [];
         createDebug.skips = [];
-        const split = (typeof namespaces === "string" ? namespaces : "").trim().replace(/\s+/g, ",").split(",").filter(Boolean);
-        for (const ns of split) {
+        const split2 = (typeof namespaces === "string" ? namespaces : "").trim().replace(/\s+/g, ",").split(",").filter(Boolean);
+        for (const ns of split2) {
           if (ns[0] === "-") {
             createDebug.skips.push(ns.slice(1));
           } else {
@@ -28877,7 +28877,7 @@ var require_foldFlowLines = __commonJS({
         else
           end = lineWidth - indentAtStart;
       }
-      let split = void 0;
+      let split2 = void 0;
       let prev = void 0;
       let overflow = false;
       let i = -1;
@@ -28910,18 +28910,18 @@ var require_foldFlowLines = __commonJS({
           if (mode === FOLD_BLOCK)
             i = consumeMoreIndentedLines(text, i, indent.length);
           end = i + indent.length + endStep;
-          split = void 0;
+          split2 = void 0;
         } else {
           if (ch === " " && prev && prev !== " " && prev !== "\n" && prev !== "	") {
             const next = text[i + 1];
             if (next && next !== " " && next !== "\n" && next !== "	")
-              split = i;
+              split2 = i;
           }
           if (i >= end) {
-            if (split) {
-              folds.push(split);
-              end = split + endStep;
-              split = void 0;
+            if (split2) {
+              folds.push(split2);
+              end = split2 + endStep;
+              split2 = void 0;
             } else if (mode === FOLD_QUOTED) {
               while (prev === " " || prev === "	") {
                 prev = ch;
@@ -28934,7 +28934,7 @@ var require_foldFlowLines = __commonJS({
               folds.push(j);
               escapedFolds[j] = true;
               end = j + endStep;
-              split = void 0;
+              split2 = void 0;
             } else {
               overflow = true;
             }
@@ -31567,22 +31567,22 @@ var require_errors2 = __commonJS({
   "node_modules/yaml/dist/errors.js"(exports) {
     "use strict";
     var YAMLError = class extends Error {
-      constructor(name, pos, code, message) {
+      constructor(name, pos, code, message2) {
         super();
         this.name = name;
         this.code = code;
-        this.message = message;
+        this.message = message2;
         this.pos = pos;
       }
     };
     var YAMLParseError = class extends YAMLError {
-      constructor(pos, code, message) {
-        super("YAMLParseError", pos, code, message);
+      constructor(pos, code, message2) {
+        super("YAMLParseError", pos, code, message2);
       }
     };
     var YAMLWarning = class extends YAMLError {
-      constructor(pos, code, message) {
-        super("YAMLWarning", pos, code, message);
+      constructor(pos, code, message2) {
+        super("YAMLWarning", pos, code, message2);
       }
     };
     var prettifyError = (src, lc) => (error2) => {
@@ -32262,8 +32262,8 @@ var require_compose_collection = __commonJS({
         const { anchor, newlineAfterProp: nl } = props2;
         const lastProp = anchor && tagToken ? anchor.offset > tagToken.offset ? anchor : tagToken : anchor ?? tagToken;
         if (lastProp && (!nl || nl.offset < lastProp.offset)) {
-          const message = "Missing newline after block sequence props";
-          onError(lastProp, "MISSING_CHAR", message);
+          const message2 = "Missing newline after block sequence props";
+          onError(lastProp, "MISSING_CHAR", message2);
         }
       }
       const expType = token.type === "block-map" ? "map" : token.type === "block-seq" ? "seq" : token.start.source === "{" ? "map" : "seq";
@@ -32335,15 +32335,15 @@ var require_resolve_block_scalar = __commonJS({
             trimIndent = indent.length;
         } else {
           if (indent.length < trimIndent) {
-            const message = "Block scalars with more-indented leading empty lines must use an explicit indentation indicator";
-            onError(offset + indent.length, "MISSING_CHAR", message);
+            const message2 = "Block scalars with more-indented leading empty lines must use an explicit indentation indicator";
+            onError(offset + indent.length, "MISSING_CHAR", message2);
           }
           if (header.indent === 0)
             trimIndent = indent.length;
           contentStart = i;
           if (trimIndent === 0 && !ctx.atRoot) {
-            const message = "Block scalar values in collections must be indented";
-            onError(offset, "BAD_INDENT", message);
+            const message2 = "Block scalar values in collections must be indented";
+            onError(offset, "BAD_INDENT", message2);
           }
           break;
         }
@@ -32366,8 +32366,8 @@ var require_resolve_block_scalar = __commonJS({
           content = content.slice(0, -1);
         if (content && indent.length < trimIndent) {
           const src = header.indent ? "explicit indentation indicator" : "first line";
-          const message = `Block scalar lines must not be less indented than their ${src}`;
-          onError(offset - content.length - (crlf ? 2 : 1), "BAD_INDENT", message);
+          const message2 = `Block scalar lines must not be less indented than their ${src}`;
+          onError(offset - content.length - (crlf ? 2 : 1), "BAD_INDENT", message2);
           indent = "";
         }
         if (type2 === Scalar.Scalar.BLOCK_LITERAL) {
@@ -32445,8 +32445,8 @@ var require_resolve_block_scalar = __commonJS({
             break;
           case "comment":
             if (strict && !hasSpace) {
-              const message = "Comments must be separated from other tokens by white space characters";
-              onError(token, "MISSING_CHAR", message);
+              const message2 = "Comments must be separated from other tokens by white space characters";
+              onError(token, "MISSING_CHAR", message2);
             }
             length += token.source.length;
             comment = token.source.substring(1);
@@ -32457,8 +32457,8 @@ var require_resolve_block_scalar = __commonJS({
             break;
           /* istanbul ignore next should not happen */
           default: {
-            const message = `Unexpected token in block scalar header: ${token.type}`;
-            onError(token, "UNEXPECTED_TOKEN", message);
+            const message2 = `Unexpected token in block scalar header: ${token.type}`;
+            onError(token, "UNEXPECTED_TOKEN", message2);
             const ts = token.source;
             if (ts && typeof ts === "string")
               length += ts.length;
@@ -32468,13 +32468,13 @@ var require_resolve_block_scalar = __commonJS({
       return { mode, indent, chomp, comment, length };
     }
     function splitLines(source) {
-      const split = source.split(/\n( *)/);
-      const first = split[0];
+      const split2 = source.split(/\n( *)/);
+      const first = split2[0];
       const m = first.match(/^( *)/);
       const line0 = m?.[1] ? [m[1], first.slice(m[1].length)] : ["", first];
       const lines = [line0];
-      for (let i = 1; i < split.length; i += 2)
-        lines.push([split[i], split[i + 1]]);
+      for (let i = 1; i < split2.length; i += 2)
+        lines.push([split2[i], split2[i + 1]]);
       return lines;
     }
     exports.resolveBlockScalar = resolveBlockScalar;
@@ -32851,13 +32851,13 @@ var require_compose_node = __commonJS({
             if (anchor)
               node.anchor = anchor.source.substring(1);
           } catch (error2) {
-            const message = error2 instanceof Error ? error2.message : String(error2);
-            onError(token, "RESOURCE_EXHAUSTION", message);
+            const message2 = error2 instanceof Error ? error2.message : String(error2);
+            onError(token, "RESOURCE_EXHAUSTION", message2);
           }
           break;
         default: {
-          const message = token.type === "error" ? token.message : `Unsupported token (type: ${token.type})`;
-          onError(token, "UNEXPECTED_TOKEN", message);
+          const message2 = token.type === "error" ? token.message : `Unsupported token (type: ${token.type})`;
+          onError(token, "UNEXPECTED_TOKEN", message2);
           isSrcToken = false;
         }
       }
@@ -33013,12 +33013,12 @@ var require_composer = __commonJS({
         this.prelude = [];
         this.errors = [];
         this.warnings = [];
-        this.onError = (source, code, message, warning2) => {
+        this.onError = (source, code, message2, warning2) => {
           const pos = getErrorPos(source);
           if (warning2)
-            this.warnings.push(new errors.YAMLWarning(pos, code, message));
+            this.warnings.push(new errors.YAMLWarning(pos, code, message2));
           else
-            this.errors.push(new errors.YAMLParseError(pos, code, message));
+            this.errors.push(new errors.YAMLParseError(pos, code, message2));
         };
         this.directives = new directives.Directives({ version: options.version || "1.2" });
         this.options = options;
@@ -33088,10 +33088,10 @@ ${cb}` : comment;
           console.dir(token, { depth: null });
         switch (token.type) {
           case "directive":
-            this.directives.add(token.source, (offset, message, warning2) => {
+            this.directives.add(token.source, (offset, message2, warning2) => {
               const pos = getErrorPos(token);
               pos[0] += offset;
-              this.onError(pos, "BAD_DIRECTIVE", message, warning2);
+              this.onError(pos, "BAD_DIRECTIVE", message2, warning2);
             });
             this.prelude.push(token.source);
             this.atDirectives = true;
@@ -33180,12 +33180,12 @@ var require_cst_scalar = __commonJS({
     var stringifyString = require_stringifyString();
     function resolveAsScalar(token, strict = true, onError) {
       if (token) {
-        const _onError = (pos, code, message) => {
+        const _onError = (pos, code, message2) => {
           const offset = typeof pos === "number" ? pos : Array.isArray(pos) ? pos[0] : pos.offset;
           if (onError)
-            onError(offset, code, message);
+            onError(offset, code, message2);
           else
-            throw new errors.YAMLParseError([offset, offset + 1], code, message);
+            throw new errors.YAMLParseError([offset, offset + 1], code, message2);
         };
         switch (token.type) {
           case "scalar":
@@ -34345,8 +34345,8 @@ var require_parser = __commonJS({
         }
         const type2 = cst.tokenType(source);
         if (!type2) {
-          const message = `Not a YAML token: ${source}`;
-          yield* this.pop({ type: "error", offset: this.offset, message, source });
+          const message2 = `Not a YAML token: ${source}`;
+          yield* this.pop({ type: "error", offset: this.offset, message: message2, source });
           this.offset += source.length;
         } else if (type2 === "scalar") {
           this.atNewLine = false;
@@ -34436,8 +34436,8 @@ var require_parser = __commonJS({
       *pop(error2) {
         const token = error2 ?? this.stack.pop();
         if (!token) {
-          const message = "Tried to pop an empty stack";
-          yield { type: "error", offset: this.offset, source: "", message };
+          const message2 = "Tried to pop an empty stack";
+          yield { type: "error", offset: this.offset, source: "", message: message2 };
         } else if (this.stack.length === 0) {
           yield token;
         } else {
@@ -35250,22 +35250,22 @@ function toCommandProperties(annotationProperties) {
 }
 
 // node_modules/@actions/core/lib/command.js
-function issueCommand(command, properties, message) {
-  const cmd = new Command(command, properties, message);
+function issueCommand(command, properties, message2) {
+  const cmd = new Command(command, properties, message2);
   process.stdout.write(cmd.toString() + os.EOL);
 }
-function issue(name, message = "") {
-  issueCommand(name, {}, message);
+function issue(name, message2 = "") {
+  issueCommand(name, {}, message2);
 }
 var CMD_STRING = "::";
 var Command = class {
-  constructor(command, properties, message) {
+  constructor(command, properties, message2) {
     if (!command) {
       command = "missing.command";
     }
     this.command = command;
     this.properties = properties;
-    this.message = message;
+    this.message = message2;
   }
   toString() {
     let cmdStr = CMD_STRING + this.command;
@@ -35301,7 +35301,7 @@ function escapeProperty(s) {
 import * as crypto2 from "crypto";
 import * as fs from "fs";
 import * as os2 from "os";
-function issueFileCommand(command, message) {
+function issueFileCommand(command, message2) {
   const filePath = process.env[`GITHUB_${command}`];
   if (!filePath) {
     throw new Error(`Unable to find environment variable for file command ${command}`);
@@ -35309,7 +35309,7 @@ function issueFileCommand(command, message) {
   if (!fs.existsSync(filePath)) {
     throw new Error(`Missing file at path: ${filePath}`);
   }
-  fs.appendFileSync(filePath, `${toCommandValue(message)}${os2.EOL}`, {
+  fs.appendFileSync(filePath, `${toCommandValue(message2)}${os2.EOL}`, {
     encoding: "utf8"
   });
 }
@@ -35728,14 +35728,14 @@ function setOutput(name, value) {
   process.stdout.write(os4.EOL);
   issueCommand("set-output", { name }, toCommandValue(value));
 }
-function error(message, properties = {}) {
-  issueCommand("error", toCommandProperties(properties), message instanceof Error ? message.toString() : message);
+function error(message2, properties = {}) {
+  issueCommand("error", toCommandProperties(properties), message2 instanceof Error ? message2.toString() : message2);
 }
-function warning(message, properties = {}) {
-  issueCommand("warning", toCommandProperties(properties), message instanceof Error ? message.toString() : message);
+function warning(message2, properties = {}) {
+  issueCommand("warning", toCommandProperties(properties), message2 instanceof Error ? message2.toString() : message2);
 }
-function info(message) {
-  process.stdout.write(message + os4.EOL);
+function info(message2) {
+  process.stdout.write(message2 + os4.EOL);
 }
 function startGroup(name) {
   issue("group", name);
@@ -35771,8 +35771,8 @@ var GantryError = class extends Error {
   hint;
   location;
   title;
-  constructor(message, options = {}) {
-    super(message, options.cause === void 0 ? void 0 : { cause: options.cause });
+  constructor(message2, options = {}) {
+    super(message2, options.cause === void 0 ? void 0 : { cause: options.cause });
     this.name = "GantryError";
     this.hint = options.hint;
     this.location = options.location;
@@ -35803,14 +35803,14 @@ function toGantryError(err) {
 
 // src/report/reporter.ts
 var ActionsReporter = class {
-  info(message) {
-    info(message);
+  info(message2) {
+    info(message2);
   }
-  warning(message, location) {
-    warning(message, toAnnotation(location));
+  warning(message2, location) {
+    warning(message2, toAnnotation(location));
   }
-  error(message, location, title) {
-    error(message, toAnnotation(location, title));
+  error(message2, location, title) {
+    error(message2, toAnnotation(location, title));
   }
   group(name, fn) {
     return group(name, fn);
@@ -35912,8 +35912,8 @@ function requireException() {
   hasRequiredException = 1;
   function formatError(exception2, compact) {
     let where = "";
-    const message = exception2.reason || "(unknown reason)";
-    if (!exception2.mark) return message;
+    const message2 = exception2.reason || "(unknown reason)";
+    if (!exception2.mark) return message2;
     if (exception2.mark.name) {
       where += 'in "' + exception2.mark.name + '" ';
     }
@@ -35921,7 +35921,7 @@ function requireException() {
     if (!compact && exception2.mark.snippet) {
       where += "\n\n" + exception2.mark.snippet;
     }
-    return message + " " + where;
+    return message2 + " " + where;
   }
   function YAMLException2(reason, mark) {
     Error.call(this);
@@ -36985,7 +36985,7 @@ function requireLoader() {
     this.documents = [];
     this.anchorMapTransactions = [];
   }
-  function generateError(state, message) {
+  function generateError(state, message2) {
     const mark = {
       name: state.filename,
       buffer: state.input.slice(0, -1),
@@ -36995,14 +36995,14 @@ function requireLoader() {
       column: state.position - state.lineStart
     };
     mark.snippet = makeSnippet(mark);
-    return new YAMLException2(message, mark);
+    return new YAMLException2(message2, mark);
   }
-  function throwError(state, message) {
-    throw generateError(state, message);
+  function throwError(state, message2) {
+    throw generateError(state, message2);
   }
-  function throwWarning(state, message) {
+  function throwWarning(state, message2) {
     if (state.onWarning) {
-      state.onWarning.call(null, generateError(state, message));
+      state.onWarning.call(null, generateError(state, message2));
     }
   }
   function storeAnchor(state, name, value) {
@@ -37441,7 +37441,7 @@ function requireLoader() {
     let terminator;
     let isPair;
     let isExplicitPair;
-    let isMapping2;
+    let isMapping3;
     const overridableKeys = /* @__PURE__ */ Object.create(null);
     let keyNode;
     let keyTag;
@@ -37449,11 +37449,11 @@ function requireLoader() {
     let ch = state.input.charCodeAt(state.position);
     if (ch === 91) {
       terminator = 93;
-      isMapping2 = false;
+      isMapping3 = false;
       _result = [];
     } else if (ch === 123) {
       terminator = 125;
-      isMapping2 = true;
+      isMapping3 = true;
       _result = {};
     } else {
       return false;
@@ -37469,7 +37469,7 @@ function requireLoader() {
         state.position++;
         state.tag = _tag;
         state.anchor = _anchor;
-        state.kind = isMapping2 ? "mapping" : "sequence";
+        state.kind = isMapping3 ? "mapping" : "sequence";
         state.result = _result;
         return true;
       } else if (!readNext) {
@@ -37502,7 +37502,7 @@ function requireLoader() {
         composeNode(state, nodeIndent, CONTEXT_FLOW_IN, false, true);
         valueNode = state.result;
       }
-      if (isMapping2) {
+      if (isMapping3) {
         storeMappingPair(state, _result, overridableKeys, keyTag, keyNode, valueNode, _line, _lineStart, _pos);
       } else if (isPair) {
         _result.push(storeMappingPair(state, null, overridableKeys, keyTag, keyNode, valueNode, _line, _lineStart, _pos));
@@ -39215,10 +39215,10 @@ var Jsep = class _Jsep {
    * @param {string} message
    * @throws
    */
-  throwError(message) {
-    const error2 = new Error(message + " at character " + this.index);
+  throwError(message2) {
+    const error2 = new Error(message2 + " at character " + this.index);
     error2.index = this.index;
-    error2.description = message;
+    error2.description = message2;
     throw error2;
   }
   /**
@@ -68672,8 +68672,8 @@ function looseInstanceOf(input, expected) {
 }
 var ERR_INVALID_ARG_VALUE = "ERR_INVALID_ARG_VALUE";
 var ERR_INVALID_ARG_TYPE = "ERR_INVALID_ARG_TYPE";
-function CodedTypeError(message, code, cause) {
-  const err = new TypeError(message, { cause });
+function CodedTypeError(message2, code, cause) {
+  const err = new TypeError(message2, { cause });
   Object.assign(err, { code });
   return err;
 }
@@ -68742,8 +68742,8 @@ function b64u(input) {
 }
 var UnsupportedOperationError = class extends Error {
   code;
-  constructor(message, options) {
-    super(message, options);
+  constructor(message2, options) {
+    super(message2, options);
     this.name = this.constructor.name;
     this.code = UNSUPPORTED_OPERATION;
     Error.captureStackTrace?.(this, this.constructor);
@@ -68751,8 +68751,8 @@ var UnsupportedOperationError = class extends Error {
 };
 var OperationProcessingError = class extends Error {
   code;
-  constructor(message, options) {
-    super(message, options);
+  constructor(message2, options) {
+    super(message2, options);
     this.name = this.constructor.name;
     if (options?.code) {
       this.code = options?.code;
@@ -68760,8 +68760,8 @@ var OperationProcessingError = class extends Error {
     Error.captureStackTrace?.(this, this.constructor);
   }
 };
-function OPE(message, code, cause) {
-  return new OperationProcessingError(message, { code, cause });
+function OPE(message2, code, cause) {
+  return new OperationProcessingError(message2, { code, cause });
 }
 function isJsonObject(input) {
   if (input === null || typeof input !== "object" || Array.isArray(input)) {
@@ -68999,8 +68999,8 @@ var ResponseBodyError = class extends Error {
   status;
   error_description;
   response;
-  constructor(message, options) {
-    super(message, options);
+  constructor(message2, options) {
+    super(message2, options);
     this.name = this.constructor.name;
     this.code = RESPONSE_BODY_ERROR;
     this.cause = options.cause;
@@ -69016,8 +69016,8 @@ var AuthorizationResponseError = class extends Error {
   code;
   error;
   error_description;
-  constructor(message, options) {
-    super(message, options);
+  constructor(message2, options) {
+    super(message2, options);
     this.name = this.constructor.name;
     this.code = AUTHORIZATION_RESPONSE_ERROR;
     this.cause = options.cause;
@@ -69031,8 +69031,8 @@ var WWWAuthenticateChallengeError = class extends Error {
   code;
   response;
   status;
-  constructor(message, options) {
-    super(message, options);
+  constructor(message2, options) {
+    super(message2, options);
     this.name = this.constructor.name;
     this.code = WWW_AUTHENTICATE_CHALLENGE;
     this.cause = options.cause;
@@ -69483,12 +69483,12 @@ function checkSigningAlgorithm(client, issuer, fallback, header) {
   }
   throw OPE('missing client or server configuration to verify used JWT "alg" header parameter', void 0, { client, issuer, fallback });
 }
-async function getResponseJsonBody(response, check = assertApplicationJson) {
+async function getResponseJsonBody(response, check2 = assertApplicationJson) {
   let json2;
   try {
     json2 = await response.json();
   } catch (cause) {
-    check(response);
+    check2(response);
     throw OPE('failed to parse "response" body as JSON', PARSE_ERROR, cause);
   }
   if (!isJsonObject(json2)) {
@@ -69541,15 +69541,15 @@ function None2() {
 var customFetch2 = customFetch;
 var ERR_INVALID_ARG_VALUE2 = "ERR_INVALID_ARG_VALUE";
 var ERR_INVALID_ARG_TYPE2 = "ERR_INVALID_ARG_TYPE";
-function CodedTypeError2(message, code, cause) {
-  const err = new TypeError(message, { cause });
+function CodedTypeError2(message2, code, cause) {
+  const err = new TypeError(message2, { cause });
   Object.assign(err, { code });
   return err;
 }
 var ClientError = class extends Error {
   code;
-  constructor(message, options) {
-    super(message, options);
+  constructor(message2, options) {
+    super(message2, options);
     this.name = this.constructor.name;
     this.code = options?.code;
     Error.captureStackTrace?.(this, this.constructor);
@@ -70677,8 +70677,8 @@ function describeProblems(problems) {
   return problems.map((p) => p.message).join("; ") || "no detail from the server";
 }
 var KubeApiError = class extends Error {
-  constructor(message, code, reason) {
-    super(message);
+  constructor(message2, code, reason) {
+    super(message2);
     this.code = code;
     this.reason = reason;
     this.name = "KubeApiError";
@@ -70785,15 +70785,19 @@ var ApiClient = class _ApiClient {
       req.end();
     });
   }
-  /** One request, retried with backoff while the server is unreachable or answers 429/5xx, for up to retryForMs. */
-  async request(method, path2, query = {}, body, contentType) {
+  /**
+   * One request, retried with backoff while the server is unreachable or answers 429/5xx,
+   * for up to retryForMs. `retryAnswers: false` retries only when no answer came at all:
+   * through the service proxy a 503 is the pods' (or their absence's) answer, a measurement.
+   */
+  async request(method, path2, query = {}, body, contentType, retryAnswers = true) {
     const deadline = Date.now() + this.retryForMs;
     for (let attempt = 0; ; attempt++) {
       let res;
       let error2;
       try {
         res = await this.send(method, path2, query, body, contentType);
-        if (!retryable2(void 0, res.status)) return res;
+        if (!retryAnswers || !retryable2(void 0, res.status)) return res;
       } catch (err) {
         if (!retryable2(err)) throw err;
         error2 = err;
@@ -70814,8 +70818,8 @@ var ApiClient = class _ApiClient {
   }
   static problem(o, res, index2) {
     const status = _ApiClient.parseStatus(res);
-    const message = status.message || `HTTP ${res.status}`;
-    return { object: o ? serverName(o) : void 0, index: index2, reason: status.reason, code: res.status, message };
+    const message2 = status.message || `HTTP ${res.status}`;
+    return { object: o ? serverName(o) : void 0, index: index2, reason: status.reason, code: res.status, message: message2 };
   }
   static json(res) {
     return JSON.parse(res.body);
@@ -70932,9 +70936,9 @@ var ApiClient = class _ApiClient {
   watch(apiVersion, kind, options, onEvent) {
     let controller;
     let stopped = false;
-    let settle;
+    let settle2;
     const done = new Promise((resolve) => {
-      settle = resolve;
+      settle2 = resolve;
     });
     let ended = false;
     const end = (e2) => {
@@ -70942,7 +70946,7 @@ var ApiClient = class _ApiClient {
       ended = true;
       this.watches.delete(stream);
       controller?.abort();
-      settle(e2);
+      settle2(e2);
     };
     const stream = { stop: () => {
       stopped = true;
@@ -70986,7 +70990,7 @@ var ApiClient = class _ApiClient {
     return res.status === 200 ? res.body : "";
   }
   async proxyGet(namespace, service, port, path2) {
-    const res = await this.request("GET", `/api/v1/namespaces/${encodeURIComponent(namespace)}/services/${encodeURIComponent(`${service}:${port}`)}/proxy${path2.startsWith("/") ? path2 : `/${path2}`}`);
+    const res = await this.request("GET", `/api/v1/namespaces/${encodeURIComponent(namespace)}/services/${encodeURIComponent(`${service}:${port}`)}/proxy${path2.startsWith("/") ? path2 : `/${path2}`}`, {}, void 0, void 0, false);
     return { status: res.status, body: res.body };
   }
   close() {
@@ -70994,9 +70998,6 @@ var ApiClient = class _ApiClient {
     this.agent.destroy();
   }
 };
-
-// src/kube/yaml-documents.ts
-var import_yaml = __toESM(require_dist3(), 1);
 
 // src/kube/snapshot.ts
 import { gunzipSync, gzipSync } from "node:zlib";
@@ -71024,13 +71025,22 @@ function identity(o, namespace) {
 }
 async function restoreSnapshot(client, snapshot) {
   const problems = [];
-  if (snapshot.existing.length > 0) {
-    const live = await client.getObjects(snapshot.existing);
-    const liveIds = new Set(live.map((o) => identity(o)));
-    const toReplace = snapshot.existing.filter((o) => liveIds.has(identity(o)));
-    const toCreate = snapshot.existing.filter((o) => !liveIds.has(identity(o)));
+  let pending = snapshot.existing;
+  for (let attempt = 0; pending.length > 0; attempt++) {
+    const live = await client.getObjects(pending);
+    const liveById = new Map(live.map((o) => [identity(o), o]));
+    const toReplace = pending.filter((o) => liveById.has(identity(o))).map((o) => ({ ...o, metadata: { ...o.metadata, resourceVersion: liveById.get(identity(o)).metadata.resourceVersion } }));
+    const toCreate = pending.filter((o) => !liveById.has(identity(o)));
     const replaced = await client.replace(toReplace);
-    if (!replaced.ok) problems.push(describeProblems(replaced.problems));
+    const conflicts = replaced.problems.filter((p) => p.reason === "Conflict" && p.index !== void 0);
+    const others = replaced.problems.filter((p) => !conflicts.includes(p));
+    if (others.length > 0) problems.push(describeProblems(others));
+    if (conflicts.length > 0 && attempt < 5) {
+      pending = conflicts.map((p) => toReplace[p.index]).map((o) => snapshot.existing.find((e2) => identity(e2) === identity(o)));
+    } else {
+      if (conflicts.length > 0) problems.push(describeProblems(conflicts));
+      pending = [];
+    }
     const created = await client.create(toCreate);
     if (!created.ok) problems.push(describeProblems(created.problems));
   }
@@ -71050,6 +71060,235 @@ function encodeObjects(objects) {
 function decodeObjects(data) {
   return JSON.parse(gunzipSync(Buffer.from(data, "base64")).toString("utf8"));
 }
+
+// src/kube/state.ts
+var UNFINISHED = ["applying", "waiting", "rolling-back"];
+var IN_PROGRESS = ["progressing", "paused", "promoting", "aborting"];
+function recordName(target) {
+  return `gantry-${target.app}-rollout`;
+}
+var b64 = (text) => Buffer.from(text, "utf8").toString("base64");
+var unb64 = (data) => Buffer.from(data, "base64").toString("utf8");
+var RolloutStore = class _RolloutStore {
+  constructor(client, target) {
+    this.client = client;
+    this.target = target;
+  }
+  client;
+  target;
+  async read() {
+    return _RolloutStore.decode(await this.client.get(this.ref()));
+  }
+  /** A reference to the record's Secret, for reading it together with others in one call. */
+  ref() {
+    return { apiVersion: "v1", kind: "Secret", metadata: { name: recordName(this.target), namespace: this.target.namespace } };
+  }
+  static decode(object) {
+    const secret = object;
+    if (!secret?.data?.record) return void 0;
+    const record = JSON.parse(unb64(secret.data.record));
+    const snapshot = secret.data.existing !== void 0 && secret.data.created !== void 0 ? { existing: decodeObjects(secret.data.existing), created: decodeObjects(secret.data.created) } : void 0;
+    return { record, snapshot };
+  }
+  /** Writes the record (and the snapshot while one is needed) in one server-side apply. */
+  async write(record, snapshot) {
+    const data = { record: b64(JSON.stringify(record)) };
+    if (snapshot) {
+      data.existing = encodeObjects(snapshot.existing);
+      data.created = encodeObjects(snapshot.created);
+    }
+    const secret = {
+      apiVersion: "v1",
+      kind: "Secret",
+      type: "gantry.dev/rollout",
+      metadata: {
+        name: recordName(this.target),
+        namespace: this.target.namespace,
+        labels: { "app.kubernetes.io/managed-by": "gantry", "gantry.dev/app": this.target.app }
+      },
+      data
+    };
+    const result = await this.client.apply([secret], { fieldManager: "gantry-state" });
+    if (!result.ok) {
+      throw new GantryError(`Could not record the rollout state in Secret ${recordName(this.target)}: ${describeProblems(result.problems)}`, {
+        title: "State not saved",
+        hint: "Gantry keeps its rollout state in the target namespace; the credentials need to create and update Secrets there."
+      });
+    }
+  }
+};
+
+// src/shared/image-reference.ts
+var DOCKER_HUB = "docker.io";
+var COMPONENT = /^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$/;
+var TAG = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/;
+var DIGEST = /^[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9A-Fa-f]{32,}$/;
+var DOMAIN = /^(?:[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*(?::\d+)?$|^\[[0-9a-fA-F:]+\](?::\d+)?$/;
+function split(value) {
+  let rest = value;
+  let digest;
+  const at = rest.indexOf("@");
+  if (at >= 0) {
+    digest = rest.slice(at + 1);
+    rest = rest.slice(0, at);
+  }
+  const slash = rest.indexOf("/");
+  const first = slash < 0 ? "" : rest.slice(0, slash);
+  const hasDomain = slash >= 0 && (first.includes(".") || first.includes(":") || first === "localhost" || first.startsWith("[") || first.toLowerCase() !== first);
+  let path2 = hasDomain ? rest.slice(slash + 1) : rest;
+  let tag;
+  const colon = path2.indexOf(":");
+  if (colon >= 0) {
+    tag = path2.slice(colon + 1);
+    path2 = path2.slice(0, colon);
+  }
+  return { domain: hasDomain ? first : void 0, path: path2, tag, digest, name: hasDomain ? `${first}/${path2}` : path2 };
+}
+function check(value, parts) {
+  const { domain, path: path2, tag, digest, name } = parts;
+  if (domain !== void 0 && !DOMAIN.test(domain)) {
+    return { problem: `registry "${domain}" in "${value}" is not a valid host[:port]${namedChars(domain, /[A-Za-z0-9.:[\]-]/)}` };
+  }
+  if (path2 === "") return { problem: `"${value}" has no repository name` };
+  for (const component of path2.split("/")) {
+    if (!COMPONENT.test(component)) {
+      const bad = namedChars(path2.replace(/\//g, ""), /[a-z0-9._-]/);
+      const why = bad || (component === "" ? ": it has an empty path component (//)" : ": separators (. _ __ -) must sit between letters or digits");
+      return { problem: `repository "${path2}" is not valid${why}; repository names use lowercase letters, digits and . _ - separators` };
+    }
+  }
+  if (tag !== void 0) {
+    const tagProblem = validateTag(tag);
+    if (tagProblem) return { problem: tagProblem };
+  }
+  if (digest !== void 0 && !DIGEST.test(digest)) {
+    return { problem: `digest "${digest}" in "${value}" is not valid; a digest is an algorithm and hex digits, e.g. sha256:\u2026` };
+  }
+  const registry = domain === void 0 || domain === "index.docker.io" ? DOCKER_HUB : domain;
+  const repository = registry === DOCKER_HUB && !path2.includes("/") ? `library/${path2}` : path2;
+  return { registry, repository, tag, digest, name };
+}
+function parseImageReference(text) {
+  return check(text, split(text));
+}
+function parseImage(text) {
+  const ref = parseImageReference(text);
+  return "problem" in ref ? void 0 : ref;
+}
+function repositoryOf(ref) {
+  return `${ref.registry}/${ref.repository}`;
+}
+function validateTag(tag) {
+  if (TAG.test(tag)) return void 0;
+  if (tag === "") return "the tag is empty";
+  if (tag.length > 128) return `tag "${tag.slice(0, 20)}\u2026" is ${tag.length} characters long; at most 128 are allowed`;
+  const bad = namedChars(tag, /[A-Za-z0-9_.-]/);
+  if (bad) return `tag "${tag}" is not valid${bad}; tags use letters, digits, _ . and -`;
+  return `tag "${tag}" is not valid: it must not start with "${tag[0]}"; start it with a letter, digit or _`;
+}
+function namedChars(text, allowed) {
+  const bad = [...new Set([...text].filter((c) => !allowed.test(c)))];
+  if (bad.length === 0) return "";
+  return `: it contains ${bad.map((c) => c === " " ? "a space" : `"${c}"`).join(", ")}`;
+}
+
+// src/kube/images.ts
+function isMapping(v) {
+  return typeof v === "object" && v !== null && !Array.isArray(v);
+}
+var POD_TEMPLATE_PATHS = {
+  Pod: [],
+  PodTemplate: ["template"],
+  Deployment: ["spec", "template"],
+  StatefulSet: ["spec", "template"],
+  DaemonSet: ["spec", "template"],
+  ReplicaSet: ["spec", "template"],
+  ReplicationController: ["spec", "template"],
+  Job: ["spec", "template"],
+  CronJob: ["spec", "jobTemplate", "spec", "template"]
+};
+function podTemplateOf(o) {
+  const path2 = POD_TEMPLATE_PATHS[o.kind];
+  if (!path2) return void 0;
+  let node = o;
+  for (const key2 of path2) node = isMapping(node) ? node[key2] : void 0;
+  return isMapping(node) ? node : void 0;
+}
+
+// src/kube/history.ts
+function historyName(target) {
+  return `gantry-${target.app}-history`;
+}
+function imagesOf(objects) {
+  const out = {};
+  for (const o of objects) {
+    const podSpec = podTemplateOf(o)?.spec;
+    if (!podSpec) continue;
+    for (const key2 of ["initContainers", "containers"]) {
+      for (const c of podSpec[key2] ?? []) {
+        if (c.image) out[`${o.kind}/${o.metadata.name}/${c.name}`] = c.image;
+      }
+    }
+  }
+  return out;
+}
+function resolvedDigests(images, pods2) {
+  const wanted = new Set(images);
+  const out = {};
+  for (const pod of pods2) {
+    if (pod.kind !== "Pod" || pod.metadata.deletionTimestamp) continue;
+    const status = pod.status;
+    for (const c of [...status?.containerStatuses ?? [], ...status?.initContainerStatuses ?? []]) {
+      if (!c.image || !c.imageID || !wanted.has(c.image) || out[c.image]) continue;
+      const digest = /sha256:[0-9a-f]{64}/.exec(c.imageID)?.[0];
+      const parsed = parseImage(c.image);
+      if (digest && parsed) out[c.image] = `${repositoryOf(parsed)}@${digest}`;
+    }
+  }
+  return out;
+}
+var History = class _History {
+  constructor(client, target, limit) {
+    this.client = client;
+    this.target = target;
+    this.limit = limit;
+  }
+  client;
+  target;
+  limit;
+  /** Newest first. */
+  async list() {
+    return _History.decode(await this.client.get(this.ref()));
+  }
+  ref() {
+    return { apiVersion: "v1", kind: "Secret", metadata: { name: historyName(this.target), namespace: this.target.namespace } };
+  }
+  static decode(object) {
+    const secret = object;
+    if (!secret?.data?.revisions) return [];
+    return decodeObjects(secret.data.revisions);
+  }
+  /** Adds a revision and drops the oldest beyond the limit. Returns the list as stored. */
+  async record(entry, existing) {
+    const all = [entry, ...(existing ?? await this.list()).filter((r) => r.revision !== entry.revision)].slice(0, this.limit);
+    const secret = {
+      apiVersion: "v1",
+      kind: "Secret",
+      type: "gantry.dev/history",
+      metadata: {
+        name: historyName(this.target),
+        namespace: this.target.namespace,
+        labels: { "app.kubernetes.io/managed-by": "gantry", "gantry.dev/app": this.target.app }
+      },
+      data: { revisions: encodeObjects(all) }
+    };
+    const result = await this.client.apply([secret], { fieldManager: "gantry-state" });
+    if (!result.ok) {
+      throw new GantryError(`Could not record revision ${entry.revision} in Secret ${historyName(this.target)}: ${describeProblems(result.problems)}`, { title: "History not saved" });
+    }
+    return all;
+  }
+};
 
 // src/kube/informer.ts
 var key = (o) => `${o.metadata.namespace ?? ""}/${o.metadata.name}`;
@@ -71237,29 +71476,29 @@ function podFailure(pod, all = []) {
 function podReady(pod) {
   return pod.status?.conditions?.some((c) => c.type === "Ready" && c.status === "True") ?? false;
 }
-function reportedPods(pods) {
-  return pods.filter((p) => !p.metadata.deletionTimestamp && podReady(p) && (p.status?.containerStatuses ?? []).every((c) => /sha256:[0-9a-f]{64}/.test(c.imageID ?? ""))).length;
+function reportedPods(pods2) {
+  return pods2.filter((p) => !p.metadata.deletionTimestamp && podReady(p) && (p.status?.containerStatuses ?? []).every((c) => /sha256:[0-9a-f]{64}/.test(c.imageID ?? ""))).length;
 }
 function notReadyContainer(pod) {
   return pod.status?.containerStatuses?.find((c) => !c.ready)?.name ?? pod.spec?.containers?.[0]?.name;
 }
 function currentPods(workload, all) {
-  const pods = all.filter((o) => o.kind === "Pod");
+  const pods2 = all.filter((o) => o.kind === "Pod");
   switch (workload.kind) {
     case "Deployment": {
       const revision = workload.metadata.annotations?.["deployment.kubernetes.io/revision"];
       const rs = all.find((o) => o.kind === "ReplicaSet" && ownedBy(o, workload) && o.metadata.annotations?.["deployment.kubernetes.io/revision"] === revision);
-      return rs ? pods.filter((p) => ownedBy(p, rs)) : [];
+      return rs ? pods2.filter((p) => ownedBy(p, rs)) : [];
     }
     case "StatefulSet": {
       const update = obj(workload.status).updateRevision;
-      return pods.filter((p) => ownedBy(p, workload) && (!update || p.metadata.labels?.["controller-revision-hash"] === update));
+      return pods2.filter((p) => ownedBy(p, workload) && (!update || p.metadata.labels?.["controller-revision-hash"] === update));
     }
     case "DaemonSet":
     case "Job":
-      return pods.filter((p) => ownedBy(p, workload));
+      return pods2.filter((p) => ownedBy(p, workload));
     case "Pod":
-      return pods.filter((p) => p.metadata.name === workload.metadata.name);
+      return pods2.filter((p) => p.metadata.name === workload.metadata.name);
     default:
       return [];
   }
@@ -71267,17 +71506,17 @@ function currentPods(workload, all) {
 function assess(workload, all) {
   const spec = obj(workload.spec);
   const status = obj(workload.status);
-  const pods = currentPods(workload, all);
-  for (const pod of pods) {
+  const pods2 = currentPods(workload, all);
+  for (const pod of pods2) {
     const failure = podFailure(pod, all);
-    if (failure) return { state: "failed", ready: pods.filter(podReady).length, desired: pods.length, reason: failure.reason, message: `pod ${pod.metadata.name}: ${failure.message}`, pod, container: failure.container, graceMs: failure.graceMs };
+    if (failure) return { state: "failed", ready: pods2.filter(podReady).length, desired: pods2.length, reason: failure.reason, message: `pod ${pod.metadata.name}: ${failure.message}`, pod, container: failure.container, graceMs: failure.graceMs };
   }
-  const slowPod = pods.find((p) => !podReady(p));
-  const slow = (ready, desired, message) => ({
+  const slowPod = pods2.find((p) => !podReady(p));
+  const slow = (ready, desired, message2) => ({
     state: "progressing",
     ready,
     desired,
-    message,
+    message: message2,
     pod: slowPod,
     container: slowPod ? notReadyContainer(slowPod) : void 0
   });
@@ -71296,7 +71535,7 @@ function assess(workload, all) {
       if (updated < desired) return slow(ready, desired, `${updated}/${desired} updated`);
       if (num(status.replicas) > updated) return slow(ready, desired, `${num(status.replicas) - updated} old replicas terminating`);
       if (available < updated) return slow(ready, desired, `${available}/${desired} available`);
-      if (reportedPods(pods) < desired) return slow(ready, desired, "waiting for the pods to report the image digests they run");
+      if (reportedPods(pods2) < desired) return slow(ready, desired, "waiting for the pods to report the image digests they run");
       return { state: "ready", ready: desired, desired };
     }
     case "StatefulSet": {
@@ -71310,7 +71549,7 @@ function assess(workload, all) {
         return num(status.updatedReplicas) >= desired - partition ? { state: "ready", ready, desired } : slow(ready, desired, "partitioned update in progress");
       }
       if (status.updateRevision !== status.currentRevision) return slow(num(status.updatedReplicas), desired, `${num(status.updatedReplicas)}/${desired} updated`);
-      if (reportedPods(pods) < desired) return slow(ready, desired, "waiting for the pods to report the image digests they run");
+      if (reportedPods(pods2) < desired) return slow(ready, desired, "waiting for the pods to report the image digests they run");
       return { state: "ready", ready, desired };
     }
     case "DaemonSet": {
@@ -71326,12 +71565,12 @@ function assess(workload, all) {
       const completions = num(spec.completions, 1);
       const succeeded = num(status.succeeded);
       const failed = conditions(workload).find((c) => c.type === "Failed" && c.status === "True");
-      if (failed) return { state: "failed", ready: succeeded, desired: completions, reason: failed.reason ?? "JobFailed", message: failed.message ?? "the job failed", pod: pods[pods.length - 1], container: pods[0] ? notReadyContainer(pods[0]) : void 0 };
+      if (failed) return { state: "failed", ready: succeeded, desired: completions, reason: failed.reason ?? "JobFailed", message: failed.message ?? "the job failed", pod: pods2[pods2.length - 1], container: pods2[0] ? notReadyContainer(pods2[0]) : void 0 };
       if (conditions(workload).some((c) => c.type === "Complete" && c.status === "True")) return { state: "ready", ready: completions, desired: completions };
       return slow(succeeded, completions, `${succeeded}/${completions} complete`);
     }
     case "Pod": {
-      const pod = pods[0];
+      const pod = pods2[0];
       if (!pod) return slow(0, 1, "pod not found");
       if (pod.status?.phase === "Succeeded" || podReady(pod)) return { state: "ready", ready: 1, desired: 1 };
       if (pod.status?.phase === "Failed") return { state: "failed", ready: 0, desired: 1, reason: pod.status.reason ?? "PodFailed", message: pod.status.message ?? "the pod failed", pod, container: notReadyContainer(pod) };
@@ -71552,61 +71791,8 @@ var DeployLock = class {
   }
 };
 
-// src/kube/state.ts
-var UNFINISHED = ["applying", "waiting", "rolling-back"];
-function recordName(target) {
-  return `gantry-${target.app}-rollout`;
-}
-var b64 = (text) => Buffer.from(text, "utf8").toString("base64");
-var unb64 = (data) => Buffer.from(data, "base64").toString("utf8");
-var RolloutStore = class _RolloutStore {
-  constructor(client, target) {
-    this.client = client;
-    this.target = target;
-  }
-  client;
-  target;
-  async read() {
-    return _RolloutStore.decode(await this.client.get(this.ref()));
-  }
-  /** A reference to the record's Secret, for reading it together with others in one call. */
-  ref() {
-    return { apiVersion: "v1", kind: "Secret", metadata: { name: recordName(this.target), namespace: this.target.namespace } };
-  }
-  static decode(object) {
-    const secret = object;
-    if (!secret?.data?.record) return void 0;
-    const record = JSON.parse(unb64(secret.data.record));
-    const snapshot = secret.data.existing !== void 0 && secret.data.created !== void 0 ? { existing: decodeObjects(secret.data.existing), created: decodeObjects(secret.data.created) } : void 0;
-    return { record, snapshot };
-  }
-  /** Writes the record (and the snapshot while one is needed) in one server-side apply. */
-  async write(record, snapshot) {
-    const data = { record: b64(JSON.stringify(record)) };
-    if (snapshot) {
-      data.existing = encodeObjects(snapshot.existing);
-      data.created = encodeObjects(snapshot.created);
-    }
-    const secret = {
-      apiVersion: "v1",
-      kind: "Secret",
-      type: "gantry.dev/rollout",
-      metadata: {
-        name: recordName(this.target),
-        namespace: this.target.namespace,
-        labels: { "app.kubernetes.io/managed-by": "gantry", "gantry.dev/app": this.target.app }
-      },
-      data
-    };
-    const result = await this.client.apply([secret], { fieldManager: "gantry-state" });
-    if (!result.ok) {
-      throw new GantryError(`Could not record the rollout state in Secret ${recordName(this.target)}: ${describeProblems(result.problems)}`, {
-        title: "State not saved",
-        hint: "Gantry keeps its rollout state in the target namespace; the credentials need to create and update Secrets there."
-      });
-    }
-  }
-};
+// src/kube/yaml-documents.ts
+var import_yaml = __toESM(require_dist3(), 1);
 
 // src/strategies/basic.ts
 var TRANSITIONS = {
@@ -71668,6 +71854,57 @@ function firstLine(text, max = 160) {
   const line = text.split("\n")[0];
   return line.length > max ? `${line.slice(0, max - 1)}\u2026` : line;
 }
+async function settle(engine, machine, delivered, ctx) {
+  const clock = engine.clock ?? systemClock;
+  const { reporter, target } = engine;
+  const { outcome } = ctx;
+  const revision = machine.record.revision;
+  if (delivered.status === "deployed") {
+    const images = imagesOf(ctx.objects);
+    const entry = {
+      revision,
+      commit: machine.record.commit,
+      images,
+      digests: resolvedDigests(Object.values(images), delivered.live),
+      deployedAt: new Date(clock.now()).toISOString(),
+      runUrl: machine.record.holder.runUrl,
+      objects: ctx.objects,
+      ...ctx.rollbackOf ? { rollbackOf: ctx.rollbackOf } : {}
+    };
+    await Promise.all([ctx.history.record(entry, ctx.revisions), machine.to("deployed")]);
+    outcome.result = "deployed";
+    return;
+  }
+  if (delivered.status === "paused") {
+    outcome.result = "paused";
+    return;
+  }
+  outcome.reason = delivered.reason;
+  outcome.failedObject = delivered.object;
+  if (!engine.rollbackOnFailure && !IN_PROGRESS.includes(machine.record.phase)) {
+    await machine.to("failed", delivered.reason);
+    reporter.warning(`rollback-on-failure is off: ${target.namespace}/${target.app} is left at the failed revision r${revision}. Run the rollback action to restore it.`);
+    return;
+  }
+  const rollbackStarted = clock.now();
+  await machine.to(IN_PROGRESS.includes(machine.record.phase) ? "aborting" : "rolling-back", delivered.reason);
+  try {
+    await delivered.cleanup?.();
+  } catch (err) {
+    reporter.warning(`could not remove everything the strategy created: ${err instanceof Error ? err.message : String(err)}`);
+  }
+  const restored = await reporter.group("Roll back to the snapshot", () => restoreAndWait(engine, ctx.snapshot, clock, ctx.renew));
+  outcome.timings.rollbackMs = clock.now() - rollbackStarted;
+  if (restored.ok) {
+    await machine.to(ctx.aborted ? "aborted" : "rolled-back");
+    reporter.info(`${ctx.aborted ? "aborted and restored" : "rolled back"} in ${formatSeconds(outcome.timings.rollbackMs)}`);
+    outcome.result = ctx.aborted ? "aborted" : "rolled-back";
+  } else {
+    await machine.to("failed", `${delivered.reason}
+The rollback did not become healthy: ${restored.message}`);
+    outcome.reason = machine.record.reason;
+  }
+}
 async function restoreAndWait(engine, snapshot, clock, onTick) {
   const { restored, deleted } = await restoreSnapshot(engine.client, snapshot);
   engine.reporter.info(`restored ${restored} objects to their previous spec, deleted ${deleted} created by the rollout`);
@@ -71716,6 +71953,1171 @@ async function recoverInterrupted(engine, options = {}) {
   }
 }
 
+// src/kube/endpoints.ts
+function readyPods(slices) {
+  const names = /* @__PURE__ */ new Set();
+  for (const s of slices) {
+    for (const e2 of s.endpoints ?? []) {
+      if (e2.targetRef?.kind === "Pod" && e2.targetRef.name && e2.conditions?.ready !== false) names.add(e2.targetRef.name);
+    }
+  }
+  return names;
+}
+async function waitForEndpoints(client, namespace, service, until, timeoutMs) {
+  const informer = new Informer(client, [{ apiVersion: "discovery.k8s.io/v1", kind: "EndpointSlice", namespace, labelSelector: `kubernetes.io/service-name=${service}` }]);
+  await informer.start();
+  const deadline = Date.now() + timeoutMs;
+  try {
+    for (; ; ) {
+      if (until(readyPods(informer.items()))) return true;
+      if (Date.now() >= deadline) return false;
+      await Promise.race([informer.changed(), new Promise((r) => setTimeout(r, Math.max(1, Math.min(1e3, deadline - Date.now()))))]);
+    }
+  } finally {
+    informer.stop();
+  }
+}
+
+// src/strategies/progressive.ts
+function appDeployment(objects, app) {
+  const deployments = objects.filter((o) => o.kind === "Deployment");
+  const named = deployments.find((d) => d.metadata.name === app);
+  if (named) return named;
+  if (deployments.length === 1) return deployments[0];
+  throw new GantryError(`A progressive rollout needs the app's Deployment, and the manifests have ${deployments.length === 0 ? "none" : `${deployments.length}: ${deployments.map((d) => d.metadata.name).join(", ")}`}`, {
+    title: "Invalid manifest",
+    hint: deployments.length === 0 ? "Add the Deployment to the manifests." : "Name the Deployment after `app`, so Gantry knows which one to roll out progressively."
+  });
+}
+async function sleepUntil(clock = systemClock, until, interrupt, tick) {
+  let interrupted;
+  void interrupt.then((value) => {
+    interrupted = { value };
+  });
+  while (!interrupted && clock.now() < until) {
+    await Promise.race([clock.sleep(Math.min(1e3, until - clock.now())), interrupt]);
+    await tick();
+  }
+  return interrupted?.value;
+}
+
+// src/strategies/blue-green.ts
+async function pointService(engine, service, selector, before) {
+  const { client, target, reporter } = engine;
+  const patch = { ...selector };
+  for (const k of Object.keys(before ?? {})) if (!(k in selector)) patch[k] = null;
+  await client.patch({ apiVersion: "v1", kind: "Service", metadata: { name: service, namespace: target.namespace } }, { spec: { selector: patch } });
+  const pods2 = await client.list("v1", "Pod", target.namespace, { labelSelector: Object.entries(selector).map(([k, v]) => `${k}=${v}`).join(",") });
+  const wanted = new Set(pods2.items.map((p) => p.metadata.name));
+  const done = await waitForEndpoints(client, target.namespace, service, (ready) => ready.size > 0 && [...ready].every((p) => wanted.has(p)), 3e4);
+  if (!done) reporter.warning(`Service ${service} still lists pods of the other version 30 s after the switch`);
+}
+async function afterReady(engine, machine, progress, gates, renew, live = []) {
+  const { reporter } = engine;
+  const clock = engine.clock ?? systemClock;
+  const cleanup = blueGreenCleanup(engine, progress);
+  const services = { preview: progress.preview, active: progress.service, stable: progress.service, canary: progress.preview };
+  if (!progress.switched) {
+    await pointService(engine, progress.service, progress.next.selector, progress.previous?.selector);
+    progress.switched = true;
+    progress.scaleDownAt = clock.now() + progress.scaleDownDelayMs;
+    await machine.to("promoting");
+    reporter.info(`switched Service ${progress.service} to ${progress.next.deployment}`);
+  }
+  if (progress.postPromotion.length > 0) {
+    const verdict = await reporter.group("Post-promotion analysis (active Service)", () => gates.run(progress.postPromotion, services));
+    progress.verdicts = [...progress.verdicts, ...verdict.verdicts].slice(-20);
+    if (!verdict.passed) return { status: "failed", reason: `post-promotion analysis failed: ${verdict.reason ?? "a gate failed"}`, object: `Deployment/${progress.next.deployment}`, cleanup };
+  }
+  if (progress.previous) {
+    reporter.info(`keeping ${progress.previous.deployment} at full scale for ${formatSeconds(progress.scaleDownDelayMs)}, for an instant switch back`);
+    await machine.save();
+    await sleepUntil(clock, progress.scaleDownAt ?? clock.now(), new Promise(() => void 0), renew);
+    await engine.client.delete([{ apiVersion: "apps/v1", kind: "Deployment", metadata: { name: progress.previous.deployment, namespace: engine.target.namespace } }]);
+    reporter.info(`scaled down and removed ${progress.previous.deployment}`);
+  }
+  return { status: "deployed", live };
+}
+function blueGreenCleanup(engine, progress) {
+  return async () => {
+    const { client, reporter, target } = engine;
+    if (progress.switched && progress.previous) {
+      await pointService(engine, progress.service, progress.previous.selector, progress.next.selector);
+      progress.switched = false;
+      reporter.info(`switched Service ${progress.service} back to ${progress.previous.deployment}`);
+    }
+    await client.delete([
+      { apiVersion: "apps/v1", kind: "Deployment", metadata: { name: progress.next.deployment, namespace: target.namespace } }
+    ]);
+  };
+}
+
+// src/traffic/workload.ts
+var TRACK_LABEL = "gantry.dev/track";
+var CANARY_TRACK = "canary";
+var TRAFFIC_FIELD_MANAGER = "gantry-traffic";
+var deploymentRef = (namespace, name) => ({ apiVersion: "apps/v1", kind: "Deployment", metadata: { name, namespace } });
+var serviceRef = (namespace, name) => ({ apiVersion: "v1", kind: "Service", metadata: { name, namespace } });
+var formatLabels = (labels) => Object.entries(labels ?? {}).map(([k, v]) => `${k}=${v}`).join(",") || "(none)";
+var selects = (selector, labels) => Object.entries(selector).every(([k, v]) => labels[k] === v);
+function checkWeight(weight) {
+  if (!Number.isFinite(weight) || weight < 0 || weight > 100) {
+    throw new GantryError(`A canary weight must be a percentage from 0 to 100, got ${weight}`, { title: "Invalid weight" });
+  }
+}
+async function liveStable(client, target) {
+  const name = target.stable.metadata.name;
+  const live = await client.get(deploymentRef(target.namespace, name));
+  if (!live) {
+    throw new GantryError(`The stable Deployment ${name} does not exist in namespace ${target.namespace}`, {
+      title: "No stable version",
+      hint: "A canary runs beside a live version; deploy it once with the basic strategy first."
+    });
+  }
+  return live;
+}
+var podLabels = (d) => d.spec.template?.metadata?.labels ?? {};
+async function checkedStableService(client, target, stable) {
+  const name = target.stableService;
+  const service = await client.get(serviceRef(target.namespace, name));
+  if (!service) {
+    throw new GantryError(`Service ${name} does not exist in namespace ${target.namespace}`, {
+      title: "Invalid traffic router",
+      hint: "Name the Service that fronts the stable pods (input `service`)."
+    });
+  }
+  const selector = service.spec.selector ?? {};
+  const labels = podLabels(stable);
+  if (Object.keys(selector).length === 0 || !selects(selector, labels)) {
+    throw new GantryError(`Service ${name} in namespace ${target.namespace} does not select the pods of Deployment ${stable.metadata.name}: its selector is ${formatLabels(selector)}, the pods' labels are ${formatLabels(labels)}`, {
+      title: "Invalid traffic router",
+      hint: "The Service's selector must match the Deployment's pod template labels."
+    });
+  }
+  if (TRACK_LABEL in selector) {
+    throw new GantryError(`Service ${name} in namespace ${target.namespace} selects on ${TRACK_LABEL}, the label Gantry uses to tell canary pods apart`, {
+      title: "Invalid traffic router",
+      hint: `Remove ${TRACK_LABEL} from the Service's selector.`
+    });
+  }
+  return service;
+}
+async function stableReplicas(client, namespace, stable) {
+  const hpas = await client.list("autoscaling/v2", "HorizontalPodAutoscaler", namespace);
+  const hpa = hpas.items.find((h) => {
+    const ref = h.spec?.scaleTargetRef;
+    return ref?.kind === "Deployment" && ref.name === stable.metadata.name && (ref.apiVersion === void 0 || ref.apiVersion.startsWith("apps/"));
+  });
+  if (hpa?.status?.currentReplicas !== void 0) return { replicas: hpa.status.currentReplicas, source: `HPA ${hpa.metadata.name} current replicas` };
+  return { replicas: stable.spec.replicas ?? 1, source: hpa ? `spec.replicas; HPA ${hpa.metadata.name} has no status yet` : "spec.replicas" };
+}
+function canaryReplicasFor(weight, stable) {
+  if (weight <= 0) return 0;
+  return Math.max(1, Math.round(weight * stable / 100));
+}
+function podShare(canary, stable) {
+  if (canary === 0) return 0;
+  return Math.round(100 * canary / (canary + stable));
+}
+var pods = (n) => `${n} pod${n === 1 ? "" : "s"}`;
+async function scaleCanary(client, target, replicas) {
+  const ref = deploymentRef(target.namespace, target.canaryName);
+  const canary = await client.get(ref);
+  if (!canary) {
+    if (replicas === 0) return 0;
+    throw new GantryError(`The canary Deployment ${target.canaryName} does not exist in namespace ${target.namespace}, so it cannot be scaled to ${pods(replicas)}`, {
+      title: "No canary",
+      hint: "The strategy creates the canary before it sets a weight."
+    });
+  }
+  const current = canary.spec.replicas ?? 1;
+  if (current === replicas) return current;
+  try {
+    await client.patch(ref, { spec: { replicas } }, { fieldManager: TRAFFIC_FIELD_MANAGER });
+  } catch (err) {
+    if (replicas === 0 && err instanceof KubeApiError && err.code === 404) return current;
+    throw new GantryError(`Could not scale the canary Deployment ${target.canaryName} in namespace ${target.namespace} to ${pods(replicas)}: ${err instanceof Error ? err.message : String(err)}`, { title: "Traffic router failed", cause: err });
+  }
+  return current;
+}
+
+// src/strategies/canary.ts
+function routeTarget(progress, namespace, stable) {
+  return { namespace, stable, canaryName: progress.canary, stableService: progress.service, route: progress.route };
+}
+function canaryCleanup(engine, progress, router) {
+  return async () => {
+    const { client, target, reporter } = engine;
+    const leaving = await canaryPods(engine, progress);
+    const stable = await client.get({ apiVersion: "apps/v1", kind: "Deployment", metadata: { name: progress.stable, namespace: target.namespace } });
+    if (stable) await router.reset(routeTarget(progress, target.namespace, stable));
+    await client.delete([
+      { apiVersion: "apps/v1", kind: "Deployment", metadata: { name: progress.canary, namespace: target.namespace } },
+      ...progress.router === "replica-ratio" ? [{ apiVersion: "v1", kind: "Service", metadata: { name: `${progress.service}-canary`, namespace: target.namespace } }] : []
+    ]);
+    const out = await waitForEndpoints(client, target.namespace, progress.service, (ready) => leaving.every((p) => !ready.has(p)), 3e4);
+    reporter.info(`canary ${progress.canary} removed; ${out ? "all traffic on" : "its pods are still listed by the Service after 30 s; traffic is moving to"} ${progress.stable}`);
+  };
+}
+async function canaryPods(engine, progress) {
+  const { client, target } = engine;
+  const canary = await client.get({ apiVersion: "apps/v1", kind: "Deployment", metadata: { name: progress.canary, namespace: target.namespace } });
+  const selector = Object.entries(canary?.spec.selector.matchLabels ?? { [TRACK_LABEL]: "canary" }).map(([k, v]) => `${k}=${v}`).join(",");
+  const pods2 = await client.list("v1", "Pod", target.namespace, { labelSelector: selector });
+  return pods2.items.filter((p) => !p.metadata.deletionTimestamp && p.status?.conditions?.some((c) => c.type === "Ready" && c.status === "True")).map((p) => p.metadata.name);
+}
+async function runSteps(engine, machine, progress, deps, renew) {
+  const { client, reporter, target } = engine;
+  const clock = engine.clock ?? systemClock;
+  const ns = target.namespace;
+  const cleanup = canaryCleanup(engine, progress, deps.router);
+  const fail = (reason) => ({ status: "failed", reason, object: `Deployment/${progress.canary}`, cleanup });
+  const services = { stable: progress.service, active: progress.service, canary: `${progress.service}-canary`, preview: `${progress.service}-canary` };
+  const stableNow = async () => {
+    const s = await client.get({ apiVersion: "apps/v1", kind: "Deployment", metadata: { name: progress.stable, namespace: ns } });
+    if (!s) throw new Error(`the stable Deployment ${progress.stable} is gone`);
+    return s;
+  };
+  let background;
+  try {
+    await deps.router.prepare(routeTarget(progress, ns, await stableNow()));
+    for (; progress.step < progress.steps.length && !progress.full; progress.step++) {
+      const step = progress.steps[progress.step];
+      const label = `step ${progress.step + 1}/${progress.steps.length}`;
+      if (!background && progress.analysis.length > 0 && progress.weight > 0) background = deps.gates.background(progress.analysis, services);
+      if ("setWeight" in step) {
+        const stable = await stableNow();
+        const { replicas, source } = await stableReplicas(client, ns, stable);
+        const want = canaryReplicasFor(step.setWeight, replicas);
+        await client.patch({ apiVersion: "apps/v1", kind: "Deployment", metadata: { name: progress.canary, namespace: ns } }, { spec: { replicas: want } });
+        const canaryLive = await client.get({ apiVersion: "apps/v1", kind: "Deployment", metadata: { name: progress.canary, namespace: ns } });
+        if (canaryLive && want > 0) {
+          const waited = await waitForReady(client, [canaryLive], reporter, { namespace: ns, timeoutMs: engine.timeoutMs, clock: engine.clock, pollMs: engine.pollMs });
+          if (!waited.ready) return fail(waited.message);
+        }
+        const applied = await deps.router.setWeight(routeTarget(progress, ns, stable), step.setWeight);
+        if (progress.router === "replica-ratio" && want > 0) {
+          const pods2 = await canaryPods(engine, progress);
+          const listed = await waitForEndpoints(client, ns, progress.service, (ready) => pods2.filter((p) => ready.has(p)).length >= Math.min(want, pods2.length), 3e4);
+          if (!listed) reporter.warning(`Service ${progress.service} does not list the canary's ${want} pods after 30 s`);
+        }
+        progress.weight = step.setWeight;
+        progress.effectiveWeight = applied.effective;
+        reporter.info(`${label}: weight ${step.setWeight} %${applied.effective !== step.setWeight ? `, effective ${applied.effective} %` : ""} (${applied.detail}; stable ${replicas} from ${source})`);
+        if (!background && progress.analysis.length > 0 && progress.weight > 0) background = deps.gates.background(progress.analysis, services);
+      } else if ("pause" in step) {
+        if (step.pause.durationMs === void 0) {
+          progress.step++;
+          await machine.to("paused");
+          reporter.info(`${target.namespace}/${target.app} r${machine.record.revision} is paused at ${label} with ${progress.weight} % of traffic on the canary. Promote it with the promote action (or \`gantry promote --app ${target.app} --namespace ${ns}\`), or abort it with the abort action.`);
+          return { status: "paused" };
+        }
+        progress.pausedUntil ??= clock.now() + step.pause.durationMs;
+        await machine.save();
+        reporter.info(`${label}: pause ${formatSeconds(progress.pausedUntil - clock.now())} at ${progress.weight} %`);
+        const failed = await sleepUntil(clock, progress.pausedUntil, background?.failed ?? new Promise(() => void 0), renew);
+        if (failed !== void 0) return fail(`background analysis failed: ${failed}`);
+        progress.pausedUntil = void 0;
+      } else {
+        const verdict = await deps.gates.run(step.analysis, services);
+        progress.verdicts = [...progress.verdicts, ...verdict.verdicts].slice(-20);
+        if (!verdict.passed) return fail(`${label} analysis failed: ${verdict.reason ?? "a gate failed"}`);
+      }
+      await machine.save();
+    }
+    if (background) {
+      const verdicts = await background.stop();
+      progress.verdicts = [...progress.verdicts, ...verdicts].slice(-20);
+      background = void 0;
+    }
+    return await promote(engine, machine, progress, deps.router);
+  } catch (err) {
+    return fail(`The canary was interrupted: ${err instanceof Error ? err.message : String(err)}`);
+  } finally {
+    await background?.stop().catch(() => void 0);
+  }
+}
+async function promote(engine, machine, progress, router) {
+  const { client, reporter, target } = engine;
+  const ns = target.namespace;
+  await machine.to("promoting");
+  if (progress.router === "gateway-httproute" && progress.weight < 100) {
+    const stable = await client.get({ apiVersion: "apps/v1", kind: "Deployment", metadata: { name: progress.stable, namespace: ns } });
+    if (stable) {
+      const applied2 = await router.setWeight(routeTarget(progress, ns, stable), 100);
+      progress.weight = 100;
+      progress.effectiveWeight = applied2.effective;
+      reporter.info(`all traffic on the canary while ${progress.stable} takes the new spec (${applied2.detail})`);
+    }
+  }
+  const desired = appDeployment(progress.objects, target.app);
+  const applied = await client.apply([desired]);
+  if (!applied.ok) return { status: "failed", reason: `Could not promote ${progress.stable}: ${applied.problems.map((p) => p.message).join("; ")}`, cleanup: canaryCleanup(engine, progress, router) };
+  const waited = await reporter.group(`Promote: ${progress.stable} takes the new spec`, () => waitForReady(client, applied.objects, reporter, { namespace: ns, timeoutMs: engine.timeoutMs, clock: engine.clock, pollMs: engine.pollMs }));
+  if (!waited.ready) return { status: "failed", reason: waited.message, object: waited.object, cleanup: canaryCleanup(engine, progress, router) };
+  await canaryCleanup(engine, progress, router)();
+  progress.weight = 0;
+  progress.effectiveWeight = 0;
+  const stableLive = waited.live.find((o) => o.kind === "Deployment" && o.metadata.name === progress.stable);
+  const promoted = new Set(stableLive ? currentPods(stableLive, waited.live).map((p) => p.metadata.name) : []);
+  if (promoted.size > 0 && !await waitForEndpoints(client, ns, progress.service, (ready) => ready.size > 0 && [...ready].every((p) => promoted.has(p)), 3e4)) {
+    reporter.warning(`Service ${progress.service} still lists pods of the old version 30 s after the promotion`);
+  }
+  return { status: "deployed", live: waited.live };
+}
+
+// src/strategies/control.ts
+function progressOf(record) {
+  const p = record?.progress;
+  return p && (p.kind === "canary" || p.kind === "blue-green") ? p : void 0;
+}
+async function control(engine, action, deps, options = {}) {
+  const { client, reporter, target } = engine;
+  const clock = engine.clock ?? systemClock;
+  const started = clock.now();
+  const store = new RolloutStore(client, target);
+  const peek = await store.read();
+  const progress = progressOf(peek?.record);
+  if (!peek || !progress || !IN_PROGRESS.includes(peek.record.phase)) {
+    if (action === "resume") return void 0;
+    throw new GantryError(`There is no progressive rollout of ${target.namespace}/${target.app} in progress to ${action}${peek ? `: the last rollout, r${peek.record.revision} (${peek.record.strategy}), is ${peek.record.phase}` : ""}`, {
+      title: `Nothing to ${action}`,
+      hint: "Start one with the deploy action and strategy canary or blue-green."
+    });
+  }
+  const lock = new DeployLock(client, target, options.anyHolder ? peek.record.holder : engine.holder, engine.lockTtlMs, clock);
+  await lock.acquire();
+  const renew = () => lock.renew().catch((err) => reporter.warning(`could not renew the deploy lock: ${err instanceof Error ? err.message : String(err)}`));
+  try {
+    const stored = await store.read();
+    const record = stored?.record;
+    const current = progressOf(record);
+    if (!stored?.snapshot || !record || !current || !IN_PROGRESS.includes(record.phase)) {
+      throw new GantryError(`The rollout of ${target.namespace}/${target.app} moved on while this run waited for the lock (now ${record?.phase ?? "gone"})`, { title: "Nothing to do" });
+    }
+    const machine = new RolloutMachine(engine, store, record, stored.snapshot);
+    const outcome = { result: "failed", revision: record.revision, previousRevision: record.previousRevision, changed: record.changed, timings: { totalMs: 0 } };
+    const history = new History(client, target, engine.historyLimit);
+    reporter.info(`${action} ${target.namespace}/${target.app} r${record.revision} (${current.kind}, ${record.phase}${current.kind === "canary" ? `, step ${current.step + 1}/${current.steps.length}, weight ${current.weight} %` : ""})`);
+    let delivered;
+    if (action === "abort" || record.phase === "aborting") {
+      const cleanup = current.kind === "canary" ? canaryCleanup(engine, current, deps.routerFor(current)) : blueGreenCleanup(engine, current);
+      delivered = { status: "failed", reason: action === "abort" ? `aborted by ${engine.holder.runUrl}` : record.reason ?? "an earlier abort did not finish", cleanup };
+    } else if (record.phase === "paused" && action === "resume") {
+      reporter.info(`r${record.revision} is paused, waiting for a promote; nothing to resume`);
+      return { ...outcome, result: "paused", timings: { totalMs: clock.now() - started } };
+    } else if (current.kind === "canary") {
+      if (options.full) current.full = true;
+      if (record.phase === "paused") await machine.to("progressing", `promoted by ${engine.holder.runUrl}${options.full ? " (full)" : ""}`);
+      delivered = await runSteps(engine, machine, current, { router: deps.routerFor(current), gates: deps.gates }, renew);
+    } else {
+      delivered = await afterReady(engine, machine, current, deps.gates, renew);
+    }
+    await settle(engine, machine, delivered, { objects: current.objects, revisions: await history.list(), snapshot: stored.snapshot, renew, outcome, history, aborted: action === "abort" });
+    return { ...outcome, timings: { ...outcome.timings, totalMs: clock.now() - started } };
+  } finally {
+    await lock.release().catch((err) => reporter.warning(`could not release the lock: ${String(err)}`));
+  }
+}
+
+// src/checks/http.ts
+var EXCERPT = 60;
+function resolveService(service, services) {
+  const missing = [...service.matchAll(/\$\{([a-z]+)\}/g)].map((m) => m[1]).find((role) => !services[role]);
+  if (missing !== void 0) return { missing };
+  return { name: service.replace(/\$\{([a-z]+)\}/g, (_, role) => services[role]) };
+}
+function httpGateName(spec, services = {}) {
+  const resolved = resolveService(spec.service, services);
+  return `http ${"name" in resolved ? resolved.name : spec.service}:${spec.port}${spec.path}`;
+}
+function showRange(r) {
+  if (r.from === r.to) return String(r.from);
+  if (r.from % 100 === 0 && r.to === r.from + 99) return `${r.from / 100}xx`;
+  return `${r.from}-${r.to}`;
+}
+var exact = (ranges) => ranges.length === 1 && ranges[0].from === ranges[0].to;
+function showStatusSet(ranges) {
+  return ranges.length === 1 ? showRange(ranges[0]) : `[${ranges.map(showRange).join(", ")}]`;
+}
+function statusClause(status, ranges, ok) {
+  const op = exact(ranges) ? ok ? "==" : "!=" : ok ? "in" : "not in";
+  return `status ${status} ${op} ${showStatusSet(ranges)}`;
+}
+function excerpt(text) {
+  const line = text.replace(/\s+/g, " ").trim();
+  return JSON.stringify(line.length > EXCERPT ? `${line.slice(0, EXCERPT - 1)}\u2026` : line);
+}
+function proxyStatus(body) {
+  if (!body.trimStart().startsWith("{")) return void 0;
+  try {
+    const s = JSON.parse(body);
+    if (s.kind !== "Status" || s.apiVersion !== "v1" || s.status !== "Failure") return void 0;
+    return {
+      message: typeof s.message === "string" && s.message !== "" ? s.message : "no message",
+      reason: typeof s.reason === "string" ? s.reason : void 0,
+      code: typeof s.code === "number" ? s.code : void 0
+    };
+  } catch {
+    return void 0;
+  }
+}
+var UNMEASURED = /* @__PURE__ */ new Set([401, 403, 429]);
+var HttpGate = class {
+  constructor(spec, name = httpGateName(spec)) {
+    this.spec = spec;
+    this.name = name;
+    if (spec.bodyMatches !== void 0) this.bodyPattern = new RegExp(spec.bodyMatches);
+  }
+  spec;
+  name;
+  bodyPattern;
+  /** `status == 200 and body contains "ok"`. */
+  get condition() {
+    return [`status ${exact(this.spec.expectStatus) ? "==" : "in"} ${showStatusSet(this.spec.expectStatus)}`, ...this.bodyClauses()].join(" and ");
+  }
+  bodyClauses() {
+    return [
+      ...this.spec.bodyContains !== void 0 ? [`body contains ${JSON.stringify(this.spec.bodyContains)}`] : [],
+      ...this.bodyPattern ? [`body matches ${this.bodyPattern}`] : []
+    ];
+  }
+  async measure(ctx) {
+    const at = (ctx.clock ?? systemClock).now();
+    const verdict = (status2, message2, value) => ({
+      gate: this.name,
+      status: status2,
+      condition: this.condition,
+      message: message2,
+      at,
+      ...value === void 0 ? {} : { value: String(value) }
+    });
+    const target = resolveService(this.spec.service, ctx.services);
+    if ("missing" in target) {
+      const named = Object.keys(ctx.services);
+      return verdict("error", `no \${${target.missing}} Service at this point of the rollout (${named.length > 0 ? `there is ${named.map((r) => `\${${r}}`).join(", ")}` : "none is named"})`);
+    }
+    let answer;
+    try {
+      answer = await ctx.client.proxyGet(ctx.namespace, target.name, this.spec.port, this.spec.path);
+    } catch (err) {
+      return verdict("error", `no answer from the API server: ${oneLine(err instanceof Error ? err.message : String(err))}`);
+    }
+    const { status, body } = answer;
+    const proxy = status >= 400 ? proxyStatus(body) : void 0;
+    if (proxy) {
+      const said = `${proxy.reason ?? `HTTP ${status}`}: ${oneLine(proxy.message)}`;
+      if (UNMEASURED.has(status)) return verdict("error", `the API server refused the proxy request (${said})`, status);
+      return verdict("fail", `proxy to ${target.name}:${this.spec.port}: ${oneLine(proxy.message)}`, status);
+    }
+    const statusOk = this.spec.expectStatus.some((r) => status >= r.from && status <= r.to);
+    const statusText = statusClause(status, this.spec.expectStatus, statusOk);
+    if (!statusOk) return verdict("fail", `${statusText} (body ${excerpt(body)})`, status);
+    if (this.spec.bodyContains !== void 0 && !body.includes(this.spec.bodyContains)) {
+      return verdict("fail", `${statusText}, but body lacks ${JSON.stringify(this.spec.bodyContains)} (got ${excerpt(body)})`, status);
+    }
+    if (this.bodyPattern && !this.bodyPattern.test(body)) {
+      return verdict("fail", `${statusText}, but body does not match ${this.bodyPattern} (got ${excerpt(body)})`, status);
+    }
+    return verdict("pass", [statusText, ...this.bodyClauses()].join(", "), status);
+  }
+};
+function oneLine(text) {
+  const line = text.replace(/\s+/g, " ").trim();
+  return line.length > 2 * EXCERPT ? `${line.slice(0, 2 * EXCERPT - 1)}\u2026` : line;
+}
+
+// src/checks/run.ts
+import { setTimeout as delay } from "node:timers/promises";
+function gateFor(spec, services) {
+  switch (spec.check.kind) {
+    case "http":
+      return new HttpGate(spec.check, spec.name ?? httpGateName(spec.check, services));
+  }
+}
+async function runGates(specs, ctx, options) {
+  if (specs.length === 0) return { passed: true, verdicts: [] };
+  const session = new GateSession(specs, ctx, options, false);
+  try {
+    await Promise.race([session.run(), session.ended]);
+    return session.result();
+  } finally {
+    session.end();
+  }
+}
+function startBackgroundGates(specs, ctx, options) {
+  const session = new GateSession(specs, ctx, options, true);
+  void session.run();
+  return {
+    failed: session.failed,
+    stop: async () => {
+      const result = session.result();
+      session.end();
+      return result;
+    }
+  };
+}
+var plural = (n, word) => `${n} ${word}${n === 1 ? "" : "s"}`;
+var Tally = class {
+  constructor(gate, spec) {
+    this.gate = gate;
+    this.spec = spec;
+  }
+  gate;
+  spec;
+  passes = 0;
+  failures = 0;
+  inconclusives = 0;
+  errorsInARow = 0;
+  /** Measurements that count: all but errors. */
+  counted = 0;
+  attempts = 0;
+  /** Counts a verdict; says why the gate failed when this one took it past a limit. */
+  add(v) {
+    this.attempts++;
+    if (v.status === "error") {
+      this.errorsInARow++;
+      const limit = this.spec.consecutiveErrorLimit;
+      return this.errorsInARow > limit ? `${plural(this.errorsInARow, "error")} in a row, consecutive-error-limit ${limit}: ${v.message}` : void 0;
+    }
+    this.errorsInARow = 0;
+    this.counted++;
+    if (v.status === "pass") this.passes++;
+    if (v.status === "fail" && ++this.failures > this.spec.failureLimit) {
+      return `${plural(this.failures, "failed measurement")}, failure-limit ${this.spec.failureLimit}: ${v.message}`;
+    }
+    if (v.status === "inconclusive" && ++this.inconclusives > this.spec.inconclusiveLimit) {
+      return `${plural(this.inconclusives, "inconclusive measurement")}, inconclusive-limit ${this.spec.inconclusiveLimit}: ${v.message}`;
+    }
+    return void 0;
+  }
+  /** Where the last verdict stands: `1/3` of the count, or `#7` of a background gate, and errors in a row. */
+  progress(v, repeat) {
+    const at = repeat ? `#${this.attempts}` : `${this.counted + (v.status === "error" ? 1 : 0)}/${this.spec.count}`;
+    return v.status === "error" ? `${at}, ${plural(this.errorsInARow, "error")} in a row, limit ${this.spec.consecutiveErrorLimit}` : at;
+  }
+  /** Why a gate that stayed within its limits still did not pass: too few measurements, or none passing. */
+  shortfall(repeat) {
+    if (!repeat && this.counted < this.spec.count) return `stopped after ${this.counted} of ${plural(this.spec.count, "measurement")}`;
+    if (this.counted === 0) return "no measurement finished";
+    if (this.passes === 0) return `no passing measurement in ${this.counted}`;
+    return void 0;
+  }
+};
+var GateSession = class {
+  constructor(specs, ctx, options, repeat) {
+    this.options = options;
+    this.repeat = repeat;
+    const signal3 = this.controller.signal;
+    this.ended = new Promise((resolve) => signal3.addEventListener("abort", () => resolve(), { once: true }));
+    this.failed = new Promise((resolve) => {
+      this.resolveFailed = resolve;
+    });
+    this.clock = options.clock ?? ctx.clock ?? { now: () => Date.now(), sleep: (ms) => delay(ms, void 0, { signal: signal3 }).catch(() => void 0) };
+    this.ctx = { ...ctx, clock: this.clock, signal: signal3 };
+    const make = options.gateFor ?? gateFor;
+    this.tallies = specs.map((spec) => new Tally(make(spec, ctx.services), spec));
+    const outer = options.signal ?? ctx.signal;
+    const onOuterAbort = () => this.stopBy(describeReason(outer?.reason));
+    outer?.addEventListener("abort", onOuterAbort, { once: true });
+    this.detach = () => outer?.removeEventListener("abort", onOuterAbort);
+    if (outer?.aborted) onOuterAbort();
+  }
+  options;
+  repeat;
+  verdicts = [];
+  /** Resolves when the run is stopped early: a gate failed, or the caller's signal fired. */
+  ended;
+  failed;
+  resolveFailed;
+  controller = new AbortController();
+  tallies;
+  clock;
+  ctx;
+  failure;
+  stoppedBy;
+  detach;
+  run() {
+    return Promise.all(this.tallies.map((t) => this.measureRepeatedly(t))).then(() => void 0);
+  }
+  async measureRepeatedly(t) {
+    const signal3 = this.controller.signal;
+    while (!signal3.aborted) {
+      const v = await this.take(t.gate);
+      if (signal3.aborted) return;
+      this.verdicts.push(v);
+      const over = t.add(v);
+      this.options.reporter.info(`gate ${v.gate}: ${v.status} \u2014 ${v.message} (${t.progress(v, this.repeat)})`);
+      if (over !== void 0) {
+        this.fail(v, `gate ${v.gate}: ${over}`);
+        return;
+      }
+      if (!this.repeat && t.counted >= t.spec.count) return;
+      await Promise.race([this.clock.sleep(t.spec.intervalMs), this.ended]);
+    }
+  }
+  /** A gate that throws has measured nothing: an error verdict, like any other failure to measure. */
+  async take(gate) {
+    try {
+      return await gate.measure(this.ctx);
+    } catch (err) {
+      return { gate: gate.name, status: "error", condition: "a measurement", message: `could not measure: ${err instanceof Error ? err.message : String(err)}`, at: this.clock.now() };
+    }
+  }
+  fail(v, reason) {
+    if (this.failure !== void 0) return;
+    this.failure = reason;
+    this.resolveFailed(v);
+    this.controller.abort();
+  }
+  stopBy(why) {
+    if (this.controller.signal.aborted) return;
+    this.stoppedBy = why;
+    this.controller.abort();
+  }
+  /** The verdict on what was measured so far. */
+  result() {
+    const verdicts = [...this.verdicts];
+    if (this.failure !== void 0) return { passed: false, verdicts, reason: this.failure };
+    const short = this.tallies.flatMap((t) => {
+      const why = t.shortfall(this.repeat);
+      return why === void 0 ? [] : [`gate ${t.gate.name}: ${why}`];
+    });
+    if (this.stoppedBy !== void 0 && !this.repeat) short.unshift(`gates stopped: ${this.stoppedBy}`);
+    return short.length > 0 ? { passed: false, verdicts, reason: short.join("; ") } : { passed: true, verdicts };
+  }
+  /** Ends every loop and lets go of the caller's signal. */
+  end() {
+    this.detach();
+    if (!this.controller.signal.aborted) this.controller.abort();
+  }
+};
+function describeReason(reason) {
+  if (reason instanceof Error) return reason.message;
+  return reason === void 0 ? "aborted" : String(reason);
+}
+
+// src/checks/spec.ts
+var SERVICE_PLACEHOLDERS = ["preview", "canary", "active", "stable"];
+var HTTP_FIELDS = ["service", "port", "path", "expect-status", "body-contains", "body-matches"];
+function toWholeNumber(v) {
+  if (typeof v === "number") return Number.isInteger(v) ? v : void 0;
+  if (typeof v === "string" && /^\s*\d+\s*$/.test(v)) return Number(v);
+  return void 0;
+}
+function show(v) {
+  return v === void 0 ? "nothing" : JSON.stringify(v) ?? String(v);
+}
+var CHECK_PARSERS = {
+  http: parseHttp
+};
+var CHECK_KINDS = Object.keys(CHECK_PARSERS);
+var SERVICE_NAME = /^[a-z]([-a-z0-9]*[a-z0-9])?$/;
+var PORT_NAME = /^(?=.*[a-z])[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+function parseHttp(f) {
+  f.onlyKnown(HTTP_FIELDS, "an http");
+  const service = httpService(f);
+  const port = httpPort(f);
+  const path2 = f.string("path") ?? "/";
+  if (!path2.startsWith("/")) f.problem("path", `must start with /, got ${show(path2)}`);
+  const expectStatus = f.has("expect-status") ? statusRanges(f) : [{ from: 200, to: 299 }];
+  const bodyContains = f.string("body-contains");
+  const bodyMatches = f.string("body-matches");
+  if (bodyMatches !== void 0) {
+    try {
+      new RegExp(bodyMatches);
+    } catch (err) {
+      f.problem("body-matches", `is not a valid regular expression: ${err.message}`);
+    }
+  }
+  if (service === void 0 || port === void 0 || expectStatus === void 0) return void 0;
+  const spec = { kind: "http", service, port, path: path2, expectStatus };
+  if (bodyContains !== void 0) spec.bodyContains = bodyContains;
+  if (bodyMatches !== void 0) spec.bodyMatches = bodyMatches;
+  return spec;
+}
+function httpService(f) {
+  if (!f.has("service")) {
+    f.problem("service", "is required: the Service to ask, by name or as ${preview}, ${canary}, ${active} or ${stable}");
+    return void 0;
+  }
+  const service = f.string("service");
+  if (service === void 0) return void 0;
+  const unknown = [...service.matchAll(/\$\{([^}]*)\}/g)].map((m) => m[1]).filter((p) => !SERVICE_PLACEHOLDERS.includes(p));
+  if (unknown.length > 0) {
+    f.problem("service", `uses \${${unknown[0]}}; the placeholders are ${SERVICE_PLACEHOLDERS.map((p) => `\${${p}}`).join(", ")}`);
+    return void 0;
+  }
+  if (!SERVICE_NAME.test(service.replace(/\$\{[a-z]+\}/g, "x"))) {
+    f.problem("service", `must be a Service name (lowercase letters, digits and -) or a placeholder such as \${preview}, got ${show(service)}`);
+    return void 0;
+  }
+  return service;
+}
+function httpPort(f) {
+  const v = f.value.port;
+  const n = toWholeNumber(v);
+  if (n !== void 0 && n >= 1 && n <= 65535) return n;
+  if (typeof v === "string" && v.length <= 15 && PORT_NAME.test(v)) return v;
+  f.problem("port", `must be a port number or name, got ${show(v)}`, "the Service port (e.g. 80) or its name (e.g. http), not the container port");
+  return void 0;
+}
+function statusRanges(f) {
+  const v = f.value["expect-status"];
+  const items = Array.isArray(v) ? v : [v];
+  if (items.length === 0) {
+    f.problem("expect-status", "must not be an empty list");
+    return void 0;
+  }
+  const ranges = [];
+  items.forEach((item, i) => {
+    const range = statusRange(item);
+    if (range) ranges.push(range);
+    else f.problem(Array.isArray(v) ? `expect-status[${i}]` : "expect-status", `must be a status code (200), a class (2xx) or a range (200-399), got ${show(item)}`);
+  });
+  return ranges.length === items.length ? ranges : void 0;
+}
+function statusRange(item) {
+  const code = (n2) => n2 >= 100 && n2 <= 599;
+  const n = toWholeNumber(item);
+  if (n !== void 0) return code(n) ? { from: n, to: n } : void 0;
+  if (typeof item !== "string") return void 0;
+  const cls = /^\s*([1-5])xx\s*$/i.exec(item);
+  if (cls) return { from: Number(cls[1]) * 100, to: Number(cls[1]) * 100 + 99 };
+  const range = /^\s*(\d{3})\s*-\s*(\d{3})\s*$/.exec(item);
+  if (!range) return void 0;
+  const [from2, to] = [Number(range[1]), Number(range[2])];
+  return code(from2) && code(to) && from2 <= to ? { from: from2, to } : void 0;
+}
+
+// src/traffic/gateway-httproute.ts
+var ROUTE_API_VERSION = "gateway.networking.k8s.io/v1";
+var ORIGINAL_REFS_ANNOTATION = "gantry.dev/original-backend-refs";
+var TRAFFIC_FOR_LABEL = "gantry.dev/traffic-for";
+var REVISION_ANNOTATION = "deployment.kubernetes.io/revision";
+var TEMPLATE_HASH_LABEL = "pod-template-hash";
+var SERVICE_NAME_LABEL = "kubernetes.io/service-name";
+var stableServiceName = (service) => `${service}-stable`;
+var canaryServiceName = (service) => `${service}-canary`;
+var routeRef = (namespace, name) => ({ apiVersion: ROUTE_API_VERSION, kind: "HTTPRoute", metadata: { name, namespace } });
+var message = (err) => err instanceof Error ? err.message : String(err);
+var GatewayRouter = class {
+  constructor(ctx, options = {}) {
+    this.ctx = ctx;
+    this.clock = options.clock ?? systemClock;
+    this.acceptTimeoutMs = options.acceptTimeoutMs ?? 3e4;
+    this.readyTimeoutMs = options.readyTimeoutMs ?? 3e5;
+    this.drainMs = options.drainMs ?? 5e3;
+  }
+  ctx;
+  kind = "gateway-httproute";
+  clock;
+  acceptTimeoutMs;
+  readyTimeoutMs;
+  drainMs;
+  /** Creates the stable-only and canary-only Services, and records the route's backendRefs (once: a resumed rollout keeps the first record). */
+  async prepare(target) {
+    const name = routeName(target);
+    const route = await this.readRoute(target);
+    if ((route.spec.parentRefs ?? []).length === 0) {
+      throw new GantryError(`HTTPRoute ${name} in namespace ${target.namespace} has no parentRefs, so no Gateway routes by it`, { title: "Invalid traffic router", hint: "Attach the route to a Gateway (spec.parentRefs)." });
+    }
+    const hash = await this.syncServices(target);
+    if (originalsOf(route) === void 0) {
+      const originals = {};
+      (route.spec.rules ?? []).forEach((rule, i) => {
+        if ((rule.backendRefs ?? []).some((r) => sendsTo(r, target.namespace, target.stableService))) originals[String(i)] = rule.backendRefs ?? [];
+      });
+      if (Object.keys(originals).length === 0) {
+        throw new GantryError(`HTTPRoute ${name} in namespace ${target.namespace} has no rule whose backendRefs name Service ${target.stableService}`, {
+          title: "Invalid traffic router",
+          hint: "The route must send to the stable Service (input `service`) for its weights to be set."
+        });
+      }
+      await this.writeRoute(target, (live) => originalsOf(live) === void 0 ? { annotation: JSON.stringify(originals) } : void 0);
+    }
+    this.ctx.reporter.info(`HTTPRoute ${name}: Services ${stableServiceName(target.stableService)} (pods of ${TEMPLATE_HASH_LABEL} ${hash}) and ${canaryServiceName(target.stableService)} ready; the route's backendRefs are recorded for the way back`);
+  }
+  async setWeight(target, weight) {
+    checkWeight(weight);
+    const { client } = this.ctx;
+    const route = await this.readRoute(target);
+    if (originalsOf(route) === void 0) {
+      throw new GantryError(`HTTPRoute ${route.metadata.name} in namespace ${target.namespace} has no ${ORIGINAL_REFS_ANNOTATION} annotation: the router was not prepared`, { title: "Traffic router failed", hint: "prepare() records the route before any weight is set." });
+    }
+    const stable = await liveStable(client, target);
+    const { replicas: stableCount, source } = await stableReplicas(client, target.namespace, stable);
+    const canary = canaryReplicasFor(weight, stableCount);
+    const before = await this.canaryReplicas(target);
+    if (canary > before) await scaleCanary(client, target, canary);
+    if (canary > 0) await this.waitCanaryReady(target, canary);
+    await this.waitEndpoints(target, weight);
+    const generation = await this.writeRoute(target, (live) => ({ rules: weightedRules(live, target, weight) }));
+    await this.waitAccepted(target, generation);
+    if (canary < before) {
+      await this.clock.sleep(this.drainMs);
+      await scaleCanary(client, target, canary);
+    }
+    return {
+      requested: weight,
+      effective: weight,
+      canaryReplicas: canary,
+      detail: `HTTPRoute ${route.metadata.name}: ${100 - weight} % to Service ${stableServiceName(target.stableService)}, ${weight} % to ${canaryServiceName(target.stableService)}; canary ${pods(canary)} beside ${stableCount} stable (${source})`
+    };
+  }
+  /** Weight 0 first (the canary drained, then scaled to 0), then the recorded backendRefs back, then the helper Services go. */
+  async reset(target) {
+    const { client } = this.ctx;
+    const name = routeName(target);
+    const route = await client.get(routeRef(target.namespace, name));
+    if (route && originalsOf(route) !== void 0) {
+      if (canaryWeight(route, target) > 0) {
+        await this.syncServices(target);
+        await this.waitEndpoints(target, 0);
+        await this.waitAccepted(target, await this.writeRoute(target, (live) => ({ rules: weightedRules(live, target, 0) })));
+        await this.clock.sleep(this.drainMs);
+      }
+      await scaleCanary(client, target, 0);
+      await this.waitCanaryGone(target);
+      const generation = await this.writeRoute(target, (live) => {
+        const originals = originalsOf(live);
+        return originals === void 0 ? void 0 : { rules: restoredRules(live, originals, target.namespace), annotation: null };
+      });
+      await this.waitAccepted(target, generation);
+    } else {
+      await scaleCanary(client, target, 0);
+    }
+    const ours = (await client.getObjects([stableServiceName, canaryServiceName].map((n) => serviceRef(target.namespace, n(target.stableService))))).filter((s) => s.metadata.labels?.[TRAFFIC_FOR_LABEL] === target.stableService);
+    const deleted = await client.delete(ours);
+    if (!deleted.ok) throw new GantryError(`Could not delete Services ${ours.map((s) => s.metadata.name).join(", ")} in namespace ${target.namespace}: ${describeProblems(deleted.problems)}`, { title: "Traffic router failed" });
+    this.ctx.reporter.info(`HTTPRoute ${name}: backendRefs restored as they were before the canary; Services ${stableServiceName(target.stableService)} and ${canaryServiceName(target.stableService)} removed`);
+  }
+  // ---------------------------------------------------------------- route
+  async readRoute(target) {
+    const name = routeName(target);
+    const route = await this.ctx.client.get(routeRef(target.namespace, name));
+    if (!route) throw new GantryError(`HTTPRoute ${name} does not exist in namespace ${target.namespace}`, { title: "Invalid traffic router", hint: "Name the HTTPRoute that sends to the stable Service (input `route`)." });
+    return route;
+  }
+  /**
+   * Writes the rules (all of them: a merge patch replaces the array) and the annotation
+   * (null removes it), conditional on the resourceVersion read, so a concurrent edit of the
+   * route is read again rather than overwritten. Returns the generation to wait for.
+   */
+  async writeRoute(target, change) {
+    const ref = routeRef(target.namespace, routeName(target));
+    for (let attempt = 1; ; attempt++) {
+      const live = await this.readRoute(target);
+      const wanted = change(live);
+      const generation = live.metadata.generation ?? 0;
+      if (!wanted) return generation;
+      const sameRules = wanted.rules === void 0 || JSON.stringify(wanted.rules) === JSON.stringify(live.spec.rules);
+      const sameAnnotation = wanted.annotation === void 0 || (live.metadata.annotations?.[ORIGINAL_REFS_ANNOTATION] ?? null) === wanted.annotation;
+      if (sameRules && sameAnnotation) return generation;
+      const patch = { metadata: { resourceVersion: live.metadata.resourceVersion, ...sameAnnotation ? {} : { annotations: { [ORIGINAL_REFS_ANNOTATION]: wanted.annotation } } } };
+      if (!sameRules) patch.spec = { rules: wanted.rules };
+      try {
+        const written = await this.ctx.client.patch(ref, patch, { fieldManager: TRAFFIC_FIELD_MANAGER });
+        return written.metadata.generation ?? generation;
+      } catch (err) {
+        if (err instanceof KubeApiError && err.code === 409 && attempt < 5) continue;
+        throw new GantryError(`Could not update HTTPRoute ${ref.metadata.name} in namespace ${target.namespace}: ${message(err)}`, { title: "Traffic router failed", cause: err });
+      }
+    }
+  }
+  /** Waits until every parent of the route reports Accepted and ResolvedRefs for `generation` (or later). */
+  async waitAccepted(target, generation) {
+    const name = routeName(target);
+    await this.watchUntil(
+      { apiVersion: ROUTE_API_VERSION, kind: "HTTPRoute", namespace: target.namespace, fieldSelector: `metadata.name=${name}` },
+      this.acceptTimeoutMs,
+      (items) => notAccepted(items.find((o) => o.metadata.name === name), target.namespace, generation),
+      (pending) => new GantryError(`HTTPRoute ${name} in namespace ${target.namespace} was not accepted with its backends resolved within ${formatSeconds(this.acceptTimeoutMs)} of the change to generation ${generation}: ${pending}`, {
+        title: "Traffic router failed",
+        hint: "The Gateway controller reports why in the route's status.parents; check the Gateway and the Services the route names."
+      })
+    );
+  }
+  /**
+   * Watches one kind until `pending` says nothing is left to wait for (it returns what is
+   * still awaited, for the error), or throws `timedOut(what)` after `timeoutMs`.
+   */
+  async watchUntil(spec, timeoutMs, pending, timedOut) {
+    const informer = new Informer(this.ctx.client, [spec], { onNotice: (m) => this.ctx.reporter.info(m) });
+    await informer.start();
+    try {
+      const started = this.clock.now();
+      for (; ; ) {
+        const changes = informer.changes;
+        const awaited = pending(informer.items());
+        if (awaited === void 0) return;
+        const left = timeoutMs - (this.clock.now() - started);
+        if (left <= 0) throw timedOut(awaited);
+        if (informer.changes === changes) await Promise.race([informer.changed(), this.clock.sleep(Math.min(1e3, left))]);
+      }
+    } finally {
+      informer.stop();
+    }
+  }
+  // ---------------------------------------------------------------- Services and pods
+  /**
+   * Creates or updates the stable-only and canary-only Services (server-side apply, so a
+   * repeat is a no-op) with the stable pods' current pin; returns the pin.
+   */
+  async syncServices(target) {
+    const { client } = this.ctx;
+    const svc = target.stableService;
+    const names = [stableServiceName(svc), canaryServiceName(svc)];
+    for (const n of names) {
+      if (n.length > 63) throw new GantryError(`Service ${svc} has too long a name for the router's ${n} (${n.length} characters, at most 63)`, { title: "Invalid traffic router", hint: "Give the stable Service a name of at most 56 characters." });
+    }
+    const existing = await client.getObjects(names.map((n) => serviceRef(target.namespace, n)));
+    const foreign = existing.find((s) => s.metadata.labels?.[TRAFFIC_FOR_LABEL] !== svc);
+    if (foreign) {
+      throw new GantryError(`Service ${foreign.metadata.name} already exists in namespace ${target.namespace} and is not one the traffic router made for ${svc}`, {
+        title: "Invalid traffic router",
+        hint: `The gateway-httproute router needs the names ${names.join(" and ")} for its own Services; rename that Service.`
+      });
+    }
+    const stable = await liveStable(client, target);
+    const service = await checkedStableService(client, target, stable);
+    const pinned = existing.find((s) => s.metadata.name === names[0])?.spec.selector?.[TEMPLATE_HASH_LABEL];
+    const hash = await stablePin(client, target.namespace, stable, pinned);
+    if (pinned !== void 0 && pinned !== hash) this.ctx.reporter.info(`Service ${names[0]}: now the stable pods of ${TEMPLATE_HASH_LABEL} ${hash} (was ${pinned}), the current ReplicaSet of ${stable.metadata.name}`);
+    await this.applyServices(target, service, hash);
+    return hash;
+  }
+  async applyServices(target, service, hash) {
+    const svc = target.stableService;
+    const names = [stableServiceName(svc), canaryServiceName(svc)];
+    const selector = service.spec.selector ?? {};
+    const ports = (service.spec.ports ?? []).map(({ nodePort: _nodePort, ...port }) => port);
+    const helper = (name, select, purpose) => ({
+      apiVersion: "v1",
+      kind: "Service",
+      metadata: { name, namespace: target.namespace, labels: { [TRAFFIC_FOR_LABEL]: svc, "app.kubernetes.io/managed-by": "gantry" }, annotations: { "gantry.dev/purpose": purpose } },
+      spec: { type: "ClusterIP", selector: select, ports }
+    });
+    const result = await this.ctx.client.apply([
+      helper(names[0], { ...selector, [TEMPLATE_HASH_LABEL]: hash }, `the stable pods of ${svc} only, for weighted routing`),
+      helper(names[1], { ...selector, [TRACK_LABEL]: CANARY_TRACK }, `the canary pods of ${svc} only, for weighted routing`)
+    ], { fieldManager: TRAFFIC_FIELD_MANAGER, force: true });
+    if (!result.ok) throw new GantryError(`Could not create the router's Services for ${svc} in namespace ${target.namespace}: ${describeProblems(result.problems)}`, { title: "Traffic router failed" });
+  }
+  async canaryReplicas(target) {
+    const canary = await this.ctx.client.get(deploymentRef(target.namespace, target.canaryName));
+    return canary?.spec.replicas ?? 0;
+  }
+  /**
+   * Waits until each Service the route is about to send a share to has a ready endpoint:
+   * pods being ready is not enough, the data plane routes to the endpoints it is told of.
+   */
+  async waitEndpoints(target, weight) {
+    const services = [...weight < 100 ? [stableServiceName(target.stableService)] : [], ...weight > 0 ? [canaryServiceName(target.stableService)] : []];
+    for (const service of services) {
+      const owns = (o) => o.metadata.labels?.[SERVICE_NAME_LABEL] === service;
+      await this.watchUntil(
+        { apiVersion: "discovery.k8s.io/v1", kind: "EndpointSlice", namespace: target.namespace, labelSelector: `${SERVICE_NAME_LABEL}=${service}` },
+        this.readyTimeoutMs,
+        (items) => items.filter(owns).some((slice) => (slice.endpoints ?? []).some((e2) => e2.conditions?.ready !== false)) ? void 0 : "no ready endpoint",
+        () => new GantryError(`Service ${service} in namespace ${target.namespace} has no ready endpoint after ${formatSeconds(this.readyTimeoutMs)}, so HTTPRoute ${routeName(target)} was not changed to send it ${service.endsWith("-canary") ? weight : 100 - weight} %`, {
+          title: "Traffic router failed",
+          hint: "Check that the pods it selects are running and ready."
+        })
+      );
+    }
+  }
+  /** Waits until no canary pod is left (they are deleted once the canary is scaled to 0). */
+  async waitCanaryGone(target) {
+    const stable = await liveStable(this.ctx.client, target);
+    const labels = { ...stable.spec.selector?.matchLabels ?? {}, [TRACK_LABEL]: CANARY_TRACK };
+    const labelSelector = Object.entries(labels).map(([k, v]) => `${k}=${v}`).join(",");
+    await this.watchUntil({ apiVersion: "v1", kind: "Pod", namespace: target.namespace, labelSelector }, this.readyTimeoutMs, (items) => {
+      const left = items.filter((p) => Object.entries(labels).every(([k, v]) => p.metadata.labels?.[k] === v));
+      return left.length === 0 ? void 0 : left.map((p) => p.metadata.name).join(", ");
+    }, (pending) => new GantryError(`The canary pods ${pending} in namespace ${target.namespace} were still there ${formatSeconds(this.readyTimeoutMs)} after the canary was scaled to 0, so HTTPRoute ${routeName(target)} still sends to ${stableServiceName(target.stableService)}`, {
+      title: "Traffic router failed",
+      hint: "Check what keeps the pods (finalizers, a long terminationGracePeriodSeconds), then run the abort again."
+    }));
+  }
+  async waitCanaryReady(target, replicas) {
+    const canary = await this.ctx.client.get(deploymentRef(target.namespace, target.canaryName));
+    if (!canary) throw new GantryError(`The canary Deployment ${target.canaryName} does not exist in namespace ${target.namespace}`, { title: "No canary" });
+    const outcome = await waitForReady(this.ctx.client, [canary], this.ctx.reporter, { namespace: target.namespace, timeoutMs: this.readyTimeoutMs, clock: this.clock });
+    if (!outcome.ready) {
+      throw new GantryError(`The canary Deployment ${target.canaryName} in namespace ${target.namespace} did not get ${pods(replicas)} ready, so the route sends it nothing more: ${outcome.reason}: ${outcome.message}`, { title: "Canary not ready" });
+    }
+  }
+};
+function routeName(target) {
+  if (!target.route) throw new GantryError("The gateway-httproute router needs the name of the HTTPRoute that sends to the stable Service", { title: "Invalid traffic router", hint: "Set the `route` input." });
+  return target.route;
+}
+function sendsTo(ref, namespace, name) {
+  return (ref.group ?? "") === "" && (ref.kind ?? "Service") === "Service" && ref.name === name && (ref.namespace ?? namespace) === namespace;
+}
+function originalsOf(route) {
+  const text = route.metadata.annotations?.[ORIGINAL_REFS_ANNOTATION];
+  if (text === void 0) return void 0;
+  try {
+    return JSON.parse(text);
+  } catch (err) {
+    throw new GantryError(`HTTPRoute ${route.metadata.name}: annotation ${ORIGINAL_REFS_ANNOTATION} is not the JSON Gantry wrote (${message(err)})`, { title: "Traffic router failed", hint: "Restore the route's backendRefs by hand and remove the annotation.", cause: err });
+  }
+}
+function weightedRules(route, target, weight) {
+  const originals = originalsOf(route) ?? {};
+  const svc = target.stableService;
+  const ours = (r) => [svc, stableServiceName(svc), canaryServiceName(svc)].some((n) => sendsTo(r, target.namespace, n));
+  return (route.spec.rules ?? []).map((rule, i) => {
+    const original = originals[String(i)];
+    if (!original) return rule;
+    const { name: _name, namespace: _namespace, weight: _weight, ...stableRef } = original.find((r) => sendsTo(r, target.namespace, svc)) ?? { name: svc };
+    const pair = [
+      { ...stableRef, name: stableServiceName(svc), weight: 100 - weight },
+      { ...stableRef, name: canaryServiceName(svc), weight }
+    ];
+    const refs = rule.backendRefs ?? [];
+    const at = refs.findIndex(ours);
+    const others = refs.filter((r) => !ours(r));
+    const backendRefs = at < 0 ? [...others, ...pair] : [...others.slice(0, at), ...pair, ...others.slice(at)];
+    return { ...rule, backendRefs };
+  });
+}
+function restoredRules(route, originals, namespace) {
+  const rules = route.spec.rules ?? [];
+  for (const i of Object.keys(originals)) {
+    if (!rules[Number(i)]) throw new GantryError(`HTTPRoute ${route.metadata.name} in namespace ${namespace} has lost rule ${i} since the canary began, so its backendRefs cannot be restored`, { title: "Traffic router failed", hint: `Its recorded backendRefs are in the ${ORIGINAL_REFS_ANNOTATION} annotation.` });
+  }
+  return rules.map((rule, i) => originals[String(i)] ? { ...rule, backendRefs: originals[String(i)] } : rule);
+}
+function canaryWeight(route, target) {
+  const refs = (route.spec.rules ?? []).flatMap((r) => r.backendRefs ?? []);
+  const canary = refs.find((r) => sendsTo(r, target.namespace, canaryServiceName(target.stableService)));
+  return canary ? canary.weight ?? 1 : 0;
+}
+function notAccepted(route, namespace, generation) {
+  if (!route) return "the route was deleted";
+  const reasons = [];
+  for (const parent of route.spec.parentRefs ?? []) {
+    const label = `parent ${parent.namespace ?? namespace}/${parent.name}${parent.sectionName ? `/${parent.sectionName}` : ""}`;
+    const statuses = (route.status?.parents ?? []).filter((s) => sameParent(s.parentRef, parent, namespace));
+    if (statuses.length === 0) {
+      reasons.push(`${label}: no status from a Gateway controller yet`);
+      continue;
+    }
+    const problems = statuses.map((s) => ["Accepted", "ResolvedRefs"].flatMap((type2) => {
+      const c = s.conditions?.find((x) => x.type === type2);
+      if (!c) return [`${type2} not reported`];
+      const stale = c.observedGeneration !== void 0 && c.observedGeneration < generation;
+      if (c.status === "True" && !stale) return [];
+      return [`${type2}=${c.status}${stale ? ` for generation ${c.observedGeneration}` : ""}${c.reason ? ` (${c.reason})` : ""}${c.message ? `: ${c.message}` : ""}`];
+    }));
+    if (problems.some((p) => p.length === 0)) continue;
+    reasons.push(`${label}: ${problems[0].join("; ")}`);
+  }
+  return reasons.length === 0 ? void 0 : reasons.join("; ");
+}
+function sameParent(a, b, namespace) {
+  return a.name === b.name && (a.namespace ?? namespace) === (b.namespace ?? namespace) && (a.kind ?? "Gateway") === (b.kind ?? "Gateway") && (a.group ?? "gateway.networking.k8s.io") === (b.group ?? "gateway.networking.k8s.io") && (a.sectionName ?? "") === (b.sectionName ?? "") && (a.port ?? 0) === (b.port ?? 0);
+}
+async function stablePin(client, namespace, stable, pinned) {
+  const revision = stable.metadata.annotations?.[REVISION_ANNOTATION];
+  const uid = stable.metadata.uid;
+  const selector = Object.entries(stable.spec.selector?.matchLabels ?? {}).map(([k, v]) => `${k}=${v}`).join(",");
+  const sets = await client.list("apps/v1", "ReplicaSet", namespace, selector ? { labelSelector: selector } : {});
+  const current = sets.items.find((rs) => (rs.metadata.ownerReferences ?? []).some((o) => o.uid === uid) && rs.metadata.annotations?.[REVISION_ANNOTATION] === revision);
+  const hash = current?.metadata.labels?.[TEMPLATE_HASH_LABEL];
+  const wanted = current?.spec?.replicas ?? 0;
+  const available = wanted > 0 && (current?.status?.availableReplicas ?? 0) >= wanted;
+  if (hash && (available || pinned === void 0)) return hash;
+  if (pinned !== void 0) return pinned;
+  throw new GantryError(`The stable Deployment ${stable.metadata.name} in namespace ${namespace} has no current ReplicaSet${revision ? ` for its revision ${revision}` : ""} with a ${TEMPLATE_HASH_LABEL} label, so its pods cannot be selected apart from the canary's`, {
+    title: "Invalid traffic router",
+    hint: "Wait until the stable Deployment has rolled out, then start the canary."
+  });
+}
+
+// src/traffic/replica-ratio.ts
+var ReplicaRatioRouter = class {
+  constructor(ctx) {
+    this.ctx = ctx;
+  }
+  ctx;
+  kind = "replica-ratio";
+  /** Nothing to create: only checks that the stable Service selects the stable pods, and the canary's too once it exists. */
+  async prepare(target) {
+    const stable = await liveStable(this.ctx.client, target);
+    const service = await checkedStableService(this.ctx.client, target, stable);
+    await this.checkCanarySelected(target, service);
+  }
+  async setWeight(target, weight) {
+    checkWeight(weight);
+    const { client } = this.ctx;
+    const stable = await liveStable(client, target);
+    const service = await checkedStableService(client, target, stable);
+    if (weight > 0) await this.checkCanarySelected(target, service);
+    const { replicas: stableCount, source } = await stableReplicas(client, target.namespace, stable);
+    const canary = canaryReplicasFor(weight, stableCount);
+    await scaleCanary(client, target, canary);
+    const effective = podShare(canary, stableCount);
+    const differs = effective === weight ? "" : `; ${weight} % was requested, and a replica ratio moves in whole pods`;
+    const detail = `${effective} % for ${canary} of ${pods(canary + stableCount)} (stable ${stableCount}: ${source})${differs}`;
+    return { requested: weight, effective, detail, canaryReplicas: canary };
+  }
+  /** Weight 0: the canary keeps no pods (the strategy deletes the Deployment itself). */
+  async reset(target) {
+    await scaleCanary(this.ctx.client, target, 0);
+  }
+  /**
+   * Canary pods the stable Service does not select would get no traffic at all, whatever
+   * their number: say so before scaling them, naming both objects and the labels apart.
+   */
+  async checkCanarySelected(target, service) {
+    const canary = await this.ctx.client.get(deploymentRef(target.namespace, target.canaryName));
+    if (!canary) return;
+    const labels = podLabels(canary);
+    const selector = service.spec.selector ?? {};
+    const missing = Object.entries(selector).filter(([k, v]) => labels[k] !== v);
+    if (missing.length > 0) {
+      throw new GantryError(`Service ${target.stableService} in namespace ${target.namespace} does not select the pods of the canary Deployment ${target.canaryName}: it needs ${formatLabels(Object.fromEntries(missing))}, the canary pods have ${formatLabels(labels)}`, {
+        title: "Invalid traffic router",
+        hint: "The replica-ratio router needs canary pods that carry the labels the stable Service selects; keep version-specific labels out of the Service's selector."
+      });
+    }
+  }
+};
+
+// src/traffic/index.ts
+function routerFor(kind, ctx, options = {}) {
+  switch (kind) {
+    case "replica-ratio":
+      return new ReplicaRatioRouter(ctx);
+    case "gateway-httproute":
+      return new GatewayRouter(ctx, options);
+  }
+}
+
+// src/strategies/wiring.ts
+function gateRunner(client, namespace, reporter, clock) {
+  return {
+    run: (specs, services) => runGates(specs, { client, namespace, services, clock }, { reporter, clock }),
+    background: (specs, services) => {
+      const running = startBackgroundGates(specs, { client, namespace, services, clock }, { reporter, clock });
+      return {
+        failed: running.failed.then((v) => `gate ${v.gate}: ${v.message}`),
+        stop: async () => (await running.stop()).verdicts
+      };
+    }
+  };
+}
+function defaultProgressiveDeps(client, namespace, reporter, clock) {
+  return {
+    gates: gateRunner(client, namespace, reporter, clock),
+    routerFor: (progress) => routerFor(progress.router, { client, reporter })
+  };
+}
+
 // src/strategies/post-state.ts
 var STARTED = "gantry-deploy-started";
 var FINISHED = "gantry-deploy-finished";
@@ -71731,7 +73133,7 @@ async function recoverDeployStep(reporter, store) {
   if (!step) return;
   reporter.info(`the deploy step did not finish; checking ${step.target.namespace}/${step.target.app} for an unfinished rollout`);
   const client = ApiClient.fromConfig({ kubeconfig: step.kubectl.kubeconfig, context: step.kubectl.context });
-  const outcome = await recoverInterrupted({
+  const engine = {
     client,
     reporter,
     target: step.target,
@@ -71741,13 +73143,20 @@ async function recoverDeployStep(reporter, store) {
     // Recovery restores a snapshot and records no revision, so the history limit is not used.
     historyLimit: 1,
     rollbackOnFailure: true
-  }).finally(() => client.close());
+  };
+  const outcome = await (async () => {
+    const stored = await new RolloutStore(client, step.target).read();
+    if (stored && progressOf(stored.record) && IN_PROGRESS.includes(stored.record.phase) && stored.record.phase !== "paused" && stored.record.holder.id === step.holderId) {
+      return control(engine, "abort", defaultProgressiveDeps(client, step.target.namespace, reporter));
+    }
+    return recoverInterrupted(engine);
+  })().finally(() => client.close());
   if (!outcome) {
     reporter.info("no unfinished rollout of this run in the cluster: nothing to roll back");
     return;
   }
   reporter.info(`post step: ${outcome.result} revision r${outcome.revision}`);
-  if (outcome.result !== "rolled-back") throw new Error(`The interrupted rollout r${outcome.revision} could not be rolled back: ${outcome.reason ?? "unknown reason"}`);
+  if (outcome.result !== "rolled-back" && outcome.result !== "aborted") throw new Error(`The interrupted rollout r${outcome.revision} could not be rolled back: ${outcome.reason ?? "unknown reason"}`);
 }
 
 // src/entry/deploy-post.ts

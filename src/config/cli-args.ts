@@ -4,7 +4,7 @@ import { GantryError } from '../errors.js';
 import { Command, SETTINGS } from './deploy.js';
 import { MapSource } from './source.js';
 
-export const COMMANDS: readonly Command[] = ['deploy', 'rollback', 'status'];
+export const COMMANDS: readonly Command[] = ['deploy', 'rollback', 'status', 'promote', 'abort'];
 
 export interface CliArgs {
   command: Command;
@@ -12,8 +12,8 @@ export interface CliArgs {
   help: boolean;
 }
 
-/** Flags that take no value. */
-const SWITCHES = new Set(['help']);
+/** Flags that take no value: --help, and --full (promote past every remaining step). */
+const SWITCHES = new Set(['help', 'full']);
 
 /**
  * `gantry deploy --manifests k8s/ --images localhost:5000/app@sha256:… --timeout 2m`.
@@ -40,8 +40,12 @@ export function parseCliArgs(argv: string[]): CliArgs {
     if (!m) throw new GantryError(`Unexpected argument "${arg}"`, { title: 'Usage', hint: 'Every setting is a flag: --name value or --name=value.' });
     const name = m[1]!;
     if (!known.has(name)) throw new GantryError(`Unknown flag --${name}`, { title: 'Usage', hint: `Known flags: ${[...SETTINGS].map((s) => `--${s}`).join(', ')}.` });
-    if (SWITCHES.has(name)) {
+    if (name === 'help') {
       help = true;
+      continue;
+    }
+    if (SWITCHES.has(name) && (m[2] === undefined || /^(true|false)$/.test(m[2]))) {
+      values[name] = m[2] ?? 'true';
       continue;
     }
     let value = m[2];
@@ -60,6 +64,8 @@ Usage:
   gantry deploy   --manifests PATH [--manifests PATH …] --app NAME [--namespace NS] [--images REF …] [--timeout 5m]
   gantry rollback --app NAME [--namespace NS] [--revision N]
   gantry status   --app NAME [--namespace NS]
+  gantry promote  --app NAME [--namespace NS] [--full]
+  gantry abort    --app NAME [--namespace NS]
 
 Flags (the same as the action inputs):
   --manifests PATH         file, directory, glob, kustomize dir or chart (repeatable)
@@ -74,4 +80,13 @@ Flags (the same as the action inputs):
   --kubeconfig PATH, --context NAME, --kubectl PATH
   --helm PATH, --helm-release NAME, --helm-values FILE, --helm-set KEY=VALUE
   --commit SHA, --run-url TEXT, --holder ID   how this run is recorded and named in the lock
+
+Progressive rollouts (deploy):
+  --strategy basic|blue-green|canary   default basic
+  --steps YAML|FILE        canary steps: setWeight: N, pause: {duration: 2m} or pause: {}, analysis: [gates]
+  --traffic-router replica-ratio|gateway-httproute, --route NAME (the HTTPRoute)
+  --service NAME           the Service in front of the app (default: the one selecting its pods)
+  --scale-down-delay D     blue-green: how long the old version stays after the switch (default 30s)
+  --analysis, --pre-promotion-analysis, --post-promotion-analysis YAML|FILE   gates
+  --full                   promote: skip the remaining steps
 `;

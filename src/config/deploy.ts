@@ -4,9 +4,10 @@ import { hostname, userInfo } from 'node:os';
 import { isAbsolute, resolve } from 'node:path';
 import { parseImage, repositoryOf } from '../shared/image-reference.js';
 import type { Holder, Target } from '../shared/target.js';
+import { PROGRESSIVE_SETTINGS, ProgressiveConfig, parseProgressive } from './progressive.js';
 import { Reader, Source } from './source.js';
 
-export type Command = 'deploy' | 'rollback' | 'status';
+export type Command = 'deploy' | 'rollback' | 'status' | 'promote' | 'abort';
 
 export interface RunContext extends Holder {
   /** The commit being deployed (GITHUB_SHA or --commit). */
@@ -34,6 +35,10 @@ export interface Config {
   kubectl: { binary?: string; kubeconfig?: string; context?: string };
   helm: { binary?: string; releaseName: string; valuesFiles: string[]; set: Record<string, string> };
   run: RunContext;
+  /** blue-green and canary: steps, router, Services and gates. */
+  progressive: ProgressiveConfig;
+  /** promote: skip the remaining steps. */
+  full: boolean;
 }
 
 /** DNS-1123 label, short enough that `gantry-<app>-history` stays a valid name. */
@@ -125,6 +130,8 @@ export function parseConfig(command: Command, source: Source, env: NodeJS.Proces
       set: r.pairs('helm-set'),
     },
     run: runContext(source, env),
+    progressive: parseProgressive(r, workspace),
+    full: r.bool('full', false),
   };
   r.done();
   return config;
@@ -134,4 +141,5 @@ export function parseConfig(command: Command, source: Source, env: NodeJS.Proces
 export const SETTINGS = [
   'manifests', 'namespace', 'app', 'images', 'timeout', 'rollback-on-failure', 'history-limit', 'lock-ttl',
   'revision', 'kubeconfig', 'context', 'kubectl', 'helm', 'helm-release', 'helm-values', 'helm-set', 'commit', 'holder', 'run-url',
+  ...PROGRESSIVE_SETTINGS, 'full',
 ] as const;

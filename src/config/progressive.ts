@@ -5,6 +5,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { isAbsolute, relative, resolve } from 'node:path';
 import { LineCounter, parseDocument, isMap, isSeq, type Node } from 'yaml';
+import { parseGateSpecs, type GateSpec } from '../checks/spec.js';
 import { GantryError } from '../errors.js';
 import { parseDuration, Reader } from './source.js';
 
@@ -13,8 +14,8 @@ export const STRATEGIES: readonly Strategy[] = ['basic', 'blue-green', 'canary']
 export type RouterKind = 'replica-ratio' | 'gateway-httproute';
 export const ROUTERS: readonly RouterKind[] = ['replica-ratio', 'gateway-httproute'];
 
-/** A gate list as written; checks/ turns it into gates when they run (validated here for shape). */
-export type GateSpecs = unknown[];
+/** Gates as parsed and checked by checks/spec.ts; they run at each point of a rollout. */
+export type GateSpecs = GateSpec[];
 
 export type CanaryStep =
   | { setWeight: number }
@@ -79,16 +80,18 @@ class YamlProblems {
 
 const STEP_KINDS = ['setWeight', 'pause', 'analysis'] as const;
 
-/** Gate lists: each entry a mapping with exactly one kind of check. The kinds' own fields are checked by checks/. */
+/** Gate lists, checked by the gates' own parser; its problems are placed at the list's file:line. */
 function gateList(value: unknown, path: string, node: Node | null | undefined, problems: YamlProblems): GateSpecs {
   if (!Array.isArray(value)) {
     problems.add(path, 'must be a list of gates', node, 'e.g. - http: {service: "${preview}", port: 80, path: /healthz}');
     return [];
   }
-  value.forEach((g, i) => {
-    if (!g || typeof g !== 'object' || Array.isArray(g)) problems.add(`${path}[${i}]`, 'must be a mapping such as {http: {...}}', isSeq(node) ? node.items[i] as Node : node);
-  });
-  return value;
+  const { specs, errors } = parseGateSpecs(value, path);
+  for (const e of errors) {
+    const index = Number(/^\[(\d+)\]/.exec(e.path.slice(path.length))?.[1]);
+    problems.add(e.path, e.detail, isSeq(node) && Number.isInteger(index) ? node.items[index] as Node : node, e.hint);
+  }
+  return specs;
 }
 
 /** Parses and checks the canary steps. */
@@ -174,7 +177,7 @@ function gates(r: Reader, name: string, workspace: string): GateSpecs {
     r.problem(name, `is not valid YAML: ${doc.errors[0]!.message.split('\n')[0]}`);
     return [];
   }
-  return gateList(doc.toJSON(), name, doc.contents, problems);
+  return gateList(doc.toJSON(), r.source.describe(name).replace(/^input "|"$|^--/g, ''), doc.contents, problems);
 }
 
 /** The default canary: a small step, a look, half, a look, then all. */

@@ -4,7 +4,7 @@ import { parseCliArgs, USAGE } from '../config/cli-args.js';
 import { parseConfig } from '../config/deploy.js';
 import { toGantryError } from '../errors.js';
 import { ConsoleReporter, reportFailure } from '../report/reporter.js';
-import { clientFor, deploy, outcomeError, reportOutcome, rollback, rollbackError, status } from '../strategies/commands.js';
+import { abort, clientFor, deploy, outcomeError, promote, reportOutcome, rollback, rollbackError, status, statusError } from '../strategies/commands.js';
 
 const reporter = new ConsoleReporter();
 try {
@@ -16,12 +16,14 @@ try {
     const runtime = { client: clientFor(config), reporter };
     try {
       if (args.command === 'status') {
-        await status(config, runtime);
+        const degraded = statusError(await status(config, runtime));
+        if (degraded) throw degraded;
       } else {
-        const outcome = args.command === 'deploy' ? await deploy(config, runtime) : await rollback(config, runtime);
+        const run = { deploy, rollback, promote, abort }[args.command];
+        const outcome = await run(config, runtime);
         await reportOutcome(reporter, config, outcome);
         for (const [k, v] of Object.entries(reporter.outputs)) reporter.info(`${k}=${v.replace(/\n/g, ',')}`);
-        const failed = args.command === 'deploy' ? outcomeError(outcome) : rollbackError(outcome);
+        const failed = args.command === 'rollback' ? rollbackError(outcome) : outcomeError(outcome, args.command === 'abort' ? ['aborted'] : ['deployed', 'paused']);
         if (failed) throw failed;
       }
     } finally {

@@ -151,15 +151,19 @@ export class ApiClient implements KubeClient {
     });
   }
 
-  /** One request, retried with backoff while the server is unreachable or answers 429/5xx, for up to retryForMs. */
-  private async request(method: string, path: string, query: Record<string, string | undefined> = {}, body?: string, contentType?: string): Promise<Response> {
+  /**
+   * One request, retried with backoff while the server is unreachable or answers 429/5xx,
+   * for up to retryForMs. `retryAnswers: false` retries only when no answer came at all:
+   * through the service proxy a 503 is the pods' (or their absence's) answer, a measurement.
+   */
+  private async request(method: string, path: string, query: Record<string, string | undefined> = {}, body?: string, contentType?: string, retryAnswers = true): Promise<Response> {
     const deadline = Date.now() + this.retryForMs;
     for (let attempt = 0; ; attempt++) {
       let res: Response | undefined;
       let error: unknown;
       try {
         res = await this.send(method, path, query, body, contentType);
-        if (!retryable(undefined, res.status)) return res;
+        if (!retryAnswers || !retryable(undefined, res.status)) return res;
       } catch (err) {
         if (!retryable(err)) throw err;
         error = err;
@@ -371,7 +375,7 @@ export class ApiClient implements KubeClient {
   }
 
   async proxyGet(namespace: string, service: string, port: string | number, path: string): Promise<{ status: number; body: string }> {
-    const res = await this.request('GET', `/api/v1/namespaces/${encodeURIComponent(namespace)}/services/${encodeURIComponent(`${service}:${port}`)}/proxy${path.startsWith('/') ? path : `/${path}`}`);
+    const res = await this.request('GET', `/api/v1/namespaces/${encodeURIComponent(namespace)}/services/${encodeURIComponent(`${service}:${port}`)}/proxy${path.startsWith('/') ? path : `/${path}`}`, {}, undefined, undefined, false);
     return { status: res.status, body: res.body };
   }
 

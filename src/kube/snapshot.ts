@@ -109,13 +109,25 @@ export function changedObjects(snapshot: Snapshot, dryRun: KubeObject[], namespa
  */
 export async function restoreSnapshot(client: KubeClient, snapshot: Snapshot): Promise<{ restored: number; deleted: number }> {
   const problems: string[] = [];
-  if (snapshot.existing.length > 0) {
-    const live = await client.getObjects(snapshot.existing);
-    const liveIds = new Set(live.map((o) => identity(o)));
-    const toReplace = snapshot.existing.filter((o) => liveIds.has(identity(o)));
-    const toCreate = snapshot.existing.filter((o) => !liveIds.has(identity(o)));
+  let pending = snapshot.existing;
+  // A controller may write an object between our read and our replace (a conflict): read it again and retry.
+  for (let attempt = 0; pending.length > 0; attempt++) {
+    const live = await client.getObjects(pending);
+    const liveById = new Map(live.map((o) => [identity(o), o]));
+    // The live resourceVersion goes with each replace: custom resources refuse an update without one.
+    const toReplace = pending.filter((o) => liveById.has(identity(o)))
+      .map((o) => ({ ...o, metadata: { ...o.metadata, resourceVersion: liveById.get(identity(o))!.metadata.resourceVersion } }));
+    const toCreate = pending.filter((o) => !liveById.has(identity(o)));
     const replaced = await client.replace(toReplace);
-    if (!replaced.ok) problems.push(describeProblems(replaced.problems));
+    const conflicts = replaced.problems.filter((p) => p.reason === 'Conflict' && p.index !== undefined);
+    const others = replaced.problems.filter((p) => !conflicts.includes(p));
+    if (others.length > 0) problems.push(describeProblems(others));
+    if (conflicts.length > 0 && attempt < 5) {
+      pending = conflicts.map((p) => toReplace[p.index!]!).map((o) => snapshot.existing.find((e) => identity(e) === identity(o))!);
+    } else {
+      if (conflicts.length > 0) problems.push(describeProblems(conflicts));
+      pending = [];
+    }
     const created = await client.create(toCreate);
     if (!created.ok) problems.push(describeProblems(created.problems));
   }

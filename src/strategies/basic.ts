@@ -48,6 +48,8 @@ export interface Engine {
   onRecorded?: (record: RolloutRecord) => void;
   /** How the validated, snapshotted set reaches the cluster; the basic strategy's apply-and-wait when absent. */
   deliver?: Deliver;
+  /** The strategy `deliver` implements, as the record names it. */
+  strategy?: RolloutRecord['strategy'];
 }
 
 /** What a strategy gets once the set is validated, snapshotted and recorded. */
@@ -207,7 +209,7 @@ function startRecord(engine: Engine, revision: number, previousRevision: number 
   return {
     app: engine.target.app,
     namespace: engine.target.namespace,
-    strategy: 'basic',
+    strategy: engine.strategy ?? 'basic',
     phase: 'validating',
     revision,
     previousRevision,
@@ -319,7 +321,7 @@ export interface SettleContext {
  * set is recorded as a revision; a paused one waits in the cluster; a failed one is
  * rolled back to its snapshot (after the strategy's own cleanup).
  */
-export async function settle(engine: Engine, machine: RolloutMachine, delivered: Delivered, ctx: SettleContext): Promise<void> {
+export async function settle(engine: Engine, machine: RolloutMachine, delivered: Delivered, ctx: SettleContext & { aborted?: boolean }): Promise<void> {
   const clock = engine.clock ?? systemClock;
   const { reporter, target } = engine;
   const { outcome } = ctx;
@@ -356,9 +358,9 @@ export async function settle(engine: Engine, machine: RolloutMachine, delivered:
   const restored = await reporter.group('Roll back to the snapshot', () => restoreAndWait(engine, ctx.snapshot, clock, ctx.renew));
   outcome.timings.rollbackMs = clock.now() - rollbackStarted;
   if (restored.ok) {
-    await machine.to('rolled-back');
-    reporter.info(`rolled back in ${formatSeconds(outcome.timings.rollbackMs)}`);
-    outcome.result = 'rolled-back';
+    await machine.to(ctx.aborted ? 'aborted' : 'rolled-back');
+    reporter.info(`${ctx.aborted ? 'aborted and restored' : 'rolled back'} in ${formatSeconds(outcome.timings.rollbackMs)}`);
+    outcome.result = ctx.aborted ? 'aborted' : 'rolled-back';
   } else {
     await machine.to('failed', `${delivered.reason}\nThe rollback did not become healthy: ${restored.message}`);
     outcome.reason = machine.record.reason;

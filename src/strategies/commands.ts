@@ -7,10 +7,17 @@ import { ApiClient } from '../kube/api-client.js';
 import { KubeClient, KubeObject } from '../kube/client.js';
 import { Kubectl } from '../kube/kubectl.js';
 import { Manifest, addMetadata, loadManifests, substituteImages } from '../kube/manifests.js';
-import { identity } from '../kube/snapshot.js';
-import { RolloutRecord } from '../kube/state.js';
+import { identity, sameContent } from '../kube/snapshot.js';
+import { IN_PROGRESS, RolloutRecord, RolloutStore } from '../kube/state.js';
+import type { RouterKind } from '../config/progressive.js';
+import type { Router } from '../traffic/router.js';
+import { blueGreenDeliver } from './blue-green.js';
+import { canaryDeliver } from './canary.js';
+import { control, progressOf } from './control.js';
+import type { GateRunner } from './progressive.js';
+import { defaultProgressiveDeps } from './wiring.js';
 import { Reporter } from '../report/reporter.js';
-import { Engine, REVISION_ANNOTATION, RolloutOutcome, pickRevision, readStatus, recoverInterrupted, rollout } from './basic.js';
+import { Engine, REVISION_ANNOTATION, RolloutOutcome, inNamespace, pickRevision, readStatus, recoverInterrupted, rollout } from './basic.js';
 import { Clock } from '../kube/wait.js';
 
 export interface Runtime {
@@ -21,6 +28,12 @@ export interface Runtime {
   clock?: Clock;
   pollMs?: number;
   onRecorded?: (record: RolloutRecord) => void;
+  /** Gates and routers for progressive rollouts; the real ones (checks/, traffic/) when absent. */
+  progressive?: ProgressiveDeps;
+}
+
+function progressiveDeps(runtime: Runtime, config: Config): ProgressiveDeps {
+  return runtime.progressive ?? defaultProgressiveDeps(runtime.client, config.target.namespace, runtime.reporter, runtime.clock);
 }
 
 /** The API client for the configured kubeconfig and context. */
@@ -69,9 +82,58 @@ export async function prepareManifests(config: Config, runtime: Runtime): Promis
   });
 }
 
+/** The gates and routers a progressive rollout uses; tests pass their own. */
+export interface ProgressiveDeps {
+  gates: GateRunner;
+  routerFor: (progress: { router: RouterKind }) => Router;
+}
+
+/**
+ * Replicas an HorizontalPodAutoscaler in the set owns are left to it: applying the
+ * manifest's count would scale the workload back on every deploy, fighting the HPA.
+ */
+export function leaveReplicasToAutoscalers(manifests: Manifest[], reporter: Reporter): void {
+  const scaled = new Set(manifests.map((m) => m.object).filter((o) => o.kind === 'HorizontalPodAutoscaler')
+    .map((o) => (o.spec as { scaleTargetRef?: { kind?: string; name?: string } } | undefined)?.scaleTargetRef)
+    .filter((r): r is { kind: string; name: string } => !!r?.kind && !!r.name).map((r) => `${r.kind}/${r.name}`));
+  for (const { object } of manifests) {
+    const spec = object.spec as { replicas?: number } | undefined;
+    if (!scaled.has(`${object.kind}/${object.metadata.name}`) || spec?.replicas === undefined) continue;
+    delete spec.replicas;
+    reporter.info(`${object.kind}/${object.metadata.name}: replicas left to its HorizontalPodAutoscaler`);
+  }
+}
+
 export async function deploy(config: Config, runtime: Runtime): Promise<RolloutOutcome> {
   const manifests = await prepareManifests(config, runtime);
-  return rollout(engineFor(config, runtime), (revision) => {
+  leaveReplicasToAutoscalers(manifests, runtime.reporter);
+  const engine = engineFor(config, runtime);
+  const p = config.progressive;
+  const deps = progressiveDeps(runtime, config);
+  // A progressive rollout already in progress is resumed when this is the same set (a re-run
+  // after the runner died), and refuses any other deploy until it is promoted or aborted.
+  const stored = await new RolloutStore(runtime.client, config.target).read();
+  const progress = progressOf(stored?.record);
+  if (stored && progress && IN_PROGRESS.includes(stored.record.phase)) {
+    addMetadata(manifests, trace(config, stored.record.revision), { podTemplates: false });
+    const desired = inNamespace(manifests.map((m) => m.object), config.target.namespace);
+    if (!sameSet(progress.objects, desired, config.target.namespace)) {
+      throw new GantryError(`${config.target.namespace}/${config.target.app} has a ${progress.kind} rollout in progress: r${stored.record.revision} is ${stored.record.phase}${progress.kind === 'canary' ? ` at step ${progress.step + 1}/${progress.steps.length} with ${progress.weight} % of traffic` : ''}`, {
+        title: 'Rollout in progress',
+        hint: 'Promote it (the promote action, or `gantry promote`) or abort it (the abort action, or `gantry abort`) before deploying something else.',
+      });
+    }
+    runtime.reporter.info(`resuming r${stored.record.revision}: the same set is already being rolled out (${progress.kind}, ${stored.record.phase})`);
+    const resumed = await control(engine, 'resume', deps);
+    if (resumed) return resumed;
+  }
+  engine.strategy = p.strategy;
+  if (p.strategy === 'canary') {
+    engine.deliver = canaryDeliver({ router: deps.routerFor({ router: p.router }), gates: deps.gates, routerKind: p.router, route: p.route, service: p.service, steps: p.steps, analysis: p.analysis });
+  } else if (p.strategy === 'blue-green') {
+    engine.deliver = blueGreenDeliver({ gates: deps.gates, service: p.service, prePromotion: p.prePromotion, postPromotion: p.postPromotion, scaleDownDelayMs: p.scaleDownDelayMs });
+  }
+  return rollout(engine, (revision) => {
     // Per-run trace on the objects only: on pod templates it would restart every pod on every
     // deploy, even when nothing else changed. ReplicaSets copy it from their Deployment.
     addMetadata(manifests, trace(config, revision), { podTemplates: false });
@@ -120,10 +182,18 @@ export async function status(config: Config, runtime: Runtime): Promise<StatusRe
   const { record, revisions } = report;
   reporter.info(`target ${config.target.namespace}/${config.target.app}`);
   if (record) {
-    reporter.info(`last rollout: r${record.revision} ${record.phase} (started ${record.startedAt} by ${record.holder.runUrl})${record.reason ? `\n  reason: ${record.reason.split('\n')[0]}` : ''}`);
+    reporter.info(`last rollout: r${record.revision} ${record.strategy} ${record.phase} (started ${record.startedAt} by ${record.holder.runUrl})${record.reason ? `\n  reason: ${record.reason.split('\n')[0]}` : ''}`);
   } else {
     reporter.info('last rollout: none recorded');
   }
+  const progress = progressOf(record);
+  if (progress?.kind === 'canary') {
+    reporter.info(`  canary ${progress.canary} beside ${progress.stable}: ${progress.step}/${progress.steps.length} steps done, weight ${progress.weight} % (effective ${progress.effectiveWeight} %), router ${progress.router}${progress.route ? ` (HTTPRoute ${progress.route})` : ''}`);
+    reporter.setOutput('weight', String(progress.weight));
+  } else if (progress?.kind === 'blue-green') {
+    reporter.info(`  blue-green: ${progress.switched ? `Service ${progress.service} on ${progress.next.deployment}` : `Service ${progress.service} on ${progress.previous?.deployment ?? 'nothing yet'}, ${progress.next.deployment} in preview (${progress.preview})`}`);
+  }
+  for (const v of progress?.verdicts ?? []) reporter.info(`  gate ${v.gate}: ${v.status}${v.value !== undefined ? ` (${v.value})` : ''} — ${v.message}`);
   if (revisions.length === 0) reporter.info('revisions: none');
   for (const r of revisions) {
     reporter.info(`  r${r.revision}  ${r.deployedAt}  ${r.commit ? r.commit.slice(0, 12) : '-'}  ${Object.values(r.images).map((i) => r.digests?.[i] ?? i).join(' ') || '-'}${r.rollbackOf ? `  (rollback to r${r.rollbackOf})` : ''}`);
@@ -133,6 +203,35 @@ export async function status(config: Config, runtime: Runtime): Promise<StatusRe
   return report;
 }
 
+/** Degraded: the last rollout failed, or was rolled back or aborted (the target runs an older version than the one last deployed). */
+export function statusError(report: StatusReport): GantryError | undefined {
+  const record = report.record;
+  if (!record || !['failed', 'rolled-back', 'aborted'].includes(record.phase)) return undefined;
+  return new GantryError(`The last rollout of ${record.namespace}/${record.app}, r${record.revision} (${record.strategy}), is ${record.phase}${record.reason ? `: ${record.reason.split('\n')[0]}` : ''}`, {
+    title: 'Degraded',
+    hint: record.phase === 'failed' ? 'Check the workloads; the rollback action restores the last good revision.' : 'The previous version serves; deploy a fixed version.',
+  });
+}
+
+/** Whether two sets hold the same objects with the same content (Gantry's per-run trace aside). */
+function sameSet(a: KubeObject[], b: KubeObject[], namespace: string): boolean {
+  if (a.length !== b.length) return false;
+  const byId = new Map(a.map((o) => [identity(o, namespace), o]));
+  return b.every((o) => {
+    const other = byId.get(identity(o, namespace));
+    return other !== undefined && sameContent(other, o);
+  });
+}
+
+/** Promote or abort the progressive rollout in progress, from this run. */
+export async function promote(config: Config, runtime: Runtime): Promise<RolloutOutcome> {
+  return (await control(engineFor(config, runtime), 'promote', progressiveDeps(runtime, config), { full: config.full, anyHolder: true }))!;
+}
+
+export async function abort(config: Config, runtime: Runtime): Promise<RolloutOutcome> {
+  return (await control(engineFor(config, runtime), 'abort', progressiveDeps(runtime, config), { anyHolder: true }))!;
+}
+
 /** Outputs and job summary of a finished rollout; the same for deploy and rollback. */
 export async function reportOutcome(reporter: Reporter, config: Config, outcome: RolloutOutcome): Promise<void> {
   reporter.setOutput('result', outcome.result);
@@ -140,7 +239,7 @@ export async function reportOutcome(reporter: Reporter, config: Config, outcome:
   reporter.setOutput('previous-revision', outcome.previousRevision === undefined ? '' : String(outcome.previousRevision));
   reporter.setOutput('changed', String(outcome.changed.length));
   reporter.setOutput('changed-objects', outcome.changed.join('\n'));
-  const icon = outcome.result === 'deployed' ? '✅' : outcome.result === 'rolled-back' ? '↩️' : '❌';
+  const icon = { deployed: '✅', paused: '⏸️', 'rolled-back': '↩️', aborted: '⏹️', failed: '❌' }[outcome.result];
   const rows = [
     ['Result', `${icon} ${outcome.result}`],
     ['Target', `${config.target.namespace}/${config.target.app}`],
@@ -163,8 +262,8 @@ export function rollbackError(outcome: RolloutOutcome): GantryError | undefined 
 }
 
 /** A rollout that did not deploy fails the step, with the reason users need. */
-export function outcomeError(outcome: RolloutOutcome): GantryError | undefined {
-  if (outcome.result === 'deployed') return undefined;
+export function outcomeError(outcome: RolloutOutcome, success: readonly RolloutOutcome['result'][] = ['deployed', 'paused']): GantryError | undefined {
+  if (success.includes(outcome.result)) return undefined;
   const what = outcome.result === 'rolled-back' ? 'The rollout failed and was rolled back' : 'The rollout failed';
   return new GantryError(`${what}: ${outcome.reason ?? 'unknown reason'}`, {
     title: outcome.result === 'rolled-back' ? 'Rolled back' : 'Deploy failed',

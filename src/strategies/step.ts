@@ -3,9 +3,12 @@
 // the all-in-one action.
 import { Config } from '../config/deploy.js';
 import { ApiClient } from '../kube/api-client.js';
+import { IN_PROGRESS, RolloutStore } from '../kube/state.js';
+import { control, progressOf } from './control.js';
+import { defaultProgressiveDeps } from './wiring.js';
 import { Reporter } from '../report/reporter.js';
 import type { StateStore } from '../shared/action-state.js';
-import { RolloutOutcome, recoverInterrupted } from './basic.js';
+import { Engine, RolloutOutcome, recoverInterrupted } from './basic.js';
 import { clientFor, deploy, outcomeError, reportOutcome } from './commands.js';
 import { rememberFinish, rememberStart, unfinishedStep } from './post-state.js';
 
@@ -42,7 +45,7 @@ export async function recoverDeployStep(reporter: Reporter, store: StateStore): 
   if (!step) return; // the main step finished (or never started a rollout): nothing to undo
   reporter.info(`the deploy step did not finish; checking ${step.target.namespace}/${step.target.app} for an unfinished rollout`);
   const client = ApiClient.fromConfig({ kubeconfig: step.kubectl.kubeconfig, context: step.kubectl.context });
-  const outcome = await recoverInterrupted({
+  const engine: Engine = {
     client,
     reporter,
     target: step.target,
@@ -52,11 +55,19 @@ export async function recoverDeployStep(reporter: Reporter, store: StateStore): 
     // Recovery restores a snapshot and records no revision, so the history limit is not used.
     historyLimit: 1,
     rollbackOnFailure: true,
-  }).finally(() => client.close());
+  };
+  const outcome = await (async () => {
+    // A canary or blue-green switch this run left running is aborted: stable takes all traffic again.
+    const stored = await new RolloutStore(client, step.target).read();
+    if (stored && progressOf(stored.record) && IN_PROGRESS.includes(stored.record.phase) && stored.record.phase !== 'paused' && stored.record.holder.id === step.holderId) {
+      return control(engine, 'abort', defaultProgressiveDeps(client, step.target.namespace, reporter));
+    }
+    return recoverInterrupted(engine);
+  })().finally(() => client.close());
   if (!outcome) {
     reporter.info('no unfinished rollout of this run in the cluster: nothing to roll back');
     return;
   }
   reporter.info(`post step: ${outcome.result} revision r${outcome.revision}`);
-  if (outcome.result !== 'rolled-back') throw new Error(`The interrupted rollout r${outcome.revision} could not be rolled back: ${outcome.reason ?? 'unknown reason'}`);
+  if (outcome.result !== 'rolled-back' && outcome.result !== 'aborted') throw new Error(`The interrupted rollout r${outcome.revision} could not be rolled back: ${outcome.reason ?? 'unknown reason'}`);
 }
