@@ -72856,6 +72856,7 @@ async function sleepUntil(clock = systemClock, until, interrupt, tick) {
 }
 
 // src/strategies/blue-green.ts
+var DRAIN_MS = 3e3;
 async function pointService(engine, service, selector, before) {
   const { client, target, reporter } = engine;
   const patch = { ...selector };
@@ -72899,6 +72900,7 @@ function blueGreenCleanup(engine, progress) {
       await pointService(engine, progress.service, progress.previous.selector, progress.next.selector);
       progress.switched = false;
       reporter.info(`switched Service ${progress.service} back to ${progress.previous.deployment}`);
+      await (engine.clock ?? systemClock).sleep(DRAIN_MS);
     }
     await client.delete([
       { apiVersion: "apps/v1", kind: "Deployment", metadata: { name: progress.next.deployment, namespace: target.namespace } }
@@ -72996,6 +72998,7 @@ async function scaleCanary(client, target, replicas) {
 }
 
 // src/strategies/canary.ts
+var NODE_SETTLE_MS = 1500;
 function routeTarget(progress, namespace, stable) {
   return { namespace, stable, canaryName: progress.canary, stableService: progress.service, route: progress.route };
 }
@@ -73010,6 +73013,7 @@ function canaryCleanup(engine, progress, router) {
       ...progress.router === "replica-ratio" ? [{ apiVersion: "v1", kind: "Service", metadata: { name: `${progress.service}-canary`, namespace: target.namespace } }] : []
     ]);
     const out = await waitForEndpoints(client, target.namespace, progress.service, (ready) => leaving.every((p) => !ready.has(p)), 3e4);
+    if (leaving.length > 0) await (engine.clock ?? systemClock).sleep(NODE_SETTLE_MS);
     reporter.info(`canary ${progress.canary} removed; ${out ? "all traffic on" : "its pods are still listed by the Service after 30 s; traffic is moving to"} ${progress.stable}`);
   };
 }
@@ -73117,6 +73121,7 @@ async function promote(engine, machine, progress, router) {
   if (promoted.size > 0 && !await waitForEndpoints(client, ns, progress.service, (ready) => ready.size > 0 && [...ready].every((p) => promoted.has(p)), 3e4)) {
     reporter.warning(`Service ${progress.service} still lists pods of the old version 30 s after the promotion`);
   }
+  await (engine.clock ?? systemClock).sleep(NODE_SETTLE_MS);
   return { status: "deployed", live: waited.live };
 }
 

@@ -40,6 +40,9 @@ export interface BlueGreenDeps {
   scaleDownDelayMs: number;
 }
 
+/** How long the new version keeps its pods after traffic switched back, for requests in flight. */
+export const DRAIN_MS = 3000;
+
 const selects = (selector: Record<string, string>, labels: Record<string, string> | undefined): boolean =>
   Object.entries(selector).every(([k, v]) => labels?.[k] === v);
 
@@ -164,6 +167,8 @@ export function blueGreenCleanup(engine: Engine, progress: BlueGreenProgress): (
       await pointService(engine, progress.service, progress.previous.selector, progress.next.selector);
       progress.switched = false;
       reporter.info(`switched Service ${progress.service} back to ${progress.previous.deployment}`);
+      // Nodes follow the Service a moment later, and connections already open finish on the new pods: let them drain.
+      await (engine.clock ?? systemClock).sleep(DRAIN_MS);
     }
     await client.delete([
       { apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: progress.next.deployment, namespace: target.namespace } },

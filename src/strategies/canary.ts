@@ -51,6 +51,9 @@ export interface CanaryDeps {
 
 const canaryName = (stable: string): string => `${stable}-canary`;
 
+/** How long a change of a Service's endpoints takes to reach the nodes' rules, which Gantry cannot observe. */
+export const NODE_SETTLE_MS = 1500;
+
 function routeTarget(progress: CanaryProgress, namespace: string, stable: KubeObject): RouteTarget {
   return { namespace, stable, canaryName: progress.canary, stableService: progress.service, route: progress.route };
 }
@@ -126,6 +129,8 @@ export function canaryCleanup(engine: Engine, progress: CanaryProgress, router: 
     ]);
     // Done when the Service no longer lists a canary pod: from then on every request reaches stable.
     const out = await waitForEndpoints(client, target.namespace, progress.service, (ready) => leaving.every((p) => !ready.has(p)), 30_000);
+    // Nodes reprogram their Service rules a moment after the Service changes (kube-proxy took up to ~1 s here).
+    if (leaving.length > 0) await (engine.clock ?? systemClock).sleep(NODE_SETTLE_MS);
     reporter.info(`canary ${progress.canary} removed; ${out ? 'all traffic on' : 'its pods are still listed by the Service after 30 s; traffic is moving to'} ${progress.stable}`);
   };
 }
@@ -248,5 +253,6 @@ async function promote(engine: Engine, machine: RolloutMachine, progress: Canary
   if (promoted.size > 0 && !(await waitForEndpoints(client, ns, progress.service, (ready) => ready.size > 0 && [...ready].every((p) => promoted.has(p)), 30_000))) {
     reporter.warning(`Service ${progress.service} still lists pods of the old version 30 s after the promotion`);
   }
+  await (engine.clock ?? systemClock).sleep(NODE_SETTLE_MS);
   return { status: 'deployed', live: waited.live };
 }
