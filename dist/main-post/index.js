@@ -10665,7 +10665,7 @@ var require_mock_utils = __commonJS({
       kGetNetConnect
     } = require_mock_symbols();
     var { buildURL } = require_util();
-    var { STATUS_CODES: STATUS_CODES2 } = __require("node:http");
+    var { STATUS_CODES } = __require("node:http");
     var {
       types: {
         isPromise
@@ -10833,7 +10833,7 @@ var require_mock_utils = __commonJS({
       return result;
     }
     function getStatusText(statusCode) {
-      return STATUS_CODES2[statusCode] || "unknown";
+      return STATUS_CODES[statusCode] || "unknown";
     }
     async function getResponse(body) {
       const buffers = [];
@@ -13571,7 +13571,7 @@ var require_fetch = __commonJS({
     var { dataURLProcessor, serializeAMimeType, minimizeSupportedMimeType } = require_data_url();
     var { getGlobalDispatcher } = require_global2();
     var { webidl } = require_webidl();
-    var { STATUS_CODES: STATUS_CODES2 } = __require("node:http");
+    var { STATUS_CODES } = __require("node:http");
     var GET_OR_HEAD = ["GET", "HEAD"];
     var defaultUserAgent = typeof __UNDICI_IS_NODE__ !== "undefined" || typeof esbuildDetection !== "undefined" ? "node" : "undici";
     var resolveObjectURL;
@@ -13608,7 +13608,7 @@ var require_fetch = __commonJS({
     function handleFetchDone(response) {
       finalizeAndReportTiming(response, "fetch");
     }
-    function fetch4(input, init = void 0) {
+    function fetch3(input, init = void 0) {
       webidl.argumentLengthCheck(arguments, 1, "globalThis.fetch");
       let p = createDeferredPromise();
       let requestObject;
@@ -14552,7 +14552,7 @@ var require_fetch = __commonJS({
               }
               resolve2({
                 status,
-                statusText: STATUS_CODES2[status],
+                statusText: STATUS_CODES[status],
                 headersList,
                 socket
               });
@@ -14563,7 +14563,7 @@ var require_fetch = __commonJS({
       }
     }
     module.exports = {
-      fetch: fetch4,
+      fetch: fetch3,
       Fetch,
       fetching,
       finalizeAndReportTiming
@@ -19101,7 +19101,7 @@ var require_undici = __commonJS({
     module.exports.setGlobalDispatcher = setGlobalDispatcher;
     module.exports.getGlobalDispatcher = getGlobalDispatcher;
     var fetchImpl = require_fetch().fetch;
-    module.exports.fetch = async function fetch4(init, options = void 0) {
+    module.exports.fetch = async function fetch3(init, options = void 0) {
       try {
         return await fetchImpl(init, options);
       } catch (err) {
@@ -21668,7 +21668,7 @@ var require_lib2 = __commonJS({
       return headers2;
     }
     var INTERNALS$1 = /* @__PURE__ */ Symbol("Response internals");
-    var STATUS_CODES2 = http3.STATUS_CODES;
+    var STATUS_CODES = http3.STATUS_CODES;
     var Response2 = class _Response {
       constructor() {
         let body = arguments.length > 0 && arguments[0] !== void 0 ? arguments[0] : null;
@@ -21685,7 +21685,7 @@ var require_lib2 = __commonJS({
         this[INTERNALS$1] = {
           url: opts.url,
           status,
-          statusText: opts.statusText || STATUS_CODES2[status],
+          statusText: opts.statusText || STATUS_CODES[status],
           headers: headers2,
           counter: opts.counter
         };
@@ -21913,12 +21913,12 @@ var require_lib2 = __commonJS({
       const dest = new URL$1(destination).protocol;
       return orig === dest;
     };
-    function fetch4(url, opts) {
-      if (!fetch4.Promise) {
+    function fetch3(url, opts) {
+      if (!fetch3.Promise) {
         throw new Error("native promise missing, set fetch.Promise to your favorite alternative");
       }
-      Body.Promise = fetch4.Promise;
-      return new fetch4.Promise(function(resolve2, reject) {
+      Body.Promise = fetch3.Promise;
+      return new fetch3.Promise(function(resolve2, reject) {
         const request = new Request2(url, opts);
         const options = getNodeRequestOptions(request);
         const send = (options.protocol === "https:" ? https3 : http3).request;
@@ -21989,7 +21989,7 @@ var require_lib2 = __commonJS({
         req.on("response", function(res) {
           clearTimeout(reqTimeout);
           const headers2 = createHeadersLenient(res.headers);
-          if (fetch4.isRedirect(res.statusCode)) {
+          if (fetch3.isRedirect(res.statusCode)) {
             const location = headers2.get("Location");
             let locationURL = null;
             try {
@@ -22051,7 +22051,7 @@ var require_lib2 = __commonJS({
                   requestOpts.body = void 0;
                   requestOpts.headers.delete("content-length");
                 }
-                resolve2(fetch4(new Request2(locationURL, requestOpts)));
+                resolve2(fetch3(new Request2(locationURL, requestOpts)));
                 finalize();
                 return;
             }
@@ -22143,11 +22143,11 @@ var require_lib2 = __commonJS({
         stream.end();
       }
     }
-    fetch4.isRedirect = function(code) {
+    fetch3.isRedirect = function(code) {
       return code === 301 || code === 302 || code === 303 || code === 307 || code === 308;
     };
-    fetch4.Promise = global.Promise;
-    module.exports = exports = fetch4;
+    fetch3.Promise = global.Promise;
+    module.exports = exports = fetch3;
     Object.defineProperty(exports, "__esModule", { value: true });
     exports.default = exports;
     exports.Headers = Headers4;
@@ -70731,9 +70731,9 @@ function allowInsecureRequests2(config) {
 async function refreshTokenGrant(config, refreshToken, parameters, options) {
   checkConfig(config);
   parameters = new URLSearchParams(parameters);
-  const { as, c, auth, fetch: fetch4, tlsOnly, nonRepudiation, timeout, decrypt } = int2(config);
+  const { as, c, auth, fetch: fetch3, tlsOnly, nonRepudiation, timeout, decrypt } = int2(config);
   const response = await refreshTokenGrantRequest(as, c, auth, refreshToken, {
-    [customFetch]: fetch4,
+    [customFetch]: fetch3,
     [allowInsecureRequests]: !tlsOnly,
     additionalParameters: parameters,
     DPoP: options?.DPoP,
@@ -71518,83 +71518,6 @@ function findObject(list, name, key2) {
   return null;
 }
 
-// node_modules/@kubernetes/client-node/dist/watch.js
-var import_node_fetch3 = __toESM(require_lib2(), 1);
-import { STATUS_CODES } from "node:http";
-import { createInterface } from "node:readline";
-var Watch = class {
-  constructor(config) {
-    this.config = config;
-  }
-  // Watch the resource and call provided callback with parsed json object
-  // upon event received over the watcher connection.
-  //
-  // "done" callback is called either when connection is closed or when there
-  // is an error. In either case, watcher takes care of properly closing the
-  // underlaying connection so that it doesn't leak any resources.
-  async watch(path5, queryParams, callback, done) {
-    const cluster = this.config.getCurrentCluster();
-    if (!cluster) {
-      throw new Error("No currently active cluster");
-    }
-    const watchURL = new URL(cluster.server + path5);
-    watchURL.searchParams.set("watch", "true");
-    for (const [key2, val] of Object.entries(queryParams || {})) {
-      if (val !== void 0) {
-        watchURL.searchParams.set(key2, val.toString());
-      }
-    }
-    const requestInit = await this.config.applyToFetchOptions({});
-    const controller = new AbortController();
-    const timeoutSignal = AbortSignal.timeout(3e4);
-    requestInit.signal = AbortSignal.any([controller.signal, timeoutSignal]);
-    requestInit.signal = controller.signal;
-    requestInit.method = "GET";
-    let doneCalled = false;
-    const doneCallOnce = (err) => {
-      if (!doneCalled) {
-        doneCalled = true;
-        controller.abort();
-        done(err);
-      }
-    };
-    try {
-      const response = await (0, import_node_fetch3.default)(watchURL, requestInit);
-      if (requestInit.agent && typeof requestInit.agent === "object") {
-        for (const socket of Object.values(requestInit.agent.sockets).flat()) {
-          socket === null || socket === void 0 ? void 0 : socket.setKeepAlive(true, 3e4);
-        }
-      }
-      if (response.status === 200) {
-        const body = response.body;
-        body.on("error", doneCallOnce);
-        body.on("close", () => doneCallOnce(null));
-        body.on("finish", () => doneCallOnce(null));
-        const lines = createInterface(body);
-        lines.on("error", doneCallOnce);
-        lines.on("close", () => doneCallOnce(null));
-        lines.on("finish", () => doneCallOnce(null));
-        lines.on("line", (line) => {
-          try {
-            const data = JSON.parse(line.toString());
-            callback(data.type, data.object, data);
-          } catch {
-          }
-        });
-      } else {
-        const statusText = response.statusText || STATUS_CODES[response.status] || "Internal Server Error";
-        const error2 = new Error(statusText);
-        error2.statusCode = response.status;
-        throw error2;
-      }
-    } catch (err) {
-      doneCallOnce(err);
-    }
-    return controller;
-  }
-};
-Watch.SERVER_SIDE_CLOSE = { error: "Connection closed on server" };
-
 // src/kube/client.ts
 var FIELD_MANAGER = "gantry";
 function serverName(o) {
@@ -71616,6 +71539,8 @@ var KubeApiError = class extends Error {
 };
 
 // src/kube/api-client.ts
+var WATCH_SECONDS = 20;
+var WATCH_GRACE_SECONDS = 5;
 function retryable2(err, status) {
   if (status !== void 0) return status === 429 || status === 502 || status === 503 || status === 504;
   const code = err?.code ?? "";
@@ -71680,10 +71605,7 @@ var ApiClient = class _ApiClient {
     const url = new URL(this.server.toString().replace(/\/$/, "") + path5);
     for (const [k, v] of Object.entries(query)) if (v !== void 0) url.searchParams.set(k, v);
     const tls = await this.tlsReady;
-    const auth = {};
-    await this.config.applyToHTTPSOptions(auth);
-    const headers2 = { Accept: "application/json", ...auth.headers };
-    if (auth.auth) headers2.Authorization = `Basic ${Buffer.from(auth.auth).toString("base64")}`;
+    const headers2 = { ...await this.authHeaders() };
     if (body !== void 0) {
       headers2["Content-Type"] = contentType ?? "application/json";
       headers2["Content-Length"] = String(Buffer.byteLength(body));
@@ -71713,6 +71635,22 @@ var ApiClient = class _ApiClient {
       req.end();
     });
   }
+  /**
+   * The headers that carry the credentials. Static ones (a token, basic auth, or none beside a
+   * client certificate) are worked out once; an exec plugin's or auth provider's token is asked
+   * for per request (the library caches it until it expires), so a refreshed one is picked up.
+   */
+  async authHeaders() {
+    if (this.staticHeaders) return this.staticHeaders;
+    const auth = {};
+    await this.config.applyToHTTPSOptions(auth);
+    const headers2 = { Accept: "application/json", ...auth.headers };
+    if (auth.auth) headers2.Authorization = `Basic ${Buffer.from(auth.auth).toString("base64")}`;
+    const user = this.config.getCurrentUser();
+    if (!user?.exec && !user?.authProvider) this.staticHeaders = headers2;
+    return headers2;
+  }
+  staticHeaders;
   /**
    * One request, retried with backoff while the server is unreachable or answers 429/5xx,
    * for up to retryForMs. `retryAnswers: false` retries only when no answer came at all:
@@ -71861,9 +71799,17 @@ var ApiClient = class _ApiClient {
     for (const item of list.items) Object.assign(item, { apiVersion, kind });
     return { items: list.items, resourceVersion: list.metadata?.resourceVersion ?? "" };
   }
+  /**
+   * A watch as one streamed GET. Hand-written rather than the library's Watch: that one did
+   * not notice an API server killed mid-watch (measured here: the stream stayed open, silent,
+   * until stopped), while a plain request sees its socket close and ends the stream, so the
+   * informer resumes it. A connection can also go half-open (the server gone without a word:
+   * seen here when the API server restarts), so the server is asked to end each stream after
+   * WATCH_SECONDS, and a stream still open well after that is given up as dead. Resuming from
+   * the last resourceVersion costs one request and misses nothing.
+   */
   watch(apiVersion, kind, options, onEvent) {
-    let controller;
-    let stopped = false;
+    let request;
     let settle2;
     const done = new Promise((resolve2) => {
       settle2 = resolve2;
@@ -71873,40 +71819,82 @@ var ApiClient = class _ApiClient {
       if (ended) return;
       ended = true;
       this.watches.delete(stream);
-      controller?.abort();
+      request?.destroy();
       settle2(e2);
     };
-    const stream = { stop: () => {
-      stopped = true;
-      end({ reason: "closed" });
-    }, done };
+    const stream = { stop: () => end({ reason: "closed" }), done };
     this.watches.add(stream);
+    const fail = (err) => end({ reason: "error", error: err instanceof Error ? err : new Error(String(err)) });
     void (async () => {
       const path5 = await this.path({ apiVersion, kind }, false, options.namespace ?? "");
       if (!path5) return end({ reason: "error", error: new KubeApiError(`the server does not serve ${kind} (${apiVersion})`, 404) });
+      const url = new URL(this.server.toString().replace(/\/$/, "") + path5);
       const query = {
+        watch: "true",
         resourceVersion: options.resourceVersion,
-        allowWatchBookmarks: true,
+        allowWatchBookmarks: "true",
+        timeoutSeconds: String(WATCH_SECONDS),
         labelSelector: options.labelSelector,
         fieldSelector: options.fieldSelector
       };
-      controller = await new Watch(this.config).watch(path5, query, (type2, object) => {
-        if (ended) return;
-        const o = object;
-        if (type2 === "ERROR") {
-          end(o.code === 410 ? { reason: "gone" } : { reason: "error", error: new KubeApiError(o.message ?? "watch error", o.code, o.reason) });
+      for (const [k, v] of Object.entries(query)) if (v !== void 0 && v !== "") url.searchParams.set(k, v);
+      const tls = await this.tlsReady;
+      const headers2 = await this.authHeaders();
+      if (ended) return;
+      const transport = url.protocol === "https:" ? https2 : http2;
+      const opened = Date.now();
+      const deadline = setTimeout(() => fail(new Error(`no word from the server ${WATCH_SECONDS + WATCH_GRACE_SECONDS} s into a ${WATCH_SECONDS} s watch`)), (WATCH_SECONDS + WATCH_GRACE_SECONDS) * 1e3);
+      void done.then(() => clearTimeout(deadline));
+      const closed = () => end(Date.now() - opened >= WATCH_SECONDS * 1e3 - 1e3 ? { reason: "recycled" } : { reason: "closed" });
+      request = transport.request(url, {
+        method: "GET",
+        headers: headers2,
+        agent: false,
+        ca: tls.ca,
+        cert: tls.cert,
+        key: tls.key,
+        pfx: tls.pfx,
+        passphrase: tls.passphrase,
+        rejectUnauthorized: tls.rejectUnauthorized,
+        servername: tls.servername
+      }, (res) => {
+        if (res.statusCode !== 200) {
+          const chunks = [];
+          res.on("data", (c) => chunks.push(c));
+          res.on("end", () => {
+            const status = _ApiClient.parseStatus({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString("utf8") });
+            end(res.statusCode === 410 ? { reason: "gone" } : { reason: "error", error: new KubeApiError(`watch of ${kind}: ${status.message ?? `HTTP ${res.statusCode}`}`, res.statusCode, status.reason) });
+          });
           return;
         }
-        if (!o.apiVersion) Object.assign(o, { apiVersion, kind });
-        onEvent({ type: type2, object: o });
-      }, (err) => {
-        if (stopped) return end({ reason: "closed" });
-        const code = err?.statusCode;
-        if (code === 410) return end({ reason: "gone" });
-        end(err ? { reason: "error", error: err instanceof Error ? err : new Error(String(err)) } : { reason: "closed" });
+        res.setEncoding("utf8");
+        let buffered = "";
+        res.on("data", (chunk) => {
+          buffered += chunk;
+          for (let nl = buffered.indexOf("\n"); nl >= 0 && !ended; nl = buffered.indexOf("\n")) {
+            const line = buffered.slice(0, nl).trim();
+            buffered = buffered.slice(nl + 1);
+            if (line === "") continue;
+            let event;
+            try {
+              event = JSON.parse(line);
+            } catch (err) {
+              return fail(err);
+            }
+            const o = event.object;
+            if (event.type === "ERROR") return end(o.code === 410 ? { reason: "gone" } : { reason: "error", error: new KubeApiError(o.message ?? "watch error", o.code, o.reason) });
+            if (!o.apiVersion) Object.assign(o, { apiVersion, kind });
+            onEvent({ type: event.type, object: o });
+          }
+        });
+        res.on("end", closed);
+        res.on("close", closed);
+        res.on("error", fail);
       });
-      if (stopped) controller.abort();
-    })().catch((err) => end({ reason: "error", error: err instanceof Error ? err : new Error(String(err)) }));
+      request.on("socket", (socket) => socket.setKeepAlive(true, 1e4));
+      request.on("error", fail);
+      request.end();
+    })().catch(fail);
     return stream;
   }
   async logs(namespace, pod, container, options = {}) {
@@ -72239,6 +72227,7 @@ var Informer = class {
         rv = fresh;
         continue;
       }
+      if (end.reason === "recycled") continue;
       this.resumes++;
       if (failures === 0) this.options.onNotice?.(`watch of ${specName(spec)} ${end.reason === "error" ? `dropped (${end.error.message})` : "ended by the server"}; resuming from resourceVersion ${rv}`);
       if (end.reason === "error" || Date.now() - opened < 1e3) {
@@ -72252,8 +72241,22 @@ var Informer = class {
 // src/kube/wait.ts
 var systemClock = {
   now: () => Date.now(),
-  sleep: (ms) => new Promise((resolve2) => setTimeout(resolve2, ms))
+  sleep: (ms, signal3) => new Promise((resolve2) => {
+    const timer = setTimeout(resolve2, ms);
+    signal3?.addEventListener("abort", () => {
+      clearTimeout(timer);
+      resolve2();
+    }, { once: true });
+  })
 };
+async function sleepUnless(clock, ms, wake) {
+  const stop = new AbortController();
+  try {
+    await Promise.race([wake, clock.sleep(ms, stop.signal)]);
+  } finally {
+    stop.abort();
+  }
+}
 var WORKLOAD_API = {
   Deployment: "apps/v1",
   StatefulSet: "apps/v1",
@@ -72312,6 +72315,13 @@ function podFailure(pod, all = []) {
     if (e2.reason === "Failed" && /Failed to pull image|ErrImagePull|InvalidImageName/.test(e2.message ?? "") && !started) {
       const container = /\{([^}]+)\}/.exec(e2.involvedObject?.fieldPath ?? "")?.[1];
       return { reason: "ImagePullBackOff", container, message: `${container ? `container ${container}: ` : ""}ImagePullBackOff \u2014 event ${eventLine(e2)}` };
+    }
+    if (e2.reason === "BackOff" && /restarting failed container/i.test(e2.message ?? "")) {
+      const container = /\{([^}]+)\}/.exec(e2.involvedObject?.fieldPath ?? "")?.[1];
+      const status = statuses.find((c) => c.name === container);
+      if (!status?.state?.running) {
+        return { reason: "CrashLoopBackOff", container, message: `${container ? `container ${container}: ` : ""}CrashLoopBackOff \u2014 event ${eventLine(e2)}` };
+      }
     }
     if (e2.reason === "FailedMount" && /(secret|configmap)s? "[^"]+" not found|couldn't find key/i.test(e2.message ?? "") && !started) {
       return { reason: "FailedMount", message: `FailedMount \u2014 event ${eventLine(e2)}` };
@@ -72500,7 +72510,7 @@ async function waitForReady(client, objects, reporter, options) {
         };
       }
       await options.onTick?.();
-      if (informer.changes === changes) await Promise.race([informer.changed(), clock.sleep(Math.min(tickMs, Math.max(1, options.timeoutMs - elapsed)))]);
+      if (informer.changes === changes) await sleepUnless(clock, Math.min(tickMs, Math.max(1, options.timeoutMs - elapsed)), informer.changed());
     }
   } finally {
     informer.stop();
@@ -72531,7 +72541,8 @@ Events of pod ${pod.metadata.name}:`);
     }
   }
   if (assessment.container) {
-    const crashed = assessment.reason === "CrashLoopBackOff" || assessment.reason === "RunContainerError";
+    const current = pod.status?.containerStatuses?.find((c) => c.name === assessment.container)?.state;
+    const crashed = (assessment.reason === "CrashLoopBackOff" || assessment.reason === "RunContainerError") && current?.terminated === void 0;
     const logs = (await client.logs(namespace, pod.metadata.name, assessment.container, { tail: 20, previous: crashed }).catch(() => "")).trim();
     if (logs) parts.push(`
 Last log lines of container ${assessment.container}${crashed ? " (previous run)" : ""}:`, ...logs.split("\n").map((l) => `  ${l}`));
@@ -72825,7 +72836,7 @@ async function waitForEndpoints(client, namespace, service, until, timeoutMs) {
     for (; ; ) {
       if (until(readyPods(informer.items()))) return true;
       if (Date.now() >= deadline) return false;
-      await Promise.race([informer.changed(), new Promise((r) => setTimeout(r, Math.max(1, Math.min(1e3, deadline - Date.now()))))]);
+      await sleepUnless(systemClock, Math.max(1, Math.min(1e3, deadline - Date.now())), informer.changed());
     }
   } finally {
     informer.stop();
@@ -72849,7 +72860,7 @@ async function sleepUntil(clock = systemClock, until, interrupt, tick) {
     interrupted = { value };
   });
   while (!interrupted && clock.now() < until) {
-    await Promise.race([clock.sleep(Math.min(1e3, until - clock.now())), interrupt]);
+    await sleepUnless(clock, Math.min(1e3, until - clock.now()), interrupt);
     await tick();
   }
   return interrupted?.value;
@@ -73412,7 +73423,7 @@ var GateSession = class {
         return;
       }
       if (!this.repeat && t.counted >= t.spec.count) return;
-      await Promise.race([this.clock.sleep(t.spec.intervalMs), this.ended]);
+      await sleepUnless(this.clock, t.spec.intervalMs, this.ended);
     }
   }
   /** A gate that throws has measured nothing: an error verdict, like any other failure to measure. */
@@ -73712,7 +73723,7 @@ var GatewayRouter = class {
         if (awaited === void 0) return;
         const left = timeoutMs - (this.clock.now() - started);
         if (left <= 0) throw timedOut(awaited);
-        if (informer.changes === changes) await Promise.race([informer.changed(), this.clock.sleep(Math.min(1e3, left))]);
+        if (informer.changes === changes) await sleepUnless(this.clock, Math.min(1e3, left), informer.changed());
       }
     } finally {
       informer.stop();

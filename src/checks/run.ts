@@ -6,7 +6,7 @@
 // No data is never a pass: a gate passes only with at least one passing measurement and all
 // its `count` taken; errors are tried again (they do not use up the count) up to the limit.
 import { setTimeout as delay } from 'node:timers/promises';
-import type { Clock } from '../kube/wait.js';
+import { sleepUnless, type Clock } from '../kube/wait.js';
 import type { Reporter } from '../report/reporter.js';
 import type { Gate, GateContext, Verdict } from './gate.js';
 import { HttpGate, httpGateName } from './http.js';
@@ -169,7 +169,7 @@ class GateSession {
         return;
       }
       if (!this.repeat && t.counted >= t.spec.count) return;
-      await Promise.race([this.clock.sleep(t.spec.intervalMs), this.ended]);
+      await sleepUnless(this.clock, t.spec.intervalMs, this.ended);
     }
   }
 

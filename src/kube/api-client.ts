@@ -2,7 +2,7 @@
 //
 // What comes from @kubernetes/client-node: reading kubeconfig exactly as kubectl does
 // (KUBECONFIG lists, contexts, namespaces, CA data, client certificates, tokens, and exec
-// credential plugins such as `aws eks get-token` or `kubelogin`), and the watch stream.
+// credential plugins such as `aws eks get-token` or `kubelogin`).
 //
 // What is written here, and why: the requests themselves. The client's generic
 // KubernetesObjectApi serialises bodies through its generated models, which drop fields
@@ -12,9 +12,8 @@
 // (which also saves a TLS handshake per request: the client builds a new agent per call).
 import * as http from 'node:http';
 import * as https from 'node:https';
-// Deep imports: the package index pulls in every generated API (3 MB of bundle) where these two need a fraction.
+// A deep import: the package index pulls in every generated API (3 MB of bundle) where this needs a fraction.
 import { KubeConfig } from '@kubernetes/client-node/dist/config.js';
-import { Watch } from '@kubernetes/client-node/dist/watch.js';
 import { GantryError } from '../errors.js';
 import {
   ApplyOptions, BatchResult, FIELD_MANAGER, KubeApiError, KubeClient, KubeObject, ListOptions, ListResult, LogOptions,
@@ -48,6 +47,10 @@ interface Status {
   reason?: string;
   code?: number;
 }
+
+/** How long the server keeps one watch stream open, and how much longer a silent one may stay before it counts as dead. */
+export const WATCH_SECONDS = 20;
+const WATCH_GRACE_SECONDS = 5;
 
 /** Network failures and answers worth retrying: the server restarting, overloaded or briefly without etcd. */
 function retryable(err: unknown, status?: number): boolean {
@@ -123,11 +126,7 @@ export class ApiClient implements KubeClient {
     const url = new URL(this.server.toString().replace(/\/$/, '') + path);
     for (const [k, v] of Object.entries(query)) if (v !== undefined) url.searchParams.set(k, v);
     const tls = await this.tlsReady;
-    // Credentials per request: an exec plugin's token is cached by the library until it expires.
-    const auth: https.RequestOptions = {};
-    await this.config.applyToHTTPSOptions(auth);
-    const headers: Record<string, string> = { Accept: 'application/json', ...(auth.headers as Record<string, string> | undefined) };
-    if (auth.auth) headers.Authorization = `Basic ${Buffer.from(auth.auth).toString('base64')}`;
+    const headers: Record<string, string> = { ...(await this.authHeaders()) };
     if (body !== undefined) {
       headers['Content-Type'] = contentType ?? 'application/json';
       headers['Content-Length'] = String(Buffer.byteLength(body));
@@ -150,6 +149,24 @@ export class ApiClient implements KubeClient {
       req.end();
     });
   }
+
+  /**
+   * The headers that carry the credentials. Static ones (a token, basic auth, or none beside a
+   * client certificate) are worked out once; an exec plugin's or auth provider's token is asked
+   * for per request (the library caches it until it expires), so a refreshed one is picked up.
+   */
+  private async authHeaders(): Promise<Record<string, string>> {
+    if (this.staticHeaders) return this.staticHeaders;
+    const auth: https.RequestOptions = {};
+    await this.config.applyToHTTPSOptions(auth);
+    const headers: Record<string, string> = { Accept: 'application/json', ...(auth.headers as Record<string, string> | undefined) };
+    if (auth.auth) headers.Authorization = `Basic ${Buffer.from(auth.auth).toString('base64')}`;
+    const user = this.config.getCurrentUser();
+    if (!user?.exec && !user?.authProvider) this.staticHeaders = headers;
+    return headers;
+  }
+
+  private staticHeaders?: Record<string, string>;
 
   /**
    * One request, retried with backoff while the server is unreachable or answers 429/5xx,
@@ -324,9 +341,17 @@ export class ApiClient implements KubeClient {
     return { items: list.items, resourceVersion: list.metadata?.resourceVersion ?? '' };
   }
 
+  /**
+   * A watch as one streamed GET. Hand-written rather than the library's Watch: that one did
+   * not notice an API server killed mid-watch (measured here: the stream stayed open, silent,
+   * until stopped), while a plain request sees its socket close and ends the stream, so the
+   * informer resumes it. A connection can also go half-open (the server gone without a word:
+   * seen here when the API server restarts), so the server is asked to end each stream after
+   * WATCH_SECONDS, and a stream still open well after that is given up as dead. Resuming from
+   * the last resourceVersion costs one request and misses nothing.
+   */
   watch(apiVersion: string, kind: string, options: WatchOptions, onEvent: (event: WatchEvent) => void): WatchStream {
-    let controller: AbortController | undefined;
-    let stopped = false;
+    let request: http.ClientRequest | undefined;
     let settle!: (end: WatchEnd) => void;
     const done = new Promise<WatchEnd>((resolve) => { settle = resolve; });
     let ended = false;
@@ -334,36 +359,72 @@ export class ApiClient implements KubeClient {
       if (ended) return;
       ended = true;
       this.watches.delete(stream);
-      controller?.abort();
+      request?.destroy();
       settle(e);
     };
-    const stream: WatchStream = { stop: () => { stopped = true; end({ reason: 'closed' }); }, done };
+    const stream: WatchStream = { stop: () => end({ reason: 'closed' }), done };
     this.watches.add(stream);
+    const fail = (err: unknown): void => end({ reason: 'error', error: err instanceof Error ? err : new Error(String(err)) });
     void (async () => {
       const path = await this.path({ apiVersion, kind }, false, options.namespace ?? '');
       if (!path) return end({ reason: 'error', error: new KubeApiError(`the server does not serve ${kind} (${apiVersion})`, 404) });
-      const query = {
-        resourceVersion: options.resourceVersion, allowWatchBookmarks: true,
+      const url = new URL(this.server.toString().replace(/\/$/, '') + path);
+      const query: Record<string, string | undefined> = {
+        watch: 'true', resourceVersion: options.resourceVersion, allowWatchBookmarks: 'true', timeoutSeconds: String(WATCH_SECONDS),
         labelSelector: options.labelSelector, fieldSelector: options.fieldSelector,
       };
-      controller = await new Watch(this.config).watch(path, query, (type: string, object: unknown) => {
-        if (ended) return;
-        const o = object as KubeObject & Status;
-        if (type === 'ERROR') {
-          // The server says our resourceVersion is too old: the caller must list again.
-          end(o.code === 410 ? { reason: 'gone' } : { reason: 'error', error: new KubeApiError(o.message ?? 'watch error', o.code, o.reason) });
+      for (const [k, v] of Object.entries(query)) if (v !== undefined && v !== '') url.searchParams.set(k, v);
+      const tls = await this.tlsReady;
+      const headers = await this.authHeaders();
+      if (ended) return;
+      const transport = url.protocol === 'https:' ? https : http;
+      const opened = Date.now();
+      const deadline = setTimeout(() => fail(new Error(`no word from the server ${WATCH_SECONDS + WATCH_GRACE_SECONDS} s into a ${WATCH_SECONDS} s watch`)), (WATCH_SECONDS + WATCH_GRACE_SECONDS) * 1000);
+      void done.then(() => clearTimeout(deadline));
+      // The server ends a stream after timeoutSeconds: that is the plan, not a drop.
+      const closed = (): void => end(Date.now() - opened >= WATCH_SECONDS * 1000 - 1000 ? { reason: 'recycled' } : { reason: 'closed' });
+      request = transport.request(url, {
+        method: 'GET', headers, agent: false,
+        ca: tls.ca, cert: tls.cert, key: tls.key, pfx: tls.pfx, passphrase: tls.passphrase, rejectUnauthorized: tls.rejectUnauthorized, servername: tls.servername,
+      }, (res) => {
+        if (res.statusCode !== 200) {
+          const chunks: Buffer[] = [];
+          res.on('data', (c: Buffer) => chunks.push(c));
+          res.on('end', () => {
+            const status = ApiClient.parseStatus({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') });
+            end(res.statusCode === 410 ? { reason: 'gone' } : { reason: 'error', error: new KubeApiError(`watch of ${kind}: ${status.message ?? `HTTP ${res.statusCode}`}`, res.statusCode, status.reason) });
+          });
           return;
         }
-        if (!o.apiVersion) Object.assign(o, { apiVersion, kind });
-        onEvent({ type: type as WatchEvent['type'], object: o });
-      }, (err: unknown) => {
-        if (stopped) return end({ reason: 'closed' });
-        const code = (err as { statusCode?: number } | null)?.statusCode;
-        if (code === 410) return end({ reason: 'gone' });
-        end(err ? { reason: 'error', error: err instanceof Error ? err : new Error(String(err)) } : { reason: 'closed' });
+        res.setEncoding('utf8');
+        let buffered = '';
+        res.on('data', (chunk: string) => {
+          buffered += chunk;
+          for (let nl = buffered.indexOf('\n'); nl >= 0 && !ended; nl = buffered.indexOf('\n')) {
+            const line = buffered.slice(0, nl).trim();
+            buffered = buffered.slice(nl + 1);
+            if (line === '') continue;
+            let event: { type: string; object: KubeObject & Status };
+            try {
+              event = JSON.parse(line) as { type: string; object: KubeObject & Status };
+            } catch (err) {
+              return fail(err);
+            }
+            const o = event.object;
+            // The server says our resourceVersion is too old: the caller must list again.
+            if (event.type === 'ERROR') return end(o.code === 410 ? { reason: 'gone' } : { reason: 'error', error: new KubeApiError(o.message ?? 'watch error', o.code, o.reason) });
+            if (!o.apiVersion) Object.assign(o, { apiVersion, kind });
+            onEvent({ type: event.type as WatchEvent['type'], object: o });
+          }
+        });
+        res.on('end', closed);
+        res.on('close', closed);
+        res.on('error', fail);
       });
-      if (stopped) controller.abort();
-    })().catch((err: unknown) => end({ reason: 'error', error: err instanceof Error ? err : new Error(String(err)) }));
+      request.on('socket', (socket) => socket.setKeepAlive(true, 10_000));
+      request.on('error', fail);
+      request.end();
+    })().catch(fail);
     return stream;
   }
 

@@ -3,6 +3,7 @@
 // Secrets, ConfigMaps, claims, RBAC), then the rest. Each wave goes out in parallel.
 import { BatchResult, KubeClient, KubeObject, ObjectProblem } from './client.js';
 import { Informer } from './informer.js';
+import { sleepUnless, systemClock } from './wait.js';
 
 /** Kinds that must exist before anything else can be created in or of them. */
 const FOUNDATION = new Set(['Namespace', 'CustomResourceDefinition']);
@@ -56,7 +57,7 @@ export async function crdsEstablished(client: KubeClient, crds: KubeObject[], ti
       });
       if (pending.length === 0) return undefined;
       if (Date.now() >= deadline) return `CustomResourceDefinition ${pending.join(', ')} not Established after ${Math.round(timeoutMs / 1000)} s`;
-      await Promise.race([informer.changed(), new Promise((r) => setTimeout(r, Math.max(1, Math.min(1000, deadline - Date.now()))))]);
+      await sleepUnless(systemClock, Math.max(1, Math.min(1000, deadline - Date.now())), informer.changed());
     }
   } finally {
     informer.stop();

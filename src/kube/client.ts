@@ -72,8 +72,12 @@ export interface WatchEvent {
   object: KubeObject;
 }
 
-/** Why a watch stream ended: the server expired our resourceVersion (410 Gone), or the connection ended or failed. */
-export type WatchEnd = { reason: 'gone' } | { reason: 'closed' } | { reason: 'error'; error: Error };
+/**
+ * Why a watch stream ended: the server expired our resourceVersion (410 Gone), the stream
+ * reached its planned end (the server closes watches after a while, `recycled`), or the
+ * connection ended early or failed.
+ */
+export type WatchEnd = { reason: 'gone' } | { reason: 'recycled' } | { reason: 'closed' } | { reason: 'error'; error: Error };
 
 export interface WatchOptions extends ListOptions {
   namespace?: string;

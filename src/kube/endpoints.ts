@@ -4,6 +4,7 @@
 // change counts from when the Service says so, watched rather than polled.
 import type { KubeClient, KubeObject } from './client.js';
 import { Informer } from './informer.js';
+import { sleepUnless, systemClock } from './wait.js';
 
 interface EndpointSlice extends KubeObject {
   endpoints?: { conditions?: { ready?: boolean }; targetRef?: { kind?: string; name?: string } }[];
@@ -29,7 +30,7 @@ export async function waitForEndpoints(client: KubeClient, namespace: string, se
     for (;;) {
       if (until(readyPods(informer.items()))) return true;
       if (Date.now() >= deadline) return false;
-      await Promise.race([informer.changed(), new Promise((r) => setTimeout(r, Math.max(1, Math.min(1000, deadline - Date.now()))))]);
+      await sleepUnless(systemClock, Math.max(1, Math.min(1000, deadline - Date.now())), informer.changed());
     }
   } finally {
     informer.stop();

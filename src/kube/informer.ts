@@ -123,6 +123,7 @@ export class Informer {
         rv = fresh;
         continue;
       }
+      if (end.reason === 'recycled') continue;
       this.resumes++;
       if (failures === 0) this.options.onNotice?.(`watch of ${specName(spec)} ${end.reason === 'error' ? `dropped (${end.error.message})` : 'ended by the server'}; resuming from resourceVersion ${rv}`);
       // A stream that ends at once (the server going away, a proxy cutting idle streams) must not spin.

@@ -80,9 +80,37 @@ export function sameContent(a: KubeObject, b: KubeObject): boolean {
   return JSON.stringify(comparable(a)) === JSON.stringify(comparable(b));
 }
 
+/** Below this many objects of one kind in one namespace, a GET each is cheaper than listing them all. */
+const LIST_FROM = 20;
+
+/**
+ * The live versions of the given objects: one LIST per kind and namespace where a set has
+ * many of a kind (1,000 ConfigMaps are one request, not 1,000), a GET each otherwise, and
+ * GETs again where listing is not allowed.
+ */
+export async function liveObjects(client: KubeClient, desired: KubeObject[], namespace: string): Promise<KubeObject[]> {
+  const groups = new Map<string, KubeObject[]>();
+  for (const o of desired) {
+    const key = `${o.apiVersion}|${o.kind}|${o.metadata.namespace ?? namespace}`;
+    groups.set(key, [...(groups.get(key) ?? []), o]);
+  }
+  const found = await Promise.all([...groups.values()].map(async (group) => {
+    if (group.length < LIST_FROM) return client.getObjects(group);
+    const first = group[0]!;
+    const names = new Set(group.map((o) => o.metadata.name));
+    try {
+      const listed = await client.list(first.apiVersion, first.kind, first.metadata.namespace ?? namespace);
+      return listed.items.filter((o) => names.has(o.metadata.name));
+    } catch {
+      return client.getObjects(group);
+    }
+  }));
+  return found.flat();
+}
+
 /** Reads the live state of every desired object. */
 export async function takeSnapshot(client: KubeClient, desired: KubeObject[], namespace: string): Promise<Snapshot> {
-  const live = await client.getObjects(desired);
+  const live = await liveObjects(client, desired, namespace);
   const liveIds = new Set(live.map((o) => identity(o, namespace)));
   return {
     existing: live.map(restorable),

@@ -9,13 +9,33 @@ import { Informer, WatchSpec } from './informer.js';
 
 export interface Clock {
   now(): number;
-  sleep(ms: number): Promise<void>;
+  /** Resolves after `ms`, or at once when `signal` aborts (and then leaves no timer behind). */
+  sleep(ms: number, signal?: AbortSignal): Promise<void>;
 }
 
 export const systemClock: Clock = {
   now: () => Date.now(),
-  sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
+  sleep: (ms, signal) => new Promise((resolve) => {
+    const timer = setTimeout(resolve, ms);
+    signal?.addEventListener('abort', () => {
+      clearTimeout(timer);
+      resolve();
+    }, { once: true });
+  }),
 };
+
+/**
+ * Waits until `wake` resolves or `ms` pass, whichever comes first. The timer is cleared
+ * either way: a forgotten one would keep the process alive after its work is done.
+ */
+export async function sleepUnless(clock: Clock, ms: number, wake: Promise<unknown>): Promise<void> {
+  const stop = new AbortController();
+  try {
+    await Promise.race([wake, clock.sleep(ms, stop.signal)]);
+  } finally {
+    stop.abort();
+  }
+}
 
 /** The kinds whose readiness Gantry waits for, with the apiVersion they are watched at. */
 const WORKLOAD_API: Record<string, string> = {
@@ -165,6 +185,14 @@ export function podFailure(pod: Pod, all: KubeObject[] = []): PodFailure | undef
       // fieldPath names the container: spec.containers{app}
       const container = /\{([^}]+)\}/.exec(e.involvedObject?.fieldPath ?? '')?.[1];
       return { reason: 'ImagePullBackOff', container, message: `${container ? `container ${container}: ` : ''}ImagePullBackOff — event ${eventLine(e)}` };
+    }
+    if (e.reason === 'BackOff' && /restarting failed container/i.test(e.message ?? '')) {
+      // kubelet says so a moment before the status reads CrashLoopBackOff; the container must not be running again meanwhile.
+      const container = /\{([^}]+)\}/.exec(e.involvedObject?.fieldPath ?? '')?.[1];
+      const status = statuses.find((c) => c.name === container);
+      if (!status?.state?.running) {
+        return { reason: 'CrashLoopBackOff', container, message: `${container ? `container ${container}: ` : ''}CrashLoopBackOff — event ${eventLine(e)}` };
+      }
     }
     if (e.reason === 'FailedMount' && /(secret|configmap)s? "[^"]+" not found|couldn't find key/i.test(e.message ?? '') && !started) {
       return { reason: 'FailedMount', message: `FailedMount — event ${eventLine(e)}` };
@@ -370,7 +398,7 @@ export async function waitForReady(client: KubeClient, objects: KubeObject[], re
       }
       await options.onTick?.();
       // Wake on the next change, or after a tick to look at the clock again.
-      if (informer.changes === changes) await Promise.race([informer.changed(), clock.sleep(Math.min(tickMs, Math.max(1, options.timeoutMs - elapsed)))]);
+      if (informer.changes === changes) await sleepUnless(clock, Math.min(tickMs, Math.max(1, options.timeoutMs - elapsed)), informer.changed());
     }
   } finally {
     informer.stop();
@@ -404,7 +432,9 @@ async function explain(client: KubeClient, namespace: string, assessment: Assess
     }
   }
   if (assessment.container) {
-    const crashed = assessment.reason === 'CrashLoopBackOff' || assessment.reason === 'RunContainerError';
+    // A container that crashed and is down now still holds its own logs; one already restarted shows them as the previous run.
+    const current = (pod as Pod).status?.containerStatuses?.find((c) => c.name === assessment.container)?.state;
+    const crashed = (assessment.reason === 'CrashLoopBackOff' || assessment.reason === 'RunContainerError') && current?.terminated === undefined;
     const logs = (await client.logs(namespace, pod.metadata.name, assessment.container, { tail: 20, previous: crashed }).catch(() => '')).trim();
     if (logs) parts.push(`\nLast log lines of container ${assessment.container}${crashed ? ' (previous run)' : ''}:`, ...logs.split('\n').map((l) => `  ${l}`));
   }

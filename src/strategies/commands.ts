@@ -182,7 +182,7 @@ export async function status(config: Config, runtime: Runtime): Promise<StatusRe
   const { record, revisions } = report;
   reporter.info(`target ${config.target.namespace}/${config.target.app}`);
   if (record) {
-    reporter.info(`last rollout: r${record.revision} ${record.strategy} ${record.phase} (started ${record.startedAt} by ${record.holder.runUrl})${record.reason ? `\n  reason: ${record.reason.split('\n')[0]}` : ''}`);
+    reporter.info(`last rollout: r${record.revision} ${record.phase} (${record.strategy}, started ${record.startedAt} by ${record.holder.runUrl})${record.reason ? `\n  reason: ${record.reason.split('\n')[0]}` : ''}`);
   } else {
     reporter.info('last rollout: none recorded');
   }

@@ -5,7 +5,7 @@ import type { GateSpecs } from '../config/progressive.js';
 import { GantryError } from '../errors.js';
 import type { Verdict } from '../checks/gate.js';
 import type { KubeObject } from '../kube/client.js';
-import { Clock, systemClock } from '../kube/wait.js';
+import { Clock, sleepUnless, systemClock } from '../kube/wait.js';
 
 /** The pod label that tells a blue-green revision's pods apart from the live ones. */
 export const REVISION_LABEL = 'gantry.dev/revision';
@@ -80,7 +80,7 @@ export async function sleepUntil<T>(clock: Clock = systemClock, until: number, i
   let interrupted: { value: T } | undefined;
   void interrupt.then((value) => { interrupted = { value }; });
   while (!interrupted && clock.now() < until) {
-    await Promise.race([clock.sleep(Math.min(1000, until - clock.now())), interrupt]);
+    await sleepUnless(clock, Math.min(1000, until - clock.now()), interrupt);
     await tick();
   }
   return interrupted?.value;

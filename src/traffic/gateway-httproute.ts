@@ -17,7 +17,7 @@
 import { GantryError } from '../errors.js';
 import { KubeApiError, describeProblems, type KubeClient, type KubeObject } from '../kube/client.js';
 import { Informer, type WatchSpec } from '../kube/informer.js';
-import { formatSeconds, systemClock, waitForReady, type Clock } from '../kube/wait.js';
+import { formatSeconds, sleepUnless, systemClock, waitForReady, type Clock } from '../kube/wait.js';
 import type { AppliedWeight, Router, RouterContext, RouteTarget } from './router.js';
 import {
   CANARY_TRACK, TRACK_LABEL, TRAFFIC_FIELD_MANAGER, canaryReplicasFor, checkWeight, checkedStableService, deploymentRef, liveStable, pods, scaleCanary,
@@ -251,7 +251,7 @@ export class GatewayRouter implements Router {
         const left = timeoutMs - (this.clock.now() - started);
         if (left <= 0) throw timedOut(awaited);
         // Short sleeps, not one long one: a pending long timer would keep a finished CLI process alive.
-        if (informer.changes === changes) await Promise.race([informer.changed(), this.clock.sleep(Math.min(1000, left))]);
+        if (informer.changes === changes) await sleepUnless(this.clock, Math.min(1000, left), informer.changed());
       }
     } finally {
       informer.stop();

@@ -32,6 +32,7 @@ describe('podFailure', () => {
     ['a missing Secret to mount', 'FailedMount', 'MountVolume.SetUp failed for volume "creds" : secret "db-creds" not found', 'FailedMount', undefined],
     ['a missing ConfigMap to mount', 'FailedMount', 'MountVolume.SetUp failed for volume "cfg" : configmap "app-config" not found', 'FailedMount', undefined],
     ['a failed image pull, before the container status says so', 'Failed', 'Failed to pull image "x:v9": not found', 'ImagePullBackOff', undefined],
+    ['a crash kubelet backs off from, before the status says CrashLoopBackOff', 'BackOff', 'Back-off restarting failed container app in pod web_shop', 'CrashLoopBackOff', undefined],
     ['a sandbox that cannot be created (after a grace)', 'FailedCreatePodSandBox', 'Failed to create pod sandbox: plugin type="bridge" failed', 'FailedCreatePodSandBox', SANDBOX_GRACE_MS],
   ])('reads the pod\'s events: %s', (_name, reason, message, expected, grace) => {
     const p = withUid(waiting('ContainerCreating'));
@@ -39,6 +40,10 @@ describe('podFailure', () => {
     expect(failure?.reason).toBe(expected);
     expect(failure?.graceMs).toBe(grace);
     expect(failure?.message).toContain(message);
+  });
+  it('ignores a back-off once the container runs again', () => {
+    const p = withUid(pod({ containerStatuses: [{ name: 'app', restartCount: 1, state: { running: {} } }] }));
+    expect(podFailure(p, [p, event('BackOff', 'Back-off restarting failed container app in pod web_shop')])).toBeUndefined();
   });
   it('ignores events of other pods (an earlier revision\'s) and harmless ones', () => {
     const p = withUid(waiting('ContainerCreating'));
