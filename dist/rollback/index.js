@@ -71835,7 +71835,11 @@ var ApiClient = class _ApiClient {
       const opened = Date.now();
       const deadline = setTimeout(() => fail(new Error(`no word from the server ${WATCH_SECONDS + WATCH_GRACE_SECONDS} s into a ${WATCH_SECONDS} s watch`)), (WATCH_SECONDS + WATCH_GRACE_SECONDS) * 1e3);
       void done.then(() => clearTimeout(deadline));
-      const closed = () => end(Date.now() - opened >= WATCH_SECONDS * 1e3 - 1e3 ? { reason: "recycled" } : { reason: "closed" });
+      let clean = false;
+      const closed = () => {
+        if (!clean) return fail(new Error("the connection was lost"));
+        end(Date.now() - opened >= WATCH_SECONDS * 1e3 - 1e3 ? { reason: "recycled" } : { reason: "closed" });
+      };
       request = transport.request(url, {
         method: "GET",
         headers: headers2,
@@ -71877,7 +71881,10 @@ var ApiClient = class _ApiClient {
             onEvent({ type: event.type, object: o });
           }
         });
-        res.on("end", closed);
+        res.on("end", () => {
+          clean = true;
+          closed();
+        });
         res.on("close", closed);
         res.on("error", fail);
       });

@@ -381,8 +381,13 @@ export class ApiClient implements KubeClient {
       const opened = Date.now();
       const deadline = setTimeout(() => fail(new Error(`no word from the server ${WATCH_SECONDS + WATCH_GRACE_SECONDS} s into a ${WATCH_SECONDS} s watch`)), (WATCH_SECONDS + WATCH_GRACE_SECONDS) * 1000);
       void done.then(() => clearTimeout(deadline));
-      // The server ends a stream after timeoutSeconds: that is the plan, not a drop.
-      const closed = (): void => end(Date.now() - opened >= WATCH_SECONDS * 1000 - 1000 ? { reason: 'recycled' } : { reason: 'closed' });
+      // The server ends a stream cleanly after timeoutSeconds: that is the plan, not a drop. A
+      // connection that closes without the end of the response was lost, whenever it happens.
+      let clean = false;
+      const closed = (): void => {
+        if (!clean) return fail(new Error('the connection was lost'));
+        end(Date.now() - opened >= WATCH_SECONDS * 1000 - 1000 ? { reason: 'recycled' } : { reason: 'closed' });
+      };
       request = transport.request(url, {
         method: 'GET', headers, agent: false,
         ca: tls.ca, cert: tls.cert, key: tls.key, pfx: tls.pfx, passphrase: tls.passphrase, rejectUnauthorized: tls.rejectUnauthorized, servername: tls.servername,
@@ -417,7 +422,10 @@ export class ApiClient implements KubeClient {
             onEvent({ type: event.type as WatchEvent['type'], object: o });
           }
         });
-        res.on('end', closed);
+        res.on('end', () => {
+          clean = true;
+          closed();
+        });
         res.on('close', closed);
         res.on('error', fail);
       });

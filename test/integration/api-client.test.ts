@@ -174,7 +174,7 @@ describe('watches', () => {
     const { outcome, reporter } = await deploying;
     expect(outcome.result, outcome.reason).toBe('deployed');
     const log = reporter.lines.join('\n');
-    expect(log).toMatch(/watch of \w+ in \S+ (dropped|ended by the server|: resourceVersion \d+ expired)/);
+    expect(log).toMatch(/watch of \w+ in [\w-]+(: resourceVersion \d+ expired| dropped| ended by the server)/);
     expect(log).toMatch(/^Deployment\/web: 2\/2 ready, \d+ s$/m);
     expect(kubectl('get', 'deployment', 'web', '-n', ns, '-o', 'jsonpath={.status.availableReplicas}')).toBe('2');
   }, 240_000);

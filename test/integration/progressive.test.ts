@@ -142,6 +142,17 @@ describe('canary', () => {
     expect(kubectl('get', 'deployments', '-n', ns, '-o', 'jsonpath={.items[*].metadata.name}')).toBe('web');
   }, 400_000);
 
+  it('a 3-step canary takes the sum of its pauses plus the time its pods need to start', async () => {
+    const ns = namespace('canarytime');
+    expect((await run(deploy, workspace(files(V1)), { namespace: ns })).outcome.result).toBe('deployed');
+    const steps = '- setWeight: 20\n- pause: {duration: 5s}\n- setWeight: 50\n- pause: {duration: 5s}\n- setWeight: 80\n- pause: {duration: 5s}\n';
+    const started = Date.now();
+    const { outcome } = await run(deploy, workspace(files(V2)), { namespace: ns, strategy: 'canary', steps });
+    const wall = Date.now() - started;
+    expect(outcome.result, outcome.reason).toBe('deployed');
+    console.log(`[measure] 3-step canary: ${(wall / 1000).toFixed(1)} s wall for 15.0 s of configured pauses (${((wall - 15_000) / 1000).toFixed(1)} s for canary pods, endpoints and the promotion)`);
+  }, 300_000);
+
   it('a bad version is aborted by its failing gate; stable answers 100 % afterwards and was never scaled down', async () => {
     const ns = namespace('canarybad');
     expect((await run(deploy, workspace(files(V1)), { namespace: ns })).outcome.result).toBe('deployed');
