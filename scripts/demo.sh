@@ -20,6 +20,8 @@ digest_of() { # tag → sha256:… as the registry reports it
     | tr -d '\r' | awk -F': ' 'tolower($1)=="docker-content-digest"{print $2}'
 }
 url() { echo "http://$(kubectl -n "$NS" get svc sample-app -o jsonpath='{.spec.clusterIP}')/version"; }
+# A new Service answers once the node has programmed it, a moment after it exists.
+serving() { for _ in $(seq 60); do curl -fsS --max-time 1 "$(url)" >/dev/null 2>&1 && return 0; sleep 0.5; done; }
 # 200 requests to the Service, counted by the version that answered.
 shares() { for _ in $(seq 200); do curl -fsS --max-time 2 "$(url)" || echo failed; done | sort | uniq -c | tr '\n' ' '; echo; }
 
@@ -35,6 +37,7 @@ GATE='- http: {service: "${canary}", port: 80, path: /version, expect-status: 20
 
 say "deploy v1 (nothing live yet, so it goes out directly): $V1"
 gantry deploy "${COMMON[@]}" --images "$REPO=$V1"
+serving
 echo "answers: $(shares)"
 
 say "v2 as a canary: 25 % of the traffic, a gate on the canary alone, then a pause for a promote"
