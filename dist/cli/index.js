@@ -72310,21 +72310,17 @@ var ApiClient = class _ApiClient {
     return new _ApiClient(config, options);
   }
   // ------------------------------------------------------------------ transport
-  async send(method, path6, query, body, contentType) {
+  /** Where a request goes and how it authenticates: the URL with its query, and the options of http(s).request. */
+  async target(method, path6, query, agent) {
     const url = new URL(this.server.toString().replace(/\/$/, "") + path6);
-    for (const [k, v] of Object.entries(query)) if (v !== void 0) url.searchParams.set(k, v);
+    for (const [k, v] of Object.entries(query)) if (v !== void 0 && v !== "") url.searchParams.set(k, v);
     const tls = await this.tlsReady;
-    const headers2 = { ...await this.authHeaders() };
-    if (body !== void 0) {
-      headers2["Content-Type"] = contentType ?? "application/json";
-      headers2["Content-Length"] = String(Buffer.byteLength(body));
-    }
-    const transport = url.protocol === "https:" ? https2 : http2;
-    return new Promise((resolve4, reject) => {
-      const req = transport.request(url, {
+    return {
+      url,
+      options: {
         method,
-        headers: headers2,
-        agent: this.agent,
+        headers: { ...await this.authHeaders() },
+        agent,
         ca: tls.ca,
         cert: tls.cert,
         key: tls.key,
@@ -72332,7 +72328,19 @@ var ApiClient = class _ApiClient {
         passphrase: tls.passphrase,
         rejectUnauthorized: tls.rejectUnauthorized,
         servername: tls.servername
-      }, (res) => {
+      }
+    };
+  }
+  async send(method, path6, query, body, contentType) {
+    const { url, options } = await this.target(method, path6, query, this.agent);
+    const headers2 = options.headers;
+    if (body !== void 0) {
+      headers2["Content-Type"] = contentType ?? "application/json";
+      headers2["Content-Length"] = String(Buffer.byteLength(body));
+    }
+    const transport = url.protocol === "https:" ? https2 : http2;
+    return new Promise((resolve4, reject) => {
+      const req = transport.request(url, options, (res) => {
         const chunks = [];
         res.on("data", (c) => chunks.push(c));
         res.on("end", () => resolve4({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString("utf8") }));
@@ -72537,18 +72545,14 @@ var ApiClient = class _ApiClient {
     void (async () => {
       const path6 = await this.path({ apiVersion, kind }, false, options.namespace ?? "");
       if (!path6) return end({ reason: "error", error: new KubeApiError(`the server does not serve ${kind} (${apiVersion})`, 404) });
-      const url = new URL(this.server.toString().replace(/\/$/, "") + path6);
-      const query = {
+      const { url, options: requestOptions } = await this.target("GET", path6, {
         watch: "true",
         resourceVersion: options.resourceVersion,
         allowWatchBookmarks: "true",
         timeoutSeconds: String(WATCH_SECONDS),
         labelSelector: options.labelSelector,
         fieldSelector: options.fieldSelector
-      };
-      for (const [k, v] of Object.entries(query)) if (v !== void 0 && v !== "") url.searchParams.set(k, v);
-      const tls = await this.tlsReady;
-      const headers2 = await this.authHeaders();
+      }, false);
       if (ended) return;
       const transport = url.protocol === "https:" ? https2 : http2;
       const opened = Date.now();
@@ -72559,18 +72563,7 @@ var ApiClient = class _ApiClient {
         if (!clean) return fail(new Error("the connection was lost"));
         end(Date.now() - opened >= WATCH_SECONDS * 1e3 - 1e3 ? { reason: "recycled" } : { reason: "closed" });
       };
-      request = transport.request(url, {
-        method: "GET",
-        headers: headers2,
-        agent: false,
-        ca: tls.ca,
-        cert: tls.cert,
-        key: tls.key,
-        pfx: tls.pfx,
-        passphrase: tls.passphrase,
-        rejectUnauthorized: tls.rejectUnauthorized,
-        servername: tls.servername
-      }, (res) => {
+      request = transport.request(url, requestOptions, (res) => {
         if (res.statusCode !== 200) {
           const chunks = [];
           res.on("data", (c) => chunks.push(c));
@@ -73672,6 +73665,26 @@ Last log lines of container ${assessment.container}${crashed ? " (previous run)"
   return parts.join("\n");
 }
 
+// src/kube/watch-until.ts
+async function watchUntil(client, spec, pending, timeoutMs, options = {}) {
+  const clock = options.clock ?? systemClock;
+  const informer = new Informer(client, [spec], { onNotice: options.onNotice });
+  await informer.start();
+  try {
+    const started = clock.now();
+    for (; ; ) {
+      const changes = informer.changes;
+      const awaited = pending(informer.items());
+      if (awaited === void 0) return void 0;
+      const left = timeoutMs - (clock.now() - started);
+      if (left <= 0) return awaited;
+      if (informer.changes === changes) await sleepUnless(clock, Math.min(1e3, left), informer.changed());
+    }
+  } finally {
+    informer.stop();
+  }
+}
+
 // src/kube/apply.ts
 var FOUNDATION = /* @__PURE__ */ new Set(["Namespace", "CustomResourceDefinition"]);
 var PREREQUISITES = /* @__PURE__ */ new Set([
@@ -73718,23 +73731,14 @@ function forNewCrd(problem, objects) {
 async function crdsEstablished(client, crds, timeoutMs) {
   if (crds.length === 0) return void 0;
   const names = new Set(crds.map((c) => c.metadata.name));
-  const informer = new Informer(client, [{ apiVersion: "apiextensions.k8s.io/v1", kind: "CustomResourceDefinition", namespace: "" }]);
-  await informer.start();
-  const deadline = Date.now() + timeoutMs;
-  try {
-    for (; ; ) {
-      const pending = [...names].filter((name) => {
-        const live = informer.items().find((o) => o.metadata.name === name);
-        const conditions2 = live?.status?.conditions ?? [];
-        return !conditions2.some((c) => c.type === "Established" && c.status === "True");
-      });
-      if (pending.length === 0) return void 0;
-      if (Date.now() >= deadline) return `CustomResourceDefinition ${pending.join(", ")} not Established after ${Math.round(timeoutMs / 1e3)} s`;
-      await sleepUnless(systemClock, Math.max(1, Math.min(1e3, deadline - Date.now())), informer.changed());
-    }
-  } finally {
-    informer.stop();
-  }
+  const late = await watchUntil(client, { apiVersion: "apiextensions.k8s.io/v1", kind: "CustomResourceDefinition", namespace: "" }, (items) => {
+    const pending = [...names].filter((name) => {
+      const conditions2 = items.find((o) => o.metadata.name === name)?.status?.conditions ?? [];
+      return !conditions2.some((c) => c.type === "Established" && c.status === "True");
+    });
+    return pending.length > 0 ? pending.join(", ") : void 0;
+  }, timeoutMs);
+  return late === void 0 ? void 0 : `CustomResourceDefinition ${late} not Established after ${Math.round(timeoutMs / 1e3)} s`;
 }
 async function applySet(client, objects, options) {
   const all = [];
@@ -73768,18 +73772,97 @@ function readyPods(slices) {
   return names;
 }
 async function waitForEndpoints(client, namespace, service, until, timeoutMs) {
-  const informer = new Informer(client, [{ apiVersion: "discovery.k8s.io/v1", kind: "EndpointSlice", namespace, labelSelector: `kubernetes.io/service-name=${service}` }]);
-  await informer.start();
-  const deadline = Date.now() + timeoutMs;
-  try {
-    for (; ; ) {
-      if (until(readyPods(informer.items()))) return true;
-      if (Date.now() >= deadline) return false;
-      await sleepUnless(systemClock, Math.max(1, Math.min(1e3, deadline - Date.now())), informer.changed());
-    }
-  } finally {
-    informer.stop();
+  const spec = { apiVersion: "discovery.k8s.io/v1", kind: "EndpointSlice", namespace, labelSelector: `kubernetes.io/service-name=${service}` };
+  return await watchUntil(client, spec, (slices) => until(readyPods(slices)) ? void 0 : "pending", timeoutMs) === void 0;
+}
+
+// src/traffic/workload.ts
+var TRACK_LABEL = "gantry.dev/track";
+var CANARY_TRACK = "canary";
+var TRAFFIC_FIELD_MANAGER = "gantry-traffic";
+var deploymentRef = (namespace, name) => ({ apiVersion: "apps/v1", kind: "Deployment", metadata: { name, namespace } });
+var serviceRef = (namespace, name) => ({ apiVersion: "v1", kind: "Service", metadata: { name, namespace } });
+var formatLabels = (labels) => Object.entries(labels ?? {}).map(([k, v]) => `${k}=${v}`).join(",") || "(none)";
+var selects = (selector, labels) => Object.entries(selector).every(([k, v]) => labels[k] === v);
+function checkWeight(weight) {
+  if (!Number.isFinite(weight) || weight < 0 || weight > 100) {
+    throw new GantryError(`A canary weight must be a percentage from 0 to 100, got ${weight}`, { title: "Invalid weight" });
   }
+}
+async function liveStable(client, target) {
+  const name = target.stable.metadata.name;
+  const live = await client.get(deploymentRef(target.namespace, name));
+  if (!live) {
+    throw new GantryError(`The stable Deployment ${name} does not exist in namespace ${target.namespace}`, {
+      title: "No stable version",
+      hint: "A canary runs beside a live version; deploy it once with the basic strategy first."
+    });
+  }
+  return live;
+}
+var podLabels = (d) => d.spec.template?.metadata?.labels ?? {};
+async function checkedStableService(client, target, stable) {
+  const name = target.stableService;
+  const service = await client.get(serviceRef(target.namespace, name));
+  if (!service) {
+    throw new GantryError(`Service ${name} does not exist in namespace ${target.namespace}`, {
+      title: "Invalid traffic router",
+      hint: "Name the Service that fronts the stable pods (input `service`)."
+    });
+  }
+  const selector = service.spec.selector ?? {};
+  const labels = podLabels(stable);
+  if (Object.keys(selector).length === 0 || !selects(selector, labels)) {
+    throw new GantryError(`Service ${name} in namespace ${target.namespace} does not select the pods of Deployment ${stable.metadata.name}: its selector is ${formatLabels(selector)}, the pods' labels are ${formatLabels(labels)}`, {
+      title: "Invalid traffic router",
+      hint: "The Service's selector must match the Deployment's pod template labels."
+    });
+  }
+  if (TRACK_LABEL in selector) {
+    throw new GantryError(`Service ${name} in namespace ${target.namespace} selects on ${TRACK_LABEL}, the label Gantry uses to tell canary pods apart`, {
+      title: "Invalid traffic router",
+      hint: `Remove ${TRACK_LABEL} from the Service's selector.`
+    });
+  }
+  return service;
+}
+async function stableReplicas(client, namespace, stable) {
+  const hpas = await client.list("autoscaling/v2", "HorizontalPodAutoscaler", namespace);
+  const hpa = hpas.items.find((h) => {
+    const ref = h.spec?.scaleTargetRef;
+    return ref?.kind === "Deployment" && ref.name === stable.metadata.name && (ref.apiVersion === void 0 || ref.apiVersion.startsWith("apps/"));
+  });
+  if (hpa?.status?.currentReplicas !== void 0) return { replicas: hpa.status.currentReplicas, source: `HPA ${hpa.metadata.name} current replicas` };
+  return { replicas: stable.spec.replicas ?? 1, source: hpa ? `spec.replicas; HPA ${hpa.metadata.name} has no status yet` : "spec.replicas" };
+}
+function canaryReplicasFor(weight, stable) {
+  if (weight <= 0) return 0;
+  return Math.max(1, Math.round(weight * stable / 100));
+}
+function podShare(canary, stable) {
+  if (canary === 0) return 0;
+  return Math.round(100 * canary / (canary + stable));
+}
+var pods = (n) => `${n} pod${n === 1 ? "" : "s"}`;
+async function scaleCanary(client, target, replicas) {
+  const ref = deploymentRef(target.namespace, target.canaryName);
+  const canary = await client.get(ref);
+  if (!canary) {
+    if (replicas === 0) return 0;
+    throw new GantryError(`The canary Deployment ${target.canaryName} does not exist in namespace ${target.namespace}, so it cannot be scaled to ${pods(replicas)}`, {
+      title: "No canary",
+      hint: "The strategy creates the canary before it sets a weight."
+    });
+  }
+  const current = canary.spec.replicas ?? 1;
+  if (current === replicas) return current;
+  try {
+    await client.patch(ref, { spec: { replicas } }, { fieldManager: TRAFFIC_FIELD_MANAGER });
+  } catch (err) {
+    if (replicas === 0 && err instanceof KubeApiError && err.code === 404) return current;
+    throw new GantryError(`Could not scale the canary Deployment ${target.canaryName} in namespace ${target.namespace} to ${pods(replicas)}: ${err instanceof Error ? err.message : String(err)}`, { title: "Traffic router failed", cause: err });
+  }
+  return current;
 }
 
 // src/strategies/progressive.ts
@@ -73794,17 +73877,17 @@ function appDeployment(objects, app) {
     hint: deployments.length === 0 ? "Add the Deployment to the manifests." : "Name the Deployment after `app`, so Gantry knows which one to roll out progressively."
   });
 }
-var selects = (selector, labels) => selector !== void 0 && Object.keys(selector).length > 0 && Object.entries(selector).every(([k, v]) => labels[k] === v);
+var picks = (selector, labels) => selector !== void 0 && Object.keys(selector).length > 0 && selects(selector, labels);
 function appService(objects, deployment, named) {
   const services = objects.filter((o) => o.kind === "Service");
   const labels = deployment.spec.template.metadata?.labels ?? {};
   if (named) {
     const s = services.find((o) => o.metadata.name === named);
     if (!s) throw new GantryError(`input "service" names ${named}, which is not among the manifests' Services (${services.map((o) => o.metadata.name).join(", ") || "none"})`, { title: "Invalid input" });
-    if (!selects(s.spec.selector, labels)) throw new GantryError(`Service ${named} does not select the pods of Deployment ${deployment.metadata.name}`, { title: "Invalid manifest", hint: "Its selector must match the Deployment's pod template labels." });
+    if (!picks(s.spec.selector, labels)) throw new GantryError(`Service ${named} does not select the pods of Deployment ${deployment.metadata.name}`, { title: "Invalid manifest", hint: "Its selector must match the Deployment's pod template labels." });
     return s;
   }
-  const matching = services.filter((s) => selects(s.spec.selector, labels));
+  const matching = services.filter((s) => picks(s.spec.selector, labels));
   if (matching.length === 1) return matching[0];
   throw new GantryError(`A progressive rollout needs the Service in front of Deployment ${deployment.metadata.name}; ${matching.length === 0 ? "no Service in the manifests selects its pods" : `several do: ${matching.map((s) => s.metadata.name).join(", ")}`}`, {
     title: "Invalid manifest",
@@ -73835,13 +73918,12 @@ async function sleepUntil(clock = systemClock, until, interrupt, tick) {
 
 // src/strategies/blue-green.ts
 var DRAIN_MS = 3e3;
-var selects2 = (selector, labels) => Object.entries(selector).every(([k, v]) => labels?.[k] === v);
 async function liveVersion(engine, service, userSelector) {
   const selector = service?.spec.selector;
   if (!selector || Object.keys(selector).length === 0) return void 0;
   const { client, target } = engine;
   const deployments = await client.list("apps/v1", "Deployment", target.namespace);
-  const live = deployments.items.find((d) => (d.spec.replicas ?? 1) > 0 && selects2(selector, d.spec.template.metadata?.labels));
+  const live = deployments.items.find((d) => (d.spec.replicas ?? 1) > 0 && selects(selector, d.spec.template.metadata?.labels ?? {}));
   if (!live) return void 0;
   if (selector[REVISION_LABEL] !== void 0) return { deployment: live.metadata.name, selector };
   const revision = live.metadata.annotations?.["deployment.kubernetes.io/revision"];
@@ -73855,7 +73937,7 @@ async function pointService(engine, service, selector, before) {
   const patch = { ...selector };
   for (const k of Object.keys(before ?? {})) if (!(k in selector)) patch[k] = null;
   await client.patch({ apiVersion: "v1", kind: "Service", metadata: { name: service, namespace: target.namespace } }, { spec: { selector: patch } });
-  const pods2 = await client.list("v1", "Pod", target.namespace, { labelSelector: Object.entries(selector).map(([k, v]) => `${k}=${v}`).join(",") });
+  const pods2 = await client.list("v1", "Pod", target.namespace, { labelSelector: formatLabels(selector) });
   const wanted = new Set(pods2.items.map((p) => p.metadata.name));
   const done = await waitForEndpoints(client, target.namespace, service, (ready) => ready.size > 0 && [...ready].every((p) => wanted.has(p)), 3e4);
   if (!done) reporter2.warning(`Service ${service} still lists pods of the other version 30 s after the switch`);
@@ -73953,95 +74035,6 @@ function blueGreenCleanup(engine, progress) {
   };
 }
 
-// src/traffic/workload.ts
-var TRACK_LABEL = "gantry.dev/track";
-var CANARY_TRACK = "canary";
-var TRAFFIC_FIELD_MANAGER = "gantry-traffic";
-var deploymentRef = (namespace, name) => ({ apiVersion: "apps/v1", kind: "Deployment", metadata: { name, namespace } });
-var serviceRef = (namespace, name) => ({ apiVersion: "v1", kind: "Service", metadata: { name, namespace } });
-var formatLabels = (labels) => Object.entries(labels ?? {}).map(([k, v]) => `${k}=${v}`).join(",") || "(none)";
-var selects3 = (selector, labels) => Object.entries(selector).every(([k, v]) => labels[k] === v);
-function checkWeight(weight) {
-  if (!Number.isFinite(weight) || weight < 0 || weight > 100) {
-    throw new GantryError(`A canary weight must be a percentage from 0 to 100, got ${weight}`, { title: "Invalid weight" });
-  }
-}
-async function liveStable(client, target) {
-  const name = target.stable.metadata.name;
-  const live = await client.get(deploymentRef(target.namespace, name));
-  if (!live) {
-    throw new GantryError(`The stable Deployment ${name} does not exist in namespace ${target.namespace}`, {
-      title: "No stable version",
-      hint: "A canary runs beside a live version; deploy it once with the basic strategy first."
-    });
-  }
-  return live;
-}
-var podLabels = (d) => d.spec.template?.metadata?.labels ?? {};
-async function checkedStableService(client, target, stable) {
-  const name = target.stableService;
-  const service = await client.get(serviceRef(target.namespace, name));
-  if (!service) {
-    throw new GantryError(`Service ${name} does not exist in namespace ${target.namespace}`, {
-      title: "Invalid traffic router",
-      hint: "Name the Service that fronts the stable pods (input `service`)."
-    });
-  }
-  const selector = service.spec.selector ?? {};
-  const labels = podLabels(stable);
-  if (Object.keys(selector).length === 0 || !selects3(selector, labels)) {
-    throw new GantryError(`Service ${name} in namespace ${target.namespace} does not select the pods of Deployment ${stable.metadata.name}: its selector is ${formatLabels(selector)}, the pods' labels are ${formatLabels(labels)}`, {
-      title: "Invalid traffic router",
-      hint: "The Service's selector must match the Deployment's pod template labels."
-    });
-  }
-  if (TRACK_LABEL in selector) {
-    throw new GantryError(`Service ${name} in namespace ${target.namespace} selects on ${TRACK_LABEL}, the label Gantry uses to tell canary pods apart`, {
-      title: "Invalid traffic router",
-      hint: `Remove ${TRACK_LABEL} from the Service's selector.`
-    });
-  }
-  return service;
-}
-async function stableReplicas(client, namespace, stable) {
-  const hpas = await client.list("autoscaling/v2", "HorizontalPodAutoscaler", namespace);
-  const hpa = hpas.items.find((h) => {
-    const ref = h.spec?.scaleTargetRef;
-    return ref?.kind === "Deployment" && ref.name === stable.metadata.name && (ref.apiVersion === void 0 || ref.apiVersion.startsWith("apps/"));
-  });
-  if (hpa?.status?.currentReplicas !== void 0) return { replicas: hpa.status.currentReplicas, source: `HPA ${hpa.metadata.name} current replicas` };
-  return { replicas: stable.spec.replicas ?? 1, source: hpa ? `spec.replicas; HPA ${hpa.metadata.name} has no status yet` : "spec.replicas" };
-}
-function canaryReplicasFor(weight, stable) {
-  if (weight <= 0) return 0;
-  return Math.max(1, Math.round(weight * stable / 100));
-}
-function podShare(canary, stable) {
-  if (canary === 0) return 0;
-  return Math.round(100 * canary / (canary + stable));
-}
-var pods = (n) => `${n} pod${n === 1 ? "" : "s"}`;
-async function scaleCanary(client, target, replicas) {
-  const ref = deploymentRef(target.namespace, target.canaryName);
-  const canary = await client.get(ref);
-  if (!canary) {
-    if (replicas === 0) return 0;
-    throw new GantryError(`The canary Deployment ${target.canaryName} does not exist in namespace ${target.namespace}, so it cannot be scaled to ${pods(replicas)}`, {
-      title: "No canary",
-      hint: "The strategy creates the canary before it sets a weight."
-    });
-  }
-  const current = canary.spec.replicas ?? 1;
-  if (current === replicas) return current;
-  try {
-    await client.patch(ref, { spec: { replicas } }, { fieldManager: TRAFFIC_FIELD_MANAGER });
-  } catch (err) {
-    if (replicas === 0 && err instanceof KubeApiError && err.code === 404) return current;
-    throw new GantryError(`Could not scale the canary Deployment ${target.canaryName} in namespace ${target.namespace} to ${pods(replicas)}: ${err instanceof Error ? err.message : String(err)}`, { title: "Traffic router failed", cause: err });
-  }
-  return current;
-}
-
 // src/strategies/canary.ts
 var canaryName = (stable) => `${stable}-canary`;
 var NODE_SETTLE_MS = 1500;
@@ -74126,8 +74119,7 @@ function canaryCleanup(engine, progress, router) {
 async function canaryPods(engine, progress) {
   const { client, target } = engine;
   const canary = await client.get({ apiVersion: "apps/v1", kind: "Deployment", metadata: { name: progress.canary, namespace: target.namespace } });
-  const selector = Object.entries(canary?.spec.selector.matchLabels ?? { [TRACK_LABEL]: "canary" }).map(([k, v]) => `${k}=${v}`).join(",");
-  const pods2 = await client.list("v1", "Pod", target.namespace, { labelSelector: selector });
+  const pods2 = await client.list("v1", "Pod", target.namespace, { labelSelector: formatLabels(canary?.spec.selector.matchLabels ?? { [TRACK_LABEL]: "canary" }) });
   return pods2.items.filter((p) => !p.metadata.deletionTimestamp && p.status?.conditions?.some((c) => c.type === "Ready" && c.status === "True")).map((p) => p.metadata.name);
 }
 async function runSteps(engine, machine, progress, deps, renew) {
@@ -74151,7 +74143,7 @@ async function runSteps(engine, machine, progress, deps, renew) {
       if (!background && progress.analysis.length > 0 && progress.weight > 0) background = deps.gates.background(progress.analysis, services);
       if ("setWeight" in step) {
         const stable = await stableNow();
-        const { replicas, source } = await stableReplicas(client, ns, stable);
+        const { replicas } = await stableReplicas(client, ns, stable);
         const want = canaryReplicasFor(step.setWeight, replicas);
         await client.patch({ apiVersion: "apps/v1", kind: "Deployment", metadata: { name: progress.canary, namespace: ns } }, { spec: { replicas: want } });
         const canaryLive = await client.get({ apiVersion: "apps/v1", kind: "Deployment", metadata: { name: progress.canary, namespace: ns } });
@@ -74167,7 +74159,7 @@ async function runSteps(engine, machine, progress, deps, renew) {
         }
         progress.weight = step.setWeight;
         progress.effectiveWeight = applied.effective;
-        reporter2.info(`${label}: weight ${step.setWeight} %${applied.effective !== step.setWeight ? `, effective ${applied.effective} %` : ""} (${applied.detail}; stable ${replicas} from ${source})`);
+        reporter2.info(`${label}: weight ${step.setWeight} %${applied.effective !== step.setWeight ? `, effective ${applied.effective} %` : ""} (${applied.detail})`);
         if (!background && progress.analysis.length > 0 && progress.weight > 0) background = deps.gates.background(progress.analysis, services);
       } else if ("pause" in step) {
         if (step.pause.durationMs === void 0) {
@@ -75151,21 +75143,8 @@ var GatewayRouter = class {
    * still awaited, for the error), or throws `timedOut(what)` after `timeoutMs`.
    */
   async watchUntil(spec, timeoutMs, pending, timedOut) {
-    const informer = new Informer(this.ctx.client, [spec], { onNotice: (m) => this.ctx.reporter.info(m) });
-    await informer.start();
-    try {
-      const started = this.clock.now();
-      for (; ; ) {
-        const changes = informer.changes;
-        const awaited = pending(informer.items());
-        if (awaited === void 0) return;
-        const left = timeoutMs - (this.clock.now() - started);
-        if (left <= 0) throw timedOut(awaited);
-        if (informer.changes === changes) await sleepUnless(this.clock, Math.min(1e3, left), informer.changed());
-      }
-    } finally {
-      informer.stop();
-    }
+    const left = await watchUntil(this.ctx.client, spec, pending, timeoutMs, { clock: this.clock, onNotice: (m) => this.ctx.reporter.info(m) });
+    if (left !== void 0) throw timedOut(left);
   }
   // ---------------------------------------------------------------- Services and pods
   /**

@@ -71601,21 +71601,17 @@ var ApiClient = class _ApiClient {
     return new _ApiClient(config, options);
   }
   // ------------------------------------------------------------------ transport
-  async send(method, path5, query, body, contentType) {
+  /** Where a request goes and how it authenticates: the URL with its query, and the options of http(s).request. */
+  async target(method, path5, query, agent) {
     const url = new URL(this.server.toString().replace(/\/$/, "") + path5);
-    for (const [k, v] of Object.entries(query)) if (v !== void 0) url.searchParams.set(k, v);
+    for (const [k, v] of Object.entries(query)) if (v !== void 0 && v !== "") url.searchParams.set(k, v);
     const tls = await this.tlsReady;
-    const headers2 = { ...await this.authHeaders() };
-    if (body !== void 0) {
-      headers2["Content-Type"] = contentType ?? "application/json";
-      headers2["Content-Length"] = String(Buffer.byteLength(body));
-    }
-    const transport = url.protocol === "https:" ? https2 : http2;
-    return new Promise((resolve2, reject) => {
-      const req = transport.request(url, {
+    return {
+      url,
+      options: {
         method,
-        headers: headers2,
-        agent: this.agent,
+        headers: { ...await this.authHeaders() },
+        agent,
         ca: tls.ca,
         cert: tls.cert,
         key: tls.key,
@@ -71623,7 +71619,19 @@ var ApiClient = class _ApiClient {
         passphrase: tls.passphrase,
         rejectUnauthorized: tls.rejectUnauthorized,
         servername: tls.servername
-      }, (res) => {
+      }
+    };
+  }
+  async send(method, path5, query, body, contentType) {
+    const { url, options } = await this.target(method, path5, query, this.agent);
+    const headers2 = options.headers;
+    if (body !== void 0) {
+      headers2["Content-Type"] = contentType ?? "application/json";
+      headers2["Content-Length"] = String(Buffer.byteLength(body));
+    }
+    const transport = url.protocol === "https:" ? https2 : http2;
+    return new Promise((resolve2, reject) => {
+      const req = transport.request(url, options, (res) => {
         const chunks = [];
         res.on("data", (c) => chunks.push(c));
         res.on("end", () => resolve2({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString("utf8") }));
@@ -71828,18 +71836,14 @@ var ApiClient = class _ApiClient {
     void (async () => {
       const path5 = await this.path({ apiVersion, kind }, false, options.namespace ?? "");
       if (!path5) return end({ reason: "error", error: new KubeApiError(`the server does not serve ${kind} (${apiVersion})`, 404) });
-      const url = new URL(this.server.toString().replace(/\/$/, "") + path5);
-      const query = {
+      const { url, options: requestOptions } = await this.target("GET", path5, {
         watch: "true",
         resourceVersion: options.resourceVersion,
         allowWatchBookmarks: "true",
         timeoutSeconds: String(WATCH_SECONDS),
         labelSelector: options.labelSelector,
         fieldSelector: options.fieldSelector
-      };
-      for (const [k, v] of Object.entries(query)) if (v !== void 0 && v !== "") url.searchParams.set(k, v);
-      const tls = await this.tlsReady;
-      const headers2 = await this.authHeaders();
+      }, false);
       if (ended) return;
       const transport = url.protocol === "https:" ? https2 : http2;
       const opened = Date.now();
@@ -71850,18 +71854,7 @@ var ApiClient = class _ApiClient {
         if (!clean) return fail(new Error("the connection was lost"));
         end(Date.now() - opened >= WATCH_SECONDS * 1e3 - 1e3 ? { reason: "recycled" } : { reason: "closed" });
       };
-      request = transport.request(url, {
-        method: "GET",
-        headers: headers2,
-        agent: false,
-        ca: tls.ca,
-        cert: tls.cert,
-        key: tls.key,
-        pfx: tls.pfx,
-        passphrase: tls.passphrase,
-        rejectUnauthorized: tls.rejectUnauthorized,
-        servername: tls.servername
-      }, (res) => {
+      request = transport.request(url, requestOptions, (res) => {
         if (res.statusCode !== 200) {
           const chunks = [];
           res.on("data", (c) => chunks.push(c));
@@ -72666,6 +72659,26 @@ var DeployLock = class {
 // src/kube/yaml-documents.ts
 var import_yaml = __toESM(require_dist3(), 1);
 
+// src/kube/watch-until.ts
+async function watchUntil(client, spec, pending, timeoutMs, options = {}) {
+  const clock = options.clock ?? systemClock;
+  const informer = new Informer(client, [spec], { onNotice: options.onNotice });
+  await informer.start();
+  try {
+    const started = clock.now();
+    for (; ; ) {
+      const changes = informer.changes;
+      const awaited = pending(informer.items());
+      if (awaited === void 0) return void 0;
+      const left = timeoutMs - (clock.now() - started);
+      if (left <= 0) return awaited;
+      if (informer.changes === changes) await sleepUnless(clock, Math.min(1e3, left), informer.changed());
+    }
+  } finally {
+    informer.stop();
+  }
+}
+
 // src/strategies/basic.ts
 var TRANSITIONS = {
   validating: ["snapshotting", "failed"],
@@ -72836,94 +72849,8 @@ function readyPods(slices) {
   return names;
 }
 async function waitForEndpoints(client, namespace, service, until, timeoutMs) {
-  const informer = new Informer(client, [{ apiVersion: "discovery.k8s.io/v1", kind: "EndpointSlice", namespace, labelSelector: `kubernetes.io/service-name=${service}` }]);
-  await informer.start();
-  const deadline = Date.now() + timeoutMs;
-  try {
-    for (; ; ) {
-      if (until(readyPods(informer.items()))) return true;
-      if (Date.now() >= deadline) return false;
-      await sleepUnless(systemClock, Math.max(1, Math.min(1e3, deadline - Date.now())), informer.changed());
-    }
-  } finally {
-    informer.stop();
-  }
-}
-
-// src/strategies/progressive.ts
-function appDeployment(objects, app) {
-  const deployments = objects.filter((o) => o.kind === "Deployment");
-  const named = deployments.find((d) => d.metadata.name === app);
-  if (named) return named;
-  if (deployments.length === 1) return deployments[0];
-  throw new GantryError(`A progressive rollout needs the app's Deployment, and the manifests have ${deployments.length === 0 ? "none" : `${deployments.length}: ${deployments.map((d) => d.metadata.name).join(", ")}`}`, {
-    title: "Invalid manifest",
-    hint: deployments.length === 0 ? "Add the Deployment to the manifests." : "Name the Deployment after `app`, so Gantry knows which one to roll out progressively."
-  });
-}
-async function sleepUntil(clock = systemClock, until, interrupt, tick) {
-  let interrupted;
-  void interrupt.then((value) => {
-    interrupted = { value };
-  });
-  while (!interrupted && clock.now() < until) {
-    await sleepUnless(clock, Math.min(1e3, until - clock.now()), interrupt);
-    await tick();
-  }
-  return interrupted?.value;
-}
-
-// src/strategies/blue-green.ts
-var DRAIN_MS = 3e3;
-async function pointService(engine, service, selector, before) {
-  const { client, target, reporter } = engine;
-  const patch = { ...selector };
-  for (const k of Object.keys(before ?? {})) if (!(k in selector)) patch[k] = null;
-  await client.patch({ apiVersion: "v1", kind: "Service", metadata: { name: service, namespace: target.namespace } }, { spec: { selector: patch } });
-  const pods2 = await client.list("v1", "Pod", target.namespace, { labelSelector: Object.entries(selector).map(([k, v]) => `${k}=${v}`).join(",") });
-  const wanted = new Set(pods2.items.map((p) => p.metadata.name));
-  const done = await waitForEndpoints(client, target.namespace, service, (ready) => ready.size > 0 && [...ready].every((p) => wanted.has(p)), 3e4);
-  if (!done) reporter.warning(`Service ${service} still lists pods of the other version 30 s after the switch`);
-}
-async function afterReady(engine, machine, progress, gates, renew, live = []) {
-  const { reporter } = engine;
-  const clock = engine.clock ?? systemClock;
-  const cleanup = blueGreenCleanup(engine, progress);
-  const services = { preview: progress.preview, active: progress.service, stable: progress.service, canary: progress.preview };
-  if (!progress.switched) {
-    await pointService(engine, progress.service, progress.next.selector, progress.previous?.selector);
-    progress.switched = true;
-    progress.scaleDownAt = clock.now() + progress.scaleDownDelayMs;
-    await machine.to("promoting");
-    reporter.info(`switched Service ${progress.service} to ${progress.next.deployment}`);
-  }
-  if (progress.postPromotion.length > 0) {
-    const verdict = await reporter.group("Post-promotion analysis (active Service)", () => gates.run(progress.postPromotion, services));
-    progress.verdicts = [...progress.verdicts, ...verdict.verdicts].slice(-20);
-    if (!verdict.passed) return { status: "failed", reason: `post-promotion analysis failed: ${verdict.reason ?? "a gate failed"}`, object: `Deployment/${progress.next.deployment}`, cleanup };
-  }
-  if (progress.previous) {
-    reporter.info(`keeping ${progress.previous.deployment} at full scale for ${formatSeconds2(progress.scaleDownDelayMs)}, for an instant switch back`);
-    await machine.save();
-    await sleepUntil(clock, progress.scaleDownAt ?? clock.now(), new Promise(() => void 0), renew);
-    await engine.client.delete([{ apiVersion: "apps/v1", kind: "Deployment", metadata: { name: progress.previous.deployment, namespace: engine.target.namespace } }]);
-    reporter.info(`scaled down and removed ${progress.previous.deployment}`);
-  }
-  return { status: "deployed", live };
-}
-function blueGreenCleanup(engine, progress) {
-  return async () => {
-    const { client, reporter, target } = engine;
-    if (progress.switched && progress.previous) {
-      await pointService(engine, progress.service, progress.previous.selector, progress.next.selector);
-      progress.switched = false;
-      reporter.info(`switched Service ${progress.service} back to ${progress.previous.deployment}`);
-      await (engine.clock ?? systemClock).sleep(DRAIN_MS);
-    }
-    await client.delete([
-      { apiVersion: "apps/v1", kind: "Deployment", metadata: { name: progress.next.deployment, namespace: target.namespace } }
-    ]);
-  };
+  const spec = { apiVersion: "discovery.k8s.io/v1", kind: "EndpointSlice", namespace, labelSelector: `kubernetes.io/service-name=${service}` };
+  return await watchUntil(client, spec, (slices) => until(readyPods(slices)) ? void 0 : "pending", timeoutMs) === void 0;
 }
 
 // src/traffic/workload.ts
@@ -73015,6 +72942,82 @@ async function scaleCanary(client, target, replicas) {
   return current;
 }
 
+// src/strategies/progressive.ts
+function appDeployment(objects, app) {
+  const deployments = objects.filter((o) => o.kind === "Deployment");
+  const named = deployments.find((d) => d.metadata.name === app);
+  if (named) return named;
+  if (deployments.length === 1) return deployments[0];
+  throw new GantryError(`A progressive rollout needs the app's Deployment, and the manifests have ${deployments.length === 0 ? "none" : `${deployments.length}: ${deployments.map((d) => d.metadata.name).join(", ")}`}`, {
+    title: "Invalid manifest",
+    hint: deployments.length === 0 ? "Add the Deployment to the manifests." : "Name the Deployment after `app`, so Gantry knows which one to roll out progressively."
+  });
+}
+async function sleepUntil(clock = systemClock, until, interrupt, tick) {
+  let interrupted;
+  void interrupt.then((value) => {
+    interrupted = { value };
+  });
+  while (!interrupted && clock.now() < until) {
+    await sleepUnless(clock, Math.min(1e3, until - clock.now()), interrupt);
+    await tick();
+  }
+  return interrupted?.value;
+}
+
+// src/strategies/blue-green.ts
+var DRAIN_MS = 3e3;
+async function pointService(engine, service, selector, before) {
+  const { client, target, reporter } = engine;
+  const patch = { ...selector };
+  for (const k of Object.keys(before ?? {})) if (!(k in selector)) patch[k] = null;
+  await client.patch({ apiVersion: "v1", kind: "Service", metadata: { name: service, namespace: target.namespace } }, { spec: { selector: patch } });
+  const pods2 = await client.list("v1", "Pod", target.namespace, { labelSelector: formatLabels(selector) });
+  const wanted = new Set(pods2.items.map((p) => p.metadata.name));
+  const done = await waitForEndpoints(client, target.namespace, service, (ready) => ready.size > 0 && [...ready].every((p) => wanted.has(p)), 3e4);
+  if (!done) reporter.warning(`Service ${service} still lists pods of the other version 30 s after the switch`);
+}
+async function afterReady(engine, machine, progress, gates, renew, live = []) {
+  const { reporter } = engine;
+  const clock = engine.clock ?? systemClock;
+  const cleanup = blueGreenCleanup(engine, progress);
+  const services = { preview: progress.preview, active: progress.service, stable: progress.service, canary: progress.preview };
+  if (!progress.switched) {
+    await pointService(engine, progress.service, progress.next.selector, progress.previous?.selector);
+    progress.switched = true;
+    progress.scaleDownAt = clock.now() + progress.scaleDownDelayMs;
+    await machine.to("promoting");
+    reporter.info(`switched Service ${progress.service} to ${progress.next.deployment}`);
+  }
+  if (progress.postPromotion.length > 0) {
+    const verdict = await reporter.group("Post-promotion analysis (active Service)", () => gates.run(progress.postPromotion, services));
+    progress.verdicts = [...progress.verdicts, ...verdict.verdicts].slice(-20);
+    if (!verdict.passed) return { status: "failed", reason: `post-promotion analysis failed: ${verdict.reason ?? "a gate failed"}`, object: `Deployment/${progress.next.deployment}`, cleanup };
+  }
+  if (progress.previous) {
+    reporter.info(`keeping ${progress.previous.deployment} at full scale for ${formatSeconds2(progress.scaleDownDelayMs)}, for an instant switch back`);
+    await machine.save();
+    await sleepUntil(clock, progress.scaleDownAt ?? clock.now(), new Promise(() => void 0), renew);
+    await engine.client.delete([{ apiVersion: "apps/v1", kind: "Deployment", metadata: { name: progress.previous.deployment, namespace: engine.target.namespace } }]);
+    reporter.info(`scaled down and removed ${progress.previous.deployment}`);
+  }
+  return { status: "deployed", live };
+}
+function blueGreenCleanup(engine, progress) {
+  return async () => {
+    const { client, reporter, target } = engine;
+    if (progress.switched && progress.previous) {
+      await pointService(engine, progress.service, progress.previous.selector, progress.next.selector);
+      progress.switched = false;
+      reporter.info(`switched Service ${progress.service} back to ${progress.previous.deployment}`);
+      await (engine.clock ?? systemClock).sleep(DRAIN_MS);
+    }
+    await client.delete([
+      { apiVersion: "apps/v1", kind: "Deployment", metadata: { name: progress.next.deployment, namespace: target.namespace } }
+    ]);
+  };
+}
+
 // src/strategies/canary.ts
 var NODE_SETTLE_MS = 1500;
 function routeTarget(progress, namespace, stable) {
@@ -73038,8 +73041,7 @@ function canaryCleanup(engine, progress, router) {
 async function canaryPods(engine, progress) {
   const { client, target } = engine;
   const canary = await client.get({ apiVersion: "apps/v1", kind: "Deployment", metadata: { name: progress.canary, namespace: target.namespace } });
-  const selector = Object.entries(canary?.spec.selector.matchLabels ?? { [TRACK_LABEL]: "canary" }).map(([k, v]) => `${k}=${v}`).join(",");
-  const pods2 = await client.list("v1", "Pod", target.namespace, { labelSelector: selector });
+  const pods2 = await client.list("v1", "Pod", target.namespace, { labelSelector: formatLabels(canary?.spec.selector.matchLabels ?? { [TRACK_LABEL]: "canary" }) });
   return pods2.items.filter((p) => !p.metadata.deletionTimestamp && p.status?.conditions?.some((c) => c.type === "Ready" && c.status === "True")).map((p) => p.metadata.name);
 }
 async function runSteps(engine, machine, progress, deps, renew) {
@@ -73063,7 +73065,7 @@ async function runSteps(engine, machine, progress, deps, renew) {
       if (!background && progress.analysis.length > 0 && progress.weight > 0) background = deps.gates.background(progress.analysis, services);
       if ("setWeight" in step) {
         const stable = await stableNow();
-        const { replicas, source } = await stableReplicas(client, ns, stable);
+        const { replicas } = await stableReplicas(client, ns, stable);
         const want = canaryReplicasFor(step.setWeight, replicas);
         await client.patch({ apiVersion: "apps/v1", kind: "Deployment", metadata: { name: progress.canary, namespace: ns } }, { spec: { replicas: want } });
         const canaryLive = await client.get({ apiVersion: "apps/v1", kind: "Deployment", metadata: { name: progress.canary, namespace: ns } });
@@ -73079,7 +73081,7 @@ async function runSteps(engine, machine, progress, deps, renew) {
         }
         progress.weight = step.setWeight;
         progress.effectiveWeight = applied.effective;
-        reporter.info(`${label}: weight ${step.setWeight} %${applied.effective !== step.setWeight ? `, effective ${applied.effective} %` : ""} (${applied.detail}; stable ${replicas} from ${source})`);
+        reporter.info(`${label}: weight ${step.setWeight} %${applied.effective !== step.setWeight ? `, effective ${applied.effective} %` : ""} (${applied.detail})`);
         if (!background && progress.analysis.length > 0 && progress.weight > 0) background = deps.gates.background(progress.analysis, services);
       } else if ("pause" in step) {
         if (step.pause.durationMs === void 0) {
@@ -73720,21 +73722,8 @@ var GatewayRouter = class {
    * still awaited, for the error), or throws `timedOut(what)` after `timeoutMs`.
    */
   async watchUntil(spec, timeoutMs, pending, timedOut) {
-    const informer = new Informer(this.ctx.client, [spec], { onNotice: (m) => this.ctx.reporter.info(m) });
-    await informer.start();
-    try {
-      const started = this.clock.now();
-      for (; ; ) {
-        const changes = informer.changes;
-        const awaited = pending(informer.items());
-        if (awaited === void 0) return;
-        const left = timeoutMs - (this.clock.now() - started);
-        if (left <= 0) throw timedOut(awaited);
-        if (informer.changes === changes) await sleepUnless(this.clock, Math.min(1e3, left), informer.changed());
-      }
-    } finally {
-      informer.stop();
-    }
+    const left = await watchUntil(this.ctx.client, spec, pending, timeoutMs, { clock: this.clock, onNotice: (m) => this.ctx.reporter.info(m) });
+    if (left !== void 0) throw timedOut(left);
   }
   // ---------------------------------------------------------------- Services and pods
   /**

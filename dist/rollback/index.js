@@ -71591,21 +71591,17 @@ var ApiClient = class _ApiClient {
     return new _ApiClient(config, options);
   }
   // ------------------------------------------------------------------ transport
-  async send(method, path2, query, body, contentType) {
+  /** Where a request goes and how it authenticates: the URL with its query, and the options of http(s).request. */
+  async target(method, path2, query, agent) {
     const url = new URL(this.server.toString().replace(/\/$/, "") + path2);
-    for (const [k, v] of Object.entries(query)) if (v !== void 0) url.searchParams.set(k, v);
+    for (const [k, v] of Object.entries(query)) if (v !== void 0 && v !== "") url.searchParams.set(k, v);
     const tls = await this.tlsReady;
-    const headers2 = { ...await this.authHeaders() };
-    if (body !== void 0) {
-      headers2["Content-Type"] = contentType ?? "application/json";
-      headers2["Content-Length"] = String(Buffer.byteLength(body));
-    }
-    const transport = url.protocol === "https:" ? https2 : http2;
-    return new Promise((resolve3, reject) => {
-      const req = transport.request(url, {
+    return {
+      url,
+      options: {
         method,
-        headers: headers2,
-        agent: this.agent,
+        headers: { ...await this.authHeaders() },
+        agent,
         ca: tls.ca,
         cert: tls.cert,
         key: tls.key,
@@ -71613,7 +71609,19 @@ var ApiClient = class _ApiClient {
         passphrase: tls.passphrase,
         rejectUnauthorized: tls.rejectUnauthorized,
         servername: tls.servername
-      }, (res) => {
+      }
+    };
+  }
+  async send(method, path2, query, body, contentType) {
+    const { url, options } = await this.target(method, path2, query, this.agent);
+    const headers2 = options.headers;
+    if (body !== void 0) {
+      headers2["Content-Type"] = contentType ?? "application/json";
+      headers2["Content-Length"] = String(Buffer.byteLength(body));
+    }
+    const transport = url.protocol === "https:" ? https2 : http2;
+    return new Promise((resolve3, reject) => {
+      const req = transport.request(url, options, (res) => {
         const chunks = [];
         res.on("data", (c) => chunks.push(c));
         res.on("end", () => resolve3({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString("utf8") }));
@@ -71818,18 +71826,14 @@ var ApiClient = class _ApiClient {
     void (async () => {
       const path2 = await this.path({ apiVersion, kind }, false, options.namespace ?? "");
       if (!path2) return end({ reason: "error", error: new KubeApiError(`the server does not serve ${kind} (${apiVersion})`, 404) });
-      const url = new URL(this.server.toString().replace(/\/$/, "") + path2);
-      const query = {
+      const { url, options: requestOptions } = await this.target("GET", path2, {
         watch: "true",
         resourceVersion: options.resourceVersion,
         allowWatchBookmarks: "true",
         timeoutSeconds: String(WATCH_SECONDS),
         labelSelector: options.labelSelector,
         fieldSelector: options.fieldSelector
-      };
-      for (const [k, v] of Object.entries(query)) if (v !== void 0 && v !== "") url.searchParams.set(k, v);
-      const tls = await this.tlsReady;
-      const headers2 = await this.authHeaders();
+      }, false);
       if (ended) return;
       const transport = url.protocol === "https:" ? https2 : http2;
       const opened = Date.now();
@@ -71840,18 +71844,7 @@ var ApiClient = class _ApiClient {
         if (!clean) return fail(new Error("the connection was lost"));
         end(Date.now() - opened >= WATCH_SECONDS * 1e3 - 1e3 ? { reason: "recycled" } : { reason: "closed" });
       };
-      request = transport.request(url, {
-        method: "GET",
-        headers: headers2,
-        agent: false,
-        ca: tls.ca,
-        cert: tls.cert,
-        key: tls.key,
-        pfx: tls.pfx,
-        passphrase: tls.passphrase,
-        rejectUnauthorized: tls.rejectUnauthorized,
-        servername: tls.servername
-      }, (res) => {
+      request = transport.request(url, requestOptions, (res) => {
         if (res.statusCode !== 200) {
           const chunks = [];
           res.on("data", (c) => chunks.push(c));
@@ -72488,6 +72481,26 @@ Last log lines of container ${assessment.container}${crashed ? " (previous run)"
   return parts.join("\n");
 }
 
+// src/kube/watch-until.ts
+async function watchUntil(client, spec, pending, timeoutMs, options = {}) {
+  const clock = options.clock ?? systemClock;
+  const informer = new Informer(client, [spec], { onNotice: options.onNotice });
+  await informer.start();
+  try {
+    const started = clock.now();
+    for (; ; ) {
+      const changes = informer.changes;
+      const awaited = pending(informer.items());
+      if (awaited === void 0) return void 0;
+      const left = timeoutMs - (clock.now() - started);
+      if (left <= 0) return awaited;
+      if (informer.changes === changes) await sleepUnless(clock, Math.min(1e3, left), informer.changed());
+    }
+  } finally {
+    informer.stop();
+  }
+}
+
 // src/kube/apply.ts
 var FOUNDATION = /* @__PURE__ */ new Set(["Namespace", "CustomResourceDefinition"]);
 var PREREQUISITES = /* @__PURE__ */ new Set([
@@ -72534,23 +72547,14 @@ function forNewCrd(problem, objects) {
 async function crdsEstablished(client, crds, timeoutMs) {
   if (crds.length === 0) return void 0;
   const names = new Set(crds.map((c) => c.metadata.name));
-  const informer = new Informer(client, [{ apiVersion: "apiextensions.k8s.io/v1", kind: "CustomResourceDefinition", namespace: "" }]);
-  await informer.start();
-  const deadline = Date.now() + timeoutMs;
-  try {
-    for (; ; ) {
-      const pending = [...names].filter((name) => {
-        const live = informer.items().find((o) => o.metadata.name === name);
-        const conditions2 = live?.status?.conditions ?? [];
-        return !conditions2.some((c) => c.type === "Established" && c.status === "True");
-      });
-      if (pending.length === 0) return void 0;
-      if (Date.now() >= deadline) return `CustomResourceDefinition ${pending.join(", ")} not Established after ${Math.round(timeoutMs / 1e3)} s`;
-      await sleepUnless(systemClock, Math.max(1, Math.min(1e3, deadline - Date.now())), informer.changed());
-    }
-  } finally {
-    informer.stop();
-  }
+  const late = await watchUntil(client, { apiVersion: "apiextensions.k8s.io/v1", kind: "CustomResourceDefinition", namespace: "" }, (items) => {
+    const pending = [...names].filter((name) => {
+      const conditions2 = items.find((o) => o.metadata.name === name)?.status?.conditions ?? [];
+      return !conditions2.some((c) => c.type === "Established" && c.status === "True");
+    });
+    return pending.length > 0 ? pending.join(", ") : void 0;
+  }, timeoutMs);
+  return late === void 0 ? void 0 : `CustomResourceDefinition ${late} not Established after ${Math.round(timeoutMs / 1e3)} s`;
 }
 async function applySet(client, objects, options) {
   const all = [];
@@ -73088,17 +73092,21 @@ function rollbackError(outcome) {
   });
 }
 
-// src/entry/rollback.ts
-await runAction(async (reporter) => {
-  const config = parseConfig("rollback", new EnvInputSource());
+// src/strategies/step.ts
+async function runOutcomeStep(config, reporter, command, failure) {
+  const client = clientFor(config);
   try {
-    const client = clientFor(config);
-    const outcome = await rollback(config, { client, reporter }).finally(() => client.close());
+    const outcome = await command(config, { client, reporter });
     await reportOutcome(reporter, config, outcome);
-    const failed = rollbackError(outcome);
+    const failed = failure(outcome);
     if (failed) throw failed;
   } catch (err) {
     reporter.setOutput("result", "failed");
     throw err;
+  } finally {
+    client.close();
   }
-});
+}
+
+// src/entry/rollback.ts
+await runAction((reporter) => runOutcomeStep(parseConfig("rollback", new EnvInputSource()), reporter, rollback, rollbackError));

@@ -71409,21 +71409,17 @@ var ApiClient = class _ApiClient {
     return new _ApiClient(config, options);
   }
   // ------------------------------------------------------------------ transport
-  async send(method, path2, query, body, contentType) {
+  /** Where a request goes and how it authenticates: the URL with its query, and the options of http(s).request. */
+  async target(method, path2, query, agent) {
     const url = new URL(this.server.toString().replace(/\/$/, "") + path2);
-    for (const [k, v] of Object.entries(query)) if (v !== void 0) url.searchParams.set(k, v);
+    for (const [k, v] of Object.entries(query)) if (v !== void 0 && v !== "") url.searchParams.set(k, v);
     const tls = await this.tlsReady;
-    const headers2 = { ...await this.authHeaders() };
-    if (body !== void 0) {
-      headers2["Content-Type"] = contentType ?? "application/json";
-      headers2["Content-Length"] = String(Buffer.byteLength(body));
-    }
-    const transport = url.protocol === "https:" ? https2 : http2;
-    return new Promise((resolve3, reject) => {
-      const req = transport.request(url, {
+    return {
+      url,
+      options: {
         method,
-        headers: headers2,
-        agent: this.agent,
+        headers: { ...await this.authHeaders() },
+        agent,
         ca: tls.ca,
         cert: tls.cert,
         key: tls.key,
@@ -71431,7 +71427,19 @@ var ApiClient = class _ApiClient {
         passphrase: tls.passphrase,
         rejectUnauthorized: tls.rejectUnauthorized,
         servername: tls.servername
-      }, (res) => {
+      }
+    };
+  }
+  async send(method, path2, query, body, contentType) {
+    const { url, options } = await this.target(method, path2, query, this.agent);
+    const headers2 = options.headers;
+    if (body !== void 0) {
+      headers2["Content-Type"] = contentType ?? "application/json";
+      headers2["Content-Length"] = String(Buffer.byteLength(body));
+    }
+    const transport = url.protocol === "https:" ? https2 : http2;
+    return new Promise((resolve3, reject) => {
+      const req = transport.request(url, options, (res) => {
         const chunks = [];
         res.on("data", (c) => chunks.push(c));
         res.on("end", () => resolve3({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString("utf8") }));
@@ -71636,18 +71644,14 @@ var ApiClient = class _ApiClient {
     void (async () => {
       const path2 = await this.path({ apiVersion, kind }, false, options.namespace ?? "");
       if (!path2) return end({ reason: "error", error: new KubeApiError(`the server does not serve ${kind} (${apiVersion})`, 404) });
-      const url = new URL(this.server.toString().replace(/\/$/, "") + path2);
-      const query = {
+      const { url, options: requestOptions } = await this.target("GET", path2, {
         watch: "true",
         resourceVersion: options.resourceVersion,
         allowWatchBookmarks: "true",
         timeoutSeconds: String(WATCH_SECONDS),
         labelSelector: options.labelSelector,
         fieldSelector: options.fieldSelector
-      };
-      for (const [k, v] of Object.entries(query)) if (v !== void 0 && v !== "") url.searchParams.set(k, v);
-      const tls = await this.tlsReady;
-      const headers2 = await this.authHeaders();
+      }, false);
       if (ended) return;
       const transport = url.protocol === "https:" ? https2 : http2;
       const opened = Date.now();
@@ -71658,18 +71662,7 @@ var ApiClient = class _ApiClient {
         if (!clean) return fail(new Error("the connection was lost"));
         end(Date.now() - opened >= WATCH_SECONDS * 1e3 - 1e3 ? { reason: "recycled" } : { reason: "closed" });
       };
-      request = transport.request(url, {
-        method: "GET",
-        headers: headers2,
-        agent: false,
-        ca: tls.ca,
-        cert: tls.cert,
-        key: tls.key,
-        pfx: tls.pfx,
-        passphrase: tls.passphrase,
-        rejectUnauthorized: tls.rejectUnauthorized,
-        servername: tls.servername
-      }, (res) => {
+      request = transport.request(url, requestOptions, (res) => {
         if (res.statusCode !== 200) {
           const chunks = [];
           res.on("data", (c) => chunks.push(c));

@@ -2,20 +2,7 @@
 import { parseConfig } from '../config/deploy.js';
 import { EnvInputSource } from '../config/source.js';
 import { runAction } from '../report/action-runner.js';
-import { abort as command, clientFor, outcomeError, reportOutcome } from '../strategies/commands.js';
+import { abort, outcomeError } from '../strategies/commands.js';
+import { runOutcomeStep } from '../strategies/step.js';
 
-await runAction(async (reporter) => {
-  const config = parseConfig('abort', new EnvInputSource());
-  const client = clientFor(config);
-  try {
-    const outcome = await command(config, { client, reporter });
-    await reportOutcome(reporter, config, outcome);
-    const failed = outcomeError(outcome, ['aborted']);
-    if (failed) throw failed;
-  } catch (err) {
-    reporter.setOutput('result', 'failed');
-    throw err;
-  } finally {
-    client.close();
-  }
-});
+await runAction((reporter) => runOutcomeStep(parseConfig('abort', new EnvInputSource()), reporter, abort, (outcome) => outcomeError(outcome, ['aborted'])));

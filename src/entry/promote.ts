@@ -2,20 +2,7 @@
 import { parseConfig } from '../config/deploy.js';
 import { EnvInputSource } from '../config/source.js';
 import { runAction } from '../report/action-runner.js';
-import { promote as command, clientFor, outcomeError, reportOutcome } from '../strategies/commands.js';
+import { outcomeError, promote } from '../strategies/commands.js';
+import { runOutcomeStep } from '../strategies/step.js';
 
-await runAction(async (reporter) => {
-  const config = parseConfig('promote', new EnvInputSource());
-  const client = clientFor(config);
-  try {
-    const outcome = await command(config, { client, reporter });
-    await reportOutcome(reporter, config, outcome);
-    const failed = outcomeError(outcome);
-    if (failed) throw failed;
-  } catch (err) {
-    reporter.setOutput('result', 'failed');
-    throw err;
-  } finally {
-    client.close();
-  }
-});
+await runAction((reporter) => runOutcomeStep(parseConfig('promote', new EnvInputSource()), reporter, promote, outcomeError));

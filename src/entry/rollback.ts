@@ -3,18 +3,7 @@
 import { parseConfig } from '../config/deploy.js';
 import { EnvInputSource } from '../config/source.js';
 import { runAction } from '../report/action-runner.js';
-import { clientFor, reportOutcome, rollback, rollbackError } from '../strategies/commands.js';
+import { rollback, rollbackError } from '../strategies/commands.js';
+import { runOutcomeStep } from '../strategies/step.js';
 
-await runAction(async (reporter) => {
-  const config = parseConfig('rollback', new EnvInputSource());
-  try {
-    const client = clientFor(config);
-    const outcome = await rollback(config, { client, reporter }).finally(() => client.close());
-    await reportOutcome(reporter, config, outcome);
-    const failed = rollbackError(outcome);
-    if (failed) throw failed;
-  } catch (err) {
-    reporter.setOutput('result', 'failed');
-    throw err;
-  }
-});
+await runAction((reporter) => runOutcomeStep(parseConfig('rollback', new EnvInputSource()), reporter, rollback, rollbackError));

@@ -122,22 +122,31 @@ export class ApiClient implements KubeClient {
 
   // ------------------------------------------------------------------ transport
 
-  private async send(method: string, path: string, query: Record<string, string | undefined>, body?: string, contentType?: string): Promise<Response> {
+  /** Where a request goes and how it authenticates: the URL with its query, and the options of http(s).request. */
+  private async target(method: string, path: string, query: Record<string, string | undefined>, agent: http.Agent | false): Promise<{ url: URL; options: https.RequestOptions }> {
     const url = new URL(this.server.toString().replace(/\/$/, '') + path);
-    for (const [k, v] of Object.entries(query)) if (v !== undefined) url.searchParams.set(k, v);
+    for (const [k, v] of Object.entries(query)) if (v !== undefined && v !== '') url.searchParams.set(k, v);
     const tls = await this.tlsReady;
-    const headers: Record<string, string> = { ...(await this.authHeaders()) };
+    return {
+      url,
+      options: {
+        method, headers: { ...(await this.authHeaders()) }, agent,
+        ca: tls.ca, cert: tls.cert, key: tls.key, pfx: tls.pfx, passphrase: tls.passphrase,
+        rejectUnauthorized: tls.rejectUnauthorized, servername: tls.servername,
+      },
+    };
+  }
+
+  private async send(method: string, path: string, query: Record<string, string | undefined>, body?: string, contentType?: string): Promise<Response> {
+    const { url, options } = await this.target(method, path, query, this.agent);
+    const headers = options.headers as Record<string, string>;
     if (body !== undefined) {
       headers['Content-Type'] = contentType ?? 'application/json';
       headers['Content-Length'] = String(Buffer.byteLength(body));
     }
     const transport = url.protocol === 'https:' ? https : http;
     return new Promise<Response>((resolve, reject) => {
-      const req = transport.request(url, {
-        method, headers, agent: this.agent,
-        ca: tls.ca, cert: tls.cert, key: tls.key, pfx: tls.pfx, passphrase: tls.passphrase,
-        rejectUnauthorized: tls.rejectUnauthorized, servername: tls.servername,
-      }, (res) => {
+      const req = transport.request(url, options, (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));
         res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }));
@@ -368,14 +377,11 @@ export class ApiClient implements KubeClient {
     void (async () => {
       const path = await this.path({ apiVersion, kind }, false, options.namespace ?? '');
       if (!path) return end({ reason: 'error', error: new KubeApiError(`the server does not serve ${kind} (${apiVersion})`, 404) });
-      const url = new URL(this.server.toString().replace(/\/$/, '') + path);
-      const query: Record<string, string | undefined> = {
+      // Its own connection (no pooling): a watch holds it for as long as it runs.
+      const { url, options: requestOptions } = await this.target('GET', path, {
         watch: 'true', resourceVersion: options.resourceVersion, allowWatchBookmarks: 'true', timeoutSeconds: String(WATCH_SECONDS),
         labelSelector: options.labelSelector, fieldSelector: options.fieldSelector,
-      };
-      for (const [k, v] of Object.entries(query)) if (v !== undefined && v !== '') url.searchParams.set(k, v);
-      const tls = await this.tlsReady;
-      const headers = await this.authHeaders();
+      }, false);
       if (ended) return;
       const transport = url.protocol === 'https:' ? https : http;
       const opened = Date.now();
@@ -388,10 +394,7 @@ export class ApiClient implements KubeClient {
         if (!clean) return fail(new Error('the connection was lost'));
         end(Date.now() - opened >= WATCH_SECONDS * 1000 - 1000 ? { reason: 'recycled' } : { reason: 'closed' });
       };
-      request = transport.request(url, {
-        method: 'GET', headers, agent: false,
-        ca: tls.ca, cert: tls.cert, key: tls.key, pfx: tls.pfx, passphrase: tls.passphrase, rejectUnauthorized: tls.rejectUnauthorized, servername: tls.servername,
-      }, (res) => {
+      request = transport.request(url, requestOptions, (res) => {
         if (res.statusCode !== 200) {
           const chunks: Buffer[] = [];
           res.on('data', (c: Buffer) => chunks.push(c));

@@ -2,8 +2,7 @@
 // the CRDs waited for until Established), then what pods consume (ServiceAccounts,
 // Secrets, ConfigMaps, claims, RBAC), then the rest. Each wave goes out in parallel.
 import { BatchResult, KubeClient, KubeObject, ObjectProblem } from './client.js';
-import { Informer } from './informer.js';
-import { sleepUnless, systemClock } from './wait.js';
+import { watchUntil } from './watch-until.js';
 
 /** Kinds that must exist before anything else can be created in or of them. */
 const FOUNDATION = new Set(['Namespace', 'CustomResourceDefinition']);
@@ -45,23 +44,14 @@ export function forNewCrd(problem: ObjectProblem, objects: KubeObject[]): boolea
 export async function crdsEstablished(client: KubeClient, crds: KubeObject[], timeoutMs: number): Promise<string | undefined> {
   if (crds.length === 0) return undefined;
   const names = new Set(crds.map((c) => c.metadata.name));
-  const informer = new Informer(client, [{ apiVersion: 'apiextensions.k8s.io/v1', kind: 'CustomResourceDefinition', namespace: '' }]);
-  await informer.start();
-  const deadline = Date.now() + timeoutMs;
-  try {
-    for (;;) {
-      const pending = [...names].filter((name) => {
-        const live = informer.items().find((o) => o.metadata.name === name);
-        const conditions = (live?.status as { conditions?: { type: string; status: string }[] } | undefined)?.conditions ?? [];
-        return !conditions.some((c) => c.type === 'Established' && c.status === 'True');
-      });
-      if (pending.length === 0) return undefined;
-      if (Date.now() >= deadline) return `CustomResourceDefinition ${pending.join(', ')} not Established after ${Math.round(timeoutMs / 1000)} s`;
-      await sleepUnless(systemClock, Math.max(1, Math.min(1000, deadline - Date.now())), informer.changed());
-    }
-  } finally {
-    informer.stop();
-  }
+  const late = await watchUntil(client, { apiVersion: 'apiextensions.k8s.io/v1', kind: 'CustomResourceDefinition', namespace: '' }, (items) => {
+    const pending = [...names].filter((name) => {
+      const conditions = (items.find((o) => o.metadata.name === name)?.status as { conditions?: { type: string; status: string }[] } | undefined)?.conditions ?? [];
+      return !conditions.some((c) => c.type === 'Established' && c.status === 'True');
+    });
+    return pending.length > 0 ? pending.join(', ') : undefined;
+  }, timeoutMs);
+  return late === undefined ? undefined : `CustomResourceDefinition ${late} not Established after ${Math.round(timeoutMs / 1000)} s`;
 }
 
 export interface SetApplyResult extends BatchResult {

@@ -3,8 +3,7 @@
 // controller follows pod readiness), and a deleted pod leaves it a moment after; a traffic
 // change counts from when the Service says so, watched rather than polled.
 import type { KubeClient, KubeObject } from './client.js';
-import { Informer } from './informer.js';
-import { sleepUnless, systemClock } from './wait.js';
+import { watchUntil } from './watch-until.js';
 
 interface EndpointSlice extends KubeObject {
   endpoints?: { conditions?: { ready?: boolean }; targetRef?: { kind?: string; name?: string } }[];
@@ -23,16 +22,6 @@ export function readyPods(slices: KubeObject[]): Set<string> {
 
 /** Waits until `until` holds for the Service's ready pods, or the timeout; returns whether it held. */
 export async function waitForEndpoints(client: KubeClient, namespace: string, service: string, until: (ready: Set<string>) => boolean, timeoutMs: number): Promise<boolean> {
-  const informer = new Informer(client, [{ apiVersion: 'discovery.k8s.io/v1', kind: 'EndpointSlice', namespace, labelSelector: `kubernetes.io/service-name=${service}` }]);
-  await informer.start();
-  const deadline = Date.now() + timeoutMs;
-  try {
-    for (;;) {
-      if (until(readyPods(informer.items()))) return true;
-      if (Date.now() >= deadline) return false;
-      await sleepUnless(systemClock, Math.max(1, Math.min(1000, deadline - Date.now())), informer.changed());
-    }
-  } finally {
-    informer.stop();
-  }
+  const spec = { apiVersion: 'discovery.k8s.io/v1', kind: 'EndpointSlice', namespace, labelSelector: `kubernetes.io/service-name=${service}` };
+  return (await watchUntil(client, spec, (slices) => (until(readyPods(slices)) ? undefined : 'pending'), timeoutMs)) === undefined;
 }

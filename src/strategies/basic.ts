@@ -149,7 +149,7 @@ export class RolloutMachine {
 }
 
 /** The reason as it fits on one log line; the full text follows in the failure itself. */
-export function firstLine(text: string, max = 160): string {
+function firstLine(text: string, max = 160): string {
   const line = text.split('\n')[0]!;
   return line.length > max ? `${line.slice(0, max - 1)}…` : line;
 }

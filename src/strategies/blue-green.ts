@@ -11,7 +11,8 @@ import { waitForEndpoints } from '../kube/endpoints.js';
 import type { KubeObject } from '../kube/client.js';
 import { formatSeconds, systemClock, waitForReady } from '../kube/wait.js';
 import type { Deliver, DeliverContext, Delivered, Engine, RolloutMachine } from './basic.js';
-import { DeploymentLike, GateRunner, REVISION_LABEL, ServiceLike, appDeployment, appService, sleepUntil, twin } from './progressive.js';
+import { formatLabels, selects, type ServiceLike } from '../traffic/workload.js';
+import { DeploymentLike, GateRunner, REVISION_LABEL, appDeployment, appService, sleepUntil, twin } from './progressive.js';
 
 export interface BlueGreenProgress {
   kind: 'blue-green';
@@ -43,16 +44,13 @@ export interface BlueGreenDeps {
 /** How long the new version keeps its pods after traffic switched back, for requests in flight. */
 export const DRAIN_MS = 3000;
 
-const selects = (selector: Record<string, string>, labels: Record<string, string> | undefined): boolean =>
-  Object.entries(selector).every(([k, v]) => labels?.[k] === v);
-
 /** The Deployment the active Service sends traffic to now, and a selector that picks its pods alone. */
 async function liveVersion(engine: Engine, service: ServiceLike | undefined, userSelector: Record<string, string>): Promise<BlueGreenProgress['previous']> {
   const selector = service?.spec.selector;
   if (!selector || Object.keys(selector).length === 0) return undefined;
   const { client, target } = engine;
   const deployments = await client.list<DeploymentLike>('apps/v1', 'Deployment', target.namespace);
-  const live = deployments.items.find((d) => (d.spec.replicas ?? 1) > 0 && selects(selector, d.spec.template.metadata?.labels));
+  const live = deployments.items.find((d) => (d.spec.replicas ?? 1) > 0 && selects(selector, d.spec.template.metadata?.labels ?? {}));
   if (!live) return undefined;
   if (selector[REVISION_LABEL] !== undefined) return { deployment: live.metadata.name, selector };
   // A version deployed without blue-green: pin the active Service to its current pods (their
@@ -75,7 +73,7 @@ async function pointService(engine: Engine, service: string, selector: Record<st
   const patch: Record<string, string | null> = { ...selector };
   for (const k of Object.keys(before ?? {})) if (!(k in selector)) patch[k] = null;
   await client.patch({ apiVersion: 'v1', kind: 'Service', metadata: { name: service, namespace: target.namespace } }, { spec: { selector: patch } });
-  const pods = await client.list('v1', 'Pod', target.namespace, { labelSelector: Object.entries(selector).map(([k, v]) => `${k}=${v}`).join(',') });
+  const pods = await client.list('v1', 'Pod', target.namespace, { labelSelector: formatLabels(selector) });
   const wanted = new Set(pods.items.map((p) => p.metadata.name));
   const done = await waitForEndpoints(client, target.namespace, service, (ready) => ready.size > 0 && [...ready].every((p) => wanted.has(p)), 30_000);
   if (!done) reporter.warning(`Service ${service} still lists pods of the other version 30 s after the switch`);

@@ -14,7 +14,7 @@ import type { KubeObject } from '../kube/client.js';
 import { currentPods, formatSeconds, systemClock, waitForReady } from '../kube/wait.js';
 import type { Router, RouteTarget } from '../traffic/router.js';
 import type { Deliver, DeliverContext, Delivered, Engine, RolloutMachine } from './basic.js';
-import { TRACK_LABEL, canaryReplicasFor, stableReplicas } from '../traffic/workload.js';
+import { TRACK_LABEL, canaryReplicasFor, formatLabels, stableReplicas } from '../traffic/workload.js';
 import { DeploymentLike, GateRunner, appDeployment, appService, sleepUntil, twin } from './progressive.js';
 
 export interface CanaryProgress {
@@ -139,8 +139,7 @@ export function canaryCleanup(engine: Engine, progress: CanaryProgress, router: 
 async function canaryPods(engine: Engine, progress: CanaryProgress): Promise<string[]> {
   const { client, target } = engine;
   const canary = await client.get<DeploymentLike>({ apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: progress.canary, namespace: target.namespace } });
-  const selector = Object.entries(canary?.spec.selector.matchLabels ?? { [TRACK_LABEL]: 'canary' }).map(([k, v]) => `${k}=${v}`).join(',');
-  const pods = await client.list<KubeObject & { status?: { conditions?: { type: string; status: string }[] } }>('v1', 'Pod', target.namespace, { labelSelector: selector });
+  const pods = await client.list<KubeObject & { status?: { conditions?: { type: string; status: string }[] } }>('v1', 'Pod', target.namespace, { labelSelector: formatLabels(canary?.spec.selector.matchLabels ?? { [TRACK_LABEL]: 'canary' }) });
   return pods.items.filter((p) => !p.metadata.deletionTimestamp && p.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True')).map((p) => p.metadata.name);
 }
 
@@ -169,7 +168,7 @@ export async function runSteps(engine: Engine, machine: RolloutMachine, progress
       if (!background && progress.analysis.length > 0 && progress.weight > 0) background = deps.gates.background(progress.analysis, services);
       if ('setWeight' in step) {
         const stable = await stableNow();
-        const { replicas, source } = await stableReplicas(client, ns, stable);
+        const { replicas } = await stableReplicas(client, ns, stable);
         const want = canaryReplicasFor(step.setWeight, replicas);
         // Capacity first, then traffic: the canary's pods are ready before any share is routed to them.
         await client.patch({ apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: progress.canary, namespace: ns } }, { spec: { replicas: want } });
@@ -187,7 +186,7 @@ export async function runSteps(engine: Engine, machine: RolloutMachine, progress
         }
         progress.weight = step.setWeight;
         progress.effectiveWeight = applied.effective;
-        reporter.info(`${label}: weight ${step.setWeight} %${applied.effective !== step.setWeight ? `, effective ${applied.effective} %` : ''} (${applied.detail}; stable ${replicas} from ${source})`);
+        reporter.info(`${label}: weight ${step.setWeight} %${applied.effective !== step.setWeight ? `, effective ${applied.effective} %` : ''} (${applied.detail})`);
         if (!background && progress.analysis.length > 0 && progress.weight > 0) background = deps.gates.background(progress.analysis, services);
       } else if ('pause' in step) {
         if (step.pause.durationMs === undefined) {

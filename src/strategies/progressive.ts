@@ -5,6 +5,7 @@ import type { GateSpecs } from '../config/progressive.js';
 import { GantryError } from '../errors.js';
 import type { Verdict } from '../checks/gate.js';
 import type { KubeObject } from '../kube/client.js';
+import { selects, type ServiceLike } from '../traffic/workload.js';
 import { Clock, sleepUnless, systemClock } from '../kube/wait.js';
 
 /** The pod label that tells a blue-green revision's pods apart from the live ones. */
@@ -19,10 +20,6 @@ export interface DeploymentLike extends KubeObject {
   spec: { replicas?: number; selector: { matchLabels?: Record<string, string> }; template: PodTemplate; [key: string]: unknown };
 }
 
-export interface ServiceLike extends KubeObject {
-  spec: { selector?: Record<string, string>; ports?: { port: number; name?: string; targetPort?: unknown }[]; [key: string]: unknown };
-}
-
 /** The one Deployment a progressive strategy rolls out: the one named like the app, or the only one. */
 export function appDeployment(objects: KubeObject[], app: string): DeploymentLike {
   const deployments = objects.filter((o) => o.kind === 'Deployment') as DeploymentLike[];
@@ -35,8 +32,9 @@ export function appDeployment(objects: KubeObject[], app: string): DeploymentLik
   });
 }
 
-const selects = (selector: Record<string, string> | undefined, labels: Record<string, string>): boolean =>
-  selector !== undefined && Object.keys(selector).length > 0 && Object.entries(selector).every(([k, v]) => labels[k] === v);
+/** A Service picks the pods when its selector is not empty (an empty one selects no pods) and every label matches. */
+const picks = (selector: Record<string, string> | undefined, labels: Record<string, string>): boolean =>
+  selector !== undefined && Object.keys(selector).length > 0 && selects(selector, labels);
 
 /** The Service that fronts the Deployment's pods: the one named in the config, or the one in the set whose selector picks its pods. */
 export function appService(objects: KubeObject[], deployment: DeploymentLike, named?: string): ServiceLike {
@@ -45,10 +43,10 @@ export function appService(objects: KubeObject[], deployment: DeploymentLike, na
   if (named) {
     const s = services.find((o) => o.metadata.name === named);
     if (!s) throw new GantryError(`input "service" names ${named}, which is not among the manifests' Services (${services.map((o) => o.metadata.name).join(', ') || 'none'})`, { title: 'Invalid input' });
-    if (!selects(s.spec.selector, labels)) throw new GantryError(`Service ${named} does not select the pods of Deployment ${deployment.metadata.name}`, { title: 'Invalid manifest', hint: 'Its selector must match the Deployment\'s pod template labels.' });
+    if (!picks(s.spec.selector, labels)) throw new GantryError(`Service ${named} does not select the pods of Deployment ${deployment.metadata.name}`, { title: 'Invalid manifest', hint: 'Its selector must match the Deployment\'s pod template labels.' });
     return s;
   }
-  const matching = services.filter((s) => selects(s.spec.selector, labels));
+  const matching = services.filter((s) => picks(s.spec.selector, labels));
   if (matching.length === 1) return matching[0]!;
   throw new GantryError(`A progressive rollout needs the Service in front of Deployment ${deployment.metadata.name}; ${matching.length === 0 ? 'no Service in the manifests selects its pods' : `several do: ${matching.map((s) => s.metadata.name).join(', ')}`}`, {
     title: 'Invalid manifest',

@@ -9,7 +9,8 @@ import { defaultProgressiveDeps } from './wiring.js';
 import { Reporter } from '../report/reporter.js';
 import type { StateStore } from '../shared/action-state.js';
 import { Engine, RolloutOutcome, recoverInterrupted } from './basic.js';
-import { clientFor, deploy, outcomeError, reportOutcome } from './commands.js';
+import { Runtime, clientFor, deploy, outcomeError, reportOutcome } from './commands.js';
+import { GantryError } from '../errors.js';
 import { rememberFinish, rememberStart, unfinishedStep } from './post-state.js';
 
 export async function runDeployStep(config: Config, reporter: Reporter, store: StateStore): Promise<RolloutOutcome> {
@@ -70,4 +71,28 @@ export async function recoverDeployStep(reporter: Reporter, store: StateStore): 
   }
   reporter.info(`post step: ${outcome.result} revision r${outcome.revision}`);
   if (outcome.result !== 'rolled-back' && outcome.result !== 'aborted') throw new Error(`The interrupted rollout r${outcome.revision} could not be rolled back: ${outcome.reason ?? 'unknown reason'}`);
+}
+
+/**
+ * The actions that run one command on a target and report its outcome (rollback, promote,
+ * abort): an API client for the step, the outputs and summary, and a failed step when the
+ * outcome is not a success.
+ */
+export async function runOutcomeStep(
+  config: Config, reporter: Reporter,
+  command: (config: Config, runtime: Runtime) => Promise<RolloutOutcome>,
+  failure: (outcome: RolloutOutcome) => GantryError | undefined,
+): Promise<void> {
+  const client = clientFor(config);
+  try {
+    const outcome = await command(config, { client, reporter });
+    await reportOutcome(reporter, config, outcome);
+    const failed = failure(outcome);
+    if (failed) throw failed;
+  } catch (err) {
+    reporter.setOutput('result', 'failed');
+    throw err;
+  } finally {
+    client.close();
+  }
 }

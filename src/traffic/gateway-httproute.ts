@@ -16,8 +16,9 @@
 // side a share must move that share to the canary first (promote at weight 100).
 import { GantryError } from '../errors.js';
 import { KubeApiError, describeProblems, type KubeClient, type KubeObject } from '../kube/client.js';
-import { Informer, type WatchSpec } from '../kube/informer.js';
-import { formatSeconds, sleepUnless, systemClock, waitForReady, type Clock } from '../kube/wait.js';
+import type { WatchSpec } from '../kube/informer.js';
+import { watchUntil } from '../kube/watch-until.js';
+import { formatSeconds, systemClock, waitForReady, type Clock } from '../kube/wait.js';
 import type { AppliedWeight, Router, RouterContext, RouteTarget } from './router.js';
 import {
   CANARY_TRACK, TRACK_LABEL, TRAFFIC_FIELD_MANAGER, canaryReplicasFor, checkWeight, checkedStableService, deploymentRef, liveStable, pods, scaleCanary,
@@ -240,22 +241,8 @@ export class GatewayRouter implements Router {
    * still awaited, for the error), or throws `timedOut(what)` after `timeoutMs`.
    */
   private async watchUntil(spec: WatchSpec, timeoutMs: number, pending: (items: KubeObject[]) => string | undefined, timedOut: (pending: string) => Error): Promise<void> {
-    const informer = new Informer(this.ctx.client, [spec], { onNotice: (m) => this.ctx.reporter.info(m) });
-    await informer.start();
-    try {
-      const started = this.clock.now();
-      for (;;) {
-        const changes = informer.changes;
-        const awaited = pending(informer.items());
-        if (awaited === undefined) return;
-        const left = timeoutMs - (this.clock.now() - started);
-        if (left <= 0) throw timedOut(awaited);
-        // Short sleeps, not one long one: a pending long timer would keep a finished CLI process alive.
-        if (informer.changes === changes) await sleepUnless(this.clock, Math.min(1000, left), informer.changed());
-      }
-    } finally {
-      informer.stop();
-    }
+    const left = await watchUntil(this.ctx.client, spec, pending, timeoutMs, { clock: this.clock, onNotice: (m) => this.ctx.reporter.info(m) });
+    if (left !== undefined) throw timedOut(left);
   }
 
   // ---------------------------------------------------------------- Services and pods

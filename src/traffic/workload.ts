@@ -41,7 +41,8 @@ export const serviceRef = (namespace: string, name: string) => ({ apiVersion: 'v
 export const formatLabels = (labels: Record<string, string> | undefined): string =>
   Object.entries(labels ?? {}).map(([k, v]) => `${k}=${v}`).join(',') || '(none)';
 
-const selects = (selector: Record<string, string>, labels: Record<string, string>): boolean =>
+/** Whether an equality selector picks an object with these labels. */
+export const selects = (selector: Record<string, string>, labels: Record<string, string>): boolean =>
   Object.entries(selector).every(([k, v]) => labels[k] === v);
 
 export function checkWeight(weight: number): void {

@@ -24,7 +24,8 @@ import { Kubectl } from '../../src/kube/kubectl.js';
 import { MemoryReporter } from '../../src/report/reporter.js';
 import { RolloutOutcome } from '../../src/strategies/basic.js';
 import { deploy } from '../../src/strategies/commands.js';
-import { stack, uniqueName } from '../support/stack.js';
+import { readyNamespace } from '../support/namespaces.js';
+import { stack } from '../support/stack.js';
 import { sampleFiles, workspace } from '../fixtures/deploy/sample.js';
 
 const PAIRS = Number(process.env.GANTRY_BENCH_PAIRS ?? 10);
@@ -63,21 +64,10 @@ afterAll(async () => {
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-/**
- * A new namespace whose default ServiceAccount and kube-root-ca.crt exist, so no pod is
- * refused (and retried with backoff) for want of the one, nor waits to mount the other.
- */
+/** A namespace ready for pods at once, removed after the run. */
 async function freshNamespace(prefix = 'bench'): Promise<string> {
-  const name = uniqueName(prefix);
-  const created = await admin.create([{ apiVersion: 'v1', kind: 'Namespace', metadata: { name } }]);
-  expect(created.problems).toEqual([]);
+  const name = await readyNamespace(admin, prefix);
   namespaces.add(name);
-  for (const [kind, object] of [['ServiceAccount', 'default'], ['ConfigMap', 'kube-root-ca.crt']]) {
-    for (let i = 0; !(await admin.get({ apiVersion: 'v1', kind: kind!, metadata: { name: object!, namespace: name } })); i++) {
-      if (i > 200) throw new Error(`no ${kind} ${object} in ${name} after 10 s`);
-      await sleep(50);
-    }
-  }
   return name;
 }
 

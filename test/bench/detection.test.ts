@@ -23,7 +23,8 @@ import { WaitOutcome, waitForReady } from '../../src/kube/wait.js';
 import { MemoryReporter } from '../../src/report/reporter.js';
 import { inNamespace } from '../../src/strategies/basic.js';
 import { SampleOptions, sampleFiles, workspace } from '../fixtures/deploy/sample.js';
-import { stack, uniqueName } from '../support/stack.js';
+import { readyNamespace } from '../support/namespaces.js';
+import { stack } from '../support/stack.js';
 
 const RUNS = Number(process.env.GANTRY_BENCH_DETECT_RUNS ?? 5);
 const { sampleImage } = stack();
@@ -51,18 +52,10 @@ const median = (xs: number[]): number => {
 };
 const load = (): string => loadavg().map((l) => l.toFixed(2)).join(' ');
 
-/** A new namespace whose default ServiceAccount and kube-root-ca.crt exist, so no pod waits for either. */
+/** A namespace ready for pods at once, removed after the run. */
 async function freshNamespace(): Promise<string> {
-  const name = uniqueName('detect');
-  const created = await admin.create([{ apiVersion: 'v1', kind: 'Namespace', metadata: { name } }]);
-  expect(created.problems).toEqual([]);
+  const name = await readyNamespace(admin, 'detect');
   namespaces.add(name);
-  for (const [kind, object] of [['ServiceAccount', 'default'], ['ConfigMap', 'kube-root-ca.crt']]) {
-    for (let i = 0; !(await admin.get({ apiVersion: 'v1', kind: kind!, metadata: { name: object!, namespace: name } })); i++) {
-      if (i > 200) throw new Error(`no ${kind} ${object} in ${name} after 10 s`);
-      await sleep(50);
-    }
-  }
   return name;
 }
 

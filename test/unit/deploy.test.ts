@@ -1,24 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { restorable } from '../../src/kube/snapshot.js';
 import { RolloutStore } from '../../src/kube/state.js';
-import { MemoryReporter } from '../../src/report/reporter.js';
-import { Engine, inNewNamespace, namespacesFirst, pickRevision, recoverInterrupted, rollout } from '../../src/strategies/basic.js';
+import { inNewNamespace, namespacesFirst, pickRevision, recoverInterrupted, rollout } from '../../src/strategies/basic.js';
 import { History, Revision } from '../../src/kube/history.js';
 import { DeployLock } from '../../src/kube/lock.js';
-import { FakeClock, FakeCluster, configMap, deployment } from '../fixtures/deploy/fake-cluster.js';
+import { configMap, deployment, fakeEngine } from '../fixtures/deploy/fake-cluster.js';
 
-function setup(holder = 'run-1') {
-  const cluster = new FakeCluster();
-  const reporter = new MemoryReporter();
-  const clock = new FakeClock().onSleep(() => cluster.tick());
-  const engine: Engine = {
-    client: cluster, reporter, clock, pollMs: 1000,
-    target: { namespace: 'default', app: 'web' },
-    holder: { id: holder, runUrl: `https://github.com/o/r/actions/runs/${holder}` },
-    commit: 'abc123', timeoutMs: 60_000, lockTtlMs: 30_000, historyLimit: 3, rollbackOnFailure: true,
-  };
-  return { cluster, reporter, clock, engine };
-}
+const setup = fakeEngine;
 
 const v1 = () => [deployment('web', 'localhost:5000/app:v1'), configMap('web-config', { mode: 'v1' })];
 const v2 = () => [deployment('web', 'localhost:5000/app:v2'), configMap('web-config', { mode: 'v2' }), configMap('web-extra', { added: 'yes' })];

@@ -7,14 +7,13 @@ import type { Verdict } from '../../src/checks/gate.js';
 import { parseGateSpecs } from '../../src/checks/spec.js';
 import type { KubeObject } from '../../src/kube/client.js';
 import { RolloutStore } from '../../src/kube/state.js';
-import { MemoryReporter } from '../../src/report/reporter.js';
-import { Engine, rollout } from '../../src/strategies/basic.js';
+import { rollout } from '../../src/strategies/basic.js';
 import { blueGreenDeliver } from '../../src/strategies/blue-green.js';
 import { canaryDeliver } from '../../src/strategies/canary.js';
 import { control } from '../../src/strategies/control.js';
 import type { GateRunner } from '../../src/strategies/progressive.js';
 import type { AppliedWeight, Router, RouteTarget } from '../../src/traffic/router.js';
-import { FakeClock, FakeCluster, deployment } from '../fixtures/deploy/fake-cluster.js';
+import { FakeCluster, deployment, fakeEngine } from '../fixtures/deploy/fake-cluster.js';
 
 const gate = (name: string) => parseGateSpecs([{ name, http: { service: 'web', port: 80, path: '/' } }], 'test').specs[0]!;
 
@@ -53,16 +52,8 @@ const service: KubeObject = { apiVersion: 'v1', kind: 'Service', metadata: { nam
 const set = (image: string): KubeObject[] => [{ ...deployment('web', image), spec: { ...(deployment('web', image).spec as object), replicas: 3 } } as KubeObject, service];
 
 function setup(holder = 'run-1') {
-  const cluster = new FakeCluster();
+  const { cluster, reporter, engine } = fakeEngine(holder);
   cluster.endpointController = true;
-  const reporter = new MemoryReporter();
-  const clock = new FakeClock().onSleep(() => cluster.tick());
-  const engine: Engine = {
-    client: cluster, reporter, clock, pollMs: 1000,
-    target: { namespace: 'default', app: 'web' },
-    holder: { id: holder, runUrl: `https://github.com/o/r/actions/runs/${holder}` },
-    timeoutMs: 60_000, lockTtlMs: 30_000, historyLimit: 3, rollbackOnFailure: true,
-  };
   const router = new RecordingRouter();
   const gates = new FakeGates();
   /** Every replica count the stable Deployment was seen with. */
