@@ -3,6 +3,7 @@
 // explanation. Gates judge; they never steer (the strategy turns a failed verdict into an abort).
 import type { KubeClient } from '../kube/client.js';
 import type { Clock } from '../kube/wait.js';
+import type { CommandRunner } from '../shared/process.js';
 
 export type VerdictStatus = 'pass' | 'fail' | 'inconclusive' | 'error';
 
@@ -24,6 +25,16 @@ export interface GateContext {
   namespace: string;
   /** Names the strategy fills in: the preview/canary/active Service a gate may refer to as ${preview}, ${canary}, ${active}, ${stable}. */
   services: Record<string, string>;
+  /** The Deployments behind the same roles, for gates that pick pods (PromQL's \`pod\` label, a Job's target). */
+  workloads?: Record<string, string>;
+  /** The version being rolled out: the app container's image tag, or its digest. */
+  version?: string;
+  /** Where Prometheus gates and the judge ask when a gate names no address of its own. */
+  prometheus?: PrometheusEndpoint;
+  /** Runs the command gate's processes (default the real one); tests pass a fake. */
+  runner?: CommandRunner;
+  /** The directory the command gate runs in (default the working directory): the checkout. */
+  workspace?: string;
   signal?: AbortSignal;
   /** Time for verdicts and for gates that wait (default the system clock); tests pass a fake one. */
   clock?: Clock;
@@ -32,4 +43,13 @@ export interface GateContext {
 export interface Gate {
   readonly name: string;
   measure(ctx: GateContext): Promise<Verdict>;
+}
+
+/** A Prometheus HTTP API and how to authenticate to it. */
+export interface PrometheusEndpoint {
+  /** The base URL, e.g. http://prometheus.monitoring:9090 (the API is under /api/v1). */
+  url: string;
+  bearerToken?: string;
+  username?: string;
+  password?: string;
 }

@@ -5,7 +5,7 @@
 // not reaching the API server at all is an error, since then nothing was measured.
 import { systemClock } from '../kube/wait.js';
 import type { Gate, GateContext, Verdict, VerdictStatus } from './gate.js';
-import type { HttpCheckSpec, StatusRange } from './spec.js';
+import type { HttpCheckSpec, StatusRange } from './spec/http.js';
 
 /** The longest excerpt of a body or a message quoted in a verdict, so the line stays one short line. */
 const EXCERPT = 60;
