@@ -16,6 +16,8 @@ export interface Verdict {
   condition: string;
   /** One line: why this verdict. */
   message: string;
+  /** Longer evidence kept with the verdict, e.g. a Job's log or a command's output (its tail). */
+  detail?: string;
   /** When it was taken (ms since epoch). */
   at: number;
 }
