@@ -76,44 +76,44 @@ var require_tunnel = __commonJS({
       return agent;
     }
     function TunnelingAgent(options) {
-      var self = this;
-      self.options = options || {};
-      self.proxyOptions = self.options.proxy || {};
-      self.maxSockets = self.options.maxSockets || http3.Agent.defaultMaxSockets;
-      self.requests = [];
-      self.sockets = [];
-      self.on("free", function onFree(socket, host, port, localAddress) {
+      var self2 = this;
+      self2.options = options || {};
+      self2.proxyOptions = self2.options.proxy || {};
+      self2.maxSockets = self2.options.maxSockets || http3.Agent.defaultMaxSockets;
+      self2.requests = [];
+      self2.sockets = [];
+      self2.on("free", function onFree(socket, host, port, localAddress) {
         var options2 = toOptions(host, port, localAddress);
-        for (var i = 0, len = self.requests.length; i < len; ++i) {
-          var pending = self.requests[i];
+        for (var i = 0, len = self2.requests.length; i < len; ++i) {
+          var pending = self2.requests[i];
           if (pending.host === options2.host && pending.port === options2.port) {
-            self.requests.splice(i, 1);
+            self2.requests.splice(i, 1);
             pending.request.onSocket(socket);
             return;
           }
         }
         socket.destroy();
-        self.removeSocket(socket);
+        self2.removeSocket(socket);
       });
     }
     util.inherits(TunnelingAgent, events.EventEmitter);
     TunnelingAgent.prototype.addRequest = function addRequest(req, host, port, localAddress) {
-      var self = this;
-      var options = mergeOptions({ request: req }, self.options, toOptions(host, port, localAddress));
-      if (self.sockets.length >= this.maxSockets) {
-        self.requests.push(options);
+      var self2 = this;
+      var options = mergeOptions({ request: req }, self2.options, toOptions(host, port, localAddress));
+      if (self2.sockets.length >= this.maxSockets) {
+        self2.requests.push(options);
         return;
       }
-      self.createSocket(options, function(socket) {
+      self2.createSocket(options, function(socket) {
         socket.on("free", onFree);
         socket.on("close", onCloseOrRemove);
         socket.on("agentRemove", onCloseOrRemove);
         req.onSocket(socket);
         function onFree() {
-          self.emit("free", socket, options);
+          self2.emit("free", socket, options);
         }
         function onCloseOrRemove(err) {
-          self.removeSocket(socket);
+          self2.removeSocket(socket);
           socket.removeListener("free", onFree);
           socket.removeListener("close", onCloseOrRemove);
           socket.removeListener("agentRemove", onCloseOrRemove);
@@ -121,10 +121,10 @@ var require_tunnel = __commonJS({
       });
     };
     TunnelingAgent.prototype.createSocket = function createSocket(options, cb) {
-      var self = this;
+      var self2 = this;
       var placeholder = {};
-      self.sockets.push(placeholder);
-      var connectOptions = mergeOptions({}, self.proxyOptions, {
+      self2.sockets.push(placeholder);
+      var connectOptions = mergeOptions({}, self2.proxyOptions, {
         method: "CONNECT",
         path: options.host + ":" + options.port,
         agent: false,
@@ -140,7 +140,7 @@ var require_tunnel = __commonJS({
         connectOptions.headers["Proxy-Authorization"] = "Basic " + new Buffer(connectOptions.proxyAuth).toString("base64");
       }
       debug2("making CONNECT request");
-      var connectReq = self.request(connectOptions);
+      var connectReq = self2.request(connectOptions);
       connectReq.useChunkedEncodingByDefault = false;
       connectReq.once("response", onResponse);
       connectReq.once("upgrade", onUpgrade);
@@ -167,7 +167,7 @@ var require_tunnel = __commonJS({
           var error2 = new Error("tunneling socket could not be established, statusCode=" + res.statusCode);
           error2.code = "ECONNRESET";
           options.request.emit("error", error2);
-          self.removeSocket(placeholder);
+          self2.removeSocket(placeholder);
           return;
         }
         if (head.length > 0) {
@@ -176,11 +176,11 @@ var require_tunnel = __commonJS({
           var error2 = new Error("got illegal response body from proxy");
           error2.code = "ECONNRESET";
           options.request.emit("error", error2);
-          self.removeSocket(placeholder);
+          self2.removeSocket(placeholder);
           return;
         }
         debug2("tunneling connection has established");
-        self.sockets[self.sockets.indexOf(placeholder)] = socket;
+        self2.sockets[self2.sockets.indexOf(placeholder)] = socket;
         return cb(socket);
       }
       function onError(cause) {
@@ -193,7 +193,7 @@ var require_tunnel = __commonJS({
         var error2 = new Error("tunneling socket could not be established, cause=" + cause.message);
         error2.code = "ECONNRESET";
         options.request.emit("error", error2);
-        self.removeSocket(placeholder);
+        self2.removeSocket(placeholder);
       }
     };
     TunnelingAgent.prototype.removeSocket = function removeSocket(socket) {
@@ -210,15 +210,15 @@ var require_tunnel = __commonJS({
       }
     };
     function createSecureSocket(options, cb) {
-      var self = this;
-      TunnelingAgent.prototype.createSocket.call(self, options, function(socket) {
+      var self2 = this;
+      TunnelingAgent.prototype.createSocket.call(self2, options, function(socket) {
         var hostHeader = options.request.getHeader("host");
-        var tlsOptions = mergeOptions({}, self.options, {
+        var tlsOptions = mergeOptions({}, self2.options, {
           socket,
           servername: hostHeader ? hostHeader.replace(/:.*$/, "") : options.host
         });
         var secureSocket = tls.connect(0, tlsOptions);
-        self.sockets[self.sockets.indexOf(socket)] = secureSocket;
+        self2.sockets[self2.sockets.indexOf(socket)] = secureSocket;
         cb(secureSocket);
       });
     }
@@ -352,8 +352,8 @@ var require_errors = __commonJS({
     "use strict";
     var kUndiciError = /* @__PURE__ */ Symbol.for("undici.error.UND_ERR");
     var UndiciError = class extends Error {
-      constructor(message2) {
-        super(message2);
+      constructor(message3) {
+        super(message3);
         this.name = "UndiciError";
         this.code = "UND_ERR";
       }
@@ -364,10 +364,10 @@ var require_errors = __commonJS({
     };
     var kConnectTimeoutError = /* @__PURE__ */ Symbol.for("undici.error.UND_ERR_CONNECT_TIMEOUT");
     var ConnectTimeoutError = class extends UndiciError {
-      constructor(message2) {
-        super(message2);
+      constructor(message3) {
+        super(message3);
         this.name = "ConnectTimeoutError";
-        this.message = message2 || "Connect Timeout Error";
+        this.message = message3 || "Connect Timeout Error";
         this.code = "UND_ERR_CONNECT_TIMEOUT";
       }
       static [Symbol.hasInstance](instance) {
@@ -377,10 +377,10 @@ var require_errors = __commonJS({
     };
     var kHeadersTimeoutError = /* @__PURE__ */ Symbol.for("undici.error.UND_ERR_HEADERS_TIMEOUT");
     var HeadersTimeoutError = class extends UndiciError {
-      constructor(message2) {
-        super(message2);
+      constructor(message3) {
+        super(message3);
         this.name = "HeadersTimeoutError";
-        this.message = message2 || "Headers Timeout Error";
+        this.message = message3 || "Headers Timeout Error";
         this.code = "UND_ERR_HEADERS_TIMEOUT";
       }
       static [Symbol.hasInstance](instance) {
@@ -390,10 +390,10 @@ var require_errors = __commonJS({
     };
     var kHeadersOverflowError = /* @__PURE__ */ Symbol.for("undici.error.UND_ERR_HEADERS_OVERFLOW");
     var HeadersOverflowError = class extends UndiciError {
-      constructor(message2) {
-        super(message2);
+      constructor(message3) {
+        super(message3);
         this.name = "HeadersOverflowError";
-        this.message = message2 || "Headers Overflow Error";
+        this.message = message3 || "Headers Overflow Error";
         this.code = "UND_ERR_HEADERS_OVERFLOW";
       }
       static [Symbol.hasInstance](instance) {
@@ -403,10 +403,10 @@ var require_errors = __commonJS({
     };
     var kBodyTimeoutError = /* @__PURE__ */ Symbol.for("undici.error.UND_ERR_BODY_TIMEOUT");
     var BodyTimeoutError = class extends UndiciError {
-      constructor(message2) {
-        super(message2);
+      constructor(message3) {
+        super(message3);
         this.name = "BodyTimeoutError";
-        this.message = message2 || "Body Timeout Error";
+        this.message = message3 || "Body Timeout Error";
         this.code = "UND_ERR_BODY_TIMEOUT";
       }
       static [Symbol.hasInstance](instance) {
@@ -416,10 +416,10 @@ var require_errors = __commonJS({
     };
     var kResponseStatusCodeError = /* @__PURE__ */ Symbol.for("undici.error.UND_ERR_RESPONSE_STATUS_CODE");
     var ResponseStatusCodeError = class extends UndiciError {
-      constructor(message2, statusCode, headers2, body) {
-        super(message2);
+      constructor(message3, statusCode, headers2, body) {
+        super(message3);
         this.name = "ResponseStatusCodeError";
-        this.message = message2 || "Response Status Code Error";
+        this.message = message3 || "Response Status Code Error";
         this.code = "UND_ERR_RESPONSE_STATUS_CODE";
         this.body = body;
         this.status = statusCode;
@@ -433,10 +433,10 @@ var require_errors = __commonJS({
     };
     var kInvalidArgumentError = /* @__PURE__ */ Symbol.for("undici.error.UND_ERR_INVALID_ARG");
     var InvalidArgumentError = class extends UndiciError {
-      constructor(message2) {
-        super(message2);
+      constructor(message3) {
+        super(message3);
         this.name = "InvalidArgumentError";
-        this.message = message2 || "Invalid Argument Error";
+        this.message = message3 || "Invalid Argument Error";
         this.code = "UND_ERR_INVALID_ARG";
       }
       static [Symbol.hasInstance](instance) {
@@ -446,10 +446,10 @@ var require_errors = __commonJS({
     };
     var kInvalidReturnValueError = /* @__PURE__ */ Symbol.for("undici.error.UND_ERR_INVALID_RETURN_VALUE");
     var InvalidReturnValueError = class extends UndiciError {
-      constructor(message2) {
-        super(message2);
+      constructor(message3) {
+        super(message3);
         this.name = "InvalidReturnValueError";
-        this.message = message2 || "Invalid Return Value Error";
+        this.message = message3 || "Invalid Return Value Error";
         this.code = "UND_ERR_INVALID_RETURN_VALUE";
       }
       static [Symbol.hasInstance](instance) {
@@ -459,10 +459,10 @@ var require_errors = __commonJS({
     };
     var kAbortError = /* @__PURE__ */ Symbol.for("undici.error.UND_ERR_ABORT");
     var AbortError = class extends UndiciError {
-      constructor(message2) {
-        super(message2);
+      constructor(message3) {
+        super(message3);
         this.name = "AbortError";
-        this.message = message2 || "The operation was aborted";
+        this.message = message3 || "The operation was aborted";
         this.code = "UND_ERR_ABORT";
       }
       static [Symbol.hasInstance](instance) {
@@ -472,10 +472,10 @@ var require_errors = __commonJS({
     };
     var kRequestAbortedError = /* @__PURE__ */ Symbol.for("undici.error.UND_ERR_ABORTED");
     var RequestAbortedError = class extends AbortError {
-      constructor(message2) {
-        super(message2);
+      constructor(message3) {
+        super(message3);
         this.name = "AbortError";
-        this.message = message2 || "Request aborted";
+        this.message = message3 || "Request aborted";
         this.code = "UND_ERR_ABORTED";
       }
       static [Symbol.hasInstance](instance) {
@@ -485,10 +485,10 @@ var require_errors = __commonJS({
     };
     var kInformationalError = /* @__PURE__ */ Symbol.for("undici.error.UND_ERR_INFO");
     var InformationalError = class extends UndiciError {
-      constructor(message2) {
-        super(message2);
+      constructor(message3) {
+        super(message3);
         this.name = "InformationalError";
-        this.message = message2 || "Request information";
+        this.message = message3 || "Request information";
         this.code = "UND_ERR_INFO";
       }
       static [Symbol.hasInstance](instance) {
@@ -498,10 +498,10 @@ var require_errors = __commonJS({
     };
     var kRequestContentLengthMismatchError = /* @__PURE__ */ Symbol.for("undici.error.UND_ERR_REQ_CONTENT_LENGTH_MISMATCH");
     var RequestContentLengthMismatchError = class extends UndiciError {
-      constructor(message2) {
-        super(message2);
+      constructor(message3) {
+        super(message3);
         this.name = "RequestContentLengthMismatchError";
-        this.message = message2 || "Request body length does not match content-length header";
+        this.message = message3 || "Request body length does not match content-length header";
         this.code = "UND_ERR_REQ_CONTENT_LENGTH_MISMATCH";
       }
       static [Symbol.hasInstance](instance) {
@@ -511,10 +511,10 @@ var require_errors = __commonJS({
     };
     var kResponseContentLengthMismatchError = /* @__PURE__ */ Symbol.for("undici.error.UND_ERR_RES_CONTENT_LENGTH_MISMATCH");
     var ResponseContentLengthMismatchError = class extends UndiciError {
-      constructor(message2) {
-        super(message2);
+      constructor(message3) {
+        super(message3);
         this.name = "ResponseContentLengthMismatchError";
-        this.message = message2 || "Response body length does not match content-length header";
+        this.message = message3 || "Response body length does not match content-length header";
         this.code = "UND_ERR_RES_CONTENT_LENGTH_MISMATCH";
       }
       static [Symbol.hasInstance](instance) {
@@ -524,10 +524,10 @@ var require_errors = __commonJS({
     };
     var kClientDestroyedError = /* @__PURE__ */ Symbol.for("undici.error.UND_ERR_DESTROYED");
     var ClientDestroyedError = class extends UndiciError {
-      constructor(message2) {
-        super(message2);
+      constructor(message3) {
+        super(message3);
         this.name = "ClientDestroyedError";
-        this.message = message2 || "The client is destroyed";
+        this.message = message3 || "The client is destroyed";
         this.code = "UND_ERR_DESTROYED";
       }
       static [Symbol.hasInstance](instance) {
@@ -537,10 +537,10 @@ var require_errors = __commonJS({
     };
     var kClientClosedError = /* @__PURE__ */ Symbol.for("undici.error.UND_ERR_CLOSED");
     var ClientClosedError = class extends UndiciError {
-      constructor(message2) {
-        super(message2);
+      constructor(message3) {
+        super(message3);
         this.name = "ClientClosedError";
-        this.message = message2 || "The client is closed";
+        this.message = message3 || "The client is closed";
         this.code = "UND_ERR_CLOSED";
       }
       static [Symbol.hasInstance](instance) {
@@ -550,10 +550,10 @@ var require_errors = __commonJS({
     };
     var kSocketError = /* @__PURE__ */ Symbol.for("undici.error.UND_ERR_SOCKET");
     var SocketError = class extends UndiciError {
-      constructor(message2, socket) {
-        super(message2);
+      constructor(message3, socket) {
+        super(message3);
         this.name = "SocketError";
-        this.message = message2 || "Socket error";
+        this.message = message3 || "Socket error";
         this.code = "UND_ERR_SOCKET";
         this.socket = socket;
       }
@@ -564,10 +564,10 @@ var require_errors = __commonJS({
     };
     var kNotSupportedError = /* @__PURE__ */ Symbol.for("undici.error.UND_ERR_NOT_SUPPORTED");
     var NotSupportedError = class extends UndiciError {
-      constructor(message2) {
-        super(message2);
+      constructor(message3) {
+        super(message3);
         this.name = "NotSupportedError";
-        this.message = message2 || "Not supported error";
+        this.message = message3 || "Not supported error";
         this.code = "UND_ERR_NOT_SUPPORTED";
       }
       static [Symbol.hasInstance](instance) {
@@ -577,10 +577,10 @@ var require_errors = __commonJS({
     };
     var kBalancedPoolMissingUpstreamError = /* @__PURE__ */ Symbol.for("undici.error.UND_ERR_BPL_MISSING_UPSTREAM");
     var BalancedPoolMissingUpstreamError = class extends UndiciError {
-      constructor(message2) {
-        super(message2);
+      constructor(message3) {
+        super(message3);
         this.name = "MissingUpstreamError";
-        this.message = message2 || "No upstream has been added to the BalancedPool";
+        this.message = message3 || "No upstream has been added to the BalancedPool";
         this.code = "UND_ERR_BPL_MISSING_UPSTREAM";
       }
       static [Symbol.hasInstance](instance) {
@@ -590,8 +590,8 @@ var require_errors = __commonJS({
     };
     var kHTTPParserError = /* @__PURE__ */ Symbol.for("undici.error.UND_ERR_HTTP_PARSER");
     var HTTPParserError = class extends Error {
-      constructor(message2, code, data) {
-        super(message2);
+      constructor(message3, code, data) {
+        super(message3);
         this.name = "HTTPParserError";
         this.code = code ? `HPE_${code}` : void 0;
         this.data = data ? data.toString() : void 0;
@@ -603,10 +603,10 @@ var require_errors = __commonJS({
     };
     var kResponseExceededMaxSizeError = /* @__PURE__ */ Symbol.for("undici.error.UND_ERR_RES_EXCEEDED_MAX_SIZE");
     var ResponseExceededMaxSizeError = class extends UndiciError {
-      constructor(message2) {
-        super(message2);
+      constructor(message3) {
+        super(message3);
         this.name = "ResponseExceededMaxSizeError";
-        this.message = message2 || "Response content exceeded max size";
+        this.message = message3 || "Response content exceeded max size";
         this.code = "UND_ERR_RES_EXCEEDED_MAX_SIZE";
       }
       static [Symbol.hasInstance](instance) {
@@ -616,10 +616,10 @@ var require_errors = __commonJS({
     };
     var kRequestRetryError = /* @__PURE__ */ Symbol.for("undici.error.UND_ERR_REQ_RETRY");
     var RequestRetryError = class extends UndiciError {
-      constructor(message2, code, { headers: headers2, data }) {
-        super(message2);
+      constructor(message3, code, { headers: headers2, data }) {
+        super(message3);
         this.name = "RequestRetryError";
-        this.message = message2 || "Request retry error";
+        this.message = message3 || "Request retry error";
         this.code = "UND_ERR_REQ_RETRY";
         this.statusCode = code;
         this.data = data;
@@ -632,10 +632,10 @@ var require_errors = __commonJS({
     };
     var kResponseError = /* @__PURE__ */ Symbol.for("undici.error.UND_ERR_RESPONSE");
     var ResponseError = class extends UndiciError {
-      constructor(message2, code, { headers: headers2, data }) {
-        super(message2);
+      constructor(message3, code, { headers: headers2, data }) {
+        super(message3);
         this.name = "ResponseError";
-        this.message = message2 || "Response error";
+        this.message = message3 || "Response error";
         this.code = "UND_ERR_RESPONSE";
         this.statusCode = code;
         this.data = data;
@@ -648,10 +648,10 @@ var require_errors = __commonJS({
     };
     var kSecureProxyConnectionError = /* @__PURE__ */ Symbol.for("undici.error.UND_ERR_PRX_TLS");
     var SecureProxyConnectionError = class extends UndiciError {
-      constructor(cause, message2, options) {
-        super(message2, { cause, ...options ?? {} });
+      constructor(cause, message3, options) {
+        super(message3, { cause, ...options ?? {} });
         this.name = "SecureProxyConnectionError";
-        this.message = message2 || "Secure Proxy Connection failed";
+        this.message = message3 || "Secure Proxy Connection failed";
         this.code = "UND_ERR_PRX_TLS";
         this.cause = cause;
       }
@@ -662,10 +662,10 @@ var require_errors = __commonJS({
     };
     var kMessageSizeExceededError = /* @__PURE__ */ Symbol.for("undici.error.UND_ERR_WS_MESSAGE_SIZE_EXCEEDED");
     var MessageSizeExceededError = class extends UndiciError {
-      constructor(message2) {
-        super(message2);
+      constructor(message3) {
+        super(message3);
         this.name = "MessageSizeExceededError";
-        this.message = message2 || "Max decompressed message size exceeded";
+        this.message = message3 || "Max decompressed message size exceeded";
         this.code = "UND_ERR_WS_MESSAGE_SIZE_EXCEEDED";
       }
       static [Symbol.hasInstance](instance) {
@@ -1298,7 +1298,7 @@ var require_util = __commonJS({
             }
             return controller.desiredSize > 0;
           },
-          async cancel(reason) {
+          async cancel(reason2) {
             await iterator.return();
           },
           type: "bytes"
@@ -1626,12 +1626,12 @@ var require_diagnostics = __commonJS({
         websocketDebuglog("connection opened %s%s", address, port ? `:${port}` : "");
       });
       diagnosticsChannel.channel("undici:websocket:close").subscribe((evt) => {
-        const { websocket, code, reason } = evt;
+        const { websocket, code, reason: reason2 } = evt;
         websocketDebuglog(
           "closed connection to %s - %s %s",
           websocket.url,
           code,
-          reason
+          reason2
         );
       });
       diagnosticsChannel.channel("undici:websocket:socket_error").subscribe((err) => {
@@ -2676,14 +2676,14 @@ var require_connect = __commonJS({
       if (socket == null) {
         return;
       }
-      let message2 = "Connect Timeout Error";
+      let message3 = "Connect Timeout Error";
       if (Array.isArray(socket.autoSelectFamilyAttemptedAddresses)) {
-        message2 += ` (attempted addresses: ${socket.autoSelectFamilyAttemptedAddresses.join(", ")},`;
+        message3 += ` (attempted addresses: ${socket.autoSelectFamilyAttemptedAddresses.join(", ")},`;
       } else {
-        message2 += ` (attempted address: ${opts.hostname}:${opts.port},`;
+        message3 += ` (attempted address: ${opts.hostname}:${opts.port},`;
       }
-      message2 += ` timeout: ${opts.timeout}ms)`;
-      util.destroy(socket, new ConnectTimeoutError(message2));
+      message3 += ` timeout: ${opts.timeout}ms)`;
+      util.destroy(socket, new ConnectTimeoutError(message3));
     }
     module.exports = buildConnector;
   }
@@ -3665,15 +3665,15 @@ var require_webidl = __commonJS({
     webidl.converters = {};
     webidl.util = {};
     webidl.errors = {};
-    webidl.errors.exception = function(message2) {
-      return new TypeError(`${message2.header}: ${message2.message}`);
+    webidl.errors.exception = function(message3) {
+      return new TypeError(`${message3.header}: ${message3.message}`);
     };
     webidl.errors.conversionFailed = function(context) {
       const plural2 = context.types.length === 1 ? "" : " one of";
-      const message2 = `${context.argument} could not be converted to${plural2}: ${context.types.join(", ")}.`;
+      const message3 = `${context.argument} could not be converted to${plural2}: ${context.types.join(", ")}.`;
       return webidl.errors.exception({
         header: context.prefix,
-        message: message2
+        message: message3
       });
     };
     webidl.errors.invalidArgument = function(context) {
@@ -4082,7 +4082,7 @@ var require_util2 = __commonJS({
     var { redirectStatusSet, referrerPolicySet: referrerPolicyTokens, badPortsSet } = require_constants3();
     var { getGlobalOrigin } = require_global();
     var { collectASequenceOfCodePoints, collectAnHTTPQuotedString, removeChars, parseMIMEType } = require_data_url();
-    var { performance: performance2 } = __require("node:perf_hooks");
+    var { performance: performance3 } = __require("node:perf_hooks");
     var { isBlobLike, ReadableStreamFrom, isValidHTTPToken, normalizedMethodRecordsBase } = require_util();
     var assert = __require("node:assert");
     var { isUint8Array } = __require("node:util/types");
@@ -4241,7 +4241,7 @@ var require_util2 = __commonJS({
       };
     }
     function coarsenedSharedCurrentTime(crossOriginIsolatedCapability) {
-      return coarsenTime(performance2.now(), crossOriginIsolatedCapability);
+      return coarsenTime(performance3.now(), crossOriginIsolatedCapability);
     }
     function createOpaqueTimingInfo(timingInfo) {
       return {
@@ -4397,9 +4397,9 @@ var require_util2 = __commonJS({
     var parseHashWithOptions = /(?<algo>sha256|sha384|sha512)-((?<hash>[A-Za-z0-9+/]+|[A-Za-z0-9_-]+)={0,2}(?:\s|$)( +[!-~]*)?)?/i;
     function parseMetadata(metadata) {
       const result = [];
-      let empty = true;
+      let empty2 = true;
       for (const token of metadata.split(" ")) {
-        empty = false;
+        empty2 = false;
         const parsedToken = parseHashWithOptions.exec(token);
         if (parsedToken === null || parsedToken.groups === void 0 || parsedToken.groups.algo === void 0) {
           continue;
@@ -4409,7 +4409,7 @@ var require_util2 = __commonJS({
           result.push(parsedToken.groups);
         }
       }
-      if (empty === true) {
+      if (empty2 === true) {
         return "no metadata";
       }
       return result;
@@ -5316,12 +5316,12 @@ var require_formdata_parser = __commonJS({
               return "failure";
             }
             if (bufferStartsWith(input, filenameBuffer, position)) {
-              let check2 = position.position + filenameBuffer.length;
-              if (input[check2] === 42) {
+              let check3 = position.position + filenameBuffer.length;
+              if (input[check3] === 42) {
                 position.position += 1;
-                check2 += 1;
+                check3 += 1;
               }
-              if (input[check2] !== 61 || input[check2 + 1] !== 34) {
+              if (input[check3] !== 61 || input[check3 + 1] !== 34) {
                 return "failure";
               }
               position.position += 12;
@@ -5589,7 +5589,7 @@ Content-Type: ${value.type || "application/octet-stream"}\r
             }
             return controller.desiredSize > 0;
           },
-          async cancel(reason) {
+          async cancel(reason2) {
             await iterator.return();
           },
           type: "bytes"
@@ -5786,7 +5786,7 @@ var require_client_h1 = __commonJS({
       kResume,
       kHTTPContext
     } = require_symbols();
-    var constants3 = require_constants2();
+    var constants4 = require_constants2();
     var EMPTY_BUF = Buffer.alloc(0);
     var FastBuffer = Buffer[Symbol.species];
     var addListener = util.addListener;
@@ -5857,11 +5857,11 @@ var require_client_h1 = __commonJS({
     var TIMEOUT_HEADERS = 2 | USE_FAST_TIMER;
     var TIMEOUT_BODY = 4 | USE_FAST_TIMER;
     var TIMEOUT_KEEP_ALIVE = 8 | USE_NATIVE_TIMER;
-    var Parser = class {
+    var Parser2 = class {
       constructor(client, socket, { exports: exports2 }) {
         assert(Number.isFinite(client[kMaxHeadersSize]) && client[kMaxHeadersSize] > 0);
         this.llhttp = exports2;
-        this.ptr = this.llhttp.llhttp_alloc(constants3.TYPE.RESPONSE);
+        this.ptr = this.llhttp.llhttp_alloc(constants4.TYPE.RESPONSE);
         this.client = client;
         this.socket = socket;
         this.timeout = null;
@@ -5956,11 +5956,11 @@ var require_client_h1 = __commonJS({
             currentBufferRef = null;
           }
           const offset = llhttp.llhttp_get_error_pos(this.ptr) - currentBufferPtr;
-          if (ret !== constants3.ERROR.OK) {
+          if (ret !== constants4.ERROR.OK) {
             const body = data.subarray(offset);
-            if (ret === constants3.ERROR.PAUSED_UPGRADE) {
+            if (ret === constants4.ERROR.PAUSED_UPGRADE) {
               this.onUpgrade(body);
-            } else if (ret === constants3.ERROR.PAUSED) {
+            } else if (ret === constants4.ERROR.PAUSED) {
               this.paused = true;
               socket.unshift(body);
             } else {
@@ -5983,10 +5983,10 @@ var require_client_h1 = __commonJS({
         } finally {
           currentParser = null;
         }
-        if (ret === constants3.ERROR.OK) {
+        if (ret === constants4.ERROR.OK) {
           return null;
         }
-        if (ret === constants3.ERROR.PAUSED || ret === constants3.ERROR.PAUSED_UPGRADE) {
+        if (ret === constants4.ERROR.PAUSED || ret === constants4.ERROR.PAUSED_UPGRADE) {
           this.paused = true;
           return null;
         }
@@ -5998,12 +5998,12 @@ var require_client_h1 = __commonJS({
           return new ResponseContentLengthMismatchError();
         }
         const ptr = llhttp.llhttp_get_error_reason(this.ptr);
-        let message2 = "";
+        let message3 = "";
         if (ptr) {
           const len = new Uint8Array(llhttp.memory.buffer, ptr).indexOf(0);
-          message2 = "Response does not match the HTTP/1.1 protocol (" + Buffer.from(llhttp.memory.buffer, ptr, len).toString() + ")";
+          message3 = "Response does not match the HTTP/1.1 protocol (" + Buffer.from(llhttp.memory.buffer, ptr, len).toString() + ")";
         }
-        return new HTTPParserError(message2, constants3.ERROR[ret], data);
+        return new HTTPParserError(message3, constants4.ERROR[ret], data);
       }
       destroy() {
         assert(this.ptr != null);
@@ -6183,7 +6183,7 @@ var require_client_h1 = __commonJS({
           socket[kBlocking] = false;
           client[kResume]();
         }
-        return pause ? constants3.ERROR.PAUSED : 0;
+        return pause ? constants4.ERROR.PAUSED : 0;
       }
       onBody(buf2) {
         const { client, socket, statusCode, maxResponseSize } = this;
@@ -6205,7 +6205,7 @@ var require_client_h1 = __commonJS({
         }
         this.bytesRead += buf2.length;
         if (request.onData(buf2) === false) {
-          return constants3.ERROR.PAUSED;
+          return constants4.ERROR.PAUSED;
         }
       }
       onMessageComplete() {
@@ -6241,13 +6241,13 @@ var require_client_h1 = __commonJS({
         if (socket[kWriting]) {
           assert(client[kRunning] === 0);
           util.destroy(socket, new InformationalError("reset"));
-          return constants3.ERROR.PAUSED;
+          return constants4.ERROR.PAUSED;
         } else if (!shouldKeepAlive) {
           util.destroy(socket, new InformationalError("reset"));
-          return constants3.ERROR.PAUSED;
+          return constants4.ERROR.PAUSED;
         } else if (socket[kReset] && client[kRunning] === 0) {
           util.destroy(socket, new InformationalError("reset"));
-          return constants3.ERROR.PAUSED;
+          return constants4.ERROR.PAUSED;
         } else if (client[kPipelining] == null || client[kPipelining] === 1) {
           setImmediate(() => client[kResume]());
         } else {
@@ -6284,7 +6284,7 @@ var require_client_h1 = __commonJS({
       socket[kIdleSocketValidation] = 0;
       socket[kIdleSocketValidationTimeout] = null;
       socket[kSocketUsed] = false;
-      socket[kParser] = new Parser(client, socket, llhttpInstance);
+      socket[kParser] = new Parser2(client, socket, llhttpInstance);
       addListener(socket, "error", function(err) {
         const parser = this[kParser];
         if (err.code === "ECONNRESET" && parser.statusCode && !parser.shouldKeepAlive) {
@@ -8165,10 +8165,10 @@ var require_fixed_queue = __commonJS({
         this.head.push(data);
       }
       shift() {
-        const tail = this.tail;
-        const next = tail.shift();
-        if (tail.isEmpty() && tail.next !== null) {
-          this.tail = tail.next;
+        const tail2 = this.tail;
+        const next = tail2.shift();
+        if (tail2.isEmpty() && tail2.next !== null) {
+          this.tail = tail2.next;
         }
         return next;
       }
@@ -9146,12 +9146,12 @@ var require_retry_handler = __commonJS({
         this.etag = null;
         this.resume = null;
         this.headersSent = false;
-        this.handler.onConnect((reason) => {
+        this.handler.onConnect((reason2) => {
           this.aborted = true;
           if (this.abort) {
-            this.abort(reason);
+            this.abort(reason2);
           } else {
-            this.reason = reason;
+            this.reason = reason2;
           }
         });
       }
@@ -9597,11 +9597,11 @@ var require_readable = __commonJS({
         });
       }
     };
-    function isLocked(self) {
-      return self[kBody] && self[kBody].locked === true || self[kConsume];
+    function isLocked(self2) {
+      return self2[kBody] && self2[kBody].locked === true || self2[kConsume];
     }
-    function isUnusable(self) {
-      return util.isDisturbed(self) || isLocked(self);
+    function isUnusable(self2) {
+      return util.isDisturbed(self2) || isLocked(self2);
     }
     async function consume(stream, type2) {
       assert(!stream[kConsume]);
@@ -9761,9 +9761,9 @@ var require_util3 = __commonJS({
         chunks = [];
         length = 0;
       }
-      const message2 = `Response status code ${statusCode}${statusMessage ? `: ${statusMessage}` : ""}`;
+      const message3 = `Response status code ${statusCode}${statusMessage ? `: ${statusMessage}` : ""}`;
       if (statusCode === 204 || !contentType || !length) {
-        queueMicrotask(() => callback(new ResponseStatusCodeError(message2, statusCode, headers2)));
+        queueMicrotask(() => callback(new ResponseStatusCodeError(message3, statusCode, headers2)));
         return;
       }
       const stackTraceLimit = Error.stackTraceLimit;
@@ -9779,7 +9779,7 @@ var require_util3 = __commonJS({
       } finally {
         Error.stackTraceLimit = stackTraceLimit;
       }
-      queueMicrotask(() => callback(new ResponseStatusCodeError(message2, statusCode, headers2, payload)));
+      queueMicrotask(() => callback(new ResponseStatusCodeError(message3, statusCode, headers2, payload)));
     }
     var isContentTypeApplicationJson = (contentType) => {
       return contentType.length > 15 && contentType[11] === "/" && contentType[0] === "a" && contentType[1] === "p" && contentType[2] === "p" && contentType[3] === "l" && contentType[4] === "i" && contentType[5] === "c" && contentType[6] === "a" && contentType[7] === "t" && contentType[8] === "i" && contentType[9] === "o" && contentType[10] === "n" && contentType[12] === "j" && contentType[13] === "s" && contentType[14] === "o" && contentType[15] === "n";
@@ -9988,42 +9988,42 @@ var require_abort_signal = __commonJS({
     var { RequestAbortedError } = require_errors();
     var kListener = /* @__PURE__ */ Symbol("kListener");
     var kSignal = /* @__PURE__ */ Symbol("kSignal");
-    function abort(self) {
-      if (self.abort) {
-        self.abort(self[kSignal]?.reason);
+    function abort(self2) {
+      if (self2.abort) {
+        self2.abort(self2[kSignal]?.reason);
       } else {
-        self.reason = self[kSignal]?.reason ?? new RequestAbortedError();
+        self2.reason = self2[kSignal]?.reason ?? new RequestAbortedError();
       }
-      removeSignal(self);
+      removeSignal(self2);
     }
-    function addSignal(self, signal3) {
-      self.reason = null;
-      self[kSignal] = null;
-      self[kListener] = null;
+    function addSignal(self2, signal3) {
+      self2.reason = null;
+      self2[kSignal] = null;
+      self2[kListener] = null;
       if (!signal3) {
         return;
       }
       if (signal3.aborted) {
-        abort(self);
+        abort(self2);
         return;
       }
-      self[kSignal] = signal3;
-      self[kListener] = () => {
-        abort(self);
+      self2[kSignal] = signal3;
+      self2[kListener] = () => {
+        abort(self2);
       };
-      addAbortListener(self[kSignal], self[kListener]);
+      addAbortListener(self2[kSignal], self2[kListener]);
     }
-    function removeSignal(self) {
-      if (!self[kSignal]) {
+    function removeSignal(self2) {
+      if (!self2[kSignal]) {
         return;
       }
-      if ("removeEventListener" in self[kSignal]) {
-        self[kSignal].removeEventListener("abort", self[kListener]);
+      if ("removeEventListener" in self2[kSignal]) {
+        self2[kSignal].removeEventListener("abort", self2[kListener]);
       } else {
-        self[kSignal].removeListener("abort", self[kListener]);
+        self2[kSignal].removeListener("abort", self2[kListener]);
       }
-      self[kSignal] = null;
-      self[kListener] = null;
+      self2[kSignal] = null;
+      self2[kListener] = null;
     }
     module.exports = {
       addSignal,
@@ -10606,11 +10606,11 @@ var require_mock_errors = __commonJS({
     var { UndiciError } = require_errors();
     var kMockNotMatchedError = /* @__PURE__ */ Symbol.for("undici.error.UND_MOCK_ERR_MOCK_NOT_MATCHED");
     var MockNotMatchedError = class _MockNotMatchedError extends UndiciError {
-      constructor(message2) {
-        super(message2);
+      constructor(message3) {
+        super(message3);
         Error.captureStackTrace(this, _MockNotMatchedError);
         this.name = "MockNotMatchedError";
-        this.message = message2 || "The request does not match any registered mock dispatches";
+        this.message = message3 || "The request does not match any registered mock dispatches";
         this.code = "UND_MOCK_ERR_MOCK_NOT_MATCHED";
       }
       static [Symbol.hasInstance](instance) {
@@ -11566,9 +11566,9 @@ var require_dump = __commonJS({
         this.#abort = abort;
         this.#handler.onConnect(this.#customAbort.bind(this));
       }
-      #customAbort(reason) {
+      #customAbort(reason2) {
         this.#aborted = true;
-        this.#reason = reason;
+        this.#reason = reason2;
       }
       // TODO: will require adjustment after new hooks are out
       onHeaders(statusCode, rawHeaders, resume, statusMessage) {
@@ -12595,13 +12595,13 @@ var require_response = __commonJS({
         urlList: init?.urlList ? [...init.urlList] : []
       };
     }
-    function makeNetworkError(reason) {
-      const isError = isErrorLike(reason);
+    function makeNetworkError(reason2) {
+      const isError = isErrorLike(reason2);
       return makeResponse({
         type: "error",
         status: 0,
-        error: isError ? reason : new Error(reason ? String(reason) : reason),
-        aborted: reason && reason.name === "AbortError"
+        error: isError ? reason2 : new Error(reason2 ? String(reason2) : reason2),
+        aborted: reason2 && reason2.name === "AbortError"
       });
     }
     function isNetworkError(response) {
@@ -13583,13 +13583,13 @@ var require_fetch = __commonJS({
         this.dump = false;
         this.state = "ongoing";
       }
-      terminate(reason) {
+      terminate(reason2) {
         if (this.state !== "ongoing") {
           return;
         }
         this.state = "terminated";
-        this.connection?.destroy(reason);
-        this.emit("terminated", reason);
+        this.connection?.destroy(reason2);
+        this.emit("terminated", reason2);
       }
       // https://fetch.spec.whatwg.org/#fetch-controller-abort
       abort(error2) {
@@ -13868,7 +13868,7 @@ var require_fetch = __commonJS({
         fetchParams.controller.dump = true;
       }
       if (request.integrity) {
-        const processBodyError = (reason) => fetchFinale(fetchParams, makeNetworkError(reason));
+        const processBodyError = (reason2) => fetchFinale(fetchParams, makeNetworkError(reason2));
         if (request.responseTainting === "opaque" || response.body == null) {
           processBodyError(response.error);
           return;
@@ -14346,9 +14346,9 @@ var require_fetch = __commonJS({
       const pullAlgorithm = async () => {
         await fetchParams.controller.resume();
       };
-      const cancelAlgorithm = (reason) => {
+      const cancelAlgorithm = (reason2) => {
         if (!isCancelled(fetchParams)) {
-          fetchParams.controller.abort(reason);
+          fetchParams.controller.abort(reason2);
         }
       };
       const stream = new ReadableStream(
@@ -14359,8 +14359,8 @@ var require_fetch = __commonJS({
           async pull(controller) {
             await pullAlgorithm(controller);
           },
-          async cancel(reason) {
-            await cancelAlgorithm(reason);
+          async cancel(reason2) {
+            await cancelAlgorithm(reason2);
           },
           type: "bytes"
         }
@@ -14410,7 +14410,7 @@ var require_fetch = __commonJS({
           }
         }
       };
-      function onAborted(reason) {
+      function onAborted(reason2) {
         if (isAborted(fetchParams)) {
           response.aborted = true;
           if (isReadable(stream)) {
@@ -14421,7 +14421,7 @@ var require_fetch = __commonJS({
         } else {
           if (isReadable(stream)) {
             fetchParams.controller.controller.error(new TypeError("terminated", {
-              cause: isErrorLike(reason) ? reason : void 0
+              cause: isErrorLike(reason2) ? reason2 : void 0
             }));
           }
         }
@@ -16997,16 +16997,16 @@ var require_util7 = __commonJS({
       }
       return code >= 3e3 && code <= 4999;
     }
-    function failWebsocketConnection(ws, reason) {
+    function failWebsocketConnection(ws, reason2) {
       const { [kController]: controller, [kResponse]: response } = ws;
       controller.abort();
       if (response?.socket && !response.socket.destroyed) {
         response.socket.destroy();
       }
-      if (reason) {
+      if (reason2) {
         fireEvent("error", ws, (type2, init) => new ErrorEvent(type2, init), {
-          error: new Error(reason),
-          message: reason
+          error: new Error(reason2),
+          message: reason2
         });
       }
     }
@@ -17264,7 +17264,7 @@ var require_connection = __commonJS({
       });
       return controller;
     }
-    function closeWebSocketConnection(ws, code, reason, reasonByteLength) {
+    function closeWebSocketConnection(ws, code, reason2, reasonByteLength) {
       if (isClosing(ws) || isClosed(ws)) {
       } else if (!isEstablished(ws)) {
         failWebsocketConnection(ws, "Connection was closed before it was established.");
@@ -17272,13 +17272,13 @@ var require_connection = __commonJS({
       } else if (ws[kSentClose] === sentCloseFrameState.NOT_SENT) {
         ws[kSentClose] = sentCloseFrameState.PROCESSING;
         const frame = new WebsocketFrameSend();
-        if (code !== void 0 && reason === void 0) {
+        if (code !== void 0 && reason2 === void 0) {
           frame.frameData = Buffer.allocUnsafe(2);
           frame.frameData.writeUInt16BE(code, 0);
-        } else if (code !== void 0 && reason !== void 0) {
+        } else if (code !== void 0 && reason2 !== void 0) {
           frame.frameData = Buffer.allocUnsafe(2 + reasonByteLength);
           frame.frameData.writeUInt16BE(code, 0);
-          frame.frameData.write(reason, 2, "utf-8");
+          frame.frameData.write(reason2, 2, "utf-8");
         } else {
           frame.frameData = emptyBuffer;
         }
@@ -17303,11 +17303,11 @@ var require_connection = __commonJS({
       response.socket.off("error", onSocketError);
       const wasClean = ws[kSentClose] === sentCloseFrameState.SENT && ws[kReceivedClose];
       let code = 1005;
-      let reason = "";
+      let reason2 = "";
       const result = ws[kByteParser].closingInfo;
       if (result && !result.error) {
         code = result.code ?? 1005;
-        reason = result.reason;
+        reason2 = result.reason;
       } else if (!ws[kReceivedClose]) {
         code = 1006;
       }
@@ -17315,13 +17315,13 @@ var require_connection = __commonJS({
       fireEvent("close", ws, (type2, init) => new CloseEvent(type2, init), {
         wasClean,
         code,
-        reason
+        reason: reason2
       });
       if (channels.close.hasSubscribers) {
         channels.close.publish({
           websocket: ws,
           code,
-          reason
+          reason: reason2
         });
       }
     }
@@ -17347,7 +17347,7 @@ var require_permessage_deflate = __commonJS({
     var { createInflateRaw, Z_DEFAULT_WINDOWBITS } = __require("node:zlib");
     var { isValidClientWindowBits } = require_util7();
     var { MessageSizeExceededError } = require_errors();
-    var tail = Buffer.from([0, 0, 255, 255]);
+    var tail2 = Buffer.from([0, 0, 255, 255]);
     var kBuffer = /* @__PURE__ */ Symbol("kBuffer");
     var kLength = /* @__PURE__ */ Symbol("kLength");
     var PerMessageDeflate = class {
@@ -17405,7 +17405,7 @@ var require_permessage_deflate = __commonJS({
         }
         this.#inflate.write(chunk);
         if (fin) {
-          this.#inflate.write(tail);
+          this.#inflate.write(tail2);
         }
         this.#inflate.flush(() => {
           if (!this.#inflate) {
@@ -17445,9 +17445,9 @@ var require_receiver = __commonJS({
     var { closeWebSocketConnection } = require_connection();
     var { PerMessageDeflate } = require_permessage_deflate();
     var { MessageSizeExceededError } = require_errors();
-    function failWebsocketConnectionWithCode(ws, code, reason) {
-      closeWebSocketConnection(ws, code, reason, Buffer.byteLength(reason));
-      failWebsocketConnection(ws, reason);
+    function failWebsocketConnectionWithCode(ws, code, reason2) {
+      closeWebSocketConnection(ws, code, reason2, Buffer.byteLength(reason2));
+      failWebsocketConnection(ws, reason2);
     }
     var ByteParser = class extends Writable {
       #buffers = [];
@@ -17727,16 +17727,16 @@ var require_receiver = __commonJS({
         if (code !== void 0 && !isValidStatusCode(code)) {
           return { code: 1002, reason: "Invalid status code", error: true };
         }
-        let reason = data.subarray(2);
-        if (reason[0] === 239 && reason[1] === 187 && reason[2] === 191) {
-          reason = reason.subarray(3);
+        let reason2 = data.subarray(2);
+        if (reason2[0] === 239 && reason2[1] === 187 && reason2[2] === 191) {
+          reason2 = reason2.subarray(3);
         }
         try {
-          reason = utf8Decode(reason);
+          reason2 = utf8Decode(reason2);
         } catch {
           return { code: 1007, reason: "Invalid UTF-8", error: true };
         }
-        return { code, reason, error: false };
+        return { code, reason: reason2, error: false };
       }
       /**
        * Parses control frames.
@@ -17751,9 +17751,9 @@ var require_receiver = __commonJS({
           }
           this.#info.closeInfo = this.parseCloseBody(body);
           if (this.#info.closeInfo.error) {
-            const { code, reason } = this.#info.closeInfo;
-            closeWebSocketConnection(this.ws, code, reason, reason.length);
-            failWebsocketConnection(this.ws, reason);
+            const { code, reason: reason2 } = this.#info.closeInfo;
+            closeWebSocketConnection(this.ws, code, reason2, reason2.length);
+            failWebsocketConnection(this.ws, reason2);
             return false;
           }
           if (this.ws[kSentClose] !== sentCloseFrameState.SENT) {
@@ -17990,14 +17990,14 @@ var require_websocket = __commonJS({
        * @param {number|undefined} code
        * @param {string|undefined} reason
        */
-      close(code = void 0, reason = void 0) {
+      close(code = void 0, reason2 = void 0) {
         webidl.brandCheck(this, _WebSocket);
         const prefix = "WebSocket.close";
         if (code !== void 0) {
           code = webidl.converters["unsigned short"](code, prefix, "code", { clamp: true });
         }
-        if (reason !== void 0) {
-          reason = webidl.converters.USVString(reason, prefix, "reason");
+        if (reason2 !== void 0) {
+          reason2 = webidl.converters.USVString(reason2, prefix, "reason");
         }
         if (code !== void 0) {
           if (code !== 1e3 && (code < 3e3 || code > 4999)) {
@@ -18005,8 +18005,8 @@ var require_websocket = __commonJS({
           }
         }
         let reasonByteLength = 0;
-        if (reason !== void 0) {
-          reasonByteLength = Buffer.byteLength(reason);
+        if (reason2 !== void 0) {
+          reasonByteLength = Buffer.byteLength(reason2);
           if (reasonByteLength > 123) {
             throw new DOMException(
               `Reason must be less than 123 bytes; received ${reasonByteLength}`,
@@ -18014,7 +18014,7 @@ var require_websocket = __commonJS({
             );
           }
         }
-        closeWebSocketConnection(this, code, reason, reasonByteLength);
+        closeWebSocketConnection(this, code, reason2, reasonByteLength);
       }
       /**
        * @see https://websockets.spec.whatwg.org/#dom-websocket-send
@@ -18259,15 +18259,15 @@ var require_websocket = __commonJS({
       this.ws[kResponse].socket.resume();
     }
     function onParserError(err) {
-      let message2;
+      let message3;
       let code;
       if (err instanceof CloseEvent) {
-        message2 = err.reason;
+        message3 = err.reason;
         code = err.code;
       } else {
-        message2 = err.message;
+        message3 = err.message;
       }
-      fireEvent("error", this, () => new ErrorEvent("error", { error: err, message: message2 }));
+      fireEvent("error", this, () => new ErrorEvent("error", { error: err, message: message3 }));
       closeWebSocketConnection(this, code);
     }
     module.exports = {
@@ -18290,9 +18290,9 @@ var require_util8 = __commonJS({
       }
       return true;
     }
-    function delay2(ms) {
+    function delay2(ms2) {
       return new Promise((resolve) => {
-        setTimeout(resolve, ms).unref();
+        setTimeout(resolve, ms2).unref();
       });
     }
     module.exports = {
@@ -19618,8 +19618,8 @@ var require_url_state_machine = __commonJS({
       if (input === "") {
         return 0;
       }
-      const regex = R === 10 ? /[^0-9]/ : R === 16 ? /[^0-9A-Fa-f]/ : /[^0-7]/;
-      if (regex.test(input)) {
+      const regex2 = R === 10 ? /[^0-9]/ : R === 16 ? /[^0-9A-Fa-f]/ : /[^0-7]/;
+      if (regex2.test(input)) {
         return failure;
       }
       return parseInt(input, R);
@@ -20421,7 +20421,7 @@ var require_url_state_machine = __commonJS({
       }
       return true;
     };
-    URLStateMachine.prototype["parse query"] = function parseQuery(c, cStr) {
+    URLStateMachine.prototype["parse query"] = function parseQuery2(c, cStr) {
       if (isNaN(c) || !this.stateOverride && c === 35) {
         if (!isSpecial(this.url) || this.url.scheme === "ws" || this.url.scheme === "wss") {
           this.encodingOverride = "utf-8";
@@ -21033,9 +21033,9 @@ var require_lib2 = __commonJS({
       enumerable: false,
       configurable: true
     });
-    function FetchError(message2, type2, systemError) {
-      Error.call(this, message2);
-      this.message = message2;
+    function FetchError(message3, type2, systemError) {
+      Error.call(this, message3);
+      this.message = message3;
       this.type = type2;
       if (systemError) {
         this.code = this.errno = systemError.code;
@@ -21892,10 +21892,10 @@ var require_lib2 = __commonJS({
         agent
       });
     }
-    function AbortError(message2) {
-      Error.call(this, message2);
+    function AbortError(message3) {
+      Error.call(this, message3);
       this.type = "aborted";
-      this.message = message2;
+      this.message = message3;
       Error.captureStackTrace(this, this.constructor);
     }
     AbortError.prototype = Object.create(Error.prototype);
@@ -23510,8 +23510,8 @@ var require_util9 = __commonJS({
     exports.SocksClientError = void 0;
     exports.shuffleArray = shuffleArray;
     var SocksClientError = class extends Error {
-      constructor(message2, options) {
-        super(message2);
+      constructor(message3, options) {
+        super(message3);
         this.options = options;
       }
     };
@@ -23532,8 +23532,8 @@ var require_address_error = __commonJS({
     Object.defineProperty(exports, "__esModule", { value: true });
     exports.AddressError = void 0;
     var AddressError = class extends Error {
-      constructor(message2, parseMessage) {
-        super(message2);
+      constructor(message3, parseMessage) {
+        super(message3);
         this.name = "AddressError";
         this.parseMessage = parseMessage;
       }
@@ -23720,13 +23720,13 @@ var require_ipv4 = __commonJS({
     Object.defineProperty(exports, "__esModule", { value: true });
     exports.Address4 = void 0;
     var common2 = __importStar(require_common());
-    var constants3 = __importStar(require_constants7());
+    var constants4 = __importStar(require_constants7());
     var address_error_1 = require_address_error();
-    var isCorrect4 = common2.isCorrect(constants3.BITS);
+    var isCorrect4 = common2.isCorrect(constants4.BITS);
     var Address4 = class _Address4 {
       constructor(address) {
         this.addressMinusSuffix = "";
-        this.groups = constants3.GROUPS;
+        this.groups = constants4.GROUPS;
         this.parsedAddress = [];
         this.parsedSubnet = "";
         this.subnet = "/32";
@@ -23736,17 +23736,17 @@ var require_ipv4 = __commonJS({
         this.isInSubnet = common2.isInSubnet;
         this.isHostInSubnet = common2.isHostInSubnet;
         this.address = address;
-        const subnet = constants3.RE_SUBNET_STRING.exec(address);
+        const subnet = constants4.RE_SUBNET_STRING.exec(address);
         if (subnet) {
           this.parsedSubnet = subnet[0].replace("/", "");
           this.subnetMask = parseInt(this.parsedSubnet, 10);
           this.subnet = `/${this.subnetMask}`;
-          if (this.subnetMask < 0 || this.subnetMask > constants3.BITS) {
+          if (this.subnetMask < 0 || this.subnetMask > constants4.BITS) {
             throw new address_error_1.AddressError("Invalid subnet mask.");
           }
-          address = address.replace(constants3.RE_SUBNET_STRING, "");
+          address = address.replace(constants4.RE_SUBNET_STRING, "");
         }
-        const longest = constants3.GROUPS * 4 - 1;
+        const longest = constants4.GROUPS * 4 - 1;
         if (address.length > longest) {
           throw new address_error_1.AddressError(`IPv4 addresses are at most ${longest} characters.`);
         }
@@ -23779,7 +23779,7 @@ var require_ipv4 = __commonJS({
         if (groups.some((group2) => /^0\d/.test(group2))) {
           throw new address_error_1.AddressError("IPv4 addresses can't have leading zeroes.");
         }
-        if (!address.match(constants3.RE_ADDRESS)) {
+        if (!address.match(constants4.RE_ADDRESS)) {
           throw new address_error_1.AddressError("Invalid IPv4 address.");
         }
         return groups;
@@ -23802,7 +23802,7 @@ var require_ipv4 = __commonJS({
        * address.subnetMask; // 24
        */
       static fromAddressAndMask(address, mask) {
-        const bits = common2.prefixLengthFromMask(new _Address4(mask).bigInt(), constants3.BITS);
+        const bits = common2.prefixLengthFromMask(new _Address4(mask).bigInt(), constants4.BITS);
         return new _Address4(`${address}/${bits}`);
       }
       /**
@@ -23816,9 +23816,9 @@ var require_ipv4 = __commonJS({
        */
       static fromAddressAndWildcardMask(address, wildcardMask) {
         const wildcard = new _Address4(wildcardMask).bigInt();
-        const allOnes = (BigInt(1) << BigInt(constants3.BITS)) - BigInt(1);
+        const allOnes = (BigInt(1) << BigInt(constants4.BITS)) - BigInt(1);
         const mask = wildcard ^ allOnes;
-        const bits = common2.prefixLengthFromMask(mask, constants3.BITS);
+        const bits = common2.prefixLengthFromMask(mask, constants4.BITS);
         return new _Address4(`${address}/${bits}`);
       }
       /**
@@ -23836,7 +23836,7 @@ var require_ipv4 = __commonJS({
        */
       static fromWildcard(input) {
         const groups = input.split(".");
-        if (groups.length !== constants3.GROUPS) {
+        if (groups.length !== constants4.GROUPS) {
           throw new address_error_1.AddressError("Wildcard pattern must have 4 octets");
         }
         let firstWildcard = -1;
@@ -23851,7 +23851,7 @@ var require_ipv4 = __commonJS({
         }
         const trailing = firstWildcard === -1 ? 0 : groups.length - firstWildcard;
         const replaced = groups.map((g) => g === "*" ? "0" : g);
-        const subnetBits = constants3.BITS - trailing * 8;
+        const subnetBits = constants4.BITS - trailing * 8;
         return new _Address4(`${replaced.join(".")}/${subnetBits}`);
       }
       /**
@@ -23897,7 +23897,7 @@ var require_ipv4 = __commonJS({
        * address.correctForm(); // '192.0.2.42'
        */
       static fromArpa(arpaFormAddress) {
-        const longest = constants3.GROUPS * 4 - 1 + "/32".length + ".in-addr.arpa.".length;
+        const longest = constants4.GROUPS * 4 - 1 + "/32".length + ".in-addr.arpa.".length;
         if (arpaFormAddress.length > longest) {
           throw new address_error_1.AddressError(`in-addr.arpa names are at most ${longest} characters.`);
         }
@@ -23928,7 +23928,7 @@ var require_ipv4 = __commonJS({
       toGroup6() {
         const output = [];
         let i;
-        for (i = 0; i < constants3.GROUPS; i += 2) {
+        for (i = 0; i < constants4.GROUPS; i += 2) {
           output.push(`${common2.stringToPaddedHex(this.parsedAddress[i])}${common2.stringToPaddedHex(this.parsedAddress[i + 1])}`);
         }
         return output.join(":");
@@ -23945,7 +23945,7 @@ var require_ipv4 = __commonJS({
        * @returns {bigint}
        */
       _startAddress() {
-        return BigInt(`0b${this.mask() + "0".repeat(constants3.BITS - this.subnetMask)}`);
+        return BigInt(`0b${this.mask() + "0".repeat(constants4.BITS - this.subnetMask)}`);
       }
       /**
        * The first address in the range given by this address' subnet.
@@ -23975,7 +23975,7 @@ var require_ipv4 = __commonJS({
        * new Address4('10.0.0.0/24').offset(1).correctForm(); // '10.0.0.1'
        */
       offset(n) {
-        return _Address4.fromBigInt(common2.offsetBigInt(this.bigInt(), n, constants3.BITS, "IPv4")).withSubnetMask(this.subnetMask);
+        return _Address4.fromBigInt(common2.offsetBigInt(this.bigInt(), n, constants4.BITS, "IPv4")).withSubnetMask(this.subnetMask);
       }
       /**
        * Returns the network that follows this address's network: the address after
@@ -23986,7 +23986,7 @@ var require_ipv4 = __commonJS({
        * new Address4('10.0.0.0/24').nextNetwork().networkForm(); // '10.0.1.0/24'
        */
       nextNetwork() {
-        return _Address4.fromBigInt(common2.offsetBigInt(this._endAddress(), 1, constants3.BITS, "IPv4")).withSubnetMask(this.subnetMask);
+        return _Address4.fromBigInt(common2.offsetBigInt(this._endAddress(), 1, constants4.BITS, "IPv4")).withSubnetMask(this.subnetMask);
       }
       withSubnetMask(subnetMask) {
         return new _Address4(`${this.correctForm()}/${subnetMask}`);
@@ -23996,7 +23996,7 @@ var require_ipv4 = __commonJS({
        * @returns {bigint}
        */
       _endAddress() {
-        return BigInt(`0b${this.mask() + "1".repeat(constants3.BITS - this.subnetMask)}`);
+        return BigInt(`0b${this.mask() + "1".repeat(constants4.BITS - this.subnetMask)}`);
       }
       /**
        * The last address in the range given by this address' subnet
@@ -24021,7 +24021,7 @@ var require_ipv4 = __commonJS({
        * @returns {Address4}
        */
       subnetMaskAddress() {
-        return _Address4.fromBigInt(BigInt(`0b${"1".repeat(this.subnetMask)}${"0".repeat(constants3.BITS - this.subnetMask)}`));
+        return _Address4.fromBigInt(BigInt(`0b${"1".repeat(this.subnetMask)}${"0".repeat(constants4.BITS - this.subnetMask)}`));
       }
       /**
        * The Cisco-style wildcard mask, e.g. `0.0.0.255` for a `/24`. This is
@@ -24030,7 +24030,7 @@ var require_ipv4 = __commonJS({
        * @returns {Address4}
        */
       wildcardMask() {
-        return _Address4.fromBigInt(BigInt(`0b${"0".repeat(this.subnetMask)}${"1".repeat(constants3.BITS - this.subnetMask)}`));
+        return _Address4.fromBigInt(BigInt(`0b${"0".repeat(this.subnetMask)}${"1".repeat(constants4.BITS - this.subnetMask)}`));
       }
       /**
        * The network address in CIDR string form, e.g. `192.168.1.0/24` for
@@ -24211,7 +24211,7 @@ var require_ipv4 = __commonJS({
        */
       binaryZeroPad() {
         if (this._binaryZeroPad === void 0) {
-          this._binaryZeroPad = this.bigInt().toString(2).padStart(constants3.BITS, "0");
+          this._binaryZeroPad = this.bigInt().toString(2).padStart(constants4.BITS, "0");
         }
         return this._binaryZeroPad;
       }
@@ -24226,7 +24226,7 @@ var require_ipv4 = __commonJS({
        */
       groupForV6() {
         const segments = this.parsedAddress;
-        return this.correctForm().replace(constants3.RE_ADDRESS, `<span class="hover-group group-v4 group-6">${segments.slice(0, 2).join(".")}</span>.<span class="hover-group group-v4 group-7">${segments.slice(2, 4).join(".")}</span>`);
+        return this.correctForm().replace(constants4.RE_ADDRESS, `<span class="hover-group group-v4 group-6">${segments.slice(0, 2).join(".")}</span>.<span class="hover-group group-v4 group-7">${segments.slice(2, 4).join(".")}</span>`);
       }
     };
     exports.Address4 = Address4;
@@ -24248,7 +24248,7 @@ var require_ipv4 = __commonJS({
     ];
     var BENCHMARKING_V4 = new Address4("198.18.0.0/15");
     var RESERVED_V4 = new Address4("240.0.0.0/4");
-    var SPECIAL_PURPOSE_V4 = constants3.SPECIAL_PURPOSE.map(([cidr, , reachable]) => ({
+    var SPECIAL_PURPOSE_V4 = constants4.SPECIAL_PURPOSE.map(([cidr, , reachable]) => ({
       subnet: new Address4(cidr),
       reachable
     }));
@@ -26956,7 +26956,7 @@ var require_ms = __commonJS({
       options = options || {};
       var type2 = typeof val;
       if (type2 === "string" && val.length > 0) {
-        return parse2(val);
+        return parse3(val);
       } else if (type2 === "number" && isFinite(val)) {
         return options.long ? fmtLong(val) : fmtShort(val);
       }
@@ -26964,7 +26964,7 @@ var require_ms = __commonJS({
         "val is not a non-empty string or a valid number. val=" + JSON.stringify(val)
       );
     };
-    function parse2(str2) {
+    function parse3(str2) {
       str2 = String(str2);
       if (str2.length > 100) {
         return;
@@ -27020,41 +27020,41 @@ var require_ms = __commonJS({
           return void 0;
       }
     }
-    function fmtShort(ms) {
-      var msAbs = Math.abs(ms);
+    function fmtShort(ms2) {
+      var msAbs = Math.abs(ms2);
       if (msAbs >= d) {
-        return Math.round(ms / d) + "d";
+        return Math.round(ms2 / d) + "d";
       }
       if (msAbs >= h) {
-        return Math.round(ms / h) + "h";
+        return Math.round(ms2 / h) + "h";
       }
       if (msAbs >= m) {
-        return Math.round(ms / m) + "m";
+        return Math.round(ms2 / m) + "m";
       }
       if (msAbs >= s) {
-        return Math.round(ms / s) + "s";
+        return Math.round(ms2 / s) + "s";
       }
-      return ms + "ms";
+      return ms2 + "ms";
     }
-    function fmtLong(ms) {
-      var msAbs = Math.abs(ms);
+    function fmtLong(ms2) {
+      var msAbs = Math.abs(ms2);
       if (msAbs >= d) {
-        return plural2(ms, msAbs, d, "day");
+        return plural2(ms2, msAbs, d, "day");
       }
       if (msAbs >= h) {
-        return plural2(ms, msAbs, h, "hour");
+        return plural2(ms2, msAbs, h, "hour");
       }
       if (msAbs >= m) {
-        return plural2(ms, msAbs, m, "minute");
+        return plural2(ms2, msAbs, m, "minute");
       }
       if (msAbs >= s) {
-        return plural2(ms, msAbs, s, "second");
+        return plural2(ms2, msAbs, s, "second");
       }
-      return ms + " ms";
+      return ms2 + " ms";
     }
-    function plural2(ms, msAbs, n, name) {
+    function plural2(ms2, msAbs, n, name) {
       var isPlural = msAbs >= n * 1.5;
-      return Math.round(ms / n) + " " + name + (isPlural ? "s" : "");
+      return Math.round(ms2 / n) + " " + name + (isPlural ? "s" : "");
     }
   }
 });
@@ -27095,12 +27095,12 @@ var require_common2 = __commonJS({
           if (!debug2.enabled) {
             return;
           }
-          const self = debug2;
+          const self2 = debug2;
           const curr = Number(/* @__PURE__ */ new Date());
-          const ms = curr - (prevTime || curr);
-          self.diff = ms;
-          self.prev = prevTime;
-          self.curr = curr;
+          const ms2 = curr - (prevTime || curr);
+          self2.diff = ms2;
+          self2.prev = prevTime;
+          self2.curr = curr;
           prevTime = curr;
           args[0] = createDebug.coerce(args[0]);
           if (typeof args[0] !== "string") {
@@ -27115,15 +27115,15 @@ var require_common2 = __commonJS({
             const formatter = createDebug.formatters[format];
             if (typeof formatter === "function") {
               const val = args[index2];
-              match = formatter.call(self, val);
+              match = formatter.call(self2, val);
               args.splice(index2, 1);
               index2--;
             }
             return match;
           });
-          createDebug.formatArgs.call(self, args);
-          const logFn = self.log || createDebug.log;
-          logFn.apply(self, args);
+          createDebug.formatArgs.call(self2, args);
+          const logFn = self2.log || createDebug.log;
+          logFn.apply(self2, args);
         }
         debug2.namespace = namespace;
         debug2.useColors = createDebug.useColors();
@@ -27906,10 +27906,10 @@ var require_identity = __commonJS({
     var NODE_TYPE = /* @__PURE__ */ Symbol.for("yaml.node.type");
     var isAlias = (node) => !!node && typeof node === "object" && node[NODE_TYPE] === ALIAS;
     var isDocument = (node) => !!node && typeof node === "object" && node[NODE_TYPE] === DOC;
-    var isMap = (node) => !!node && typeof node === "object" && node[NODE_TYPE] === MAP;
+    var isMap2 = (node) => !!node && typeof node === "object" && node[NODE_TYPE] === MAP;
     var isPair = (node) => !!node && typeof node === "object" && node[NODE_TYPE] === PAIR;
     var isScalar = (node) => !!node && typeof node === "object" && node[NODE_TYPE] === SCALAR;
-    var isSeq = (node) => !!node && typeof node === "object" && node[NODE_TYPE] === SEQ;
+    var isSeq2 = (node) => !!node && typeof node === "object" && node[NODE_TYPE] === SEQ;
     function isCollection(node) {
       if (node && typeof node === "object")
         switch (node[NODE_TYPE]) {
@@ -27942,11 +27942,11 @@ var require_identity = __commonJS({
     exports.isAlias = isAlias;
     exports.isCollection = isCollection;
     exports.isDocument = isDocument;
-    exports.isMap = isMap;
+    exports.isMap = isMap2;
     exports.isNode = isNode;
     exports.isPair = isPair;
     exports.isScalar = isScalar;
-    exports.isSeq = isSeq;
+    exports.isSeq = isSeq2;
   }
 });
 
@@ -27954,13 +27954,13 @@ var require_identity = __commonJS({
 var require_visit = __commonJS({
   "node_modules/yaml/dist/visit.js"(exports) {
     "use strict";
-    var identity2 = require_identity();
+    var identity3 = require_identity();
     var BREAK = /* @__PURE__ */ Symbol("break visit");
     var SKIP = /* @__PURE__ */ Symbol("skip children");
     var REMOVE = /* @__PURE__ */ Symbol("remove node");
     function visit(node, visitor) {
       const visitor_ = initVisitor(visitor);
-      if (identity2.isDocument(node)) {
+      if (identity3.isDocument(node)) {
         const cd = visit_(null, node.contents, visitor_, Object.freeze([node]));
         if (cd === REMOVE)
           node.contents = null;
@@ -27972,12 +27972,12 @@ var require_visit = __commonJS({
     visit.REMOVE = REMOVE;
     function visit_(key2, node, visitor, path2) {
       const ctrl = callVisitor(key2, node, visitor, path2);
-      if (identity2.isNode(ctrl) || identity2.isPair(ctrl)) {
+      if (identity3.isNode(ctrl) || identity3.isPair(ctrl)) {
         replaceNode(key2, path2, ctrl);
         return visit_(key2, ctrl, visitor, path2);
       }
       if (typeof ctrl !== "symbol") {
-        if (identity2.isCollection(node)) {
+        if (identity3.isCollection(node)) {
           path2 = Object.freeze(path2.concat(node));
           for (let i = 0; i < node.items.length; ++i) {
             const ci = visit_(i, node.items[i], visitor, path2);
@@ -27990,7 +27990,7 @@ var require_visit = __commonJS({
               i -= 1;
             }
           }
-        } else if (identity2.isPair(node)) {
+        } else if (identity3.isPair(node)) {
           path2 = Object.freeze(path2.concat(node));
           const ck = visit_("key", node.key, visitor, path2);
           if (ck === BREAK)
@@ -28008,7 +28008,7 @@ var require_visit = __commonJS({
     }
     async function visitAsync(node, visitor) {
       const visitor_ = initVisitor(visitor);
-      if (identity2.isDocument(node)) {
+      if (identity3.isDocument(node)) {
         const cd = await visitAsync_(null, node.contents, visitor_, Object.freeze([node]));
         if (cd === REMOVE)
           node.contents = null;
@@ -28020,12 +28020,12 @@ var require_visit = __commonJS({
     visitAsync.REMOVE = REMOVE;
     async function visitAsync_(key2, node, visitor, path2) {
       const ctrl = await callVisitor(key2, node, visitor, path2);
-      if (identity2.isNode(ctrl) || identity2.isPair(ctrl)) {
+      if (identity3.isNode(ctrl) || identity3.isPair(ctrl)) {
         replaceNode(key2, path2, ctrl);
         return visitAsync_(key2, ctrl, visitor, path2);
       }
       if (typeof ctrl !== "symbol") {
-        if (identity2.isCollection(node)) {
+        if (identity3.isCollection(node)) {
           path2 = Object.freeze(path2.concat(node));
           for (let i = 0; i < node.items.length; ++i) {
             const ci = await visitAsync_(i, node.items[i], visitor, path2);
@@ -28038,7 +28038,7 @@ var require_visit = __commonJS({
               i -= 1;
             }
           }
-        } else if (identity2.isPair(node)) {
+        } else if (identity3.isPair(node)) {
           path2 = Object.freeze(path2.concat(node));
           const ck = await visitAsync_("key", node.key, visitor, path2);
           if (ck === BREAK)
@@ -28075,31 +28075,31 @@ var require_visit = __commonJS({
     function callVisitor(key2, node, visitor, path2) {
       if (typeof visitor === "function")
         return visitor(key2, node, path2);
-      if (identity2.isMap(node))
+      if (identity3.isMap(node))
         return visitor.Map?.(key2, node, path2);
-      if (identity2.isSeq(node))
+      if (identity3.isSeq(node))
         return visitor.Seq?.(key2, node, path2);
-      if (identity2.isPair(node))
+      if (identity3.isPair(node))
         return visitor.Pair?.(key2, node, path2);
-      if (identity2.isScalar(node))
+      if (identity3.isScalar(node))
         return visitor.Scalar?.(key2, node, path2);
-      if (identity2.isAlias(node))
+      if (identity3.isAlias(node))
         return visitor.Alias?.(key2, node, path2);
       return void 0;
     }
     function replaceNode(key2, path2, node) {
       const parent = path2[path2.length - 1];
-      if (identity2.isCollection(parent)) {
+      if (identity3.isCollection(parent)) {
         parent.items[key2] = node;
-      } else if (identity2.isPair(parent)) {
+      } else if (identity3.isPair(parent)) {
         if (key2 === "key")
           parent.key = node;
         else
           parent.value = node;
-      } else if (identity2.isDocument(parent)) {
+      } else if (identity3.isDocument(parent)) {
         parent.contents = node;
       } else {
-        const pt = identity2.isAlias(parent) ? "alias" : "scalar";
+        const pt = identity3.isAlias(parent) ? "alias" : "scalar";
         throw new Error(`Cannot replace node with ${pt} parent`);
       }
     }
@@ -28112,7 +28112,7 @@ var require_visit = __commonJS({
 var require_directives = __commonJS({
   "node_modules/yaml/dist/doc/directives.js"(exports) {
     "use strict";
-    var identity2 = require_identity();
+    var identity3 = require_identity();
     var visit = require_visit();
     var escapeChars = {
       "!": "%21",
@@ -28255,10 +28255,10 @@ var require_directives = __commonJS({
         const lines = this.yaml.explicit ? [`%YAML ${this.yaml.version || "1.2"}`] : [];
         const tagEntries = Object.entries(this.tags);
         let tagNames;
-        if (doc && tagEntries.length > 0 && identity2.isNode(doc.contents)) {
+        if (doc && tagEntries.length > 0 && identity3.isNode(doc.contents)) {
           const tags = {};
           visit.visit(doc.contents, (_key, node) => {
-            if (identity2.isNode(node) && node.tag)
+            if (identity3.isNode(node) && node.tag)
               tags[node.tag] = true;
           });
           tagNames = Object.keys(tags);
@@ -28283,7 +28283,7 @@ var require_directives = __commonJS({
 var require_anchors = __commonJS({
   "node_modules/yaml/dist/doc/anchors.js"(exports) {
     "use strict";
-    var identity2 = require_identity();
+    var identity3 = require_identity();
     var visit = require_visit();
     function anchorIsValid(anchor) {
       if (/[\x00-\x19\s,[\]{}]/.test(anchor)) {
@@ -28330,7 +28330,7 @@ var require_anchors = __commonJS({
         setAnchors: () => {
           for (const source of aliasObjects) {
             const ref = sourceObjects.get(source);
-            if (typeof ref === "object" && ref.anchor && (identity2.isScalar(ref.node) || identity2.isCollection(ref.node))) {
+            if (typeof ref === "object" && ref.anchor && (identity3.isScalar(ref.node) || identity3.isCollection(ref.node))) {
               ref.node.anchor = ref.anchor;
             } else {
               const error2 = new Error("Failed to resolve repeated object (this should not happen)");
@@ -28403,12 +28403,12 @@ var require_applyReviver = __commonJS({
 var require_toJS = __commonJS({
   "node_modules/yaml/dist/nodes/toJS.js"(exports) {
     "use strict";
-    var identity2 = require_identity();
+    var identity3 = require_identity();
     function toJS(value, arg, ctx) {
       if (Array.isArray(value))
         return value.map((v, i) => toJS(v, String(i), ctx));
       if (value && typeof value.toJSON === "function") {
-        if (!ctx || !identity2.hasAnchor(value))
+        if (!ctx || !identity3.hasAnchor(value))
           return value.toJSON(arg, ctx);
         const data = { aliasCount: 0, count: 1, res: void 0 };
         ctx.anchors.set(value, data);
@@ -28434,11 +28434,11 @@ var require_Node = __commonJS({
   "node_modules/yaml/dist/nodes/Node.js"(exports) {
     "use strict";
     var applyReviver = require_applyReviver();
-    var identity2 = require_identity();
+    var identity3 = require_identity();
     var toJS = require_toJS();
     var NodeBase = class {
       constructor(type2) {
-        Object.defineProperty(this, identity2.NODE_TYPE, { value: type2 });
+        Object.defineProperty(this, identity3.NODE_TYPE, { value: type2 });
       }
       /** Create a copy of this node.  */
       clone() {
@@ -28449,7 +28449,7 @@ var require_Node = __commonJS({
       }
       /** A plain JavaScript representation of this node. */
       toJS(doc, { mapAsMap, maxAliasCount, onAnchor, reviver } = {}) {
-        if (!identity2.isDocument(doc))
+        if (!identity3.isDocument(doc))
           throw new TypeError("A document argument is required");
         const ctx = {
           anchors: /* @__PURE__ */ new Map(),
@@ -28476,12 +28476,12 @@ var require_Alias = __commonJS({
     "use strict";
     var anchors = require_anchors();
     var visit = require_visit();
-    var identity2 = require_identity();
+    var identity3 = require_identity();
     var Node = require_Node();
     var toJS = require_toJS();
     var Alias = class extends Node.NodeBase {
       constructor(source) {
-        super(identity2.ALIAS);
+        super(identity3.ALIAS);
         this.source = source;
         Object.defineProperty(this, "tag", {
           set() {
@@ -28503,7 +28503,7 @@ var require_Alias = __commonJS({
           nodes = [];
           visit.visit(doc, {
             Node: (_key, node) => {
-              if (identity2.isAlias(node) || identity2.hasAnchor(node))
+              if (identity3.isAlias(node) || identity3.hasAnchor(node))
                 nodes.push(node);
             }
           });
@@ -28565,11 +28565,11 @@ var require_Alias = __commonJS({
       }
     };
     function getAliasCount(doc, node, anchors2) {
-      if (identity2.isAlias(node)) {
+      if (identity3.isAlias(node)) {
         const source = node.resolve(doc);
         const anchor = anchors2 && source && anchors2.get(source);
         return anchor ? anchor.count * anchor.aliasCount : 0;
-      } else if (identity2.isCollection(node)) {
+      } else if (identity3.isCollection(node)) {
         let count = 0;
         for (const item of node.items) {
           const c = getAliasCount(doc, item, anchors2);
@@ -28577,7 +28577,7 @@ var require_Alias = __commonJS({
             count = c;
         }
         return count;
-      } else if (identity2.isPair(node)) {
+      } else if (identity3.isPair(node)) {
         const kc = getAliasCount(doc, node.key, anchors2);
         const vc = getAliasCount(doc, node.value, anchors2);
         return Math.max(kc, vc);
@@ -28592,13 +28592,13 @@ var require_Alias = __commonJS({
 var require_Scalar = __commonJS({
   "node_modules/yaml/dist/nodes/Scalar.js"(exports) {
     "use strict";
-    var identity2 = require_identity();
+    var identity3 = require_identity();
     var Node = require_Node();
     var toJS = require_toJS();
     var isScalarValue = (value) => !value || typeof value !== "function" && typeof value !== "object";
     var Scalar = class extends Node.NodeBase {
       constructor(value) {
-        super(identity2.SCALAR);
+        super(identity3.SCALAR);
         this.value = value;
       }
       toJSON(arg, ctx) {
@@ -28623,7 +28623,7 @@ var require_createNode = __commonJS({
   "node_modules/yaml/dist/doc/createNode.js"(exports) {
     "use strict";
     var Alias = require_Alias();
-    var identity2 = require_identity();
+    var identity3 = require_identity();
     var Scalar = require_Scalar();
     var defaultTagPrefix = "tag:yaml.org,2002:";
     function findTagObject(value, tagName, tags) {
@@ -28637,12 +28637,12 @@ var require_createNode = __commonJS({
       return tags.find((t) => t.identify?.(value) && !t.format);
     }
     function createNode(value, tagName, ctx) {
-      if (identity2.isDocument(value))
+      if (identity3.isDocument(value))
         value = value.contents;
-      if (identity2.isNode(value))
+      if (identity3.isNode(value))
         return value;
-      if (identity2.isPair(value)) {
-        const map3 = ctx.schema[identity2.MAP].createNode?.(ctx.schema, null, ctx);
+      if (identity3.isPair(value)) {
+        const map3 = ctx.schema[identity3.MAP].createNode?.(ctx.schema, null, ctx);
         map3.items.push(value);
         return map3;
       }
@@ -28674,7 +28674,7 @@ var require_createNode = __commonJS({
             ref.node = node2;
           return node2;
         }
-        tagObj = value instanceof Map ? schema2[identity2.MAP] : Symbol.iterator in Object(value) ? schema2[identity2.SEQ] : schema2[identity2.MAP];
+        tagObj = value instanceof Map ? schema2[identity3.MAP] : Symbol.iterator in Object(value) ? schema2[identity3.SEQ] : schema2[identity3.MAP];
       }
       if (onTagObj) {
         onTagObj(tagObj);
@@ -28698,7 +28698,7 @@ var require_Collection = __commonJS({
   "node_modules/yaml/dist/nodes/Collection.js"(exports) {
     "use strict";
     var createNode = require_createNode();
-    var identity2 = require_identity();
+    var identity3 = require_identity();
     var Node = require_Node();
     function collectionFromPath(schema2, path2, value) {
       let v = value;
@@ -28742,7 +28742,7 @@ var require_Collection = __commonJS({
         const copy = Object.create(Object.getPrototypeOf(this), Object.getOwnPropertyDescriptors(this));
         if (schema2)
           copy.schema = schema2;
-        copy.items = copy.items.map((it) => identity2.isNode(it) || identity2.isPair(it) ? it.clone(schema2) : it);
+        copy.items = copy.items.map((it) => identity3.isNode(it) || identity3.isPair(it) ? it.clone(schema2) : it);
         if (this.range)
           copy.range = this.range.slice();
         return copy;
@@ -28758,7 +28758,7 @@ var require_Collection = __commonJS({
         else {
           const [key2, ...rest] = path2;
           const node = this.get(key2, true);
-          if (identity2.isCollection(node))
+          if (identity3.isCollection(node))
             node.addIn(rest, value);
           else if (node === void 0 && this.schema)
             this.set(key2, collectionFromPath(this.schema, rest, value));
@@ -28775,7 +28775,7 @@ var require_Collection = __commonJS({
         if (rest.length === 0)
           return this.delete(key2);
         const node = this.get(key2, true);
-        if (identity2.isCollection(node))
+        if (identity3.isCollection(node))
           return node.deleteIn(rest);
         else
           throw new Error(`Expected YAML collection at ${key2}. Remaining path: ${rest}`);
@@ -28789,16 +28789,16 @@ var require_Collection = __commonJS({
         const [key2, ...rest] = path2;
         const node = this.get(key2, true);
         if (rest.length === 0)
-          return !keepScalar && identity2.isScalar(node) ? node.value : node;
+          return !keepScalar && identity3.isScalar(node) ? node.value : node;
         else
-          return identity2.isCollection(node) ? node.getIn(rest, keepScalar) : void 0;
+          return identity3.isCollection(node) ? node.getIn(rest, keepScalar) : void 0;
       }
       hasAllNullValues(allowScalar) {
         return this.items.every((node) => {
-          if (!identity2.isPair(node))
+          if (!identity3.isPair(node))
             return false;
           const n = node.value;
-          return n == null || allowScalar && identity2.isScalar(n) && n.value == null && !n.commentBefore && !n.comment && !n.tag;
+          return n == null || allowScalar && identity3.isScalar(n) && n.value == null && !n.commentBefore && !n.comment && !n.tag;
         });
       }
       /**
@@ -28809,7 +28809,7 @@ var require_Collection = __commonJS({
         if (rest.length === 0)
           return this.has(key2);
         const node = this.get(key2, true);
-        return identity2.isCollection(node) ? node.hasIn(rest) : false;
+        return identity3.isCollection(node) ? node.hasIn(rest) : false;
       }
       /**
        * Sets a value in this collection. For `!!set`, `value` needs to be a
@@ -28821,7 +28821,7 @@ var require_Collection = __commonJS({
           this.set(key2, value);
         } else {
           const node = this.get(key2, true);
-          if (identity2.isCollection(node))
+          if (identity3.isCollection(node))
             node.setIn(rest, value);
           else if (node === void 0 && this.schema)
             this.set(key2, collectionFromPath(this.schema, rest, value));
@@ -29277,7 +29277,7 @@ var require_stringify = __commonJS({
   "node_modules/yaml/dist/stringify/stringify.js"(exports) {
     "use strict";
     var anchors = require_anchors();
-    var identity2 = require_identity();
+    var identity3 = require_identity();
     var stringifyComment = require_stringifyComment();
     var stringifyString = require_stringifyString();
     function createStringifyContext(doc, options) {
@@ -29330,7 +29330,7 @@ var require_stringify = __commonJS({
       }
       let tagObj = void 0;
       let obj2;
-      if (identity2.isScalar(item)) {
+      if (identity3.isScalar(item)) {
         obj2 = item.value;
         let match = tags.filter((t) => t.identify?.(obj2));
         if (match.length > 1) {
@@ -29353,7 +29353,7 @@ var require_stringify = __commonJS({
       if (!doc.directives)
         return "";
       const props2 = [];
-      const anchor = (identity2.isScalar(node) || identity2.isCollection(node)) && node.anchor;
+      const anchor = (identity3.isScalar(node) || identity3.isCollection(node)) && node.anchor;
       if (anchor && anchors.anchorIsValid(anchor)) {
         anchors$1.add(anchor);
         props2.push(`&${anchor}`);
@@ -29364,9 +29364,9 @@ var require_stringify = __commonJS({
       return props2.join(" ");
     }
     function stringify2(item, ctx, onComment, onChompKeep) {
-      if (identity2.isPair(item))
+      if (identity3.isPair(item))
         return item.toString(ctx, onComment, onChompKeep);
-      if (identity2.isAlias(item)) {
+      if (identity3.isAlias(item)) {
         if (ctx.doc.directives)
           return item.toString(ctx);
         if (ctx.resolvedAliases?.has(item)) {
@@ -29380,15 +29380,15 @@ var require_stringify = __commonJS({
         }
       }
       let tagObj = void 0;
-      const node = identity2.isNode(item) ? item : ctx.doc.createNode(item, { onTagObj: (o) => tagObj = o });
+      const node = identity3.isNode(item) ? item : ctx.doc.createNode(item, { onTagObj: (o) => tagObj = o });
       tagObj ?? (tagObj = getTagObject(ctx.doc.schema.tags, node));
       const props2 = stringifyProps(node, tagObj, ctx);
       if (props2.length > 0)
         ctx.indentAtStart = (ctx.indentAtStart ?? 0) + props2.length + 1;
-      const str2 = typeof tagObj.stringify === "function" ? tagObj.stringify(node, ctx, onComment, onChompKeep) : identity2.isScalar(node) ? stringifyString.stringifyString(node, ctx, onComment, onChompKeep) : node.toString(ctx, onComment, onChompKeep);
+      const str2 = typeof tagObj.stringify === "function" ? tagObj.stringify(node, ctx, onComment, onChompKeep) : identity3.isScalar(node) ? stringifyString.stringifyString(node, ctx, onComment, onChompKeep) : node.toString(ctx, onComment, onChompKeep);
       if (!props2)
         return str2;
-      return identity2.isScalar(node) || str2[0] === "{" || str2[0] === "[" ? `${props2} ${str2}` : `${props2}
+      return identity3.isScalar(node) || str2[0] === "{" || str2[0] === "[" ? `${props2} ${str2}` : `${props2}
 ${ctx.indent}${str2}`;
     }
     exports.createStringifyContext = createStringifyContext;
@@ -29400,23 +29400,23 @@ ${ctx.indent}${str2}`;
 var require_stringifyPair = __commonJS({
   "node_modules/yaml/dist/stringify/stringifyPair.js"(exports) {
     "use strict";
-    var identity2 = require_identity();
+    var identity3 = require_identity();
     var Scalar = require_Scalar();
     var stringify2 = require_stringify();
     var stringifyComment = require_stringifyComment();
     function stringifyPair({ key: key2, value }, ctx, onComment, onChompKeep) {
       const { allNullValues, doc, indent, indentStep, options: { commentString, indentSeq, simpleKeys } } = ctx;
-      let keyComment = identity2.isNode(key2) && key2.comment || null;
+      let keyComment = identity3.isNode(key2) && key2.comment || null;
       if (simpleKeys) {
         if (keyComment) {
           throw new Error("With simple keys, key nodes cannot have comments");
         }
-        if (identity2.isCollection(key2) || !identity2.isNode(key2) && typeof key2 === "object") {
+        if (identity3.isCollection(key2) || !identity3.isNode(key2) && typeof key2 === "object") {
           const msg = "With simple keys, collection cannot be used as a key value";
           throw new Error(msg);
         }
       }
-      let explicitKey = !simpleKeys && (!key2 || keyComment && value == null && !ctx.inFlow || identity2.isCollection(key2) || (identity2.isScalar(key2) ? key2.type === Scalar.Scalar.BLOCK_FOLDED || key2.type === Scalar.Scalar.BLOCK_LITERAL : typeof key2 === "object"));
+      let explicitKey = !simpleKeys && (!key2 || keyComment && value == null && !ctx.inFlow || identity3.isCollection(key2) || (identity3.isScalar(key2) ? key2.type === Scalar.Scalar.BLOCK_FOLDED || key2.type === Scalar.Scalar.BLOCK_LITERAL : typeof key2 === "object"));
       ctx = Object.assign({}, ctx, {
         allNullValues: false,
         implicitKey: !explicitKey && (simpleKeys || !allNullValues),
@@ -29457,7 +29457,7 @@ ${indent}:`;
           str2 += stringifyComment.lineComment(str2, ctx.indent, commentString(keyComment));
       }
       let vsb, vcb, valueComment;
-      if (identity2.isNode(value)) {
+      if (identity3.isNode(value)) {
         vsb = !!value.spaceBefore;
         vcb = value.commentBefore;
         valueComment = value.comment;
@@ -29469,10 +29469,10 @@ ${indent}:`;
           value = doc.createNode(value);
       }
       ctx.implicitKey = false;
-      if (!explicitKey && !keyComment && identity2.isScalar(value))
+      if (!explicitKey && !keyComment && identity3.isScalar(value))
         ctx.indentAtStart = str2.length + 1;
       chompKeep = false;
-      if (!indentSeq && indentStep.length >= 2 && !ctx.inFlow && !explicitKey && identity2.isSeq(value) && !value.flow && !value.tag && !value.anchor) {
+      if (!indentSeq && indentStep.length >= 2 && !ctx.inFlow && !explicitKey && identity3.isSeq(value) && !value.flow && !value.tag && !value.anchor) {
         ctx.indent = ctx.indent.substring(2);
       }
       let valueCommentDone = false;
@@ -29492,7 +29492,7 @@ ${stringifyComment.indentComment(cs, ctx.indent)}`;
           ws += `
 ${ctx.indent}`;
         }
-      } else if (!explicitKey && identity2.isCollection(value)) {
+      } else if (!explicitKey && identity3.isCollection(value)) {
         const vs0 = valueStr[0];
         const nl0 = valueStr.indexOf("\n");
         const hasNewline = nl0 !== -1;
@@ -29555,7 +29555,7 @@ var require_log = __commonJS({
 var require_merge = __commonJS({
   "node_modules/yaml/dist/schema/yaml-1.1/merge.js"(exports) {
     "use strict";
-    var identity2 = require_identity();
+    var identity3 = require_identity();
     var Scalar = require_Scalar();
     var MERGE_KEY = "<<";
     var merge2 = {
@@ -29568,10 +29568,10 @@ var require_merge = __commonJS({
       }),
       stringify: () => MERGE_KEY
     };
-    var isMergeKey = (ctx, key2) => (merge2.identify(key2) || identity2.isScalar(key2) && (!key2.type || key2.type === Scalar.Scalar.PLAIN) && merge2.identify(key2.value)) && ctx?.doc.schema.tags.some((tag) => tag.tag === merge2.tag && tag.default);
+    var isMergeKey = (ctx, key2) => (merge2.identify(key2) || identity3.isScalar(key2) && (!key2.type || key2.type === Scalar.Scalar.PLAIN) && merge2.identify(key2.value)) && ctx?.doc.schema.tags.some((tag) => tag.tag === merge2.tag && tag.default);
     function addMergeToJSMap(ctx, map3, value) {
       const source = resolveAliasValue(ctx, value);
-      if (identity2.isSeq(source))
+      if (identity3.isSeq(source))
         for (const it of source.items)
           mergeValue(ctx, map3, it);
       else if (Array.isArray(source))
@@ -29582,7 +29582,7 @@ var require_merge = __commonJS({
     }
     function mergeValue(ctx, map3, value) {
       const source = resolveAliasValue(ctx, value);
-      if (!identity2.isMap(source))
+      if (!identity3.isMap(source))
         throw new Error("Merge sources must be maps or map aliases");
       const srcMap = source.toJSON(null, ctx, Map);
       for (const [key2, value2] of srcMap) {
@@ -29603,7 +29603,7 @@ var require_merge = __commonJS({
       return map3;
     }
     function resolveAliasValue(ctx, value) {
-      return ctx && identity2.isAlias(value) ? value.resolve(ctx.doc, ctx) : value;
+      return ctx && identity3.isAlias(value) ? value.resolve(ctx.doc, ctx) : value;
     }
     exports.addMergeToJSMap = addMergeToJSMap;
     exports.isMergeKey = isMergeKey;
@@ -29618,10 +29618,10 @@ var require_addPairToJSMap = __commonJS({
     var log = require_log();
     var merge2 = require_merge();
     var stringify2 = require_stringify();
-    var identity2 = require_identity();
+    var identity3 = require_identity();
     var toJS = require_toJS();
     function addPairToJSMap(ctx, map3, { key: key2, value }) {
-      if (identity2.isNode(key2) && key2.addToJSMap)
+      if (identity3.isNode(key2) && key2.addToJSMap)
         key2.addToJSMap(ctx, map3, value);
       else if (merge2.isMergeKey(ctx, key2))
         merge2.addMergeToJSMap(ctx, map3, value);
@@ -29652,7 +29652,7 @@ var require_addPairToJSMap = __commonJS({
         return "";
       if (typeof jsKey !== "object")
         return String(jsKey);
-      if (identity2.isNode(key2) && ctx?.doc) {
+      if (identity3.isNode(key2) && ctx?.doc) {
         const strCtx = stringify2.createStringifyContext(ctx.doc, {});
         strCtx.anchors = /* @__PURE__ */ new Set();
         for (const node of ctx.anchors.keys())
@@ -29682,7 +29682,7 @@ var require_Pair = __commonJS({
     var createNode = require_createNode();
     var stringifyPair = require_stringifyPair();
     var addPairToJSMap = require_addPairToJSMap();
-    var identity2 = require_identity();
+    var identity3 = require_identity();
     function createPair(key2, value, ctx) {
       const k = createNode.createNode(key2, void 0, ctx);
       const v = createNode.createNode(value, void 0, ctx);
@@ -29690,15 +29690,15 @@ var require_Pair = __commonJS({
     }
     var Pair = class _Pair {
       constructor(key2, value = null) {
-        Object.defineProperty(this, identity2.NODE_TYPE, { value: identity2.PAIR });
+        Object.defineProperty(this, identity3.NODE_TYPE, { value: identity3.PAIR });
         this.key = key2;
         this.value = value;
       }
       clone(schema2) {
         let { key: key2, value } = this;
-        if (identity2.isNode(key2))
+        if (identity3.isNode(key2))
           key2 = key2.clone(schema2);
-        if (identity2.isNode(value))
+        if (identity3.isNode(value))
           value = value.clone(schema2);
         return new _Pair(key2, value);
       }
@@ -29719,7 +29719,7 @@ var require_Pair = __commonJS({
 var require_stringifyCollection = __commonJS({
   "node_modules/yaml/dist/stringify/stringifyCollection.js"(exports) {
     "use strict";
-    var identity2 = require_identity();
+    var identity3 = require_identity();
     var stringify2 = require_stringify();
     var stringifyComment = require_stringifyComment();
     function stringifyCollection(collection, ctx, options) {
@@ -29735,14 +29735,14 @@ var require_stringifyCollection = __commonJS({
       for (let i = 0; i < items.length; ++i) {
         const item = items[i];
         let comment2 = null;
-        if (identity2.isNode(item)) {
+        if (identity3.isNode(item)) {
           if (!chompKeep && item.spaceBefore)
             lines.push("");
           addCommentBefore(ctx, lines, item.commentBefore, chompKeep);
           if (item.comment)
             comment2 = item.comment;
-        } else if (identity2.isPair(item)) {
-          const ik = identity2.isNode(item.key) ? item.key : null;
+        } else if (identity3.isPair(item)) {
+          const ik = identity3.isNode(item.key) ? item.key : null;
           if (ik) {
             if (!chompKeep && ik.spaceBefore)
               lines.push("");
@@ -29790,14 +29790,14 @@ ${indent}${line}` : "\n";
       for (let i = 0; i < items.length; ++i) {
         const item = items[i];
         let comment = null;
-        if (identity2.isNode(item)) {
+        if (identity3.isNode(item)) {
           if (item.spaceBefore)
             lines.push("");
           addCommentBefore(ctx, lines, item.commentBefore, false);
           if (item.comment)
             comment = item.comment;
-        } else if (identity2.isPair(item)) {
-          const ik = identity2.isNode(item.key) ? item.key : null;
+        } else if (identity3.isPair(item)) {
+          const ik = identity3.isNode(item.key) ? item.key : null;
           if (ik) {
             if (ik.spaceBefore)
               lines.push("");
@@ -29805,7 +29805,7 @@ ${indent}${line}` : "\n";
             if (ik.comment)
               reqNewline = true;
           }
-          const iv = identity2.isNode(item.value) ? item.value : null;
+          const iv = identity3.isNode(item.value) ? item.value : null;
           if (iv) {
             if (iv.comment)
               comment = iv.comment;
@@ -29873,16 +29873,16 @@ var require_YAMLMap = __commonJS({
     var stringifyCollection = require_stringifyCollection();
     var addPairToJSMap = require_addPairToJSMap();
     var Collection = require_Collection();
-    var identity2 = require_identity();
+    var identity3 = require_identity();
     var Pair = require_Pair();
     var Scalar = require_Scalar();
     function findPair(items, key2) {
-      const k = identity2.isScalar(key2) ? key2.value : key2;
+      const k = identity3.isScalar(key2) ? key2.value : key2;
       for (const it of items) {
-        if (identity2.isPair(it)) {
+        if (identity3.isPair(it)) {
           if (it.key === key2 || it.key === k)
             return it;
-          if (identity2.isScalar(it.key) && it.key.value === k)
+          if (identity3.isScalar(it.key) && it.key.value === k)
             return it;
         }
       }
@@ -29893,7 +29893,7 @@ var require_YAMLMap = __commonJS({
         return "tag:yaml.org,2002:map";
       }
       constructor(schema2) {
-        super(identity2.MAP, schema2);
+        super(identity3.MAP, schema2);
         this.items = [];
       }
       /**
@@ -29931,7 +29931,7 @@ var require_YAMLMap = __commonJS({
        */
       add(pair, overwrite) {
         let _pair;
-        if (identity2.isPair(pair))
+        if (identity3.isPair(pair))
           _pair = pair;
         else if (!pair || typeof pair !== "object" || !("key" in pair)) {
           _pair = new Pair.Pair(pair, pair?.value);
@@ -29942,7 +29942,7 @@ var require_YAMLMap = __commonJS({
         if (prev) {
           if (!overwrite)
             throw new Error(`Key ${_pair.key} already set`);
-          if (identity2.isScalar(prev.value) && Scalar.isScalarValue(_pair.value))
+          if (identity3.isScalar(prev.value) && Scalar.isScalarValue(_pair.value))
             prev.value.value = _pair.value;
           else
             prev.value = _pair.value;
@@ -29966,7 +29966,7 @@ var require_YAMLMap = __commonJS({
       get(key2, keepScalar) {
         const it = findPair(this.items, key2);
         const node = it?.value;
-        return (!keepScalar && identity2.isScalar(node) ? node.value : node) ?? void 0;
+        return (!keepScalar && identity3.isScalar(node) ? node.value : node) ?? void 0;
       }
       has(key2) {
         return !!findPair(this.items, key2);
@@ -29979,8 +29979,8 @@ var require_YAMLMap = __commonJS({
        * @param {Class} Type - If set, forces the returned collection type
        * @returns Instance of Type, Map, or Object
        */
-      toJSON(_, ctx, Type2) {
-        const map3 = Type2 ? new Type2() : ctx?.mapAsMap ? /* @__PURE__ */ new Map() : {};
+      toJSON(_, ctx, Type3) {
+        const map3 = Type3 ? new Type3() : ctx?.mapAsMap ? /* @__PURE__ */ new Map() : {};
         if (ctx?.onCreate)
           ctx.onCreate(map3);
         for (const item of this.items)
@@ -29991,7 +29991,7 @@ var require_YAMLMap = __commonJS({
         if (!ctx)
           return JSON.stringify(this);
         for (const item of this.items) {
-          if (!identity2.isPair(item))
+          if (!identity3.isPair(item))
             throw new Error(`Map items must all be pairs; found ${JSON.stringify(item)} instead`);
         }
         if (!ctx.allNullValues && this.hasAllNullValues(false))
@@ -30014,7 +30014,7 @@ var require_YAMLMap = __commonJS({
 var require_map = __commonJS({
   "node_modules/yaml/dist/schema/common/map.js"(exports) {
     "use strict";
-    var identity2 = require_identity();
+    var identity3 = require_identity();
     var YAMLMap = require_YAMLMap();
     var map3 = {
       collection: "map",
@@ -30022,7 +30022,7 @@ var require_map = __commonJS({
       nodeClass: YAMLMap.YAMLMap,
       tag: "tag:yaml.org,2002:map",
       resolve(map4, onError) {
-        if (!identity2.isMap(map4))
+        if (!identity3.isMap(map4))
           onError("Expected a mapping for this tag");
         return map4;
       },
@@ -30039,7 +30039,7 @@ var require_YAMLSeq = __commonJS({
     var createNode = require_createNode();
     var stringifyCollection = require_stringifyCollection();
     var Collection = require_Collection();
-    var identity2 = require_identity();
+    var identity3 = require_identity();
     var Scalar = require_Scalar();
     var toJS = require_toJS();
     var YAMLSeq = class extends Collection.Collection {
@@ -30047,7 +30047,7 @@ var require_YAMLSeq = __commonJS({
         return "tag:yaml.org,2002:seq";
       }
       constructor(schema2) {
-        super(identity2.SEQ, schema2);
+        super(identity3.SEQ, schema2);
         this.items = [];
       }
       add(value) {
@@ -30073,7 +30073,7 @@ var require_YAMLSeq = __commonJS({
         if (typeof idx !== "number")
           return void 0;
         const it = this.items[idx];
-        return !keepScalar && identity2.isScalar(it) ? it.value : it;
+        return !keepScalar && identity3.isScalar(it) ? it.value : it;
       }
       /**
        * Checks if the collection includes a value with the key `key`.
@@ -30097,7 +30097,7 @@ var require_YAMLSeq = __commonJS({
         if (typeof idx !== "number")
           throw new Error(`Expected a valid index, not ${key2}.`);
         const prev = this.items[idx];
-        if (identity2.isScalar(prev) && Scalar.isScalarValue(value))
+        if (identity3.isScalar(prev) && Scalar.isScalarValue(value))
           prev.value = value;
         else
           this.items[idx] = value;
@@ -30139,7 +30139,7 @@ var require_YAMLSeq = __commonJS({
       }
     };
     function asItemIndex(key2) {
-      let idx = identity2.isScalar(key2) ? key2.value : key2;
+      let idx = identity3.isScalar(key2) ? key2.value : key2;
       if (idx && typeof idx === "string")
         idx = Number(idx);
       return typeof idx === "number" && Number.isInteger(idx) && idx >= 0 ? idx : null;
@@ -30152,7 +30152,7 @@ var require_YAMLSeq = __commonJS({
 var require_seq = __commonJS({
   "node_modules/yaml/dist/schema/common/seq.js"(exports) {
     "use strict";
-    var identity2 = require_identity();
+    var identity3 = require_identity();
     var YAMLSeq = require_YAMLSeq();
     var seq2 = {
       collection: "seq",
@@ -30160,7 +30160,7 @@ var require_seq = __commonJS({
       nodeClass: YAMLSeq.YAMLSeq,
       tag: "tag:yaml.org,2002:seq",
       resolve(seq3, onError) {
-        if (!identity2.isSeq(seq3))
+        if (!identity3.isSeq(seq3))
           onError("Expected a sequence for this tag");
         return seq3;
       },
@@ -30357,7 +30357,7 @@ var require_schema = __commonJS({
     var _null2 = require_null2();
     var seq2 = require_seq();
     var string = require_string();
-    var bool2 = require_bool();
+    var bool3 = require_bool();
     var float2 = require_float();
     var int3 = require_int();
     var schema2 = [
@@ -30365,7 +30365,7 @@ var require_schema = __commonJS({
       seq2.seq,
       string.string,
       _null2.nullTag,
-      bool2.boolTag,
+      bool3.boolTag,
       int3.intOct,
       int3.int,
       int3.intHex,
@@ -30514,17 +30514,17 @@ var require_binary = __commonJS({
 var require_pairs = __commonJS({
   "node_modules/yaml/dist/schema/yaml-1.1/pairs.js"(exports) {
     "use strict";
-    var identity2 = require_identity();
+    var identity3 = require_identity();
     var Pair = require_Pair();
     var Scalar = require_Scalar();
     var YAMLSeq = require_YAMLSeq();
     function resolvePairs(seq2, onError) {
-      if (identity2.isSeq(seq2)) {
+      if (identity3.isSeq(seq2)) {
         for (let i = 0; i < seq2.items.length; ++i) {
           let item = seq2.items[i];
-          if (identity2.isPair(item))
+          if (identity3.isPair(item))
             continue;
-          else if (identity2.isMap(item)) {
+          else if (identity3.isMap(item)) {
             if (item.items.length > 1)
               onError("Each pair must have its own sequence indicator");
             const pair = item.items[0] || new Pair.Pair(new Scalar.Scalar(null));
@@ -30538,7 +30538,7 @@ ${cn.comment}` : item.comment;
             }
             item = pair;
           }
-          seq2.items[i] = identity2.isPair(item) ? item : new Pair.Pair(item);
+          seq2.items[i] = identity3.isPair(item) ? item : new Pair.Pair(item);
         }
       } else
         onError("Expected a sequence for this tag");
@@ -30592,7 +30592,7 @@ ${cn.comment}` : item.comment;
 var require_omap = __commonJS({
   "node_modules/yaml/dist/schema/yaml-1.1/omap.js"(exports) {
     "use strict";
-    var identity2 = require_identity();
+    var identity3 = require_identity();
     var toJS = require_toJS();
     var YAMLMap = require_YAMLMap();
     var YAMLSeq = require_YAMLSeq();
@@ -30619,7 +30619,7 @@ var require_omap = __commonJS({
           ctx.onCreate(map3);
         for (const pair of this.items) {
           let key2, value;
-          if (identity2.isPair(pair)) {
+          if (identity3.isPair(pair)) {
             key2 = toJS.toJS(pair.key, "", ctx);
             value = toJS.toJS(pair.value, key2, ctx);
           } else {
@@ -30649,7 +30649,7 @@ var require_omap = __commonJS({
         const pairs$1 = pairs2.resolvePairs(seq2, onError);
         const seenKeys = [];
         for (const { key: key2 } of pairs$1.items) {
-          if (identity2.isScalar(key2)) {
+          if (identity3.isScalar(key2)) {
             if (seenKeys.includes(key2.value)) {
               onError(`Ordered maps must not include duplicate keys: ${key2.value}`);
             } else {
@@ -30830,7 +30830,7 @@ var require_int2 = __commonJS({
 var require_set = __commonJS({
   "node_modules/yaml/dist/schema/yaml-1.1/set.js"(exports) {
     "use strict";
-    var identity2 = require_identity();
+    var identity3 = require_identity();
     var Pair = require_Pair();
     var YAMLMap = require_YAMLMap();
     var YAMLSet = class _YAMLSet extends YAMLMap.YAMLMap {
@@ -30840,7 +30840,7 @@ var require_set = __commonJS({
       }
       add(key2) {
         let pair;
-        if (identity2.isPair(key2))
+        if (identity3.isPair(key2))
           pair = key2;
         else if (key2 && typeof key2 === "object" && "key" in key2 && "value" in key2 && key2.value === null)
           pair = new Pair.Pair(key2.key, null);
@@ -30856,7 +30856,7 @@ var require_set = __commonJS({
        */
       get(key2, keepPair) {
         const pair = YAMLMap.findPair(this.items, key2);
-        return !keepPair && identity2.isPair(pair) ? identity2.isScalar(pair.key) ? pair.key.value : pair.key : pair;
+        return !keepPair && identity3.isPair(pair) ? identity3.isScalar(pair.key) ? pair.key.value : pair.key : pair;
       }
       set(key2, value) {
         if (typeof value !== "boolean")
@@ -30900,7 +30900,7 @@ var require_set = __commonJS({
       tag: "tag:yaml.org,2002:set",
       createNode: (schema2, iterable, ctx) => YAMLSet.from(schema2, iterable, ctx),
       resolve(map3, onError) {
-        if (identity2.isMap(map3)) {
+        if (identity3.isMap(map3)) {
           if (map3.hasAllNullValues(true))
             return Object.assign(new YAMLSet(), map3);
           else
@@ -31012,7 +31012,7 @@ var require_schema3 = __commonJS({
     var seq2 = require_seq();
     var string = require_string();
     var binary2 = require_binary();
-    var bool2 = require_bool2();
+    var bool3 = require_bool2();
     var float2 = require_float2();
     var int3 = require_int2();
     var merge2 = require_merge();
@@ -31025,8 +31025,8 @@ var require_schema3 = __commonJS({
       seq2.seq,
       string.string,
       _null2.nullTag,
-      bool2.trueTag,
-      bool2.falseTag,
+      bool3.trueTag,
+      bool3.falseTag,
       int3.intBin,
       int3.intOct,
       int3.int,
@@ -31055,7 +31055,7 @@ var require_tags = __commonJS({
     var _null2 = require_null2();
     var seq2 = require_seq();
     var string = require_string();
-    var bool2 = require_bool();
+    var bool3 = require_bool();
     var float2 = require_float();
     var int3 = require_int();
     var schema2 = require_schema();
@@ -31076,7 +31076,7 @@ var require_tags = __commonJS({
     ]);
     var tagsByName = {
       binary: binary2.binary,
-      bool: bool2.boolTag,
+      bool: bool3.boolTag,
       float: float2.float,
       floatExp: float2.floatExp,
       floatNaN: float2.floatNaN,
@@ -31145,7 +31145,7 @@ var require_tags = __commonJS({
 var require_Schema = __commonJS({
   "node_modules/yaml/dist/schema/Schema.js"(exports) {
     "use strict";
-    var identity2 = require_identity();
+    var identity3 = require_identity();
     var map3 = require_map();
     var seq2 = require_seq();
     var string = require_string();
@@ -31158,9 +31158,9 @@ var require_Schema = __commonJS({
         this.knownTags = resolveKnownTags ? tags.coreKnownTags : {};
         this.tags = tags.getTags(customTags, this.name, merge2);
         this.toStringOptions = toStringDefaults ?? null;
-        Object.defineProperty(this, identity2.MAP, { value: map3.map });
-        Object.defineProperty(this, identity2.SCALAR, { value: string.string });
-        Object.defineProperty(this, identity2.SEQ, { value: seq2.seq });
+        Object.defineProperty(this, identity3.MAP, { value: map3.map });
+        Object.defineProperty(this, identity3.SCALAR, { value: string.string });
+        Object.defineProperty(this, identity3.SEQ, { value: seq2.seq });
         this.sortMapEntries = typeof sortMapEntries === "function" ? sortMapEntries : sortMapEntries === true ? sortMapEntriesByKey : null;
       }
       clone() {
@@ -31177,7 +31177,7 @@ var require_Schema = __commonJS({
 var require_stringifyDocument = __commonJS({
   "node_modules/yaml/dist/stringify/stringifyDocument.js"(exports) {
     "use strict";
-    var identity2 = require_identity();
+    var identity3 = require_identity();
     var stringify2 = require_stringify();
     var stringifyComment = require_stringifyComment();
     function stringifyDocument(doc, options) {
@@ -31204,7 +31204,7 @@ var require_stringifyDocument = __commonJS({
       let chompKeep = false;
       let contentComment = null;
       if (doc.contents) {
-        if (identity2.isNode(doc.contents)) {
+        if (identity3.isNode(doc.contents)) {
           if (doc.contents.spaceBefore && hasDirectives)
             lines.push("");
           if (doc.contents.commentBefore) {
@@ -31259,7 +31259,7 @@ var require_Document = __commonJS({
     "use strict";
     var Alias = require_Alias();
     var Collection = require_Collection();
-    var identity2 = require_identity();
+    var identity3 = require_identity();
     var Pair = require_Pair();
     var toJS = require_toJS();
     var Schema2 = require_Schema();
@@ -31274,7 +31274,7 @@ var require_Document = __commonJS({
         this.comment = null;
         this.errors = [];
         this.warnings = [];
-        Object.defineProperty(this, identity2.NODE_TYPE, { value: identity2.DOC });
+        Object.defineProperty(this, identity3.NODE_TYPE, { value: identity3.DOC });
         let _replacer = null;
         if (typeof replacer === "function" || Array.isArray(replacer)) {
           _replacer = replacer;
@@ -31310,7 +31310,7 @@ var require_Document = __commonJS({
        */
       clone() {
         const copy = Object.create(_Document.prototype, {
-          [identity2.NODE_TYPE]: { value: identity2.DOC }
+          [identity3.NODE_TYPE]: { value: identity3.DOC }
         });
         copy.commentBefore = this.commentBefore;
         copy.comment = this.comment;
@@ -31320,7 +31320,7 @@ var require_Document = __commonJS({
         if (this.directives)
           copy.directives = this.directives.clone();
         copy.schema = this.schema.clone();
-        copy.contents = identity2.isNode(this.contents) ? this.contents.clone(copy.schema) : this.contents;
+        copy.contents = identity3.isNode(this.contents) ? this.contents.clone(copy.schema) : this.contents;
         if (this.range)
           copy.range = this.range.slice();
         return copy;
@@ -31383,7 +31383,7 @@ var require_Document = __commonJS({
           sourceObjects
         };
         const node = createNode.createNode(value, tag, ctx);
-        if (flow && identity2.isCollection(node))
+        if (flow && identity3.isCollection(node))
           node.flow = true;
         setAnchors();
         return node;
@@ -31423,7 +31423,7 @@ var require_Document = __commonJS({
        * `true` (collections are always returned intact).
        */
       get(key2, keepScalar) {
-        return identity2.isCollection(this.contents) ? this.contents.get(key2, keepScalar) : void 0;
+        return identity3.isCollection(this.contents) ? this.contents.get(key2, keepScalar) : void 0;
       }
       /**
        * Returns item at `path`, or `undefined` if not found. By default unwraps
@@ -31432,14 +31432,14 @@ var require_Document = __commonJS({
        */
       getIn(path2, keepScalar) {
         if (Collection.isEmptyPath(path2))
-          return !keepScalar && identity2.isScalar(this.contents) ? this.contents.value : this.contents;
-        return identity2.isCollection(this.contents) ? this.contents.getIn(path2, keepScalar) : void 0;
+          return !keepScalar && identity3.isScalar(this.contents) ? this.contents.value : this.contents;
+        return identity3.isCollection(this.contents) ? this.contents.getIn(path2, keepScalar) : void 0;
       }
       /**
        * Checks if the document includes a value with the key `key`.
        */
       has(key2) {
-        return identity2.isCollection(this.contents) ? this.contents.has(key2) : false;
+        return identity3.isCollection(this.contents) ? this.contents.has(key2) : false;
       }
       /**
        * Checks if the document includes a value at `path`.
@@ -31447,7 +31447,7 @@ var require_Document = __commonJS({
       hasIn(path2) {
         if (Collection.isEmptyPath(path2))
           return this.contents !== void 0;
-        return identity2.isCollection(this.contents) ? this.contents.hasIn(path2) : false;
+        return identity3.isCollection(this.contents) ? this.contents.hasIn(path2) : false;
       }
       /**
        * Sets a value in this document. For `!!set`, `value` needs to be a
@@ -31554,7 +31554,7 @@ var require_Document = __commonJS({
       }
     };
     function assertCollection(contents) {
-      if (identity2.isCollection(contents))
+      if (identity3.isCollection(contents))
         return true;
       throw new Error("Expected a YAML collection as document contents");
     }
@@ -31567,22 +31567,22 @@ var require_errors2 = __commonJS({
   "node_modules/yaml/dist/errors.js"(exports) {
     "use strict";
     var YAMLError = class extends Error {
-      constructor(name, pos, code, message2) {
+      constructor(name, pos, code, message3) {
         super();
         this.name = name;
         this.code = code;
-        this.message = message2;
+        this.message = message3;
         this.pos = pos;
       }
     };
     var YAMLParseError = class extends YAMLError {
-      constructor(pos, code, message2) {
-        super("YAMLParseError", pos, code, message2);
+      constructor(pos, code, message3) {
+        super("YAMLParseError", pos, code, message3);
       }
     };
     var YAMLWarning = class extends YAMLError {
-      constructor(pos, code, message2) {
-        super("YAMLWarning", pos, code, message2);
+      constructor(pos, code, message3) {
+        super("YAMLWarning", pos, code, message3);
       }
     };
     var prettifyError = (src, lc) => (error2) => {
@@ -31825,13 +31825,13 @@ var require_util_flow_indent_check = __commonJS({
 var require_util_map_includes = __commonJS({
   "node_modules/yaml/dist/compose/util-map-includes.js"(exports) {
     "use strict";
-    var identity2 = require_identity();
+    var identity3 = require_identity();
     function mapIncludes(ctx, items, search) {
       const { uniqueKeys } = ctx.options;
       if (uniqueKeys === false)
         return false;
-      const isEqual = typeof uniqueKeys === "function" ? uniqueKeys : (a, b) => a === b || identity2.isScalar(a) && identity2.isScalar(b) && a.value === b.value;
-      return items.some((pair) => isEqual(pair.key, search));
+      const isEqual2 = typeof uniqueKeys === "function" ? uniqueKeys : (a, b) => a === b || identity3.isScalar(a) && identity3.isScalar(b) && a.value === b.value;
+      return items.some((pair) => isEqual2(pair.key, search));
     }
     exports.mapIncludes = mapIncludes;
   }
@@ -32043,7 +32043,7 @@ var require_resolve_end = __commonJS({
 var require_resolve_flow_collection = __commonJS({
   "node_modules/yaml/dist/compose/resolve-flow-collection.js"(exports) {
     "use strict";
-    var identity2 = require_identity();
+    var identity3 = require_identity();
     var Pair = require_Pair();
     var YAMLMap = require_YAMLMap();
     var YAMLSeq = require_YAMLSeq();
@@ -32054,9 +32054,9 @@ var require_resolve_flow_collection = __commonJS({
     var blockMsg = "Block collections are not allowed within flow collections";
     var isBlock = (token) => token && (token.type === "block-map" || token.type === "block-seq");
     function resolveFlowCollection({ composeNode, composeEmptyNode }, ctx, fc, onError, tag) {
-      const isMap = fc.start.source === "{";
-      const fcName = isMap ? "flow map" : "flow sequence";
-      const NodeClass = tag?.nodeClass ?? (isMap ? YAMLMap.YAMLMap : YAMLSeq.YAMLSeq);
+      const isMap2 = fc.start.source === "{";
+      const fcName = isMap2 ? "flow map" : "flow sequence";
+      const NodeClass = tag?.nodeClass ?? (isMap2 ? YAMLMap.YAMLMap : YAMLSeq.YAMLSeq);
       const coll = new NodeClass(ctx.schema);
       coll.flow = true;
       const atRoot = ctx.atRoot;
@@ -32092,7 +32092,7 @@ var require_resolve_flow_collection = __commonJS({
             offset = props2.end;
             continue;
           }
-          if (!isMap && ctx.options.strict && utilContainsNewline.containsNewline(key2))
+          if (!isMap2 && ctx.options.strict && utilContainsNewline.containsNewline(key2))
             onError(
               key2,
               // checked by containsNewline()
@@ -32122,7 +32122,7 @@ var require_resolve_flow_collection = __commonJS({
             }
             if (prevItemComment) {
               let prev = coll.items[coll.items.length - 1];
-              if (identity2.isPair(prev))
+              if (identity3.isPair(prev))
                 prev = prev.value ?? prev.key;
               if (prev.comment)
                 prev.comment += "\n" + prevItemComment;
@@ -32132,7 +32132,7 @@ var require_resolve_flow_collection = __commonJS({
             }
           }
         }
-        if (!isMap && !sep && !props2.found) {
+        if (!isMap2 && !sep && !props2.found) {
           const valueNode = value ? composeNode(ctx, value, props2, onError) : composeEmptyNode(ctx, props2.end, sep, null, props2, onError);
           coll.items.push(valueNode);
           offset = valueNode.range[2];
@@ -32155,7 +32155,7 @@ var require_resolve_flow_collection = __commonJS({
             startOnNewline: false
           });
           if (valueProps.found) {
-            if (!isMap && !props2.found && ctx.options.strict) {
+            if (!isMap2 && !props2.found && ctx.options.strict) {
               if (sep)
                 for (const st of sep) {
                   if (st === valueProps.found)
@@ -32187,7 +32187,7 @@ var require_resolve_flow_collection = __commonJS({
           const pair = new Pair.Pair(keyNode, valueNode);
           if (ctx.options.keepSourceTokens)
             pair.srcToken = collItem;
-          if (isMap) {
+          if (isMap2) {
             const map3 = coll;
             if (utilMapIncludes.mapIncludes(ctx, map3.items, keyNode))
               onError(keyStart, "DUPLICATE_KEY", "Map keys must be unique");
@@ -32203,7 +32203,7 @@ var require_resolve_flow_collection = __commonJS({
           offset = valueNode ? valueNode.range[2] : valueProps.end;
         }
       }
-      const expectedEnd = isMap ? "}" : "]";
+      const expectedEnd = isMap2 ? "}" : "]";
       const [ce, ...ee] = fc.end;
       let cePos = offset;
       if (ce?.source === expectedEnd)
@@ -32237,7 +32237,7 @@ var require_resolve_flow_collection = __commonJS({
 var require_compose_collection = __commonJS({
   "node_modules/yaml/dist/compose/compose-collection.js"(exports) {
     "use strict";
-    var identity2 = require_identity();
+    var identity3 = require_identity();
     var Scalar = require_Scalar();
     var YAMLMap = require_YAMLMap();
     var YAMLSeq = require_YAMLSeq();
@@ -32262,8 +32262,8 @@ var require_compose_collection = __commonJS({
         const { anchor, newlineAfterProp: nl } = props2;
         const lastProp = anchor && tagToken ? anchor.offset > tagToken.offset ? anchor : tagToken : anchor ?? tagToken;
         if (lastProp && (!nl || nl.offset < lastProp.offset)) {
-          const message2 = "Missing newline after block sequence props";
-          onError(lastProp, "MISSING_CHAR", message2);
+          const message3 = "Missing newline after block sequence props";
+          onError(lastProp, "MISSING_CHAR", message3);
         }
       }
       const expType = token.type === "block-map" ? "map" : token.type === "block-seq" ? "seq" : token.start.source === "{" ? "map" : "seq";
@@ -32287,7 +32287,7 @@ var require_compose_collection = __commonJS({
       }
       const coll = resolveCollection(CN, ctx, token, onError, tagName, tag);
       const res = tag.resolve?.(coll, (msg) => onError(tagToken, "TAG_RESOLVE_FAILED", msg), ctx.options) ?? coll;
-      const node = identity2.isNode(res) ? res : new Scalar.Scalar(res);
+      const node = identity3.isNode(res) ? res : new Scalar.Scalar(res);
       node.range = coll.range;
       node.tag = tagName;
       if (tag?.format)
@@ -32335,15 +32335,15 @@ var require_resolve_block_scalar = __commonJS({
             trimIndent = indent.length;
         } else {
           if (indent.length < trimIndent) {
-            const message2 = "Block scalars with more-indented leading empty lines must use an explicit indentation indicator";
-            onError(offset + indent.length, "MISSING_CHAR", message2);
+            const message3 = "Block scalars with more-indented leading empty lines must use an explicit indentation indicator";
+            onError(offset + indent.length, "MISSING_CHAR", message3);
           }
           if (header.indent === 0)
             trimIndent = indent.length;
           contentStart = i;
           if (trimIndent === 0 && !ctx.atRoot) {
-            const message2 = "Block scalar values in collections must be indented";
-            onError(offset, "BAD_INDENT", message2);
+            const message3 = "Block scalar values in collections must be indented";
+            onError(offset, "BAD_INDENT", message3);
           }
           break;
         }
@@ -32366,8 +32366,8 @@ var require_resolve_block_scalar = __commonJS({
           content = content.slice(0, -1);
         if (content && indent.length < trimIndent) {
           const src = header.indent ? "explicit indentation indicator" : "first line";
-          const message2 = `Block scalar lines must not be less indented than their ${src}`;
-          onError(offset - content.length - (crlf ? 2 : 1), "BAD_INDENT", message2);
+          const message3 = `Block scalar lines must not be less indented than their ${src}`;
+          onError(offset - content.length - (crlf ? 2 : 1), "BAD_INDENT", message3);
           indent = "";
         }
         if (type2 === Scalar.Scalar.BLOCK_LITERAL) {
@@ -32445,8 +32445,8 @@ var require_resolve_block_scalar = __commonJS({
             break;
           case "comment":
             if (strict && !hasSpace) {
-              const message2 = "Comments must be separated from other tokens by white space characters";
-              onError(token, "MISSING_CHAR", message2);
+              const message3 = "Comments must be separated from other tokens by white space characters";
+              onError(token, "MISSING_CHAR", message3);
             }
             length += token.source.length;
             comment = token.source.substring(1);
@@ -32457,8 +32457,8 @@ var require_resolve_block_scalar = __commonJS({
             break;
           /* istanbul ignore next should not happen */
           default: {
-            const message2 = `Unexpected token in block scalar header: ${token.type}`;
-            onError(token, "UNEXPECTED_TOKEN", message2);
+            const message3 = `Unexpected token in block scalar header: ${token.type}`;
+            onError(token, "UNEXPECTED_TOKEN", message3);
             const ts = token.source;
             if (ts && typeof ts === "string")
               length += ts.length;
@@ -32706,7 +32706,7 @@ var require_resolve_flow_scalar = __commonJS({
 var require_compose_scalar = __commonJS({
   "node_modules/yaml/dist/compose/compose-scalar.js"(exports) {
     "use strict";
-    var identity2 = require_identity();
+    var identity3 = require_identity();
     var Scalar = require_Scalar();
     var resolveBlockScalar = require_resolve_block_scalar();
     var resolveFlowScalar = require_resolve_flow_scalar();
@@ -32715,17 +32715,17 @@ var require_compose_scalar = __commonJS({
       const tagName = tagToken ? ctx.directives.tagName(tagToken.source, (msg) => onError(tagToken, "TAG_RESOLVE_FAILED", msg)) : null;
       let tag;
       if (ctx.options.stringKeys && ctx.atKey) {
-        tag = ctx.schema[identity2.SCALAR];
+        tag = ctx.schema[identity3.SCALAR];
       } else if (tagName)
         tag = findScalarTagByName(ctx.schema, value, tagName, tagToken, onError);
       else if (token.type === "scalar")
         tag = findScalarTagByTest(ctx, value, token, onError);
       else
-        tag = ctx.schema[identity2.SCALAR];
+        tag = ctx.schema[identity3.SCALAR];
       let scalar;
       try {
         const res = tag.resolve(value, (msg) => onError(tagToken ?? token, "TAG_RESOLVE_FAILED", msg), ctx.options);
-        scalar = identity2.isScalar(res) ? res : new Scalar.Scalar(res);
+        scalar = identity3.isScalar(res) ? res : new Scalar.Scalar(res);
       } catch (error2) {
         const msg = error2 instanceof Error ? error2.message : String(error2);
         onError(tagToken ?? token, "TAG_RESOLVE_FAILED", msg);
@@ -32745,7 +32745,7 @@ var require_compose_scalar = __commonJS({
     }
     function findScalarTagByName(schema2, value, tagName, tagToken, onError) {
       if (tagName === "!")
-        return schema2[identity2.SCALAR];
+        return schema2[identity3.SCALAR];
       const matchWithTest = [];
       for (const tag of schema2.tags) {
         if (!tag.collection && tag.tag === tagName) {
@@ -32764,12 +32764,12 @@ var require_compose_scalar = __commonJS({
         return kt;
       }
       onError(tagToken, "TAG_RESOLVE_FAILED", `Unresolved tag: ${tagName}`, tagName !== "tag:yaml.org,2002:str");
-      return schema2[identity2.SCALAR];
+      return schema2[identity3.SCALAR];
     }
     function findScalarTagByTest({ atKey, directives, schema: schema2 }, value, token, onError) {
-      const tag = schema2.tags.find((tag2) => (tag2.default === true || atKey && tag2.default === "key") && tag2.test?.test(value)) || schema2[identity2.SCALAR];
+      const tag = schema2.tags.find((tag2) => (tag2.default === true || atKey && tag2.default === "key") && tag2.test?.test(value)) || schema2[identity3.SCALAR];
       if (schema2.compat) {
-        const compat = schema2.compat.find((tag2) => tag2.default && tag2.test?.test(value)) ?? schema2[identity2.SCALAR];
+        const compat = schema2.compat.find((tag2) => tag2.default && tag2.test?.test(value)) ?? schema2[identity3.SCALAR];
         if (tag.tag !== compat.tag) {
           const ts = directives.tagString(tag.tag);
           const cs = directives.tagString(compat.tag);
@@ -32818,7 +32818,7 @@ var require_compose_node = __commonJS({
   "node_modules/yaml/dist/compose/compose-node.js"(exports) {
     "use strict";
     var Alias = require_Alias();
-    var identity2 = require_identity();
+    var identity3 = require_identity();
     var composeCollection = require_compose_collection();
     var composeScalar = require_compose_scalar();
     var resolveEnd = require_resolve_end();
@@ -32851,20 +32851,20 @@ var require_compose_node = __commonJS({
             if (anchor)
               node.anchor = anchor.source.substring(1);
           } catch (error2) {
-            const message2 = error2 instanceof Error ? error2.message : String(error2);
-            onError(token, "RESOURCE_EXHAUSTION", message2);
+            const message3 = error2 instanceof Error ? error2.message : String(error2);
+            onError(token, "RESOURCE_EXHAUSTION", message3);
           }
           break;
         default: {
-          const message2 = token.type === "error" ? token.message : `Unsupported token (type: ${token.type})`;
-          onError(token, "UNEXPECTED_TOKEN", message2);
+          const message3 = token.type === "error" ? token.message : `Unsupported token (type: ${token.type})`;
+          onError(token, "UNEXPECTED_TOKEN", message3);
           isSrcToken = false;
         }
       }
       node ?? (node = composeEmptyNode(ctx, token.offset, void 0, null, props2, onError));
       if (anchor && node.anchor === "")
         onError(anchor, "BAD_ALIAS", "Anchor cannot be an empty string");
-      if (atKey && ctx.options.stringKeys && (!identity2.isScalar(node) || typeof node.value !== "string" || node.tag && node.tag !== "tag:yaml.org,2002:str")) {
+      if (atKey && ctx.options.stringKeys && (!identity3.isScalar(node) || typeof node.value !== "string" || node.tag && node.tag !== "tag:yaml.org,2002:str")) {
         const msg = "With stringKeys, all keys must be strings";
         onError(tag ?? token, "NON_STRING_KEY", msg);
       }
@@ -32970,7 +32970,7 @@ var require_composer = __commonJS({
     var directives = require_directives();
     var Document2 = require_Document();
     var errors = require_errors2();
-    var identity2 = require_identity();
+    var identity3 = require_identity();
     var composeDoc = require_compose_doc();
     var resolveEnd = require_resolve_end();
     function getErrorPos(src) {
@@ -33013,12 +33013,12 @@ var require_composer = __commonJS({
         this.prelude = [];
         this.errors = [];
         this.warnings = [];
-        this.onError = (source, code, message2, warning2) => {
+        this.onError = (source, code, message3, warning2) => {
           const pos = getErrorPos(source);
           if (warning2)
-            this.warnings.push(new errors.YAMLWarning(pos, code, message2));
+            this.warnings.push(new errors.YAMLWarning(pos, code, message3));
           else
-            this.errors.push(new errors.YAMLParseError(pos, code, message2));
+            this.errors.push(new errors.YAMLParseError(pos, code, message3));
         };
         this.directives = new directives.Directives({ version: options.version || "1.2" });
         this.options = options;
@@ -33032,9 +33032,9 @@ var require_composer = __commonJS({
 ${comment}` : comment;
           } else if (afterEmptyLine || doc.directives.docStart || !dc) {
             doc.commentBefore = comment;
-          } else if (identity2.isCollection(dc) && !dc.flow && dc.items.length > 0) {
+          } else if (identity3.isCollection(dc) && !dc.flow && dc.items.length > 0) {
             let it = dc.items[0];
-            if (identity2.isPair(it))
+            if (identity3.isPair(it))
               it = it.key;
             const cb = it.commentBefore;
             it.commentBefore = cb ? `${comment}
@@ -33088,10 +33088,10 @@ ${cb}` : comment;
           console.dir(token, { depth: null });
         switch (token.type) {
           case "directive":
-            this.directives.add(token.source, (offset, message2, warning2) => {
+            this.directives.add(token.source, (offset, message3, warning2) => {
               const pos = getErrorPos(token);
               pos[0] += offset;
-              this.onError(pos, "BAD_DIRECTIVE", message2, warning2);
+              this.onError(pos, "BAD_DIRECTIVE", message3, warning2);
             });
             this.prelude.push(token.source);
             this.atDirectives = true;
@@ -33180,12 +33180,12 @@ var require_cst_scalar = __commonJS({
     var stringifyString = require_stringifyString();
     function resolveAsScalar(token, strict = true, onError) {
       if (token) {
-        const _onError = (pos, code, message2) => {
+        const _onError = (pos, code, message3) => {
           const offset = typeof pos === "number" ? pos : Array.isArray(pos) ? pos[0] : pos.offset;
           if (onError)
-            onError(offset, code, message2);
+            onError(offset, code, message3);
           else
-            throw new errors.YAMLParseError([offset, offset + 1], code, message2);
+            throw new errors.YAMLParseError([offset, offset + 1], code, message3);
         };
         switch (token.type) {
           case "scalar":
@@ -33602,7 +33602,7 @@ var require_lexer = __commonJS({
     var flowIndicatorChars = new Set(",[]{}");
     var invalidAnchorChars = new Set(" ,[]{}\n\r	");
     var isNotAnchorChar = (ch) => !ch || invalidAnchorChars.has(ch);
-    var Lexer = class {
+    var Lexer2 = class {
       constructor() {
         this.atEnd = false;
         this.blockScalarIndent = -1;
@@ -34165,7 +34165,7 @@ var require_lexer = __commonJS({
         return yield* this.pushToIndex(i, false);
       }
     };
-    exports.Lexer = Lexer;
+    exports.Lexer = Lexer2;
   }
 });
 
@@ -34173,7 +34173,7 @@ var require_lexer = __commonJS({
 var require_line_counter = __commonJS({
   "node_modules/yaml/dist/parse/line-counter.js"(exports) {
     "use strict";
-    var LineCounter2 = class {
+    var LineCounter3 = class {
       constructor() {
         this.lineStarts = [];
         this.addNewLine = (offset) => this.lineStarts.push(offset);
@@ -34196,7 +34196,7 @@ var require_line_counter = __commonJS({
         };
       }
     };
-    exports.LineCounter = LineCounter2;
+    exports.LineCounter = LineCounter3;
   }
 });
 
@@ -34297,7 +34297,7 @@ var require_parser = __commonJS({
         }
       }
     }
-    var Parser = class {
+    var Parser2 = class {
       /**
        * @param onNewLine - If defined, called separately with the start position of
        *   each new line (in `parse()`, including the start of input).
@@ -34345,8 +34345,8 @@ var require_parser = __commonJS({
         }
         const type2 = cst.tokenType(source);
         if (!type2) {
-          const message2 = `Not a YAML token: ${source}`;
-          yield* this.pop({ type: "error", offset: this.offset, message: message2, source });
+          const message3 = `Not a YAML token: ${source}`;
+          yield* this.pop({ type: "error", offset: this.offset, message: message3, source });
           this.offset += source.length;
         } else if (type2 === "scalar") {
           this.atNewLine = false;
@@ -34436,8 +34436,8 @@ var require_parser = __commonJS({
       *pop(error2) {
         const token = error2 ?? this.stack.pop();
         if (!token) {
-          const message2 = "Tried to pop an empty stack";
-          yield { type: "error", offset: this.offset, source: "", message: message2 };
+          const message3 = "Tried to pop an empty stack";
+          yield { type: "error", offset: this.offset, source: "", message: message3 };
         } else if (this.stack.length === 0) {
           yield token;
         } else {
@@ -35070,7 +35070,7 @@ var require_parser = __commonJS({
         }
       }
     };
-    exports.Parser = Parser;
+    exports.Parser = Parser2;
   }
 });
 
@@ -35082,7 +35082,7 @@ var require_public_api2 = __commonJS({
     var Document2 = require_Document();
     var errors = require_errors2();
     var log = require_log();
-    var identity2 = require_identity();
+    var identity3 = require_identity();
     var lineCounter = require_line_counter();
     var parser = require_parser();
     function parseOptions(options) {
@@ -35104,7 +35104,7 @@ var require_public_api2 = __commonJS({
         return docs;
       return Object.assign([], { empty: true }, composer$1.streamInfo());
     }
-    function parseDocument(source, options = {}) {
+    function parseDocument2(source, options = {}) {
       const { lineCounter: lineCounter2, prettyErrors } = parseOptions(options);
       const parser$1 = new parser.Parser(lineCounter2?.addNewLine);
       const composer$1 = new composer.Composer(options);
@@ -35123,14 +35123,14 @@ var require_public_api2 = __commonJS({
       }
       return doc;
     }
-    function parse2(src, reviver, options) {
+    function parse3(src, reviver, options) {
       let _reviver = void 0;
       if (typeof reviver === "function") {
         _reviver = reviver;
       } else if (options === void 0 && reviver && typeof reviver === "object") {
         options = reviver;
       }
-      const doc = parseDocument(src, options);
+      const doc = parseDocument2(src, options);
       if (!doc)
         return null;
       doc.warnings.forEach((warning2) => log.warn(doc.options.logLevel, warning2));
@@ -35160,13 +35160,13 @@ var require_public_api2 = __commonJS({
         if (!keepUndefined)
           return void 0;
       }
-      if (identity2.isDocument(value) && !_replacer)
+      if (identity3.isDocument(value) && !_replacer)
         return value.toString(options);
       return new Document2.Document(value, _replacer, options).toString(options);
     }
-    exports.parse = parse2;
+    exports.parse = parse3;
     exports.parseAllDocuments = parseAllDocuments2;
-    exports.parseDocument = parseDocument;
+    exports.parseDocument = parseDocument2;
     exports.stringify = stringify2;
   }
 });
@@ -35180,7 +35180,7 @@ var require_dist3 = __commonJS({
     var Schema2 = require_Schema();
     var errors = require_errors2();
     var Alias = require_Alias();
-    var identity2 = require_identity();
+    var identity3 = require_identity();
     var Pair = require_Pair();
     var Scalar = require_Scalar();
     var YAMLMap = require_YAMLMap();
@@ -35198,14 +35198,14 @@ var require_dist3 = __commonJS({
     exports.YAMLParseError = errors.YAMLParseError;
     exports.YAMLWarning = errors.YAMLWarning;
     exports.Alias = Alias.Alias;
-    exports.isAlias = identity2.isAlias;
-    exports.isCollection = identity2.isCollection;
-    exports.isDocument = identity2.isDocument;
-    exports.isMap = identity2.isMap;
-    exports.isNode = identity2.isNode;
-    exports.isPair = identity2.isPair;
-    exports.isScalar = identity2.isScalar;
-    exports.isSeq = identity2.isSeq;
+    exports.isAlias = identity3.isAlias;
+    exports.isCollection = identity3.isCollection;
+    exports.isDocument = identity3.isDocument;
+    exports.isMap = identity3.isMap;
+    exports.isNode = identity3.isNode;
+    exports.isPair = identity3.isPair;
+    exports.isScalar = identity3.isScalar;
+    exports.isSeq = identity3.isSeq;
     exports.Pair = Pair.Pair;
     exports.Scalar = Scalar.Scalar;
     exports.YAMLMap = YAMLMap.YAMLMap;
@@ -35220,6 +35220,9893 @@ var require_dist3 = __commonJS({
     exports.stringify = publicApi.stringify;
     exports.visit = visit.visit;
     exports.visitAsync = visit.visitAsync;
+  }
+});
+
+// node_modules/@stdlib/utils-define-property/lib/define_property.js
+var require_define_property = __commonJS({
+  "node_modules/@stdlib/utils-define-property/lib/define_property.js"(exports, module) {
+    "use strict";
+    var main = typeof Object.defineProperty === "function" ? Object.defineProperty : null;
+    module.exports = main;
+  }
+});
+
+// node_modules/@stdlib/utils-define-property/lib/has_define_property_support.js
+var require_has_define_property_support = __commonJS({
+  "node_modules/@stdlib/utils-define-property/lib/has_define_property_support.js"(exports, module) {
+    "use strict";
+    var defineProperty = require_define_property();
+    function hasDefinePropertySupport() {
+      try {
+        defineProperty({}, "x", {});
+        return true;
+      } catch (err) {
+        return false;
+      }
+    }
+    module.exports = hasDefinePropertySupport;
+  }
+});
+
+// node_modules/@stdlib/utils-define-property/lib/builtin.js
+var require_builtin = __commonJS({
+  "node_modules/@stdlib/utils-define-property/lib/builtin.js"(exports, module) {
+    "use strict";
+    var defineProperty = Object.defineProperty;
+    module.exports = defineProperty;
+  }
+});
+
+// node_modules/@stdlib/string-base-format-interpolate/lib/is_number.js
+var require_is_number = __commonJS({
+  "node_modules/@stdlib/string-base-format-interpolate/lib/is_number.js"(exports, module) {
+    "use strict";
+    function isNumber(value) {
+      return typeof value === "number";
+    }
+    module.exports = isNumber;
+  }
+});
+
+// node_modules/@stdlib/string-base-format-interpolate/lib/zero_pad.js
+var require_zero_pad = __commonJS({
+  "node_modules/@stdlib/string-base-format-interpolate/lib/zero_pad.js"(exports, module) {
+    "use strict";
+    function startsWithMinus(str2) {
+      return str2[0] === "-";
+    }
+    function zeros(n) {
+      var out = "";
+      var i;
+      for (i = 0; i < n; i++) {
+        out += "0";
+      }
+      return out;
+    }
+    function zeroPad(str2, width, right) {
+      var negative = false;
+      var pad = width - str2.length;
+      if (pad < 0) {
+        return str2;
+      }
+      if (startsWithMinus(str2)) {
+        negative = true;
+        str2 = str2.substr(1);
+      }
+      str2 = right ? str2 + zeros(pad) : zeros(pad) + str2;
+      if (negative) {
+        str2 = "-" + str2;
+      }
+      return str2;
+    }
+    module.exports = zeroPad;
+  }
+});
+
+// node_modules/@stdlib/string-base-format-interpolate/lib/format_integer.js
+var require_format_integer = __commonJS({
+  "node_modules/@stdlib/string-base-format-interpolate/lib/format_integer.js"(exports, module) {
+    "use strict";
+    var isNumber = require_is_number();
+    var zeroPad = require_zero_pad();
+    var lowercase = String.prototype.toLowerCase;
+    var uppercase = String.prototype.toUpperCase;
+    function formatInteger(token) {
+      var base;
+      var out;
+      var i;
+      switch (token.specifier) {
+        case "b":
+          base = 2;
+          break;
+        case "o":
+          base = 8;
+          break;
+        case "x":
+        case "X":
+          base = 16;
+          break;
+        case "d":
+        case "i":
+        case "u":
+        default:
+          base = 10;
+          break;
+      }
+      out = token.arg;
+      i = parseInt(out, 10);
+      if (!isFinite(i)) {
+        if (!isNumber(out)) {
+          throw new Error("invalid integer. Value: " + out);
+        }
+        i = 0;
+      }
+      if (i < 0 && (token.specifier === "u" || base !== 10)) {
+        i = 4294967295 + i + 1;
+      }
+      if (i < 0) {
+        out = (-i).toString(base);
+        if (token.precision) {
+          out = zeroPad(out, token.precision, token.padRight);
+        }
+        out = "-" + out;
+      } else {
+        out = i.toString(base);
+        if (!i && !token.precision) {
+          out = "";
+        } else if (token.precision) {
+          out = zeroPad(out, token.precision, token.padRight);
+        }
+        if (token.sign) {
+          out = token.sign + out;
+        }
+      }
+      if (base === 16) {
+        if (token.alternate) {
+          out = "0x" + out;
+        }
+        out = token.specifier === uppercase.call(token.specifier) ? uppercase.call(out) : lowercase.call(out);
+      }
+      if (base === 8) {
+        if (token.alternate && out.charAt(0) !== "0") {
+          out = "0" + out;
+        }
+      }
+      return out;
+    }
+    module.exports = formatInteger;
+  }
+});
+
+// node_modules/@stdlib/string-base-format-interpolate/lib/is_string.js
+var require_is_string = __commonJS({
+  "node_modules/@stdlib/string-base-format-interpolate/lib/is_string.js"(exports, module) {
+    "use strict";
+    function isString(value) {
+      return typeof value === "string";
+    }
+    module.exports = isString;
+  }
+});
+
+// node_modules/@stdlib/string-base-format-interpolate/lib/format_double.js
+var require_format_double = __commonJS({
+  "node_modules/@stdlib/string-base-format-interpolate/lib/format_double.js"(exports, module) {
+    "use strict";
+    var abs = Math.abs;
+    var lowercase = String.prototype.toLowerCase;
+    var uppercase = String.prototype.toUpperCase;
+    var replace = String.prototype.replace;
+    var RE_EXP_POS_DIGITS = /e\+(\d)$/;
+    var RE_EXP_NEG_DIGITS = /e-(\d)$/;
+    var RE_ONLY_DIGITS = /^(\d+)$/;
+    var RE_DIGITS_BEFORE_EXP = /^(\d+)e/;
+    var RE_TRAILING_PERIOD_ZERO = /\.0$/;
+    var RE_PERIOD_ZERO_EXP = /\.0*e/;
+    var RE_ZERO_BEFORE_EXP = /(\..*[^0])0*e/;
+    function formatDouble(f, token) {
+      var digits;
+      var out;
+      switch (token.specifier) {
+        case "e":
+        case "E":
+          out = f.toExponential(token.precision);
+          break;
+        case "f":
+        case "F":
+          out = f.toFixed(token.precision);
+          break;
+        case "g":
+        case "G":
+          if (abs(f) < 1e-4) {
+            digits = token.precision;
+            if (digits > 0) {
+              digits -= 1;
+            }
+            out = f.toExponential(digits);
+          } else {
+            out = f.toPrecision(token.precision);
+          }
+          if (!token.alternate) {
+            out = replace.call(out, RE_ZERO_BEFORE_EXP, "$1e");
+            out = replace.call(out, RE_PERIOD_ZERO_EXP, "e");
+            out = replace.call(out, RE_TRAILING_PERIOD_ZERO, "");
+          }
+          break;
+        default:
+          throw new Error("invalid double notation. Value: " + token.specifier);
+      }
+      out = replace.call(out, RE_EXP_POS_DIGITS, "e+0$1");
+      out = replace.call(out, RE_EXP_NEG_DIGITS, "e-0$1");
+      if (token.alternate) {
+        out = replace.call(out, RE_ONLY_DIGITS, "$1.");
+        out = replace.call(out, RE_DIGITS_BEFORE_EXP, "$1.e");
+      }
+      if (f >= 0 && token.sign) {
+        out = token.sign + out;
+      }
+      out = token.specifier === uppercase.call(token.specifier) ? uppercase.call(out) : lowercase.call(out);
+      return out;
+    }
+    module.exports = formatDouble;
+  }
+});
+
+// node_modules/@stdlib/string-base-format-interpolate/lib/space_pad.js
+var require_space_pad = __commonJS({
+  "node_modules/@stdlib/string-base-format-interpolate/lib/space_pad.js"(exports, module) {
+    "use strict";
+    function spaces(n) {
+      var out = "";
+      var i;
+      for (i = 0; i < n; i++) {
+        out += " ";
+      }
+      return out;
+    }
+    function spacePad(str2, width, right) {
+      var pad = width - str2.length;
+      if (pad < 0) {
+        return str2;
+      }
+      str2 = right ? str2 + spaces(pad) : spaces(pad) + str2;
+      return str2;
+    }
+    module.exports = spacePad;
+  }
+});
+
+// node_modules/@stdlib/string-base-format-interpolate/lib/main.js
+var require_main = __commonJS({
+  "node_modules/@stdlib/string-base-format-interpolate/lib/main.js"(exports, module) {
+    "use strict";
+    var formatInteger = require_format_integer();
+    var isString = require_is_string();
+    var isNumber = require_is_number();
+    var formatDouble = require_format_double();
+    var spacePad = require_space_pad();
+    var zeroPad = require_zero_pad();
+    var fromCharCode = String.fromCharCode;
+    var isArray2 = Array.isArray;
+    function isnan(value) {
+      return value !== value;
+    }
+    function initialize(token) {
+      var out = {};
+      out.specifier = token.specifier;
+      out.precision = token.precision === void 0 ? 1 : token.precision;
+      out.width = token.width;
+      out.flags = token.flags || "";
+      out.mapping = token.mapping;
+      return out;
+    }
+    function formatInterpolate(tokens) {
+      var hasPeriod;
+      var flags;
+      var token;
+      var flag;
+      var num2;
+      var out;
+      var pos;
+      var f;
+      var i;
+      var j;
+      if (!isArray2(tokens)) {
+        throw new TypeError("invalid argument. First argument must be an array. Value: `" + tokens + "`.");
+      }
+      out = "";
+      pos = 1;
+      for (i = 0; i < tokens.length; i++) {
+        token = tokens[i];
+        if (isString(token)) {
+          out += token;
+        } else {
+          hasPeriod = token.precision !== void 0;
+          token = initialize(token);
+          if (!token.specifier) {
+            throw new TypeError("invalid argument. Token is missing `specifier` property. Index: `" + i + "`. Value: `" + token + "`.");
+          }
+          if (token.mapping) {
+            pos = token.mapping;
+          }
+          flags = token.flags;
+          for (j = 0; j < flags.length; j++) {
+            flag = flags.charAt(j);
+            switch (flag) {
+              case " ":
+                token.sign = " ";
+                break;
+              case "+":
+                token.sign = "+";
+                break;
+              case "-":
+                token.padRight = true;
+                token.padZeros = false;
+                break;
+              case "0":
+                token.padZeros = flags.indexOf("-") < 0;
+                break;
+              case "#":
+                token.alternate = true;
+                break;
+              default:
+                throw new Error("invalid flag: " + flag);
+            }
+          }
+          if (token.width === "*") {
+            token.width = parseInt(arguments[pos], 10);
+            pos += 1;
+            if (isnan(token.width)) {
+              throw new TypeError("the argument for * width at position " + pos + " is not a number. Value: `" + token.width + "`.");
+            }
+            if (token.width < 0) {
+              token.padRight = true;
+              token.width = -token.width;
+            }
+          }
+          if (hasPeriod) {
+            if (token.precision === "*") {
+              token.precision = parseInt(arguments[pos], 10);
+              pos += 1;
+              if (isnan(token.precision)) {
+                throw new TypeError("the argument for * precision at position " + pos + " is not a number. Value: `" + token.precision + "`.");
+              }
+              if (token.precision < 0) {
+                token.precision = 1;
+                hasPeriod = false;
+              }
+            }
+          }
+          token.arg = arguments[pos];
+          switch (token.specifier) {
+            case "b":
+            case "o":
+            case "x":
+            case "X":
+            case "d":
+            case "i":
+            case "u":
+              if (hasPeriod) {
+                token.padZeros = false;
+              }
+              token.arg = formatInteger(token);
+              break;
+            case "s":
+              token.maxWidth = hasPeriod ? token.precision : -1;
+              token.arg = String(token.arg);
+              break;
+            case "c":
+              if (!isnan(token.arg)) {
+                num2 = parseInt(token.arg, 10);
+                if (num2 < 0 || num2 > 127) {
+                  throw new Error("invalid character code. Value: " + token.arg);
+                }
+                token.arg = isnan(num2) ? String(token.arg) : fromCharCode(num2);
+              }
+              break;
+            case "e":
+            case "E":
+            case "f":
+            case "F":
+            case "g":
+            case "G":
+              if (!hasPeriod) {
+                token.precision = 6;
+              }
+              f = parseFloat(token.arg);
+              if (!isFinite(f)) {
+                if (!isNumber(token.arg)) {
+                  throw new Error("invalid floating-point number. Value: " + out);
+                }
+                f = token.arg;
+                token.padZeros = false;
+              }
+              token.arg = formatDouble(f, token);
+              break;
+            default:
+              throw new Error("invalid specifier: " + token.specifier);
+          }
+          if (token.maxWidth >= 0 && token.arg.length > token.maxWidth) {
+            token.arg = token.arg.substring(0, token.maxWidth);
+          }
+          if (token.padZeros) {
+            token.arg = zeroPad(token.arg, token.width || token.precision, token.padRight);
+          } else if (token.width) {
+            token.arg = spacePad(token.arg, token.width, token.padRight);
+          }
+          out += token.arg || "";
+          pos += 1;
+        }
+      }
+      return out;
+    }
+    module.exports = formatInterpolate;
+  }
+});
+
+// node_modules/@stdlib/string-base-format-interpolate/lib/index.js
+var require_lib3 = __commonJS({
+  "node_modules/@stdlib/string-base-format-interpolate/lib/index.js"(exports, module) {
+    "use strict";
+    var main = require_main();
+    module.exports = main;
+  }
+});
+
+// node_modules/@stdlib/string-base-format-tokenize/lib/main.js
+var require_main2 = __commonJS({
+  "node_modules/@stdlib/string-base-format-tokenize/lib/main.js"(exports, module) {
+    "use strict";
+    var RE = /%(?:([1-9]\d*)\$)?([0 +\-#]*)(\*|\d+)?(?:(\.)(\*|\d+)?)?[hlL]?([%A-Za-z])/g;
+    function parse3(match) {
+      var token = {
+        "mapping": match[1] ? parseInt(match[1], 10) : void 0,
+        "flags": match[2],
+        "width": match[3],
+        "precision": match[5],
+        "specifier": match[6]
+      };
+      if (match[4] === "." && match[5] === void 0) {
+        token.precision = "1";
+      }
+      return token;
+    }
+    function formatTokenize(str2) {
+      var content;
+      var tokens;
+      var match;
+      var prev;
+      tokens = [];
+      prev = 0;
+      match = RE.exec(str2);
+      while (match) {
+        content = str2.slice(prev, RE.lastIndex - match[0].length);
+        if (content.length) {
+          tokens.push(content);
+        }
+        if (match[6] === "%") {
+          tokens.push("%");
+        } else {
+          tokens.push(parse3(match));
+        }
+        prev = RE.lastIndex;
+        match = RE.exec(str2);
+      }
+      content = str2.slice(prev);
+      if (content.length) {
+        tokens.push(content);
+      }
+      return tokens;
+    }
+    module.exports = formatTokenize;
+  }
+});
+
+// node_modules/@stdlib/string-base-format-tokenize/lib/index.js
+var require_lib4 = __commonJS({
+  "node_modules/@stdlib/string-base-format-tokenize/lib/index.js"(exports, module) {
+    "use strict";
+    var main = require_main2();
+    module.exports = main;
+  }
+});
+
+// node_modules/@stdlib/string-format/lib/is_string.js
+var require_is_string2 = __commonJS({
+  "node_modules/@stdlib/string-format/lib/is_string.js"(exports, module) {
+    "use strict";
+    function isString(value) {
+      return typeof value === "string";
+    }
+    module.exports = isString;
+  }
+});
+
+// node_modules/@stdlib/string-format/lib/main.js
+var require_main3 = __commonJS({
+  "node_modules/@stdlib/string-format/lib/main.js"(exports, module) {
+    "use strict";
+    var interpolate = require_lib3();
+    var tokenize = require_lib4();
+    var isString = require_is_string2();
+    function format(str2) {
+      var args;
+      var i;
+      if (!isString(str2)) {
+        throw new TypeError(format("invalid argument. First argument must be a string. Value: `%s`.", str2));
+      }
+      args = [tokenize(str2)];
+      for (i = 1; i < arguments.length; i++) {
+        args.push(arguments[i]);
+      }
+      return interpolate.apply(null, args);
+    }
+    module.exports = format;
+  }
+});
+
+// node_modules/@stdlib/string-format/lib/index.js
+var require_lib5 = __commonJS({
+  "node_modules/@stdlib/string-format/lib/index.js"(exports, module) {
+    "use strict";
+    var main = require_main3();
+    module.exports = main;
+  }
+});
+
+// node_modules/@stdlib/utils-define-property/lib/polyfill.js
+var require_polyfill = __commonJS({
+  "node_modules/@stdlib/utils-define-property/lib/polyfill.js"(exports, module) {
+    "use strict";
+    var format = require_lib5();
+    var objectProtoype = Object.prototype;
+    var toStr = objectProtoype.toString;
+    var defineGetter = objectProtoype.__defineGetter__;
+    var defineSetter = objectProtoype.__defineSetter__;
+    var lookupGetter = objectProtoype.__lookupGetter__;
+    var lookupSetter = objectProtoype.__lookupSetter__;
+    function defineProperty(obj2, prop, descriptor) {
+      var prototype;
+      var hasValue;
+      var hasGet;
+      var hasSet;
+      if (typeof obj2 !== "object" || obj2 === null || toStr.call(obj2) === "[object Array]") {
+        throw new TypeError(format("invalid argument. First argument must be an object. Value: `%s`.", obj2));
+      }
+      if (typeof descriptor !== "object" || descriptor === null || toStr.call(descriptor) === "[object Array]") {
+        throw new TypeError(format("invalid argument. Property descriptor must be an object. Value: `%s`.", descriptor));
+      }
+      hasValue = "value" in descriptor;
+      if (hasValue) {
+        if (lookupGetter.call(obj2, prop) || lookupSetter.call(obj2, prop)) {
+          prototype = obj2.__proto__;
+          obj2.__proto__ = objectProtoype;
+          delete obj2[prop];
+          obj2[prop] = descriptor.value;
+          obj2.__proto__ = prototype;
+        } else {
+          obj2[prop] = descriptor.value;
+        }
+      }
+      hasGet = "get" in descriptor;
+      hasSet = "set" in descriptor;
+      if (hasValue && (hasGet || hasSet)) {
+        throw new Error("invalid argument. Cannot specify one or more accessors and a value or writable attribute in the property descriptor.");
+      }
+      if (hasGet && defineGetter) {
+        defineGetter.call(obj2, prop, descriptor.get);
+      }
+      if (hasSet && defineSetter) {
+        defineSetter.call(obj2, prop, descriptor.set);
+      }
+      return obj2;
+    }
+    module.exports = defineProperty;
+  }
+});
+
+// node_modules/@stdlib/utils-define-property/lib/index.js
+var require_lib6 = __commonJS({
+  "node_modules/@stdlib/utils-define-property/lib/index.js"(exports, module) {
+    "use strict";
+    var hasDefinePropertySupport = require_has_define_property_support();
+    var builtin = require_builtin();
+    var polyfill = require_polyfill();
+    var defineProperty;
+    if (hasDefinePropertySupport()) {
+      defineProperty = builtin;
+    } else {
+      defineProperty = polyfill;
+    }
+    module.exports = defineProperty;
+  }
+});
+
+// node_modules/@stdlib/utils-define-nonenumerable-read-only-property/lib/main.js
+var require_main4 = __commonJS({
+  "node_modules/@stdlib/utils-define-nonenumerable-read-only-property/lib/main.js"(exports, module) {
+    "use strict";
+    var defineProperty = require_lib6();
+    function setNonEnumerableReadOnly(obj2, prop, value) {
+      defineProperty(obj2, prop, {
+        "configurable": false,
+        "enumerable": false,
+        "writable": false,
+        "value": value
+      });
+    }
+    module.exports = setNonEnumerableReadOnly;
+  }
+});
+
+// node_modules/@stdlib/utils-define-nonenumerable-read-only-property/lib/index.js
+var require_lib7 = __commonJS({
+  "node_modules/@stdlib/utils-define-nonenumerable-read-only-property/lib/index.js"(exports, module) {
+    "use strict";
+    var main = require_main4();
+    module.exports = main;
+  }
+});
+
+// node_modules/@stdlib/math-base-assert-is-nan/lib/main.js
+var require_main5 = __commonJS({
+  "node_modules/@stdlib/math-base-assert-is-nan/lib/main.js"(exports, module) {
+    "use strict";
+    function isnan(x) {
+      return x !== x;
+    }
+    module.exports = isnan;
+  }
+});
+
+// node_modules/@stdlib/math-base-assert-is-nan/lib/index.js
+var require_lib8 = __commonJS({
+  "node_modules/@stdlib/math-base-assert-is-nan/lib/index.js"(exports, module) {
+    "use strict";
+    var main = require_main5();
+    module.exports = main;
+  }
+});
+
+// node_modules/@stdlib/math-base-special-floor/lib/main.js
+var require_main6 = __commonJS({
+  "node_modules/@stdlib/math-base-special-floor/lib/main.js"(exports, module) {
+    "use strict";
+    var floor = Math.floor;
+    module.exports = floor;
+  }
+});
+
+// node_modules/@stdlib/math-base-special-floor/lib/index.js
+var require_lib9 = __commonJS({
+  "node_modules/@stdlib/math-base-special-floor/lib/index.js"(exports, module) {
+    "use strict";
+    var main = require_main6();
+    module.exports = main;
+  }
+});
+
+// node_modules/@stdlib/math-base-special-ceil/lib/main.js
+var require_main7 = __commonJS({
+  "node_modules/@stdlib/math-base-special-ceil/lib/main.js"(exports, module) {
+    "use strict";
+    var ceil = Math.ceil;
+    module.exports = ceil;
+  }
+});
+
+// node_modules/@stdlib/math-base-special-ceil/lib/index.js
+var require_lib10 = __commonJS({
+  "node_modules/@stdlib/math-base-special-ceil/lib/index.js"(exports, module) {
+    "use strict";
+    var main = require_main7();
+    module.exports = main;
+  }
+});
+
+// node_modules/@stdlib/math-base-special-trunc/lib/main.js
+var require_main8 = __commonJS({
+  "node_modules/@stdlib/math-base-special-trunc/lib/main.js"(exports, module) {
+    "use strict";
+    var floor = require_lib9();
+    var ceil = require_lib10();
+    function trunc(x) {
+      if (x < 0) {
+        return ceil(x);
+      }
+      return floor(x);
+    }
+    module.exports = trunc;
+  }
+});
+
+// node_modules/@stdlib/math-base-special-trunc/lib/index.js
+var require_lib11 = __commonJS({
+  "node_modules/@stdlib/math-base-special-trunc/lib/index.js"(exports, module) {
+    "use strict";
+    var main = require_main8();
+    module.exports = main;
+  }
+});
+
+// node_modules/@stdlib/number-ctor/lib/main.js
+var require_main9 = __commonJS({
+  "node_modules/@stdlib/number-ctor/lib/main.js"(exports, module) {
+    "use strict";
+    module.exports = Number;
+  }
+});
+
+// node_modules/@stdlib/number-ctor/lib/index.js
+var require_lib12 = __commonJS({
+  "node_modules/@stdlib/number-ctor/lib/index.js"(exports, module) {
+    "use strict";
+    var main = require_main9();
+    module.exports = main;
+  }
+});
+
+// node_modules/@stdlib/constants-float64-ninf/lib/index.js
+var require_lib13 = __commonJS({
+  "node_modules/@stdlib/constants-float64-ninf/lib/index.js"(exports, module) {
+    "use strict";
+    var Number2 = require_lib12();
+    var FLOAT64_NINF = Number2.NEGATIVE_INFINITY;
+    module.exports = FLOAT64_NINF;
+  }
+});
+
+// node_modules/@stdlib/constants-float64-pinf/lib/index.js
+var require_lib14 = __commonJS({
+  "node_modules/@stdlib/constants-float64-pinf/lib/index.js"(exports, module) {
+    "use strict";
+    var FLOAT64_PINF = Number.POSITIVE_INFINITY;
+    module.exports = FLOAT64_PINF;
+  }
+});
+
+// node_modules/@stdlib/constants-float64-exponent-bias/lib/index.js
+var require_lib15 = __commonJS({
+  "node_modules/@stdlib/constants-float64-exponent-bias/lib/index.js"(exports, module) {
+    "use strict";
+    var FLOAT64_EXPONENT_BIAS = 1023 | 0;
+    module.exports = FLOAT64_EXPONENT_BIAS;
+  }
+});
+
+// node_modules/@stdlib/constants-float64-max-base2-exponent/lib/index.js
+var require_lib16 = __commonJS({
+  "node_modules/@stdlib/constants-float64-max-base2-exponent/lib/index.js"(exports, module) {
+    "use strict";
+    var FLOAT64_MAX_BASE2_EXPONENT = 1023 | 0;
+    module.exports = FLOAT64_MAX_BASE2_EXPONENT;
+  }
+});
+
+// node_modules/@stdlib/constants-float64-max-base2-exponent-subnormal/lib/index.js
+var require_lib17 = __commonJS({
+  "node_modules/@stdlib/constants-float64-max-base2-exponent-subnormal/lib/index.js"(exports, module) {
+    "use strict";
+    var FLOAT64_MAX_BASE2_EXPONENT_SUBNORMAL = -1023 | 0;
+    module.exports = FLOAT64_MAX_BASE2_EXPONENT_SUBNORMAL;
+  }
+});
+
+// node_modules/@stdlib/constants-float64-min-base2-exponent-subnormal/lib/index.js
+var require_lib18 = __commonJS({
+  "node_modules/@stdlib/constants-float64-min-base2-exponent-subnormal/lib/index.js"(exports, module) {
+    "use strict";
+    var FLOAT64_MIN_BASE2_EXPONENT_SUBNORMAL = -1074 | 0;
+    module.exports = FLOAT64_MIN_BASE2_EXPONENT_SUBNORMAL;
+  }
+});
+
+// node_modules/@stdlib/math-base-assert-is-infinite/lib/main.js
+var require_main10 = __commonJS({
+  "node_modules/@stdlib/math-base-assert-is-infinite/lib/main.js"(exports, module) {
+    "use strict";
+    var PINF = require_lib14();
+    var NINF = require_lib13();
+    function isInfinite(x) {
+      return x === PINF || x === NINF;
+    }
+    module.exports = isInfinite;
+  }
+});
+
+// node_modules/@stdlib/math-base-assert-is-infinite/lib/index.js
+var require_lib19 = __commonJS({
+  "node_modules/@stdlib/math-base-assert-is-infinite/lib/index.js"(exports, module) {
+    "use strict";
+    var main = require_main10();
+    module.exports = main;
+  }
+});
+
+// node_modules/@stdlib/constants-float64-high-word-sign-mask/lib/index.js
+var require_lib20 = __commonJS({
+  "node_modules/@stdlib/constants-float64-high-word-sign-mask/lib/index.js"(exports, module) {
+    "use strict";
+    var FLOAT64_HIGH_WORD_SIGN_MASK = 2147483648 >>> 0;
+    module.exports = FLOAT64_HIGH_WORD_SIGN_MASK;
+  }
+});
+
+// node_modules/@stdlib/constants-float64-high-word-abs-mask/lib/index.js
+var require_lib21 = __commonJS({
+  "node_modules/@stdlib/constants-float64-high-word-abs-mask/lib/index.js"(exports, module) {
+    "use strict";
+    var FLOAT64_HIGH_WORD_ABS_MASK = 2147483647 >>> 0;
+    module.exports = FLOAT64_HIGH_WORD_ABS_MASK;
+  }
+});
+
+// node_modules/@stdlib/assert-has-symbol-support/lib/main.js
+var require_main11 = __commonJS({
+  "node_modules/@stdlib/assert-has-symbol-support/lib/main.js"(exports, module) {
+    "use strict";
+    function hasSymbolSupport() {
+      return typeof Symbol === "function" && typeof /* @__PURE__ */ Symbol("foo") === "symbol";
+    }
+    module.exports = hasSymbolSupport;
+  }
+});
+
+// node_modules/@stdlib/assert-has-symbol-support/lib/index.js
+var require_lib22 = __commonJS({
+  "node_modules/@stdlib/assert-has-symbol-support/lib/index.js"(exports, module) {
+    "use strict";
+    var main = require_main11();
+    module.exports = main;
+  }
+});
+
+// node_modules/@stdlib/assert-has-tostringtag-support/lib/main.js
+var require_main12 = __commonJS({
+  "node_modules/@stdlib/assert-has-tostringtag-support/lib/main.js"(exports, module) {
+    "use strict";
+    var hasSymbols = require_lib22();
+    var FLG = hasSymbols();
+    function hasToStringTagSupport() {
+      return FLG && typeof Symbol.toStringTag === "symbol";
+    }
+    module.exports = hasToStringTagSupport;
+  }
+});
+
+// node_modules/@stdlib/assert-has-tostringtag-support/lib/index.js
+var require_lib23 = __commonJS({
+  "node_modules/@stdlib/assert-has-tostringtag-support/lib/index.js"(exports, module) {
+    "use strict";
+    var main = require_main12();
+    module.exports = main;
+  }
+});
+
+// node_modules/@stdlib/utils-native-class/lib/tostring.js
+var require_tostring = __commonJS({
+  "node_modules/@stdlib/utils-native-class/lib/tostring.js"(exports, module) {
+    "use strict";
+    var toStr = Object.prototype.toString;
+    module.exports = toStr;
+  }
+});
+
+// node_modules/@stdlib/utils-native-class/lib/main.js
+var require_main13 = __commonJS({
+  "node_modules/@stdlib/utils-native-class/lib/main.js"(exports, module) {
+    "use strict";
+    var toStr = require_tostring();
+    function nativeClass(v) {
+      return toStr.call(v);
+    }
+    module.exports = nativeClass;
+  }
+});
+
+// node_modules/@stdlib/assert-has-own-property/lib/main.js
+var require_main14 = __commonJS({
+  "node_modules/@stdlib/assert-has-own-property/lib/main.js"(exports, module) {
+    "use strict";
+    var has = Object.prototype.hasOwnProperty;
+    function hasOwnProp(value, property) {
+      if (value === void 0 || value === null) {
+        return false;
+      }
+      return has.call(value, property);
+    }
+    module.exports = hasOwnProp;
+  }
+});
+
+// node_modules/@stdlib/assert-has-own-property/lib/index.js
+var require_lib24 = __commonJS({
+  "node_modules/@stdlib/assert-has-own-property/lib/index.js"(exports, module) {
+    "use strict";
+    var main = require_main14();
+    module.exports = main;
+  }
+});
+
+// node_modules/@stdlib/symbol-ctor/lib/main.js
+var require_main15 = __commonJS({
+  "node_modules/@stdlib/symbol-ctor/lib/main.js"(exports, module) {
+    "use strict";
+    var Sym = typeof Symbol === "function" ? Symbol : void 0;
+    module.exports = Sym;
+  }
+});
+
+// node_modules/@stdlib/symbol-ctor/lib/index.js
+var require_lib25 = __commonJS({
+  "node_modules/@stdlib/symbol-ctor/lib/index.js"(exports, module) {
+    "use strict";
+    var main = require_main15();
+    module.exports = main;
+  }
+});
+
+// node_modules/@stdlib/utils-native-class/lib/tostringtag.js
+var require_tostringtag = __commonJS({
+  "node_modules/@stdlib/utils-native-class/lib/tostringtag.js"(exports, module) {
+    "use strict";
+    var Symbol2 = require_lib25();
+    var toStrTag = typeof Symbol2 === "function" ? Symbol2.toStringTag : "";
+    module.exports = toStrTag;
+  }
+});
+
+// node_modules/@stdlib/utils-native-class/lib/polyfill.js
+var require_polyfill2 = __commonJS({
+  "node_modules/@stdlib/utils-native-class/lib/polyfill.js"(exports, module) {
+    "use strict";
+    var hasOwnProp = require_lib24();
+    var toStringTag = require_tostringtag();
+    var toStr = require_tostring();
+    function nativeClass(v) {
+      var isOwn;
+      var tag;
+      var out;
+      if (v === null || v === void 0) {
+        return toStr.call(v);
+      }
+      tag = v[toStringTag];
+      isOwn = hasOwnProp(v, toStringTag);
+      try {
+        v[toStringTag] = void 0;
+      } catch (err) {
+        return toStr.call(v);
+      }
+      out = toStr.call(v);
+      if (isOwn) {
+        v[toStringTag] = tag;
+      } else {
+        delete v[toStringTag];
+      }
+      return out;
+    }
+    module.exports = nativeClass;
+  }
+});
+
+// node_modules/@stdlib/utils-native-class/lib/index.js
+var require_lib26 = __commonJS({
+  "node_modules/@stdlib/utils-native-class/lib/index.js"(exports, module) {
+    "use strict";
+    var hasToStringTag = require_lib23();
+    var builtin = require_main13();
+    var polyfill = require_polyfill2();
+    var main;
+    if (hasToStringTag()) {
+      main = polyfill;
+    } else {
+      main = builtin;
+    }
+    module.exports = main;
+  }
+});
+
+// node_modules/@stdlib/assert-is-uint32array/lib/main.js
+var require_main16 = __commonJS({
+  "node_modules/@stdlib/assert-is-uint32array/lib/main.js"(exports, module) {
+    "use strict";
+    var nativeClass = require_lib26();
+    var hasUint32Array = typeof Uint32Array === "function";
+    function isUint32Array(value) {
+      return hasUint32Array && value instanceof Uint32Array || // eslint-disable-line stdlib/require-globals
+      nativeClass(value) === "[object Uint32Array]";
+    }
+    module.exports = isUint32Array;
+  }
+});
+
+// node_modules/@stdlib/assert-is-uint32array/lib/index.js
+var require_lib27 = __commonJS({
+  "node_modules/@stdlib/assert-is-uint32array/lib/index.js"(exports, module) {
+    "use strict";
+    var isUint32Array = require_main16();
+    module.exports = isUint32Array;
+  }
+});
+
+// node_modules/@stdlib/constants-uint32-max/lib/index.js
+var require_lib28 = __commonJS({
+  "node_modules/@stdlib/constants-uint32-max/lib/index.js"(exports, module) {
+    "use strict";
+    var UINT32_MAX = 4294967295;
+    module.exports = UINT32_MAX;
+  }
+});
+
+// node_modules/@stdlib/assert-has-uint32array-support/lib/uint32array.js
+var require_uint32array = __commonJS({
+  "node_modules/@stdlib/assert-has-uint32array-support/lib/uint32array.js"(exports, module) {
+    "use strict";
+    var main = typeof Uint32Array === "function" ? Uint32Array : null;
+    module.exports = main;
+  }
+});
+
+// node_modules/@stdlib/assert-has-uint32array-support/lib/main.js
+var require_main17 = __commonJS({
+  "node_modules/@stdlib/assert-has-uint32array-support/lib/main.js"(exports, module) {
+    "use strict";
+    var isUint32Array = require_lib27();
+    var UINT32_MAX = require_lib28();
+    var GlobalUint32Array = require_uint32array();
+    function hasUint32ArraySupport() {
+      var bool3;
+      var arr;
+      if (typeof GlobalUint32Array !== "function") {
+        return false;
+      }
+      try {
+        arr = [1, 3.14, -3.14, UINT32_MAX + 1, UINT32_MAX + 2];
+        arr = new GlobalUint32Array(arr);
+        bool3 = isUint32Array(arr) && arr[0] === 1 && arr[1] === 3 && // truncation
+        arr[2] === UINT32_MAX - 2 && // truncation and wrap around
+        arr[3] === 0 && // wrap around
+        arr[4] === 1;
+      } catch (err) {
+        bool3 = false;
+      }
+      return bool3;
+    }
+    module.exports = hasUint32ArraySupport;
+  }
+});
+
+// node_modules/@stdlib/assert-has-uint32array-support/lib/index.js
+var require_lib29 = __commonJS({
+  "node_modules/@stdlib/assert-has-uint32array-support/lib/index.js"(exports, module) {
+    "use strict";
+    var hasUint32ArraySupport = require_main17();
+    module.exports = hasUint32ArraySupport;
+  }
+});
+
+// node_modules/@stdlib/array-uint32/lib/main.js
+var require_main18 = __commonJS({
+  "node_modules/@stdlib/array-uint32/lib/main.js"(exports, module) {
+    "use strict";
+    var ctor = typeof Uint32Array === "function" ? Uint32Array : void 0;
+    module.exports = ctor;
+  }
+});
+
+// node_modules/@stdlib/array-uint32/lib/polyfill.js
+var require_polyfill3 = __commonJS({
+  "node_modules/@stdlib/array-uint32/lib/polyfill.js"(exports, module) {
+    "use strict";
+    function polyfill() {
+      throw new Error("not implemented");
+    }
+    module.exports = polyfill;
+  }
+});
+
+// node_modules/@stdlib/array-uint32/lib/index.js
+var require_lib30 = __commonJS({
+  "node_modules/@stdlib/array-uint32/lib/index.js"(exports, module) {
+    "use strict";
+    var hasUint32ArraySupport = require_lib29();
+    var builtin = require_main18();
+    var polyfill = require_polyfill3();
+    var ctor;
+    if (hasUint32ArraySupport()) {
+      ctor = builtin;
+    } else {
+      ctor = polyfill;
+    }
+    module.exports = ctor;
+  }
+});
+
+// node_modules/@stdlib/assert-is-float64array/lib/main.js
+var require_main19 = __commonJS({
+  "node_modules/@stdlib/assert-is-float64array/lib/main.js"(exports, module) {
+    "use strict";
+    var nativeClass = require_lib26();
+    var hasFloat64Array = typeof Float64Array === "function";
+    function isFloat64Array(value) {
+      return hasFloat64Array && value instanceof Float64Array || // eslint-disable-line stdlib/require-globals
+      nativeClass(value) === "[object Float64Array]";
+    }
+    module.exports = isFloat64Array;
+  }
+});
+
+// node_modules/@stdlib/assert-is-float64array/lib/index.js
+var require_lib31 = __commonJS({
+  "node_modules/@stdlib/assert-is-float64array/lib/index.js"(exports, module) {
+    "use strict";
+    var isFloat64Array = require_main19();
+    module.exports = isFloat64Array;
+  }
+});
+
+// node_modules/@stdlib/assert-has-float64array-support/lib/float64array.js
+var require_float64array = __commonJS({
+  "node_modules/@stdlib/assert-has-float64array-support/lib/float64array.js"(exports, module) {
+    "use strict";
+    var main = typeof Float64Array === "function" ? Float64Array : null;
+    module.exports = main;
+  }
+});
+
+// node_modules/@stdlib/assert-has-float64array-support/lib/main.js
+var require_main20 = __commonJS({
+  "node_modules/@stdlib/assert-has-float64array-support/lib/main.js"(exports, module) {
+    "use strict";
+    var isFloat64Array = require_lib31();
+    var GlobalFloat64Array = require_float64array();
+    function hasFloat64ArraySupport() {
+      var bool3;
+      var arr;
+      if (typeof GlobalFloat64Array !== "function") {
+        return false;
+      }
+      try {
+        arr = new GlobalFloat64Array([1, 3.14, -3.14, NaN]);
+        bool3 = isFloat64Array(arr) && arr[0] === 1 && arr[1] === 3.14 && arr[2] === -3.14 && arr[3] !== arr[3];
+      } catch (err) {
+        bool3 = false;
+      }
+      return bool3;
+    }
+    module.exports = hasFloat64ArraySupport;
+  }
+});
+
+// node_modules/@stdlib/assert-has-float64array-support/lib/index.js
+var require_lib32 = __commonJS({
+  "node_modules/@stdlib/assert-has-float64array-support/lib/index.js"(exports, module) {
+    "use strict";
+    var hasFloat64ArraySupport = require_main20();
+    module.exports = hasFloat64ArraySupport;
+  }
+});
+
+// node_modules/@stdlib/array-float64/lib/main.js
+var require_main21 = __commonJS({
+  "node_modules/@stdlib/array-float64/lib/main.js"(exports, module) {
+    "use strict";
+    var ctor = typeof Float64Array === "function" ? Float64Array : void 0;
+    module.exports = ctor;
+  }
+});
+
+// node_modules/@stdlib/array-float64/lib/polyfill.js
+var require_polyfill4 = __commonJS({
+  "node_modules/@stdlib/array-float64/lib/polyfill.js"(exports, module) {
+    "use strict";
+    function polyfill() {
+      throw new Error("not implemented");
+    }
+    module.exports = polyfill;
+  }
+});
+
+// node_modules/@stdlib/array-float64/lib/index.js
+var require_lib33 = __commonJS({
+  "node_modules/@stdlib/array-float64/lib/index.js"(exports, module) {
+    "use strict";
+    var hasFloat64ArraySupport = require_lib32();
+    var builtin = require_main21();
+    var polyfill = require_polyfill4();
+    var ctor;
+    if (hasFloat64ArraySupport()) {
+      ctor = builtin;
+    } else {
+      ctor = polyfill;
+    }
+    module.exports = ctor;
+  }
+});
+
+// node_modules/@stdlib/assert-is-uint8array/lib/main.js
+var require_main22 = __commonJS({
+  "node_modules/@stdlib/assert-is-uint8array/lib/main.js"(exports, module) {
+    "use strict";
+    var nativeClass = require_lib26();
+    var hasUint8Array = typeof Uint8Array === "function";
+    function isUint8Array(value) {
+      return hasUint8Array && value instanceof Uint8Array || // eslint-disable-line stdlib/require-globals
+      nativeClass(value) === "[object Uint8Array]";
+    }
+    module.exports = isUint8Array;
+  }
+});
+
+// node_modules/@stdlib/assert-is-uint8array/lib/index.js
+var require_lib34 = __commonJS({
+  "node_modules/@stdlib/assert-is-uint8array/lib/index.js"(exports, module) {
+    "use strict";
+    var isUint8Array = require_main22();
+    module.exports = isUint8Array;
+  }
+});
+
+// node_modules/@stdlib/constants-uint8-max/lib/index.js
+var require_lib35 = __commonJS({
+  "node_modules/@stdlib/constants-uint8-max/lib/index.js"(exports, module) {
+    "use strict";
+    var UINT8_MAX = 255 | 0;
+    module.exports = UINT8_MAX;
+  }
+});
+
+// node_modules/@stdlib/assert-has-uint8array-support/lib/uint8array.js
+var require_uint8array = __commonJS({
+  "node_modules/@stdlib/assert-has-uint8array-support/lib/uint8array.js"(exports, module) {
+    "use strict";
+    var main = typeof Uint8Array === "function" ? Uint8Array : null;
+    module.exports = main;
+  }
+});
+
+// node_modules/@stdlib/assert-has-uint8array-support/lib/main.js
+var require_main23 = __commonJS({
+  "node_modules/@stdlib/assert-has-uint8array-support/lib/main.js"(exports, module) {
+    "use strict";
+    var isUint8Array = require_lib34();
+    var UINT8_MAX = require_lib35();
+    var GlobalUint8Array = require_uint8array();
+    function hasUint8ArraySupport() {
+      var bool3;
+      var arr;
+      if (typeof GlobalUint8Array !== "function") {
+        return false;
+      }
+      try {
+        arr = [1, 3.14, -3.14, UINT8_MAX + 1, UINT8_MAX + 2];
+        arr = new GlobalUint8Array(arr);
+        bool3 = isUint8Array(arr) && arr[0] === 1 && arr[1] === 3 && // truncation
+        arr[2] === UINT8_MAX - 2 && // truncation and wrap around
+        arr[3] === 0 && // wrap around
+        arr[4] === 1;
+      } catch (err) {
+        bool3 = false;
+      }
+      return bool3;
+    }
+    module.exports = hasUint8ArraySupport;
+  }
+});
+
+// node_modules/@stdlib/assert-has-uint8array-support/lib/index.js
+var require_lib36 = __commonJS({
+  "node_modules/@stdlib/assert-has-uint8array-support/lib/index.js"(exports, module) {
+    "use strict";
+    var hasUint8ArraySupport = require_main23();
+    module.exports = hasUint8ArraySupport;
+  }
+});
+
+// node_modules/@stdlib/array-uint8/lib/main.js
+var require_main24 = __commonJS({
+  "node_modules/@stdlib/array-uint8/lib/main.js"(exports, module) {
+    "use strict";
+    var ctor = typeof Uint8Array === "function" ? Uint8Array : void 0;
+    module.exports = ctor;
+  }
+});
+
+// node_modules/@stdlib/array-uint8/lib/polyfill.js
+var require_polyfill5 = __commonJS({
+  "node_modules/@stdlib/array-uint8/lib/polyfill.js"(exports, module) {
+    "use strict";
+    function polyfill() {
+      throw new Error("not implemented");
+    }
+    module.exports = polyfill;
+  }
+});
+
+// node_modules/@stdlib/array-uint8/lib/index.js
+var require_lib37 = __commonJS({
+  "node_modules/@stdlib/array-uint8/lib/index.js"(exports, module) {
+    "use strict";
+    var hasUint8ArraySupport = require_lib36();
+    var builtin = require_main24();
+    var polyfill = require_polyfill5();
+    var ctor;
+    if (hasUint8ArraySupport()) {
+      ctor = builtin;
+    } else {
+      ctor = polyfill;
+    }
+    module.exports = ctor;
+  }
+});
+
+// node_modules/@stdlib/assert-is-uint16array/lib/main.js
+var require_main25 = __commonJS({
+  "node_modules/@stdlib/assert-is-uint16array/lib/main.js"(exports, module) {
+    "use strict";
+    var nativeClass = require_lib26();
+    var hasUint16Array = typeof Uint16Array === "function";
+    function isUint16Array(value) {
+      return hasUint16Array && value instanceof Uint16Array || // eslint-disable-line stdlib/require-globals
+      nativeClass(value) === "[object Uint16Array]";
+    }
+    module.exports = isUint16Array;
+  }
+});
+
+// node_modules/@stdlib/assert-is-uint16array/lib/index.js
+var require_lib38 = __commonJS({
+  "node_modules/@stdlib/assert-is-uint16array/lib/index.js"(exports, module) {
+    "use strict";
+    var isUint16Array = require_main25();
+    module.exports = isUint16Array;
+  }
+});
+
+// node_modules/@stdlib/constants-uint16-max/lib/index.js
+var require_lib39 = __commonJS({
+  "node_modules/@stdlib/constants-uint16-max/lib/index.js"(exports, module) {
+    "use strict";
+    var UINT16_MAX = 65535 | 0;
+    module.exports = UINT16_MAX;
+  }
+});
+
+// node_modules/@stdlib/assert-has-uint16array-support/lib/uint16array.js
+var require_uint16array = __commonJS({
+  "node_modules/@stdlib/assert-has-uint16array-support/lib/uint16array.js"(exports, module) {
+    "use strict";
+    var main = typeof Uint16Array === "function" ? Uint16Array : null;
+    module.exports = main;
+  }
+});
+
+// node_modules/@stdlib/assert-has-uint16array-support/lib/main.js
+var require_main26 = __commonJS({
+  "node_modules/@stdlib/assert-has-uint16array-support/lib/main.js"(exports, module) {
+    "use strict";
+    var isUint16Array = require_lib38();
+    var UINT16_MAX = require_lib39();
+    var GlobalUint16Array = require_uint16array();
+    function hasUint16ArraySupport() {
+      var bool3;
+      var arr;
+      if (typeof GlobalUint16Array !== "function") {
+        return false;
+      }
+      try {
+        arr = [1, 3.14, -3.14, UINT16_MAX + 1, UINT16_MAX + 2];
+        arr = new GlobalUint16Array(arr);
+        bool3 = isUint16Array(arr) && arr[0] === 1 && arr[1] === 3 && // truncation
+        arr[2] === UINT16_MAX - 2 && // truncation and wrap around
+        arr[3] === 0 && // wrap around
+        arr[4] === 1;
+      } catch (err) {
+        bool3 = false;
+      }
+      return bool3;
+    }
+    module.exports = hasUint16ArraySupport;
+  }
+});
+
+// node_modules/@stdlib/assert-has-uint16array-support/lib/index.js
+var require_lib40 = __commonJS({
+  "node_modules/@stdlib/assert-has-uint16array-support/lib/index.js"(exports, module) {
+    "use strict";
+    var hasUint16ArraySupport = require_main26();
+    module.exports = hasUint16ArraySupport;
+  }
+});
+
+// node_modules/@stdlib/array-uint16/lib/main.js
+var require_main27 = __commonJS({
+  "node_modules/@stdlib/array-uint16/lib/main.js"(exports, module) {
+    "use strict";
+    var ctor = typeof Uint16Array === "function" ? Uint16Array : void 0;
+    module.exports = ctor;
+  }
+});
+
+// node_modules/@stdlib/array-uint16/lib/polyfill.js
+var require_polyfill6 = __commonJS({
+  "node_modules/@stdlib/array-uint16/lib/polyfill.js"(exports, module) {
+    "use strict";
+    function polyfill() {
+      throw new Error("not implemented");
+    }
+    module.exports = polyfill;
+  }
+});
+
+// node_modules/@stdlib/array-uint16/lib/index.js
+var require_lib41 = __commonJS({
+  "node_modules/@stdlib/array-uint16/lib/index.js"(exports, module) {
+    "use strict";
+    var hasUint16ArraySupport = require_lib40();
+    var builtin = require_main27();
+    var polyfill = require_polyfill6();
+    var ctor;
+    if (hasUint16ArraySupport()) {
+      ctor = builtin;
+    } else {
+      ctor = polyfill;
+    }
+    module.exports = ctor;
+  }
+});
+
+// node_modules/@stdlib/assert-is-little-endian/lib/ctors.js
+var require_ctors = __commonJS({
+  "node_modules/@stdlib/assert-is-little-endian/lib/ctors.js"(exports, module) {
+    "use strict";
+    var Uint8Array2 = require_lib37();
+    var Uint16Array2 = require_lib41();
+    var ctors = {
+      "uint16": Uint16Array2,
+      "uint8": Uint8Array2
+    };
+    module.exports = ctors;
+  }
+});
+
+// node_modules/@stdlib/assert-is-little-endian/lib/main.js
+var require_main28 = __commonJS({
+  "node_modules/@stdlib/assert-is-little-endian/lib/main.js"(exports, module) {
+    "use strict";
+    var ctors = require_ctors();
+    var bool3;
+    function isLittleEndian() {
+      var uint16view;
+      var uint8view;
+      uint16view = new ctors["uint16"](1);
+      uint16view[0] = 4660;
+      uint8view = new ctors["uint8"](uint16view.buffer);
+      return uint8view[0] === 52;
+    }
+    bool3 = isLittleEndian();
+    module.exports = bool3;
+  }
+});
+
+// node_modules/@stdlib/assert-is-little-endian/lib/index.js
+var require_lib42 = __commonJS({
+  "node_modules/@stdlib/assert-is-little-endian/lib/index.js"(exports, module) {
+    "use strict";
+    var IS_LITTLE_ENDIAN = require_main28();
+    module.exports = IS_LITTLE_ENDIAN;
+  }
+});
+
+// node_modules/@stdlib/number-float64-base-to-words/lib/indices.js
+var require_indices = __commonJS({
+  "node_modules/@stdlib/number-float64-base-to-words/lib/indices.js"(exports, module) {
+    "use strict";
+    var isLittleEndian = require_lib42();
+    var indices;
+    var HIGH;
+    var LOW;
+    if (isLittleEndian === true) {
+      HIGH = 1;
+      LOW = 0;
+    } else {
+      HIGH = 0;
+      LOW = 1;
+    }
+    indices = {
+      "HIGH": HIGH,
+      "LOW": LOW
+    };
+    module.exports = indices;
+  }
+});
+
+// node_modules/@stdlib/number-float64-base-to-words/lib/assign.js
+var require_assign = __commonJS({
+  "node_modules/@stdlib/number-float64-base-to-words/lib/assign.js"(exports, module) {
+    "use strict";
+    var Uint32Array2 = require_lib30();
+    var Float64Array2 = require_lib33();
+    var indices = require_indices();
+    var FLOAT64_VIEW = new Float64Array2(1);
+    var UINT32_VIEW = new Uint32Array2(FLOAT64_VIEW.buffer);
+    var HIGH = indices.HIGH;
+    var LOW = indices.LOW;
+    function toWords(x, out, stride, offset) {
+      FLOAT64_VIEW[0] = x;
+      out[offset] = UINT32_VIEW[HIGH];
+      out[offset + stride] = UINT32_VIEW[LOW];
+      return out;
+    }
+    module.exports = toWords;
+  }
+});
+
+// node_modules/@stdlib/number-float64-base-to-words/lib/main.js
+var require_main29 = __commonJS({
+  "node_modules/@stdlib/number-float64-base-to-words/lib/main.js"(exports, module) {
+    "use strict";
+    var fcn = require_assign();
+    function toWords(x) {
+      return fcn(x, [0 >>> 0, 0 >>> 0], 1, 0);
+    }
+    module.exports = toWords;
+  }
+});
+
+// node_modules/@stdlib/number-float64-base-to-words/lib/index.js
+var require_lib43 = __commonJS({
+  "node_modules/@stdlib/number-float64-base-to-words/lib/index.js"(exports, module) {
+    "use strict";
+    var setReadOnly = require_lib7();
+    var main = require_main29();
+    var assign = require_assign();
+    setReadOnly(main, "assign", assign);
+    module.exports = main;
+  }
+});
+
+// node_modules/@stdlib/number-float64-base-get-high-word/lib/high.js
+var require_high = __commonJS({
+  "node_modules/@stdlib/number-float64-base-get-high-word/lib/high.js"(exports, module) {
+    "use strict";
+    var isLittleEndian = require_lib42();
+    var HIGH;
+    if (isLittleEndian === true) {
+      HIGH = 1;
+    } else {
+      HIGH = 0;
+    }
+    module.exports = HIGH;
+  }
+});
+
+// node_modules/@stdlib/number-float64-base-get-high-word/lib/main.js
+var require_main30 = __commonJS({
+  "node_modules/@stdlib/number-float64-base-get-high-word/lib/main.js"(exports, module) {
+    "use strict";
+    var Uint32Array2 = require_lib30();
+    var Float64Array2 = require_lib33();
+    var HIGH = require_high();
+    var FLOAT64_VIEW = new Float64Array2(1);
+    var UINT32_VIEW = new Uint32Array2(FLOAT64_VIEW.buffer);
+    function getHighWord(x) {
+      FLOAT64_VIEW[0] = x;
+      return UINT32_VIEW[HIGH];
+    }
+    module.exports = getHighWord;
+  }
+});
+
+// node_modules/@stdlib/number-float64-base-get-high-word/lib/index.js
+var require_lib44 = __commonJS({
+  "node_modules/@stdlib/number-float64-base-get-high-word/lib/index.js"(exports, module) {
+    "use strict";
+    var main = require_main30();
+    module.exports = main;
+  }
+});
+
+// node_modules/@stdlib/number-float64-base-from-words/lib/indices.js
+var require_indices2 = __commonJS({
+  "node_modules/@stdlib/number-float64-base-from-words/lib/indices.js"(exports, module) {
+    "use strict";
+    var isLittleEndian = require_lib42();
+    var indices;
+    var HIGH;
+    var LOW;
+    if (isLittleEndian === true) {
+      HIGH = 1;
+      LOW = 0;
+    } else {
+      HIGH = 0;
+      LOW = 1;
+    }
+    indices = {
+      "HIGH": HIGH,
+      "LOW": LOW
+    };
+    module.exports = indices;
+  }
+});
+
+// node_modules/@stdlib/number-float64-base-from-words/lib/main.js
+var require_main31 = __commonJS({
+  "node_modules/@stdlib/number-float64-base-from-words/lib/main.js"(exports, module) {
+    "use strict";
+    var Uint32Array2 = require_lib30();
+    var Float64Array2 = require_lib33();
+    var indices = require_indices2();
+    var FLOAT64_VIEW = new Float64Array2(1);
+    var UINT32_VIEW = new Uint32Array2(FLOAT64_VIEW.buffer);
+    var HIGH = indices.HIGH;
+    var LOW = indices.LOW;
+    function fromWords(high, low) {
+      UINT32_VIEW[HIGH] = high;
+      UINT32_VIEW[LOW] = low;
+      return FLOAT64_VIEW[0];
+    }
+    module.exports = fromWords;
+  }
+});
+
+// node_modules/@stdlib/number-float64-base-from-words/lib/index.js
+var require_lib45 = __commonJS({
+  "node_modules/@stdlib/number-float64-base-from-words/lib/index.js"(exports, module) {
+    "use strict";
+    var main = require_main31();
+    module.exports = main;
+  }
+});
+
+// node_modules/@stdlib/math-base-special-copysign/lib/main.js
+var require_main32 = __commonJS({
+  "node_modules/@stdlib/math-base-special-copysign/lib/main.js"(exports, module) {
+    "use strict";
+    var SIGN_MASK = require_lib20();
+    var ABS_MASK = require_lib21();
+    var toWords = require_lib43();
+    var getHighWord = require_lib44();
+    var fromWords = require_lib45();
+    var WORDS = [0, 0];
+    function copysign(x, y) {
+      var hx;
+      var hy;
+      toWords.assign(x, WORDS, 1, 0);
+      hx = WORDS[0];
+      hx &= ABS_MASK;
+      hy = getHighWord(y);
+      hy &= SIGN_MASK;
+      hx |= hy;
+      return fromWords(hx, WORDS[1]);
+    }
+    module.exports = copysign;
+  }
+});
+
+// node_modules/@stdlib/math-base-special-copysign/lib/index.js
+var require_lib46 = __commonJS({
+  "node_modules/@stdlib/math-base-special-copysign/lib/index.js"(exports, module) {
+    "use strict";
+    var main = require_main32();
+    module.exports = main;
+  }
+});
+
+// node_modules/@stdlib/constants-float64-smallest-normal/lib/index.js
+var require_lib47 = __commonJS({
+  "node_modules/@stdlib/constants-float64-smallest-normal/lib/index.js"(exports, module) {
+    "use strict";
+    var FLOAT64_SMALLEST_NORMAL = 22250738585072014e-324;
+    module.exports = FLOAT64_SMALLEST_NORMAL;
+  }
+});
+
+// node_modules/@stdlib/math-base-special-abs/lib/main.js
+var require_main33 = __commonJS({
+  "node_modules/@stdlib/math-base-special-abs/lib/main.js"(exports, module) {
+    "use strict";
+    function abs(x) {
+      return Math.abs(x);
+    }
+    module.exports = abs;
+  }
+});
+
+// node_modules/@stdlib/math-base-special-abs/lib/index.js
+var require_lib48 = __commonJS({
+  "node_modules/@stdlib/math-base-special-abs/lib/index.js"(exports, module) {
+    "use strict";
+    var main = require_main33();
+    module.exports = main;
+  }
+});
+
+// node_modules/@stdlib/number-float64-base-normalize/lib/assign.js
+var require_assign2 = __commonJS({
+  "node_modules/@stdlib/number-float64-base-normalize/lib/assign.js"(exports, module) {
+    "use strict";
+    var FLOAT64_SMALLEST_NORMAL = require_lib47();
+    var isInfinite = require_lib19();
+    var isnan = require_lib8();
+    var abs = require_lib48();
+    var SCALAR = 4503599627370496;
+    function normalize(x, out, stride, offset) {
+      if (isnan(x) || isInfinite(x)) {
+        out[offset] = x;
+        out[offset + stride] = 0;
+        return out;
+      }
+      if (x !== 0 && abs(x) < FLOAT64_SMALLEST_NORMAL) {
+        out[offset] = x * SCALAR;
+        out[offset + stride] = -52;
+        return out;
+      }
+      out[offset] = x;
+      out[offset + stride] = 0;
+      return out;
+    }
+    module.exports = normalize;
+  }
+});
+
+// node_modules/@stdlib/number-float64-base-normalize/lib/main.js
+var require_main34 = __commonJS({
+  "node_modules/@stdlib/number-float64-base-normalize/lib/main.js"(exports, module) {
+    "use strict";
+    var fcn = require_assign2();
+    function normalize(x) {
+      return fcn(x, [0, 0], 1, 0);
+    }
+    module.exports = normalize;
+  }
+});
+
+// node_modules/@stdlib/number-float64-base-normalize/lib/index.js
+var require_lib49 = __commonJS({
+  "node_modules/@stdlib/number-float64-base-normalize/lib/index.js"(exports, module) {
+    "use strict";
+    var setReadOnly = require_lib7();
+    var main = require_main34();
+    var assign = require_assign2();
+    setReadOnly(main, "assign", assign);
+    module.exports = main;
+  }
+});
+
+// node_modules/@stdlib/constants-float64-high-word-exponent-mask/lib/index.js
+var require_lib50 = __commonJS({
+  "node_modules/@stdlib/constants-float64-high-word-exponent-mask/lib/index.js"(exports, module) {
+    "use strict";
+    var FLOAT64_HIGH_WORD_EXPONENT_MASK = 2146435072;
+    module.exports = FLOAT64_HIGH_WORD_EXPONENT_MASK;
+  }
+});
+
+// node_modules/@stdlib/number-float64-base-exponent/lib/main.js
+var require_main35 = __commonJS({
+  "node_modules/@stdlib/number-float64-base-exponent/lib/main.js"(exports, module) {
+    "use strict";
+    var getHighWord = require_lib44();
+    var EXP_MASK = require_lib50();
+    var BIAS = require_lib15();
+    function exponent(x) {
+      var high = getHighWord(x);
+      high = (high & EXP_MASK) >>> 20;
+      return high - BIAS | 0;
+    }
+    module.exports = exponent;
+  }
+});
+
+// node_modules/@stdlib/number-float64-base-exponent/lib/index.js
+var require_lib51 = __commonJS({
+  "node_modules/@stdlib/number-float64-base-exponent/lib/index.js"(exports, module) {
+    "use strict";
+    var main = require_main35();
+    module.exports = main;
+  }
+});
+
+// node_modules/@stdlib/math-base-special-ldexp/lib/main.js
+var require_main36 = __commonJS({
+  "node_modules/@stdlib/math-base-special-ldexp/lib/main.js"(exports, module) {
+    "use strict";
+    var PINF = require_lib14();
+    var NINF = require_lib13();
+    var BIAS = require_lib15();
+    var MAX_EXPONENT = require_lib16();
+    var MAX_SUBNORMAL_EXPONENT = require_lib17();
+    var MIN_SUBNORMAL_EXPONENT = require_lib18();
+    var isnan = require_lib8();
+    var isInfinite = require_lib19();
+    var copysign = require_lib46();
+    var normalize = require_lib49().assign;
+    var floatExp = require_lib51();
+    var toWords = require_lib43();
+    var fromWords = require_lib45();
+    var TWO52_INV = 2220446049250313e-31;
+    var CLEAR_EXP_MASK = 2148532223 >>> 0;
+    var FRAC = [0, 0];
+    var WORDS = [0, 0];
+    function ldexp(frac, exp) {
+      var high;
+      var m;
+      if (exp === 0 || frac === 0 || // handles +-0
+      isnan(frac) || isInfinite(frac)) {
+        return frac;
+      }
+      normalize(frac, FRAC, 1, 0);
+      frac = FRAC[0];
+      exp += FRAC[1];
+      exp += floatExp(frac);
+      if (exp < MIN_SUBNORMAL_EXPONENT) {
+        return copysign(0, frac);
+      }
+      if (exp > MAX_EXPONENT) {
+        if (frac < 0) {
+          return NINF;
+        }
+        return PINF;
+      }
+      if (exp <= MAX_SUBNORMAL_EXPONENT) {
+        exp += 52;
+        m = TWO52_INV;
+      } else {
+        m = 1;
+      }
+      toWords.assign(frac, WORDS, 1, 0);
+      high = WORDS[0];
+      high &= CLEAR_EXP_MASK;
+      high |= exp + BIAS << 20;
+      return m * fromWords(high, WORDS[1]);
+    }
+    module.exports = ldexp;
+  }
+});
+
+// node_modules/@stdlib/math-base-special-ldexp/lib/index.js
+var require_lib52 = __commonJS({
+  "node_modules/@stdlib/math-base-special-ldexp/lib/index.js"(exports, module) {
+    "use strict";
+    var main = require_main36();
+    module.exports = main;
+  }
+});
+
+// node_modules/@stdlib/math-base-special-exp/lib/polyval_p.js
+var require_polyval_p = __commonJS({
+  "node_modules/@stdlib/math-base-special-exp/lib/polyval_p.js"(exports, module) {
+    "use strict";
+    function evalpoly(x) {
+      if (x === 0) {
+        return 0.16666666666666602;
+      }
+      return 0.16666666666666602 + x * (-0.0027777777777015593 + x * (6613756321437934e-20 + x * (-16533902205465252e-22 + x * 41381367970572385e-24)));
+    }
+    module.exports = evalpoly;
+  }
+});
+
+// node_modules/@stdlib/math-base-special-exp/lib/expmulti.js
+var require_expmulti = __commonJS({
+  "node_modules/@stdlib/math-base-special-exp/lib/expmulti.js"(exports, module) {
+    "use strict";
+    var ldexp = require_lib52();
+    var polyvalP = require_polyval_p();
+    function expmulti(hi, lo, k) {
+      var r;
+      var t;
+      var c;
+      var y;
+      r = hi - lo;
+      t = r * r;
+      c = r - t * polyvalP(t);
+      y = 1 - (lo - r * c / (2 - c) - hi);
+      return ldexp(y, k);
+    }
+    module.exports = expmulti;
+  }
+});
+
+// node_modules/@stdlib/math-base-special-exp/lib/main.js
+var require_main37 = __commonJS({
+  "node_modules/@stdlib/math-base-special-exp/lib/main.js"(exports, module) {
+    "use strict";
+    var isnan = require_lib8();
+    var trunc = require_lib11();
+    var NINF = require_lib13();
+    var PINF = require_lib14();
+    var expmulti = require_expmulti();
+    var LN2_HI = 0.6931471803691238;
+    var LN2_LO = 19082149292705877e-26;
+    var LOG2_E = 1.4426950408889634;
+    var OVERFLOW = 709.782712893384;
+    var UNDERFLOW = -745.1332191019411;
+    var NEARZERO = 1 / (1 << 28);
+    var NEG_NEARZERO = -NEARZERO;
+    function exp(x) {
+      var hi;
+      var lo;
+      var k;
+      if (isnan(x) || x === PINF) {
+        return x;
+      }
+      if (x === NINF) {
+        return 0;
+      }
+      if (x > OVERFLOW) {
+        return PINF;
+      }
+      if (x < UNDERFLOW) {
+        return 0;
+      }
+      if (x > NEG_NEARZERO && x < NEARZERO) {
+        return 1 + x;
+      }
+      if (x < 0) {
+        k = trunc(LOG2_E * x - 0.5);
+      } else {
+        k = trunc(LOG2_E * x + 0.5);
+      }
+      hi = x - k * LN2_HI;
+      lo = k * LN2_LO;
+      return expmulti(hi, lo, k);
+    }
+    module.exports = exp;
+  }
+});
+
+// node_modules/@stdlib/math-base-special-exp/lib/index.js
+var require_lib53 = __commonJS({
+  "node_modules/@stdlib/math-base-special-exp/lib/index.js"(exports, module) {
+    "use strict";
+    var main = require_main37();
+    module.exports = main;
+  }
+});
+
+// node_modules/@stdlib/number-float64-base-set-low-word/lib/low.js
+var require_low = __commonJS({
+  "node_modules/@stdlib/number-float64-base-set-low-word/lib/low.js"(exports, module) {
+    "use strict";
+    var isLittleEndian = require_lib42();
+    var LOW;
+    if (isLittleEndian === true) {
+      LOW = 0;
+    } else {
+      LOW = 1;
+    }
+    module.exports = LOW;
+  }
+});
+
+// node_modules/@stdlib/number-float64-base-set-low-word/lib/main.js
+var require_main38 = __commonJS({
+  "node_modules/@stdlib/number-float64-base-set-low-word/lib/main.js"(exports, module) {
+    "use strict";
+    var Uint32Array2 = require_lib30();
+    var Float64Array2 = require_lib33();
+    var LOW = require_low();
+    var FLOAT64_VIEW = new Float64Array2(1);
+    var UINT32_VIEW = new Uint32Array2(FLOAT64_VIEW.buffer);
+    function setLowWord(x, low) {
+      FLOAT64_VIEW[0] = x;
+      UINT32_VIEW[LOW] = low >>> 0;
+      return FLOAT64_VIEW[0];
+    }
+    module.exports = setLowWord;
+  }
+});
+
+// node_modules/@stdlib/number-float64-base-set-low-word/lib/index.js
+var require_lib54 = __commonJS({
+  "node_modules/@stdlib/number-float64-base-set-low-word/lib/index.js"(exports, module) {
+    "use strict";
+    var main = require_main38();
+    module.exports = main;
+  }
+});
+
+// node_modules/@stdlib/math-base-special-erfc/lib/polyval_pp.js
+var require_polyval_pp = __commonJS({
+  "node_modules/@stdlib/math-base-special-erfc/lib/polyval_pp.js"(exports, module) {
+    "use strict";
+    function evalpoly(x) {
+      if (x === 0) {
+        return -0.3250421072470015;
+      }
+      return -0.3250421072470015 + x * (-0.02848174957559851 + x * (-0.005770270296489442 + x * -23763016656650163e-21));
+    }
+    module.exports = evalpoly;
+  }
+});
+
+// node_modules/@stdlib/math-base-special-erfc/lib/polyval_qq.js
+var require_polyval_qq = __commonJS({
+  "node_modules/@stdlib/math-base-special-erfc/lib/polyval_qq.js"(exports, module) {
+    "use strict";
+    function evalpoly(x) {
+      if (x === 0) {
+        return 0.39791722395915535;
+      }
+      return 0.39791722395915535 + x * (0.0650222499887673 + x * (0.005081306281875766 + x * (13249473800432164e-20 + x * -3960228278775368e-21)));
+    }
+    module.exports = evalpoly;
+  }
+});
+
+// node_modules/@stdlib/math-base-special-erfc/lib/polyval_pa.js
+var require_polyval_pa = __commonJS({
+  "node_modules/@stdlib/math-base-special-erfc/lib/polyval_pa.js"(exports, module) {
+    "use strict";
+    function evalpoly(x) {
+      if (x === 0) {
+        return 0.41485611868374833;
+      }
+      return 0.41485611868374833 + x * (-0.3722078760357013 + x * (0.31834661990116175 + x * (-0.11089469428239668 + x * (0.035478304325618236 + x * -0.002166375594868791))));
+    }
+    module.exports = evalpoly;
+  }
+});
+
+// node_modules/@stdlib/math-base-special-erfc/lib/polyval_qa.js
+var require_polyval_qa = __commonJS({
+  "node_modules/@stdlib/math-base-special-erfc/lib/polyval_qa.js"(exports, module) {
+    "use strict";
+    function evalpoly(x) {
+      if (x === 0) {
+        return 0.10642088040084423;
+      }
+      return 0.10642088040084423 + x * (0.540397917702171 + x * (0.07182865441419627 + x * (0.12617121980876164 + x * (0.01363708391202905 + x * 0.011984499846799107))));
+    }
+    module.exports = evalpoly;
+  }
+});
+
+// node_modules/@stdlib/math-base-special-erfc/lib/polyval_ra.js
+var require_polyval_ra = __commonJS({
+  "node_modules/@stdlib/math-base-special-erfc/lib/polyval_ra.js"(exports, module) {
+    "use strict";
+    function evalpoly(x) {
+      if (x === 0) {
+        return -0.6938585727071818;
+      }
+      return -0.6938585727071818 + x * (-10.558626225323291 + x * (-62.375332450326006 + x * (-162.39666946257347 + x * (-184.60509290671104 + x * (-81.2874355063066 + x * -9.814329344169145)))));
+    }
+    module.exports = evalpoly;
+  }
+});
+
+// node_modules/@stdlib/math-base-special-erfc/lib/polyval_sa.js
+var require_polyval_sa = __commonJS({
+  "node_modules/@stdlib/math-base-special-erfc/lib/polyval_sa.js"(exports, module) {
+    "use strict";
+    function evalpoly(x) {
+      if (x === 0) {
+        return 19.651271667439257;
+      }
+      return 19.651271667439257 + x * (137.65775414351904 + x * (434.56587747522923 + x * (645.3872717332679 + x * (429.00814002756783 + x * (108.63500554177944 + x * (6.570249770319282 + x * -0.0604244152148581))))));
+    }
+    module.exports = evalpoly;
+  }
+});
+
+// node_modules/@stdlib/math-base-special-erfc/lib/polyval_rb.js
+var require_polyval_rb = __commonJS({
+  "node_modules/@stdlib/math-base-special-erfc/lib/polyval_rb.js"(exports, module) {
+    "use strict";
+    function evalpoly(x) {
+      if (x === 0) {
+        return -0.799283237680523;
+      }
+      return -0.799283237680523 + x * (-17.757954917754752 + x * (-160.63638485582192 + x * (-637.5664433683896 + x * (-1025.0951316110772 + x * -483.5191916086514))));
+    }
+    module.exports = evalpoly;
+  }
+});
+
+// node_modules/@stdlib/math-base-special-erfc/lib/polyval_sb.js
+var require_polyval_sb = __commonJS({
+  "node_modules/@stdlib/math-base-special-erfc/lib/polyval_sb.js"(exports, module) {
+    "use strict";
+    function evalpoly(x) {
+      if (x === 0) {
+        return 30.33806074348246;
+      }
+      return 30.33806074348246 + x * (325.7925129965739 + x * (1536.729586084437 + x * (3199.8582195085955 + x * (2553.0504064331644 + x * (474.52854120695537 + x * -22.44095244658582)))));
+    }
+    module.exports = evalpoly;
+  }
+});
+
+// node_modules/@stdlib/math-base-special-erfc/lib/main.js
+var require_main39 = __commonJS({
+  "node_modules/@stdlib/math-base-special-erfc/lib/main.js"(exports, module) {
+    "use strict";
+    var isnan = require_lib8();
+    var exp = require_lib53();
+    var setLowWord = require_lib54();
+    var PINF = require_lib14();
+    var NINF = require_lib13();
+    var polyvalPP = require_polyval_pp();
+    var polyvalQQ = require_polyval_qq();
+    var polyvalPA = require_polyval_pa();
+    var polyvalQA = require_polyval_qa();
+    var polyvalRA = require_polyval_ra();
+    var polyvalSA = require_polyval_sa();
+    var polyvalRB = require_polyval_rb();
+    var polyvalSB = require_polyval_sb();
+    var TINY = 1e-300;
+    var SMALL = 13877787807814457e-33;
+    var ERX = 0.8450629115104675;
+    var PPC = 0.12837916709551256;
+    var QQC = 1;
+    var PAC = -0.0023621185607526594;
+    var QAC = 1;
+    var RAC = -0.009864944034847148;
+    var SAC = 1;
+    var RBC = -0.0098649429247001;
+    var SBC = 1;
+    function erfc(x) {
+      var sign;
+      var ax;
+      var z2;
+      var r;
+      var s;
+      var y;
+      var p;
+      var q;
+      if (isnan(x)) {
+        return NaN;
+      }
+      if (x === PINF) {
+        return 0;
+      }
+      if (x === NINF) {
+        return 2;
+      }
+      if (x === 0) {
+        return 1;
+      }
+      if (x < 0) {
+        sign = true;
+        ax = -x;
+      } else {
+        sign = false;
+        ax = x;
+      }
+      if (ax < 0.84375) {
+        if (ax < SMALL) {
+          return 1 - x;
+        }
+        z2 = x * x;
+        r = PPC + z2 * polyvalPP(z2);
+        s = QQC + z2 * polyvalQQ(z2);
+        y = r / s;
+        if (x < 0.25) {
+          return 1 - (x + x * y);
+        }
+        r = x * y;
+        r += x - 0.5;
+        return 0.5 - r;
+      }
+      if (ax < 1.25) {
+        s = ax - 1;
+        p = PAC + s * polyvalPA(s);
+        q = QAC + s * polyvalQA(s);
+        if (sign) {
+          return 1 + ERX + p / q;
+        }
+        return 1 - ERX - p / q;
+      }
+      if (ax < 28) {
+        s = 1 / (ax * ax);
+        if (ax < 2.857142857142857) {
+          r = RAC + s * polyvalRA(s);
+          s = SAC + s * polyvalSA(s);
+        } else {
+          if (x < -6) {
+            return 2 - TINY;
+          }
+          r = RBC + s * polyvalRB(s);
+          s = SBC + s * polyvalSB(s);
+        }
+        z2 = setLowWord(ax, 0);
+        r = exp(-(z2 * z2) - 0.5625) * exp((z2 - ax) * (z2 + ax) + r / s);
+        if (sign) {
+          return 2 - r / ax;
+        }
+        return r / ax;
+      }
+      if (sign) {
+        return 2 - TINY;
+      }
+      return TINY * TINY;
+    }
+    module.exports = erfc;
+  }
+});
+
+// node_modules/@stdlib/math-base-special-erfc/lib/index.js
+var require_lib55 = __commonJS({
+  "node_modules/@stdlib/math-base-special-erfc/lib/index.js"(exports, module) {
+    "use strict";
+    var main = require_main39();
+    module.exports = main;
+  }
+});
+
+// node_modules/@stdlib/math-base-special-sqrt/lib/main.js
+var require_main40 = __commonJS({
+  "node_modules/@stdlib/math-base-special-sqrt/lib/main.js"(exports, module) {
+    "use strict";
+    var sqrt = Math.sqrt;
+    module.exports = sqrt;
+  }
+});
+
+// node_modules/@stdlib/math-base-special-sqrt/lib/index.js
+var require_lib56 = __commonJS({
+  "node_modules/@stdlib/math-base-special-sqrt/lib/index.js"(exports, module) {
+    "use strict";
+    var main = require_main40();
+    module.exports = main;
+  }
+});
+
+// node_modules/@stdlib/stats-base-dists-normal-cdf/lib/main.js
+var require_main41 = __commonJS({
+  "node_modules/@stdlib/stats-base-dists-normal-cdf/lib/main.js"(exports, module) {
+    "use strict";
+    var erfc = require_lib55();
+    var sqrt = require_lib56();
+    var isnan = require_lib8();
+    function cdf(x, mu, sigma) {
+      var denom;
+      var xc;
+      if (isnan(x) || isnan(mu) || isnan(sigma) || sigma < 0) {
+        return NaN;
+      }
+      if (sigma === 0) {
+        return x < mu ? 0 : 1;
+      }
+      denom = sigma * sqrt(2);
+      xc = x - mu;
+      return 0.5 * erfc(-xc / denom);
+    }
+    module.exports = cdf;
+  }
+});
+
+// node_modules/@stdlib/utils-constant-function/lib/main.js
+var require_main42 = __commonJS({
+  "node_modules/@stdlib/utils-constant-function/lib/main.js"(exports, module) {
+    "use strict";
+    function wrap(value) {
+      return constantFunction;
+      function constantFunction() {
+        return value;
+      }
+    }
+    module.exports = wrap;
+  }
+});
+
+// node_modules/@stdlib/utils-constant-function/lib/index.js
+var require_lib57 = __commonJS({
+  "node_modules/@stdlib/utils-constant-function/lib/index.js"(exports, module) {
+    "use strict";
+    var main = require_main42();
+    module.exports = main;
+  }
+});
+
+// node_modules/@stdlib/stats-base-dists-degenerate-cdf/lib/main.js
+var require_main43 = __commonJS({
+  "node_modules/@stdlib/stats-base-dists-degenerate-cdf/lib/main.js"(exports, module) {
+    "use strict";
+    var isnan = require_lib8();
+    function cdf(x, mu) {
+      if (isnan(x) || isnan(mu)) {
+        return NaN;
+      }
+      return x < mu ? 0 : 1;
+    }
+    module.exports = cdf;
+  }
+});
+
+// node_modules/@stdlib/stats-base-dists-degenerate-cdf/lib/factory.js
+var require_factory = __commonJS({
+  "node_modules/@stdlib/stats-base-dists-degenerate-cdf/lib/factory.js"(exports, module) {
+    "use strict";
+    var constantFunction = require_lib57();
+    var isnan = require_lib8();
+    function factory(mu) {
+      if (isnan(mu)) {
+        return constantFunction(NaN);
+      }
+      return cdf;
+      function cdf(x) {
+        if (isnan(x)) {
+          return NaN;
+        }
+        return x < mu ? 0 : 1;
+      }
+    }
+    module.exports = factory;
+  }
+});
+
+// node_modules/@stdlib/stats-base-dists-degenerate-cdf/lib/index.js
+var require_lib58 = __commonJS({
+  "node_modules/@stdlib/stats-base-dists-degenerate-cdf/lib/index.js"(exports, module) {
+    "use strict";
+    var setReadOnly = require_lib7();
+    var main = require_main43();
+    var factory = require_factory();
+    setReadOnly(main, "factory", factory);
+    module.exports = main;
+  }
+});
+
+// node_modules/@stdlib/stats-base-dists-normal-cdf/lib/factory.js
+var require_factory2 = __commonJS({
+  "node_modules/@stdlib/stats-base-dists-normal-cdf/lib/factory.js"(exports, module) {
+    "use strict";
+    var constantFunction = require_lib57();
+    var degenerate = require_lib58().factory;
+    var isnan = require_lib8();
+    var sqrt = require_lib56();
+    var erfc = require_lib55();
+    function factory(mu, sigma) {
+      var denom;
+      if (isnan(mu) || isnan(sigma) || sigma < 0) {
+        return constantFunction(NaN);
+      }
+      if (sigma === 0) {
+        return degenerate(mu);
+      }
+      denom = sigma * sqrt(2);
+      return cdf;
+      function cdf(x) {
+        var xc;
+        if (isnan(x)) {
+          return NaN;
+        }
+        xc = x - mu;
+        return 0.5 * erfc(-xc / denom);
+      }
+    }
+    module.exports = factory;
+  }
+});
+
+// node_modules/@stdlib/stats-base-dists-normal-cdf/lib/index.js
+var require_lib59 = __commonJS({
+  "node_modules/@stdlib/stats-base-dists-normal-cdf/lib/index.js"(exports, module) {
+    "use strict";
+    var setReadOnly = require_lib7();
+    var main = require_main41();
+    var factory = require_factory2();
+    setReadOnly(main, "factory", factory);
+    module.exports = main;
+  }
+});
+
+// node_modules/@stdlib/number-float64-base-set-high-word/lib/high.js
+var require_high2 = __commonJS({
+  "node_modules/@stdlib/number-float64-base-set-high-word/lib/high.js"(exports, module) {
+    "use strict";
+    var isLittleEndian = require_lib42();
+    var HIGH;
+    if (isLittleEndian === true) {
+      HIGH = 1;
+    } else {
+      HIGH = 0;
+    }
+    module.exports = HIGH;
+  }
+});
+
+// node_modules/@stdlib/number-float64-base-set-high-word/lib/main.js
+var require_main44 = __commonJS({
+  "node_modules/@stdlib/number-float64-base-set-high-word/lib/main.js"(exports, module) {
+    "use strict";
+    var Uint32Array2 = require_lib30();
+    var Float64Array2 = require_lib33();
+    var HIGH = require_high2();
+    var FLOAT64_VIEW = new Float64Array2(1);
+    var UINT32_VIEW = new Uint32Array2(FLOAT64_VIEW.buffer);
+    function setHighWord(x, high) {
+      FLOAT64_VIEW[0] = x;
+      UINT32_VIEW[HIGH] = high >>> 0;
+      return FLOAT64_VIEW[0];
+    }
+    module.exports = setHighWord;
+  }
+});
+
+// node_modules/@stdlib/number-float64-base-set-high-word/lib/index.js
+var require_lib60 = __commonJS({
+  "node_modules/@stdlib/number-float64-base-set-high-word/lib/index.js"(exports, module) {
+    "use strict";
+    var main = require_main44();
+    module.exports = main;
+  }
+});
+
+// node_modules/@stdlib/math-base-special-ln/lib/polyval_p.js
+var require_polyval_p2 = __commonJS({
+  "node_modules/@stdlib/math-base-special-ln/lib/polyval_p.js"(exports, module) {
+    "use strict";
+    function evalpoly(x) {
+      if (x === 0) {
+        return 0.3999999999940942;
+      }
+      return 0.3999999999940942 + x * (0.22222198432149784 + x * 0.15313837699209373);
+    }
+    module.exports = evalpoly;
+  }
+});
+
+// node_modules/@stdlib/math-base-special-ln/lib/polyval_q.js
+var require_polyval_q = __commonJS({
+  "node_modules/@stdlib/math-base-special-ln/lib/polyval_q.js"(exports, module) {
+    "use strict";
+    function evalpoly(x) {
+      if (x === 0) {
+        return 0.6666666666666735;
+      }
+      return 0.6666666666666735 + x * (0.2857142874366239 + x * (0.1818357216161805 + x * 0.14798198605116586));
+    }
+    module.exports = evalpoly;
+  }
+});
+
+// node_modules/@stdlib/math-base-special-ln/lib/main.js
+var require_main45 = __commonJS({
+  "node_modules/@stdlib/math-base-special-ln/lib/main.js"(exports, module) {
+    "use strict";
+    var getHighWord = require_lib44();
+    var setHighWord = require_lib60();
+    var isnan = require_lib8();
+    var BIAS = require_lib15();
+    var NINF = require_lib13();
+    var polyvalP = require_polyval_p2();
+    var polyvalQ = require_polyval_q();
+    var LN2_HI = 0.6931471803691238;
+    var LN2_LO = 19082149292705877e-26;
+    var TWO54 = 18014398509481984;
+    var ONE_THIRD = 0.3333333333333333;
+    var HIGH_SIGNIFICAND_MASK = 1048575 | 0;
+    var HIGH_MAX_NORMAL_EXP = 2146435072 | 0;
+    var HIGH_MIN_NORMAL_EXP = 1048576 | 0;
+    var HIGH_BIASED_EXP_0 = 1072693248 | 0;
+    function ln(x) {
+      var hfsq;
+      var hx;
+      var t2;
+      var t1;
+      var k;
+      var R;
+      var f;
+      var i;
+      var j;
+      var s;
+      var w;
+      var z2;
+      if (x === 0) {
+        return NINF;
+      }
+      if (isnan(x) || x < 0) {
+        return NaN;
+      }
+      hx = getHighWord(x);
+      k = 0 | 0;
+      if (hx < HIGH_MIN_NORMAL_EXP) {
+        k -= 54 | 0;
+        x *= TWO54;
+        hx = getHighWord(x);
+      }
+      if (hx >= HIGH_MAX_NORMAL_EXP) {
+        return x + x;
+      }
+      k += (hx >> 20) - BIAS | 0;
+      hx &= HIGH_SIGNIFICAND_MASK;
+      i = hx + 614244 & 1048576 | 0;
+      x = setHighWord(x, hx | i ^ HIGH_BIASED_EXP_0);
+      k += i >> 20 | 0;
+      f = x - 1;
+      if ((HIGH_SIGNIFICAND_MASK & 2 + hx) < 3) {
+        if (f === 0) {
+          if (k === 0) {
+            return 0;
+          }
+          return k * LN2_HI + k * LN2_LO;
+        }
+        R = f * f * (0.5 - ONE_THIRD * f);
+        if (k === 0) {
+          return f - R;
+        }
+        return k * LN2_HI - (R - k * LN2_LO - f);
+      }
+      s = f / (2 + f);
+      z2 = s * s;
+      i = hx - 398458 | 0;
+      w = z2 * z2;
+      j = 440401 - hx | 0;
+      t1 = w * polyvalP(w);
+      t2 = z2 * polyvalQ(w);
+      i |= j;
+      R = t2 + t1;
+      if (i > 0) {
+        hfsq = 0.5 * f * f;
+        if (k === 0) {
+          return f - (hfsq - s * (hfsq + R));
+        }
+        return k * LN2_HI - (hfsq - (s * (hfsq + R) + k * LN2_LO) - f);
+      }
+      if (k === 0) {
+        return f - s * (f - R);
+      }
+      return k * LN2_HI - (s * (f - R) - k * LN2_LO - f);
+    }
+    module.exports = ln;
+  }
+});
+
+// node_modules/@stdlib/math-base-special-ln/lib/index.js
+var require_lib61 = __commonJS({
+  "node_modules/@stdlib/math-base-special-ln/lib/index.js"(exports, module) {
+    "use strict";
+    var main = require_main45();
+    module.exports = main;
+  }
+});
+
+// node_modules/@stdlib/math-base-special-erfinv/lib/rational_p1q1.js
+var require_rational_p1q1 = __commonJS({
+  "node_modules/@stdlib/math-base-special-erfinv/lib/rational_p1q1.js"(exports, module) {
+    "use strict";
+    function evalrational(x) {
+      var ax;
+      var s1;
+      var s2;
+      if (x === 0) {
+        return -5087819496582806e-19;
+      }
+      if (x < 0) {
+        ax = -x;
+      } else {
+        ax = x;
+      }
+      if (ax <= 1) {
+        s1 = -5087819496582806e-19 + x * (-0.008368748197417368 + x * (0.03348066254097446 + x * (-0.012692614766297404 + x * (-0.03656379714117627 + x * (0.02198786811111689 + x * (0.008226878746769157 + x * (-0.005387729650712429 + x * (0 + x * 0))))))));
+        s2 = 1 + x * (-0.9700050433032906 + x * (-1.5657455823417585 + x * (1.5622155839842302 + x * (0.662328840472003 + x * (-0.7122890234154284 + x * (-0.05273963823400997 + x * (0.07952836873415717 + x * (-0.0023339375937419 + x * 8862163904564247e-19))))))));
+      } else {
+        x = 1 / x;
+        s1 = 0 + x * (0 + x * (-0.005387729650712429 + x * (0.008226878746769157 + x * (0.02198786811111689 + x * (-0.03656379714117627 + x * (-0.012692614766297404 + x * (0.03348066254097446 + x * (-0.008368748197417368 + x * -5087819496582806e-19))))))));
+        s2 = 8862163904564247e-19 + x * (-0.0023339375937419 + x * (0.07952836873415717 + x * (-0.05273963823400997 + x * (-0.7122890234154284 + x * (0.662328840472003 + x * (1.5622155839842302 + x * (-1.5657455823417585 + x * (-0.9700050433032906 + x * 1))))))));
+      }
+      return s1 / s2;
+    }
+    module.exports = evalrational;
+  }
+});
+
+// node_modules/@stdlib/math-base-special-erfinv/lib/rational_p2q2.js
+var require_rational_p2q2 = __commonJS({
+  "node_modules/@stdlib/math-base-special-erfinv/lib/rational_p2q2.js"(exports, module) {
+    "use strict";
+    function evalrational(x) {
+      var ax;
+      var s1;
+      var s2;
+      if (x === 0) {
+        return -0.20243350835593876;
+      }
+      if (x < 0) {
+        ax = -x;
+      } else {
+        ax = x;
+      }
+      if (ax <= 1) {
+        s1 = -0.20243350835593876 + x * (0.10526468069939171 + x * (8.3705032834312 + x * (17.644729840837403 + x * (-18.851064805871424 + x * (-44.6382324441787 + x * (17.445385985570866 + x * (21.12946554483405 + x * -3.6719225470772936)))))));
+        s2 = 1 + x * (6.242641248542475 + x * (3.971343795334387 + x * (-28.66081804998 + x * (-20.14326346804852 + x * (48.560921310873994 + x * (10.826866735546016 + x * (-22.643693341313973 + x * 1.7211476576120028)))))));
+      } else {
+        x = 1 / x;
+        s1 = -3.6719225470772936 + x * (21.12946554483405 + x * (17.445385985570866 + x * (-44.6382324441787 + x * (-18.851064805871424 + x * (17.644729840837403 + x * (8.3705032834312 + x * (0.10526468069939171 + x * -0.20243350835593876)))))));
+        s2 = 1.7211476576120028 + x * (-22.643693341313973 + x * (10.826866735546016 + x * (48.560921310873994 + x * (-20.14326346804852 + x * (-28.66081804998 + x * (3.971343795334387 + x * (6.242641248542475 + x * 1)))))));
+      }
+      return s1 / s2;
+    }
+    module.exports = evalrational;
+  }
+});
+
+// node_modules/@stdlib/math-base-special-erfinv/lib/rational_p3q3.js
+var require_rational_p3q3 = __commonJS({
+  "node_modules/@stdlib/math-base-special-erfinv/lib/rational_p3q3.js"(exports, module) {
+    "use strict";
+    function evalrational(x) {
+      var ax;
+      var s1;
+      var s2;
+      if (x === 0) {
+        return -0.1311027816799519;
+      }
+      if (x < 0) {
+        ax = -x;
+      } else {
+        ax = x;
+      }
+      if (ax <= 1) {
+        s1 = -0.1311027816799519 + x * (-0.16379404719331705 + x * (0.11703015634199525 + x * (0.38707973897260434 + x * (0.3377855389120359 + x * (0.14286953440815717 + x * (0.029015791000532906 + x * (0.0021455899538880526 + x * (-6794655751811263e-22 + x * (28522533178221704e-24 + x * -681149956853777e-24)))))))));
+        s2 = 1 + x * (3.4662540724256723 + x * (5.381683457070069 + x * (4.778465929458438 + x * (2.5930192162362027 + x * (0.848854343457902 + x * (0.15226433829533179 + x * (0.011059242293464892 + x * (0 + x * (0 + x * 0)))))))));
+      } else {
+        x = 1 / x;
+        s1 = -681149956853777e-24 + x * (28522533178221704e-24 + x * (-6794655751811263e-22 + x * (0.0021455899538880526 + x * (0.029015791000532906 + x * (0.14286953440815717 + x * (0.3377855389120359 + x * (0.38707973897260434 + x * (0.11703015634199525 + x * (-0.16379404719331705 + x * -0.1311027816799519)))))))));
+        s2 = 0 + x * (0 + x * (0 + x * (0.011059242293464892 + x * (0.15226433829533179 + x * (0.848854343457902 + x * (2.5930192162362027 + x * (4.778465929458438 + x * (5.381683457070069 + x * (3.4662540724256723 + x * 1)))))))));
+      }
+      return s1 / s2;
+    }
+    module.exports = evalrational;
+  }
+});
+
+// node_modules/@stdlib/math-base-special-erfinv/lib/rational_p4q4.js
+var require_rational_p4q4 = __commonJS({
+  "node_modules/@stdlib/math-base-special-erfinv/lib/rational_p4q4.js"(exports, module) {
+    "use strict";
+    function evalrational(x) {
+      var ax;
+      var s1;
+      var s2;
+      if (x === 0) {
+        return -0.0350353787183178;
+      }
+      if (x < 0) {
+        ax = -x;
+      } else {
+        ax = x;
+      }
+      if (ax <= 1) {
+        s1 = -0.0350353787183178 + x * (-0.0022242652921344794 + x * (0.018557330651423107 + x * (0.009508047013259196 + x * (0.0018712349281955923 + x * (15754461742496055e-20 + x * (460469890584318e-20 + x * (-2304047769118826e-25 + x * 26633922742578204e-28)))))));
+        s2 = 1 + x * (1.3653349817554064 + x * (0.7620591645536234 + x * (0.22009110576413124 + x * (0.03415891436709477 + x * (0.00263861676657016 + x * (7646752923027944e-20 + x * (0 + x * 0)))))));
+      } else {
+        x = 1 / x;
+        s1 = 26633922742578204e-28 + x * (-2304047769118826e-25 + x * (460469890584318e-20 + x * (15754461742496055e-20 + x * (0.0018712349281955923 + x * (0.009508047013259196 + x * (0.018557330651423107 + x * (-0.0022242652921344794 + x * -0.0350353787183178)))))));
+        s2 = 0 + x * (0 + x * (7646752923027944e-20 + x * (0.00263861676657016 + x * (0.03415891436709477 + x * (0.22009110576413124 + x * (0.7620591645536234 + x * (1.3653349817554064 + x * 1)))))));
+      }
+      return s1 / s2;
+    }
+    module.exports = evalrational;
+  }
+});
+
+// node_modules/@stdlib/math-base-special-erfinv/lib/rational_p5q5.js
+var require_rational_p5q5 = __commonJS({
+  "node_modules/@stdlib/math-base-special-erfinv/lib/rational_p5q5.js"(exports, module) {
+    "use strict";
+    function evalrational(x) {
+      var ax;
+      var s1;
+      var s2;
+      if (x === 0) {
+        return -0.016743100507663373;
+      }
+      if (x < 0) {
+        ax = -x;
+      } else {
+        ax = x;
+      }
+      if (ax <= 1) {
+        s1 = -0.016743100507663373 + x * (-0.0011295143874558028 + x * (0.001056288621524929 + x * (20938631748758808e-20 + x * (14962478375834237e-21 + x * (44969678992770644e-23 + x * (4625961635228786e-24 + x * (-2811287356288318e-29 + x * 9905570997331033e-32)))))));
+        s2 = 1 + x * (0.5914293448864175 + x * (0.1381518657490833 + x * (0.016074608709367652 + x * (9640118070051656e-19 + x * (27533547476472603e-21 + x * (282243172016108e-21 + x * (0 + x * 0)))))));
+      } else {
+        x = 1 / x;
+        s1 = 9905570997331033e-32 + x * (-2811287356288318e-29 + x * (4625961635228786e-24 + x * (44969678992770644e-23 + x * (14962478375834237e-21 + x * (20938631748758808e-20 + x * (0.001056288621524929 + x * (-0.0011295143874558028 + x * -0.016743100507663373)))))));
+        s2 = 0 + x * (0 + x * (282243172016108e-21 + x * (27533547476472603e-21 + x * (9640118070051656e-19 + x * (0.016074608709367652 + x * (0.1381518657490833 + x * (0.5914293448864175 + x * 1)))))));
+      }
+      return s1 / s2;
+    }
+    module.exports = evalrational;
+  }
+});
+
+// node_modules/@stdlib/math-base-special-erfinv/lib/main.js
+var require_main46 = __commonJS({
+  "node_modules/@stdlib/math-base-special-erfinv/lib/main.js"(exports, module) {
+    "use strict";
+    var isnan = require_lib8();
+    var sqrt = require_lib56();
+    var ln = require_lib61();
+    var PINF = require_lib14();
+    var NINF = require_lib13();
+    var rationalFcnR1 = require_rational_p1q1();
+    var rationalFcnR2 = require_rational_p2q2();
+    var rationalFcnR3 = require_rational_p3q3();
+    var rationalFcnR4 = require_rational_p4q4();
+    var rationalFcnR5 = require_rational_p5q5();
+    var Y1 = 0.08913147449493408;
+    var Y2 = 2.249481201171875;
+    var Y3 = 0.807220458984375;
+    var Y4 = 0.9399557113647461;
+    var Y5 = 0.9836282730102539;
+    function erfinv(x) {
+      var sign;
+      var ax;
+      var qs;
+      var q;
+      var g;
+      var r;
+      if (isnan(x)) {
+        return NaN;
+      }
+      if (x === 1) {
+        return PINF;
+      }
+      if (x === -1) {
+        return NINF;
+      }
+      if (x === 0) {
+        return x;
+      }
+      if (x > 1 || x < -1) {
+        return NaN;
+      }
+      if (x < 0) {
+        sign = -1;
+        ax = -x;
+      } else {
+        sign = 1;
+        ax = x;
+      }
+      q = 1 - ax;
+      if (ax <= 0.5) {
+        g = ax * (ax + 10);
+        r = rationalFcnR1(ax);
+        return sign * (g * Y1 + g * r);
+      }
+      if (q >= 0.25) {
+        g = sqrt(-2 * ln(q));
+        q -= 0.25;
+        r = rationalFcnR2(q);
+        return sign * (g / (Y2 + r));
+      }
+      q = sqrt(-ln(q));
+      if (q < 3) {
+        qs = q - 1.125;
+        r = rationalFcnR3(qs);
+        return sign * (Y3 * q + r * q);
+      }
+      if (q < 6) {
+        qs = q - 3;
+        r = rationalFcnR4(qs);
+        return sign * (Y4 * q + r * q);
+      }
+      qs = q - 6;
+      r = rationalFcnR5(qs);
+      return sign * (Y5 * q + r * q);
+    }
+    module.exports = erfinv;
+  }
+});
+
+// node_modules/@stdlib/math-base-special-erfinv/lib/index.js
+var require_lib62 = __commonJS({
+  "node_modules/@stdlib/math-base-special-erfinv/lib/index.js"(exports, module) {
+    "use strict";
+    var main = require_main46();
+    module.exports = main;
+  }
+});
+
+// node_modules/@stdlib/stats-base-dists-normal-quantile/lib/main.js
+var require_main47 = __commonJS({
+  "node_modules/@stdlib/stats-base-dists-normal-quantile/lib/main.js"(exports, module) {
+    "use strict";
+    var erfinv = require_lib62();
+    var isnan = require_lib8();
+    var sqrt = require_lib56();
+    function quantile(p, mu, sigma) {
+      var A;
+      var B;
+      if (isnan(mu) || isnan(sigma) || isnan(p) || sigma < 0 || p < 0 || p > 1) {
+        return NaN;
+      }
+      if (sigma === 0) {
+        return mu;
+      }
+      A = mu;
+      B = sigma * sqrt(2);
+      return A + B * erfinv(2 * p - 1);
+    }
+    module.exports = quantile;
+  }
+});
+
+// node_modules/@stdlib/stats-base-dists-degenerate-quantile/lib/main.js
+var require_main48 = __commonJS({
+  "node_modules/@stdlib/stats-base-dists-degenerate-quantile/lib/main.js"(exports, module) {
+    "use strict";
+    var isnan = require_lib8();
+    function quantile(p, mu) {
+      if (isnan(p) || p < 0 || p > 1) {
+        return NaN;
+      }
+      return mu;
+    }
+    module.exports = quantile;
+  }
+});
+
+// node_modules/@stdlib/stats-base-dists-degenerate-quantile/lib/factory.js
+var require_factory3 = __commonJS({
+  "node_modules/@stdlib/stats-base-dists-degenerate-quantile/lib/factory.js"(exports, module) {
+    "use strict";
+    var constantFunction = require_lib57();
+    var isnan = require_lib8();
+    function factory(mu) {
+      if (isnan(mu)) {
+        return constantFunction(NaN);
+      }
+      return quantile;
+      function quantile(p) {
+        if (isnan(p) || p < 0 || p > 1) {
+          return NaN;
+        }
+        return mu;
+      }
+    }
+    module.exports = factory;
+  }
+});
+
+// node_modules/@stdlib/stats-base-dists-degenerate-quantile/lib/index.js
+var require_lib63 = __commonJS({
+  "node_modules/@stdlib/stats-base-dists-degenerate-quantile/lib/index.js"(exports, module) {
+    "use strict";
+    var setReadOnly = require_lib7();
+    var main = require_main48();
+    var factory = require_factory3();
+    setReadOnly(main, "factory", factory);
+    module.exports = main;
+  }
+});
+
+// node_modules/@stdlib/stats-base-dists-normal-quantile/lib/factory.js
+var require_factory4 = __commonJS({
+  "node_modules/@stdlib/stats-base-dists-normal-quantile/lib/factory.js"(exports, module) {
+    "use strict";
+    var constantFunction = require_lib57();
+    var degenerate = require_lib63().factory;
+    var erfinv = require_lib62();
+    var isnan = require_lib8();
+    var sqrt = require_lib56();
+    function factory(mu, sigma) {
+      var A;
+      var B;
+      if (isnan(mu) || isnan(sigma) || sigma < 0) {
+        return constantFunction(NaN);
+      }
+      if (sigma === 0) {
+        degenerate(mu);
+      }
+      A = mu;
+      B = sigma * sqrt(2);
+      return quantile;
+      function quantile(p) {
+        if (isnan(p) || p < 0 || p > 1) {
+          return NaN;
+        }
+        return A + B * erfinv(2 * p - 1);
+      }
+    }
+    module.exports = factory;
+  }
+});
+
+// node_modules/@stdlib/stats-base-dists-normal-quantile/lib/index.js
+var require_lib64 = __commonJS({
+  "node_modules/@stdlib/stats-base-dists-normal-quantile/lib/index.js"(exports, module) {
+    "use strict";
+    var setReadOnly = require_lib7();
+    var main = require_main47();
+    var factory = require_factory4();
+    setReadOnly(main, "factory", factory);
+    module.exports = main;
+  }
+});
+
+// node_modules/@stdlib/math-base-assert-is-integer/lib/main.js
+var require_main49 = __commonJS({
+  "node_modules/@stdlib/math-base-assert-is-integer/lib/main.js"(exports, module) {
+    "use strict";
+    var floor = require_lib9();
+    function isInteger(x) {
+      return floor(x) === x;
+    }
+    module.exports = isInteger;
+  }
+});
+
+// node_modules/@stdlib/math-base-assert-is-integer/lib/index.js
+var require_lib65 = __commonJS({
+  "node_modules/@stdlib/math-base-assert-is-integer/lib/index.js"(exports, module) {
+    "use strict";
+    var main = require_main49();
+    module.exports = main;
+  }
+});
+
+// node_modules/@stdlib/constants-array-max-typed-array-length/lib/index.js
+var require_lib66 = __commonJS({
+  "node_modules/@stdlib/constants-array-max-typed-array-length/lib/index.js"(exports, module) {
+    "use strict";
+    var MAX_TYPED_ARRAY_LENGTH = 9007199254740991;
+    module.exports = MAX_TYPED_ARRAY_LENGTH;
+  }
+});
+
+// node_modules/@stdlib/assert-is-collection/lib/main.js
+var require_main50 = __commonJS({
+  "node_modules/@stdlib/assert-is-collection/lib/main.js"(exports, module) {
+    "use strict";
+    var isInteger = require_lib65();
+    var MAX_LENGTH = require_lib66();
+    function isCollection(value) {
+      return typeof value === "object" && value !== null && typeof value.length === "number" && isInteger(value.length) && value.length >= 0 && value.length <= MAX_LENGTH;
+    }
+    module.exports = isCollection;
+  }
+});
+
+// node_modules/@stdlib/assert-is-collection/lib/index.js
+var require_lib67 = __commonJS({
+  "node_modules/@stdlib/assert-is-collection/lib/index.js"(exports, module) {
+    "use strict";
+    var main = require_main50();
+    module.exports = main;
+  }
+});
+
+// node_modules/@stdlib/assert-is-number/lib/primitive.js
+var require_primitive = __commonJS({
+  "node_modules/@stdlib/assert-is-number/lib/primitive.js"(exports, module) {
+    "use strict";
+    function isNumber(value) {
+      return typeof value === "number";
+    }
+    module.exports = isNumber;
+  }
+});
+
+// node_modules/@stdlib/assert-is-number/lib/tostring.js
+var require_tostring2 = __commonJS({
+  "node_modules/@stdlib/assert-is-number/lib/tostring.js"(exports, module) {
+    "use strict";
+    var Number2 = require_lib12();
+    var toString = Number2.prototype.toString;
+    module.exports = toString;
+  }
+});
+
+// node_modules/@stdlib/assert-is-number/lib/try2serialize.js
+var require_try2serialize = __commonJS({
+  "node_modules/@stdlib/assert-is-number/lib/try2serialize.js"(exports, module) {
+    "use strict";
+    var toString = require_tostring2();
+    function test(value) {
+      try {
+        toString.call(value);
+        return true;
+      } catch (err) {
+        return false;
+      }
+    }
+    module.exports = test;
+  }
+});
+
+// node_modules/@stdlib/assert-is-number/lib/object.js
+var require_object = __commonJS({
+  "node_modules/@stdlib/assert-is-number/lib/object.js"(exports, module) {
+    "use strict";
+    var hasToStringTag = require_lib23();
+    var nativeClass = require_lib26();
+    var Number2 = require_lib12();
+    var test = require_try2serialize();
+    var FLG = hasToStringTag();
+    function isNumber(value) {
+      if (typeof value === "object") {
+        if (value instanceof Number2) {
+          return true;
+        }
+        if (FLG) {
+          return test(value);
+        }
+        return nativeClass(value) === "[object Number]";
+      }
+      return false;
+    }
+    module.exports = isNumber;
+  }
+});
+
+// node_modules/@stdlib/assert-is-number/lib/main.js
+var require_main51 = __commonJS({
+  "node_modules/@stdlib/assert-is-number/lib/main.js"(exports, module) {
+    "use strict";
+    var isPrimitive = require_primitive();
+    var isObject = require_object();
+    function isNumber(value) {
+      return isPrimitive(value) || isObject(value);
+    }
+    module.exports = isNumber;
+  }
+});
+
+// node_modules/@stdlib/assert-is-number/lib/index.js
+var require_lib68 = __commonJS({
+  "node_modules/@stdlib/assert-is-number/lib/index.js"(exports, module) {
+    "use strict";
+    var setReadOnly = require_lib7();
+    var main = require_main51();
+    var isPrimitive = require_primitive();
+    var isObject = require_object();
+    setReadOnly(main, "isPrimitive", isPrimitive);
+    setReadOnly(main, "isObject", isObject);
+    module.exports = main;
+  }
+});
+
+// node_modules/@stdlib/assert-is-integer/lib/integer.js
+var require_integer = __commonJS({
+  "node_modules/@stdlib/assert-is-integer/lib/integer.js"(exports, module) {
+    "use strict";
+    var PINF = require_lib14();
+    var NINF = require_lib13();
+    var isInt = require_lib65();
+    function isInteger(value) {
+      return value < PINF && value > NINF && isInt(value);
+    }
+    module.exports = isInteger;
+  }
+});
+
+// node_modules/@stdlib/assert-is-integer/lib/primitive.js
+var require_primitive2 = __commonJS({
+  "node_modules/@stdlib/assert-is-integer/lib/primitive.js"(exports, module) {
+    "use strict";
+    var isNumber = require_lib68().isPrimitive;
+    var isInt = require_integer();
+    function isInteger(value) {
+      return isNumber(value) && isInt(value);
+    }
+    module.exports = isInteger;
+  }
+});
+
+// node_modules/@stdlib/assert-is-integer/lib/object.js
+var require_object2 = __commonJS({
+  "node_modules/@stdlib/assert-is-integer/lib/object.js"(exports, module) {
+    "use strict";
+    var isNumber = require_lib68().isObject;
+    var isInt = require_integer();
+    function isInteger(value) {
+      return isNumber(value) && isInt(value.valueOf());
+    }
+    module.exports = isInteger;
+  }
+});
+
+// node_modules/@stdlib/assert-is-integer/lib/main.js
+var require_main52 = __commonJS({
+  "node_modules/@stdlib/assert-is-integer/lib/main.js"(exports, module) {
+    "use strict";
+    var isPrimitive = require_primitive2();
+    var isObject = require_object2();
+    function isInteger(value) {
+      return isPrimitive(value) || isObject(value);
+    }
+    module.exports = isInteger;
+  }
+});
+
+// node_modules/@stdlib/assert-is-integer/lib/index.js
+var require_lib69 = __commonJS({
+  "node_modules/@stdlib/assert-is-integer/lib/index.js"(exports, module) {
+    "use strict";
+    var setReadOnly = require_lib7();
+    var main = require_main52();
+    var isPrimitive = require_primitive2();
+    var isObject = require_object2();
+    setReadOnly(main, "isPrimitive", isPrimitive);
+    setReadOnly(main, "isObject", isObject);
+    module.exports = main;
+  }
+});
+
+// node_modules/@stdlib/assert-is-string/lib/primitive.js
+var require_primitive3 = __commonJS({
+  "node_modules/@stdlib/assert-is-string/lib/primitive.js"(exports, module) {
+    "use strict";
+    function isString(value) {
+      return typeof value === "string";
+    }
+    module.exports = isString;
+  }
+});
+
+// node_modules/@stdlib/assert-is-string/lib/valueof.js
+var require_valueof = __commonJS({
+  "node_modules/@stdlib/assert-is-string/lib/valueof.js"(exports, module) {
+    "use strict";
+    var valueOf = String.prototype.valueOf;
+    module.exports = valueOf;
+  }
+});
+
+// node_modules/@stdlib/assert-is-string/lib/try2valueof.js
+var require_try2valueof = __commonJS({
+  "node_modules/@stdlib/assert-is-string/lib/try2valueof.js"(exports, module) {
+    "use strict";
+    var valueOf = require_valueof();
+    function test(value) {
+      try {
+        valueOf.call(value);
+        return true;
+      } catch (err) {
+        return false;
+      }
+    }
+    module.exports = test;
+  }
+});
+
+// node_modules/@stdlib/assert-is-string/lib/object.js
+var require_object3 = __commonJS({
+  "node_modules/@stdlib/assert-is-string/lib/object.js"(exports, module) {
+    "use strict";
+    var hasToStringTag = require_lib23();
+    var nativeClass = require_lib26();
+    var test = require_try2valueof();
+    var FLG = hasToStringTag();
+    function isString(value) {
+      if (typeof value === "object") {
+        if (value instanceof String) {
+          return true;
+        }
+        if (FLG) {
+          return test(value);
+        }
+        return nativeClass(value) === "[object String]";
+      }
+      return false;
+    }
+    module.exports = isString;
+  }
+});
+
+// node_modules/@stdlib/assert-is-string/lib/main.js
+var require_main53 = __commonJS({
+  "node_modules/@stdlib/assert-is-string/lib/main.js"(exports, module) {
+    "use strict";
+    var isPrimitive = require_primitive3();
+    var isObject = require_object3();
+    function isString(value) {
+      return isPrimitive(value) || isObject(value);
+    }
+    module.exports = isString;
+  }
+});
+
+// node_modules/@stdlib/assert-is-string/lib/index.js
+var require_lib70 = __commonJS({
+  "node_modules/@stdlib/assert-is-string/lib/index.js"(exports, module) {
+    "use strict";
+    var setReadOnly = require_lib7();
+    var main = require_main53();
+    var isPrimitive = require_primitive3();
+    var isObject = require_object3();
+    setReadOnly(main, "isPrimitive", isPrimitive);
+    setReadOnly(main, "isObject", isObject);
+    module.exports = main;
+  }
+});
+
+// node_modules/@stdlib/utils-type-of/lib/fixtures/re.js
+var require_re = __commonJS({
+  "node_modules/@stdlib/utils-type-of/lib/fixtures/re.js"(exports, module) {
+    "use strict";
+    var RE = /./;
+    module.exports = RE;
+  }
+});
+
+// node_modules/@stdlib/assert-is-boolean/lib/primitive.js
+var require_primitive4 = __commonJS({
+  "node_modules/@stdlib/assert-is-boolean/lib/primitive.js"(exports, module) {
+    "use strict";
+    function isBoolean(value) {
+      return typeof value === "boolean";
+    }
+    module.exports = isBoolean;
+  }
+});
+
+// node_modules/@stdlib/boolean-ctor/lib/main.js
+var require_main54 = __commonJS({
+  "node_modules/@stdlib/boolean-ctor/lib/main.js"(exports, module) {
+    "use strict";
+    var Bool = Boolean;
+    module.exports = Bool;
+  }
+});
+
+// node_modules/@stdlib/boolean-ctor/lib/index.js
+var require_lib71 = __commonJS({
+  "node_modules/@stdlib/boolean-ctor/lib/index.js"(exports, module) {
+    "use strict";
+    var main = require_main54();
+    module.exports = main;
+  }
+});
+
+// node_modules/@stdlib/assert-is-boolean/lib/tostring.js
+var require_tostring3 = __commonJS({
+  "node_modules/@stdlib/assert-is-boolean/lib/tostring.js"(exports, module) {
+    "use strict";
+    var toString = Boolean.prototype.toString;
+    module.exports = toString;
+  }
+});
+
+// node_modules/@stdlib/assert-is-boolean/lib/try2serialize.js
+var require_try2serialize2 = __commonJS({
+  "node_modules/@stdlib/assert-is-boolean/lib/try2serialize.js"(exports, module) {
+    "use strict";
+    var toString = require_tostring3();
+    function test(value) {
+      try {
+        toString.call(value);
+        return true;
+      } catch (err) {
+        return false;
+      }
+    }
+    module.exports = test;
+  }
+});
+
+// node_modules/@stdlib/assert-is-boolean/lib/object.js
+var require_object4 = __commonJS({
+  "node_modules/@stdlib/assert-is-boolean/lib/object.js"(exports, module) {
+    "use strict";
+    var hasToStringTag = require_lib23();
+    var nativeClass = require_lib26();
+    var Boolean2 = require_lib71();
+    var test = require_try2serialize2();
+    var FLG = hasToStringTag();
+    function isBoolean(value) {
+      if (typeof value === "object") {
+        if (value instanceof Boolean2) {
+          return true;
+        }
+        if (FLG) {
+          return test(value);
+        }
+        return nativeClass(value) === "[object Boolean]";
+      }
+      return false;
+    }
+    module.exports = isBoolean;
+  }
+});
+
+// node_modules/@stdlib/assert-is-boolean/lib/main.js
+var require_main55 = __commonJS({
+  "node_modules/@stdlib/assert-is-boolean/lib/main.js"(exports, module) {
+    "use strict";
+    var isPrimitive = require_primitive4();
+    var isObject = require_object4();
+    function isBoolean(value) {
+      return isPrimitive(value) || isObject(value);
+    }
+    module.exports = isBoolean;
+  }
+});
+
+// node_modules/@stdlib/assert-is-boolean/lib/index.js
+var require_lib72 = __commonJS({
+  "node_modules/@stdlib/assert-is-boolean/lib/index.js"(exports, module) {
+    "use strict";
+    var setReadOnly = require_lib7();
+    var main = require_main55();
+    var isPrimitive = require_primitive4();
+    var isObject = require_object4();
+    setReadOnly(main, "isPrimitive", isPrimitive);
+    setReadOnly(main, "isObject", isObject);
+    module.exports = main;
+  }
+});
+
+// node_modules/@stdlib/utils-global/lib/codegen.js
+var require_codegen = __commonJS({
+  "node_modules/@stdlib/utils-global/lib/codegen.js"(exports, module) {
+    "use strict";
+    function getGlobal() {
+      return new Function("return this;")();
+    }
+    module.exports = getGlobal;
+  }
+});
+
+// node_modules/@stdlib/utils-global/lib/self.js
+var require_self = __commonJS({
+  "node_modules/@stdlib/utils-global/lib/self.js"(exports, module) {
+    "use strict";
+    var obj2 = typeof self === "object" ? self : null;
+    module.exports = obj2;
+  }
+});
+
+// node_modules/@stdlib/utils-global/lib/window.js
+var require_window = __commonJS({
+  "node_modules/@stdlib/utils-global/lib/window.js"(exports, module) {
+    "use strict";
+    var obj2 = typeof window === "object" ? window : null;
+    module.exports = obj2;
+  }
+});
+
+// node_modules/@stdlib/utils-global/lib/global.js
+var require_global3 = __commonJS({
+  "node_modules/@stdlib/utils-global/lib/global.js"(exports, module) {
+    "use strict";
+    var obj2 = typeof global === "object" ? global : null;
+    module.exports = obj2;
+  }
+});
+
+// node_modules/@stdlib/utils-global/lib/global_this.js
+var require_global_this = __commonJS({
+  "node_modules/@stdlib/utils-global/lib/global_this.js"(exports, module) {
+    "use strict";
+    var obj2 = typeof globalThis === "object" ? globalThis : null;
+    module.exports = obj2;
+  }
+});
+
+// node_modules/@stdlib/utils-global/lib/main.js
+var require_main56 = __commonJS({
+  "node_modules/@stdlib/utils-global/lib/main.js"(exports, module) {
+    "use strict";
+    var isBoolean = require_lib72().isPrimitive;
+    var format = require_lib5();
+    var getThis = require_codegen();
+    var Self = require_self();
+    var Win = require_window();
+    var Global = require_global3();
+    var GlobalThis = require_global_this();
+    function getGlobal(codegen) {
+      if (arguments.length) {
+        if (!isBoolean(codegen)) {
+          throw new TypeError(format("invalid argument. Must provide a boolean. Value: `%s`.", codegen));
+        }
+        if (codegen) {
+          return getThis();
+        }
+      }
+      if (GlobalThis) {
+        return GlobalThis;
+      }
+      if (Self) {
+        return Self;
+      }
+      if (Win) {
+        return Win;
+      }
+      if (Global) {
+        return Global;
+      }
+      throw new Error("unexpected error. Unable to resolve global object.");
+    }
+    module.exports = getGlobal;
+  }
+});
+
+// node_modules/@stdlib/utils-global/lib/index.js
+var require_lib73 = __commonJS({
+  "node_modules/@stdlib/utils-global/lib/index.js"(exports, module) {
+    "use strict";
+    var main = require_main56();
+    module.exports = main;
+  }
+});
+
+// node_modules/@stdlib/utils-type-of/lib/fixtures/nodelist.js
+var require_nodelist = __commonJS({
+  "node_modules/@stdlib/utils-type-of/lib/fixtures/nodelist.js"(exports, module) {
+    "use strict";
+    var getGlobal = require_lib73();
+    var root = getGlobal();
+    var nodeList = root.document && root.document.childNodes;
+    module.exports = nodeList;
+  }
+});
+
+// node_modules/@stdlib/utils-type-of/lib/fixtures/typedarray.js
+var require_typedarray = __commonJS({
+  "node_modules/@stdlib/utils-type-of/lib/fixtures/typedarray.js"(exports, module) {
+    "use strict";
+    var typedarray = Int8Array;
+    module.exports = typedarray;
+  }
+});
+
+// node_modules/@stdlib/utils-type-of/lib/check.js
+var require_check = __commonJS({
+  "node_modules/@stdlib/utils-type-of/lib/check.js"(exports, module) {
+    "use strict";
+    var RE = require_re();
+    var nodeList = require_nodelist();
+    var typedarray = require_typedarray();
+    function check3() {
+      if (
+        // Chrome 1-12 returns 'function' for regular expression instances (see https://developer.mozilla.org/en-US/docs/Web/JavaScript/Reference/Operators/typeof):
+        typeof RE === "function" || // Safari 8 returns 'object' for typed array and weak map constructors (underscore #1929):
+        typeof typedarray === "object" || // PhantomJS 1.9 returns 'function' for `NodeList` instances (underscore #2236):
+        typeof nodeList === "function"
+      ) {
+        return true;
+      }
+      return false;
+    }
+    module.exports = check3;
+  }
+});
+
+// node_modules/@stdlib/regexp-function-name/lib/main.js
+var require_main57 = __commonJS({
+  "node_modules/@stdlib/regexp-function-name/lib/main.js"(exports, module) {
+    "use strict";
+    function reFunctionName() {
+      return /^\s*function\s*([^(]*)/i;
+    }
+    module.exports = reFunctionName;
+  }
+});
+
+// node_modules/@stdlib/regexp-function-name/lib/regexp.js
+var require_regexp = __commonJS({
+  "node_modules/@stdlib/regexp-function-name/lib/regexp.js"(exports, module) {
+    "use strict";
+    var reFunctionName = require_main57();
+    var RE_FUNCTION_NAME = reFunctionName();
+    module.exports = RE_FUNCTION_NAME;
+  }
+});
+
+// node_modules/@stdlib/regexp-function-name/lib/index.js
+var require_lib74 = __commonJS({
+  "node_modules/@stdlib/regexp-function-name/lib/index.js"(exports, module) {
+    "use strict";
+    var setReadOnly = require_lib7();
+    var main = require_main57();
+    var REGEXP = require_regexp();
+    setReadOnly(main, "REGEXP", REGEXP);
+    module.exports = main;
+  }
+});
+
+// node_modules/@stdlib/assert-is-array/lib/main.js
+var require_main58 = __commonJS({
+  "node_modules/@stdlib/assert-is-array/lib/main.js"(exports, module) {
+    "use strict";
+    var nativeClass = require_lib26();
+    var f;
+    function isArray2(value) {
+      return nativeClass(value) === "[object Array]";
+    }
+    if (Array.isArray) {
+      f = Array.isArray;
+    } else {
+      f = isArray2;
+    }
+    module.exports = f;
+  }
+});
+
+// node_modules/@stdlib/assert-is-array/lib/index.js
+var require_lib75 = __commonJS({
+  "node_modules/@stdlib/assert-is-array/lib/index.js"(exports, module) {
+    "use strict";
+    var main = require_main58();
+    module.exports = main;
+  }
+});
+
+// node_modules/@stdlib/assert-tools-array-function/lib/main.js
+var require_main59 = __commonJS({
+  "node_modules/@stdlib/assert-tools-array-function/lib/main.js"(exports, module) {
+    "use strict";
+    var isArray2 = require_lib75();
+    var format = require_lib5();
+    function arrayfcn(predicate) {
+      if (typeof predicate !== "function") {
+        throw new TypeError(format("invalid argument. Must provide a function. Value: `%s`.", predicate));
+      }
+      return every;
+      function every(value) {
+        var len;
+        var i;
+        if (!isArray2(value)) {
+          return false;
+        }
+        len = value.length;
+        if (len === 0) {
+          return false;
+        }
+        for (i = 0; i < len; i++) {
+          if (predicate(value[i]) === false) {
+            return false;
+          }
+        }
+        return true;
+      }
+    }
+    module.exports = arrayfcn;
+  }
+});
+
+// node_modules/@stdlib/assert-tools-array-function/lib/index.js
+var require_lib76 = __commonJS({
+  "node_modules/@stdlib/assert-tools-array-function/lib/index.js"(exports, module) {
+    "use strict";
+    var main = require_main59();
+    module.exports = main;
+  }
+});
+
+// node_modules/@stdlib/assert-is-object-like/lib/main.js
+var require_main60 = __commonJS({
+  "node_modules/@stdlib/assert-is-object-like/lib/main.js"(exports, module) {
+    "use strict";
+    function isObjectLike(value) {
+      return value !== null && typeof value === "object";
+    }
+    module.exports = isObjectLike;
+  }
+});
+
+// node_modules/@stdlib/assert-is-object-like/lib/index.js
+var require_lib77 = __commonJS({
+  "node_modules/@stdlib/assert-is-object-like/lib/index.js"(exports, module) {
+    "use strict";
+    var setReadOnly = require_lib7();
+    var arrayfun = require_lib76();
+    var main = require_main60();
+    var isObjectLikeArray = arrayfun(main);
+    setReadOnly(main, "isObjectLikeArray", isObjectLikeArray);
+    module.exports = main;
+  }
+});
+
+// node_modules/@stdlib/assert-is-buffer/lib/main.js
+var require_main61 = __commonJS({
+  "node_modules/@stdlib/assert-is-buffer/lib/main.js"(exports, module) {
+    "use strict";
+    var isObjectLike = require_lib77();
+    function isBuffer(value) {
+      return isObjectLike(value) && // eslint-disable-next-line no-underscore-dangle
+      (value._isBuffer || // for envs missing Object.prototype.constructor (e.g., Safari 5-7)
+      value.constructor && // WARNING: `typeof` is not a foolproof check, as certain envs consider RegExp and NodeList instances to be functions
+      typeof value.constructor.isBuffer === "function" && value.constructor.isBuffer(value));
+    }
+    module.exports = isBuffer;
+  }
+});
+
+// node_modules/@stdlib/assert-is-buffer/lib/index.js
+var require_lib78 = __commonJS({
+  "node_modules/@stdlib/assert-is-buffer/lib/index.js"(exports, module) {
+    "use strict";
+    var main = require_main61();
+    module.exports = main;
+  }
+});
+
+// node_modules/@stdlib/utils-constructor-name/lib/main.js
+var require_main62 = __commonJS({
+  "node_modules/@stdlib/utils-constructor-name/lib/main.js"(exports, module) {
+    "use strict";
+    var nativeClass = require_lib26();
+    var RE = require_lib74().REGEXP;
+    var isBuffer = require_lib78();
+    function constructorName(v) {
+      var match;
+      var name;
+      var ctor;
+      name = nativeClass(v).slice(8, -1);
+      if ((name === "Object" || name === "Error") && v.constructor) {
+        ctor = v.constructor;
+        if (typeof ctor.name === "string") {
+          return ctor.name;
+        }
+        match = RE.exec(ctor.toString());
+        if (match) {
+          return match[1];
+        }
+      }
+      if (isBuffer(v)) {
+        return "Buffer";
+      }
+      return name;
+    }
+    module.exports = constructorName;
+  }
+});
+
+// node_modules/@stdlib/utils-constructor-name/lib/index.js
+var require_lib79 = __commonJS({
+  "node_modules/@stdlib/utils-constructor-name/lib/index.js"(exports, module) {
+    "use strict";
+    var main = require_main62();
+    module.exports = main;
+  }
+});
+
+// node_modules/@stdlib/utils-type-of/lib/main.js
+var require_main63 = __commonJS({
+  "node_modules/@stdlib/utils-type-of/lib/main.js"(exports, module) {
+    "use strict";
+    var ctorName = require_lib79();
+    function typeOf(v) {
+      var type2;
+      if (v === null) {
+        return "null";
+      }
+      type2 = typeof v;
+      if (type2 === "object") {
+        return ctorName(v).toLowerCase();
+      }
+      return type2;
+    }
+    module.exports = typeOf;
+  }
+});
+
+// node_modules/@stdlib/utils-type-of/lib/polyfill.js
+var require_polyfill7 = __commonJS({
+  "node_modules/@stdlib/utils-type-of/lib/polyfill.js"(exports, module) {
+    "use strict";
+    var ctorName = require_lib79();
+    function typeOf(v) {
+      return ctorName(v).toLowerCase();
+    }
+    module.exports = typeOf;
+  }
+});
+
+// node_modules/@stdlib/utils-type-of/lib/index.js
+var require_lib80 = __commonJS({
+  "node_modules/@stdlib/utils-type-of/lib/index.js"(exports, module) {
+    "use strict";
+    var usePolyfill = require_check();
+    var builtin = require_main63();
+    var polyfill = require_polyfill7();
+    var main = usePolyfill() ? polyfill : builtin;
+    module.exports = main;
+  }
+});
+
+// node_modules/@stdlib/assert-is-function/lib/main.js
+var require_main64 = __commonJS({
+  "node_modules/@stdlib/assert-is-function/lib/main.js"(exports, module) {
+    "use strict";
+    var typeOf = require_lib80();
+    function isFunction(value) {
+      return typeOf(value) === "function";
+    }
+    module.exports = isFunction;
+  }
+});
+
+// node_modules/@stdlib/assert-is-function/lib/index.js
+var require_lib81 = __commonJS({
+  "node_modules/@stdlib/assert-is-function/lib/index.js"(exports, module) {
+    "use strict";
+    var main = require_main64();
+    module.exports = main;
+  }
+});
+
+// node_modules/@stdlib/assert-is-accessor-array/lib/main.js
+var require_main65 = __commonJS({
+  "node_modules/@stdlib/assert-is-accessor-array/lib/main.js"(exports, module) {
+    "use strict";
+    var isCollection = require_lib67();
+    var isFunction = require_lib81();
+    function isAccessorArray(value) {
+      return isCollection(value) && isFunction(value.get) && isFunction(value.set);
+    }
+    module.exports = isAccessorArray;
+  }
+});
+
+// node_modules/@stdlib/assert-is-accessor-array/lib/index.js
+var require_lib82 = __commonJS({
+  "node_modules/@stdlib/assert-is-accessor-array/lib/index.js"(exports, module) {
+    "use strict";
+    var main = require_main65();
+    module.exports = main;
+  }
+});
+
+// node_modules/@stdlib/utils-define-read-only-property/lib/main.js
+var require_main66 = __commonJS({
+  "node_modules/@stdlib/utils-define-read-only-property/lib/main.js"(exports, module) {
+    "use strict";
+    var defineProperty = require_lib6();
+    function setReadOnly(obj2, prop, value) {
+      defineProperty(obj2, prop, {
+        "configurable": false,
+        "enumerable": true,
+        "writable": false,
+        "value": value
+      });
+    }
+    module.exports = setReadOnly;
+  }
+});
+
+// node_modules/@stdlib/utils-define-read-only-property/lib/index.js
+var require_lib83 = __commonJS({
+  "node_modules/@stdlib/utils-define-read-only-property/lib/index.js"(exports, module) {
+    "use strict";
+    var main = require_main66();
+    module.exports = main;
+  }
+});
+
+// node_modules/@stdlib/complex-float64-ctor/lib/tostring.js
+var require_tostring4 = __commonJS({
+  "node_modules/@stdlib/complex-float64-ctor/lib/tostring.js"(exports, module) {
+    "use strict";
+    function toString() {
+      var str2 = "" + this.re;
+      if (this.im < 0) {
+        str2 += " - " + -this.im;
+      } else {
+        str2 += " + " + this.im;
+      }
+      str2 += "i";
+      return str2;
+    }
+    module.exports = toString;
+  }
+});
+
+// node_modules/@stdlib/complex-float64-ctor/lib/tojson.js
+var require_tojson = __commonJS({
+  "node_modules/@stdlib/complex-float64-ctor/lib/tojson.js"(exports, module) {
+    "use strict";
+    function toJSON() {
+      var out = {};
+      out.type = "Complex128";
+      out.re = this.re;
+      out.im = this.im;
+      return out;
+    }
+    module.exports = toJSON;
+  }
+});
+
+// node_modules/@stdlib/complex-float64-ctor/lib/main.js
+var require_main67 = __commonJS({
+  "node_modules/@stdlib/complex-float64-ctor/lib/main.js"(exports, module) {
+    "use strict";
+    var isNumber = require_lib68().isPrimitive;
+    var setEnumerableReadOnly = require_lib83();
+    var setReadOnly = require_lib7();
+    var format = require_lib5();
+    var toStr = require_tostring4();
+    var toJSON = require_tojson();
+    function Complex128(real, imag) {
+      if (!(this instanceof Complex128)) {
+        throw new TypeError("invalid invocation. Constructor must be called with the `new` keyword.");
+      }
+      if (!isNumber(real)) {
+        throw new TypeError(format("invalid argument. Real component must be a number. Value: `%s`.", real));
+      }
+      if (!isNumber(imag)) {
+        throw new TypeError(format("invalid argument. Imaginary component must be a number. Value: `%s`.", imag));
+      }
+      setEnumerableReadOnly(this, "re", real);
+      setEnumerableReadOnly(this, "im", imag);
+      return this;
+    }
+    setReadOnly(Complex128, "name", "Complex128");
+    setReadOnly(Complex128, "BYTES_PER_ELEMENT", 8);
+    setReadOnly(Complex128.prototype, "BYTES_PER_ELEMENT", 8);
+    setReadOnly(Complex128.prototype, "byteLength", 16);
+    setReadOnly(Complex128.prototype, "toString", toStr);
+    setReadOnly(Complex128.prototype, "toJSON", toJSON);
+    module.exports = Complex128;
+  }
+});
+
+// node_modules/@stdlib/complex-float64-ctor/lib/index.js
+var require_lib84 = __commonJS({
+  "node_modules/@stdlib/complex-float64-ctor/lib/index.js"(exports, module) {
+    "use strict";
+    var main = require_main67();
+    module.exports = main;
+  }
+});
+
+// node_modules/@stdlib/number-float64-base-to-float32/lib/main.js
+var require_main68 = __commonJS({
+  "node_modules/@stdlib/number-float64-base-to-float32/lib/main.js"(exports, module) {
+    "use strict";
+    var fround = typeof Math.fround === "function" ? Math.fround : null;
+    module.exports = fround;
+  }
+});
+
+// node_modules/@stdlib/assert-is-float32array/lib/main.js
+var require_main69 = __commonJS({
+  "node_modules/@stdlib/assert-is-float32array/lib/main.js"(exports, module) {
+    "use strict";
+    var nativeClass = require_lib26();
+    var hasFloat32Array = typeof Float32Array === "function";
+    function isFloat32Array(value) {
+      return hasFloat32Array && value instanceof Float32Array || // eslint-disable-line stdlib/require-globals
+      nativeClass(value) === "[object Float32Array]";
+    }
+    module.exports = isFloat32Array;
+  }
+});
+
+// node_modules/@stdlib/assert-is-float32array/lib/index.js
+var require_lib85 = __commonJS({
+  "node_modules/@stdlib/assert-is-float32array/lib/index.js"(exports, module) {
+    "use strict";
+    var isFloat32Array = require_main69();
+    module.exports = isFloat32Array;
+  }
+});
+
+// node_modules/@stdlib/assert-has-float32array-support/lib/float32array.js
+var require_float32array = __commonJS({
+  "node_modules/@stdlib/assert-has-float32array-support/lib/float32array.js"(exports, module) {
+    "use strict";
+    var main = typeof Float32Array === "function" ? Float32Array : null;
+    module.exports = main;
+  }
+});
+
+// node_modules/@stdlib/assert-has-float32array-support/lib/main.js
+var require_main70 = __commonJS({
+  "node_modules/@stdlib/assert-has-float32array-support/lib/main.js"(exports, module) {
+    "use strict";
+    var isFloat32Array = require_lib85();
+    var PINF = require_lib14();
+    var GlobalFloat32Array = require_float32array();
+    function hasFloat32ArraySupport() {
+      var bool3;
+      var arr;
+      if (typeof GlobalFloat32Array !== "function") {
+        return false;
+      }
+      try {
+        arr = new GlobalFloat32Array([1, 3.14, -3.14, 5e40]);
+        bool3 = isFloat32Array(arr) && arr[0] === 1 && arr[1] === 3.140000104904175 && arr[2] === -3.140000104904175 && arr[3] === PINF;
+      } catch (err) {
+        bool3 = false;
+      }
+      return bool3;
+    }
+    module.exports = hasFloat32ArraySupport;
+  }
+});
+
+// node_modules/@stdlib/assert-has-float32array-support/lib/index.js
+var require_lib86 = __commonJS({
+  "node_modules/@stdlib/assert-has-float32array-support/lib/index.js"(exports, module) {
+    "use strict";
+    var hasFloat32ArraySupport = require_main70();
+    module.exports = hasFloat32ArraySupport;
+  }
+});
+
+// node_modules/@stdlib/array-float32/lib/main.js
+var require_main71 = __commonJS({
+  "node_modules/@stdlib/array-float32/lib/main.js"(exports, module) {
+    "use strict";
+    var ctor = typeof Float32Array === "function" ? Float32Array : void 0;
+    module.exports = ctor;
+  }
+});
+
+// node_modules/@stdlib/array-float32/lib/polyfill.js
+var require_polyfill8 = __commonJS({
+  "node_modules/@stdlib/array-float32/lib/polyfill.js"(exports, module) {
+    "use strict";
+    function polyfill() {
+      throw new Error("not implemented");
+    }
+    module.exports = polyfill;
+  }
+});
+
+// node_modules/@stdlib/array-float32/lib/index.js
+var require_lib87 = __commonJS({
+  "node_modules/@stdlib/array-float32/lib/index.js"(exports, module) {
+    "use strict";
+    var hasFloat32ArraySupport = require_lib86();
+    var builtin = require_main71();
+    var polyfill = require_polyfill8();
+    var ctor;
+    if (hasFloat32ArraySupport()) {
+      ctor = builtin;
+    } else {
+      ctor = polyfill;
+    }
+    module.exports = ctor;
+  }
+});
+
+// node_modules/@stdlib/number-float64-base-to-float32/lib/polyfill.js
+var require_polyfill9 = __commonJS({
+  "node_modules/@stdlib/number-float64-base-to-float32/lib/polyfill.js"(exports, module) {
+    "use strict";
+    var Float32Array2 = require_lib87();
+    var FLOAT32_VIEW = new Float32Array2(1);
+    function float64ToFloat32(x) {
+      FLOAT32_VIEW[0] = x;
+      return FLOAT32_VIEW[0];
+    }
+    module.exports = float64ToFloat32;
+  }
+});
+
+// node_modules/@stdlib/number-float64-base-to-float32/lib/index.js
+var require_lib88 = __commonJS({
+  "node_modules/@stdlib/number-float64-base-to-float32/lib/index.js"(exports, module) {
+    "use strict";
+    var builtin = require_main68();
+    var polyfill = require_polyfill9();
+    var float64ToFloat32;
+    if (typeof builtin === "function") {
+      float64ToFloat32 = builtin;
+    } else {
+      float64ToFloat32 = polyfill;
+    }
+    module.exports = float64ToFloat32;
+  }
+});
+
+// node_modules/@stdlib/complex-float32-ctor/lib/tostring.js
+var require_tostring5 = __commonJS({
+  "node_modules/@stdlib/complex-float32-ctor/lib/tostring.js"(exports, module) {
+    "use strict";
+    function toString() {
+      var str2 = "" + this.re;
+      if (this.im < 0) {
+        str2 += " - " + -this.im;
+      } else {
+        str2 += " + " + this.im;
+      }
+      str2 += "i";
+      return str2;
+    }
+    module.exports = toString;
+  }
+});
+
+// node_modules/@stdlib/complex-float32-ctor/lib/tojson.js
+var require_tojson2 = __commonJS({
+  "node_modules/@stdlib/complex-float32-ctor/lib/tojson.js"(exports, module) {
+    "use strict";
+    function toJSON() {
+      var out = {};
+      out.type = "Complex64";
+      out.re = this.re;
+      out.im = this.im;
+      return out;
+    }
+    module.exports = toJSON;
+  }
+});
+
+// node_modules/@stdlib/complex-float32-ctor/lib/main.js
+var require_main72 = __commonJS({
+  "node_modules/@stdlib/complex-float32-ctor/lib/main.js"(exports, module) {
+    "use strict";
+    var isNumber = require_lib68().isPrimitive;
+    var setEnumerableReadOnly = require_lib83();
+    var setReadOnly = require_lib7();
+    var float64ToFloat32 = require_lib88();
+    var format = require_lib5();
+    var toStr = require_tostring5();
+    var toJSON = require_tojson2();
+    function Complex64(real, imag) {
+      if (!(this instanceof Complex64)) {
+        throw new TypeError("invalid invocation. Constructor must be called with the `new` keyword.");
+      }
+      if (!isNumber(real)) {
+        throw new TypeError(format("invalid argument. Real component must be a number. Value: `%s`.", real));
+      }
+      if (!isNumber(imag)) {
+        throw new TypeError(format("invalid argument. Imaginary component must be a number. Value: `%s`.", imag));
+      }
+      setEnumerableReadOnly(this, "re", float64ToFloat32(real));
+      setEnumerableReadOnly(this, "im", float64ToFloat32(imag));
+      return this;
+    }
+    setReadOnly(Complex64, "name", "Complex64");
+    setReadOnly(Complex64, "BYTES_PER_ELEMENT", 4);
+    setReadOnly(Complex64.prototype, "BYTES_PER_ELEMENT", 4);
+    setReadOnly(Complex64.prototype, "byteLength", 8);
+    setReadOnly(Complex64.prototype, "toString", toStr);
+    setReadOnly(Complex64.prototype, "toJSON", toJSON);
+    module.exports = Complex64;
+  }
+});
+
+// node_modules/@stdlib/complex-float32-ctor/lib/index.js
+var require_lib89 = __commonJS({
+  "node_modules/@stdlib/complex-float32-ctor/lib/index.js"(exports, module) {
+    "use strict";
+    var main = require_main72();
+    module.exports = main;
+  }
+});
+
+// node_modules/@stdlib/assert-is-complex-like/lib/main.js
+var require_main73 = __commonJS({
+  "node_modules/@stdlib/assert-is-complex-like/lib/main.js"(exports, module) {
+    "use strict";
+    var Complex128 = require_lib84();
+    var Complex64 = require_lib89();
+    function isComplexLike(value) {
+      if (value instanceof Complex128 || value instanceof Complex64) {
+        return true;
+      }
+      return typeof value === "object" && value !== null && typeof value.re === "number" && typeof value.im === "number";
+    }
+    module.exports = isComplexLike;
+  }
+});
+
+// node_modules/@stdlib/assert-is-complex-like/lib/index.js
+var require_lib90 = __commonJS({
+  "node_modules/@stdlib/assert-is-complex-like/lib/index.js"(exports, module) {
+    "use strict";
+    var main = require_main73();
+    module.exports = main;
+  }
+});
+
+// node_modules/@stdlib/array-base-assert-is-complex128array/lib/main.js
+var require_main74 = __commonJS({
+  "node_modules/@stdlib/array-base-assert-is-complex128array/lib/main.js"(exports, module) {
+    "use strict";
+    var BYTES_PER_ELEMENT = 16;
+    function isComplex128Array(value) {
+      return typeof value === "object" && value !== null && value.constructor.name === "Complex128Array" && value.BYTES_PER_ELEMENT === BYTES_PER_ELEMENT;
+    }
+    module.exports = isComplex128Array;
+  }
+});
+
+// node_modules/@stdlib/array-base-assert-is-complex128array/lib/index.js
+var require_lib91 = __commonJS({
+  "node_modules/@stdlib/array-base-assert-is-complex128array/lib/index.js"(exports, module) {
+    "use strict";
+    var main = require_main74();
+    module.exports = main;
+  }
+});
+
+// node_modules/@stdlib/array-base-assert-is-complex64array/lib/main.js
+var require_main75 = __commonJS({
+  "node_modules/@stdlib/array-base-assert-is-complex64array/lib/main.js"(exports, module) {
+    "use strict";
+    var BYTES_PER_ELEMENT = 8;
+    function isComplex64Array(value) {
+      return typeof value === "object" && value !== null && value.constructor.name === "Complex64Array" && value.BYTES_PER_ELEMENT === BYTES_PER_ELEMENT;
+    }
+    module.exports = isComplex64Array;
+  }
+});
+
+// node_modules/@stdlib/array-base-assert-is-complex64array/lib/index.js
+var require_lib92 = __commonJS({
+  "node_modules/@stdlib/array-base-assert-is-complex64array/lib/index.js"(exports, module) {
+    "use strict";
+    var main = require_main75();
+    module.exports = main;
+  }
+});
+
+// node_modules/@stdlib/strided-base-reinterpret-complex128/lib/main.js
+var require_main76 = __commonJS({
+  "node_modules/@stdlib/strided-base-reinterpret-complex128/lib/main.js"(exports, module) {
+    "use strict";
+    var Float64Array2 = require_lib33();
+    function reinterpret(x, offset) {
+      return new Float64Array2(x.buffer, x.byteOffset + x.BYTES_PER_ELEMENT * offset, 2 * (x.length - offset));
+    }
+    module.exports = reinterpret;
+  }
+});
+
+// node_modules/@stdlib/strided-base-reinterpret-complex128/lib/index.js
+var require_lib93 = __commonJS({
+  "node_modules/@stdlib/strided-base-reinterpret-complex128/lib/index.js"(exports, module) {
+    "use strict";
+    var main = require_main76();
+    module.exports = main;
+  }
+});
+
+// node_modules/@stdlib/strided-base-reinterpret-complex64/lib/main.js
+var require_main77 = __commonJS({
+  "node_modules/@stdlib/strided-base-reinterpret-complex64/lib/main.js"(exports, module) {
+    "use strict";
+    var Float32Array2 = require_lib87();
+    function reinterpret(x, offset) {
+      return new Float32Array2(x.buffer, x.byteOffset + x.BYTES_PER_ELEMENT * offset, 2 * (x.length - offset));
+    }
+    module.exports = reinterpret;
+  }
+});
+
+// node_modules/@stdlib/strided-base-reinterpret-complex64/lib/index.js
+var require_lib94 = __commonJS({
+  "node_modules/@stdlib/strided-base-reinterpret-complex64/lib/index.js"(exports, module) {
+    "use strict";
+    var main = require_main77();
+    module.exports = main;
+  }
+});
+
+// node_modules/@stdlib/strided-base-reinterpret-complex/lib/main.js
+var require_main78 = __commonJS({
+  "node_modules/@stdlib/strided-base-reinterpret-complex/lib/main.js"(exports, module) {
+    "use strict";
+    var isComplex128Array = require_lib91();
+    var isComplex64Array = require_lib92();
+    var reinterpret128 = require_lib93();
+    var reinterpret64 = require_lib94();
+    var format = require_lib5();
+    function reinterpret(x, offset) {
+      if (isComplex128Array(x)) {
+        return reinterpret128(x, offset);
+      }
+      if (isComplex64Array(x)) {
+        return reinterpret64(x, offset);
+      }
+      throw new TypeError(format("invalid argument. First argument must be a complex-valued floating-point array. Value: `%s`.", x));
+    }
+    module.exports = reinterpret;
+  }
+});
+
+// node_modules/@stdlib/strided-base-reinterpret-complex/lib/index.js
+var require_lib95 = __commonJS({
+  "node_modules/@stdlib/strided-base-reinterpret-complex/lib/index.js"(exports, module) {
+    "use strict";
+    var main = require_main78();
+    module.exports = main;
+  }
+});
+
+// node_modules/@stdlib/strided-base-reinterpret-boolean/lib/main.js
+var require_main79 = __commonJS({
+  "node_modules/@stdlib/strided-base-reinterpret-boolean/lib/main.js"(exports, module) {
+    "use strict";
+    var Uint8Array2 = require_lib37();
+    function reinterpret(x, offset) {
+      return new Uint8Array2(x.buffer, x.byteOffset + x.BYTES_PER_ELEMENT * offset, x.length - offset);
+    }
+    module.exports = reinterpret;
+  }
+});
+
+// node_modules/@stdlib/strided-base-reinterpret-boolean/lib/index.js
+var require_lib96 = __commonJS({
+  "node_modules/@stdlib/strided-base-reinterpret-boolean/lib/index.js"(exports, module) {
+    "use strict";
+    var main = require_main79();
+    module.exports = main;
+  }
+});
+
+// node_modules/@stdlib/array-base-assert-is-complex-typed-array/lib/main.js
+var require_main80 = __commonJS({
+  "node_modules/@stdlib/array-base-assert-is-complex-typed-array/lib/main.js"(exports, module) {
+    "use strict";
+    var C64_BYTES_PER_ELEMENT = 8;
+    var C128_BYTES_PER_ELEMENT = 16;
+    function isComplexTypedArray(value) {
+      return typeof value === "object" && value !== null && (value.constructor.name === "Complex128Array" && value.BYTES_PER_ELEMENT === C128_BYTES_PER_ELEMENT || value.constructor.name === "Complex64Array" && value.BYTES_PER_ELEMENT === C64_BYTES_PER_ELEMENT);
+    }
+    module.exports = isComplexTypedArray;
+  }
+});
+
+// node_modules/@stdlib/array-base-assert-is-complex-typed-array/lib/index.js
+var require_lib97 = __commonJS({
+  "node_modules/@stdlib/array-base-assert-is-complex-typed-array/lib/index.js"(exports, module) {
+    "use strict";
+    var main = require_main80();
+    module.exports = main;
+  }
+});
+
+// node_modules/@stdlib/array-base-assert-is-booleanarray/lib/main.js
+var require_main81 = __commonJS({
+  "node_modules/@stdlib/array-base-assert-is-booleanarray/lib/main.js"(exports, module) {
+    "use strict";
+    var BYTES_PER_ELEMENT = 1;
+    function isBooleanArray(value) {
+      return typeof value === "object" && value !== null && value.constructor.name === "BooleanArray" && value.BYTES_PER_ELEMENT === BYTES_PER_ELEMENT;
+    }
+    module.exports = isBooleanArray;
+  }
+});
+
+// node_modules/@stdlib/array-base-assert-is-booleanarray/lib/index.js
+var require_lib98 = __commonJS({
+  "node_modules/@stdlib/array-base-assert-is-booleanarray/lib/index.js"(exports, module) {
+    "use strict";
+    var main = require_main81();
+    module.exports = main;
+  }
+});
+
+// node_modules/@stdlib/array-base-assert-is-accessor-array/lib/main.js
+var require_main82 = __commonJS({
+  "node_modules/@stdlib/array-base-assert-is-accessor-array/lib/main.js"(exports, module) {
+    "use strict";
+    var TYPE = "function";
+    function isAccessorArray(value) {
+      return typeof value.get === TYPE && typeof value.set === TYPE;
+    }
+    module.exports = isAccessorArray;
+  }
+});
+
+// node_modules/@stdlib/array-base-assert-is-accessor-array/lib/index.js
+var require_lib99 = __commonJS({
+  "node_modules/@stdlib/array-base-assert-is-accessor-array/lib/index.js"(exports, module) {
+    "use strict";
+    var main = require_main82();
+    module.exports = main;
+  }
+});
+
+// node_modules/@stdlib/array-base-accessor-getter/lib/main.js
+var require_main83 = __commonJS({
+  "node_modules/@stdlib/array-base-accessor-getter/lib/main.js"(exports, module) {
+    "use strict";
+    var GETTERS = {
+      "complex128": getComplex128,
+      "complex64": getComplex64,
+      "default": getArrayLike
+    };
+    function getComplex128(arr, idx) {
+      return arr.get(idx);
+    }
+    function getComplex64(arr, idx) {
+      return arr.get(idx);
+    }
+    function getArrayLike(arr, idx) {
+      return arr.get(idx);
+    }
+    function getter(dtype) {
+      var f = GETTERS[dtype];
+      if (typeof f === "function") {
+        return f;
+      }
+      return GETTERS.default;
+    }
+    module.exports = getter;
+  }
+});
+
+// node_modules/@stdlib/array-base-accessor-getter/lib/index.js
+var require_lib100 = __commonJS({
+  "node_modules/@stdlib/array-base-accessor-getter/lib/index.js"(exports, module) {
+    "use strict";
+    var main = require_main83();
+    module.exports = main;
+  }
+});
+
+// node_modules/@stdlib/array-base-getter/lib/main.js
+var require_main84 = __commonJS({
+  "node_modules/@stdlib/array-base-getter/lib/main.js"(exports, module) {
+    "use strict";
+    var GETTERS = {
+      "float64": getFloat64,
+      "float32": getFloat32,
+      "int32": getInt32,
+      "int16": getInt16,
+      "int8": getInt8,
+      "uint32": getUint32,
+      "uint16": getUint16,
+      "uint8": getUint8,
+      "uint8c": getUint8c,
+      "generic": getGeneric,
+      "default": getArrayLike
+    };
+    function getFloat64(arr, idx) {
+      return arr[idx];
+    }
+    function getFloat32(arr, idx) {
+      return arr[idx];
+    }
+    function getInt32(arr, idx) {
+      return arr[idx];
+    }
+    function getInt16(arr, idx) {
+      return arr[idx];
+    }
+    function getInt8(arr, idx) {
+      return arr[idx];
+    }
+    function getUint32(arr, idx) {
+      return arr[idx];
+    }
+    function getUint16(arr, idx) {
+      return arr[idx];
+    }
+    function getUint8(arr, idx) {
+      return arr[idx];
+    }
+    function getUint8c(arr, idx) {
+      return arr[idx];
+    }
+    function getGeneric(arr, idx) {
+      return arr[idx];
+    }
+    function getArrayLike(arr, idx) {
+      return arr[idx];
+    }
+    function getter(dtype) {
+      var f = GETTERS[dtype];
+      if (typeof f === "function") {
+        return f;
+      }
+      return GETTERS.default;
+    }
+    module.exports = getter;
+  }
+});
+
+// node_modules/@stdlib/array-base-getter/lib/index.js
+var require_lib101 = __commonJS({
+  "node_modules/@stdlib/array-base-getter/lib/index.js"(exports, module) {
+    "use strict";
+    var main = require_main84();
+    module.exports = main;
+  }
+});
+
+// node_modules/@stdlib/array-dtype/lib/ctor2dtype.js
+var require_ctor2dtype = __commonJS({
+  "node_modules/@stdlib/array-dtype/lib/ctor2dtype.js"(exports, module) {
+    "use strict";
+    var ctor2dtypes = {
+      "Float32Array": "float32",
+      "Float64Array": "float64",
+      "Array": "generic",
+      "Int16Array": "int16",
+      "Int32Array": "int32",
+      "Int8Array": "int8",
+      "Uint16Array": "uint16",
+      "Uint32Array": "uint32",
+      "Uint8Array": "uint8",
+      "Uint8ClampedArray": "uint8c",
+      "Complex64Array": "complex64",
+      "Complex128Array": "complex128",
+      "BooleanArray": "bool"
+    };
+    module.exports = ctor2dtypes;
+  }
+});
+
+// node_modules/@stdlib/assert-is-int32array/lib/main.js
+var require_main85 = __commonJS({
+  "node_modules/@stdlib/assert-is-int32array/lib/main.js"(exports, module) {
+    "use strict";
+    var nativeClass = require_lib26();
+    var hasInt32Array = typeof Int32Array === "function";
+    function isInt32Array(value) {
+      return hasInt32Array && value instanceof Int32Array || // eslint-disable-line stdlib/require-globals
+      nativeClass(value) === "[object Int32Array]";
+    }
+    module.exports = isInt32Array;
+  }
+});
+
+// node_modules/@stdlib/assert-is-int32array/lib/index.js
+var require_lib102 = __commonJS({
+  "node_modules/@stdlib/assert-is-int32array/lib/index.js"(exports, module) {
+    "use strict";
+    var isInt32Array = require_main85();
+    module.exports = isInt32Array;
+  }
+});
+
+// node_modules/@stdlib/constants-int32-max/lib/index.js
+var require_lib103 = __commonJS({
+  "node_modules/@stdlib/constants-int32-max/lib/index.js"(exports, module) {
+    "use strict";
+    var INT32_MAX = 2147483647 | 0;
+    module.exports = INT32_MAX;
+  }
+});
+
+// node_modules/@stdlib/constants-int32-min/lib/index.js
+var require_lib104 = __commonJS({
+  "node_modules/@stdlib/constants-int32-min/lib/index.js"(exports, module) {
+    "use strict";
+    var INT32_MIN = -2147483648 | 0;
+    module.exports = INT32_MIN;
+  }
+});
+
+// node_modules/@stdlib/assert-has-int32array-support/lib/int32array.js
+var require_int32array = __commonJS({
+  "node_modules/@stdlib/assert-has-int32array-support/lib/int32array.js"(exports, module) {
+    "use strict";
+    var main = typeof Int32Array === "function" ? Int32Array : null;
+    module.exports = main;
+  }
+});
+
+// node_modules/@stdlib/assert-has-int32array-support/lib/main.js
+var require_main86 = __commonJS({
+  "node_modules/@stdlib/assert-has-int32array-support/lib/main.js"(exports, module) {
+    "use strict";
+    var isInt32Array = require_lib102();
+    var INT32_MAX = require_lib103();
+    var INT32_MIN = require_lib104();
+    var GlobalInt32Array = require_int32array();
+    function hasInt32ArraySupport() {
+      var bool3;
+      var arr;
+      if (typeof GlobalInt32Array !== "function") {
+        return false;
+      }
+      try {
+        arr = new GlobalInt32Array([1, 3.14, -3.14, INT32_MAX + 1]);
+        bool3 = isInt32Array(arr) && arr[0] === 1 && arr[1] === 3 && // truncation
+        arr[2] === -3 && // truncation
+        arr[3] === INT32_MIN;
+      } catch (err) {
+        bool3 = false;
+      }
+      return bool3;
+    }
+    module.exports = hasInt32ArraySupport;
+  }
+});
+
+// node_modules/@stdlib/assert-has-int32array-support/lib/index.js
+var require_lib105 = __commonJS({
+  "node_modules/@stdlib/assert-has-int32array-support/lib/index.js"(exports, module) {
+    "use strict";
+    var hasInt32ArraySupport = require_main86();
+    module.exports = hasInt32ArraySupport;
+  }
+});
+
+// node_modules/@stdlib/array-int32/lib/main.js
+var require_main87 = __commonJS({
+  "node_modules/@stdlib/array-int32/lib/main.js"(exports, module) {
+    "use strict";
+    var ctor = typeof Int32Array === "function" ? Int32Array : void 0;
+    module.exports = ctor;
+  }
+});
+
+// node_modules/@stdlib/array-int32/lib/polyfill.js
+var require_polyfill10 = __commonJS({
+  "node_modules/@stdlib/array-int32/lib/polyfill.js"(exports, module) {
+    "use strict";
+    function polyfill() {
+      throw new Error("not implemented");
+    }
+    module.exports = polyfill;
+  }
+});
+
+// node_modules/@stdlib/array-int32/lib/index.js
+var require_lib106 = __commonJS({
+  "node_modules/@stdlib/array-int32/lib/index.js"(exports, module) {
+    "use strict";
+    var hasInt32ArraySupport = require_lib105();
+    var builtin = require_main87();
+    var polyfill = require_polyfill10();
+    var ctor;
+    if (hasInt32ArraySupport()) {
+      ctor = builtin;
+    } else {
+      ctor = polyfill;
+    }
+    module.exports = ctor;
+  }
+});
+
+// node_modules/@stdlib/assert-is-int16array/lib/main.js
+var require_main88 = __commonJS({
+  "node_modules/@stdlib/assert-is-int16array/lib/main.js"(exports, module) {
+    "use strict";
+    var nativeClass = require_lib26();
+    var hasInt16Array = typeof Int16Array === "function";
+    function isInt16Array(value) {
+      return hasInt16Array && value instanceof Int16Array || // eslint-disable-line stdlib/require-globals
+      nativeClass(value) === "[object Int16Array]";
+    }
+    module.exports = isInt16Array;
+  }
+});
+
+// node_modules/@stdlib/assert-is-int16array/lib/index.js
+var require_lib107 = __commonJS({
+  "node_modules/@stdlib/assert-is-int16array/lib/index.js"(exports, module) {
+    "use strict";
+    var isInt16Array = require_main88();
+    module.exports = isInt16Array;
+  }
+});
+
+// node_modules/@stdlib/constants-int16-max/lib/index.js
+var require_lib108 = __commonJS({
+  "node_modules/@stdlib/constants-int16-max/lib/index.js"(exports, module) {
+    "use strict";
+    var INT16_MAX = 32767 | 0;
+    module.exports = INT16_MAX;
+  }
+});
+
+// node_modules/@stdlib/constants-int16-min/lib/index.js
+var require_lib109 = __commonJS({
+  "node_modules/@stdlib/constants-int16-min/lib/index.js"(exports, module) {
+    "use strict";
+    var INT16_MIN = -32768 | 0;
+    module.exports = INT16_MIN;
+  }
+});
+
+// node_modules/@stdlib/assert-has-int16array-support/lib/int16array.js
+var require_int16array = __commonJS({
+  "node_modules/@stdlib/assert-has-int16array-support/lib/int16array.js"(exports, module) {
+    "use strict";
+    var main = typeof Int16Array === "function" ? Int16Array : null;
+    module.exports = main;
+  }
+});
+
+// node_modules/@stdlib/assert-has-int16array-support/lib/main.js
+var require_main89 = __commonJS({
+  "node_modules/@stdlib/assert-has-int16array-support/lib/main.js"(exports, module) {
+    "use strict";
+    var isInt16Array = require_lib107();
+    var INT16_MAX = require_lib108();
+    var INT16_MIN = require_lib109();
+    var GlobalInt16Array = require_int16array();
+    function hasInt16ArraySupport() {
+      var bool3;
+      var arr;
+      if (typeof GlobalInt16Array !== "function") {
+        return false;
+      }
+      try {
+        arr = new GlobalInt16Array([1, 3.14, -3.14, INT16_MAX + 1]);
+        bool3 = isInt16Array(arr) && arr[0] === 1 && arr[1] === 3 && // truncation
+        arr[2] === -3 && // truncation
+        arr[3] === INT16_MIN;
+      } catch (err) {
+        bool3 = false;
+      }
+      return bool3;
+    }
+    module.exports = hasInt16ArraySupport;
+  }
+});
+
+// node_modules/@stdlib/assert-has-int16array-support/lib/index.js
+var require_lib110 = __commonJS({
+  "node_modules/@stdlib/assert-has-int16array-support/lib/index.js"(exports, module) {
+    "use strict";
+    var hasInt16ArraySupport = require_main89();
+    module.exports = hasInt16ArraySupport;
+  }
+});
+
+// node_modules/@stdlib/array-int16/lib/main.js
+var require_main90 = __commonJS({
+  "node_modules/@stdlib/array-int16/lib/main.js"(exports, module) {
+    "use strict";
+    var ctor = typeof Int16Array === "function" ? Int16Array : void 0;
+    module.exports = ctor;
+  }
+});
+
+// node_modules/@stdlib/array-int16/lib/polyfill.js
+var require_polyfill11 = __commonJS({
+  "node_modules/@stdlib/array-int16/lib/polyfill.js"(exports, module) {
+    "use strict";
+    function polyfill() {
+      throw new Error("not implemented");
+    }
+    module.exports = polyfill;
+  }
+});
+
+// node_modules/@stdlib/array-int16/lib/index.js
+var require_lib111 = __commonJS({
+  "node_modules/@stdlib/array-int16/lib/index.js"(exports, module) {
+    "use strict";
+    var hasInt16ArraySupport = require_lib110();
+    var builtin = require_main90();
+    var polyfill = require_polyfill11();
+    var ctor;
+    if (hasInt16ArraySupport()) {
+      ctor = builtin;
+    } else {
+      ctor = polyfill;
+    }
+    module.exports = ctor;
+  }
+});
+
+// node_modules/@stdlib/assert-is-uint8clampedarray/lib/main.js
+var require_main91 = __commonJS({
+  "node_modules/@stdlib/assert-is-uint8clampedarray/lib/main.js"(exports, module) {
+    "use strict";
+    var nativeClass = require_lib26();
+    var hasUint8ClampedArray = typeof Uint8ClampedArray === "function";
+    function isUint8ClampedArray(value) {
+      return hasUint8ClampedArray && value instanceof Uint8ClampedArray || // eslint-disable-line stdlib/require-globals
+      nativeClass(value) === "[object Uint8ClampedArray]";
+    }
+    module.exports = isUint8ClampedArray;
+  }
+});
+
+// node_modules/@stdlib/assert-is-uint8clampedarray/lib/index.js
+var require_lib112 = __commonJS({
+  "node_modules/@stdlib/assert-is-uint8clampedarray/lib/index.js"(exports, module) {
+    "use strict";
+    var isUint8ClampedArray = require_main91();
+    module.exports = isUint8ClampedArray;
+  }
+});
+
+// node_modules/@stdlib/assert-has-uint8clampedarray-support/lib/uint8clampedarray.js
+var require_uint8clampedarray = __commonJS({
+  "node_modules/@stdlib/assert-has-uint8clampedarray-support/lib/uint8clampedarray.js"(exports, module) {
+    "use strict";
+    var main = typeof Uint8ClampedArray === "function" ? Uint8ClampedArray : null;
+    module.exports = main;
+  }
+});
+
+// node_modules/@stdlib/assert-has-uint8clampedarray-support/lib/main.js
+var require_main92 = __commonJS({
+  "node_modules/@stdlib/assert-has-uint8clampedarray-support/lib/main.js"(exports, module) {
+    "use strict";
+    var isUint8ClampedArray = require_lib112();
+    var GlobalUint8ClampedArray = require_uint8clampedarray();
+    function hasUint8ClampedArraySupport() {
+      var bool3;
+      var arr;
+      if (typeof GlobalUint8ClampedArray !== "function") {
+        return false;
+      }
+      try {
+        arr = new GlobalUint8ClampedArray([-1, 0, 1, 3.14, 4.99, 255, 256]);
+        bool3 = isUint8ClampedArray(arr) && arr[0] === 0 && // clamped
+        arr[1] === 0 && arr[2] === 1 && arr[3] === 3 && // round to nearest
+        arr[4] === 5 && // round to nearest
+        arr[5] === 255 && arr[6] === 255;
+      } catch (err) {
+        bool3 = false;
+      }
+      return bool3;
+    }
+    module.exports = hasUint8ClampedArraySupport;
+  }
+});
+
+// node_modules/@stdlib/assert-has-uint8clampedarray-support/lib/index.js
+var require_lib113 = __commonJS({
+  "node_modules/@stdlib/assert-has-uint8clampedarray-support/lib/index.js"(exports, module) {
+    "use strict";
+    var hasUint8ClampedArraySupport = require_main92();
+    module.exports = hasUint8ClampedArraySupport;
+  }
+});
+
+// node_modules/@stdlib/array-uint8c/lib/main.js
+var require_main93 = __commonJS({
+  "node_modules/@stdlib/array-uint8c/lib/main.js"(exports, module) {
+    "use strict";
+    var ctor = typeof Uint8ClampedArray === "function" ? Uint8ClampedArray : void 0;
+    module.exports = ctor;
+  }
+});
+
+// node_modules/@stdlib/array-uint8c/lib/polyfill.js
+var require_polyfill12 = __commonJS({
+  "node_modules/@stdlib/array-uint8c/lib/polyfill.js"(exports, module) {
+    "use strict";
+    function polyfill() {
+      throw new Error("not implemented");
+    }
+    module.exports = polyfill;
+  }
+});
+
+// node_modules/@stdlib/array-uint8c/lib/index.js
+var require_lib114 = __commonJS({
+  "node_modules/@stdlib/array-uint8c/lib/index.js"(exports, module) {
+    "use strict";
+    var hasUint8ClampedArraySupport = require_lib113();
+    var builtin = require_main93();
+    var polyfill = require_polyfill12();
+    var ctor;
+    if (hasUint8ClampedArraySupport()) {
+      ctor = builtin;
+    } else {
+      ctor = polyfill;
+    }
+    module.exports = ctor;
+  }
+});
+
+// node_modules/@stdlib/assert-is-int8array/lib/main.js
+var require_main94 = __commonJS({
+  "node_modules/@stdlib/assert-is-int8array/lib/main.js"(exports, module) {
+    "use strict";
+    var nativeClass = require_lib26();
+    var hasInt8Array = typeof Int8Array === "function";
+    function isInt8Array(value) {
+      return hasInt8Array && value instanceof Int8Array || // eslint-disable-line stdlib/require-globals
+      nativeClass(value) === "[object Int8Array]";
+    }
+    module.exports = isInt8Array;
+  }
+});
+
+// node_modules/@stdlib/assert-is-int8array/lib/index.js
+var require_lib115 = __commonJS({
+  "node_modules/@stdlib/assert-is-int8array/lib/index.js"(exports, module) {
+    "use strict";
+    var isInt8Array = require_main94();
+    module.exports = isInt8Array;
+  }
+});
+
+// node_modules/@stdlib/constants-int8-max/lib/index.js
+var require_lib116 = __commonJS({
+  "node_modules/@stdlib/constants-int8-max/lib/index.js"(exports, module) {
+    "use strict";
+    var INT8_MAX = 127 | 0;
+    module.exports = INT8_MAX;
+  }
+});
+
+// node_modules/@stdlib/constants-int8-min/lib/index.js
+var require_lib117 = __commonJS({
+  "node_modules/@stdlib/constants-int8-min/lib/index.js"(exports, module) {
+    "use strict";
+    var INT8_MIN = -128 | 0;
+    module.exports = INT8_MIN;
+  }
+});
+
+// node_modules/@stdlib/assert-has-int8array-support/lib/int8array.js
+var require_int8array = __commonJS({
+  "node_modules/@stdlib/assert-has-int8array-support/lib/int8array.js"(exports, module) {
+    "use strict";
+    var main = typeof Int8Array === "function" ? Int8Array : null;
+    module.exports = main;
+  }
+});
+
+// node_modules/@stdlib/assert-has-int8array-support/lib/main.js
+var require_main95 = __commonJS({
+  "node_modules/@stdlib/assert-has-int8array-support/lib/main.js"(exports, module) {
+    "use strict";
+    var isInt8Array = require_lib115();
+    var INT8_MAX = require_lib116();
+    var INT8_MIN = require_lib117();
+    var GlobalInt8Array = require_int8array();
+    function hasInt8ArraySupport() {
+      var bool3;
+      var arr;
+      if (typeof GlobalInt8Array !== "function") {
+        return false;
+      }
+      try {
+        arr = new GlobalInt8Array([1, 3.14, -3.14, INT8_MAX + 1]);
+        bool3 = isInt8Array(arr) && arr[0] === 1 && arr[1] === 3 && // truncation
+        arr[2] === -3 && // truncation
+        arr[3] === INT8_MIN;
+      } catch (err) {
+        bool3 = false;
+      }
+      return bool3;
+    }
+    module.exports = hasInt8ArraySupport;
+  }
+});
+
+// node_modules/@stdlib/assert-has-int8array-support/lib/index.js
+var require_lib118 = __commonJS({
+  "node_modules/@stdlib/assert-has-int8array-support/lib/index.js"(exports, module) {
+    "use strict";
+    var hasInt8ArraySupport = require_main95();
+    module.exports = hasInt8ArraySupport;
+  }
+});
+
+// node_modules/@stdlib/array-int8/lib/main.js
+var require_main96 = __commonJS({
+  "node_modules/@stdlib/array-int8/lib/main.js"(exports, module) {
+    "use strict";
+    var ctor = typeof Int8Array === "function" ? Int8Array : void 0;
+    module.exports = ctor;
+  }
+});
+
+// node_modules/@stdlib/array-int8/lib/polyfill.js
+var require_polyfill13 = __commonJS({
+  "node_modules/@stdlib/array-int8/lib/polyfill.js"(exports, module) {
+    "use strict";
+    function polyfill() {
+      throw new Error("not implemented");
+    }
+    module.exports = polyfill;
+  }
+});
+
+// node_modules/@stdlib/array-int8/lib/index.js
+var require_lib119 = __commonJS({
+  "node_modules/@stdlib/array-int8/lib/index.js"(exports, module) {
+    "use strict";
+    var hasInt8ArraySupport = require_lib118();
+    var builtin = require_main96();
+    var polyfill = require_polyfill13();
+    var ctor;
+    if (hasInt8ArraySupport()) {
+      ctor = builtin;
+    } else {
+      ctor = polyfill;
+    }
+    module.exports = ctor;
+  }
+});
+
+// node_modules/@stdlib/assert-is-nonnegative-integer/lib/primitive.js
+var require_primitive5 = __commonJS({
+  "node_modules/@stdlib/assert-is-nonnegative-integer/lib/primitive.js"(exports, module) {
+    "use strict";
+    var isInteger = require_lib69().isPrimitive;
+    function isNonNegativeInteger(value) {
+      return isInteger(value) && value >= 0;
+    }
+    module.exports = isNonNegativeInteger;
+  }
+});
+
+// node_modules/@stdlib/assert-is-nonnegative-integer/lib/object.js
+var require_object5 = __commonJS({
+  "node_modules/@stdlib/assert-is-nonnegative-integer/lib/object.js"(exports, module) {
+    "use strict";
+    var isInteger = require_lib69().isObject;
+    function isNonNegativeInteger(value) {
+      return isInteger(value) && value.valueOf() >= 0;
+    }
+    module.exports = isNonNegativeInteger;
+  }
+});
+
+// node_modules/@stdlib/assert-is-nonnegative-integer/lib/main.js
+var require_main97 = __commonJS({
+  "node_modules/@stdlib/assert-is-nonnegative-integer/lib/main.js"(exports, module) {
+    "use strict";
+    var isPrimitive = require_primitive5();
+    var isObject = require_object5();
+    function isNonNegativeInteger(value) {
+      return isPrimitive(value) || isObject(value);
+    }
+    module.exports = isNonNegativeInteger;
+  }
+});
+
+// node_modules/@stdlib/assert-is-nonnegative-integer/lib/index.js
+var require_lib120 = __commonJS({
+  "node_modules/@stdlib/assert-is-nonnegative-integer/lib/index.js"(exports, module) {
+    "use strict";
+    var setReadOnly = require_lib7();
+    var main = require_main97();
+    var isPrimitive = require_primitive5();
+    var isObject = require_object5();
+    setReadOnly(main, "isPrimitive", isPrimitive);
+    setReadOnly(main, "isObject", isObject);
+    module.exports = main;
+  }
+});
+
+// node_modules/@stdlib/constants-array-max-array-length/lib/index.js
+var require_lib121 = __commonJS({
+  "node_modules/@stdlib/constants-array-max-array-length/lib/index.js"(exports, module) {
+    "use strict";
+    var MAX_ARRAY_LENGTH = 4294967295 >>> 0;
+    module.exports = MAX_ARRAY_LENGTH;
+  }
+});
+
+// node_modules/@stdlib/assert-is-array-like-object/lib/main.js
+var require_main98 = __commonJS({
+  "node_modules/@stdlib/assert-is-array-like-object/lib/main.js"(exports, module) {
+    "use strict";
+    var isInteger = require_lib65();
+    var MAX_LENGTH = require_lib121();
+    function isArrayLikeObject(value) {
+      return typeof value === "object" && value !== null && typeof value.length === "number" && isInteger(value.length) && value.length >= 0 && value.length <= MAX_LENGTH;
+    }
+    module.exports = isArrayLikeObject;
+  }
+});
+
+// node_modules/@stdlib/assert-is-array-like-object/lib/index.js
+var require_lib122 = __commonJS({
+  "node_modules/@stdlib/assert-is-array-like-object/lib/index.js"(exports, module) {
+    "use strict";
+    var main = require_main98();
+    module.exports = main;
+  }
+});
+
+// node_modules/@stdlib/assert-is-arraybuffer/lib/main.js
+var require_main99 = __commonJS({
+  "node_modules/@stdlib/assert-is-arraybuffer/lib/main.js"(exports, module) {
+    "use strict";
+    var nativeClass = require_lib26();
+    var hasArrayBuffer = typeof ArrayBuffer === "function";
+    function isArrayBuffer(value) {
+      return hasArrayBuffer && value instanceof ArrayBuffer || // eslint-disable-line stdlib/require-globals
+      nativeClass(value) === "[object ArrayBuffer]";
+    }
+    module.exports = isArrayBuffer;
+  }
+});
+
+// node_modules/@stdlib/assert-is-arraybuffer/lib/index.js
+var require_lib123 = __commonJS({
+  "node_modules/@stdlib/assert-is-arraybuffer/lib/index.js"(exports, module) {
+    "use strict";
+    var main = require_main99();
+    module.exports = main;
+  }
+});
+
+// node_modules/@stdlib/assert-is-object/lib/main.js
+var require_main100 = __commonJS({
+  "node_modules/@stdlib/assert-is-object/lib/main.js"(exports, module) {
+    "use strict";
+    var isArray2 = require_lib75();
+    function isObject(value) {
+      return typeof value === "object" && value !== null && !isArray2(value);
+    }
+    module.exports = isObject;
+  }
+});
+
+// node_modules/@stdlib/assert-is-object/lib/index.js
+var require_lib124 = __commonJS({
+  "node_modules/@stdlib/assert-is-object/lib/index.js"(exports, module) {
+    "use strict";
+    var main = require_main100();
+    module.exports = main;
+  }
+});
+
+// node_modules/@stdlib/assert-is-string-array/lib/index.js
+var require_lib125 = __commonJS({
+  "node_modules/@stdlib/assert-is-string-array/lib/index.js"(exports, module) {
+    "use strict";
+    var setReadOnly = require_lib7();
+    var arrayfun = require_lib76();
+    var isString = require_lib70();
+    var isPrimitiveArray = arrayfun(isString.isPrimitive);
+    var isObjectArray = arrayfun(isString.isObject);
+    var isStringArray = arrayfun(isString);
+    setReadOnly(isStringArray, "primitives", isPrimitiveArray);
+    setReadOnly(isStringArray, "objects", isObjectArray);
+    module.exports = isStringArray;
+  }
+});
+
+// node_modules/@stdlib/math-base-assert-is-even/lib/main.js
+var require_main101 = __commonJS({
+  "node_modules/@stdlib/math-base-assert-is-even/lib/main.js"(exports, module) {
+    "use strict";
+    var isInteger = require_lib65();
+    function isEven(x) {
+      return isInteger(x / 2);
+    }
+    module.exports = isEven;
+  }
+});
+
+// node_modules/@stdlib/math-base-assert-is-even/lib/index.js
+var require_lib126 = __commonJS({
+  "node_modules/@stdlib/math-base-assert-is-even/lib/index.js"(exports, module) {
+    "use strict";
+    var main = require_main101();
+    module.exports = main;
+  }
+});
+
+// node_modules/@stdlib/assert-has-iterator-symbol-support/lib/main.js
+var require_main102 = __commonJS({
+  "node_modules/@stdlib/assert-has-iterator-symbol-support/lib/main.js"(exports, module) {
+    "use strict";
+    var hasOwnProp = require_lib24();
+    var Symbol2 = require_lib25();
+    function hasIteratorSymbolSupport() {
+      return typeof Symbol2 === "function" && typeof Symbol2("foo") === "symbol" && hasOwnProp(Symbol2, "iterator") && typeof Symbol2.iterator === "symbol";
+    }
+    module.exports = hasIteratorSymbolSupport;
+  }
+});
+
+// node_modules/@stdlib/assert-has-iterator-symbol-support/lib/index.js
+var require_lib127 = __commonJS({
+  "node_modules/@stdlib/assert-has-iterator-symbol-support/lib/index.js"(exports, module) {
+    "use strict";
+    var main = require_main102();
+    module.exports = main;
+  }
+});
+
+// node_modules/@stdlib/symbol-iterator/lib/main.js
+var require_main103 = __commonJS({
+  "node_modules/@stdlib/symbol-iterator/lib/main.js"(exports, module) {
+    "use strict";
+    var hasIteratorSymbolSupport = require_lib127();
+    var IteratorSymbol = hasIteratorSymbolSupport() ? Symbol.iterator : null;
+    module.exports = IteratorSymbol;
+  }
+});
+
+// node_modules/@stdlib/symbol-iterator/lib/index.js
+var require_lib128 = __commonJS({
+  "node_modules/@stdlib/symbol-iterator/lib/index.js"(exports, module) {
+    "use strict";
+    var main = require_main103();
+    module.exports = main;
+  }
+});
+
+// node_modules/@stdlib/utils-define-nonenumerable-read-only-accessor/lib/main.js
+var require_main104 = __commonJS({
+  "node_modules/@stdlib/utils-define-nonenumerable-read-only-accessor/lib/main.js"(exports, module) {
+    "use strict";
+    var defineProperty = require_lib6();
+    function setNonEnumerableReadOnlyAccessor(obj2, prop, getter) {
+      defineProperty(obj2, prop, {
+        "configurable": false,
+        "enumerable": false,
+        "get": getter
+      });
+    }
+    module.exports = setNonEnumerableReadOnlyAccessor;
+  }
+});
+
+// node_modules/@stdlib/utils-define-nonenumerable-read-only-accessor/lib/index.js
+var require_lib129 = __commonJS({
+  "node_modules/@stdlib/utils-define-nonenumerable-read-only-accessor/lib/index.js"(exports, module) {
+    "use strict";
+    var main = require_main104();
+    module.exports = main;
+  }
+});
+
+// node_modules/@stdlib/complex-float32-real/lib/main.js
+var require_main105 = __commonJS({
+  "node_modules/@stdlib/complex-float32-real/lib/main.js"(exports, module) {
+    "use strict";
+    function real(z2) {
+      return z2.re;
+    }
+    module.exports = real;
+  }
+});
+
+// node_modules/@stdlib/complex-float32-real/lib/index.js
+var require_lib130 = __commonJS({
+  "node_modules/@stdlib/complex-float32-real/lib/index.js"(exports, module) {
+    "use strict";
+    var main = require_main105();
+    module.exports = main;
+  }
+});
+
+// node_modules/@stdlib/complex-float32-imag/lib/main.js
+var require_main106 = __commonJS({
+  "node_modules/@stdlib/complex-float32-imag/lib/main.js"(exports, module) {
+    "use strict";
+    function imag(z2) {
+      return z2.im;
+    }
+    module.exports = imag;
+  }
+});
+
+// node_modules/@stdlib/complex-float32-imag/lib/index.js
+var require_lib131 = __commonJS({
+  "node_modules/@stdlib/complex-float32-imag/lib/index.js"(exports, module) {
+    "use strict";
+    var main = require_main106();
+    module.exports = main;
+  }
+});
+
+// node_modules/@stdlib/array-complex64/lib/from_iterator.js
+var require_from_iterator = __commonJS({
+  "node_modules/@stdlib/array-complex64/lib/from_iterator.js"(exports, module) {
+    "use strict";
+    var isArrayLikeObject = require_lib122();
+    var isComplexLike = require_lib90();
+    var realf = require_lib130();
+    var imagf = require_lib131();
+    var format = require_lib5();
+    function fromIterator(it) {
+      var out;
+      var v;
+      var z2;
+      out = [];
+      while (true) {
+        v = it.next();
+        if (v.done) {
+          break;
+        }
+        z2 = v.value;
+        if (isArrayLikeObject(z2) && z2.length >= 2) {
+          out.push(z2[0], z2[1]);
+        } else if (isComplexLike(z2)) {
+          out.push(realf(z2), imagf(z2));
+        } else {
+          return new TypeError(format("invalid argument. An iterator must return either a two-element array containing real and imaginary components or a complex number. Value: `%s`.", z2));
+        }
+      }
+      return out;
+    }
+    module.exports = fromIterator;
+  }
+});
+
+// node_modules/@stdlib/array-complex64/lib/from_iterator_map.js
+var require_from_iterator_map = __commonJS({
+  "node_modules/@stdlib/array-complex64/lib/from_iterator_map.js"(exports, module) {
+    "use strict";
+    var isArrayLikeObject = require_lib122();
+    var isComplexLike = require_lib90();
+    var realf = require_lib130();
+    var imagf = require_lib131();
+    var format = require_lib5();
+    function fromIteratorMap(it, clbk, thisArg) {
+      var out;
+      var v;
+      var z2;
+      var i;
+      out = [];
+      i = -1;
+      while (true) {
+        v = it.next();
+        if (v.done) {
+          break;
+        }
+        i += 1;
+        z2 = clbk.call(thisArg, v.value, i);
+        if (isArrayLikeObject(z2) && z2.length >= 2) {
+          out.push(z2[0], z2[1]);
+        } else if (isComplexLike(z2)) {
+          out.push(realf(z2), imagf(z2));
+        } else {
+          return new TypeError(format("invalid argument. Callback must return either a two-element array containing real and imaginary components or a complex number. Value: `%s`.", z2));
+        }
+      }
+      return out;
+    }
+    module.exports = fromIteratorMap;
+  }
+});
+
+// node_modules/@stdlib/array-complex64/lib/from_array.js
+var require_from_array = __commonJS({
+  "node_modules/@stdlib/array-complex64/lib/from_array.js"(exports, module) {
+    "use strict";
+    var isComplexLike = require_lib90();
+    var realf = require_lib130();
+    var imagf = require_lib131();
+    function fromArray(buf2, arr) {
+      var len;
+      var v;
+      var i;
+      var j;
+      len = arr.length;
+      j = 0;
+      for (i = 0; i < len; i++) {
+        v = arr[i];
+        if (!isComplexLike(v)) {
+          return null;
+        }
+        buf2[j] = realf(v);
+        buf2[j + 1] = imagf(v);
+        j += 2;
+      }
+      return buf2;
+    }
+    module.exports = fromArray;
+  }
+});
+
+// node_modules/@stdlib/array-complex64/lib/main.js
+var require_main107 = __commonJS({
+  "node_modules/@stdlib/array-complex64/lib/main.js"(exports, module) {
+    "use strict";
+    var isNonNegativeInteger = require_lib120().isPrimitive;
+    var isArrayLikeObject = require_lib122();
+    var isCollection = require_lib67();
+    var isArrayBuffer = require_lib123();
+    var isObject = require_lib124();
+    var isArray2 = require_lib75();
+    var isStringArray = require_lib125().primitives;
+    var isString = require_lib70().isPrimitive;
+    var isFunction = require_lib81();
+    var isComplexLike = require_lib90();
+    var isEven = require_lib126();
+    var isInteger = require_lib65();
+    var isComplex64Array = require_lib92();
+    var isComplex128Array = require_lib91();
+    var hasIteratorSymbolSupport = require_lib127();
+    var ITERATOR_SYMBOL = require_lib128();
+    var setReadOnly = require_lib7();
+    var setReadOnlyAccessor = require_lib129();
+    var Float32Array2 = require_lib87();
+    var Complex64 = require_lib89();
+    var format = require_lib5();
+    var realf = require_lib130();
+    var imagf = require_lib131();
+    var floor = require_lib9();
+    var reinterpret64 = require_lib94();
+    var reinterpret128 = require_lib93();
+    var getter = require_lib101();
+    var accessorGetter = require_lib100();
+    var fromIterator = require_from_iterator();
+    var fromIteratorMap = require_from_iterator_map();
+    var fromArray = require_from_array();
+    var BYTES_PER_ELEMENT = Float32Array2.BYTES_PER_ELEMENT * 2;
+    var HAS_ITERATOR_SYMBOL = hasIteratorSymbolSupport();
+    function isComplexArray(value) {
+      return value instanceof Complex64Array || typeof value === "object" && value !== null && (value.constructor.name === "Complex64Array" || value.constructor.name === "Complex128Array") && typeof value._length === "number" && // eslint-disable-line no-underscore-dangle
+      // NOTE: we don't perform a more rigorous test here for a typed array for performance reasons, as robustly checking for a typed array instance could require walking the prototype tree and performing relatively expensive constructor checks...
+      typeof value._buffer === "object";
+    }
+    function isComplexArrayConstructor(value) {
+      return value === Complex64Array || // NOTE: weaker test in order to avoid a circular dependency with Complex128Array...
+      value.name === "Complex128Array";
+    }
+    function getComplex64(buf2, idx) {
+      idx *= 2;
+      return new Complex64(buf2[idx], buf2[idx + 1]);
+    }
+    function Complex64Array() {
+      var byteOffset;
+      var nargs;
+      var buf2;
+      var len;
+      nargs = arguments.length;
+      if (!(this instanceof Complex64Array)) {
+        if (nargs === 0) {
+          return new Complex64Array();
+        }
+        if (nargs === 1) {
+          return new Complex64Array(arguments[0]);
+        }
+        if (nargs === 2) {
+          return new Complex64Array(arguments[0], arguments[1]);
+        }
+        return new Complex64Array(arguments[0], arguments[1], arguments[2]);
+      }
+      if (nargs === 0) {
+        buf2 = new Float32Array2(0);
+      } else if (nargs === 1) {
+        if (isNonNegativeInteger(arguments[0])) {
+          buf2 = new Float32Array2(arguments[0] * 2);
+        } else if (isCollection(arguments[0])) {
+          buf2 = arguments[0];
+          len = buf2.length;
+          if (len && isArray2(buf2) && isComplexLike(buf2[0])) {
+            buf2 = fromArray(new Float32Array2(len * 2), buf2);
+            if (buf2 === null) {
+              if (!isEven(len)) {
+                throw new RangeError(format("invalid argument. Array-like object arguments must have a length which is a multiple of two. Length: `%u`.", len));
+              }
+              buf2 = new Float32Array2(arguments[0]);
+            }
+          } else {
+            if (isComplex64Array(buf2)) {
+              buf2 = reinterpret64(buf2, 0);
+            } else if (isComplex128Array(buf2)) {
+              buf2 = reinterpret128(buf2, 0);
+            } else if (!isEven(len)) {
+              throw new RangeError(format("invalid argument. Array-like object and typed array arguments must have a length which is a multiple of two. Length: `%u`.", len));
+            }
+            buf2 = new Float32Array2(buf2);
+          }
+        } else if (isArrayBuffer(arguments[0])) {
+          buf2 = arguments[0];
+          if (!isInteger(buf2.byteLength / BYTES_PER_ELEMENT)) {
+            throw new RangeError(format("invalid argument. ArrayBuffer byte length must be a multiple of %u. Byte length: `%u`.", BYTES_PER_ELEMENT, buf2.byteLength));
+          }
+          buf2 = new Float32Array2(buf2);
+        } else if (isObject(arguments[0])) {
+          buf2 = arguments[0];
+          if (HAS_ITERATOR_SYMBOL === false) {
+            throw new TypeError(format("invalid argument. Environment lacks Symbol.iterator support. Must provide a length, ArrayBuffer, typed array, or array-like object. Value: `%s`.", buf2));
+          }
+          if (!isFunction(buf2[ITERATOR_SYMBOL])) {
+            throw new TypeError(format("invalid argument. Must provide a length, ArrayBuffer, typed array, array-like object, or an iterable. Value: `%s`.", buf2));
+          }
+          buf2 = buf2[ITERATOR_SYMBOL]();
+          if (!isFunction(buf2.next)) {
+            throw new TypeError(format("invalid argument. Must provide a length, ArrayBuffer, typed array, array-like object, or an iterable. Value: `%s`.", buf2));
+          }
+          buf2 = fromIterator(buf2);
+          if (buf2 instanceof Error) {
+            throw buf2;
+          }
+          buf2 = new Float32Array2(buf2);
+        } else {
+          throw new TypeError(format("invalid argument. Must provide a length, ArrayBuffer, typed array, array-like object, or an iterable. Value: `%s`.", arguments[0]));
+        }
+      } else {
+        buf2 = arguments[0];
+        if (!isArrayBuffer(buf2)) {
+          throw new TypeError(format("invalid argument. First argument must be an ArrayBuffer. Value: `%s`.", buf2));
+        }
+        byteOffset = arguments[1];
+        if (!isNonNegativeInteger(byteOffset)) {
+          throw new TypeError(format("invalid argument. Byte offset must be a nonnegative integer. Value: `%s`.", byteOffset));
+        }
+        if (!isInteger(byteOffset / BYTES_PER_ELEMENT)) {
+          throw new RangeError(format("invalid argument. Byte offset must be a multiple of %u. Value: `%u`.", BYTES_PER_ELEMENT, byteOffset));
+        }
+        if (nargs === 2) {
+          len = buf2.byteLength - byteOffset;
+          if (!isInteger(len / BYTES_PER_ELEMENT)) {
+            throw new RangeError(format("invalid arguments. ArrayBuffer view byte length must be a multiple of %u. View byte length: `%u`.", BYTES_PER_ELEMENT, len));
+          }
+          buf2 = new Float32Array2(buf2, byteOffset);
+        } else {
+          len = arguments[2];
+          if (!isNonNegativeInteger(len)) {
+            throw new TypeError(format("invalid argument. Length must be a nonnegative integer. Value: `%s`.", len));
+          }
+          if (len * BYTES_PER_ELEMENT > buf2.byteLength - byteOffset) {
+            throw new RangeError(format("invalid arguments. ArrayBuffer has insufficient capacity. Either decrease the array length or provide a bigger buffer. Minimum capacity: `%u`.", len * BYTES_PER_ELEMENT));
+          }
+          buf2 = new Float32Array2(buf2, byteOffset, len * 2);
+        }
+      }
+      setReadOnly(this, "_buffer", buf2);
+      setReadOnly(this, "_length", buf2.length / 2);
+      return this;
+    }
+    setReadOnly(Complex64Array, "BYTES_PER_ELEMENT", BYTES_PER_ELEMENT);
+    setReadOnly(Complex64Array, "name", "Complex64Array");
+    setReadOnly(Complex64Array, "from", function from2(src) {
+      var thisArg;
+      var nargs;
+      var clbk;
+      var out;
+      var buf2;
+      var tmp;
+      var get;
+      var len;
+      var flg;
+      var v;
+      var i;
+      var j;
+      if (!isFunction(this)) {
+        throw new TypeError("invalid invocation. `this` context must be a constructor.");
+      }
+      if (!isComplexArrayConstructor(this)) {
+        throw new TypeError("invalid invocation. `this` is not a complex number array.");
+      }
+      nargs = arguments.length;
+      if (nargs > 1) {
+        clbk = arguments[1];
+        if (!isFunction(clbk)) {
+          throw new TypeError(format("invalid argument. Second argument must be a function. Value: `%s`.", clbk));
+        }
+        if (nargs > 2) {
+          thisArg = arguments[2];
+        }
+      }
+      if (isComplexArray(src)) {
+        len = src.length;
+        if (clbk) {
+          out = new this(len);
+          buf2 = out._buffer;
+          j = 0;
+          for (i = 0; i < len; i++) {
+            v = clbk.call(thisArg, src.get(i), i);
+            if (isComplexLike(v)) {
+              buf2[j] = realf(v);
+              buf2[j + 1] = imagf(v);
+            } else if (isArrayLikeObject(v) && v.length >= 2) {
+              buf2[j] = v[0];
+              buf2[j + 1] = v[1];
+            } else {
+              throw new TypeError(format("invalid argument. Callback must return either a two-element array containing real and imaginary components or a complex number. Value: `%s`.", v));
+            }
+            j += 2;
+          }
+          return out;
+        }
+        return new this(src);
+      }
+      if (isCollection(src)) {
+        if (clbk) {
+          len = src.length;
+          if (src.get && src.set) {
+            get = accessorGetter("default");
+          } else {
+            get = getter("default");
+          }
+          for (i = 0; i < len; i++) {
+            if (!isComplexLike(get(src, i))) {
+              flg = true;
+              break;
+            }
+          }
+          if (flg) {
+            if (!isEven(len)) {
+              throw new RangeError(format("invalid argument. First argument must have a length which is a multiple of %u. Length: `%u`.", 2, len));
+            }
+            out = new this(len / 2);
+            buf2 = out._buffer;
+            for (i = 0; i < len; i++) {
+              buf2[i] = clbk.call(thisArg, get(src, i), i);
+            }
+            return out;
+          }
+          out = new this(len);
+          buf2 = out._buffer;
+          j = 0;
+          for (i = 0; i < len; i++) {
+            v = clbk.call(thisArg, get(src, i), i);
+            if (isComplexLike(v)) {
+              buf2[j] = realf(v);
+              buf2[j + 1] = imagf(v);
+            } else if (isArrayLikeObject(v) && v.length >= 2) {
+              buf2[j] = v[0];
+              buf2[j + 1] = v[1];
+            } else {
+              throw new TypeError(format("invalid argument. Callback must return either a two-element array containing real and imaginary components or a complex number. Value: `%s`.", v));
+            }
+            j += 2;
+          }
+          return out;
+        }
+        return new this(src);
+      }
+      if (isObject(src) && HAS_ITERATOR_SYMBOL && isFunction(src[ITERATOR_SYMBOL])) {
+        buf2 = src[ITERATOR_SYMBOL]();
+        if (!isFunction(buf2.next)) {
+          throw new TypeError(format("invalid argument. First argument must be an array-like object or an iterable. Value: `%s`.", src));
+        }
+        if (clbk) {
+          tmp = fromIteratorMap(buf2, clbk, thisArg);
+        } else {
+          tmp = fromIterator(buf2);
+        }
+        if (tmp instanceof Error) {
+          throw tmp;
+        }
+        len = tmp.length / 2;
+        out = new this(len);
+        buf2 = out._buffer;
+        for (i = 0; i < len; i++) {
+          buf2[i] = tmp[i];
+        }
+        return out;
+      }
+      throw new TypeError(format("invalid argument. First argument must be an array-like object or an iterable. Value: `%s`.", src));
+    });
+    setReadOnly(Complex64Array, "of", function of2() {
+      var args;
+      var i;
+      if (!isFunction(this)) {
+        throw new TypeError("invalid invocation. `this` context must be a constructor.");
+      }
+      if (!isComplexArrayConstructor(this)) {
+        throw new TypeError("invalid invocation. `this` is not a complex number array.");
+      }
+      args = [];
+      for (i = 0; i < arguments.length; i++) {
+        args.push(arguments[i]);
+      }
+      return new this(args);
+    });
+    setReadOnly(Complex64Array.prototype, "at", function at(idx) {
+      if (!isComplexArray(this)) {
+        throw new TypeError("invalid invocation. `this` is not a complex number array.");
+      }
+      if (!isInteger(idx)) {
+        throw new TypeError(format("invalid argument. Must provide an integer. Value: `%s`.", idx));
+      }
+      if (idx < 0) {
+        idx += this._length;
+      }
+      if (idx < 0 || idx >= this._length) {
+        return;
+      }
+      return getComplex64(this._buffer, idx);
+    });
+    setReadOnlyAccessor(Complex64Array.prototype, "buffer", function get() {
+      return this._buffer.buffer;
+    });
+    setReadOnlyAccessor(Complex64Array.prototype, "byteLength", function get() {
+      return this._buffer.byteLength;
+    });
+    setReadOnlyAccessor(Complex64Array.prototype, "byteOffset", function get() {
+      return this._buffer.byteOffset;
+    });
+    setReadOnly(Complex64Array.prototype, "BYTES_PER_ELEMENT", Complex64Array.BYTES_PER_ELEMENT);
+    setReadOnly(Complex64Array.prototype, "copyWithin", function copyWithin(target, start) {
+      if (!isComplexArray(this)) {
+        throw new TypeError("invalid invocation. `this` is not a complex number array.");
+      }
+      if (arguments.length === 2) {
+        this._buffer.copyWithin(target * 2, start * 2);
+      } else {
+        this._buffer.copyWithin(target * 2, start * 2, arguments[2] * 2);
+      }
+      return this;
+    });
+    setReadOnly(Complex64Array.prototype, "entries", function entries() {
+      var self2;
+      var iter;
+      var len;
+      var buf2;
+      var FLG;
+      var i;
+      if (!isComplexArray(this)) {
+        throw new TypeError("invalid invocation. `this` is not a complex number array.");
+      }
+      self2 = this;
+      buf2 = this._buffer;
+      len = this._length;
+      i = -1;
+      iter = {};
+      setReadOnly(iter, "next", next);
+      setReadOnly(iter, "return", end);
+      if (ITERATOR_SYMBOL) {
+        setReadOnly(iter, ITERATOR_SYMBOL, factory);
+      }
+      return iter;
+      function next() {
+        i += 1;
+        if (FLG || i >= len) {
+          return {
+            "done": true
+          };
+        }
+        return {
+          "value": [i, getComplex64(buf2, i)],
+          "done": false
+        };
+      }
+      function end(value) {
+        FLG = true;
+        if (arguments.length) {
+          return {
+            "value": value,
+            "done": true
+          };
+        }
+        return {
+          "done": true
+        };
+      }
+      function factory() {
+        return self2.entries();
+      }
+    });
+    setReadOnly(Complex64Array.prototype, "every", function every(predicate, thisArg) {
+      var buf2;
+      var i;
+      if (!isComplexArray(this)) {
+        throw new TypeError("invalid invocation. `this` is not a complex number array.");
+      }
+      if (!isFunction(predicate)) {
+        throw new TypeError(format("invalid argument. First argument must be a function. Value: `%s`.", predicate));
+      }
+      buf2 = this._buffer;
+      for (i = 0; i < this._length; i++) {
+        if (!predicate.call(thisArg, getComplex64(buf2, i), i, this)) {
+          return false;
+        }
+      }
+      return true;
+    });
+    setReadOnly(Complex64Array.prototype, "fill", function fill(value, start, end) {
+      var buf2;
+      var len;
+      var idx;
+      var re;
+      var im;
+      var i;
+      if (!isComplexArray(this)) {
+        throw new TypeError("invalid invocation. `this` is not a complex number array.");
+      }
+      if (!isComplexLike(value)) {
+        throw new TypeError(format("invalid argument. First argument must be a complex number. Value: `%s`.", value));
+      }
+      buf2 = this._buffer;
+      len = this._length;
+      if (arguments.length > 1) {
+        if (!isInteger(start)) {
+          throw new TypeError(format("invalid argument. Second argument must be an integer. Value: `%s`.", start));
+        }
+        if (start < 0) {
+          start += len;
+          if (start < 0) {
+            start = 0;
+          }
+        }
+        if (arguments.length > 2) {
+          if (!isInteger(end)) {
+            throw new TypeError(format("invalid argument. Third argument must be an integer. Value: `%s`.", end));
+          }
+          if (end < 0) {
+            end += len;
+            if (end < 0) {
+              end = 0;
+            }
+          }
+          if (end > len) {
+            end = len;
+          }
+        } else {
+          end = len;
+        }
+      } else {
+        start = 0;
+        end = len;
+      }
+      re = realf(value);
+      im = imagf(value);
+      for (i = start; i < end; i++) {
+        idx = 2 * i;
+        buf2[idx] = re;
+        buf2[idx + 1] = im;
+      }
+      return this;
+    });
+    setReadOnly(Complex64Array.prototype, "filter", function filter(predicate, thisArg) {
+      var buf2;
+      var out;
+      var i;
+      var z2;
+      if (!isComplexArray(this)) {
+        throw new TypeError("invalid invocation. `this` is not a complex number array.");
+      }
+      if (!isFunction(predicate)) {
+        throw new TypeError(format("invalid argument. First argument must be a function. Value: `%s`.", predicate));
+      }
+      buf2 = this._buffer;
+      out = [];
+      for (i = 0; i < this._length; i++) {
+        z2 = getComplex64(buf2, i);
+        if (predicate.call(thisArg, z2, i, this)) {
+          out.push(z2);
+        }
+      }
+      return new this.constructor(out);
+    });
+    setReadOnly(Complex64Array.prototype, "find", function find(predicate, thisArg) {
+      var buf2;
+      var i;
+      var z2;
+      if (!isComplexArray(this)) {
+        throw new TypeError("invalid invocation. `this` is not a complex number array.");
+      }
+      if (!isFunction(predicate)) {
+        throw new TypeError(format("invalid argument. First argument must be a function. Value: `%s`.", predicate));
+      }
+      buf2 = this._buffer;
+      for (i = 0; i < this._length; i++) {
+        z2 = getComplex64(buf2, i);
+        if (predicate.call(thisArg, z2, i, this)) {
+          return z2;
+        }
+      }
+    });
+    setReadOnly(Complex64Array.prototype, "findIndex", function findIndex(predicate, thisArg) {
+      var buf2;
+      var i;
+      var z2;
+      if (!isComplexArray(this)) {
+        throw new TypeError("invalid invocation. `this` is not a complex number array.");
+      }
+      if (!isFunction(predicate)) {
+        throw new TypeError(format("invalid argument. First argument must be a function. Value: `%s`.", predicate));
+      }
+      buf2 = this._buffer;
+      for (i = 0; i < this._length; i++) {
+        z2 = getComplex64(buf2, i);
+        if (predicate.call(thisArg, z2, i, this)) {
+          return i;
+        }
+      }
+      return -1;
+    });
+    setReadOnly(Complex64Array.prototype, "findLast", function findLast(predicate, thisArg) {
+      var buf2;
+      var i;
+      var z2;
+      if (!isComplexArray(this)) {
+        throw new TypeError("invalid invocation. `this` is not a complex number array.");
+      }
+      if (!isFunction(predicate)) {
+        throw new TypeError(format("invalid argument. First argument must be a function. Value: `%s`.", predicate));
+      }
+      buf2 = this._buffer;
+      for (i = this._length - 1; i >= 0; i--) {
+        z2 = getComplex64(buf2, i);
+        if (predicate.call(thisArg, z2, i, this)) {
+          return z2;
+        }
+      }
+    });
+    setReadOnly(Complex64Array.prototype, "findLastIndex", function findLastIndex(predicate, thisArg) {
+      var buf2;
+      var i;
+      var z2;
+      if (!isComplexArray(this)) {
+        throw new TypeError("invalid invocation. `this` is not a complex number array.");
+      }
+      if (!isFunction(predicate)) {
+        throw new TypeError(format("invalid argument. First argument must be a function. Value: `%s`.", predicate));
+      }
+      buf2 = this._buffer;
+      for (i = this._length - 1; i >= 0; i--) {
+        z2 = getComplex64(buf2, i);
+        if (predicate.call(thisArg, z2, i, this)) {
+          return i;
+        }
+      }
+      return -1;
+    });
+    setReadOnly(Complex64Array.prototype, "forEach", function forEach(fcn, thisArg) {
+      var buf2;
+      var i;
+      var z2;
+      if (!isComplexArray(this)) {
+        throw new TypeError("invalid invocation. `this` is not a complex number array.");
+      }
+      if (!isFunction(fcn)) {
+        throw new TypeError(format("invalid argument. First argument must be a function. Value: `%s`.", fcn));
+      }
+      buf2 = this._buffer;
+      for (i = 0; i < this._length; i++) {
+        z2 = getComplex64(buf2, i);
+        fcn.call(thisArg, z2, i, this);
+      }
+    });
+    setReadOnly(Complex64Array.prototype, "get", function get(idx) {
+      if (!isComplexArray(this)) {
+        throw new TypeError("invalid invocation. `this` is not a complex number array.");
+      }
+      if (!isNonNegativeInteger(idx)) {
+        throw new TypeError(format("invalid argument. Must provide a nonnegative integer. Value: `%s`.", idx));
+      }
+      if (idx >= this._length) {
+        return;
+      }
+      return getComplex64(this._buffer, idx);
+    });
+    setReadOnly(Complex64Array.prototype, "includes", function includes(searchElement, fromIndex) {
+      var buf2;
+      var idx;
+      var re;
+      var im;
+      var i;
+      if (!isComplexArray(this)) {
+        throw new TypeError("invalid invocation. `this` is not a complex number array.");
+      }
+      if (!isComplexLike(searchElement)) {
+        throw new TypeError(format("invalid argument. First argument must be a complex number. Value: `%s`.", searchElement));
+      }
+      if (arguments.length > 1) {
+        if (!isInteger(fromIndex)) {
+          throw new TypeError(format("invalid argument. Second argument must be an integer. Value: `%s`.", fromIndex));
+        }
+        if (fromIndex < 0) {
+          fromIndex += this._length;
+          if (fromIndex < 0) {
+            fromIndex = 0;
+          }
+        }
+      } else {
+        fromIndex = 0;
+      }
+      re = realf(searchElement);
+      im = imagf(searchElement);
+      buf2 = this._buffer;
+      for (i = fromIndex; i < this._length; i++) {
+        idx = 2 * i;
+        if (re === buf2[idx] && im === buf2[idx + 1]) {
+          return true;
+        }
+      }
+      return false;
+    });
+    setReadOnly(Complex64Array.prototype, "indexOf", function indexOf(searchElement, fromIndex) {
+      var buf2;
+      var idx;
+      var re;
+      var im;
+      var i;
+      if (!isComplexArray(this)) {
+        throw new TypeError("invalid invocation. `this` is not a complex number array.");
+      }
+      if (!isComplexLike(searchElement)) {
+        throw new TypeError(format("invalid argument. First argument must be a complex number. Value: `%s`.", searchElement));
+      }
+      if (arguments.length > 1) {
+        if (!isInteger(fromIndex)) {
+          throw new TypeError(format("invalid argument. Second argument must be an integer. Value: `%s`.", fromIndex));
+        }
+        if (fromIndex < 0) {
+          fromIndex += this._length;
+          if (fromIndex < 0) {
+            fromIndex = 0;
+          }
+        }
+      } else {
+        fromIndex = 0;
+      }
+      re = realf(searchElement);
+      im = imagf(searchElement);
+      buf2 = this._buffer;
+      for (i = fromIndex; i < this._length; i++) {
+        idx = 2 * i;
+        if (re === buf2[idx] && im === buf2[idx + 1]) {
+          return i;
+        }
+      }
+      return -1;
+    });
+    setReadOnly(Complex64Array.prototype, "join", function join(separator) {
+      var out;
+      var buf2;
+      var sep;
+      var i;
+      if (!isComplexArray(this)) {
+        throw new TypeError("invalid invocation. `this` is not a complex number array.");
+      }
+      if (arguments.length === 0) {
+        sep = ",";
+      } else if (isString(separator)) {
+        sep = separator;
+      } else {
+        throw new TypeError(format("invalid argument. First argument must be a string. Value: `%s`.", separator));
+      }
+      out = [];
+      buf2 = this._buffer;
+      for (i = 0; i < this._length; i++) {
+        out.push(getComplex64(buf2, i).toString());
+      }
+      return out.join(sep);
+    });
+    setReadOnly(Complex64Array.prototype, "keys", function keys() {
+      var self2;
+      var iter;
+      var len;
+      var FLG;
+      var i;
+      if (!isComplexArray(this)) {
+        throw new TypeError("invalid invocation. `this` is not a complex number array.");
+      }
+      self2 = this;
+      len = this._length;
+      i = -1;
+      iter = {};
+      setReadOnly(iter, "next", next);
+      setReadOnly(iter, "return", end);
+      if (ITERATOR_SYMBOL) {
+        setReadOnly(iter, ITERATOR_SYMBOL, factory);
+      }
+      return iter;
+      function next() {
+        i += 1;
+        if (FLG || i >= len) {
+          return {
+            "done": true
+          };
+        }
+        return {
+          "value": i,
+          "done": false
+        };
+      }
+      function end(value) {
+        FLG = true;
+        if (arguments.length) {
+          return {
+            "value": value,
+            "done": true
+          };
+        }
+        return {
+          "done": true
+        };
+      }
+      function factory() {
+        return self2.keys();
+      }
+    });
+    setReadOnly(Complex64Array.prototype, "lastIndexOf", function lastIndexOf(searchElement, fromIndex) {
+      var buf2;
+      var idx;
+      var re;
+      var im;
+      var i;
+      if (!isComplexArray(this)) {
+        throw new TypeError("invalid invocation. `this` is not a complex number array.");
+      }
+      if (!isComplexLike(searchElement)) {
+        throw new TypeError(format("invalid argument. First argument must be a complex number. Value: `%s`.", searchElement));
+      }
+      if (arguments.length > 1) {
+        if (!isInteger(fromIndex)) {
+          throw new TypeError(format("invalid argument. Second argument must be an integer. Value: `%s`.", fromIndex));
+        }
+        if (fromIndex >= this._length) {
+          fromIndex = this._length - 1;
+        } else if (fromIndex < 0) {
+          fromIndex += this._length;
+        }
+      } else {
+        fromIndex = this._length - 1;
+      }
+      re = realf(searchElement);
+      im = imagf(searchElement);
+      buf2 = this._buffer;
+      for (i = fromIndex; i >= 0; i--) {
+        idx = 2 * i;
+        if (re === buf2[idx] && im === buf2[idx + 1]) {
+          return i;
+        }
+      }
+      return -1;
+    });
+    setReadOnlyAccessor(Complex64Array.prototype, "length", function get() {
+      return this._length;
+    });
+    setReadOnly(Complex64Array.prototype, "map", function map3(fcn, thisArg) {
+      var outbuf;
+      var buf2;
+      var out;
+      var i;
+      var v;
+      if (!isComplexArray(this)) {
+        throw new TypeError("invalid invocation. `this` is not a complex number array.");
+      }
+      if (!isFunction(fcn)) {
+        throw new TypeError(format("invalid argument. First argument must be a function. Value: `%s`.", fcn));
+      }
+      buf2 = this._buffer;
+      out = new this.constructor(this._length);
+      outbuf = out._buffer;
+      for (i = 0; i < this._length; i++) {
+        v = fcn.call(thisArg, getComplex64(buf2, i), i, this);
+        if (isComplexLike(v)) {
+          outbuf[2 * i] = realf(v);
+          outbuf[2 * i + 1] = imagf(v);
+        } else if (isArrayLikeObject(v) && v.length === 2) {
+          outbuf[2 * i] = v[0];
+          outbuf[2 * i + 1] = v[1];
+        } else {
+          throw new TypeError(format("invalid argument. Callback must return either a two-element array containing real and imaginary components or a complex number. Value: `%s`.", v));
+        }
+      }
+      return out;
+    });
+    setReadOnly(Complex64Array.prototype, "reduce", function reduce(reducer, initialValue) {
+      var buf2;
+      var acc;
+      var len;
+      var v;
+      var i;
+      if (!isComplexArray(this)) {
+        throw new TypeError("invalid invocation. `this` is not a complex number array.");
+      }
+      if (!isFunction(reducer)) {
+        throw new TypeError(format("invalid argument. First argument must be a function. Value: `%s`.", reducer));
+      }
+      buf2 = this._buffer;
+      len = this._length;
+      if (arguments.length > 1) {
+        acc = initialValue;
+        i = 0;
+      } else {
+        if (len === 0) {
+          throw new Error("invalid operation. If not provided an initial value, an array must contain at least one element.");
+        }
+        acc = getComplex64(buf2, 0);
+        i = 1;
+      }
+      for (; i < len; i++) {
+        v = getComplex64(buf2, i);
+        acc = reducer(acc, v, i, this);
+      }
+      return acc;
+    });
+    setReadOnly(Complex64Array.prototype, "reduceRight", function reduceRight(reducer, initialValue) {
+      var buf2;
+      var acc;
+      var len;
+      var v;
+      var i;
+      if (!isComplexArray(this)) {
+        throw new TypeError("invalid invocation. `this` is not a complex number array.");
+      }
+      if (!isFunction(reducer)) {
+        throw new TypeError(format("invalid argument. First argument must be a function. Value: `%s`.", reducer));
+      }
+      buf2 = this._buffer;
+      len = this._length;
+      if (arguments.length > 1) {
+        acc = initialValue;
+        i = len - 1;
+      } else {
+        if (len === 0) {
+          throw new Error("invalid operation. If not provided an initial value, an array must contain at least one element.");
+        }
+        acc = getComplex64(buf2, len - 1);
+        i = len - 2;
+      }
+      for (; i >= 0; i--) {
+        v = getComplex64(buf2, i);
+        acc = reducer(acc, v, i, this);
+      }
+      return acc;
+    });
+    setReadOnly(Complex64Array.prototype, "reverse", function reverse() {
+      var buf2;
+      var tmp;
+      var len;
+      var N;
+      var i;
+      var j;
+      if (!isComplexArray(this)) {
+        throw new TypeError("invalid invocation. `this` is not a complex number array.");
+      }
+      len = this._length;
+      buf2 = this._buffer;
+      N = floor(len / 2);
+      for (i = 0; i < N; i++) {
+        j = len - i - 1;
+        tmp = buf2[2 * i];
+        buf2[2 * i] = buf2[2 * j];
+        buf2[2 * j] = tmp;
+        tmp = buf2[2 * i + 1];
+        buf2[2 * i + 1] = buf2[2 * j + 1];
+        buf2[2 * j + 1] = tmp;
+      }
+      return this;
+    });
+    setReadOnly(Complex64Array.prototype, "set", function set2(value) {
+      var sbuf;
+      var idx;
+      var buf2;
+      var tmp;
+      var flg;
+      var N;
+      var v;
+      var i;
+      var j;
+      if (!isComplexArray(this)) {
+        throw new TypeError("invalid invocation. `this` is not a complex number array.");
+      }
+      buf2 = this._buffer;
+      if (arguments.length > 1) {
+        idx = arguments[1];
+        if (!isNonNegativeInteger(idx)) {
+          throw new TypeError(format("invalid argument. Index argument must be a nonnegative integer. Value: `%s`.", idx));
+        }
+      } else {
+        idx = 0;
+      }
+      if (isComplexLike(value)) {
+        if (idx >= this._length) {
+          throw new RangeError(format("invalid argument. Index argument is out-of-bounds. Value: `%u`.", idx));
+        }
+        idx *= 2;
+        buf2[idx] = realf(value);
+        buf2[idx + 1] = imagf(value);
+        return;
+      }
+      if (isComplexArray(value)) {
+        N = value._length;
+        if (idx + N > this._length) {
+          throw new RangeError("invalid arguments. Target array lacks sufficient storage to accommodate source values.");
+        }
+        sbuf = value._buffer;
+        j = buf2.byteOffset + idx * BYTES_PER_ELEMENT;
+        if (sbuf.buffer === buf2.buffer && (sbuf.byteOffset < j && sbuf.byteOffset + sbuf.byteLength > j)) {
+          tmp = new Float32Array2(sbuf.length);
+          for (i = 0; i < sbuf.length; i++) {
+            tmp[i] = sbuf[i];
+          }
+          sbuf = tmp;
+        }
+        idx *= 2;
+        j = 0;
+        for (i = 0; i < N; i++) {
+          buf2[idx] = sbuf[j];
+          buf2[idx + 1] = sbuf[j + 1];
+          idx += 2;
+          j += 2;
+        }
+        return;
+      }
+      if (isCollection(value)) {
+        N = value.length;
+        for (i = 0; i < N; i++) {
+          if (!isComplexLike(value[i])) {
+            flg = true;
+            break;
+          }
+        }
+        if (flg) {
+          if (!isEven(N)) {
+            throw new RangeError(format("invalid argument. Array-like object arguments must have a length which is a multiple of two. Length: `%u`.", N));
+          }
+          if (idx + N / 2 > this._length) {
+            throw new RangeError("invalid arguments. Target array lacks sufficient storage to accommodate source values.");
+          }
+          sbuf = value;
+          j = buf2.byteOffset + idx * BYTES_PER_ELEMENT;
+          if (sbuf.buffer === buf2.buffer && (sbuf.byteOffset < j && sbuf.byteOffset + sbuf.byteLength > j)) {
+            tmp = new Float32Array2(N);
+            for (i = 0; i < N; i++) {
+              tmp[i] = sbuf[i];
+            }
+            sbuf = tmp;
+          }
+          idx *= 2;
+          N /= 2;
+          j = 0;
+          for (i = 0; i < N; i++) {
+            buf2[idx] = sbuf[j];
+            buf2[idx + 1] = sbuf[j + 1];
+            idx += 2;
+            j += 2;
+          }
+          return;
+        }
+        if (idx + N > this._length) {
+          throw new RangeError("invalid arguments. Target array lacks sufficient storage to accommodate source values.");
+        }
+        idx *= 2;
+        for (i = 0; i < N; i++) {
+          v = value[i];
+          buf2[idx] = realf(v);
+          buf2[idx + 1] = imagf(v);
+          idx += 2;
+        }
+        return;
+      }
+      throw new TypeError(format("invalid argument. First argument must be either a complex number, an array-like object, or a complex number array. Value: `%s`.", value));
+    });
+    setReadOnly(Complex64Array.prototype, "slice", function slice(start, end) {
+      var outlen;
+      var outbuf;
+      var out;
+      var idx;
+      var buf2;
+      var len;
+      var i;
+      if (!isComplexArray(this)) {
+        throw new TypeError("invalid invocation. `this` is not a complex number array.");
+      }
+      buf2 = this._buffer;
+      len = this._length;
+      if (arguments.length === 0) {
+        start = 0;
+        end = len;
+      } else {
+        if (!isInteger(start)) {
+          throw new TypeError(format("invalid argument. First argument must be an integer. Value: `%s`.", start));
+        }
+        if (start < 0) {
+          start += len;
+          if (start < 0) {
+            start = 0;
+          }
+        }
+        if (arguments.length === 1) {
+          end = len;
+        } else {
+          if (!isInteger(end)) {
+            throw new TypeError(format("invalid argument. Second argument must be an integer. Value: `%s`.", end));
+          }
+          if (end < 0) {
+            end += len;
+            if (end < 0) {
+              end = 0;
+            }
+          } else if (end > len) {
+            end = len;
+          }
+        }
+      }
+      if (start < end) {
+        outlen = end - start;
+      } else {
+        outlen = 0;
+      }
+      out = new this.constructor(outlen);
+      outbuf = out._buffer;
+      for (i = 0; i < outlen; i++) {
+        idx = 2 * (i + start);
+        outbuf[2 * i] = buf2[idx];
+        outbuf[2 * i + 1] = buf2[idx + 1];
+      }
+      return out;
+    });
+    setReadOnly(Complex64Array.prototype, "some", function some(predicate, thisArg) {
+      var buf2;
+      var i;
+      if (!isComplexArray(this)) {
+        throw new TypeError("invalid invocation. `this` is not a complex number array.");
+      }
+      if (!isFunction(predicate)) {
+        throw new TypeError(format("invalid argument. First argument must be a function. Value: `%s`.", predicate));
+      }
+      buf2 = this._buffer;
+      for (i = 0; i < this._length; i++) {
+        if (predicate.call(thisArg, getComplex64(buf2, i), i, this)) {
+          return true;
+        }
+      }
+      return false;
+    });
+    setReadOnly(Complex64Array.prototype, "sort", function sort(compareFcn) {
+      var tmp;
+      var buf2;
+      var len;
+      var i;
+      var j;
+      if (!isComplexArray(this)) {
+        throw new TypeError("invalid invocation. `this` is not a complex number array.");
+      }
+      if (!isFunction(compareFcn)) {
+        throw new TypeError(format("invalid argument. First argument must be a function. Value: `%s`.", compareFcn));
+      }
+      buf2 = this._buffer;
+      len = this._length;
+      tmp = [];
+      for (i = 0; i < len; i++) {
+        tmp.push(getComplex64(buf2, i));
+      }
+      tmp.sort(compareFcn);
+      for (i = 0; i < len; i++) {
+        j = 2 * i;
+        buf2[j] = realf(tmp[i]);
+        buf2[j + 1] = imagf(tmp[i]);
+      }
+      return this;
+    });
+    setReadOnly(Complex64Array.prototype, "subarray", function subarray(begin, end) {
+      var offset;
+      var buf2;
+      var len;
+      if (!isComplexArray(this)) {
+        throw new TypeError("invalid invocation. `this` is not a complex number array.");
+      }
+      buf2 = this._buffer;
+      len = this._length;
+      if (arguments.length === 0) {
+        begin = 0;
+        end = len;
+      } else {
+        if (!isInteger(begin)) {
+          throw new TypeError(format("invalid argument. First argument must be an integer. Value: `%s`.", begin));
+        }
+        if (begin < 0) {
+          begin += len;
+          if (begin < 0) {
+            begin = 0;
+          }
+        }
+        if (arguments.length === 1) {
+          end = len;
+        } else {
+          if (!isInteger(end)) {
+            throw new TypeError(format("invalid argument. Second argument must be an integer. Value: `%s`.", end));
+          }
+          if (end < 0) {
+            end += len;
+            if (end < 0) {
+              end = 0;
+            }
+          } else if (end > len) {
+            end = len;
+          }
+        }
+      }
+      if (begin >= len) {
+        len = 0;
+        offset = buf2.byteLength;
+      } else if (begin >= end) {
+        len = 0;
+        offset = buf2.byteOffset + begin * BYTES_PER_ELEMENT;
+      } else {
+        len = end - begin;
+        offset = buf2.byteOffset + begin * BYTES_PER_ELEMENT;
+      }
+      return new this.constructor(buf2.buffer, offset, len < 0 ? 0 : len);
+    });
+    setReadOnly(Complex64Array.prototype, "toLocaleString", function toLocaleString(locales, options) {
+      var opts;
+      var loc;
+      var out;
+      var buf2;
+      var i;
+      if (!isComplexArray(this)) {
+        throw new TypeError("invalid invocation. `this` is not a complex number array.");
+      }
+      if (arguments.length === 0) {
+        loc = [];
+      } else if (isString(locales) || isStringArray(locales)) {
+        loc = locales;
+      } else {
+        throw new TypeError(format("invalid argument. First argument must be a string or an array of strings. Value: `%s`.", locales));
+      }
+      if (arguments.length < 2) {
+        opts = {};
+      } else if (isObject(options)) {
+        opts = options;
+      } else {
+        throw new TypeError(format("invalid argument. Options argument must be an object. Value: `%s`.", options));
+      }
+      buf2 = this._buffer;
+      out = [];
+      for (i = 0; i < this._length; i++) {
+        out.push(getComplex64(buf2, i).toLocaleString(loc, opts));
+      }
+      return out.join(",");
+    });
+    setReadOnly(Complex64Array.prototype, "toReversed", function toReversed() {
+      var outbuf;
+      var out;
+      var len;
+      var buf2;
+      var i;
+      var j;
+      if (!isComplexArray(this)) {
+        throw new TypeError("invalid invocation. `this` is not a complex number array.");
+      }
+      len = this._length;
+      out = new this.constructor(len);
+      buf2 = this._buffer;
+      outbuf = out._buffer;
+      for (i = 0; i < len; i++) {
+        j = len - i - 1;
+        outbuf[2 * i] = buf2[2 * j];
+        outbuf[2 * i + 1] = buf2[2 * j + 1];
+      }
+      return out;
+    });
+    setReadOnly(Complex64Array.prototype, "toSorted", function toSorted(compareFcn) {
+      var tmp;
+      var buf2;
+      var len;
+      var i;
+      if (!isComplexArray(this)) {
+        throw new TypeError("invalid invocation. `this` is not a complex number array.");
+      }
+      if (!isFunction(compareFcn)) {
+        throw new TypeError(format("invalid argument. First argument must be a function. Value: `%s`.", compareFcn));
+      }
+      buf2 = this._buffer;
+      len = this._length;
+      tmp = [];
+      for (i = 0; i < len; i++) {
+        tmp.push(getComplex64(buf2, i));
+      }
+      tmp.sort(compareFcn);
+      return new Complex64Array(tmp);
+    });
+    setReadOnly(Complex64Array.prototype, "toString", function toString() {
+      var out;
+      var buf2;
+      var i;
+      if (!isComplexArray(this)) {
+        throw new TypeError("invalid invocation. `this` is not a complex number array.");
+      }
+      out = [];
+      buf2 = this._buffer;
+      for (i = 0; i < this._length; i++) {
+        out.push(getComplex64(buf2, i).toString());
+      }
+      return out.join(",");
+    });
+    setReadOnly(Complex64Array.prototype, "values", function values() {
+      var iter;
+      var self2;
+      var len;
+      var FLG;
+      var buf2;
+      var i;
+      if (!isComplexArray(this)) {
+        throw new TypeError("invalid invocation. `this` is not a complex number array.");
+      }
+      self2 = this;
+      buf2 = this._buffer;
+      len = this._length;
+      i = -1;
+      iter = {};
+      setReadOnly(iter, "next", next);
+      setReadOnly(iter, "return", end);
+      if (ITERATOR_SYMBOL) {
+        setReadOnly(iter, ITERATOR_SYMBOL, factory);
+      }
+      return iter;
+      function next() {
+        i += 1;
+        if (FLG || i >= len) {
+          return {
+            "done": true
+          };
+        }
+        return {
+          "value": getComplex64(buf2, i),
+          "done": false
+        };
+      }
+      function end(value) {
+        FLG = true;
+        if (arguments.length) {
+          return {
+            "value": value,
+            "done": true
+          };
+        }
+        return {
+          "done": true
+        };
+      }
+      function factory() {
+        return self2.values();
+      }
+    });
+    setReadOnly(Complex64Array.prototype, "with", function copyWith(index2, value) {
+      var buf2;
+      var out;
+      var len;
+      if (!isComplexArray(this)) {
+        throw new TypeError("invalid invocation. `this` is not a complex number array.");
+      }
+      if (!isInteger(index2)) {
+        throw new TypeError(format("invalid argument. First argument must be an integer. Value: `%s`.", index2));
+      }
+      len = this._length;
+      if (index2 < 0) {
+        index2 += len;
+      }
+      if (index2 < 0 || index2 >= len) {
+        throw new RangeError(format("invalid argument. Index argument is out-of-bounds. Value: `%s`.", index2));
+      }
+      if (!isComplexLike(value)) {
+        throw new TypeError(format("invalid argument. Second argument must be a complex number. Value: `%s`.", value));
+      }
+      out = new this.constructor(this._buffer);
+      buf2 = out._buffer;
+      buf2[2 * index2] = realf(value);
+      buf2[2 * index2 + 1] = imagf(value);
+      return out;
+    });
+    module.exports = Complex64Array;
+  }
+});
+
+// node_modules/@stdlib/array-complex64/lib/index.js
+var require_lib132 = __commonJS({
+  "node_modules/@stdlib/array-complex64/lib/index.js"(exports, module) {
+    "use strict";
+    var main = require_main107();
+    module.exports = main;
+  }
+});
+
+// node_modules/@stdlib/complex-float64-real/lib/main.js
+var require_main108 = __commonJS({
+  "node_modules/@stdlib/complex-float64-real/lib/main.js"(exports, module) {
+    "use strict";
+    function real(z2) {
+      return z2.re;
+    }
+    module.exports = real;
+  }
+});
+
+// node_modules/@stdlib/complex-float64-real/lib/index.js
+var require_lib133 = __commonJS({
+  "node_modules/@stdlib/complex-float64-real/lib/index.js"(exports, module) {
+    "use strict";
+    var main = require_main108();
+    module.exports = main;
+  }
+});
+
+// node_modules/@stdlib/complex-float64-imag/lib/main.js
+var require_main109 = __commonJS({
+  "node_modules/@stdlib/complex-float64-imag/lib/main.js"(exports, module) {
+    "use strict";
+    function imag(z2) {
+      return z2.im;
+    }
+    module.exports = imag;
+  }
+});
+
+// node_modules/@stdlib/complex-float64-imag/lib/index.js
+var require_lib134 = __commonJS({
+  "node_modules/@stdlib/complex-float64-imag/lib/index.js"(exports, module) {
+    "use strict";
+    var main = require_main109();
+    module.exports = main;
+  }
+});
+
+// node_modules/@stdlib/array-complex128/lib/from_iterator.js
+var require_from_iterator2 = __commonJS({
+  "node_modules/@stdlib/array-complex128/lib/from_iterator.js"(exports, module) {
+    "use strict";
+    var isArrayLikeObject = require_lib122();
+    var isComplexLike = require_lib90();
+    var format = require_lib5();
+    var real = require_lib133();
+    var imag = require_lib134();
+    function fromIterator(it) {
+      var out;
+      var v;
+      var z2;
+      out = [];
+      while (true) {
+        v = it.next();
+        if (v.done) {
+          break;
+        }
+        z2 = v.value;
+        if (isArrayLikeObject(z2) && z2.length >= 2) {
+          out.push(z2[0], z2[1]);
+        } else if (isComplexLike(z2)) {
+          out.push(real(z2), imag(z2));
+        } else {
+          return new TypeError(format("invalid argument. An iterator must return either a two-element array containing real and imaginary components or a complex number. Value: `%s`.", z2));
+        }
+      }
+      return out;
+    }
+    module.exports = fromIterator;
+  }
+});
+
+// node_modules/@stdlib/array-complex128/lib/from_iterator_map.js
+var require_from_iterator_map2 = __commonJS({
+  "node_modules/@stdlib/array-complex128/lib/from_iterator_map.js"(exports, module) {
+    "use strict";
+    var isArrayLikeObject = require_lib122();
+    var isComplexLike = require_lib90();
+    var format = require_lib5();
+    var real = require_lib133();
+    var imag = require_lib134();
+    function fromIteratorMap(it, clbk, thisArg) {
+      var out;
+      var v;
+      var z2;
+      var i;
+      out = [];
+      i = -1;
+      while (true) {
+        v = it.next();
+        if (v.done) {
+          break;
+        }
+        i += 1;
+        z2 = clbk.call(thisArg, v.value, i);
+        if (isArrayLikeObject(z2) && z2.length >= 2) {
+          out.push(z2[0], z2[1]);
+        } else if (isComplexLike(z2)) {
+          out.push(real(z2), imag(z2));
+        } else {
+          return new TypeError(format("invalid argument. Callback must return either a two-element array containing real and imaginary components or a complex number. Value: `%s`.", z2));
+        }
+      }
+      return out;
+    }
+    module.exports = fromIteratorMap;
+  }
+});
+
+// node_modules/@stdlib/array-complex128/lib/from_array.js
+var require_from_array2 = __commonJS({
+  "node_modules/@stdlib/array-complex128/lib/from_array.js"(exports, module) {
+    "use strict";
+    var isComplexLike = require_lib90();
+    var real = require_lib133();
+    var imag = require_lib134();
+    function fromArray(buf2, arr) {
+      var len;
+      var v;
+      var i;
+      var j;
+      len = arr.length;
+      j = 0;
+      for (i = 0; i < len; i++) {
+        v = arr[i];
+        if (!isComplexLike(v)) {
+          return null;
+        }
+        buf2[j] = real(v);
+        buf2[j + 1] = imag(v);
+        j += 2;
+      }
+      return buf2;
+    }
+    module.exports = fromArray;
+  }
+});
+
+// node_modules/@stdlib/array-complex128/lib/main.js
+var require_main110 = __commonJS({
+  "node_modules/@stdlib/array-complex128/lib/main.js"(exports, module) {
+    "use strict";
+    var isNonNegativeInteger = require_lib120().isPrimitive;
+    var isArrayLikeObject = require_lib122();
+    var isCollection = require_lib67();
+    var isArrayBuffer = require_lib123();
+    var isObject = require_lib124();
+    var isArray2 = require_lib75();
+    var isStringArray = require_lib125().primitives;
+    var isString = require_lib70();
+    var isFunction = require_lib81();
+    var isComplexLike = require_lib90();
+    var isEven = require_lib126();
+    var isInteger = require_lib65();
+    var isComplex64Array = require_lib92();
+    var isComplex128Array = require_lib91();
+    var hasIteratorSymbolSupport = require_lib127();
+    var ITERATOR_SYMBOL = require_lib128();
+    var setReadOnly = require_lib7();
+    var setReadOnlyAccessor = require_lib129();
+    var Float64Array2 = require_lib33();
+    var Complex128 = require_lib84();
+    var real = require_lib133();
+    var imag = require_lib134();
+    var floor = require_lib9();
+    var reinterpret64 = require_lib94();
+    var reinterpret128 = require_lib93();
+    var getter = require_lib101();
+    var accessorGetter = require_lib100();
+    var format = require_lib5();
+    var fromIterator = require_from_iterator2();
+    var fromIteratorMap = require_from_iterator_map2();
+    var fromArray = require_from_array2();
+    var BYTES_PER_ELEMENT = Float64Array2.BYTES_PER_ELEMENT * 2;
+    var HAS_ITERATOR_SYMBOL = hasIteratorSymbolSupport();
+    function isComplexArray(value) {
+      return value instanceof Complex128Array || typeof value === "object" && value !== null && (value.constructor.name === "Complex64Array" || value.constructor.name === "Complex128Array") && typeof value._length === "number" && // eslint-disable-line no-underscore-dangle
+      // NOTE: we don't perform a more rigorous test here for a typed array for performance reasons, as robustly checking for a typed array instance could require walking the prototype tree and performing relatively expensive constructor checks...
+      typeof value._buffer === "object";
+    }
+    function isComplexArrayConstructor(value) {
+      return value === Complex128Array || // NOTE: weaker test in order to avoid a circular dependency with Complex64Array...
+      value.name === "Complex64Array";
+    }
+    function getComplex128(buf2, idx) {
+      idx *= 2;
+      return new Complex128(buf2[idx], buf2[idx + 1]);
+    }
+    function Complex128Array() {
+      var byteOffset;
+      var nargs;
+      var buf2;
+      var len;
+      nargs = arguments.length;
+      if (!(this instanceof Complex128Array)) {
+        if (nargs === 0) {
+          return new Complex128Array();
+        }
+        if (nargs === 1) {
+          return new Complex128Array(arguments[0]);
+        }
+        if (nargs === 2) {
+          return new Complex128Array(arguments[0], arguments[1]);
+        }
+        return new Complex128Array(arguments[0], arguments[1], arguments[2]);
+      }
+      if (nargs === 0) {
+        buf2 = new Float64Array2(0);
+      } else if (nargs === 1) {
+        if (isNonNegativeInteger(arguments[0])) {
+          buf2 = new Float64Array2(arguments[0] * 2);
+        } else if (isCollection(arguments[0])) {
+          buf2 = arguments[0];
+          len = buf2.length;
+          if (len && isArray2(buf2) && isComplexLike(buf2[0])) {
+            buf2 = fromArray(new Float64Array2(len * 2), buf2);
+            if (buf2 === null) {
+              if (!isEven(len)) {
+                throw new RangeError(format("invalid argument. Array-like object arguments must have a length which is a multiple of two. Length: `%u`.", len));
+              }
+              buf2 = new Float64Array2(arguments[0]);
+            }
+          } else {
+            if (isComplex64Array(buf2)) {
+              buf2 = reinterpret64(buf2, 0);
+            } else if (isComplex128Array(buf2)) {
+              buf2 = reinterpret128(buf2, 0);
+            } else if (!isEven(len)) {
+              throw new RangeError(format("invalid argument. Array-like object and typed array arguments must have a length which is a multiple of two. Length: `%u`.", len));
+            }
+            buf2 = new Float64Array2(buf2);
+          }
+        } else if (isArrayBuffer(arguments[0])) {
+          buf2 = arguments[0];
+          if (!isInteger(buf2.byteLength / BYTES_PER_ELEMENT)) {
+            throw new RangeError(format("invalid argument. ArrayBuffer byte length must be a multiple of %u. Byte length: `%u`.", BYTES_PER_ELEMENT, buf2.byteLength));
+          }
+          buf2 = new Float64Array2(buf2);
+        } else if (isObject(arguments[0])) {
+          buf2 = arguments[0];
+          if (HAS_ITERATOR_SYMBOL === false) {
+            throw new TypeError(format("invalid argument. Environment lacks Symbol.iterator support. Must provide a length, ArrayBuffer, typed array, or array-like object. Value: `%s`.", buf2));
+          }
+          if (!isFunction(buf2[ITERATOR_SYMBOL])) {
+            throw new TypeError(format("invalid argument. Must provide a length, ArrayBuffer, typed array, array-like object, or an iterable. Value: `%s`.", buf2));
+          }
+          buf2 = buf2[ITERATOR_SYMBOL]();
+          if (!isFunction(buf2.next)) {
+            throw new TypeError(format("invalid argument. Must provide a length, ArrayBuffer, typed array, array-like object, or an iterable. Value: `%s`.", buf2));
+          }
+          buf2 = fromIterator(buf2);
+          if (buf2 instanceof Error) {
+            throw buf2;
+          }
+          buf2 = new Float64Array2(buf2);
+        } else {
+          throw new TypeError(format("invalid argument. Must provide a length, ArrayBuffer, typed array, array-like object, or an iterable. Value: `%s`.", arguments[0]));
+        }
+      } else {
+        buf2 = arguments[0];
+        if (!isArrayBuffer(buf2)) {
+          throw new TypeError(format("invalid argument. First argument must be an ArrayBuffer. Value: `%s`.", buf2));
+        }
+        byteOffset = arguments[1];
+        if (!isNonNegativeInteger(byteOffset)) {
+          throw new TypeError(format("invalid argument. Byte offset must be a nonnegative integer. Value: `%s`.", byteOffset));
+        }
+        if (!isInteger(byteOffset / BYTES_PER_ELEMENT)) {
+          throw new RangeError(format("invalid argument. Byte offset must be a multiple of %u. Value: `%u`.", BYTES_PER_ELEMENT, byteOffset));
+        }
+        if (nargs === 2) {
+          len = buf2.byteLength - byteOffset;
+          if (!isInteger(len / BYTES_PER_ELEMENT)) {
+            throw new RangeError(format("invalid arguments. ArrayBuffer view byte length must be a multiple of %u. View byte length: `%u`.", BYTES_PER_ELEMENT, len));
+          }
+          buf2 = new Float64Array2(buf2, byteOffset);
+        } else {
+          len = arguments[2];
+          if (!isNonNegativeInteger(len)) {
+            throw new TypeError(format("invalid argument. Length must be a nonnegative integer. Value: `%s`.", len));
+          }
+          if (len * BYTES_PER_ELEMENT > buf2.byteLength - byteOffset) {
+            throw new RangeError(format("invalid arguments. ArrayBuffer has insufficient capacity. Either decrease the array length or provide a bigger buffer. Minimum capacity: `%u`.", len * BYTES_PER_ELEMENT));
+          }
+          buf2 = new Float64Array2(buf2, byteOffset, len * 2);
+        }
+      }
+      setReadOnly(this, "_buffer", buf2);
+      setReadOnly(this, "_length", buf2.length / 2);
+      return this;
+    }
+    setReadOnly(Complex128Array, "BYTES_PER_ELEMENT", BYTES_PER_ELEMENT);
+    setReadOnly(Complex128Array, "name", "Complex128Array");
+    setReadOnly(Complex128Array, "from", function from2(src) {
+      var thisArg;
+      var nargs;
+      var clbk;
+      var out;
+      var buf2;
+      var tmp;
+      var get;
+      var len;
+      var flg;
+      var v;
+      var i;
+      var j;
+      if (!isFunction(this)) {
+        throw new TypeError("invalid invocation. `this` context must be a constructor.");
+      }
+      if (!isComplexArrayConstructor(this)) {
+        throw new TypeError("invalid invocation. `this` is not a complex number array.");
+      }
+      nargs = arguments.length;
+      if (nargs > 1) {
+        clbk = arguments[1];
+        if (!isFunction(clbk)) {
+          throw new TypeError(format("invalid argument. Second argument must be a function. Value: `%s`.", clbk));
+        }
+        if (nargs > 2) {
+          thisArg = arguments[2];
+        }
+      }
+      if (isComplexArray(src)) {
+        len = src.length;
+        if (clbk) {
+          out = new this(len);
+          buf2 = out._buffer;
+          j = 0;
+          for (i = 0; i < len; i++) {
+            v = clbk.call(thisArg, src.get(i), i);
+            if (isComplexLike(v)) {
+              buf2[j] = real(v);
+              buf2[j + 1] = imag(v);
+            } else if (isArrayLikeObject(v) && v.length >= 2) {
+              buf2[j] = v[0];
+              buf2[j + 1] = v[1];
+            } else {
+              throw new TypeError(format("invalid argument. Callback must return either a two-element array containing real and imaginary components or a complex number. Value: `%s`.", v));
+            }
+            j += 2;
+          }
+          return out;
+        }
+        return new this(src);
+      }
+      if (isCollection(src)) {
+        if (clbk) {
+          len = src.length;
+          if (src.get && src.set) {
+            get = accessorGetter("default");
+          } else {
+            get = getter("default");
+          }
+          for (i = 0; i < len; i++) {
+            if (!isComplexLike(get(src, i))) {
+              flg = true;
+              break;
+            }
+          }
+          if (flg) {
+            if (!isEven(len)) {
+              throw new RangeError(format("invalid argument. First argument must have a length which is a multiple of two. Length: `%u`.", len));
+            }
+            out = new this(len / 2);
+            buf2 = out._buffer;
+            for (i = 0; i < len; i++) {
+              buf2[i] = clbk.call(thisArg, get(src, i), i);
+            }
+            return out;
+          }
+          out = new this(len);
+          buf2 = out._buffer;
+          j = 0;
+          for (i = 0; i < len; i++) {
+            v = clbk.call(thisArg, get(src, i), i);
+            if (isComplexLike(v)) {
+              buf2[j] = real(v);
+              buf2[j + 1] = imag(v);
+            } else if (isArrayLikeObject(v) && v.length >= 2) {
+              buf2[j] = v[0];
+              buf2[j + 1] = v[1];
+            } else {
+              throw new TypeError(format("invalid argument. Callback must return either a two-element array containing real and imaginary components or a complex number. Value: `%s`.", v));
+            }
+            j += 2;
+          }
+          return out;
+        }
+        return new this(src);
+      }
+      if (isObject(src) && HAS_ITERATOR_SYMBOL && isFunction(src[ITERATOR_SYMBOL])) {
+        buf2 = src[ITERATOR_SYMBOL]();
+        if (!isFunction(buf2.next)) {
+          throw new TypeError(format("invalid argument. First argument must be an array-like object or an iterable. Value: `%s`.", src));
+        }
+        if (clbk) {
+          tmp = fromIteratorMap(buf2, clbk, thisArg);
+        } else {
+          tmp = fromIterator(buf2);
+        }
+        if (tmp instanceof Error) {
+          throw tmp;
+        }
+        len = tmp.length / 2;
+        out = new this(len);
+        buf2 = out._buffer;
+        for (i = 0; i < len; i++) {
+          buf2[i] = tmp[i];
+        }
+        return out;
+      }
+      throw new TypeError(format("invalid argument. First argument must be an array-like object or an iterable. Value: `%s`.", src));
+    });
+    setReadOnly(Complex128Array, "of", function of2() {
+      var args;
+      var i;
+      if (!isFunction(this)) {
+        throw new TypeError("invalid invocation. `this` context must be a constructor.");
+      }
+      if (!isComplexArrayConstructor(this)) {
+        throw new TypeError("invalid invocation. `this` is not a complex number array.");
+      }
+      args = [];
+      for (i = 0; i < arguments.length; i++) {
+        args.push(arguments[i]);
+      }
+      return new this(args);
+    });
+    setReadOnly(Complex128Array.prototype, "at", function at(idx) {
+      if (!isComplexArray(this)) {
+        throw new TypeError("invalid invocation. `this` is not a complex number array.");
+      }
+      if (!isInteger(idx)) {
+        throw new TypeError(format("invalid argument. Must provide an integer. Value: `%s`.", idx));
+      }
+      if (idx < 0) {
+        idx += this._length;
+      }
+      if (idx < 0 || idx >= this._length) {
+        return;
+      }
+      return getComplex128(this._buffer, idx);
+    });
+    setReadOnlyAccessor(Complex128Array.prototype, "buffer", function get() {
+      return this._buffer.buffer;
+    });
+    setReadOnlyAccessor(Complex128Array.prototype, "byteLength", function get() {
+      return this._buffer.byteLength;
+    });
+    setReadOnlyAccessor(Complex128Array.prototype, "byteOffset", function get() {
+      return this._buffer.byteOffset;
+    });
+    setReadOnly(Complex128Array.prototype, "BYTES_PER_ELEMENT", Complex128Array.BYTES_PER_ELEMENT);
+    setReadOnly(Complex128Array.prototype, "copyWithin", function copyWithin(target, start) {
+      if (!isComplexArray(this)) {
+        throw new TypeError("invalid invocation. `this` is not a complex number array.");
+      }
+      if (arguments.length === 2) {
+        this._buffer.copyWithin(target * 2, start * 2);
+      } else {
+        this._buffer.copyWithin(target * 2, start * 2, arguments[2] * 2);
+      }
+      return this;
+    });
+    setReadOnly(Complex128Array.prototype, "entries", function entries() {
+      var buffer;
+      var self2;
+      var iter;
+      var len;
+      var FLG;
+      var i;
+      var j;
+      if (!isComplexArray(this)) {
+        throw new TypeError("invalid invocation. `this` is not a complex number array.");
+      }
+      self2 = this;
+      buffer = this._buffer;
+      len = this._length;
+      i = -1;
+      j = -2;
+      iter = {};
+      setReadOnly(iter, "next", next);
+      setReadOnly(iter, "return", end);
+      if (ITERATOR_SYMBOL) {
+        setReadOnly(iter, ITERATOR_SYMBOL, factory);
+      }
+      return iter;
+      function next() {
+        var z2;
+        i += 1;
+        if (FLG || i >= len) {
+          return {
+            "done": true
+          };
+        }
+        j += 2;
+        z2 = new Complex128(buffer[j], buffer[j + 1]);
+        return {
+          "value": [i, z2],
+          "done": false
+        };
+      }
+      function end(value) {
+        FLG = true;
+        if (arguments.length) {
+          return {
+            "value": value,
+            "done": true
+          };
+        }
+        return {
+          "done": true
+        };
+      }
+      function factory() {
+        return self2.entries();
+      }
+    });
+    setReadOnly(Complex128Array.prototype, "every", function every(predicate, thisArg) {
+      var buf2;
+      var i;
+      if (!isComplexArray(this)) {
+        throw new TypeError("invalid invocation. `this` is not a complex number array.");
+      }
+      if (!isFunction(predicate)) {
+        throw new TypeError(format("invalid argument. First argument must be a function. Value: `%s`.", predicate));
+      }
+      buf2 = this._buffer;
+      for (i = 0; i < this._length; i++) {
+        if (!predicate.call(thisArg, getComplex128(buf2, i), i, this)) {
+          return false;
+        }
+      }
+      return true;
+    });
+    setReadOnly(Complex128Array.prototype, "fill", function fill(value, start, end) {
+      var buf2;
+      var len;
+      var idx;
+      var re;
+      var im;
+      var i;
+      if (!isComplexArray(this)) {
+        throw new TypeError("invalid invocation. `this` is not a complex number array.");
+      }
+      if (!isComplexLike(value)) {
+        throw new TypeError(format("invalid argument. First argument must be a complex number. Value: `%s`.", value));
+      }
+      buf2 = this._buffer;
+      len = this._length;
+      if (arguments.length > 1) {
+        if (!isInteger(start)) {
+          throw new TypeError(format("invalid argument. Second argument must be an integer. Value: `%s`.", start));
+        }
+        if (start < 0) {
+          start += len;
+          if (start < 0) {
+            start = 0;
+          }
+        }
+        if (arguments.length > 2) {
+          if (!isInteger(end)) {
+            throw new TypeError(format("invalid argument. Third argument must be an integer. Value: `%s`.", end));
+          }
+          if (end < 0) {
+            end += len;
+            if (end < 0) {
+              end = 0;
+            }
+          }
+          if (end > len) {
+            end = len;
+          }
+        } else {
+          end = len;
+        }
+      } else {
+        start = 0;
+        end = len;
+      }
+      re = real(value);
+      im = imag(value);
+      for (i = start; i < end; i++) {
+        idx = 2 * i;
+        buf2[idx] = re;
+        buf2[idx + 1] = im;
+      }
+      return this;
+    });
+    setReadOnly(Complex128Array.prototype, "filter", function filter(predicate, thisArg) {
+      var buf2;
+      var out;
+      var i;
+      var z2;
+      if (!isComplexArray(this)) {
+        throw new TypeError("invalid invocation. `this` is not a complex number array.");
+      }
+      if (!isFunction(predicate)) {
+        throw new TypeError(format("invalid argument. First argument must be a function. Value: `%s`.", predicate));
+      }
+      buf2 = this._buffer;
+      out = [];
+      for (i = 0; i < this._length; i++) {
+        z2 = getComplex128(buf2, i);
+        if (predicate.call(thisArg, z2, i, this)) {
+          out.push(z2);
+        }
+      }
+      return new this.constructor(out);
+    });
+    setReadOnly(Complex128Array.prototype, "find", function find(predicate, thisArg) {
+      var buf2;
+      var i;
+      var z2;
+      if (!isComplexArray(this)) {
+        throw new TypeError("invalid invocation. `this` is not a complex number array.");
+      }
+      if (!isFunction(predicate)) {
+        throw new TypeError(format("invalid argument. First argument must be a function. Value: `%s`.", predicate));
+      }
+      buf2 = this._buffer;
+      for (i = 0; i < this._length; i++) {
+        z2 = getComplex128(buf2, i);
+        if (predicate.call(thisArg, z2, i, this)) {
+          return z2;
+        }
+      }
+    });
+    setReadOnly(Complex128Array.prototype, "findIndex", function findIndex(predicate, thisArg) {
+      var buf2;
+      var i;
+      var z2;
+      if (!isComplexArray(this)) {
+        throw new TypeError("invalid invocation. `this` is not a complex number array.");
+      }
+      if (!isFunction(predicate)) {
+        throw new TypeError(format("invalid argument. First argument must be a function. Value: `%s`.", predicate));
+      }
+      buf2 = this._buffer;
+      for (i = 0; i < this._length; i++) {
+        z2 = getComplex128(buf2, i);
+        if (predicate.call(thisArg, z2, i, this)) {
+          return i;
+        }
+      }
+      return -1;
+    });
+    setReadOnly(Complex128Array.prototype, "findLast", function findLast(predicate, thisArg) {
+      var buf2;
+      var i;
+      var z2;
+      if (!isComplexArray(this)) {
+        throw new TypeError("invalid invocation. `this` is not a complex number array.");
+      }
+      if (!isFunction(predicate)) {
+        throw new TypeError(format("invalid argument. First argument must be a function. Value: `%s`.", predicate));
+      }
+      buf2 = this._buffer;
+      for (i = this._length - 1; i >= 0; i--) {
+        z2 = getComplex128(buf2, i);
+        if (predicate.call(thisArg, z2, i, this)) {
+          return z2;
+        }
+      }
+    });
+    setReadOnly(Complex128Array.prototype, "findLastIndex", function findLastIndex(predicate, thisArg) {
+      var buf2;
+      var i;
+      var z2;
+      if (!isComplexArray(this)) {
+        throw new TypeError("invalid invocation. `this` is not a complex number array.");
+      }
+      if (!isFunction(predicate)) {
+        throw new TypeError(format("invalid argument. First argument must be a function. Value: `%s`.", predicate));
+      }
+      buf2 = this._buffer;
+      for (i = this._length - 1; i >= 0; i--) {
+        z2 = getComplex128(buf2, i);
+        if (predicate.call(thisArg, z2, i, this)) {
+          return i;
+        }
+      }
+      return -1;
+    });
+    setReadOnly(Complex128Array.prototype, "forEach", function forEach(fcn, thisArg) {
+      var buf2;
+      var i;
+      var z2;
+      if (!isComplexArray(this)) {
+        throw new TypeError("invalid invocation. `this` is not a complex number array.");
+      }
+      if (!isFunction(fcn)) {
+        throw new TypeError(format("invalid argument. First argument must be a function. Value: `%s`.", fcn));
+      }
+      buf2 = this._buffer;
+      for (i = 0; i < this._length; i++) {
+        z2 = getComplex128(buf2, i);
+        fcn.call(thisArg, z2, i, this);
+      }
+    });
+    setReadOnly(Complex128Array.prototype, "get", function get(idx) {
+      if (!isComplexArray(this)) {
+        throw new TypeError("invalid invocation. `this` is not a complex number array.");
+      }
+      if (!isNonNegativeInteger(idx)) {
+        throw new TypeError(format("invalid argument. Must provide a nonnegative integer. Value: `%s`.", idx));
+      }
+      if (idx >= this._length) {
+        return;
+      }
+      return getComplex128(this._buffer, idx);
+    });
+    setReadOnlyAccessor(Complex128Array.prototype, "length", function get() {
+      return this._length;
+    });
+    setReadOnly(Complex128Array.prototype, "includes", function includes(searchElement, fromIndex) {
+      var buf2;
+      var idx;
+      var re;
+      var im;
+      var i;
+      if (!isComplexArray(this)) {
+        throw new TypeError("invalid invocation. `this` is not a complex number array.");
+      }
+      if (!isComplexLike(searchElement)) {
+        throw new TypeError(format("invalid argument. First argument must be a complex number. Value: `%s`.", searchElement));
+      }
+      if (arguments.length > 1) {
+        if (!isInteger(fromIndex)) {
+          throw new TypeError(format("invalid argument. Second argument must be an integer. Value: `%s`.", fromIndex));
+        }
+        if (fromIndex < 0) {
+          fromIndex += this._length;
+          if (fromIndex < 0) {
+            fromIndex = 0;
+          }
+        }
+      } else {
+        fromIndex = 0;
+      }
+      re = real(searchElement);
+      im = imag(searchElement);
+      buf2 = this._buffer;
+      for (i = fromIndex; i < this._length; i++) {
+        idx = 2 * i;
+        if (re === buf2[idx] && im === buf2[idx + 1]) {
+          return true;
+        }
+      }
+      return false;
+    });
+    setReadOnly(Complex128Array.prototype, "indexOf", function indexOf(searchElement, fromIndex) {
+      var buf2;
+      var idx;
+      var re;
+      var im;
+      var i;
+      if (!isComplexArray(this)) {
+        throw new TypeError("invalid invocation. `this` is not a complex number array.");
+      }
+      if (!isComplexLike(searchElement)) {
+        throw new TypeError(format("invalid argument. First argument must be a complex number. Value: `%s`.", searchElement));
+      }
+      if (arguments.length > 1) {
+        if (!isInteger(fromIndex)) {
+          throw new TypeError(format("invalid argument. Second argument must be an integer. Value: `%s`.", fromIndex));
+        }
+        if (fromIndex < 0) {
+          fromIndex += this._length;
+          if (fromIndex < 0) {
+            fromIndex = 0;
+          }
+        }
+      } else {
+        fromIndex = 0;
+      }
+      re = real(searchElement);
+      im = imag(searchElement);
+      buf2 = this._buffer;
+      for (i = fromIndex; i < this._length; i++) {
+        idx = 2 * i;
+        if (re === buf2[idx] && im === buf2[idx + 1]) {
+          return i;
+        }
+      }
+      return -1;
+    });
+    setReadOnly(Complex128Array.prototype, "join", function join(separator) {
+      var out;
+      var buf2;
+      var sep;
+      var i;
+      if (!isComplexArray(this)) {
+        throw new TypeError("invalid invocation. `this` is not a complex number array.");
+      }
+      if (arguments.length === 0) {
+        sep = ",";
+      } else if (isString(separator)) {
+        sep = separator;
+      } else {
+        throw new TypeError(format("invalid argument. First argument must be a string. Value: `%s`.", separator));
+      }
+      out = [];
+      buf2 = this._buffer;
+      for (i = 0; i < this._length; i++) {
+        out.push(getComplex128(buf2, i).toString());
+      }
+      return out.join(sep);
+    });
+    setReadOnly(Complex128Array.prototype, "keys", function keys() {
+      var self2;
+      var iter;
+      var len;
+      var FLG;
+      var i;
+      if (!isComplexArray(this)) {
+        throw new TypeError("invalid invocation. `this` is not a complex number array.");
+      }
+      self2 = this;
+      len = this._length;
+      i = -1;
+      iter = {};
+      setReadOnly(iter, "next", next);
+      setReadOnly(iter, "return", end);
+      if (ITERATOR_SYMBOL) {
+        setReadOnly(iter, ITERATOR_SYMBOL, factory);
+      }
+      return iter;
+      function next() {
+        i += 1;
+        if (FLG || i >= len) {
+          return {
+            "done": true
+          };
+        }
+        return {
+          "value": i,
+          "done": false
+        };
+      }
+      function end(value) {
+        FLG = true;
+        if (arguments.length) {
+          return {
+            "value": value,
+            "done": true
+          };
+        }
+        return {
+          "done": true
+        };
+      }
+      function factory() {
+        return self2.keys();
+      }
+    });
+    setReadOnly(Complex128Array.prototype, "lastIndexOf", function lastIndexOf(searchElement, fromIndex) {
+      var buf2;
+      var idx;
+      var re;
+      var im;
+      var i;
+      if (!isComplexArray(this)) {
+        throw new TypeError("invalid invocation. `this` is not a complex number array.");
+      }
+      if (!isComplexLike(searchElement)) {
+        throw new TypeError(format("invalid argument. First argument must be a complex number. Value: `%s`.", searchElement));
+      }
+      if (arguments.length > 1) {
+        if (!isInteger(fromIndex)) {
+          throw new TypeError(format("invalid argument. Second argument must be an integer. Value: `%s`.", fromIndex));
+        }
+        if (fromIndex >= this._length) {
+          fromIndex = this._length - 1;
+        } else if (fromIndex < 0) {
+          fromIndex += this._length;
+        }
+      } else {
+        fromIndex = this._length - 1;
+      }
+      re = real(searchElement);
+      im = imag(searchElement);
+      buf2 = this._buffer;
+      for (i = fromIndex; i >= 0; i--) {
+        idx = 2 * i;
+        if (re === buf2[idx] && im === buf2[idx + 1]) {
+          return i;
+        }
+      }
+      return -1;
+    });
+    setReadOnly(Complex128Array.prototype, "map", function map3(fcn, thisArg) {
+      var outbuf;
+      var buf2;
+      var out;
+      var i;
+      var v;
+      if (!isComplexArray(this)) {
+        throw new TypeError("invalid invocation. `this` is not a complex number array.");
+      }
+      if (!isFunction(fcn)) {
+        throw new TypeError(format("invalid argument. First argument must be a function. Value: `%s`.", fcn));
+      }
+      buf2 = this._buffer;
+      out = new this.constructor(this._length);
+      outbuf = out._buffer;
+      for (i = 0; i < this._length; i++) {
+        v = fcn.call(thisArg, getComplex128(buf2, i), i, this);
+        if (isComplexLike(v)) {
+          outbuf[2 * i] = real(v);
+          outbuf[2 * i + 1] = imag(v);
+        } else if (isArrayLikeObject(v) && v.length === 2) {
+          outbuf[2 * i] = v[0];
+          outbuf[2 * i + 1] = v[1];
+        } else {
+          throw new TypeError(format("invalid argument. Callback must return either a two-element array containing real and imaginary components or a complex number. Value: `%s`.", v));
+        }
+      }
+      return out;
+    });
+    setReadOnly(Complex128Array.prototype, "reduce", function reduce(reducer, initialValue) {
+      var buf2;
+      var acc;
+      var len;
+      var v;
+      var i;
+      if (!isComplexArray(this)) {
+        throw new TypeError("invalid invocation. `this` is not a complex number array.");
+      }
+      if (!isFunction(reducer)) {
+        throw new TypeError(format("invalid argument. First argument must be a function. Value: `%s`.", reducer));
+      }
+      buf2 = this._buffer;
+      len = this._length;
+      if (arguments.length > 1) {
+        acc = initialValue;
+        i = 0;
+      } else {
+        if (len === 0) {
+          throw new Error("invalid operation. If not provided an initial value, an array must contain at least one element.");
+        }
+        acc = getComplex128(buf2, 0);
+        i = 1;
+      }
+      for (; i < len; i++) {
+        v = getComplex128(buf2, i);
+        acc = reducer(acc, v, i, this);
+      }
+      return acc;
+    });
+    setReadOnly(Complex128Array.prototype, "reduceRight", function reduceRight(reducer, initialValue) {
+      var buf2;
+      var acc;
+      var len;
+      var v;
+      var i;
+      if (!isComplexArray(this)) {
+        throw new TypeError("invalid invocation. `this` is not a complex number array.");
+      }
+      if (!isFunction(reducer)) {
+        throw new TypeError(format("invalid argument. First argument must be a function. Value: `%s`.", reducer));
+      }
+      buf2 = this._buffer;
+      len = this._length;
+      if (arguments.length > 1) {
+        acc = initialValue;
+        i = len - 1;
+      } else {
+        if (len === 0) {
+          throw new Error("invalid operation. If not provided an initial value, an array must contain at least one element.");
+        }
+        acc = getComplex128(buf2, len - 1);
+        i = len - 2;
+      }
+      for (; i >= 0; i--) {
+        v = getComplex128(buf2, i);
+        acc = reducer(acc, v, i, this);
+      }
+      return acc;
+    });
+    setReadOnly(Complex128Array.prototype, "reverse", function reverse() {
+      var buf2;
+      var tmp;
+      var len;
+      var N;
+      var i;
+      var j;
+      if (!isComplexArray(this)) {
+        throw new TypeError("invalid invocation. `this` is not a complex number array.");
+      }
+      len = this._length;
+      buf2 = this._buffer;
+      N = floor(len / 2);
+      for (i = 0; i < N; i++) {
+        j = len - i - 1;
+        tmp = buf2[2 * i];
+        buf2[2 * i] = buf2[2 * j];
+        buf2[2 * j] = tmp;
+        tmp = buf2[2 * i + 1];
+        buf2[2 * i + 1] = buf2[2 * j + 1];
+        buf2[2 * j + 1] = tmp;
+      }
+      return this;
+    });
+    setReadOnly(Complex128Array.prototype, "set", function set2(value) {
+      var sbuf;
+      var idx;
+      var buf2;
+      var tmp;
+      var flg;
+      var N;
+      var v;
+      var i;
+      var j;
+      if (!isComplexArray(this)) {
+        throw new TypeError("invalid invocation. `this` is not a complex number array.");
+      }
+      buf2 = this._buffer;
+      if (arguments.length > 1) {
+        idx = arguments[1];
+        if (!isNonNegativeInteger(idx)) {
+          throw new TypeError(format("invalid argument. Index argument must be a nonnegative integer. Value: `%s`.", idx));
+        }
+      } else {
+        idx = 0;
+      }
+      if (isComplexLike(value)) {
+        if (idx >= this._length) {
+          throw new RangeError(format("invalid argument. Index argument is out-of-bounds. Value: `%u`.", idx));
+        }
+        idx *= 2;
+        buf2[idx] = real(value);
+        buf2[idx + 1] = imag(value);
+        return;
+      }
+      if (isComplexArray(value)) {
+        N = value._length;
+        if (idx + N > this._length) {
+          throw new RangeError("invalid arguments. Target array lacks sufficient storage to accommodate source values.");
+        }
+        sbuf = value._buffer;
+        j = buf2.byteOffset + idx * BYTES_PER_ELEMENT;
+        if (sbuf.buffer === buf2.buffer && (sbuf.byteOffset < j && sbuf.byteOffset + sbuf.byteLength > j)) {
+          tmp = new Float64Array2(sbuf.length);
+          for (i = 0; i < sbuf.length; i++) {
+            tmp[i] = sbuf[i];
+          }
+          sbuf = tmp;
+        }
+        idx *= 2;
+        j = 0;
+        for (i = 0; i < N; i++) {
+          buf2[idx] = sbuf[j];
+          buf2[idx + 1] = sbuf[j + 1];
+          idx += 2;
+          j += 2;
+        }
+        return;
+      }
+      if (isCollection(value)) {
+        N = value.length;
+        for (i = 0; i < N; i++) {
+          if (!isComplexLike(value[i])) {
+            flg = true;
+            break;
+          }
+        }
+        if (flg) {
+          if (!isEven(N)) {
+            throw new RangeError(format("invalid argument. Array-like object arguments must have a length which is a multiple of two. Length: `%u`.", N));
+          }
+          if (idx + N / 2 > this._length) {
+            throw new RangeError("invalid arguments. Target array lacks sufficient storage to accommodate source values.");
+          }
+          sbuf = value;
+          j = buf2.byteOffset + idx * BYTES_PER_ELEMENT;
+          if (sbuf.buffer === buf2.buffer && (sbuf.byteOffset < j && sbuf.byteOffset + sbuf.byteLength > j)) {
+            tmp = new Float64Array2(N);
+            for (i = 0; i < N; i++) {
+              tmp[i] = sbuf[i];
+            }
+            sbuf = tmp;
+          }
+          idx *= 2;
+          N /= 2;
+          j = 0;
+          for (i = 0; i < N; i++) {
+            buf2[idx] = sbuf[j];
+            buf2[idx + 1] = sbuf[j + 1];
+            idx += 2;
+            j += 2;
+          }
+          return;
+        }
+        if (idx + N > this._length) {
+          throw new RangeError("invalid arguments. Target array lacks sufficient storage to accommodate source values.");
+        }
+        idx *= 2;
+        for (i = 0; i < N; i++) {
+          v = value[i];
+          buf2[idx] = real(v);
+          buf2[idx + 1] = imag(v);
+          idx += 2;
+        }
+        return;
+      }
+      throw new TypeError(format("invalid argument. First argument must be either a complex number, an array-like object, or a complex number array. Value: `%s`.", value));
+    });
+    setReadOnly(Complex128Array.prototype, "slice", function slice(start, end) {
+      var outlen;
+      var outbuf;
+      var out;
+      var idx;
+      var buf2;
+      var len;
+      var i;
+      if (!isComplexArray(this)) {
+        throw new TypeError("invalid invocation. `this` is not a complex number array.");
+      }
+      buf2 = this._buffer;
+      len = this._length;
+      if (arguments.length === 0) {
+        start = 0;
+        end = len;
+      } else {
+        if (!isInteger(start)) {
+          throw new TypeError(format("invalid argument. First argument must be an integer. Value: `%s`.", start));
+        }
+        if (start < 0) {
+          start += len;
+          if (start < 0) {
+            start = 0;
+          }
+        }
+        if (arguments.length === 1) {
+          end = len;
+        } else {
+          if (!isInteger(end)) {
+            throw new TypeError(format("invalid argument. Second argument must be an integer. Value: `%s`.", end));
+          }
+          if (end < 0) {
+            end += len;
+            if (end < 0) {
+              end = 0;
+            }
+          } else if (end > len) {
+            end = len;
+          }
+        }
+      }
+      if (start < end) {
+        outlen = end - start;
+      } else {
+        outlen = 0;
+      }
+      out = new this.constructor(outlen);
+      outbuf = out._buffer;
+      for (i = 0; i < outlen; i++) {
+        idx = 2 * (i + start);
+        outbuf[2 * i] = buf2[idx];
+        outbuf[2 * i + 1] = buf2[idx + 1];
+      }
+      return out;
+    });
+    setReadOnly(Complex128Array.prototype, "some", function some(predicate, thisArg) {
+      var buf2;
+      var i;
+      if (!isComplexArray(this)) {
+        throw new TypeError("invalid invocation. `this` is not a complex number array.");
+      }
+      if (!isFunction(predicate)) {
+        throw new TypeError(format("invalid argument. First argument must be a function. Value: `%s`.", predicate));
+      }
+      buf2 = this._buffer;
+      for (i = 0; i < this._length; i++) {
+        if (predicate.call(thisArg, getComplex128(buf2, i), i, this)) {
+          return true;
+        }
+      }
+      return false;
+    });
+    setReadOnly(Complex128Array.prototype, "sort", function sort(compareFcn) {
+      var tmp;
+      var buf2;
+      var len;
+      var i;
+      var j;
+      if (!isComplexArray(this)) {
+        throw new TypeError("invalid invocation. `this` is not a complex number array.");
+      }
+      if (!isFunction(compareFcn)) {
+        throw new TypeError(format("invalid argument. First argument must be a function. Value: `%s`.", compareFcn));
+      }
+      buf2 = this._buffer;
+      len = this._length;
+      tmp = [];
+      for (i = 0; i < len; i++) {
+        tmp.push(getComplex128(buf2, i));
+      }
+      tmp.sort(compareFcn);
+      for (i = 0; i < len; i++) {
+        j = 2 * i;
+        buf2[j] = real(tmp[i]);
+        buf2[j + 1] = imag(tmp[i]);
+      }
+      return this;
+    });
+    setReadOnly(Complex128Array.prototype, "subarray", function subarray(begin, end) {
+      var offset;
+      var buf2;
+      var len;
+      if (!isComplexArray(this)) {
+        throw new TypeError("invalid invocation. `this` is not a complex number array.");
+      }
+      buf2 = this._buffer;
+      len = this._length;
+      if (arguments.length === 0) {
+        begin = 0;
+        end = len;
+      } else {
+        if (!isInteger(begin)) {
+          throw new TypeError(format("invalid argument. First argument must be an integer. Value: `%s`.", begin));
+        }
+        if (begin < 0) {
+          begin += len;
+          if (begin < 0) {
+            begin = 0;
+          }
+        }
+        if (arguments.length === 1) {
+          end = len;
+        } else {
+          if (!isInteger(end)) {
+            throw new TypeError(format("invalid argument. Second argument must be an integer. Value: `%s`.", end));
+          }
+          if (end < 0) {
+            end += len;
+            if (end < 0) {
+              end = 0;
+            }
+          } else if (end > len) {
+            end = len;
+          }
+        }
+      }
+      if (begin >= len) {
+        len = 0;
+        offset = buf2.byteLength;
+      } else if (begin >= end) {
+        len = 0;
+        offset = buf2.byteOffset + begin * BYTES_PER_ELEMENT;
+      } else {
+        len = end - begin;
+        offset = buf2.byteOffset + begin * BYTES_PER_ELEMENT;
+      }
+      return new this.constructor(buf2.buffer, offset, len < 0 ? 0 : len);
+    });
+    setReadOnly(Complex128Array.prototype, "toLocaleString", function toLocaleString(locales, options) {
+      var opts;
+      var loc;
+      var out;
+      var buf2;
+      var i;
+      if (!isComplexArray(this)) {
+        throw new TypeError("invalid invocation. `this` is not a complex number array.");
+      }
+      if (arguments.length === 0) {
+        loc = [];
+      } else if (isString(locales) || isStringArray(locales)) {
+        loc = locales;
+      } else {
+        throw new TypeError(format("invalid argument. First argument must be a string or an array of strings. Value: `%s`.", locales));
+      }
+      if (arguments.length < 2) {
+        opts = {};
+      } else if (isObject(options)) {
+        opts = options;
+      } else {
+        throw new TypeError(format("invalid argument. Options argument must be an object. Value: `%s`.", options));
+      }
+      buf2 = this._buffer;
+      out = [];
+      for (i = 0; i < this._length; i++) {
+        out.push(getComplex128(buf2, i).toLocaleString(loc, opts));
+      }
+      return out.join(",");
+    });
+    setReadOnly(Complex128Array.prototype, "toReversed", function toReversed() {
+      var outbuf;
+      var out;
+      var len;
+      var buf2;
+      var i;
+      var j;
+      if (!isComplexArray(this)) {
+        throw new TypeError("invalid invocation. `this` is not a complex number array.");
+      }
+      len = this._length;
+      out = new this.constructor(len);
+      buf2 = this._buffer;
+      outbuf = out._buffer;
+      for (i = 0; i < len; i++) {
+        j = len - i - 1;
+        outbuf[2 * i] = buf2[2 * j];
+        outbuf[2 * i + 1] = buf2[2 * j + 1];
+      }
+      return out;
+    });
+    setReadOnly(Complex128Array.prototype, "toSorted", function toSorted(compareFcn) {
+      var tmp;
+      var buf2;
+      var len;
+      var i;
+      if (!isComplexArray(this)) {
+        throw new TypeError("invalid invocation. `this` is not a complex number array.");
+      }
+      if (!isFunction(compareFcn)) {
+        throw new TypeError(format("invalid argument. First argument must be a function. Value: `%s`.", compareFcn));
+      }
+      buf2 = this._buffer;
+      len = this._length;
+      tmp = [];
+      for (i = 0; i < len; i++) {
+        tmp.push(getComplex128(buf2, i));
+      }
+      tmp.sort(compareFcn);
+      return new Complex128Array(tmp);
+    });
+    setReadOnly(Complex128Array.prototype, "toString", function toString() {
+      var out;
+      var buf2;
+      var i;
+      if (!isComplexArray(this)) {
+        throw new TypeError("invalid invocation. `this` is not a complex number array.");
+      }
+      out = [];
+      buf2 = this._buffer;
+      for (i = 0; i < this._length; i++) {
+        out.push(getComplex128(buf2, i).toString());
+      }
+      return out.join(",");
+    });
+    setReadOnly(Complex128Array.prototype, "values", function values() {
+      var iter;
+      var self2;
+      var len;
+      var FLG;
+      var buf2;
+      var i;
+      if (!isComplexArray(this)) {
+        throw new TypeError("invalid invocation. `this` is not a complex number array.");
+      }
+      self2 = this;
+      buf2 = this._buffer;
+      len = this._length;
+      i = -1;
+      iter = {};
+      setReadOnly(iter, "next", next);
+      setReadOnly(iter, "return", end);
+      if (ITERATOR_SYMBOL) {
+        setReadOnly(iter, ITERATOR_SYMBOL, factory);
+      }
+      return iter;
+      function next() {
+        i += 1;
+        if (FLG || i >= len) {
+          return {
+            "done": true
+          };
+        }
+        return {
+          "value": getComplex128(buf2, i),
+          "done": false
+        };
+      }
+      function end(value) {
+        FLG = true;
+        if (arguments.length) {
+          return {
+            "value": value,
+            "done": true
+          };
+        }
+        return {
+          "done": true
+        };
+      }
+      function factory() {
+        return self2.values();
+      }
+    });
+    setReadOnly(Complex128Array.prototype, "with", function copyWith(index2, value) {
+      var buf2;
+      var out;
+      var len;
+      if (!isComplexArray(this)) {
+        throw new TypeError("invalid invocation. `this` is not a complex number array.");
+      }
+      if (!isInteger(index2)) {
+        throw new TypeError(format("invalid argument. First argument must be an integer. Value: `%s`.", index2));
+      }
+      len = this._length;
+      if (index2 < 0) {
+        index2 += len;
+      }
+      if (index2 < 0 || index2 >= len) {
+        throw new RangeError(format("invalid argument. Index argument is out-of-bounds. Value: `%s`.", index2));
+      }
+      if (!isComplexLike(value)) {
+        throw new TypeError(format("invalid argument. Second argument must be a complex number. Value: `%s`.", value));
+      }
+      out = new this.constructor(this._buffer);
+      buf2 = out._buffer;
+      buf2[2 * index2] = real(value);
+      buf2[2 * index2 + 1] = imag(value);
+      return out;
+    });
+    module.exports = Complex128Array;
+  }
+});
+
+// node_modules/@stdlib/array-complex128/lib/index.js
+var require_lib135 = __commonJS({
+  "node_modules/@stdlib/array-complex128/lib/index.js"(exports, module) {
+    "use strict";
+    var main = require_main110();
+    module.exports = main;
+  }
+});
+
+// node_modules/@stdlib/array-bool/lib/from_iterator.js
+var require_from_iterator3 = __commonJS({
+  "node_modules/@stdlib/array-bool/lib/from_iterator.js"(exports, module) {
+    "use strict";
+    var Boolean2 = require_lib71();
+    function fromIterator(it) {
+      var out;
+      var v;
+      out = [];
+      while (true) {
+        v = it.next();
+        if (v.done) {
+          break;
+        }
+        out.push(Boolean2(v.value));
+      }
+      return out;
+    }
+    module.exports = fromIterator;
+  }
+});
+
+// node_modules/@stdlib/array-bool/lib/from_iterator_map.js
+var require_from_iterator_map3 = __commonJS({
+  "node_modules/@stdlib/array-bool/lib/from_iterator_map.js"(exports, module) {
+    "use strict";
+    var Boolean2 = require_lib71();
+    function fromIteratorMap(it, clbk, thisArg) {
+      var out;
+      var v;
+      var i;
+      out = [];
+      i = -1;
+      while (true) {
+        v = it.next();
+        if (v.done) {
+          break;
+        }
+        i += 1;
+        out.push(Boolean2(clbk.call(thisArg, v.value, i)));
+      }
+      return out;
+    }
+    module.exports = fromIteratorMap;
+  }
+});
+
+// node_modules/@stdlib/array-bool/lib/from_array.js
+var require_from_array3 = __commonJS({
+  "node_modules/@stdlib/array-bool/lib/from_array.js"(exports, module) {
+    "use strict";
+    var Boolean2 = require_lib71();
+    function fromArray(buf2, arr) {
+      var len;
+      var i;
+      len = arr.length;
+      for (i = 0; i < len; i++) {
+        buf2[i] = Boolean2(arr[i]);
+      }
+      return buf2;
+    }
+    module.exports = fromArray;
+  }
+});
+
+// node_modules/@stdlib/array-bool/lib/main.js
+var require_main111 = __commonJS({
+  "node_modules/@stdlib/array-bool/lib/main.js"(exports, module) {
+    "use strict";
+    var isNonNegativeInteger = require_lib120().isPrimitive;
+    var isCollection = require_lib67();
+    var isArrayBuffer = require_lib123();
+    var isObject = require_lib124();
+    var isFunction = require_lib81();
+    var isBoolean = require_lib72().isPrimitive;
+    var isInteger = require_lib69().isPrimitive;
+    var isString = require_lib70().isPrimitive;
+    var isStringArray = require_lib125().primitives;
+    var hasIteratorSymbolSupport = require_lib127();
+    var ITERATOR_SYMBOL = require_lib128();
+    var setReadOnly = require_lib7();
+    var setReadOnlyAccessor = require_lib129();
+    var Uint8Array2 = require_lib37();
+    var Boolean2 = require_lib71();
+    var getter = require_lib101();
+    var floor = require_lib9();
+    var accessorGetter = require_lib100();
+    var format = require_lib5();
+    var fromIterator = require_from_iterator3();
+    var fromIteratorMap = require_from_iterator_map3();
+    var fromArray = require_from_array3();
+    var BYTES_PER_ELEMENT = Uint8Array2.BYTES_PER_ELEMENT;
+    var HAS_ITERATOR_SYMBOL = hasIteratorSymbolSupport();
+    function isBooleanArray(value) {
+      return typeof value === "object" && value !== null && value.constructor.name === "BooleanArray" && value.BYTES_PER_ELEMENT === BYTES_PER_ELEMENT;
+    }
+    function isBooleanArrayConstructor(value) {
+      return value === BooleanArray;
+    }
+    function BooleanArray() {
+      var byteOffset;
+      var nargs;
+      var buf2;
+      var len;
+      var arg;
+      nargs = arguments.length;
+      if (!(this instanceof BooleanArray)) {
+        if (nargs === 0) {
+          return new BooleanArray();
+        }
+        if (nargs === 1) {
+          return new BooleanArray(arguments[0]);
+        }
+        if (nargs === 2) {
+          return new BooleanArray(arguments[0], arguments[1]);
+        }
+        return new BooleanArray(arguments[0], arguments[1], arguments[2]);
+      }
+      if (nargs === 0) {
+        buf2 = new Uint8Array2(0);
+      } else if (nargs === 1) {
+        arg = arguments[0];
+        if (isNonNegativeInteger(arg)) {
+          buf2 = new Uint8Array2(arg);
+        } else if (isCollection(arg)) {
+          buf2 = fromArray(new Uint8Array2(arg.length), arg);
+        } else if (isArrayBuffer(arg)) {
+          buf2 = new Uint8Array2(arg);
+        } else if (isObject(arg)) {
+          if (HAS_ITERATOR_SYMBOL === false) {
+            throw new TypeError(format("invalid argument. Environment lacks Symbol.iterator support. Must provide a length, ArrayBuffer, typed array, or array-like object. Value: `%s`.", arg));
+          }
+          if (!isFunction(arg[ITERATOR_SYMBOL])) {
+            throw new TypeError(format("invalid argument. Must provide a length, ArrayBuffer, typed array, array-like object, or an iterable. Value: `%s`.", arg));
+          }
+          buf2 = arg[ITERATOR_SYMBOL]();
+          if (!isFunction(buf2.next)) {
+            throw new TypeError(format("invalid argument. Must provide a length, ArrayBuffer, typed array, array-like object, or an iterable. Value: `%s`.", arg));
+          }
+          buf2 = new Uint8Array2(fromIterator(buf2));
+        } else {
+          throw new TypeError(format("invalid argument. Must provide a length, ArrayBuffer, typed array, array-like object, or an iterable. Value: `%s`.", arg));
+        }
+      } else {
+        buf2 = arguments[0];
+        if (!isArrayBuffer(buf2)) {
+          throw new TypeError(format("invalid argument. First argument must be an ArrayBuffer. Value: `%s`.", buf2));
+        }
+        byteOffset = arguments[1];
+        if (!isNonNegativeInteger(byteOffset)) {
+          throw new TypeError(format("invalid argument. Byte offset must be a nonnegative integer. Value: `%s`.", byteOffset));
+        }
+        if (nargs === 2) {
+          buf2 = new Uint8Array2(buf2, byteOffset);
+        } else {
+          len = arguments[2];
+          if (!isNonNegativeInteger(len)) {
+            throw new TypeError(format("invalid argument. Length must be a nonnegative integer. Value: `%s`.", len));
+          }
+          if (len * BYTES_PER_ELEMENT > buf2.byteLength - byteOffset) {
+            throw new RangeError(format("invalid arguments. ArrayBuffer has insufficient capacity. Either decrease the array length or provide a bigger buffer. Minimum capacity: `%u`.", len * BYTES_PER_ELEMENT));
+          }
+          buf2 = new Uint8Array2(buf2, byteOffset, len);
+        }
+      }
+      setReadOnly(this, "_buffer", buf2);
+      setReadOnly(this, "_length", buf2.length);
+      return this;
+    }
+    setReadOnly(BooleanArray, "BYTES_PER_ELEMENT", BYTES_PER_ELEMENT);
+    setReadOnly(BooleanArray, "name", "BooleanArray");
+    setReadOnly(BooleanArray, "from", function from2(src) {
+      var thisArg;
+      var nargs;
+      var clbk;
+      var out;
+      var buf2;
+      var tmp;
+      var get;
+      var len;
+      var i;
+      if (!isFunction(this)) {
+        throw new TypeError("invalid invocation. `this` context must be a constructor.");
+      }
+      if (!isBooleanArrayConstructor(this)) {
+        throw new TypeError("invalid invocation. `this` is not a boolean array.");
+      }
+      nargs = arguments.length;
+      if (nargs > 1) {
+        clbk = arguments[1];
+        if (!isFunction(clbk)) {
+          throw new TypeError(format("invalid argument. Second argument must be a function. Value: `%s`.", clbk));
+        }
+        if (nargs > 2) {
+          thisArg = arguments[2];
+        }
+      }
+      if (isCollection(src)) {
+        if (clbk) {
+          len = src.length;
+          if (src.get && src.set) {
+            get = accessorGetter("default");
+          } else {
+            get = getter("default");
+          }
+          out = new this(len);
+          buf2 = out._buffer;
+          for (i = 0; i < len; i++) {
+            buf2[i] = Boolean2(clbk.call(thisArg, get(src, i), i));
+          }
+          return out;
+        }
+        return new this(src);
+      }
+      if (isObject(src) && HAS_ITERATOR_SYMBOL && isFunction(src[ITERATOR_SYMBOL])) {
+        buf2 = src[ITERATOR_SYMBOL]();
+        if (!isFunction(buf2.next)) {
+          throw new TypeError(format("invalid argument. First argument must be an array-like object or an iterable. Value: `%s`.", src));
+        }
+        if (clbk) {
+          tmp = fromIteratorMap(buf2, clbk, thisArg);
+        } else {
+          tmp = fromIterator(buf2);
+        }
+        len = tmp.length;
+        out = new this(len);
+        buf2 = out._buffer;
+        for (i = 0; i < len; i++) {
+          buf2[i] = tmp[i];
+        }
+        return out;
+      }
+      throw new TypeError(format("invalid argument. First argument must be an array-like object or an iterable. Value: `%s`.", src));
+    });
+    setReadOnly(BooleanArray, "of", function of2() {
+      var args;
+      var i;
+      if (!isFunction(this)) {
+        throw new TypeError("invalid invocation. `this` context must be a constructor.");
+      }
+      if (!isBooleanArrayConstructor(this)) {
+        throw new TypeError("invalid invocation. `this` is not a boolean array.");
+      }
+      args = [];
+      for (i = 0; i < arguments.length; i++) {
+        args.push(arguments[i]);
+      }
+      return new this(args);
+    });
+    setReadOnly(BooleanArray.prototype, "at", function at(idx) {
+      var buf2;
+      var len;
+      if (!isBooleanArray(this)) {
+        throw new TypeError("invalid invocation. `this` is not a boolean array.");
+      }
+      if (!isInteger(idx)) {
+        throw new TypeError(format("invalid argument. Must provide an integer. Value: `%s`.", idx));
+      }
+      len = this._length;
+      buf2 = this._buffer;
+      if (idx < 0) {
+        idx += len;
+      }
+      if (idx < 0 || idx >= len) {
+        return;
+      }
+      return Boolean2(buf2[idx]);
+    });
+    setReadOnlyAccessor(BooleanArray.prototype, "buffer", function get() {
+      return this._buffer.buffer;
+    });
+    setReadOnlyAccessor(BooleanArray.prototype, "byteLength", function get() {
+      return this._buffer.byteLength;
+    });
+    setReadOnlyAccessor(BooleanArray.prototype, "byteOffset", function get() {
+      return this._buffer.byteOffset;
+    });
+    setReadOnly(BooleanArray.prototype, "BYTES_PER_ELEMENT", BooleanArray.BYTES_PER_ELEMENT);
+    setReadOnly(BooleanArray.prototype, "copyWithin", function copyWithin(target, start) {
+      if (!isBooleanArray(this)) {
+        throw new TypeError("invalid invocation. `this` is not a boolean array.");
+      }
+      if (arguments.length === 2) {
+        this._buffer.copyWithin(target, start);
+      } else {
+        this._buffer.copyWithin(target, start, arguments[2]);
+      }
+      return this;
+    });
+    setReadOnly(BooleanArray.prototype, "entries", function entries() {
+      var self2;
+      var iter;
+      var len;
+      var buf2;
+      var FLG;
+      var i;
+      if (!isBooleanArray(this)) {
+        throw new TypeError("invalid invocation. `this` is not a boolean array.");
+      }
+      self2 = this;
+      buf2 = this._buffer;
+      len = this._length;
+      i = -1;
+      iter = {};
+      setReadOnly(iter, "next", next);
+      setReadOnly(iter, "return", end);
+      if (ITERATOR_SYMBOL) {
+        setReadOnly(iter, ITERATOR_SYMBOL, factory);
+      }
+      return iter;
+      function next() {
+        i += 1;
+        if (FLG || i >= len) {
+          return {
+            "done": true
+          };
+        }
+        return {
+          "value": [i, Boolean2(buf2[i])],
+          "done": false
+        };
+      }
+      function end(value) {
+        FLG = true;
+        if (arguments.length) {
+          return {
+            "value": value,
+            "done": true
+          };
+        }
+        return {
+          "done": true
+        };
+      }
+      function factory() {
+        return self2.entries();
+      }
+    });
+    setReadOnly(BooleanArray.prototype, "every", function every(predicate, thisArg) {
+      var buf2;
+      var i;
+      if (!isBooleanArray(this)) {
+        throw new TypeError("invalid invocation. `this` is not a boolean array.");
+      }
+      if (!isFunction(predicate)) {
+        throw new TypeError(format("invalid argument. First argument must be a function. Value: `%s`.", predicate));
+      }
+      buf2 = this._buffer;
+      for (i = 0; i < this._length; i++) {
+        if (!predicate.call(thisArg, Boolean2(buf2[i]), i, this)) {
+          return false;
+        }
+      }
+      return true;
+    });
+    setReadOnly(BooleanArray.prototype, "fill", function fill(value, start, end) {
+      var buf2;
+      var len;
+      var val;
+      var i;
+      if (!isBooleanArray(this)) {
+        throw new TypeError("invalid invocation. `this` is not a boolean array.");
+      }
+      if (!isBoolean(value)) {
+        throw new TypeError(format("invalid argument. First argument must be a boolean. Value: `%s`.", value));
+      }
+      buf2 = this._buffer;
+      len = this._length;
+      if (arguments.length > 1) {
+        if (!isInteger(start)) {
+          throw new TypeError(format("invalid argument. Second argument must be an integer. Value: `%s`.", start));
+        }
+        if (start < 0) {
+          start += len;
+          if (start < 0) {
+            start = 0;
+          }
+        }
+        if (arguments.length > 2) {
+          if (!isInteger(end)) {
+            throw new TypeError(format("invalid argument. Third argument must be an integer. Value: `%s`.", end));
+          }
+          if (end < 0) {
+            end += len;
+            if (end < 0) {
+              end = 0;
+            }
+          }
+          if (end > len) {
+            end = len;
+          }
+        } else {
+          end = len;
+        }
+      } else {
+        start = 0;
+        end = len;
+      }
+      if (value) {
+        val = 1;
+      } else {
+        val = 0;
+      }
+      for (i = start; i < end; i++) {
+        buf2[i] = val;
+      }
+      return this;
+    });
+    setReadOnly(BooleanArray.prototype, "filter", function filter(predicate, thisArg) {
+      var buf2;
+      var out;
+      var i;
+      var v;
+      if (!isBooleanArray(this)) {
+        throw new TypeError("invalid invocation. `this` is not a boolean array.");
+      }
+      if (!isFunction(predicate)) {
+        throw new TypeError(format("invalid argument. First argument must be a function. Value: `%s`.", predicate));
+      }
+      buf2 = this._buffer;
+      out = [];
+      for (i = 0; i < this._length; i++) {
+        v = Boolean2(buf2[i]);
+        if (predicate.call(thisArg, v, i, this)) {
+          out.push(v);
+        }
+      }
+      return new this.constructor(out);
+    });
+    setReadOnly(BooleanArray.prototype, "find", function find(predicate, thisArg) {
+      var buf2;
+      var v;
+      var i;
+      if (!isBooleanArray(this)) {
+        throw new TypeError("invalid invocation. `this` is not a boolean array.");
+      }
+      if (!isFunction(predicate)) {
+        throw new TypeError(format("invalid argument. First argument must be a function. Value: `%s`.", predicate));
+      }
+      buf2 = this._buffer;
+      for (i = 0; i < this._length; i++) {
+        v = Boolean2(buf2[i]);
+        if (predicate.call(thisArg, v, i, this)) {
+          return v;
+        }
+      }
+    });
+    setReadOnly(BooleanArray.prototype, "findIndex", function findIndex(predicate, thisArg) {
+      var buf2;
+      var v;
+      var i;
+      if (!isBooleanArray(this)) {
+        throw new TypeError("invalid invocation. `this` is not a boolean array.");
+      }
+      if (!isFunction(predicate)) {
+        throw new TypeError(format("invalid argument. First argument must be a function. Value: `%s`.", predicate));
+      }
+      buf2 = this._buffer;
+      for (i = 0; i < this._length; i++) {
+        v = Boolean2(buf2[i]);
+        if (predicate.call(thisArg, v, i, this)) {
+          return i;
+        }
+      }
+      return -1;
+    });
+    setReadOnly(BooleanArray.prototype, "findLast", function findLast(predicate, thisArg) {
+      var buf2;
+      var v;
+      var i;
+      if (!isBooleanArray(this)) {
+        throw new TypeError("invalid invocation. `this` is not a boolean array.");
+      }
+      if (!isFunction(predicate)) {
+        throw new TypeError(format("invalid argument. First argument must be a function. Value: `%s`.", predicate));
+      }
+      buf2 = this._buffer;
+      for (i = this._length - 1; i >= 0; i--) {
+        v = Boolean2(buf2[i]);
+        if (predicate.call(thisArg, v, i, this)) {
+          return v;
+        }
+      }
+    });
+    setReadOnly(BooleanArray.prototype, "findLastIndex", function findLastIndex(predicate, thisArg) {
+      var buf2;
+      var v;
+      var i;
+      if (!isBooleanArray(this)) {
+        throw new TypeError("invalid invocation. `this` is not a boolean array.");
+      }
+      if (!isFunction(predicate)) {
+        throw new TypeError(format("invalid argument. First argument must be a function. Value: `%s`.", predicate));
+      }
+      buf2 = this._buffer;
+      for (i = this._length - 1; i >= 0; i--) {
+        v = Boolean2(buf2[i]);
+        if (predicate.call(thisArg, v, i, this)) {
+          return i;
+        }
+      }
+      return -1;
+    });
+    setReadOnly(BooleanArray.prototype, "forEach", function forEach(fcn, thisArg) {
+      var buf2;
+      var i;
+      if (!isBooleanArray(this)) {
+        throw new TypeError("invalid invocation. `this` is not a boolean array.");
+      }
+      if (!isFunction(fcn)) {
+        throw new TypeError(format("invalid argument. First argument must be a function. Value: `%s`.", fcn));
+      }
+      buf2 = this._buffer;
+      for (i = 0; i < this._length; i++) {
+        fcn.call(thisArg, Boolean2(buf2[i]), i, this);
+      }
+    });
+    setReadOnly(BooleanArray.prototype, "get", function get(idx) {
+      if (!isBooleanArray(this)) {
+        throw new TypeError("invalid invocation. `this` is not a boolean array.");
+      }
+      if (!isNonNegativeInteger(idx)) {
+        throw new TypeError(format("invalid argument. Must provide a nonnegative integer. Value: `%s`.", idx));
+      }
+      if (idx >= this._length) {
+        return;
+      }
+      return Boolean2(this._buffer[idx]);
+    });
+    setReadOnly(BooleanArray.prototype, "includes", function includes(searchElement, fromIndex) {
+      var buf2;
+      var i;
+      if (!isBooleanArray(this)) {
+        throw new TypeError("invalid invocation. `this` is not a boolean array.");
+      }
+      if (!isBoolean(searchElement)) {
+        throw new TypeError(format("invalid argument. First argument must be a boolean. Value: `%s`.", searchElement));
+      }
+      if (arguments.length > 1) {
+        if (!isInteger(fromIndex)) {
+          throw new TypeError(format("invalid argument. Second argument must be an integer. Value: `%s`.", fromIndex));
+        }
+        if (fromIndex < 0) {
+          fromIndex += this._length;
+          if (fromIndex < 0) {
+            fromIndex = 0;
+          }
+        }
+      } else {
+        fromIndex = 0;
+      }
+      buf2 = this._buffer;
+      for (i = fromIndex; i < this._length; i++) {
+        if (searchElement === Boolean2(buf2[i])) {
+          return true;
+        }
+      }
+      return false;
+    });
+    setReadOnly(BooleanArray.prototype, "indexOf", function indexOf(searchElement, fromIndex) {
+      var buf2;
+      var i;
+      if (!isBooleanArray(this)) {
+        throw new TypeError("invalid invocation. `this` is not a boolean array.");
+      }
+      if (!isBoolean(searchElement)) {
+        throw new TypeError(format("invalid argument. First argument must be a boolean. Value: `%s`.", searchElement));
+      }
+      if (arguments.length > 1) {
+        if (!isInteger(fromIndex)) {
+          throw new TypeError(format("invalid argument. Second argument must be an integer. Value: `%s`.", fromIndex));
+        }
+        if (fromIndex < 0) {
+          fromIndex += this._length;
+          if (fromIndex < 0) {
+            fromIndex = 0;
+          }
+        }
+      } else {
+        fromIndex = 0;
+      }
+      buf2 = this._buffer;
+      for (i = fromIndex; i < this._length; i++) {
+        if (searchElement === Boolean2(buf2[i])) {
+          return i;
+        }
+      }
+      return -1;
+    });
+    setReadOnly(BooleanArray.prototype, "join", function join(separator) {
+      var buf2;
+      var out;
+      var i;
+      if (!isBooleanArray(this)) {
+        throw new TypeError("invalid invocation. `this` is not a boolean array.");
+      }
+      if (arguments.length > 0) {
+        if (!isString(separator)) {
+          throw new TypeError(format("invalid argument. First argument must be a string. Value: `%s`.", separator));
+        }
+      } else {
+        separator = ",";
+      }
+      buf2 = this._buffer;
+      out = [];
+      for (i = 0; i < this._length; i++) {
+        if (buf2[i]) {
+          out.push("true");
+        } else {
+          out.push("false");
+        }
+      }
+      return out.join(separator);
+    });
+    setReadOnly(BooleanArray.prototype, "keys", function keys() {
+      var self2;
+      var iter;
+      var len;
+      var FLG;
+      var i;
+      if (!isBooleanArray(this)) {
+        throw new TypeError("invalid invocation. `this` is not a boolean array.");
+      }
+      self2 = this;
+      len = this._length;
+      i = -1;
+      iter = {};
+      setReadOnly(iter, "next", next);
+      setReadOnly(iter, "return", end);
+      if (ITERATOR_SYMBOL) {
+        setReadOnly(iter, ITERATOR_SYMBOL, factory);
+      }
+      return iter;
+      function next() {
+        i += 1;
+        if (FLG || i >= len) {
+          return {
+            "done": true
+          };
+        }
+        return {
+          "value": i,
+          "done": false
+        };
+      }
+      function end(value) {
+        FLG = true;
+        if (arguments.length) {
+          return {
+            "value": value,
+            "done": true
+          };
+        }
+        return {
+          "done": true
+        };
+      }
+      function factory() {
+        return self2.keys();
+      }
+    });
+    setReadOnly(BooleanArray.prototype, "lastIndexOf", function lastIndexOf(searchElement, fromIndex) {
+      var buf2;
+      var i;
+      if (!isBooleanArray(this)) {
+        throw new TypeError("invalid invocation. `this` is not a boolean array.");
+      }
+      if (!isBoolean(searchElement)) {
+        throw new TypeError(format("invalid argument. First argument must be a boolean. Value: `%s`.", searchElement));
+      }
+      if (arguments.length > 1) {
+        if (!isInteger(fromIndex)) {
+          throw new TypeError(format("invalid argument. Second argument must be an integer. Value: `%s`.", fromIndex));
+        }
+        if (fromIndex >= this._length) {
+          fromIndex = this._length - 1;
+        } else if (fromIndex < 0) {
+          fromIndex += this._length;
+        }
+      } else {
+        fromIndex = this._length - 1;
+      }
+      buf2 = this._buffer;
+      for (i = fromIndex; i >= 0; i--) {
+        if (searchElement === Boolean2(buf2[i])) {
+          return i;
+        }
+      }
+      return -1;
+    });
+    setReadOnlyAccessor(BooleanArray.prototype, "length", function get() {
+      return this._length;
+    });
+    setReadOnly(BooleanArray.prototype, "map", function map3(fcn, thisArg) {
+      var outbuf;
+      var out;
+      var buf2;
+      var i;
+      if (!isBooleanArray(this)) {
+        throw new TypeError("invalid invocation. `this` is not a boolean array.");
+      }
+      if (!isFunction(fcn)) {
+        throw new TypeError("invalid argument. First argument must be a function. Value: `%s`.", fcn);
+      }
+      buf2 = this._buffer;
+      out = new this.constructor(this._length);
+      outbuf = out._buffer;
+      for (i = 0; i < this._length; i++) {
+        outbuf[i] = Boolean2(fcn.call(thisArg, Boolean2(buf2[i]), i, this));
+      }
+      return out;
+    });
+    setReadOnly(BooleanArray.prototype, "reduce", function reduce(reducer, initialValue) {
+      var buf2;
+      var len;
+      var acc;
+      var i;
+      if (!isBooleanArray(this)) {
+        throw new TypeError("invalid invocation. `this` is not a boolean array.");
+      }
+      if (!isFunction(reducer)) {
+        throw new TypeError(format("invalid argument. First argument must be a function. Value: `%s`.", reducer));
+      }
+      buf2 = this._buffer;
+      len = this._length;
+      if (arguments.length > 1) {
+        acc = initialValue;
+        i = 0;
+      } else {
+        if (len === 0) {
+          throw new Error("invalid operation. If not provided an initial value, an array must contain at least one element.");
+        }
+        acc = Boolean2(buf2[0]);
+        i = 1;
+      }
+      for (; i < len; i++) {
+        acc = reducer(acc, Boolean2(buf2[i]), i, this);
+      }
+      return acc;
+    });
+    setReadOnly(BooleanArray.prototype, "reduceRight", function reduceRight(reducer, initialValue) {
+      var buf2;
+      var len;
+      var acc;
+      var i;
+      if (!isBooleanArray(this)) {
+        throw new TypeError("invalid invocation. `this` is not a boolean array.");
+      }
+      if (!isFunction(reducer)) {
+        throw new TypeError(format("invalid argument. First argument must be a function. Value: `%s`.", reducer));
+      }
+      buf2 = this._buffer;
+      len = this._length;
+      if (arguments.length > 1) {
+        acc = initialValue;
+        i = len - 1;
+      } else {
+        if (len === 0) {
+          throw new Error("invalid operation. If not provided an initial value, an array must contain at least one element.");
+        }
+        acc = Boolean2(buf2[len - 1]);
+        i = len - 2;
+      }
+      for (; i >= 0; i--) {
+        acc = reducer(acc, Boolean2(buf2[i]), i, this);
+      }
+      return acc;
+    });
+    setReadOnly(BooleanArray.prototype, "reverse", function reverse() {
+      var buf2;
+      var tmp;
+      var len;
+      var N;
+      var i;
+      var j;
+      if (!isBooleanArray(this)) {
+        throw new TypeError("invalid invocation. `this` is not a boolean array.");
+      }
+      buf2 = this._buffer;
+      len = this._length;
+      N = floor(len / 2);
+      for (i = 0; i < N; i++) {
+        j = len - i - 1;
+        tmp = buf2[i];
+        buf2[i] = buf2[j];
+        buf2[j] = tmp;
+      }
+      return this;
+    });
+    setReadOnly(BooleanArray.prototype, "set", function set2(value) {
+      var sbuf;
+      var idx;
+      var buf2;
+      var tmp;
+      var N;
+      var i;
+      var j;
+      if (!isBooleanArray(this)) {
+        throw new TypeError("invalid invocation. `this` is not a boolean array.");
+      }
+      buf2 = this._buffer;
+      if (arguments.length > 1) {
+        idx = arguments[1];
+        if (!isNonNegativeInteger(idx)) {
+          throw new TypeError(format("invalid argument. Index argument must be a nonnegative integer. Value: `%s`.", idx));
+        }
+      } else {
+        idx = 0;
+      }
+      if (isCollection(value)) {
+        N = value.length;
+        if (idx + N > this._length) {
+          throw new RangeError("invalid arguments. Target array lacks sufficient storage to accommodate source values.");
+        }
+        if (isBooleanArray(value)) {
+          sbuf = value._buffer;
+        } else {
+          sbuf = value;
+        }
+        j = buf2.byteOffset + idx * BYTES_PER_ELEMENT;
+        if (sbuf.buffer === buf2.buffer && (sbuf.byteOffset < j && sbuf.byteOffset + sbuf.byteLength > j)) {
+          tmp = new Uint8Array2(sbuf.length);
+          for (i = 0; i < sbuf.length; i++) {
+            tmp[i] = sbuf[i];
+          }
+          sbuf = tmp;
+        }
+        for (i = 0; i < N; idx++, i++) {
+          buf2[idx] = sbuf[i] ? 1 : 0;
+        }
+        return;
+      }
+      if (idx >= this._length) {
+        throw new RangeError(format("invalid argument. Index argument is out-of-bounds. Value: `%u`.", idx));
+      }
+      buf2[idx] = value ? 1 : 0;
+    });
+    setReadOnly(BooleanArray.prototype, "slice", function slice(begin, end) {
+      var outlen;
+      var outbuf;
+      var out;
+      var buf2;
+      var len;
+      var i;
+      if (!isBooleanArray(this)) {
+        throw new TypeError("invalid invocation. `this` is not a boolean array.");
+      }
+      buf2 = this._buffer;
+      len = this._length;
+      if (arguments.length === 0) {
+        begin = 0;
+        end = len;
+      } else {
+        if (!isInteger(begin)) {
+          throw new TypeError(format("invalid argument. First argument must be an integer. Value: `%s`.", begin));
+        }
+        if (begin < 0) {
+          begin += len;
+          if (begin < 0) {
+            begin = 0;
+          }
+        }
+        if (arguments.length === 1) {
+          end = len;
+        } else {
+          if (!isInteger(end)) {
+            throw new TypeError(format("invalid argument. Second argument must be an integer. Value: `%s`.", end));
+          }
+          if (end < 0) {
+            end += len;
+            if (end < 0) {
+              end = 0;
+            }
+          } else if (end > len) {
+            end = len;
+          }
+        }
+      }
+      if (begin < end) {
+        outlen = end - begin;
+      } else {
+        outlen = 0;
+      }
+      out = new this.constructor(outlen);
+      outbuf = out._buffer;
+      for (i = 0; i < outlen; i++) {
+        outbuf[i] = buf2[i + begin];
+      }
+      return out;
+    });
+    setReadOnly(BooleanArray.prototype, "some", function some(predicate, thisArg) {
+      var buf2;
+      var i;
+      if (!isBooleanArray(this)) {
+        throw new TypeError("invalid invocation. `this` is not a boolean array.");
+      }
+      if (!isFunction(predicate)) {
+        throw new TypeError(format("invalid argument. First argument must be a function. Value: `%s`.", predicate));
+      }
+      buf2 = this._buffer;
+      for (i = 0; i < this._length; i++) {
+        if (predicate.call(thisArg, Boolean2(buf2[i]), i, this)) {
+          return true;
+        }
+      }
+      return false;
+    });
+    setReadOnly(BooleanArray.prototype, "sort", function sort(compareFcn) {
+      var buf2;
+      if (!isBooleanArray(this)) {
+        throw new TypeError("invalid invocation. `this` is not a boolean array.");
+      }
+      buf2 = this._buffer;
+      if (arguments.length === 0) {
+        buf2.sort();
+        return this;
+      }
+      if (!isFunction(compareFcn)) {
+        throw new TypeError(format("invalid argument. First argument must be a function. Value: `%s`.", compareFcn));
+      }
+      buf2.sort(compare);
+      return this;
+      function compare(a, b) {
+        return compareFcn(Boolean2(a), Boolean2(b));
+      }
+    });
+    setReadOnly(BooleanArray.prototype, "subarray", function subarray(begin, end) {
+      var offset;
+      var buf2;
+      var len;
+      if (!isBooleanArray(this)) {
+        throw new TypeError("invalid invocation. `this` is not a boolean array.");
+      }
+      buf2 = this._buffer;
+      len = this._length;
+      if (arguments.length === 0) {
+        begin = 0;
+        end = len;
+      } else {
+        if (!isInteger(begin)) {
+          throw new TypeError(format("invalid argument. First argument must be an integer. Value: `%s`.", begin));
+        }
+        if (begin < 0) {
+          begin += len;
+          if (begin < 0) {
+            begin = 0;
+          }
+        }
+        if (arguments.length === 1) {
+          end = len;
+        } else {
+          if (!isInteger(end)) {
+            throw new TypeError(format("invalid argument. Second argument must be an integer. Value: `%s`.", end));
+          }
+          if (end < 0) {
+            end += len;
+            if (end < 0) {
+              end = 0;
+            }
+          } else if (end > len) {
+            end = len;
+          }
+        }
+      }
+      if (begin >= len) {
+        len = 0;
+        offset = buf2.byteLength;
+      } else if (begin >= end) {
+        len = 0;
+        offset = buf2.byteOffset + begin * BYTES_PER_ELEMENT;
+      } else {
+        len = end - begin;
+        offset = buf2.byteOffset + begin * BYTES_PER_ELEMENT;
+      }
+      return new this.constructor(buf2.buffer, offset, len < 0 ? 0 : len);
+    });
+    setReadOnly(BooleanArray.prototype, "toLocaleString", function toLocaleString(locales, options) {
+      var opts;
+      var loc;
+      var out;
+      var buf2;
+      var i;
+      if (!isBooleanArray(this)) {
+        throw new TypeError("invalid invocation. `this` is not a boolean array.");
+      }
+      if (arguments.length === 0) {
+        loc = [];
+      } else if (isString(locales) || isStringArray(locales)) {
+        loc = locales;
+      } else {
+        throw new TypeError(format("invalid argument. First argument must be a string or an array of strings. Value: `%s`.", locales));
+      }
+      if (arguments.length < 2) {
+        opts = {};
+      } else if (isObject(options)) {
+        opts = options;
+      } else {
+        throw new TypeError(format("invalid argument. Options argument must be an object. Value: `%s`.", options));
+      }
+      buf2 = this._buffer;
+      out = [];
+      for (i = 0; i < this._length; i++) {
+        out.push(Boolean2(buf2[i]).toLocaleString(loc, opts));
+      }
+      return out.join(",");
+    });
+    setReadOnly(BooleanArray.prototype, "toReversed", function toReversed() {
+      var outbuf;
+      var out;
+      var len;
+      var buf2;
+      var i;
+      if (!isBooleanArray(this)) {
+        throw new TypeError("invalid invocation. `this` is not a boolean array.");
+      }
+      len = this._length;
+      out = new this.constructor(len);
+      buf2 = this._buffer;
+      outbuf = out._buffer;
+      for (i = 0; i < len; i++) {
+        outbuf[i] = buf2[len - i - 1];
+      }
+      return out;
+    });
+    setReadOnly(BooleanArray.prototype, "toSorted", function toSorted(compareFcn) {
+      var outbuf;
+      var out;
+      var len;
+      var buf2;
+      var i;
+      if (!isBooleanArray(this)) {
+        throw new TypeError("invalid invocation. `this` is not a boolean array.");
+      }
+      len = this._length;
+      out = new this.constructor(len);
+      buf2 = this._buffer;
+      outbuf = out._buffer;
+      for (i = 0; i < len; i++) {
+        outbuf[i] = buf2[i];
+      }
+      if (arguments.length === 0) {
+        outbuf.sort();
+        return out;
+      }
+      if (!isFunction(compareFcn)) {
+        throw new TypeError(format("invalid argument. First argument must be a function. Value: `%s`.", compareFcn));
+      }
+      outbuf.sort(compare);
+      return out;
+      function compare(a, b) {
+        return compareFcn(Boolean2(a), Boolean2(b));
+      }
+    });
+    setReadOnly(BooleanArray.prototype, "toString", function toString() {
+      var out;
+      var buf2;
+      var i;
+      if (!isBooleanArray(this)) {
+        throw new TypeError("invalid invocation. `this` is not a boolean array.");
+      }
+      out = [];
+      buf2 = this._buffer;
+      for (i = 0; i < this._length; i++) {
+        if (buf2[i]) {
+          out.push("true");
+        } else {
+          out.push("false");
+        }
+      }
+      return out.join(",");
+    });
+    setReadOnly(BooleanArray.prototype, "values", function values() {
+      var iter;
+      var self2;
+      var len;
+      var FLG;
+      var buf2;
+      var i;
+      if (!isBooleanArray(this)) {
+        throw new TypeError("invalid invocation. `this` is not a boolean array.");
+      }
+      self2 = this;
+      buf2 = this._buffer;
+      len = this._length;
+      i = -1;
+      iter = {};
+      setReadOnly(iter, "next", next);
+      setReadOnly(iter, "return", end);
+      if (ITERATOR_SYMBOL) {
+        setReadOnly(iter, ITERATOR_SYMBOL, factory);
+      }
+      return iter;
+      function next() {
+        i += 1;
+        if (FLG || i >= len) {
+          return {
+            "done": true
+          };
+        }
+        return {
+          "value": Boolean2(buf2[i]),
+          "done": false
+        };
+      }
+      function end(value) {
+        FLG = true;
+        if (arguments.length) {
+          return {
+            "value": value,
+            "done": true
+          };
+        }
+        return {
+          "done": true
+        };
+      }
+      function factory() {
+        return self2.values();
+      }
+    });
+    setReadOnly(BooleanArray.prototype, "with", function copyWith(index2, value) {
+      var buf2;
+      var out;
+      var len;
+      if (!isBooleanArray(this)) {
+        throw new TypeError("invalid invocation. `this` is not a boolean array.");
+      }
+      if (!isInteger(index2)) {
+        throw new TypeError(format("invalid argument. First argument must be an integer. Value: `%s`.", index2));
+      }
+      len = this._length;
+      if (index2 < 0) {
+        index2 += len;
+      }
+      if (index2 < 0 || index2 >= len) {
+        throw new RangeError(format("invalid argument. Index argument is out-of-bounds. Value: `%s`.", index2));
+      }
+      if (!isBoolean(value)) {
+        throw new TypeError(format("invalid argument. Second argument must be a boolean. Value: `%s`.", value));
+      }
+      out = new this.constructor(this._buffer);
+      buf2 = out._buffer;
+      if (value) {
+        buf2[index2] = 1;
+      } else {
+        buf2[index2] = 0;
+      }
+      return out;
+    });
+    module.exports = BooleanArray;
+  }
+});
+
+// node_modules/@stdlib/array-bool/lib/index.js
+var require_lib136 = __commonJS({
+  "node_modules/@stdlib/array-bool/lib/index.js"(exports, module) {
+    "use strict";
+    var main = require_main111();
+    module.exports = main;
+  }
+});
+
+// node_modules/@stdlib/array-dtype/lib/ctors.js
+var require_ctors2 = __commonJS({
+  "node_modules/@stdlib/array-dtype/lib/ctors.js"(exports, module) {
+    "use strict";
+    var Float64Array2 = require_lib33();
+    var Float32Array2 = require_lib87();
+    var Uint32Array2 = require_lib30();
+    var Int32Array2 = require_lib106();
+    var Uint16Array2 = require_lib41();
+    var Int16Array2 = require_lib111();
+    var Uint8Array2 = require_lib37();
+    var Uint8ClampedArray2 = require_lib114();
+    var Int8Array2 = require_lib119();
+    var Complex64Array = require_lib132();
+    var Complex128Array = require_lib135();
+    var BooleanArray = require_lib136();
+    var CTORS = [
+      Float64Array2,
+      Float32Array2,
+      Int32Array2,
+      Uint32Array2,
+      Int16Array2,
+      Uint16Array2,
+      Int8Array2,
+      Uint8Array2,
+      Uint8ClampedArray2,
+      Complex64Array,
+      Complex128Array,
+      BooleanArray
+    ];
+    module.exports = CTORS;
+  }
+});
+
+// node_modules/@stdlib/array-dtype/lib/dtypes.js
+var require_dtypes = __commonJS({
+  "node_modules/@stdlib/array-dtype/lib/dtypes.js"(exports, module) {
+    "use strict";
+    var DTYPES = [
+      "float64",
+      "float32",
+      "int32",
+      "uint32",
+      "int16",
+      "uint16",
+      "int8",
+      "uint8",
+      "uint8c",
+      "complex64",
+      "complex128",
+      "bool"
+    ];
+    module.exports = DTYPES;
+  }
+});
+
+// node_modules/@stdlib/array-dtype/lib/main.js
+var require_main112 = __commonJS({
+  "node_modules/@stdlib/array-dtype/lib/main.js"(exports, module) {
+    "use strict";
+    var isBuffer = require_lib78();
+    var isArray2 = require_lib75();
+    var constructorName = require_lib79();
+    var ctor2dtype = require_ctor2dtype();
+    var CTORS = require_ctors2();
+    var DTYPES = require_dtypes();
+    var NTYPES = DTYPES.length;
+    function dtype(value) {
+      var i;
+      if (isArray2(value)) {
+        return "generic";
+      }
+      if (isBuffer(value)) {
+        return null;
+      }
+      for (i = 0; i < NTYPES; i++) {
+        if (value instanceof CTORS[i]) {
+          return DTYPES[i];
+        }
+      }
+      return ctor2dtype[constructorName(value)] || null;
+    }
+    module.exports = dtype;
+  }
+});
+
+// node_modules/@stdlib/array-dtype/lib/index.js
+var require_lib137 = __commonJS({
+  "node_modules/@stdlib/array-dtype/lib/index.js"(exports, module) {
+    "use strict";
+    var main = require_main112();
+    module.exports = main;
+  }
+});
+
+// node_modules/@stdlib/array-base-resolve-getter/lib/main.js
+var require_main113 = __commonJS({
+  "node_modules/@stdlib/array-base-resolve-getter/lib/main.js"(exports, module) {
+    "use strict";
+    var isAccessorArray = require_lib99();
+    var accessorGetter = require_lib100();
+    var getter = require_lib101();
+    var dtype = require_lib137();
+    function resolveGetter(x) {
+      var dt = dtype(x);
+      if (isAccessorArray(x)) {
+        return accessorGetter(dt);
+      }
+      return getter(dt);
+    }
+    module.exports = resolveGetter;
+  }
+});
+
+// node_modules/@stdlib/array-base-resolve-getter/lib/index.js
+var require_lib138 = __commonJS({
+  "node_modules/@stdlib/array-base-resolve-getter/lib/index.js"(exports, module) {
+    "use strict";
+    var main = require_main113();
+    module.exports = main;
+  }
+});
+
+// node_modules/@stdlib/number-float64-base-assert-is-same-value/lib/main.js
+var require_main114 = __commonJS({
+  "node_modules/@stdlib/number-float64-base-assert-is-same-value/lib/main.js"(exports, module) {
+    "use strict";
+    function isSameValue(a, b) {
+      if (a === b) {
+        if (a === 0) {
+          return 1 / a === 1 / b;
+        }
+        return true;
+      }
+      return a !== a && b !== b;
+    }
+    module.exports = isSameValue;
+  }
+});
+
+// node_modules/@stdlib/number-float64-base-assert-is-same-value/lib/index.js
+var require_lib139 = __commonJS({
+  "node_modules/@stdlib/number-float64-base-assert-is-same-value/lib/index.js"(exports, module) {
+    "use strict";
+    var main = require_main114();
+    module.exports = main;
+  }
+});
+
+// node_modules/@stdlib/complex-float64-reim/lib/main.js
+var require_main115 = __commonJS({
+  "node_modules/@stdlib/complex-float64-reim/lib/main.js"(exports, module) {
+    "use strict";
+    var Float64Array2 = require_lib33();
+    function reim(z2) {
+      var out = new Float64Array2(2);
+      out[0] = z2.re;
+      out[1] = z2.im;
+      return out;
+    }
+    module.exports = reim;
+  }
+});
+
+// node_modules/@stdlib/complex-float64-reim/lib/index.js
+var require_lib140 = __commonJS({
+  "node_modules/@stdlib/complex-float64-reim/lib/index.js"(exports, module) {
+    "use strict";
+    var main = require_main115();
+    module.exports = main;
+  }
+});
+
+// node_modules/@stdlib/complex-float64-base-assert-is-same-value/lib/main.js
+var require_main116 = __commonJS({
+  "node_modules/@stdlib/complex-float64-base-assert-is-same-value/lib/main.js"(exports, module) {
+    "use strict";
+    var isSame = require_lib139();
+    var reim = require_lib140();
+    function isSameValue(z1, z2) {
+      var parts1 = reim(z1);
+      var parts2 = reim(z2);
+      return isSame(parts1[0], parts2[0]) && isSame(parts1[1], parts2[1]);
+    }
+    module.exports = isSameValue;
+  }
+});
+
+// node_modules/@stdlib/complex-float64-base-assert-is-same-value/lib/index.js
+var require_lib141 = __commonJS({
+  "node_modules/@stdlib/complex-float64-base-assert-is-same-value/lib/index.js"(exports, module) {
+    "use strict";
+    var main = require_main116();
+    module.exports = main;
+  }
+});
+
+// node_modules/@stdlib/assert-is-same-value/lib/main.js
+var require_main117 = __commonJS({
+  "node_modules/@stdlib/assert-is-same-value/lib/main.js"(exports, module) {
+    "use strict";
+    var isSameComplexValue = require_lib141();
+    var isComplexLike = require_lib90();
+    function isSameValue(a, b) {
+      if (a === b) {
+        if (a === 0) {
+          return 1 / a === 1 / b;
+        }
+        return true;
+      }
+      if (a !== a && b !== b) {
+        return true;
+      }
+      if (isComplexLike(a) && isComplexLike(b)) {
+        return isSameComplexValue(a, b);
+      }
+      return false;
+    }
+    module.exports = isSameValue;
+  }
+});
+
+// node_modules/@stdlib/assert-is-same-value/lib/index.js
+var require_lib142 = __commonJS({
+  "node_modules/@stdlib/assert-is-same-value/lib/index.js"(exports, module) {
+    "use strict";
+    var main = require_main117();
+    module.exports = main;
+  }
+});
+
+// node_modules/@stdlib/array-base-index-of-same-value/lib/main.js
+var require_main118 = __commonJS({
+  "node_modules/@stdlib/array-base-index-of-same-value/lib/main.js"(exports, module) {
+    "use strict";
+    var isAccessorArray = require_lib82();
+    var isComplexLike = require_lib90();
+    var isBoolean = require_lib72().isPrimitive;
+    var reinterpret = require_lib95();
+    var reinterpretBoolean = require_lib96();
+    var isComplexTypedArray = require_lib97();
+    var isBooleanArray = require_lib98();
+    var resolveGetter = require_lib138();
+    var isSameValue = require_lib142();
+    var real = require_lib133();
+    var imag = require_lib134();
+    function indexed(x, searchElement, fromIndex) {
+      var i;
+      for (i = fromIndex; i < x.length; i++) {
+        if (isSameValue(searchElement, x[i])) {
+          return i;
+        }
+      }
+      return -1;
+    }
+    function accessors(x, searchElement, fromIndex) {
+      var get;
+      var i;
+      get = resolveGetter(x);
+      for (i = fromIndex; i < x.length; i++) {
+        if (isSameValue(searchElement, get(x, i))) {
+          return i;
+        }
+      }
+      return -1;
+    }
+    function complex(x, searchElement, fromIndex) {
+      var view;
+      var re;
+      var im;
+      var i;
+      if (!isComplexLike(searchElement)) {
+        return -1;
+      }
+      view = reinterpret(x, 0);
+      re = real(searchElement);
+      im = imag(searchElement);
+      for (i = fromIndex * 2; i < view.length; i += 2) {
+        if (isSameValue(view[i], re) && isSameValue(view[i + 1], im)) {
+          return i / 2;
+        }
+      }
+      return -1;
+    }
+    function boolean(x, searchElement, fromIndex) {
+      var view;
+      var v;
+      var i;
+      if (!isBoolean(searchElement)) {
+        return -1;
+      }
+      view = reinterpretBoolean(x, 0);
+      v = searchElement ? 1 : 0;
+      for (i = fromIndex; i < view.length; i++) {
+        if (view[i] === v) {
+          return i;
+        }
+      }
+      return -1;
+    }
+    function indexOfSameValue(x, searchElement, fromIndex) {
+      if (fromIndex < 0) {
+        fromIndex += x.length;
+        if (fromIndex < 0) {
+          fromIndex = 0;
+        }
+      }
+      if (isAccessorArray(x)) {
+        if (isComplexTypedArray(x)) {
+          return complex(x, searchElement, fromIndex);
+        }
+        if (isBooleanArray(x)) {
+          return boolean(x, searchElement, fromIndex);
+        }
+        return accessors(x, searchElement, fromIndex);
+      }
+      return indexed(x, searchElement, fromIndex);
+    }
+    module.exports = indexOfSameValue;
+  }
+});
+
+// node_modules/@stdlib/array-base-index-of-same-value/lib/index.js
+var require_lib143 = __commonJS({
+  "node_modules/@stdlib/array-base-index-of-same-value/lib/index.js"(exports, module) {
+    "use strict";
+    var main = require_main118();
+    module.exports = main;
+  }
+});
+
+// node_modules/@stdlib/assert-contains/lib/main.js
+var require_main119 = __commonJS({
+  "node_modules/@stdlib/assert-contains/lib/main.js"(exports, module) {
+    "use strict";
+    var isCollection = require_lib67();
+    var isInteger = require_lib69().isPrimitive;
+    var isString = require_lib70().isPrimitive;
+    var indexOfSameValue = require_lib143();
+    var format = require_lib5();
+    function contains(value, searchValue, position) {
+      var isStr;
+      var pos;
+      isStr = isString(value);
+      if (!isCollection(value) && !isStr) {
+        throw new TypeError(format("invalid argument. First argument must be array-like. Value: `%s`.", value));
+      }
+      if (arguments.length < 2) {
+        throw new Error("insufficient arguments. Must provide a search value.");
+      }
+      if (arguments.length > 2) {
+        if (!isInteger(position)) {
+          throw new TypeError(format("invalid argument. Third argument must be an integer. Value: `%s`.", position));
+        }
+        pos = position;
+        if (pos < 0) {
+          pos = 0;
+        }
+      } else {
+        pos = 0;
+      }
+      if (isStr) {
+        if (!isString(searchValue)) {
+          throw new TypeError(format("invalid argument. Second argument must be a string. Value: `%s`.", searchValue));
+        }
+        return value.indexOf(searchValue, pos) !== -1;
+      }
+      return indexOfSameValue(value, searchValue, pos) !== -1;
+    }
+    module.exports = contains;
+  }
+});
+
+// node_modules/@stdlib/assert-contains/lib/index.js
+var require_lib144 = __commonJS({
+  "node_modules/@stdlib/assert-contains/lib/index.js"(exports, module) {
+    "use strict";
+    var main = require_main119();
+    module.exports = main;
+  }
+});
+
+// node_modules/@stdlib/array-base-filled/lib/main.js
+var require_main120 = __commonJS({
+  "node_modules/@stdlib/array-base-filled/lib/main.js"(exports, module) {
+    "use strict";
+    function filled(value, len) {
+      var arr;
+      var i;
+      arr = [];
+      for (i = 0; i < len; i++) {
+        arr.push(value);
+      }
+      return arr;
+    }
+    module.exports = filled;
+  }
+});
+
+// node_modules/@stdlib/array-base-filled/lib/index.js
+var require_lib145 = __commonJS({
+  "node_modules/@stdlib/array-base-filled/lib/index.js"(exports, module) {
+    "use strict";
+    var main = require_main120();
+    module.exports = main;
+  }
+});
+
+// node_modules/@stdlib/array-base-zeros/lib/main.js
+var require_main121 = __commonJS({
+  "node_modules/@stdlib/array-base-zeros/lib/main.js"(exports, module) {
+    "use strict";
+    var filled = require_lib145();
+    function zeros(len) {
+      return filled(0, len);
+    }
+    module.exports = zeros;
+  }
+});
+
+// node_modules/@stdlib/array-base-zeros/lib/index.js
+var require_lib146 = __commonJS({
+  "node_modules/@stdlib/array-base-zeros/lib/index.js"(exports, module) {
+    "use strict";
+    var main = require_main121();
+    module.exports = main;
+  }
+});
+
+// node_modules/@stdlib/stats-ranks/lib/sum.js
+var require_sum = __commonJS({
+  "node_modules/@stdlib/stats-ranks/lib/sum.js"(exports, module) {
+    "use strict";
+    function sum(arr) {
+      var len;
+      var out;
+      var i;
+      len = arr.length;
+      out = 0;
+      for (i = 0; i < len; i++) {
+        out += arr[i];
+      }
+      return out;
+    }
+    module.exports = sum;
+  }
+});
+
+// node_modules/@stdlib/stats-ranks/lib/order.js
+var require_order = __commonJS({
+  "node_modules/@stdlib/stats-ranks/lib/order.js"(exports, module) {
+    "use strict";
+    function compareFunction(a, b) {
+      if (a < b) {
+        return -1;
+      }
+      if (a > b) {
+        return 1;
+      }
+      return 0;
+    }
+    function order(x) {
+      var arr;
+      var i;
+      arr = [];
+      for (i = 0; i < x.length; i++) {
+        arr.push(i);
+      }
+      return arr.sort(compare);
+      function compare(a, b) {
+        return compareFunction(x[a], x[b]);
+      }
+    }
+    module.exports = order;
+  }
+});
+
+// node_modules/@stdlib/stats-ranks/lib/is_missing.js
+var require_is_missing = __commonJS({
+  "node_modules/@stdlib/stats-ranks/lib/is_missing.js"(exports, module) {
+    "use strict";
+    var contains = require_lib144();
+    var filled = require_lib145();
+    function isMissing(arr, encoding) {
+      var len;
+      var out;
+      var i;
+      len = arr.length;
+      out = filled(false, len);
+      for (i = 0; i < len; i++) {
+        out[i] = contains(encoding, arr[i]);
+      }
+      return out;
+    }
+    module.exports = isMissing;
+  }
+});
+
+// node_modules/@stdlib/array-base-assert-contains/lib/main.js
+var require_main122 = __commonJS({
+  "node_modules/@stdlib/array-base-assert-contains/lib/main.js"(exports, module) {
+    "use strict";
+    var isAccessorArray = require_lib99();
+    var accessorGetter = require_lib100();
+    var getter = require_lib101();
+    var dtype = require_lib137();
+    function contains(x, value) {
+      var len;
+      var get;
+      var dt;
+      var i;
+      dt = dtype(x);
+      if (isAccessorArray(x)) {
+        get = accessorGetter(dt);
+      } else {
+        get = getter(dt);
+      }
+      len = x.length;
+      for (i = 0; i < len; i++) {
+        if (get(x, i) === value) {
+          return true;
+        }
+      }
+      return false;
+    }
+    module.exports = contains;
+  }
+});
+
+// node_modules/@stdlib/array-base-assert-contains/lib/factory.js
+var require_factory5 = __commonJS({
+  "node_modules/@stdlib/array-base-assert-contains/lib/factory.js"(exports, module) {
+    "use strict";
+    var isCollection = require_lib67();
+    var isAccessorArray = require_lib99();
+    var accessorGetter = require_lib100();
+    var dtype = require_lib137();
+    var format = require_lib5();
+    function factory(x) {
+      var get;
+      var len;
+      var dt;
+      if (!isCollection(x)) {
+        throw new TypeError(format("invalid argument. Must provide an array-like object. Value: `%s`.", x));
+      }
+      dt = dtype(x);
+      if (isAccessorArray(x)) {
+        get = accessorGetter(dt);
+      }
+      len = x.length;
+      return get === void 0 ? contains : accessors;
+      function contains(value) {
+        var i;
+        for (i = 0; i < len; i++) {
+          if (x[i] === value) {
+            return true;
+          }
+        }
+        return false;
+      }
+      function accessors(value) {
+        var i;
+        for (i = 0; i < len; i++) {
+          if (get(x, i) === value) {
+            return true;
+          }
+        }
+        return false;
+      }
+    }
+    module.exports = factory;
+  }
+});
+
+// node_modules/@stdlib/array-base-assert-contains/lib/index.js
+var require_lib147 = __commonJS({
+  "node_modules/@stdlib/array-base-assert-contains/lib/index.js"(exports, module) {
+    "use strict";
+    var setReadOnly = require_lib7();
+    var main = require_main122();
+    var factory = require_factory5();
+    setReadOnly(main, "factory", factory);
+    module.exports = main;
+  }
+});
+
+// node_modules/@stdlib/stats-ranks/lib/validate.js
+var require_validate = __commonJS({
+  "node_modules/@stdlib/stats-ranks/lib/validate.js"(exports, module) {
+    "use strict";
+    var contains = require_lib147().factory;
+    var isArray2 = require_lib75();
+    var isObject = require_lib124();
+    var isString = require_lib70().isPrimitive;
+    var hasOwnProp = require_lib24();
+    var format = require_lib5();
+    var METHODS = ["min", "max", "average", "dense", "ordinal"];
+    var MISSING = ["last", "first", "remove"];
+    var isMethod = contains(METHODS);
+    var isMissing = contains(MISSING);
+    function validate(opts, options) {
+      if (!isObject(options)) {
+        return new TypeError(format("invalid argument. Options argument must be an object. Value: `%s`.", options));
+      }
+      if (hasOwnProp(options, "encoding")) {
+        opts.encoding = options.encoding;
+        if (!isArray2(opts.encoding)) {
+          return new TypeError(format("invalid option. `%s` option must be an array. Option: `%s`.", "encoding", opts.encoding));
+        }
+      }
+      if (hasOwnProp(options, "method")) {
+        opts.method = options.method;
+        if (!isString(opts.method) || !isMethod(opts.method)) {
+          return new TypeError(format('invalid option. `%s` option must be one of the following: "%s". Option: `%s`.', "method", METHODS.join('", "'), opts.method));
+        }
+      }
+      if (hasOwnProp(options, "missing")) {
+        opts.missing = options.missing;
+        if (!isString(opts.missing) || !isMissing(opts.missing)) {
+          return new TypeError(format('invalid option. `%s` option must be one of the following: "%s". Option: `%s`.', "missing", MISSING.join('", "'), opts.missing));
+        }
+      }
+      return null;
+    }
+    module.exports = validate;
+  }
+});
+
+// node_modules/@stdlib/stats-ranks/lib/main.js
+var require_main123 = __commonJS({
+  "node_modules/@stdlib/stats-ranks/lib/main.js"(exports, module) {
+    "use strict";
+    var isCollection = require_lib67();
+    var contains = require_lib144();
+    var zeros = require_lib146();
+    var format = require_lib5();
+    var sum = require_sum();
+    var order = require_order();
+    var isMissing = require_is_missing();
+    var validate = require_validate();
+    function ranks2(x, options) {
+      var missingIndices;
+      var noDuplicates;
+      var countMissing;
+      var totalNoTies;
+      var finalRanks;
+      var encoding;
+      var iPlusOne;
+      var ordered;
+      var missing;
+      var tieRank;
+      var method;
+      var ranks3;
+      var opts;
+      var xnew;
+      var err;
+      var n;
+      var i;
+      var j;
+      if (!isCollection(x)) {
+        throw new TypeError(format("invalid argument. First argument must be an array-like object. Value: `%s`.", x));
+      }
+      opts = {};
+      if (arguments.length > 1) {
+        err = validate(opts, options);
+        if (err) {
+          throw err;
+        }
+      }
+      method = opts.method || "average";
+      encoding = opts.encoding || [null, NaN];
+      missing = opts.missing || "last";
+      n = x.length;
+      xnew = [];
+      for (i = 0; i < n; i++) {
+        if (!contains(encoding, x[i])) {
+          xnew.push(x[i]);
+        }
+      }
+      missingIndices = isMissing(x, encoding);
+      n = xnew.length;
+      totalNoTies = 0;
+      ordered = order(xnew);
+      ranks3 = zeros(n);
+      if (method === "ordinal") {
+        for (i = 0; i < n; i++) {
+          ranks3[ordered[i]] = i + 1;
+        }
+      } else {
+        noDuplicates = 0;
+        for (i = 0; i < n; i++) {
+          iPlusOne = i + 1;
+          if (i === n - 1 || xnew[ordered[i]] !== xnew[ordered[iPlusOne]]) {
+            switch (method) {
+              case "min":
+                tieRank = iPlusOne - noDuplicates;
+                break;
+              case "max":
+                tieRank = iPlusOne;
+                break;
+              case "dense":
+                tieRank = iPlusOne - noDuplicates - totalNoTies;
+                totalNoTies += noDuplicates;
+                break;
+              case "average":
+              default:
+                tieRank = iPlusOne - 0.5 * noDuplicates;
+                break;
+            }
+            for (j = i - noDuplicates; j < iPlusOne; j++) {
+              ranks3[ordered[j]] = tieRank;
+            }
+            noDuplicates = 0;
+          } else {
+            noDuplicates += 1;
+          }
+        }
+      }
+      if (missing === "first") {
+        countMissing = sum(missingIndices);
+        j = 1;
+        finalRanks = [];
+        for (i = 0; i < missingIndices.length; i++) {
+          if (missingIndices[i]) {
+            finalRanks.push(j);
+            j += 1;
+          } else {
+            finalRanks.push(ranks3.shift() + countMissing);
+          }
+        }
+        return finalRanks;
+      }
+      if (missing === "last") {
+        finalRanks = [];
+        for (i = 0; i < missingIndices.length; i++) {
+          if (missingIndices[i]) {
+            finalRanks.push(i + ranks3.length + 1);
+          } else {
+            finalRanks.push(ranks3.shift());
+          }
+        }
+        return finalRanks;
+      }
+      return ranks3;
+    }
+    module.exports = ranks2;
+  }
+});
+
+// node_modules/@stdlib/stats-ranks/lib/index.js
+var require_lib148 = __commonJS({
+  "node_modules/@stdlib/stats-ranks/lib/index.js"(exports, module) {
+    "use strict";
+    var main = require_main123();
+    module.exports = main;
   }
 });
 
@@ -35250,22 +45137,22 @@ function toCommandProperties(annotationProperties) {
 }
 
 // node_modules/@actions/core/lib/command.js
-function issueCommand(command, properties, message2) {
-  const cmd = new Command(command, properties, message2);
+function issueCommand(command, properties, message3) {
+  const cmd = new Command(command, properties, message3);
   process.stdout.write(cmd.toString() + os.EOL);
 }
-function issue(name, message2 = "") {
-  issueCommand(name, {}, message2);
+function issue(name, message3 = "") {
+  issueCommand(name, {}, message3);
 }
 var CMD_STRING = "::";
 var Command = class {
-  constructor(command, properties, message2) {
+  constructor(command, properties, message3) {
     if (!command) {
       command = "missing.command";
     }
     this.command = command;
     this.properties = properties;
-    this.message = message2;
+    this.message = message3;
   }
   toString() {
     let cmdStr = CMD_STRING + this.command;
@@ -35301,7 +45188,7 @@ function escapeProperty(s) {
 import * as crypto2 from "crypto";
 import * as fs from "fs";
 import * as os2 from "os";
-function issueFileCommand(command, message2) {
+function issueFileCommand(command, message3) {
   const filePath = process.env[`GITHUB_${command}`];
   if (!filePath) {
     throw new Error(`Unable to find environment variable for file command ${command}`);
@@ -35309,7 +45196,7 @@ function issueFileCommand(command, message2) {
   if (!fs.existsSync(filePath)) {
     throw new Error(`Missing file at path: ${filePath}`);
   }
-  fs.appendFileSync(filePath, `${toCommandValue(message2)}${os2.EOL}`, {
+  fs.appendFileSync(filePath, `${toCommandValue(message3)}${os2.EOL}`, {
     encoding: "utf8"
   });
 }
@@ -35728,14 +45615,14 @@ function setOutput(name, value) {
   process.stdout.write(os4.EOL);
   issueCommand("set-output", { name }, toCommandValue(value));
 }
-function error(message2, properties = {}) {
-  issueCommand("error", toCommandProperties(properties), message2 instanceof Error ? message2.toString() : message2);
+function error(message3, properties = {}) {
+  issueCommand("error", toCommandProperties(properties), message3 instanceof Error ? message3.toString() : message3);
 }
-function warning(message2, properties = {}) {
-  issueCommand("warning", toCommandProperties(properties), message2 instanceof Error ? message2.toString() : message2);
+function warning(message3, properties = {}) {
+  issueCommand("warning", toCommandProperties(properties), message3 instanceof Error ? message3.toString() : message3);
 }
-function info(message2) {
-  process.stdout.write(message2 + os4.EOL);
+function info(message3) {
+  process.stdout.write(message3 + os4.EOL);
 }
 function startGroup(name) {
   issue("group", name);
@@ -35771,8 +45658,8 @@ var GantryError = class extends Error {
   hint;
   location;
   title;
-  constructor(message2, options = {}) {
-    super(message2, options.cause === void 0 ? void 0 : { cause: options.cause });
+  constructor(message3, options = {}) {
+    super(message3, options.cause === void 0 ? void 0 : { cause: options.cause });
     this.name = "GantryError";
     this.hint = options.hint;
     this.location = options.location;
@@ -35803,14 +45690,14 @@ function toGantryError(err) {
 
 // src/report/reporter.ts
 var ActionsReporter = class {
-  info(message2) {
-    info(message2);
+  info(message3) {
+    info(message3);
   }
-  warning(message2, location) {
-    warning(message2, toAnnotation(location));
+  warning(message3, location) {
+    warning(message3, toAnnotation(location));
   }
-  error(message2, location, title) {
-    error(message2, toAnnotation(location, title));
+  error(message3, location, title) {
+    error(message3, toAnnotation(location, title));
   }
   group(name, fn) {
     return group(name, fn);
@@ -35912,8 +45799,8 @@ function requireException() {
   hasRequiredException = 1;
   function formatError(exception2, compact) {
     let where = "";
-    const message2 = exception2.reason || "(unknown reason)";
-    if (!exception2.mark) return message2;
+    const message3 = exception2.reason || "(unknown reason)";
+    if (!exception2.mark) return message3;
     if (exception2.mark.name) {
       where += 'in "' + exception2.mark.name + '" ';
     }
@@ -35921,12 +45808,12 @@ function requireException() {
     if (!compact && exception2.mark.snippet) {
       where += "\n\n" + exception2.mark.snippet;
     }
-    return message2 + " " + where;
+    return message3 + " " + where;
   }
-  function YAMLException2(reason, mark) {
+  function YAMLException2(reason2, mark) {
     Error.call(this);
     this.name = "YAMLException";
-    this.reason = reason;
+    this.reason = reason2;
     this.mark = mark;
     this.message = formatError(this, false);
     if (Error.captureStackTrace) {
@@ -35951,18 +45838,18 @@ function requireSnippet() {
   const common2 = requireCommon();
   function getLine(buffer, lineStart, lineEnd, position, maxLineLength) {
     let head = "";
-    let tail = "";
+    let tail2 = "";
     const maxHalfLength = Math.floor(maxLineLength / 2) - 1;
     if (position - lineStart > maxHalfLength) {
       head = " ... ";
       lineStart = position - maxHalfLength + head.length;
     }
     if (lineEnd - position > maxHalfLength) {
-      tail = " ...";
-      lineEnd = position + maxHalfLength - tail.length;
+      tail2 = " ...";
+      lineEnd = position + maxHalfLength - tail2.length;
     }
     return {
-      str: head + buffer.slice(lineStart, lineEnd).replace(/\t/g, "\u2192") + tail,
+      str: head + buffer.slice(lineStart, lineEnd).replace(/\t/g, "\u2192") + tail2,
       pos: position - lineStart + head.length
       // relative position
     };
@@ -36057,7 +45944,7 @@ function requireType() {
     }
     return result;
   }
-  function Type2(tag, options) {
+  function Type22(tag, options) {
     options = options || {};
     Object.keys(options).forEach(function(name) {
       if (TYPE_CONSTRUCTOR_OPTIONS.indexOf(name) === -1) {
@@ -36084,7 +45971,7 @@ function requireType() {
       throw new YAMLException2('Unknown kind "' + this.kind + '" is specified for "' + tag + '" YAML type.');
     }
   }
-  type = Type2;
+  type = Type22;
   return type;
 }
 var schema;
@@ -36093,7 +45980,7 @@ function requireSchema() {
   if (hasRequiredSchema) return schema;
   hasRequiredSchema = 1;
   const YAMLException2 = requireException();
-  const Type2 = requireType();
+  const Type22 = requireType();
   function compileList(schema2, name) {
     const result = [];
     schema2[name].forEach(function(currentType) {
@@ -36139,7 +46026,7 @@ function requireSchema() {
   Schema2.prototype.extend = function extend(definition) {
     let implicit = [];
     let explicit = [];
-    if (definition instanceof Type2) {
+    if (definition instanceof Type22) {
       explicit.push(definition);
     } else if (Array.isArray(definition)) {
       explicit = explicit.concat(definition);
@@ -36150,7 +46037,7 @@ function requireSchema() {
       throw new YAMLException2("Schema.extend argument should be a Type, [ Type ], or a schema definition ({ implicit: [...], explicit: [...] })");
     }
     implicit.forEach(function(type2) {
-      if (!(type2 instanceof Type2)) {
+      if (!(type2 instanceof Type22)) {
         throw new YAMLException2("Specified list of YAML types (or a single Type object) contains a non-Type object.");
       }
       if (type2.loadKind && type2.loadKind !== "scalar") {
@@ -36161,7 +46048,7 @@ function requireSchema() {
       }
     });
     explicit.forEach(function(type2) {
-      if (!(type2 instanceof Type2)) {
+      if (!(type2 instanceof Type22)) {
         throw new YAMLException2("Specified list of YAML types (or a single Type object) contains a non-Type object.");
       }
     });
@@ -36181,8 +46068,8 @@ var hasRequiredStr;
 function requireStr() {
   if (hasRequiredStr) return str;
   hasRequiredStr = 1;
-  const Type2 = requireType();
-  str = new Type2("tag:yaml.org,2002:str", {
+  const Type22 = requireType();
+  str = new Type22("tag:yaml.org,2002:str", {
     kind: "scalar",
     construct: function(data) {
       return data !== null ? data : "";
@@ -36195,8 +46082,8 @@ var hasRequiredSeq;
 function requireSeq() {
   if (hasRequiredSeq) return seq;
   hasRequiredSeq = 1;
-  const Type2 = requireType();
-  seq = new Type2("tag:yaml.org,2002:seq", {
+  const Type22 = requireType();
+  seq = new Type22("tag:yaml.org,2002:seq", {
     kind: "sequence",
     construct: function(data) {
       return data !== null ? data : [];
@@ -36209,8 +46096,8 @@ var hasRequiredMap;
 function requireMap() {
   if (hasRequiredMap) return map;
   hasRequiredMap = 1;
-  const Type2 = requireType();
-  map = new Type2("tag:yaml.org,2002:map", {
+  const Type22 = requireType();
+  map = new Type22("tag:yaml.org,2002:map", {
     kind: "mapping",
     construct: function(data) {
       return data !== null ? data : {};
@@ -36238,7 +46125,7 @@ var hasRequired_null;
 function require_null() {
   if (hasRequired_null) return _null;
   hasRequired_null = 1;
-  const Type2 = requireType();
+  const Type22 = requireType();
   function resolveYamlNull(data) {
     if (data === null) return true;
     const max = data.length;
@@ -36250,7 +46137,7 @@ function require_null() {
   function isNull(object) {
     return object === null;
   }
-  _null = new Type2("tag:yaml.org,2002:null", {
+  _null = new Type22("tag:yaml.org,2002:null", {
     kind: "scalar",
     resolve: resolveYamlNull,
     construct: constructYamlNull,
@@ -36281,7 +46168,7 @@ var hasRequiredBool;
 function requireBool() {
   if (hasRequiredBool) return bool;
   hasRequiredBool = 1;
-  const Type2 = requireType();
+  const Type22 = requireType();
   function resolveYamlBoolean(data) {
     if (data === null) return false;
     const max = data.length;
@@ -36293,7 +46180,7 @@ function requireBool() {
   function isBoolean(object) {
     return Object.prototype.toString.call(object) === "[object Boolean]";
   }
-  bool = new Type2("tag:yaml.org,2002:bool", {
+  bool = new Type22("tag:yaml.org,2002:bool", {
     kind: "scalar",
     resolve: resolveYamlBoolean,
     construct: constructYamlBoolean,
@@ -36319,7 +46206,7 @@ function requireInt() {
   if (hasRequiredInt) return int;
   hasRequiredInt = 1;
   const common2 = requireCommon();
-  const Type2 = requireType();
+  const Type22 = requireType();
   function isHexCode(c) {
     return c >= 48 && c <= 57 || c >= 65 && c <= 70 || c >= 97 && c <= 102;
   }
@@ -36400,7 +46287,7 @@ function requireInt() {
   function isInteger(object) {
     return Object.prototype.toString.call(object) === "[object Number]" && (object % 1 === 0 && !common2.isNegativeZero(object));
   }
-  int = new Type2("tag:yaml.org,2002:int", {
+  int = new Type22("tag:yaml.org,2002:int", {
     kind: "scalar",
     resolve: resolveYamlInteger,
     construct: constructYamlInteger,
@@ -36435,7 +46322,7 @@ function requireFloat() {
   if (hasRequiredFloat) return float;
   hasRequiredFloat = 1;
   const common2 = requireCommon();
-  const Type2 = requireType();
+  const Type22 = requireType();
   const YAML_FLOAT_PATTERN = new RegExp(
     // 2.5e4, 2.5 and integers
     "^(?:[-+]?(?:[0-9]+)(?:\\.[0-9]*)?(?:[eE][-+]?[0-9]+)?|\\.[0-9]+(?:[eE][-+]?[0-9]+)?|[-+]?\\.(?:inf|Inf|INF)|\\.(?:nan|NaN|NAN))$"
@@ -36504,7 +46391,7 @@ function requireFloat() {
   function isFloat(object) {
     return Object.prototype.toString.call(object) === "[object Number]" && (object % 1 !== 0 || common2.isNegativeZero(object));
   }
-  float = new Type2("tag:yaml.org,2002:float", {
+  float = new Type22("tag:yaml.org,2002:float", {
     kind: "scalar",
     resolve: resolveYamlFloat,
     construct: constructYamlFloat,
@@ -36542,7 +46429,7 @@ var hasRequiredTimestamp;
 function requireTimestamp() {
   if (hasRequiredTimestamp) return timestamp;
   hasRequiredTimestamp = 1;
-  const Type2 = requireType();
+  const Type22 = requireType();
   const YAML_DATE_REGEXP = new RegExp(
     "^([0-9][0-9][0-9][0-9])-([0-9][0-9])-([0-9][0-9])$"
   );
@@ -36556,7 +46443,7 @@ function requireTimestamp() {
     return false;
   }
   function constructYamlTimestamp(data) {
-    let fraction = 0;
+    let fraction2 = 0;
     let delta = null;
     let match = YAML_DATE_REGEXP.exec(data);
     if (match === null) match = YAML_TIMESTAMP_REGEXP.exec(data);
@@ -36571,11 +46458,11 @@ function requireTimestamp() {
     const minute = +match[5];
     const second = +match[6];
     if (match[7]) {
-      fraction = match[7].slice(0, 3);
-      while (fraction.length < 3) {
-        fraction += "0";
+      fraction2 = match[7].slice(0, 3);
+      while (fraction2.length < 3) {
+        fraction2 += "0";
       }
-      fraction = +fraction;
+      fraction2 = +fraction2;
     }
     if (match[9]) {
       const tzHour = +match[10];
@@ -36583,14 +46470,14 @@ function requireTimestamp() {
       delta = (tzHour * 60 + tzMinute) * 6e4;
       if (match[9] === "-") delta = -delta;
     }
-    const date = new Date(Date.UTC(year, month, day, hour, minute, second, fraction));
+    const date = new Date(Date.UTC(year, month, day, hour, minute, second, fraction2));
     if (delta) date.setTime(date.getTime() - delta);
     return date;
   }
   function representYamlTimestamp(object) {
     return object.toISOString();
   }
-  timestamp = new Type2("tag:yaml.org,2002:timestamp", {
+  timestamp = new Type22("tag:yaml.org,2002:timestamp", {
     kind: "scalar",
     resolve: resolveYamlTimestamp,
     construct: constructYamlTimestamp,
@@ -36604,11 +46491,11 @@ var hasRequiredMerge;
 function requireMerge() {
   if (hasRequiredMerge) return merge;
   hasRequiredMerge = 1;
-  const Type2 = requireType();
+  const Type22 = requireType();
   function resolveYamlMerge(data) {
     return data === "<<" || data === null;
   }
-  merge = new Type2("tag:yaml.org,2002:merge", {
+  merge = new Type22("tag:yaml.org,2002:merge", {
     kind: "scalar",
     resolve: resolveYamlMerge
   });
@@ -36619,7 +46506,7 @@ var hasRequiredBinary;
 function requireBinary() {
   if (hasRequiredBinary) return binary;
   hasRequiredBinary = 1;
-  const Type2 = requireType();
+  const Type22 = requireType();
   const BASE64_MAP = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=\n\r";
   function resolveYamlBinary(data) {
     if (data === null) return false;
@@ -36675,18 +46562,18 @@ function requireBinary() {
       }
       bits = (bits << 8) + object[idx];
     }
-    const tail = max % 3;
-    if (tail === 0) {
+    const tail2 = max % 3;
+    if (tail2 === 0) {
       result += map22[bits >> 18 & 63];
       result += map22[bits >> 12 & 63];
       result += map22[bits >> 6 & 63];
       result += map22[bits & 63];
-    } else if (tail === 2) {
+    } else if (tail2 === 2) {
       result += map22[bits >> 10 & 63];
       result += map22[bits >> 4 & 63];
       result += map22[bits << 2 & 63];
       result += map22[64];
-    } else if (tail === 1) {
+    } else if (tail2 === 1) {
       result += map22[bits >> 2 & 63];
       result += map22[bits << 4 & 63];
       result += map22[64];
@@ -36697,7 +46584,7 @@ function requireBinary() {
   function isBinary(obj2) {
     return Object.prototype.toString.call(obj2) === "[object Uint8Array]";
   }
-  binary = new Type2("tag:yaml.org,2002:binary", {
+  binary = new Type22("tag:yaml.org,2002:binary", {
     kind: "scalar",
     resolve: resolveYamlBinary,
     construct: constructYamlBinary,
@@ -36711,7 +46598,7 @@ var hasRequiredOmap;
 function requireOmap() {
   if (hasRequiredOmap) return omap;
   hasRequiredOmap = 1;
-  const Type2 = requireType();
+  const Type22 = requireType();
   const _hasOwnProperty = Object.prototype.hasOwnProperty;
   const _toString = Object.prototype.toString;
   function resolveYamlOmap(data) {
@@ -36738,7 +46625,7 @@ function requireOmap() {
   function constructYamlOmap(data) {
     return data !== null ? data : [];
   }
-  omap = new Type2("tag:yaml.org,2002:omap", {
+  omap = new Type22("tag:yaml.org,2002:omap", {
     kind: "sequence",
     resolve: resolveYamlOmap,
     construct: constructYamlOmap
@@ -36750,7 +46637,7 @@ var hasRequiredPairs;
 function requirePairs() {
   if (hasRequiredPairs) return pairs;
   hasRequiredPairs = 1;
-  const Type2 = requireType();
+  const Type22 = requireType();
   const _toString = Object.prototype.toString;
   function resolveYamlPairs(data) {
     if (data === null) return true;
@@ -36776,7 +46663,7 @@ function requirePairs() {
     }
     return result;
   }
-  pairs = new Type2("tag:yaml.org,2002:pairs", {
+  pairs = new Type22("tag:yaml.org,2002:pairs", {
     kind: "sequence",
     resolve: resolveYamlPairs,
     construct: constructYamlPairs
@@ -36788,7 +46675,7 @@ var hasRequiredSet;
 function requireSet() {
   if (hasRequiredSet) return set;
   hasRequiredSet = 1;
-  const Type2 = requireType();
+  const Type22 = requireType();
   const _hasOwnProperty = Object.prototype.hasOwnProperty;
   function resolveYamlSet(data) {
     if (data === null) return true;
@@ -36803,7 +46690,7 @@ function requireSet() {
   function constructYamlSet(data) {
     return data !== null ? data : {};
   }
-  set = new Type2("tag:yaml.org,2002:set", {
+  set = new Type22("tag:yaml.org,2002:set", {
     kind: "mapping",
     resolve: resolveYamlSet,
     construct: constructYamlSet
@@ -36985,7 +46872,7 @@ function requireLoader() {
     this.documents = [];
     this.anchorMapTransactions = [];
   }
-  function generateError(state, message2) {
+  function generateError(state, message3) {
     const mark = {
       name: state.filename,
       buffer: state.input.slice(0, -1),
@@ -36995,14 +46882,14 @@ function requireLoader() {
       column: state.position - state.lineStart
     };
     mark.snippet = makeSnippet(mark);
-    return new YAMLException2(message2, mark);
+    return new YAMLException2(message3, mark);
   }
-  function throwError(state, message2) {
-    throw generateError(state, message2);
+  function throwError(state, message3) {
+    throw generateError(state, message3);
   }
-  function throwWarning(state, message2) {
+  function throwWarning(state, message3) {
     if (state.onWarning) {
-      state.onWarning.call(null, generateError(state, message2));
+      state.onWarning.call(null, generateError(state, message3));
     }
   }
   function storeAnchor(state, name, value) {
@@ -37441,7 +47328,7 @@ function requireLoader() {
     let terminator;
     let isPair;
     let isExplicitPair;
-    let isMapping3;
+    let isMapping4;
     const overridableKeys = /* @__PURE__ */ Object.create(null);
     let keyNode;
     let keyTag;
@@ -37449,11 +47336,11 @@ function requireLoader() {
     let ch = state.input.charCodeAt(state.position);
     if (ch === 91) {
       terminator = 93;
-      isMapping3 = false;
+      isMapping4 = false;
       _result = [];
     } else if (ch === 123) {
       terminator = 125;
-      isMapping3 = true;
+      isMapping4 = true;
       _result = {};
     } else {
       return false;
@@ -37469,7 +47356,7 @@ function requireLoader() {
         state.position++;
         state.tag = _tag;
         state.anchor = _anchor;
-        state.kind = isMapping3 ? "mapping" : "sequence";
+        state.kind = isMapping4 ? "mapping" : "sequence";
         state.result = _result;
         return true;
       } else if (!readNext) {
@@ -37502,7 +47389,7 @@ function requireLoader() {
         composeNode(state, nodeIndent, CONTEXT_FLOW_IN, false, true);
         valueNode = state.result;
       }
-      if (isMapping3) {
+      if (isMapping4) {
         storeMappingPair(state, _result, overridableKeys, keyTag, keyNode, valueNode, _line, _lineStart, _pos);
       } else if (isPair) {
         _result.push(storeMappingPair(state, null, overridableKeys, keyTag, keyNode, valueNode, _line, _lineStart, _pos));
@@ -39215,10 +49102,10 @@ var Jsep = class _Jsep {
    * @param {string} message
    * @throws
    */
-  throwError(message2) {
-    const error2 = new Error(message2 + " at character " + this.index);
+  throwError(message3) {
+    const error2 = new Error(message3 + " at character " + this.index);
     error2.index = this.index;
-    error2.description = message2;
+    error2.description = message3;
     throw error2;
   }
   /**
@@ -41139,8 +51026,8 @@ var RequestContext = class {
    * @param url url of the requested resource
    * @param httpMethod http method
    */
-  constructor(url, httpMethod) {
-    this.httpMethod = httpMethod;
+  constructor(url, httpMethod2) {
+    this.httpMethod = httpMethod2;
     this.headers = {};
     this.body = void 0;
     this.signal = void 0;
@@ -68610,8 +78497,8 @@ var ServerConfiguration = class {
    * @param httpMethod httpMethod to be used
    *
    */
-  makeRequestContext(endpoint, httpMethod) {
-    return new RequestContext(this.getUrl() + endpoint, httpMethod);
+  makeRequestContext(endpoint, httpMethod2) {
+    return new RequestContext(this.getUrl() + endpoint, httpMethod2);
   }
 };
 var server1 = new ServerConfiguration("", {});
@@ -68672,8 +78559,8 @@ function looseInstanceOf(input, expected) {
 }
 var ERR_INVALID_ARG_VALUE = "ERR_INVALID_ARG_VALUE";
 var ERR_INVALID_ARG_TYPE = "ERR_INVALID_ARG_TYPE";
-function CodedTypeError(message2, code, cause) {
-  const err = new TypeError(message2, { cause });
+function CodedTypeError(message3, code, cause) {
+  const err = new TypeError(message3, { cause });
   Object.assign(err, { code });
   return err;
 }
@@ -68742,8 +78629,8 @@ function b64u(input) {
 }
 var UnsupportedOperationError = class extends Error {
   code;
-  constructor(message2, options) {
-    super(message2, options);
+  constructor(message3, options) {
+    super(message3, options);
     this.name = this.constructor.name;
     this.code = UNSUPPORTED_OPERATION;
     Error.captureStackTrace?.(this, this.constructor);
@@ -68751,8 +78638,8 @@ var UnsupportedOperationError = class extends Error {
 };
 var OperationProcessingError = class extends Error {
   code;
-  constructor(message2, options) {
-    super(message2, options);
+  constructor(message3, options) {
+    super(message3, options);
     this.name = this.constructor.name;
     if (options?.code) {
       this.code = options?.code;
@@ -68760,8 +78647,8 @@ var OperationProcessingError = class extends Error {
     Error.captureStackTrace?.(this, this.constructor);
   }
 };
-function OPE(message2, code, cause) {
-  return new OperationProcessingError(message2, { code, cause });
+function OPE(message3, code, cause) {
+  return new OperationProcessingError(message3, { code, cause });
 }
 function isJsonObject(input) {
   if (input === null || typeof input !== "object" || Array.isArray(input)) {
@@ -68999,8 +78886,8 @@ var ResponseBodyError = class extends Error {
   status;
   error_description;
   response;
-  constructor(message2, options) {
-    super(message2, options);
+  constructor(message3, options) {
+    super(message3, options);
     this.name = this.constructor.name;
     this.code = RESPONSE_BODY_ERROR;
     this.cause = options.cause;
@@ -69016,8 +78903,8 @@ var AuthorizationResponseError = class extends Error {
   code;
   error;
   error_description;
-  constructor(message2, options) {
-    super(message2, options);
+  constructor(message3, options) {
+    super(message3, options);
     this.name = this.constructor.name;
     this.code = AUTHORIZATION_RESPONSE_ERROR;
     this.cause = options.cause;
@@ -69031,8 +78918,8 @@ var WWWAuthenticateChallengeError = class extends Error {
   code;
   response;
   status;
-  constructor(message2, options) {
-    super(message2, options);
+  constructor(message3, options) {
+    super(message3, options);
     this.name = this.constructor.name;
     this.code = WWW_AUTHENTICATE_CHALLENGE;
     this.cause = options.cause;
@@ -69483,12 +79370,12 @@ function checkSigningAlgorithm(client, issuer, fallback, header) {
   }
   throw OPE('missing client or server configuration to verify used JWT "alg" header parameter', void 0, { client, issuer, fallback });
 }
-async function getResponseJsonBody(response, check2 = assertApplicationJson) {
+async function getResponseJsonBody(response, check3 = assertApplicationJson) {
   let json2;
   try {
     json2 = await response.json();
   } catch (cause) {
-    check2(response);
+    check3(response);
     throw OPE('failed to parse "response" body as JSON', PARSE_ERROR, cause);
   }
   if (!isJsonObject(json2)) {
@@ -69541,15 +79428,15 @@ function None2() {
 var customFetch2 = customFetch;
 var ERR_INVALID_ARG_VALUE2 = "ERR_INVALID_ARG_VALUE";
 var ERR_INVALID_ARG_TYPE2 = "ERR_INVALID_ARG_TYPE";
-function CodedTypeError2(message2, code, cause) {
-  const err = new TypeError(message2, { cause });
+function CodedTypeError2(message3, code, cause) {
+  const err = new TypeError(message3, { cause });
   Object.assign(err, { code });
   return err;
 }
 var ClientError = class extends Error {
   code;
-  constructor(message2, options) {
-    super(message2, options);
+  constructor(message3, options) {
+    super(message3, options);
     this.name = this.constructor.name;
     this.code = options?.code;
     Error.captureStackTrace?.(this, this.constructor);
@@ -70592,6 +80479,12 @@ function findObject(list, name, key2) {
 
 // src/kube/client.ts
 var FIELD_MANAGER = "gantry";
+var RequestTimeoutError = class extends Error {
+  constructor(message3) {
+    super(message3);
+    this.name = "TimeoutError";
+  }
+};
 function serverName(o) {
   const group2 = o.apiVersion.includes("/") ? o.apiVersion.split("/")[0] : "";
   return `${o.kind}${group2 ? `.${group2}` : ""} "${o.metadata.name}"`;
@@ -70600,10 +80493,10 @@ function describeProblems(problems) {
   return problems.map((p) => p.message).join("; ") || "no detail from the server";
 }
 var KubeApiError = class extends Error {
-  constructor(message2, code, reason) {
-    super(message2);
+  constructor(message3, code, reason2) {
+    super(message3);
     this.code = code;
-    this.reason = reason;
+    this.reason = reason2;
     this.name = "KubeApiError";
   }
   code;
@@ -70618,7 +80511,19 @@ function retryable2(err, status) {
   const code = err?.code ?? "";
   return ["ECONNREFUSED", "ECONNRESET", "EPIPE", "ETIMEDOUT", "EHOSTUNREACH", "ENETUNREACH", "EAI_AGAIN", "UND_ERR_SOCKET"].includes(code) || /socket hang up|ECONNRESET|ECONNREFUSED/.test(String(err?.message));
 }
-var sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+var sleep = (ms2) => new Promise((resolve) => setTimeout(resolve, ms2));
+var IDEMPOTENT = /* @__PURE__ */ new Set(["GET", "HEAD", "OPTIONS", "PUT", "DELETE"]);
+var apiServerHeader = (name) => /^(authorization|impersonate-.*)$/i.test(name);
+function setHeader(headers2, name, value) {
+  for (const key2 of Object.keys(headers2)) if (key2.toLowerCase() === name.toLowerCase()) delete headers2[key2];
+  headers2[name] = value;
+}
+var hasHeader = (headers2, name) => Object.keys(headers2).some((k) => k.toLowerCase() === name.toLowerCase());
+function flatHeaders(headers2) {
+  const out = {};
+  for (const [k, v] of Object.entries(headers2)) if (v !== void 0) out[k] = Array.isArray(v) ? v.join(", ") : v;
+  return out;
+}
 async function mapLimit(items, limit, fn) {
   const results = new Array(items.length);
   let next = 0;
@@ -70694,23 +80599,49 @@ var ApiClient = class _ApiClient {
       }
     };
   }
-  async send(method, path2, query, body, contentType) {
+  async send(method, path2, query, body, contentType, extra = {}) {
     const { url, options } = await this.target(method, path2, query, this.agent);
     const headers2 = options.headers;
+    for (const [name, value] of Object.entries(extra.headers ?? {})) setHeader(headers2, name, value);
     if (body !== void 0) {
-      headers2["Content-Type"] = contentType ?? "application/json";
+      if (!hasHeader(headers2, "Content-Type")) headers2["Content-Type"] = contentType ?? "application/json";
       headers2["Content-Length"] = String(Buffer.byteLength(body));
     }
     const transport = url.protocol === "https:" ? https2 : http2;
+    const { signal: signal3, timeoutMs } = extra;
+    if (signal3?.aborted) throw signal3.reason;
     return new Promise((resolve, reject) => {
+      let failure;
+      let timer;
+      const onAbort = () => drop(signal3?.reason);
+      const settle2 = () => {
+        clearTimeout(timer);
+        signal3?.removeEventListener("abort", onAbort);
+      };
+      const fail = (err) => {
+        settle2();
+        reject(failure ?? err);
+      };
       const req = transport.request(url, options, (res) => {
         const chunks = [];
         res.on("data", (c) => chunks.push(c));
-        res.on("end", () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString("utf8") }));
-        res.on("error", reject);
+        res.on("end", () => {
+          settle2();
+          resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString("utf8"), headers: flatHeaders(res.headers) });
+        });
+        res.on("error", fail);
+        res.on("close", () => {
+          if (!res.complete) fail(new Error(`${method} ${path2}: the answer was cut off`));
+        });
       });
-      req.on("error", reject);
-      req.setTimeout(6e4, () => req.destroy(Object.assign(new Error(`${method} ${path2}: no answer in 60 s`), { code: "ETIMEDOUT" })));
+      const drop = (err) => {
+        failure ??= err;
+        req.destroy(err instanceof Error ? err : new Error(String(err)));
+      };
+      req.on("error", fail);
+      req.setTimeout(6e4, () => drop(Object.assign(new Error(`${method} ${path2}: no answer in 60 s`), { code: "ETIMEDOUT" })));
+      if (timeoutMs !== void 0) timer = setTimeout(() => drop(new RequestTimeoutError(`${method} ${path2}: no whole answer within ${timeoutMs} ms`)), timeoutMs);
+      signal3?.addEventListener("abort", onAbort, { once: true });
       if (body !== void 0) req.write(body);
       req.end();
     });
@@ -70733,17 +80664,17 @@ var ApiClient = class _ApiClient {
   staticHeaders;
   /**
    * One request, retried with backoff while the server is unreachable or answers 429/5xx,
-   * for up to retryForMs. `retryAnswers: false` retries only when no answer came at all:
-   * through the service proxy a 503 is the pods' (or their absence's) answer, a measurement.
+   * for up to retryForMs. Service proxy requests go their own way (proxyRequest): there a
+   * 503 is the pods' (or their absence's) answer, a measurement.
    */
-  async request(method, path2, query = {}, body, contentType, retryAnswers = true) {
+  async request(method, path2, query = {}, body, contentType) {
     const deadline = Date.now() + this.retryForMs;
     for (let attempt = 0; ; attempt++) {
       let res;
       let error2;
       try {
         res = await this.send(method, path2, query, body, contentType);
-        if (!retryAnswers || !retryable2(void 0, res.status)) return res;
+        if (!retryable2(void 0, res.status)) return res;
       } catch (err) {
         if (!retryable2(err)) throw err;
         error2 = err;
@@ -70764,8 +80695,8 @@ var ApiClient = class _ApiClient {
   }
   static problem(o, res, index2) {
     const status = _ApiClient.parseStatus(res);
-    const message2 = status.message || `HTTP ${res.status}`;
-    return { object: o ? serverName(o) : void 0, index: index2, reason: status.reason, code: res.status, message: message2 };
+    const message3 = status.message || `HTTP ${res.status}`;
+    return { object: o ? serverName(o) : void 0, index: index2, reason: status.reason, code: res.status, message: message3 };
   }
   static json(res) {
     return JSON.parse(res.body);
@@ -70977,9 +80908,34 @@ var ApiClient = class _ApiClient {
     });
     return res.status === 200 ? res.body : "";
   }
-  async proxyGet(namespace, service, port, path2) {
-    const res = await this.request("GET", `/api/v1/namespaces/${encodeURIComponent(namespace)}/services/${encodeURIComponent(`${service}:${port}`)}/proxy${path2.startsWith("/") ? path2 : `/${path2}`}`, {}, void 0, void 0, false);
-    return { status: res.status, body: res.body };
+  /**
+   * Any answer is the measurement, so it is returned as it is: a 503 from the proxy is the
+   * pods' absence, not an overloaded API server. Only a request that got no answer at all is
+   * sent again (an API server restarting, a kept-alive socket it had closed), and only when
+   * its method is idempotent, all within the request's timeout.
+   */
+  async proxyRequest(request) {
+    const method = (request.method ?? "GET").toUpperCase();
+    const rest = request.path.startsWith("/") ? request.path : `/${request.path}`;
+    const path2 = `/api/v1/namespaces/${encodeURIComponent(request.namespace)}/services/${encodeURIComponent(`${request.service}:${request.port}`)}/proxy${rest}`;
+    const headers2 = { Accept: "*/*" };
+    for (const [name, value] of Object.entries(request.headers ?? {})) if (!apiServerHeader(name)) setHeader(headers2, name, value);
+    const started = Date.now();
+    const deadline = started + Math.min(request.timeoutMs ?? this.retryForMs, this.retryForMs);
+    for (let attempt = 0; ; attempt++) {
+      try {
+        const res = await this.send(method, path2, {}, request.body, void 0, {
+          headers: headers2,
+          signal: request.signal,
+          timeoutMs: request.timeoutMs === void 0 ? void 0 : Math.max(1, started + request.timeoutMs - Date.now())
+        });
+        return { status: res.status, body: res.body, headers: res.headers };
+      } catch (err) {
+        const wait = Math.min(2e3, 100 * 2 ** attempt);
+        if (!IDEMPOTENT.has(method) || !retryable2(err) || request.signal?.aborted || Date.now() + wait >= deadline) throw err;
+        await sleep(wait);
+      }
+    }
   }
   close() {
     for (const w of [...this.watches]) w.stop();
@@ -71281,7 +81237,7 @@ var History = class _History {
 // src/kube/informer.ts
 var key = (o) => `${o.metadata.namespace ?? ""}/${o.metadata.name}`;
 var specName = (s) => `${s.kind} in ${s.namespace}`;
-var sleep2 = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+var sleep2 = (ms2) => new Promise((resolve) => setTimeout(resolve, ms2));
 var Informer = class {
   constructor(client, specs, options = {}) {
     this.client = client;
@@ -71387,18 +81343,18 @@ var Informer = class {
 // src/kube/wait.ts
 var systemClock = {
   now: () => Date.now(),
-  sleep: (ms, signal3) => new Promise((resolve) => {
-    const timer = setTimeout(resolve, ms);
+  sleep: (ms2, signal3) => new Promise((resolve) => {
+    const timer = setTimeout(resolve, ms2);
     signal3?.addEventListener("abort", () => {
       clearTimeout(timer);
       resolve();
     }, { once: true });
   })
 };
-async function sleepUnless(clock, ms, wake) {
+async function sleepUnless(clock, ms2, wake) {
   const stop = new AbortController();
   try {
-    await Promise.race([wake, clock.sleep(ms, stop.signal)]);
+    await Promise.race([wake, clock.sleep(ms2, stop.signal)]);
   } finally {
     stop.abort();
   }
@@ -71444,8 +81400,8 @@ function podFailure(pod, all = []) {
   for (const c of statuses) {
     const waiting = c.state?.waiting;
     if (waiting?.reason && FATAL_WAITING_REASONS.has(waiting.reason)) {
-      const reason = waiting.reason === "ErrImagePull" ? "ImagePullBackOff" : waiting.reason;
-      return { reason, container: c.name, message: `container ${c.name}: ${waiting.reason}${waiting.message ? ` \u2014 ${waiting.message}` : ""}` };
+      const reason2 = waiting.reason === "ErrImagePull" ? "ImagePullBackOff" : waiting.reason;
+      return { reason: reason2, container: c.name, message: `container ${c.name}: ${waiting.reason}${waiting.message ? ` \u2014 ${waiting.message}` : ""}` };
     }
     if ((c.restartCount ?? 0) >= MAX_RESTARTS) {
       const last = c.lastState?.terminated;
@@ -71522,11 +81478,11 @@ function assess(workload, all) {
     if (failure) return { state: "failed", ready: pods2.filter(podReady).length, desired: pods2.length, reason: failure.reason, message: `pod ${pod.metadata.name}: ${failure.message}`, pod, container: failure.container, graceMs: failure.graceMs };
   }
   const slowPod = pods2.find((p) => !podReady(p));
-  const slow = (ready, desired, message2) => ({
+  const slow = (ready, desired, message3) => ({
     state: "progressing",
     ready,
     desired,
-    message: message2,
+    message: message3,
     pod: slowPod,
     container: slowPod ? notReadyContainer(slowPod) : void 0
   });
@@ -71590,8 +81546,8 @@ function assess(workload, all) {
       return { state: "ready", ready: 0, desired: 0 };
   }
 }
-function formatSeconds(ms) {
-  const s = Math.max(0, Math.round(ms / 1e3));
+function formatSeconds(ms2) {
+  const s = Math.max(0, Math.round(ms2 / 1e3));
   return s < 120 ? `${s} s` : `${Math.floor(s / 60)}m${String(s % 60).padStart(2, "0")}s`;
 }
 async function waitForReady(client, objects, reporter, options) {
@@ -71604,7 +81560,7 @@ async function waitForReady(client, objects, reporter, options) {
   const informer = new Informer(client, watchSpecs(workloads, options.namespace), { onNotice: (m) => reporter.info(m) });
   await informer.start();
   try {
-    const lastLine = /* @__PURE__ */ new Map();
+    const lastLine2 = /* @__PURE__ */ new Map();
     const firstSeen = /* @__PURE__ */ new Map();
     for (; ; ) {
       const changes = informer.changes;
@@ -71630,10 +81586,10 @@ async function waitForReady(client, objects, reporter, options) {
       const left = options.timeoutMs - elapsed;
       for (const [name, { assessment }] of latest) {
         const text = `${name}: ${assessment.ready}/${assessment.desired} ready${assessment.state === "progressing" && assessment.message ? ` (${assessment.message})` : ""}`;
-        const prev = lastLine.get(name);
+        const prev = lastLine2.get(name);
         if (!prev || prev.text !== text || now - prev.at >= heartbeatMs) {
           reporter.info(`${text}, ${formatSeconds(elapsed)}${assessment.state === "ready" ? "" : `, ${formatSeconds(left)} left`}`);
-          lastLine.set(name, { text, at: now });
+          lastLine2.set(name, { text, at: now });
         }
       }
       for (const [name, { assessment, namespace }] of latest) {
@@ -71701,8 +81657,8 @@ var RUN_URL_ANNOTATION = "gantry.dev/run-url";
 function leaseName(target) {
   return `gantry-${target.app}`;
 }
-function microTime(ms) {
-  return new Date(ms).toISOString().replace(/Z$/, "000Z");
+function microTime(ms2) {
+  return new Date(ms2).toISOString().replace(/Z$/, "000Z");
 }
 var LockHeldError = class extends GantryError {
   constructor(target, holderId, holderUrl, expiresInMs) {
@@ -71802,6 +81758,133 @@ var DeployLock = class {
   }
 };
 
+// src/shared/process.ts
+import { spawn } from "node:child_process";
+import { existsSync as existsSync2 } from "node:fs";
+import { constants as constants3 } from "node:os";
+var KILL_GRACE_MS = 5e3;
+var CLOSE_GRACE_MS = 1e4;
+var liveGroups = /* @__PURE__ */ new Set();
+var exitHookInstalled = false;
+function killGroup(pgid, signal3) {
+  try {
+    process.kill(-pgid, signal3);
+    return true;
+  } catch {
+    return false;
+  }
+}
+function trackGroup(pgid) {
+  liveGroups.add(pgid);
+  if (exitHookInstalled) return;
+  exitHookInstalled = true;
+  process.on("exit", () => {
+    for (const g of liveGroups) killGroup(g, "SIGKILL");
+  });
+}
+var Output = class {
+  constructor(onLine, keepLast) {
+    this.onLine = onLine;
+    this.keepLast = keepLast;
+  }
+  onLine;
+  keepLast;
+  text = "";
+  partial = "";
+  add(chunk) {
+    this.text += chunk;
+    if (this.keepLast !== void 0 && this.text.length > 2 * this.keepLast) this.text = this.text.slice(-this.keepLast);
+    if (!this.onLine) return;
+    const lines = (this.partial + chunk).split(/\r?\n/);
+    this.partial = lines.pop();
+    for (const line of lines) this.onLine(line);
+  }
+  end() {
+    if (this.partial !== "") this.onLine?.(this.partial);
+    this.partial = "";
+    return this.keepLast !== void 0 ? this.text.slice(-this.keepLast) : this.text;
+  }
+};
+var ExecRunner = class {
+  async run(command, args, options = {}) {
+    options.signal?.throwIfAborted();
+    const env = {};
+    for (const [k, v] of Object.entries(process.env)) if (v !== void 0) env[k] = v;
+    Object.assign(env, options.env ?? {});
+    const grouped = (options.signal !== void 0 || options.timeoutMs !== void 0) && process.platform !== "win32";
+    const child = spawn(command, args, { cwd: options.cwd, env, stdio: ["pipe", "pipe", "pipe"], detached: grouped });
+    const stdout = new Output(options.onLine, options.keepLast);
+    const stderr = new Output(options.onLine, options.keepLast);
+    child.stdout.setEncoding("utf8").on("data", (c) => stdout.add(c));
+    child.stderr.setEncoding("utf8").on("data", (c) => stderr.add(c));
+    child.stdin.on("error", () => void 0);
+    child.stdin.end(options.input);
+    return new Promise((resolve, reject) => {
+      let stopped;
+      let exit;
+      let settled = false;
+      const timers = [];
+      const later = (ms2, fn) => {
+        const t = setTimeout(fn, ms2);
+        timers.push(t);
+      };
+      const pgid = child.pid;
+      if (grouped && pgid !== void 0) trackGroup(pgid);
+      const end = () => {
+        if (pgid === void 0) return;
+        if (!grouped) {
+          child.kill("SIGTERM");
+          later(KILL_GRACE_MS, () => child.kill("SIGKILL"));
+          return;
+        }
+        if (!killGroup(pgid, "SIGTERM")) return;
+        const t = setTimeout(() => killGroup(pgid, "SIGKILL"), KILL_GRACE_MS);
+        t.unref();
+      };
+      const stop = (why) => {
+        if (stopped !== void 0 || exit !== void 0) return;
+        stopped = why;
+        end();
+      };
+      const onAbort = () => stop("aborted");
+      options.signal?.addEventListener("abort", onAbort, { once: true });
+      if (options.timeoutMs !== void 0) later(options.timeoutMs, () => stop("timeout"));
+      const finish = () => {
+        if (settled) return;
+        settled = true;
+        for (const t of timers) clearTimeout(t);
+        options.signal?.removeEventListener("abort", onAbort);
+        if (pgid !== void 0) liveGroups.delete(pgid);
+        child.stdout.destroy();
+        child.stderr.destroy();
+        const signalled = exit?.signal ? 128 + (constants3.signals[exit.signal] ?? 0) : void 0;
+        const result = { exitCode: exit?.code ?? signalled ?? -1, stdout: stdout.end(), stderr: stderr.end() };
+        if (stopped !== void 0) result.stopped = stopped;
+        resolve(result);
+      };
+      child.on("error", (err) => {
+        if (child.pid !== void 0 || settled) return;
+        settled = true;
+        for (const t of timers) clearTimeout(t);
+        options.signal?.removeEventListener("abort", onAbort);
+        reject(new Error(`could not start ${command}: ${startProblem(err, options.cwd)}`, { cause: err }));
+      });
+      child.on("exit", (code, signal3) => {
+        if (settled) return;
+        exit = { code, signal: signal3 };
+        if (grouped) end();
+        later(CLOSE_GRACE_MS, finish);
+      });
+      child.on("close", finish);
+    });
+  }
+};
+function startProblem(err, cwd) {
+  if (err.code === "ENOENT") return cwd !== void 0 && !existsSync2(cwd) ? `its working directory ${cwd} does not exist` : "not found on PATH";
+  if (err.code === "EACCES") return "permission denied (is it executable?)";
+  return err.message;
+}
+
 // src/kube/yaml-documents.ts
 var import_yaml = __toESM(require_dist3(), 1);
 
@@ -71864,17 +81947,17 @@ var RolloutMachine = class {
     return this.record.phase;
   }
   /** Moves to `next`, logs one line and, once the cluster may change, records it there. */
-  async to(next, reason, snapshot) {
+  async to(next, reason2, snapshot) {
     if (!TRANSITIONS[this.record.phase].includes(next)) {
       throw new GantryError(`Internal error: a rollout cannot go from ${this.record.phase} to ${next}`);
     }
     const from2 = this.record.phase;
     this.record.phase = next;
     this.record.updatedAt = new Date((this.engine.clock ?? systemClock).now()).toISOString();
-    if (reason !== void 0) this.record.reason = reason;
+    if (reason2 !== void 0) this.record.reason = reason2;
     if (snapshot) this.snapshot = snapshot;
     const { namespace, app } = this.engine.target;
-    this.engine.reporter.info(`rollout ${namespace}/${app} r${this.record.revision}: ${from2} \u2192 ${next}${reason ? ` (${firstLine(reason)})` : ""}`);
+    this.engine.reporter.info(`rollout ${namespace}/${app} r${this.record.revision}: ${from2} \u2192 ${next}${reason2 ? ` (${firstLine(reason2)})` : ""}`);
     if (!PERSISTED.includes(next)) return;
     const terminal = TRANSITIONS[next].length === 0;
     if (terminal && next !== "failed") this.snapshot = void 0;
@@ -72099,6 +82182,15 @@ function appDeployment(objects, app) {
     hint: deployments.length === 0 ? "Add the Deployment to the manifests." : "Name the Deployment after `app`, so Gantry knows which one to roll out progressively."
   });
 }
+function versionOf(deployment) {
+  const spec = deployment?.spec.template.spec;
+  const image = spec?.containers?.[0]?.image;
+  if (!image) return void 0;
+  const at = image.indexOf("@");
+  if (at >= 0) return image.slice(at + 1);
+  const tag = /:([^:/]+)$/.exec(image);
+  return tag ? tag[1] : "latest";
+}
 async function sleepUntil(clock = systemClock, until, interrupt, tick) {
   let interrupted;
   void interrupt.then((value) => {
@@ -72112,6 +82204,14 @@ async function sleepUntil(clock = systemClock, until, interrupt, tick) {
 }
 
 // src/strategies/blue-green.ts
+function sidesOf(progress) {
+  const old = progress.previous?.deployment ?? progress.next.deployment;
+  return {
+    services: { preview: progress.preview, active: progress.service, stable: progress.service, canary: progress.preview },
+    workloads: { preview: progress.next.deployment, canary: progress.next.deployment, active: old, stable: old },
+    version: versionOf(progress.objects.find((o) => o.kind === "Deployment" && o.metadata.name === progress.name))
+  };
+}
 var DRAIN_MS = 3e3;
 async function pointService(engine, service, selector, before) {
   const { client, target, reporter } = engine;
@@ -72127,7 +82227,7 @@ async function afterReady(engine, machine, progress, gates, renew, live = []) {
   const { reporter } = engine;
   const clock = engine.clock ?? systemClock;
   const cleanup = blueGreenCleanup(engine, progress);
-  const services = { preview: progress.preview, active: progress.service, stable: progress.service, canary: progress.preview };
+  const services = sidesOf(progress);
   if (!progress.switched) {
     await pointService(engine, progress.service, progress.next.selector, progress.previous?.selector);
     progress.switched = true;
@@ -72195,8 +82295,12 @@ async function runSteps(engine, machine, progress, deps, renew) {
   const clock = engine.clock ?? systemClock;
   const ns = target.namespace;
   const cleanup = canaryCleanup(engine, progress, deps.router);
-  const fail = (reason) => ({ status: "failed", reason, object: `Deployment/${progress.canary}`, cleanup });
-  const services = { stable: progress.service, active: progress.service, canary: `${progress.service}-canary`, preview: `${progress.service}-canary` };
+  const fail = (reason2) => ({ status: "failed", reason: reason2, object: `Deployment/${progress.canary}`, cleanup });
+  const services = {
+    services: { stable: progress.service, active: progress.service, canary: `${progress.service}-canary`, preview: `${progress.service}-canary` },
+    workloads: { stable: progress.stable, active: progress.stable, canary: progress.canary, preview: progress.canary },
+    version: versionOf(progress.objects.find((o) => o.kind === "Deployment" && o.metadata.name === progress.stable))
+  };
   const stableNow = async () => {
     const s = await client.get({ apiVersion: "apps/v1", kind: "Deployment", metadata: { name: progress.stable, namespace: ns } });
     if (!s) throw new Error(`the stable Deployment ${progress.stable} is gone`);
@@ -72243,8 +82347,15 @@ async function runSteps(engine, machine, progress, deps, renew) {
         if (failed !== void 0) return fail(`background analysis failed: ${failed}`);
         progress.pausedUntil = void 0;
       } else {
-        const verdict = await deps.gates.run(step.analysis, services);
+        reporter.info(`${label}: analysis by ${step.analysis.map((g) => g.name ?? g.check.kind).join(", ")} at ${progress.weight} %`);
+        const stop = new AbortController();
+        const backgroundFailed = background?.failed.then((reason2) => {
+          stop.abort();
+          return reason2;
+        });
+        const verdict = await deps.gates.run(step.analysis, services, stop.signal);
         progress.verdicts = [...progress.verdicts, ...verdict.verdicts].slice(-20);
+        if (stop.signal.aborted) return fail(`background analysis failed: ${await backgroundFailed}`);
         if (!verdict.passed) return fail(`${label} analysis failed: ${verdict.reason ?? "a gate failed"}`);
       }
       await machine.save();
@@ -72345,6 +82456,556 @@ async function control(engine, action, deps, options = {}) {
   }
 }
 
+// src/checks/test-run.ts
+var OUTPUT_TAIL_BYTES = 64 * 1024;
+var LINE_EXCERPT = 120;
+async function targetEnv(ctx, urlOf) {
+  const env = { GANTRY_NAMESPACE: ctx.namespace };
+  if (ctx.version !== void 0) env.GANTRY_VERSION = ctx.version;
+  const read = /* @__PURE__ */ new Map();
+  for (const [role, name] of Object.entries(ctx.services)) {
+    if (!read.has(name)) read.set(name, ctx.client.get(serviceRef(ctx.namespace, name)));
+    const svc = await read.get(name);
+    const prefix = `GANTRY_${role.toUpperCase()}`;
+    env[`${prefix}_SERVICE`] = name;
+    const url = svc === void 0 ? void 0 : urlOf(svc);
+    if (url !== void 0) env[`${prefix}_URL`] = url;
+  }
+  return env;
+}
+function firstPort(svc) {
+  return svc.spec?.ports?.[0]?.port;
+}
+function showDuration(ms2) {
+  if (ms2 < 1e3) return `${ms2}ms`;
+  if (ms2 % 1e3 !== 0) return `${Number((ms2 / 1e3).toFixed(1))}s`;
+  const s = ms2 / 1e3;
+  const [h, m, sec] = [Math.floor(s / 3600), Math.floor(s % 3600 / 60), s % 60];
+  return `${h > 0 ? `${h}h` : ""}${m > 0 ? `${m}m` : ""}${sec > 0 ? `${sec}s` : ""}`;
+}
+function tailOf(text, limit = OUTPUT_TAIL_BYTES, droppedBefore = 0) {
+  const whole = text.replace(/\s+$/, "");
+  let tail2 = whole;
+  if (Buffer.byteLength(whole) > limit) {
+    tail2 = Buffer.from(whole).subarray(-limit).toString("utf8");
+    const nl = tail2.indexOf("\n");
+    if (nl >= 0) tail2 = tail2.slice(nl + 1);
+  }
+  const dropped = droppedBefore + Buffer.byteLength(whole) - Buffer.byteLength(tail2);
+  return dropped > 0 ? `[\u2026 ${dropped} bytes before this left out \u2026]
+${tail2}` : tail2;
+}
+function lastLine(text) {
+  const line = text.split(/\r?\n/).map((l) => l.trim()).filter((l) => l !== "").at(-1);
+  if (line === void 0) return void 0;
+  return JSON.stringify(line.length > LINE_EXCERPT ? `${line.slice(0, LINE_EXCERPT - 1)}\u2026` : line);
+}
+var OutputTail = class {
+  constructor(limit = OUTPUT_TAIL_BYTES) {
+    this.limit = limit;
+  }
+  limit;
+  lines = [];
+  bytes = 0;
+  dropped = 0;
+  add = (line) => {
+    this.lines.push(line);
+    this.bytes += Buffer.byteLength(line) + 1;
+    while (this.bytes > this.limit && this.lines.length > 1) {
+      const size = Buffer.byteLength(this.lines.shift()) + 1;
+      this.bytes -= size;
+      this.dropped += size;
+    }
+  };
+  get empty() {
+    return this.lines.length === 0;
+  }
+  text() {
+    return tailOf(this.lines.join("\n"), this.limit, this.dropped);
+  }
+};
+
+// src/checks/command.ts
+var NAME_EXCERPT = 40;
+function commandGateName(spec) {
+  const line = spec.run.trim().split("\n")[0].trim();
+  return `command ${line.length > NAME_EXCERPT ? `${line.slice(0, NAME_EXCERPT - 1).trimEnd()}\u2026` : line}`;
+}
+function clusterIpUrl(svc) {
+  const ip = svc.spec?.clusterIP;
+  const port = firstPort(svc);
+  if (typeof ip !== "string" || ip === "" || ip === "None" || port === void 0) return void 0;
+  return `http://${ip.includes(":") ? `[${ip}]` : ip}:${port}`;
+}
+var BASH_ARGS = ["--noprofile", "--norc", "-eo", "pipefail", "-c"];
+var CommandGate = class {
+  constructor(spec, name = commandGateName(spec)) {
+    this.spec = spec;
+    this.name = name;
+  }
+  spec;
+  name;
+  /** `exit code == 0 within 10m`. */
+  get condition() {
+    return `exit code == 0 within ${showDuration(this.spec.timeoutMs)}`;
+  }
+  async measure(ctx) {
+    const clock = ctx.clock ?? systemClock;
+    const verdict = (status, message3, extra = {}) => ({
+      gate: this.name,
+      status,
+      condition: this.condition,
+      message: message3,
+      at: clock.now(),
+      ...extra.value === void 0 ? {} : { value: String(extra.value) },
+      ...extra.detail ? { detail: extra.detail } : {}
+    });
+    let env;
+    try {
+      env = { ...await targetEnv(ctx, clusterIpUrl), ...this.spec.env };
+    } catch (err) {
+      return verdict("error", `could not read the Services to test from the API server: ${err instanceof Error ? err.message : String(err)}`);
+    }
+    const output = new OutputTail();
+    const runner = ctx.runner ?? new ExecRunner();
+    let result;
+    try {
+      result = await runner.run("bash", [...BASH_ARGS, this.spec.run], {
+        cwd: ctx.workspace ?? process.cwd(),
+        env,
+        onLine: output.add,
+        timeoutMs: this.spec.timeoutMs,
+        signal: ctx.signal,
+        keepLast: OUTPUT_TAIL_BYTES
+      });
+    } catch (err) {
+      return verdict("error", err instanceof Error ? err.message : String(err));
+    }
+    const text = output.empty ? tailOf([result.stdout, result.stderr].filter((s) => s !== "").join("\n")) : output.text();
+    const last = lastLine(text);
+    const detail = text === "" ? void 0 : text;
+    if (result.stopped === "aborted") return verdict("error", "stopped before the command finished", { detail });
+    if (result.stopped === "timeout") {
+      return verdict("fail", `did not finish within ${showDuration(this.spec.timeoutMs)}${last ? `; last line ${last}` : ""}`, { detail });
+    }
+    if (result.exitCode === 0) return verdict("pass", "exit code 0", { value: 0 });
+    return verdict("fail", `exit code ${result.exitCode}: ${last ?? "no output"}`, { value: result.exitCode, detail });
+  }
+};
+
+// src/checks/http.ts
+import { performance as performance2 } from "node:perf_hooks";
+import { isDeepStrictEqual } from "node:util";
+
+// src/config/source.ts
+function parseDuration(text) {
+  const t = text.trim();
+  if (/^\d+$/.test(t)) return Number(t) * 1e3;
+  const re = /(\d+(?:\.\d+)?)(ms|h|m|s)/g;
+  let total = 0;
+  let consumed = 0;
+  for (const m of t.matchAll(re)) {
+    if (m.index !== consumed) return void 0;
+    consumed += m[0].length;
+    const n = Number(m[1]);
+    total += m[2] === "h" ? n * 36e5 : m[2] === "m" ? n * 6e4 : m[2] === "s" ? n * 1e3 : n;
+  }
+  return consumed === t.length && consumed > 0 ? Math.round(total) : void 0;
+}
+
+// src/checks/spec/fields.ts
+var GateSpecError = class extends GantryError {
+  constructor(path2, detail, hint) {
+    super(`${path2}: ${detail}`, { title: "Invalid gate", hint });
+    this.path = path2;
+    this.detail = detail;
+    this.name = "GateSpecError";
+  }
+  path;
+  detail;
+};
+var isMapping3 = (v) => v !== null && typeof v === "object" && !Array.isArray(v);
+var Fields = class {
+  constructor(value, path2, errors) {
+    this.value = value;
+    this.path = path2;
+    this.errors = errors;
+  }
+  value;
+  path;
+  errors;
+  at(key2) {
+    return `${this.path}.${key2}`;
+  }
+  problem(key2, detail, hint) {
+    this.errors.push(new GateSpecError(key2 === void 0 ? this.path : this.at(key2), detail, hint));
+  }
+  has(key2) {
+    return Object.hasOwn(this.value, key2);
+  }
+  /** Reports every key not in `known` (a typo must not silently become a default); returns how many. */
+  onlyKnown(known, what) {
+    const unknown = Object.keys(this.value).filter((key2) => !known.includes(key2));
+    for (const key2 of unknown) this.problem(key2, `is not ${what} field; expected one of ${known.join(", ")}`);
+    return unknown.length;
+  }
+  string(key2) {
+    if (!this.has(key2)) return void 0;
+    const v = this.value[key2];
+    if (typeof v === "string" && v.trim() !== "") return v;
+    this.problem(key2, `must be a non-empty string, got ${show(v)}`);
+    return void 0;
+  }
+  /** A whole number in [min, max]; YAML gives numbers, but a quoted "3" is read as 3 too. */
+  wholeNumber(key2, fallback, min, max = Number.MAX_SAFE_INTEGER) {
+    if (!this.has(key2)) return fallback;
+    const n = toWholeNumber(this.value[key2]);
+    if (n === void 0 || n < min || n > max) {
+      this.problem(key2, `must be a whole number${max === Number.MAX_SAFE_INTEGER ? ` of at least ${min}` : ` from ${min} to ${max}`}, got ${show(this.value[key2])}`);
+      return fallback;
+    }
+    return n;
+  }
+  /** A duration such as 500ms, 2s or 1m; a bare number means seconds, as in pause durations. */
+  duration(key2, fallbackMs, minMs) {
+    if (!this.has(key2)) return fallbackMs;
+    const v = this.value[key2];
+    const ms2 = typeof v === "number" ? v >= 0 ? Math.round(v * 1e3) : void 0 : typeof v === "string" ? parseDuration(v) : void 0;
+    if (ms2 === void 0) {
+      this.problem(key2, `must be a duration like 500ms, 2s or 1m, got ${show(v)}`);
+      return fallbackMs;
+    }
+    if (ms2 < minMs) {
+      this.problem(key2, `must be at least ${minMs}ms, got ${show(v)}`);
+      return fallbackMs;
+    }
+    return ms2;
+  }
+};
+function toWholeNumber(v) {
+  if (typeof v === "number") return Number.isInteger(v) ? v : void 0;
+  if (typeof v === "string" && /^\s*\d+\s*$/.test(v)) return Number(v);
+  return void 0;
+}
+function show(v) {
+  return v === void 0 ? "nothing" : JSON.stringify(v) ?? String(v);
+}
+
+// src/checks/spec/http.ts
+var SERVICE_PLACEHOLDERS = ["preview", "canary", "active", "stable"];
+var HTTP_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"];
+var HTTP_DEFAULTS = { method: "GET", timeoutMs: 1e4, retries: 0, backoffMs: 1e3 };
+var MAX_RETRIES = 10;
+var MAX_BACKOFF_MS = 3e4;
+var HTTP_FIELDS = [
+  "service",
+  "port",
+  "path",
+  "url",
+  "method",
+  "headers",
+  "body",
+  "expect-status",
+  "body-contains",
+  "body-matches",
+  "json",
+  "max-latency",
+  "timeout",
+  "retries",
+  "backoff"
+];
+var JSON_CHECK_FIELDS = ["path", "equals", "matches", "exists"];
+var JSON_TESTS = ["equals", "matches", "exists"];
+var SERVICE_NAME = /^[a-z]([-a-z0-9]*[a-z0-9])?$/;
+var PORT_NAME = /^(?=.*[a-z])[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+var HEADER_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+var CLIENT_HEADERS = /* @__PURE__ */ new Set(["host", "content-length", "transfer-encoding", "connection"]);
+function parseHttp(f) {
+  f.onlyKnown(HTTP_FIELDS, "an http");
+  const target = httpTarget(f);
+  const method = httpMethod(f);
+  const headers2 = httpHeaders(f, target !== void 0 && "service" in target);
+  const body = httpBody(f, method);
+  const expectStatus = f.has("expect-status") ? statusRanges(f) : [{ from: 200, to: 299 }];
+  const bodyContains = f.string("body-contains");
+  const bodyMatches = f.string("body-matches");
+  if (bodyMatches !== void 0) regex(f, "body-matches", bodyMatches);
+  const json2 = f.has("json") ? jsonChecks(f) : [];
+  if (method === "HEAD") {
+    for (const key2 of ["body-contains", "body-matches", "json"]) if (f.has(key2)) f.problem(key2, "cannot hold for a HEAD request: its answer has no body; use GET");
+  }
+  const maxLatencyMs = f.has("max-latency") ? f.duration("max-latency", 0, 1) : void 0;
+  const timeoutMs = f.duration("timeout", HTTP_DEFAULTS.timeoutMs, 10);
+  if (maxLatencyMs !== void 0 && maxLatencyMs >= timeoutMs) {
+    f.problem("max-latency", `must be shorter than timeout (${timeoutMs} ms), got ${show(f.value["max-latency"])}`, "raise timeout, or lower max-latency");
+  }
+  const retries = f.wholeNumber("retries", HTTP_DEFAULTS.retries, 0, MAX_RETRIES);
+  const backoffMs = f.duration("backoff", HTTP_DEFAULTS.backoffMs, 0);
+  if (target === void 0 || method === void 0 || headers2 === void 0 || expectStatus === void 0 || json2 === void 0) return void 0;
+  const spec = { kind: "http", target, method, headers: headers2, expectStatus, json: json2, timeoutMs, retries, backoffMs };
+  if (body !== void 0) spec.body = body;
+  if (bodyContains !== void 0) spec.bodyContains = bodyContains;
+  if (bodyMatches !== void 0) spec.bodyMatches = bodyMatches;
+  if (maxLatencyMs !== void 0) spec.maxLatencyMs = maxLatencyMs;
+  return spec;
+}
+function httpTarget(f) {
+  if (f.has("url")) {
+    const serviceFields = ["service", "port", "path"].filter((k) => f.has(k));
+    if (serviceFields.length > 0) {
+      f.problem(
+        void 0,
+        `has url and ${serviceFields.join(", ")}; give one target: service and port (through the API server's service proxy) or url (asked from the runner)`,
+        "a url holds its own path"
+      );
+      return void 0;
+    }
+    return httpUrl(f);
+  }
+  if (!f.has("service") && !f.has("port")) {
+    f.problem(
+      void 0,
+      "has no target; give service and port (through the API server's service proxy) or url (asked from the runner)",
+      'e.g. {service: "${preview}", port: 80, path: /healthz} or {url: https://example.com/healthz}'
+    );
+    return void 0;
+  }
+  const service = httpService(f);
+  const port = httpPort(f);
+  const path2 = f.string("path") ?? "/";
+  const pathOk = path2.startsWith("/") && !path2.split(/[?#]/)[0].split("/").some((step) => step === "." || step === "..");
+  if (!path2.startsWith("/")) f.problem("path", `must start with /, got ${show(path2)}`);
+  else if (!pathOk) f.problem("path", `must not have . or .. steps, got ${show(path2)}`);
+  if (service === void 0 || port === void 0 || !pathOk) return void 0;
+  return { service, port, path: path2 };
+}
+function httpUrl(f) {
+  const text = f.string("url");
+  if (text === void 0) return void 0;
+  if (text.includes("${")) {
+    f.problem("url", `cannot use placeholders, got ${show(text)}`, 'placeholders name Services: use service: "${canary}" and port to ask the canary through the API server\'s proxy');
+    return void 0;
+  }
+  let url;
+  try {
+    url = new URL(text.trim());
+  } catch {
+    f.problem("url", `must be an absolute http(s) URL, got ${show(text)}`, "e.g. https://example.com/healthz");
+    return void 0;
+  }
+  if (url.protocol !== "http:" && url.protocol !== "https:") {
+    f.problem("url", `must be an http or https URL, got ${show(text)}`);
+    return void 0;
+  }
+  if (url.username !== "" || url.password !== "") {
+    f.problem("url", "must not hold credentials (user:password@)", "send them in headers, e.g. Authorization, whose values are never shown");
+    return void 0;
+  }
+  return { url: url.href };
+}
+function httpService(f) {
+  if (!f.has("service")) {
+    f.problem("service", "is required: the Service to ask, by name or as ${preview}, ${canary}, ${active} or ${stable}");
+    return void 0;
+  }
+  const service = f.string("service");
+  if (service === void 0) return void 0;
+  const unknown = [...service.matchAll(/\$\{([^}]*)\}/g)].map((m) => m[1]).filter((p) => !SERVICE_PLACEHOLDERS.includes(p));
+  if (unknown.length > 0) {
+    f.problem("service", `uses \${${unknown[0]}}; the placeholders are ${SERVICE_PLACEHOLDERS.map((p) => `\${${p}}`).join(", ")}`);
+    return void 0;
+  }
+  if (!SERVICE_NAME.test(service.replace(/\$\{[a-z]+\}/g, "x"))) {
+    f.problem("service", `must be a Service name (lowercase letters, digits and -) or a placeholder such as \${preview}, got ${show(service)}`);
+    return void 0;
+  }
+  return service;
+}
+function httpPort(f) {
+  const v = f.value.port;
+  const n = toWholeNumber(v);
+  if (n !== void 0 && n >= 1 && n <= 65535) return n;
+  if (typeof v === "string" && v.length <= 15 && PORT_NAME.test(v)) return v;
+  f.problem("port", `must be a port number or name, got ${show(v)}`, "the Service port (e.g. 80) or its name (e.g. http), not the container port");
+  return void 0;
+}
+function httpMethod(f) {
+  const text = f.string("method");
+  if (text === void 0) return f.has("method") ? void 0 : HTTP_DEFAULTS.method;
+  const method = HTTP_METHODS.find((m) => m === text.trim().toUpperCase());
+  if (method === void 0) f.problem("method", `must be one of ${HTTP_METHODS.join(", ")}, got ${show(text)}`);
+  return method;
+}
+function httpHeaders(f, throughProxy) {
+  if (!f.has("headers")) return {};
+  const v = f.value.headers;
+  if (!isMapping3(v)) {
+    f.problem("headers", `must be a mapping of header names to values, got ${Array.isArray(v) ? "a list" : typeof v}`, "e.g. headers: {Accept: application/json}");
+    return void 0;
+  }
+  const headers2 = {};
+  const seen = /* @__PURE__ */ new Map();
+  let ok = true;
+  for (const [name, value] of Object.entries(v)) {
+    const at = `headers.${name}`;
+    const lower = name.toLowerCase();
+    const problem = (detail, hint) => {
+      f.problem(at, detail, hint);
+      ok = false;
+    };
+    if (!HEADER_NAME.test(name)) problem("is not a valid header name (letters, digits and !#$%&'*+-.^_`|~)");
+    else if (seen.has(lower)) problem(`is the same header as ${seen.get(lower)}; header names ignore case`);
+    else if (CLIENT_HEADERS.has(lower)) problem("is written by the HTTP client itself; remove it");
+    else if (throughProxy && (lower === "authorization" || lower.startsWith("impersonate-"))) {
+      problem(
+        "is read by the API server for its own credentials and not passed on to the pods",
+        "ask the endpoint with url: from the runner to send it, or use another header the app reads"
+      );
+    } else if (typeof value !== "string") problem(`must be a string, got ${value === null ? "nothing" : typeof value}`, "quote it: values such as 1 or true are read as numbers and booleans");
+    else if (/[\r\n\0]/.test(value)) problem("must be one line (no line breaks)");
+    if (typeof value === "string") headers2[name] = value;
+    seen.set(lower, name);
+  }
+  return ok ? headers2 : void 0;
+}
+function httpBody(f, method) {
+  if (!f.has("body")) return void 0;
+  const v = f.value.body;
+  if (isMapping3(v) || Array.isArray(v)) {
+    f.problem("body", "must be a string", `write a JSON body as a string, e.g. body: '{"dryRun": true}', and set headers: {Content-Type: application/json}`);
+    return void 0;
+  }
+  const body = f.string("body");
+  if (body !== void 0 && (method === "GET" || method === "HEAD")) {
+    f.problem("body", `cannot be sent with ${method}`, "set method: POST (or PUT, PATCH, DELETE)");
+    return void 0;
+  }
+  return body;
+}
+function regex(f, key2, pattern) {
+  try {
+    new RegExp(pattern);
+    return true;
+  } catch (err) {
+    f.problem(key2, `is not a valid regular expression: ${err.message}`);
+    return false;
+  }
+}
+function jsonChecks(f) {
+  const v = f.value.json;
+  if (!Array.isArray(v) || v.length === 0) {
+    f.problem("json", `must be a non-empty list of checks, got ${show(v)}`, "e.g. json: [{path: $.status, equals: ok}]");
+    return void 0;
+  }
+  const checks = [];
+  v.forEach((item, i) => {
+    if (!isMapping3(item)) {
+      f.problem(`json[${i}]`, `must be a mapping such as {path: $.status, equals: ok}, got ${show(item)}`);
+      return;
+    }
+    const check3 = jsonCheck(new Fields(item, f.at(`json[${i}]`), f.errors));
+    if (check3) checks.push(check3);
+  });
+  return checks.length === v.length ? checks : void 0;
+}
+function jsonCheck(f) {
+  const unknown = f.onlyKnown(JSON_CHECK_FIELDS, "a json check");
+  const path2 = jsonPath(f);
+  const tests = JSON_TESTS.filter((k) => f.has(k));
+  if (tests.length > 1) f.problem(void 0, `has ${tests.join(" and ")}; give exactly one test`);
+  else if (tests.length === 0 && unknown === 0) f.problem(void 0, "has no test; give one of equals, matches, exists");
+  if (tests.length !== 1) return void 0;
+  const test = jsonTest(f, tests[0]);
+  return path2 !== void 0 && test !== void 0 && unknown === 0 ? { path: path2, ...test } : void 0;
+}
+function jsonPath(f) {
+  if (!f.has("path")) {
+    f.problem("path", "is required: a JSONPath such as $.status");
+    return void 0;
+  }
+  const path2 = f.string("path");
+  if (path2 === void 0) return void 0;
+  const problem = jsonPathProblem(path2);
+  if (problem === void 0) return path2;
+  f.problem("path", problem, 'e.g. $.status, $.items.length, $.checks[?(@.name == "db")].ok');
+  return void 0;
+}
+function jsonTest(f, test) {
+  if (test === "matches") {
+    const pattern = f.string("matches");
+    return pattern !== void 0 && regex(f, "matches", pattern) ? { matches: pattern } : void 0;
+  }
+  if (test === "exists") {
+    const exists2 = f.value.exists;
+    if (typeof exists2 === "boolean") return { exists: exists2 };
+    f.problem("exists", `must be true or false, got ${show(exists2)}`);
+    return void 0;
+  }
+  const equals = f.value.equals;
+  if (isJsonValue(equals)) return { equals };
+  f.problem("equals", `must be a JSON value (a string, number, boolean, null, list or mapping), got ${show(equals)}`);
+  return void 0;
+}
+function isJsonValue(v) {
+  if (v === null || typeof v === "string" || typeof v === "boolean") return true;
+  if (typeof v === "number") return Number.isFinite(v);
+  if (Array.isArray(v)) return v.every(isJsonValue);
+  return isMapping3(v) && Object.getPrototypeOf(v) === Object.prototype && Object.values(v).every(isJsonValue);
+}
+function jsonPathProblem(path2) {
+  if (!path2.startsWith("$")) return `must start with $ (the document's root), got ${show(path2)}`;
+  const open2 = [];
+  let quote;
+  for (const c of path2) {
+    if (quote !== void 0) {
+      if (c === quote) quote = void 0;
+    } else if (c === '"' || c === "'") quote = c;
+    else if (c === "[" || c === "(") open2.push(c);
+    else if (c === "]" || c === ")") {
+      if (open2.pop() !== (c === "]" ? "[" : "(")) return `has an unmatched ${c}: ${show(path2)}`;
+    }
+  }
+  if (quote !== void 0) return `has an unclosed ${quote}: ${show(path2)}`;
+  if (open2.length > 0) return `has an unclosed ${open2.at(-1)}: ${show(path2)}`;
+  if (/\.$|\[\s*\]/.test(path2) || path2.includes("...")) return `has an empty step: ${show(path2)}`;
+  for (const step of JSONPath.toPathArray(path2)) {
+    if (!step.startsWith("?(") && !step.startsWith("(")) continue;
+    try {
+      JSONPath({ path: `$[${step}]`, json: [{}], eval: "safe", ignoreEvalErrors: true, wrap: true });
+    } catch (err) {
+      return `has an expression that does not compile: ${step}: ${err.message}`;
+    }
+  }
+  return void 0;
+}
+function statusRanges(f) {
+  const v = f.value["expect-status"];
+  const items = Array.isArray(v) ? v : [v];
+  if (items.length === 0) {
+    f.problem("expect-status", "must not be an empty list");
+    return void 0;
+  }
+  const ranges = [];
+  items.forEach((item, i) => {
+    const range = statusRange(item);
+    if (range) ranges.push(range);
+    else f.problem(Array.isArray(v) ? `expect-status[${i}]` : "expect-status", `must be a status code (200), a class (2xx) or a range (200-399), got ${show(item)}`);
+  });
+  return ranges.length === items.length ? ranges : void 0;
+}
+function statusRange(item) {
+  const code = (n2) => n2 >= 100 && n2 <= 599;
+  const n = toWholeNumber(item);
+  if (n !== void 0) return code(n) ? { from: n, to: n } : void 0;
+  if (typeof item !== "string") return void 0;
+  const cls = /^\s*([1-5])xx\s*$/i.exec(item);
+  if (cls) return { from: Number(cls[1]) * 100, to: Number(cls[1]) * 100 + 99 };
+  const range = /^\s*(\d{3})\s*-\s*(\d{3})\s*$/.exec(item);
+  if (!range) return void 0;
+  const [from2, to] = [Number(range[1]), Number(range[2])];
+  return code(from2) && code(to) && from2 <= to ? { from: from2, to } : void 0;
+}
+
 // src/checks/http.ts
 var EXCERPT = 60;
 function resolveService(service, services) {
@@ -72353,8 +83014,11 @@ function resolveService(service, services) {
   return { name: service.replace(/\$\{([a-z]+)\}/g, (_, role) => services[role]) };
 }
 function httpGateName(spec, services = {}) {
-  const resolved = resolveService(spec.service, services);
-  return `http ${"name" in resolved ? resolved.name : spec.service}:${spec.port}${spec.path}`;
+  const method = spec.method === "GET" ? "" : `${spec.method} `;
+  const { target } = spec;
+  if ("url" in target) return `http ${method}${target.url}`;
+  const resolved = resolveService(target.service, services);
+  return `http ${method}${"name" in resolved ? resolved.name : target.service}:${target.port}${target.path}`;
 }
 function showRange(r) {
   if (r.from === r.to) return String(r.from);
@@ -72369,10 +83033,17 @@ function statusClause(status, ranges, ok) {
   const op = exact(ranges) ? ok ? "==" : "!=" : ok ? "in" : "not in";
   return `status ${status} ${op} ${showStatusSet(ranges)}`;
 }
-function excerpt(text) {
+function cut(text, max) {
   const line = text.replace(/\s+/g, " ").trim();
-  return JSON.stringify(line.length > EXCERPT ? `${line.slice(0, EXCERPT - 1)}\u2026` : line);
+  return line.length > max ? `${line.slice(0, max - 1)}\u2026` : line;
 }
+function excerpt(text) {
+  return JSON.stringify(cut(text, EXCERPT));
+}
+var showJson = (v) => cut(JSON.stringify(v) ?? "undefined", EXCERPT);
+var oneLine = (text) => cut(text, 2 * EXCERPT);
+var ms = (n) => `${Math.round(n)} ms`;
+var duration = (n) => n < 1e3 ? ms(n) : `${Number((n / 1e3).toFixed(3))} s`;
 function proxyStatus(body) {
   if (!body.trimStart().startsWith("{")) return void 0;
   try {
@@ -72388,76 +83059,5055 @@ function proxyStatus(body) {
   }
 }
 var UNMEASURED = /* @__PURE__ */ new Set([401, 403, 429]);
+function jsonClause(c, pattern) {
+  if ("equals" in c) return `${c.path} == ${showJson(c.equals)}`;
+  if ("matches" in c) return `${c.path} matches ${pattern}`;
+  return `${c.path} ${c.exists ? "exists" : "does not exist"}`;
+}
+function jsonFailure(c, values, pattern) {
+  const found = values.length === 1 ? showJson(values[0]) : showJson(values);
+  const is = values.length === 1 ? "is" : "selects";
+  if ("exists" in c) {
+    if (c.exists) return values.length > 0 ? void 0 : `${c.path} selects nothing`;
+    return values.length === 0 ? void 0 : `${c.path} exists (${is === "is" ? "" : "selects "}${found})`;
+  }
+  if (values.length === 0) return `${c.path} selects nothing`;
+  if ("equals" in c) return values.every((v) => isDeepStrictEqual(v, c.equals)) ? void 0 : `${c.path} ${is} ${found}, expected ${values.length === 1 ? "" : "each "}${showJson(c.equals)}`;
+  const text = (v) => typeof v === "string" ? v : JSON.stringify(v);
+  return values.every((v) => pattern.test(text(v))) ? void 0 : `${c.path} ${is} ${found}, which does not ${values.length === 1 ? "" : "all "}match ${pattern}`;
+}
 var HttpGate = class {
   constructor(spec, name = httpGateName(spec)) {
     this.spec = spec;
     this.name = name;
     if (spec.bodyMatches !== void 0) this.bodyPattern = new RegExp(spec.bodyMatches);
+    this.jsonPatterns = spec.json.map((c) => "matches" in c ? new RegExp(c.matches) : void 0);
+    const values = Object.values(spec.headers);
+    const words = values.flatMap((v) => v.split(/\s+/)).filter((w) => w.length >= 8);
+    this.secrets = [.../* @__PURE__ */ new Set([...values.filter((v) => v.length >= 4), ...words])].sort((a, b) => b.length - a.length);
   }
   spec;
   name;
   bodyPattern;
-  /** `status == 200 and body contains "ok"`. */
+  jsonPatterns;
+  /** Header values and their longer words, longest first: never shown, whatever echoes them. */
+  secrets;
+  /** `status == 200 and body contains "ok" and $.status == "ok" and latency <= 300 ms`. */
   get condition() {
-    return [`status ${exact(this.spec.expectStatus) ? "==" : "in"} ${showStatusSet(this.spec.expectStatus)}`, ...this.bodyClauses()].join(" and ");
+    const s = this.spec;
+    const latency = s.maxLatencyMs !== void 0 ? [`latency <= ${ms(s.maxLatencyMs)}`] : [];
+    return [`status ${exact(s.expectStatus) ? "==" : "in"} ${showStatusSet(s.expectStatus)}`, ...this.bodyClauses(), ...latency].join(" and ");
   }
   bodyClauses() {
+    const s = this.spec;
     return [
-      ...this.spec.bodyContains !== void 0 ? [`body contains ${JSON.stringify(this.spec.bodyContains)}`] : [],
-      ...this.bodyPattern ? [`body matches ${this.bodyPattern}`] : []
+      ...s.bodyContains !== void 0 ? [`body contains ${JSON.stringify(s.bodyContains)}`] : [],
+      ...this.bodyPattern ? [`body matches ${this.bodyPattern}`] : [],
+      ...s.json.map((c, i) => jsonClause(c, this.jsonPatterns[i]))
     ];
   }
+  /** The tries of one measurement, `backoff` apart and doubling; the verdict is the last try's. */
   async measure(ctx) {
+    const clock = ctx.clock ?? systemClock;
+    let tries = 1;
+    let result = await this.try(ctx);
+    while (result.retry && result.verdict.status !== "pass" && tries <= this.spec.retries && !ctx.signal?.aborted) {
+      await clock.sleep(Math.min(this.spec.backoffMs * 2 ** (tries - 1), MAX_BACKOFF_MS), ctx.signal);
+      if (ctx.signal?.aborted) break;
+      tries++;
+      result = await this.try(ctx);
+    }
+    const { verdict } = result;
+    return tries === 1 ? verdict : { ...verdict, message: `${verdict.message} (after ${tries} tries)` };
+  }
+  async try(ctx) {
     const at = (ctx.clock ?? systemClock).now();
-    const verdict = (status2, message2, value) => ({
+    const verdict = (status, message3, value) => ({
       gate: this.name,
-      status: status2,
+      status,
       condition: this.condition,
-      message: message2,
+      message: this.redact(message3),
       at,
-      ...value === void 0 ? {} : { value: String(value) }
+      ...value === void 0 ? {} : { value }
     });
-    const target = resolveService(this.spec.service, ctx.services);
-    if ("missing" in target) {
-      const named = Object.keys(ctx.services);
-      return verdict("error", `no \${${target.missing}} Service at this point of the rollout (${named.length > 0 ? `there is ${named.map((r) => `\${${r}}`).join(", ")}` : "none is named"})`);
+    const { target } = this.spec;
+    let exchange;
+    let proxied;
+    if ("url" in target) {
+      exchange = await this.fetchUrl(target.url, ctx.signal);
+    } else {
+      const service = resolveService(target.service, ctx.services);
+      if ("missing" in service) {
+        const named = Object.keys(ctx.services);
+        const there = named.length > 0 ? `there is ${named.map((r) => `\${${r}}`).join(", ")}` : "none is named";
+        return { verdict: verdict("error", `no \${${service.missing}} Service at this point of the rollout (${there})`), retry: false };
+      }
+      proxied = `${service.name}:${target.port}`;
+      exchange = await this.askProxy(ctx.client, ctx.namespace, service.name, target.port, target.path, ctx.signal);
     }
-    let answer;
+    if ("noAnswer" in exchange) return { verdict: verdict("error", exchange.noAnswer), retry: true };
+    const judged = this.judge(exchange.answer, exchange.latencyMs, proxied);
+    return { verdict: verdict(judged.status, judged.message, judged.value), retry: true };
+  }
+  /** The headers sent: the user's, beside a User-Agent that names Gantry and a Content-Type for a body, unless given. */
+  requestHeaders() {
+    const given = new Set(Object.keys(this.spec.headers).map((k) => k.toLowerCase()));
+    return {
+      ...given.has("user-agent") ? {} : { "User-Agent": "gantry-http-gate" },
+      ...this.spec.body !== void 0 && !given.has("content-type") ? { "Content-Type": "text/plain; charset=utf-8" } : {},
+      ...this.spec.headers
+    };
+  }
+  async askProxy(client, namespace, service, port, path2, signal3) {
+    const { method, body, timeoutMs } = this.spec;
+    const started = performance2.now();
     try {
-      answer = await ctx.client.proxyGet(ctx.namespace, target.name, this.spec.port, this.spec.path);
+      const answer = await client.proxyRequest({ namespace, service, port, path: path2, method, headers: this.requestHeaders(), body, timeoutMs, signal: signal3 });
+      return { answer, latencyMs: performance2.now() - started };
     } catch (err) {
-      return verdict("error", `no answer from the API server: ${oneLine(err instanceof Error ? err.message : String(err))}`);
+      if (isTimeout(err)) return { noAnswer: `no answer through the API server within ${duration(timeoutMs)} (timeout)` };
+      return { noAnswer: `no answer from the API server: ${oneLine(reason(err))}` };
     }
+  }
+  /**
+   * Redirects are not followed, as through the proxy: the gate judges what this URL answers.
+   * The timeout covers the whole answer, body included.
+   */
+  async fetchUrl(url, stop) {
+    const { method, body, timeoutMs } = this.spec;
+    const timeout = AbortSignal.timeout(timeoutMs);
+    const signal3 = stop ? AbortSignal.any([stop, timeout]) : timeout;
+    const started = performance2.now();
+    try {
+      const res = await fetch(url, { method, headers: this.requestHeaders(), body, redirect: "manual", signal: signal3 });
+      const text = await res.text();
+      return { answer: { status: res.status, body: text, headers: Object.fromEntries(res.headers) }, latencyMs: performance2.now() - started };
+    } catch (err) {
+      if (timeout.aborted && isTimeout(err)) return { noAnswer: `no answer from ${url} within ${duration(timeoutMs)} (timeout)` };
+      return { noAnswer: `no answer from ${url}: ${oneLine(reason(err))}` };
+    }
+  }
+  /** An answer held to the check: status, then body, JSON and latency; the first that falls short says why. */
+  judge(answer, latencyMs, proxied) {
     const { status, body } = answer;
-    const proxy = status >= 400 ? proxyStatus(body) : void 0;
+    const s = this.spec;
+    const code = String(status);
+    const proxy = proxied !== void 0 && status >= 400 ? proxyStatus(body) : void 0;
     if (proxy) {
       const said = `${proxy.reason ?? `HTTP ${status}`}: ${oneLine(proxy.message)}`;
-      if (UNMEASURED.has(status)) return verdict("error", `the API server refused the proxy request (${said})`, status);
-      return verdict("fail", `proxy to ${target.name}:${this.spec.port}: ${oneLine(proxy.message)}`, status);
+      if (UNMEASURED.has(status)) return { status: "error", message: `the API server refused the proxy request (${said})`, value: code };
+      return { status: "fail", message: `proxy to ${proxied}: ${oneLine(proxy.message)}`, value: code };
     }
-    const statusOk = this.spec.expectStatus.some((r) => status >= r.from && status <= r.to);
-    const statusText = statusClause(status, this.spec.expectStatus, statusOk);
-    if (!statusOk) return verdict("fail", `${statusText} (body ${excerpt(body)})`, status);
-    if (this.spec.bodyContains !== void 0 && !body.includes(this.spec.bodyContains)) {
-      return verdict("fail", `${statusText}, but body lacks ${JSON.stringify(this.spec.bodyContains)} (got ${excerpt(body)})`, status);
+    const shown = () => excerpt(this.redact(body));
+    const statusOk = s.expectStatus.some((r) => status >= r.from && status <= r.to);
+    const statusText = statusClause(status, s.expectStatus, statusOk);
+    if (!statusOk) {
+      const location = status >= 300 && status < 400 ? answer.headers?.location : void 0;
+      const extra = location !== void 0 ? `redirect to ${cut(location, EXCERPT)}, not followed` : `body ${shown()}`;
+      return { status: "fail", message: `${statusText} (${extra})`, value: code };
     }
-    if (this.bodyPattern && !this.bodyPattern.test(body)) {
-      return verdict("fail", `${statusText}, but body does not match ${this.bodyPattern} (got ${excerpt(body)})`, status);
+    const fail = (why) => ({ status: "fail", message: `${statusText}, but ${why}`, value: code });
+    if (s.bodyContains !== void 0 && !body.includes(s.bodyContains)) return fail(`body lacks ${JSON.stringify(s.bodyContains)} (got ${shown()})`);
+    if (this.bodyPattern && !this.bodyPattern.test(body)) return fail(`body does not match ${this.bodyPattern} (got ${shown()})`);
+    if (s.json.length > 0) {
+      let doc;
+      try {
+        doc = JSON.parse(body);
+      } catch {
+        return fail(`body is not JSON (got ${shown()})`);
+      }
+      for (const [i, c] of s.json.entries()) {
+        const values = JSONPath({ path: c.path, json: doc, eval: "safe", ignoreEvalErrors: true, wrap: true }) ?? [];
+        const why = jsonFailure(c, values, this.jsonPatterns[i]);
+        if (why !== void 0) return fail(why);
+      }
     }
-    return verdict("pass", [statusText, ...this.bodyClauses()].join(", "), status);
+    if (s.maxLatencyMs !== void 0 && latencyMs > s.maxLatencyMs) {
+      return { status: "fail", message: `${statusText}, but latency ${ms(latencyMs)} > ${ms(s.maxLatencyMs)}`, value: ms(latencyMs) };
+    }
+    const latency = s.maxLatencyMs !== void 0 ? [`latency ${ms(latencyMs)} <= ${ms(s.maxLatencyMs)}`] : [];
+    return { status: "pass", message: [statusText, ...this.bodyClauses(), ...latency].join(", "), value: code };
+  }
+  /** Text with every header value hidden: bodies and errors may echo what was sent. */
+  redact(text) {
+    let out = text;
+    for (const secret of this.secrets) out = out.split(secret).join("***");
+    return out;
   }
 };
-function oneLine(text) {
+function isTimeout(err) {
+  return err instanceof Error && err.name === "TimeoutError";
+}
+function reason(err) {
+  if (!(err instanceof Error)) return String(err);
+  const cause = err.cause;
+  if (cause instanceof Error) {
+    const code = cause.code;
+    return typeof code === "string" && !cause.message.includes(code) ? `${cause.message} (${code})` : cause.message;
+  }
+  return err.message;
+}
+
+// src/checks/job.ts
+import { randomInt } from "node:crypto";
+var GATE_JOB_LABEL = "gantry.dev/gate-job";
+var GATE_ANNOTATION = "gantry.dev/gate";
+var CONTAINER = "test";
+var JOB_TTL_SECONDS = 600;
+var CONTROLLER_GRACE_MS = 6e4;
+var HEARTBEAT_MS = 3e4;
+var LOG_LINES = 200;
+var PULL_FAILURES = /* @__PURE__ */ new Set(["ErrImagePull", "ImagePullBackOff", "InvalidImageName", "ErrImageNeverPull"]);
+function jobGateName(spec) {
+  return `job ${spec.image}`;
+}
+function jobNameFor(gate, suffix = randomSuffix()) {
+  const base = gate.toLowerCase().replace(/[^a-z0-9]+/g, "-").replace(/^-+/, "").slice(0, 63 - suffix.length - 1).replace(/-+$/, "");
+  return `${base || "gate"}-${suffix}`;
+}
+function randomSuffix() {
+  const alphabet = "bcdfghjklmnpqrstvwxz2456789";
+  return Array.from({ length: 5 }, () => alphabet[randomInt(alphabet.length)]).join("");
+}
+function inClusterUrl(namespace) {
+  return (svc) => {
+    const port = firstPort(svc);
+    return port === void 0 ? void 0 : `http://${svc.metadata.name}.${namespace}.svc:${port}`;
+  };
+}
+var JobGate = class {
+  constructor(spec, name = jobGateName(spec)) {
+    this.spec = spec;
+    this.name = name;
+  }
+  spec;
+  name;
+  /** `exit code == 0 within 5m`. */
+  get condition() {
+    return `exit code == 0 within ${showDuration(this.spec.timeoutMs)}`;
+  }
+  async measure(ctx) {
+    const clock = ctx.clock ?? systemClock;
+    const verdict = (status, message3, extra = {}) => ({
+      gate: this.name,
+      status,
+      condition: this.condition,
+      message: message3,
+      at: clock.now(),
+      ...extra.value === void 0 ? {} : { value: String(extra.value) },
+      ...extra.detail ? { detail: extra.detail } : {}
+    });
+    let env;
+    try {
+      env = await targetEnv(ctx, inClusterUrl(ctx.namespace));
+      if (this.spec.serviceAccount !== void 0 && !await ctx.client.get({ apiVersion: "v1", kind: "ServiceAccount", metadata: { name: this.spec.serviceAccount, namespace: ctx.namespace } })) {
+        return verdict("error", `no ServiceAccount "${this.spec.serviceAccount}" in namespace ${ctx.namespace} to run the Job as`);
+      }
+    } catch (err) {
+      return verdict("error", `could not read the Services to test (or the ServiceAccount) from the API server: ${message(err)}`);
+    }
+    if (ctx.signal?.aborted) return verdict("error", "stopped before the Job was created");
+    const job = this.manifest(jobNameFor(this.name), ctx.namespace, env);
+    const ref = { apiVersion: "batch/v1", kind: "Job", metadata: { name: job.metadata.name, namespace: ctx.namespace } };
+    let refused;
+    try {
+      const created = await ctx.client.create([job]);
+      if (!created.ok) refused = `the API server refused the Job: ${describeProblems(created.problems)}`;
+    } catch (err) {
+      refused = `could not create the Job: ${message(err)}`;
+    }
+    if (refused !== void 0) {
+      await ctx.client.delete([ref]).catch(() => void 0);
+      return verdict("error", refused);
+    }
+    ctx.log?.(`gate ${this.name}: Job ${job.metadata.name} started (${this.spec.image}, up to ${showDuration(this.spec.timeoutMs)})`);
+    try {
+      const outcome = await this.wait(ctx, job.metadata.name, clock);
+      return await this.judge(outcome, ctx, job.metadata.name, verdict);
+    } finally {
+      await ctx.client.delete([ref]).catch(() => void 0);
+    }
+  }
+  manifest(name, namespace, gantryEnv) {
+    const labels = { "app.kubernetes.io/managed-by": "gantry", [GATE_JOB_LABEL]: name };
+    const env = [...Object.entries(gantryEnv), ...Object.entries(this.spec.env)].map(([k, v]) => ({ name: k, value: v }));
+    const container = { name: CONTAINER, image: this.spec.image, env };
+    if (this.spec.command) container.command = this.spec.command;
+    if (this.spec.args) container.args = this.spec.args;
+    const podSpec = { restartPolicy: "Never", containers: [container] };
+    if (this.spec.serviceAccount !== void 0) podSpec.serviceAccountName = this.spec.serviceAccount;
+    return {
+      apiVersion: "batch/v1",
+      kind: "Job",
+      metadata: { name, namespace, labels, annotations: { [GATE_ANNOTATION]: this.name } },
+      spec: {
+        // One try: a test that fails is the verdict, not something to retry until it passes.
+        backoffLimit: 0,
+        activeDeadlineSeconds: Math.ceil(this.spec.timeoutMs / 1e3),
+        ttlSecondsAfterFinished: JOB_TTL_SECONDS,
+        template: { metadata: { labels }, spec: podSpec }
+      }
+    };
+  }
+  /** Watches the Job and its pod until one says how it ended, the deadline passes, or the run is stopped. */
+  async wait(ctx, name, clock) {
+    const selector = `${GATE_JOB_LABEL}=${name}`;
+    const informer = new Informer(ctx.client, [
+      { apiVersion: "batch/v1", kind: "Job", namespace: ctx.namespace, labelSelector: selector },
+      { apiVersion: "v1", kind: "Pod", namespace: ctx.namespace, labelSelector: selector }
+    ], { onNotice: (line) => ctx.log?.(`gate ${this.name}: ${line}`) });
+    let onAbort = () => void 0;
+    const stopped = new Promise((resolve) => {
+      onAbort = resolve;
+      if (ctx.signal?.aborted) resolve();
+    });
+    ctx.signal?.addEventListener("abort", onAbort, { once: true });
+    try {
+      await informer.start();
+      const started = clock.now();
+      const deadline = started + this.spec.timeoutMs + CONTROLLER_GRACE_MS;
+      let phase;
+      let heartbeat = started + HEARTBEAT_MS;
+      for (; ; ) {
+        const changes = informer.changes;
+        const items = informer.items().filter((o) => o.metadata.labels?.[GATE_JOB_LABEL] === name);
+        const outcome = assess2(items);
+        if (outcome) return outcome;
+        if (ctx.signal?.aborted) return { end: "stopped" };
+        const now = clock.now();
+        if (now >= deadline) return { end: "deadline" };
+        const pod = newestPod(items);
+        if (pod?.status?.phase !== void 0 && pod.status.phase !== phase) {
+          phase = pod.status.phase;
+          ctx.log?.(`gate ${this.name}: pod ${pod.metadata.name} ${phase}`);
+        }
+        if (now >= heartbeat) {
+          heartbeat = now + HEARTBEAT_MS;
+          const left = Math.max(0, Math.ceil((started + this.spec.timeoutMs - now) / 1e3)) * 1e3;
+          ctx.log?.(`gate ${this.name}: Job ${name} still running, ${showDuration(left)} left`);
+        }
+        if (informer.changes === changes) await sleepUnless(clock, Math.min(1e3, deadline - now), Promise.race([informer.changed(), stopped]));
+      }
+    } finally {
+      informer.stop();
+      ctx.signal?.removeEventListener("abort", onAbort);
+    }
+  }
+  async judge(outcome, ctx, name, verdict) {
+    switch (outcome.end) {
+      case "complete":
+        return verdict("pass", `Job ${name} completed (exit code 0)`, { value: 0 });
+      case "pull":
+        return verdict("inconclusive", `the image could not be pulled (${outcome.reason}: ${oneLine2(outcome.message)}); nothing was tested`, { detail: outcome.message });
+      case "gone":
+        return verdict("error", `Job ${name} was deleted before it finished`);
+      case "stopped":
+        return verdict("error", "stopped before the Job finished");
+      case "deadline": {
+        const log = await this.log(ctx, name);
+        return verdict("fail", `did not finish within ${showDuration(this.spec.timeoutMs)}${log.last ? `; last line ${log.last}` : ""}`, { detail: log.tail });
+      }
+      case "failed": {
+        const pod = newestPod(await this.pods(ctx, name));
+        const terminated = pod?.status?.containerStatuses?.find((c) => c.name === CONTAINER)?.state?.terminated;
+        const log = await this.log(ctx, name, pod);
+        const code = terminated?.exitCode;
+        const why = terminated?.reason && terminated.reason !== "Error" ? ` (${terminated.reason})` : "";
+        if (code === void 0) {
+          return verdict("fail", `Job ${name} failed: ${oneLine2(outcome.message ?? outcome.reason ?? "no reason given")}${log.last ? `; last line ${log.last}` : ""}`, { detail: log.tail });
+        }
+        return verdict("fail", `exit code ${code}${why}: ${log.last ?? "no log output"}`, { value: code, detail: log.tail });
+      }
+    }
+  }
+  async pods(ctx, name) {
+    try {
+      return (await ctx.client.list("v1", "Pod", ctx.namespace, { labelSelector: `${GATE_JOB_LABEL}=${name}` })).items;
+    } catch {
+      return [];
+    }
+  }
+  /** The pod's log tail and its last line; nothing when there is no pod or no log (it never started, or is gone). */
+  async log(ctx, name, known) {
+    const pod = known ?? newestPod(await this.pods(ctx, name));
+    if (!pod) return {};
+    try {
+      const text = await ctx.client.logs(ctx.namespace, pod.metadata.name, CONTAINER, { tail: LOG_LINES });
+      return text.trim() === "" ? {} : { tail: tailOf(text), last: lastLine(text) };
+    } catch {
+      return {};
+    }
+  }
+};
+function assess2(items) {
+  const job = items.find((o) => o.kind === "Job");
+  if (!job) return { end: "gone" };
+  const conditions2 = job.status?.conditions ?? [];
+  const holds = (type2) => conditions2.find((c) => c.type === type2 && c.status === "True");
+  if (holds("Complete")) return { end: "complete" };
+  const failed = holds("Failed") ?? (holds("FailureTarget")?.reason === "DeadlineExceeded" ? holds("FailureTarget") : void 0);
+  if (failed) return failed.reason === "DeadlineExceeded" ? { end: "deadline" } : { end: "failed", reason: failed.reason, message: failed.message };
+  for (const pod of items.filter((o) => o.kind === "Pod")) {
+    for (const c of [...pod.status?.initContainerStatuses ?? [], ...pod.status?.containerStatuses ?? []]) {
+      const waiting = c.state?.waiting;
+      if (waiting?.reason && PULL_FAILURES.has(waiting.reason)) return { end: "pull", reason: waiting.reason, message: waiting.message ?? "" };
+    }
+  }
+  return void 0;
+}
+function newestPod(items) {
+  return items.filter((o) => o.kind === "Pod").sort((a, b) => String(a.metadata.creationTimestamp ?? "").localeCompare(String(b.metadata.creationTimestamp ?? ""))).at(-1);
+}
+function message(err) {
+  return oneLine2(err instanceof Error ? err.message : String(err));
+}
+function oneLine2(text) {
   const line = text.replace(/\s+/g, " ").trim();
-  return line.length > 2 * EXCERPT ? `${line.slice(0, 2 * EXCERPT - 1)}\u2026` : line;
+  return line.length > 200 ? `${line.slice(0, 199)}\u2026` : line;
 }
 
 // src/checks/run.ts
 import { setTimeout as delay } from "node:timers/promises";
+
+// src/checks/prometheus-api.ts
+var PrometheusError = class extends Error {
+  constructor(message3, kind) {
+    super(message3);
+    this.kind = kind;
+    this.name = "PrometheusError";
+  }
+  kind;
+};
+var sampleValue = (v) => typeof v === "string" ? v === "+Inf" ? Infinity : v === "-Inf" ? -Infinity : Number(v) : NaN;
+var PrometheusApi = class {
+  constructor(endpoint) {
+    this.endpoint = endpoint;
+  }
+  endpoint;
+  /** Counted for the note on how often an analysis asks. */
+  queries = 0;
+  async query(query, options) {
+    const data = await this.get("/api/v1/query", { query }, options);
+    if (data.resultType === "scalar") return { type: "scalar", value: sampleValue(data.result[1]) };
+    if (data.resultType === "vector") {
+      const series = data.result.map((s) => ({ metric: s.metric ?? {}, value: sampleValue(s.value?.[1]) }));
+      return { type: "vector", series };
+    }
+    return { type: "other", resultType: String(data.resultType) };
+  }
+  /** Samples of a query from `start` to `end` (ms), `stepMs` apart. */
+  async queryRange(query, start, end, stepMs, options) {
+    const data = await this.get("/api/v1/query_range", { query, start: String(start / 1e3), end: String(end / 1e3), step: `${stepMs / 1e3}s` }, options);
+    if (data.resultType !== "matrix") throw new PrometheusError(`expected a range of samples (matrix), got ${String(data.resultType)}`, "query");
+    return data.result.map((s) => ({
+      metric: s.metric ?? {},
+      values: (s.values ?? []).map((p) => [Number(p[0]) * 1e3, sampleValue(p[1])])
+    }));
+  }
+  async get(path2, params, options) {
+    this.queries++;
+    const url = `${this.endpoint.url.replace(/\/+$/, "")}${path2}?${new URLSearchParams(params)}`;
+    const timeout = AbortSignal.timeout(options.timeoutMs);
+    const signal3 = options.signal ? AbortSignal.any([options.signal, timeout]) : timeout;
+    let res;
+    try {
+      res = await fetch(url, { headers: this.headers(), signal: signal3 });
+    } catch (err) {
+      if (timeout.aborted) throw new PrometheusError(`no answer from ${this.endpoint.url} within ${options.timeoutMs / 1e3}s`, "timeout");
+      const cause = err.cause;
+      throw new PrometheusError(`cannot reach ${this.endpoint.url}: ${cause?.code ?? cause?.message ?? err.message}`, "unreachable");
+    }
+    let text;
+    try {
+      text = await res.text();
+    } catch {
+      throw new PrometheusError(`no answer from ${this.endpoint.url} within ${options.timeoutMs / 1e3}s`, "timeout");
+    }
+    let body;
+    try {
+      body = JSON.parse(text);
+    } catch {
+      body = void 0;
+    }
+    if (body?.status === "error") throw new PrometheusError(`Prometheus refused the query (${body.errorType ?? `HTTP ${res.status}`}): ${body.error ?? "no message"}`, "query");
+    if (!res.ok || body?.status !== "success" || !body.data) {
+      throw new PrometheusError(`HTTP ${res.status} from ${this.endpoint.url}${path2}: ${text.replace(/\s+/g, " ").slice(0, 100)}`, "http");
+    }
+    return body.data;
+  }
+  headers() {
+    const { bearerToken, username, password } = this.endpoint;
+    if (bearerToken) return { authorization: `Bearer ${bearerToken}` };
+    if (username !== void 0) return { authorization: `Basic ${Buffer.from(`${username}:${password ?? ""}`).toString("base64")}` };
+    return {};
+  }
+};
+
+// node_modules/@marcbachmann/cel-js/lib/errors.js
+var CelError = class extends Error {
+  #node;
+  #code;
+  #range;
+  #summary;
+  constructor({ name, code, message: message3, node, cause, range }) {
+    super(message3, cause ? { cause } : void 0);
+    this.name = name;
+    this.#code = code;
+    this.#summary = message3;
+    this.#node = node;
+    this.#range = range && normalizeRange(range) || normalizeRange(node);
+    if (!node?.input) return;
+    this.message = formatErrorWithHighlight(this.#summary, node, this.#range);
+  }
+  get node() {
+    return this.#node;
+  }
+  get code() {
+    return this.#code;
+  }
+  get range() {
+    return this.#range;
+  }
+  get summary() {
+    return this.#summary;
+  }
+  withAst(node) {
+    if (this.#node || !node?.input) return this;
+    this.#node = node;
+    this.#range ??= normalizeRange(node);
+    this.message = formatErrorWithHighlight(this.#summary, node, this.#range);
+    return this;
+  }
+};
+function normalizeArgs(name, defaultCode, message3, node, cause) {
+  if (typeof message3 === "string") return { name, code: defaultCode, message: message3, node, cause };
+  const opts = message3;
+  if (typeof opts !== "object") throw new Error("First param to error must be a string or object");
+  return {
+    name,
+    code: opts.code || defaultCode,
+    message: opts.message,
+    node: opts.node,
+    cause: opts.cause,
+    range: opts.range
+  };
+}
+var ParseError = class extends CelError {
+  constructor(message3, node, cause) {
+    super(normalizeArgs("ParseError", "parse_error", message3, node, cause));
+  }
+};
+var EvaluationError = class extends CelError {
+  constructor(message3, node, cause) {
+    super(normalizeArgs("EvaluationError", "evaluation_error", message3, node, cause));
+  }
+};
+var TypeError2 = class extends CelError {
+  constructor(message3, node, cause) {
+    super(normalizeArgs("TypeError", "type_error", message3, node, cause));
+  }
+};
+function parseError(code, message3, node) {
+  if (typeof code === "object") return new ParseError(code);
+  return new ParseError({ code, message: message3, node });
+}
+function evaluationError(code, message3, node) {
+  if (typeof code === "object") return new EvaluationError(code);
+  return new EvaluationError({ code, message: message3, node });
+}
+function typeError(code, message3, node) {
+  if (typeof code === "object") return new TypeError2(code);
+  return new TypeError2({ code, message: message3, node });
+}
+function normalizeRange(node) {
+  const start = node?.pos ?? node?.start;
+  if (typeof start !== "number") return;
+  const end = typeof node.end === "number" ? node.end : start;
+  return { start, end };
+}
+function formatErrorWithHighlight(message3, node, range) {
+  const pos = node.pos ?? range?.start;
+  if (typeof pos !== "number") return message3;
+  const input = node.input;
+  let lineNum = 1;
+  let currentPos = 0;
+  let columnNum = 0;
+  while (currentPos < pos) {
+    if (input[currentPos] === "\n") {
+      lineNum++;
+      columnNum = 0;
+    } else {
+      columnNum++;
+    }
+    currentPos++;
+  }
+  let contextStart = pos;
+  let contextEnd = pos;
+  while (contextStart > 0 && input[contextStart - 1] !== "\n") contextStart--;
+  while (contextEnd < input.length && input[contextEnd] !== "\n") contextEnd++;
+  const line = input.slice(contextStart, contextEnd);
+  const highlight = `> ${`${lineNum}`.padStart(4, " ")} | ${line}
+${" ".repeat(9 + columnNum)}^`;
+  return `${message3}
+
+${highlight}`;
+}
+function attachErrorAst(error2, node) {
+  if (error2 instanceof CelError) return error2.withAst(node);
+  return error2;
+}
+
+// node_modules/@marcbachmann/cel-js/lib/optional.js
+var Optional = class _Optional {
+  #value;
+  constructor(value) {
+    this.#value = value;
+  }
+  static of(value) {
+    if (value === void 0) return OPTIONAL_NONE;
+    return new _Optional(value);
+  }
+  static none() {
+    return OPTIONAL_NONE;
+  }
+  hasValue() {
+    return this.#value !== void 0;
+  }
+  value() {
+    if (this.#value === void 0) {
+      throw evaluationError("optional_value_missing", "Optional value is not present");
+    }
+    return this.#value;
+  }
+  or(optional) {
+    if (this.#value !== void 0) return this;
+    if (optional instanceof _Optional) return optional;
+    throw evaluationError(
+      "invalid_optional_argument",
+      "Optional.or must be called with an Optional argument"
+    );
+  }
+  orValue(defaultValue) {
+    return this.#value === void 0 ? defaultValue : this.#value;
+  }
+  get [Symbol.toStringTag]() {
+    return "optional";
+  }
+  [/* @__PURE__ */ Symbol.for("nodejs.util.inspect.custom")]() {
+    return this.#value === void 0 ? `Optional { none }` : `Optional { value: ${JSON.stringify(this.#value)} }`;
+  }
+};
+var OPTIONAL_NONE = Object.freeze(new Optional());
+var OptionalNamespace = class {
+};
+var optionalNamespace = new OptionalNamespace();
+function toggleOptionalTypes(registry, enable) {
+  const optionalConstant = enable ? optionalNamespace : void 0;
+  registry.deleteVariable("optional");
+  registry.registerConstant("optional", "OptionalNamespace", optionalConstant);
+}
+function register(registry) {
+  const sync = { async: false };
+  const functionOverload = (sig, handler) => registry.registerFunctionOverload(sig, handler, sync);
+  const optionalConstant = registry.enableOptionalTypes ? optionalNamespace : void 0;
+  registry.registerType("OptionalNamespace", OptionalNamespace);
+  registry.registerConstant("optional", "OptionalNamespace", optionalConstant);
+  functionOverload("optional.hasValue(): bool", (v) => v.hasValue());
+  functionOverload("optional<A>.value(): A", (v) => v.value());
+  registry.registerFunctionOverload("OptionalNamespace.none(): optional<T>", () => Optional.none());
+  functionOverload("OptionalNamespace.of(A): optional<A>", (_, value) => Optional.of(value));
+  function ensureOptional(value, ast, description) {
+    if (value instanceof Optional) return value;
+    throw evaluationError("optional_expected", `${description} must be optional`, ast);
+  }
+  function evaluateOptional(ev, macro, ctx) {
+    const v = ev.run(macro.receiver, ctx);
+    if (v instanceof Promise) return v.then((_v) => handleOptionalResolved(_v, ev, macro, ctx));
+    return handleOptionalResolved(v, ev, macro, ctx);
+  }
+  function handleOptionalResolved(value, ev, macro, ctx) {
+    const optional = ensureOptional(value, macro.receiver, `${macro.functionDesc} receiver`);
+    if (optional.hasValue()) return macro.onHasValue(optional);
+    return macro.onEmpty(ev, macro, ctx);
+  }
+  function ensureOptionalType(checker, node, ctx, description) {
+    const type2 = checker.check(node, ctx);
+    if (type2.kind === "optional") return type2;
+    if (type2.kind === "dyn") return checker.getType("optional");
+    throw checker.createError("optional_expected", `${description} must be optional, got '${type2}'`, node);
+  }
+  function createOptionalMacro({ functionDesc, evaluate: evaluate2, typeCheck, onHasValue, onEmpty }) {
+    return ({ ast, args, receiver }) => ({
+      ast,
+      functionDesc,
+      receiver,
+      arg: args[0],
+      evaluate: evaluate2,
+      typeCheck,
+      onHasValue,
+      onEmpty
+    });
+  }
+  const invalidOrValueReceiver = "optional.orValue() receiver";
+  const invalidOrReceiver = "optional.or(optional) receiver";
+  const invalidOrArg = "optional.or(optional) argument";
+  registry.registerFunctionOverload(
+    "optional.or(ast): optional<dyn>",
+    createOptionalMacro({
+      functionDesc: "optional.or(optional)",
+      evaluate: evaluateOptional,
+      typeCheck(check3, macro, ctx) {
+        const l = ensureOptionalType(check3, macro.receiver, ctx, invalidOrReceiver);
+        const r = ensureOptionalType(check3, macro.arg, ctx, invalidOrArg);
+        if (!(macro.receiver.maybeAsync || macro.arg.maybeAsync)) macro.ast.setMeta("async", false);
+        const unified = l.unify(check3.registry, r);
+        if (unified) return unified;
+        throw check3.createError(
+          "incompatible_argument_type",
+          `${macro.functionDesc} argument must be compatible type, got '${l}' and '${r}'`,
+          macro.arg
+        );
+      },
+      onHasValue: (optional) => optional,
+      onEmpty(ev, macro, ctx) {
+        const ast = macro.arg;
+        const v = ev.run(ast, ctx);
+        if (v instanceof Promise) return v.then((_v) => ensureOptional(_v, ast, invalidOrArg));
+        return ensureOptional(v, ast, invalidOrArg);
+      }
+    })
+  );
+  registry.registerFunctionOverload(
+    "optional.orValue(ast): dyn",
+    createOptionalMacro({
+      functionDesc: "optional.orValue(value)",
+      onHasValue: (optionalValue) => optionalValue.value(),
+      onEmpty(ev, macro, ctx) {
+        return ev.run(macro.arg, ctx);
+      },
+      evaluate: evaluateOptional,
+      typeCheck(check3, macro, ctx) {
+        const l = ensureOptionalType(check3, macro.receiver, ctx, invalidOrValueReceiver).valueType;
+        const r = check3.check(macro.arg, ctx);
+        if (!(macro.receiver.maybeAsync || macro.arg.maybeAsync)) macro.ast.setMeta("async", false);
+        const unified = l.unify(check3.registry, r);
+        if (unified) return unified;
+        throw check3.createError(
+          "incompatible_argument_type",
+          `${macro.functionDesc} argument must be compatible type, got '${l}' and '${r}'`,
+          macro.arg
+        );
+      }
+    })
+  );
+}
+
+// node_modules/@marcbachmann/cel-js/lib/globals.js
+var hasOwn = Object.hasOwn;
+var objKeys = Object.keys;
+var objFreeze = Object.freeze;
+var objEntries = Object.entries;
+var isArray = Array.isArray;
+var arrayFrom = Array.from;
+var MIN_UINT = 0n;
+var MAX_UINT = 18446744073709551615n;
+var MAX_INT = 9223372036854775807n;
+var MIN_INT = -9223372036854775808n;
+function isAsync(fn, fallback) {
+  if (fn?.[Symbol.toStringTag] === "AsyncFunction") return true;
+  return typeof fallback === "boolean" ? fallback : true;
+}
+var RESERVED = /* @__PURE__ */ new Set([
+  "as",
+  "break",
+  "const",
+  "continue",
+  "else",
+  "for",
+  "function",
+  "if",
+  "import",
+  "let",
+  "loop",
+  "package",
+  "namespace",
+  "return",
+  "var",
+  "void",
+  "while",
+  "__proto__",
+  "prototype"
+]);
+
+// node_modules/@marcbachmann/cel-js/lib/functions.js
+var UnsignedInt = class {
+  #value;
+  constructor(value) {
+    this.verify(typeof value === "bigint" ? value : BigInt(value));
+  }
+  get value() {
+    return this.#value;
+  }
+  valueOf() {
+    return this.#value;
+  }
+  toString() {
+    return `${this.#value}`;
+  }
+  verify(v) {
+    if (v < MIN_UINT || v > MAX_UINT) {
+      throw evaluationError("numeric_overflow", "Unsigned integer overflow");
+    }
+    this.#value = v;
+  }
+  get [Symbol.toStringTag]() {
+    return `value = ${this.#value}`;
+  }
+  [/* @__PURE__ */ Symbol.for("nodejs.util.inspect.custom")]() {
+    return `UnsignedInteger { value: ${this.#value} }`;
+  }
+};
+var billion = 1e9;
+var billionBigInt = 1000000000n;
+var UNIT_NANOSECONDS = {
+  h: 3600000000000n,
+  m: 60000000000n,
+  s: billionBigInt,
+  ms: 1000000n,
+  us: 1000n,
+  \u00B5s: 1000n,
+  ns: 1n
+};
+var Duration = class _Duration {
+  #seconds;
+  #nanos;
+  constructor(seconds, nanos = 0) {
+    this.#seconds = BigInt(seconds);
+    this.#nanos = nanos;
+  }
+  get seconds() {
+    return this.#seconds;
+  }
+  get nanos() {
+    return this.#nanos;
+  }
+  valueOf() {
+    return Number(this.#seconds) * 1e3 + this.#nanos / 1e6;
+  }
+  static fromMilliseconds(ms2) {
+    const totalNanos = BigInt(Math.trunc(ms2 * 1e6));
+    const seconds = totalNanos / billionBigInt;
+    const nanos = Number(totalNanos % billionBigInt);
+    return new _Duration(seconds, nanos);
+  }
+  addDuration(other) {
+    const nanos = this.#nanos + other.nanos;
+    return new _Duration(
+      this.#seconds + other.seconds + BigInt(Math.floor(nanos / billion)),
+      nanos % billion
+    );
+  }
+  subtractDuration(other) {
+    const nanos = this.#nanos - other.nanos;
+    return new _Duration(
+      this.#seconds - other.seconds + BigInt(Math.floor(nanos / billion)),
+      (nanos + billion) % billion
+    );
+  }
+  extendTimestamp(ts) {
+    return new Date(
+      ts.getTime() + Number(this.#seconds) * 1e3 + Math.floor(this.#nanos / 1e6)
+    );
+  }
+  subtractTimestamp(ts) {
+    return new Date(
+      ts.getTime() - Number(this.#seconds) * 1e3 - Math.floor(this.#nanos / 1e6)
+    );
+  }
+  toString() {
+    const nanos = this.#nanos ? (this.#nanos / billion).toLocaleString("en-US", { useGrouping: false, maximumFractionDigits: 9 }).slice(1) : "";
+    return `${this.#seconds}${nanos}s`;
+  }
+  getHours() {
+    return this.#seconds / 3600n;
+  }
+  getMinutes() {
+    return this.#seconds / 60n;
+  }
+  getSeconds() {
+    return this.#seconds;
+  }
+  getMilliseconds() {
+    return this.#seconds * 1000n + BigInt(Math.floor(this.#nanos / 1e6));
+  }
+  get [Symbol.toStringTag]() {
+    return "google.protobuf.Duration";
+  }
+  [/* @__PURE__ */ Symbol.for("nodejs.util.inspect.custom")]() {
+    return `google.protobuf.Duration { seconds: ${this.#seconds}, nanos: ${this.#nanos} }`;
+  }
+};
+function registerFunctions(registry) {
+  const sync = { async: false };
+  const functionOverload = (sig, handler) => registry.registerFunctionOverload(sig, handler, sync);
+  const identity3 = (v) => v;
+  functionOverload("dyn(dyn): dyn", identity3);
+  for (const _t in TYPES) {
+    const type2 = TYPES[_t];
+    if (!(type2 instanceof Type2)) continue;
+    functionOverload(`type(${type2.name}): type`, () => type2);
+  }
+  functionOverload("bool(bool): bool", identity3);
+  functionOverload("bool(string): bool", (v) => {
+    switch (v) {
+      case "1":
+      case "t":
+      case "true":
+      case "TRUE":
+      case "True":
+        return true;
+      case "0":
+      case "f":
+      case "false":
+      case "FALSE":
+      case "False":
+        return false;
+      default:
+        throw evaluationError(
+          "bool_conversion_error",
+          `bool() conversion error: invalid string value "${v}"`
+        );
+    }
+  });
+  functionOverload("size(string): int", (v) => BigInt(stringSize(v)));
+  functionOverload("size(bytes): int", (v) => BigInt(v.length));
+  functionOverload("size(list): int", (v) => BigInt(v.length ?? v.size));
+  functionOverload("size(map): int", (v) => BigInt(v instanceof Map ? v.size : objKeys(v).length));
+  functionOverload("string.size(): int", (v) => BigInt(stringSize(v)));
+  functionOverload("bytes.size(): int", (v) => BigInt(v.length));
+  functionOverload("list.size(): int", (v) => BigInt(v.length ?? v.size));
+  functionOverload("map.size(): int", (v) => BigInt(v instanceof Map ? v.size : objKeys(v).length));
+  functionOverload("bytes(string): bytes", (v) => ByteOpts.fromString(v));
+  functionOverload("bytes(bytes): bytes", identity3);
+  functionOverload("double(double): double", identity3);
+  functionOverload("double(int): double", (v) => Number(v));
+  functionOverload("double(uint): double", (v) => Number(v));
+  functionOverload("double(string): double", (v) => {
+    if (!v || v !== v.trim())
+      throw evaluationError(
+        "double_conversion_error",
+        "double() type error: cannot convert to double"
+      );
+    const s = v.toLowerCase();
+    switch (s) {
+      case "inf":
+      case "+inf":
+      case "infinity":
+      case "+infinity":
+        return Number.POSITIVE_INFINITY;
+      case "-inf":
+      case "-infinity":
+        return Number.NEGATIVE_INFINITY;
+      case "nan":
+        return Number.NaN;
+      default: {
+        const parsed = Number(v);
+        if (!Number.isNaN(parsed)) return parsed;
+        throw evaluationError(
+          "double_conversion_error",
+          "double() type error: cannot convert to double"
+        );
+      }
+    }
+  });
+  functionOverload("int(int): int", identity3);
+  functionOverload("int(double): int", (v) => {
+    if (Number.isFinite(v)) return BigInt(Math.trunc(v));
+    throw evaluationError("numeric_overflow", "int() type error: integer overflow");
+  });
+  functionOverload("int(string): int", (v) => {
+    if (v !== v.trim() || v.length > 20 || v.includes("0x")) {
+      throw evaluationError("int_conversion_error", "int() type error: cannot convert to int");
+    }
+    try {
+      const num2 = BigInt(v);
+      if (num2 <= MAX_INT && num2 >= MIN_INT) return num2;
+    } catch (_e) {
+    }
+    throw evaluationError("int_conversion_error", "int() type error: cannot convert to int");
+  });
+  functionOverload("uint(uint): uint", identity3);
+  functionOverload("uint(int): uint", (v) => {
+    try {
+      return new UnsignedInt(v);
+    } catch (e2) {
+      throw evaluationError("uint_conversion_error", "uint() type error: cannot convert to uint");
+    }
+  });
+  functionOverload("uint(double): uint", (v) => {
+    try {
+      return new UnsignedInt(Math.trunc(v));
+    } catch (e2) {
+      throw evaluationError("numeric_overflow", "uint() type error: unsigned integer overflow");
+    }
+  });
+  functionOverload("uint(string): uint", (v) => {
+    if (v !== v.trim() || v.length > 20 || v.includes("0x")) {
+      throw evaluationError("uint_conversion_error", "uint() type error: cannot convert to uint");
+    }
+    try {
+      return new UnsignedInt(v);
+    } catch (e2) {
+      throw evaluationError("uint_conversion_error", "uint() type error: cannot convert to uint");
+    }
+  });
+  functionOverload("string(string): string", identity3);
+  functionOverload("string(bool): string", (v) => `${v}`);
+  functionOverload("string(int): string", (v) => `${v}`);
+  functionOverload("string(uint): string", (v) => `${v}`);
+  functionOverload("string(bytes): string", (v) => ByteOpts.toUtf8(v));
+  functionOverload("string(double): string", (v) => {
+    if (v === Infinity) return "+Inf";
+    if (v === -Infinity) return "-Inf";
+    return `${v}`;
+  });
+  functionOverload("string.startsWith(string): bool", (a, b) => a.startsWith(b));
+  functionOverload("string.endsWith(string): bool", (a, b) => a.endsWith(b));
+  functionOverload("string.contains(string): bool", (a, b) => a.includes(b));
+  functionOverload("string.lowerAscii(): string", (a) => a.toLowerCase());
+  functionOverload("string.upperAscii(): string", (a) => a.toUpperCase());
+  functionOverload("string.trim(): string", (a) => a.trim());
+  functionOverload(
+    "string.indexOf(string): int",
+    (string, search) => BigInt(string.indexOf(search))
+  );
+  functionOverload("string.indexOf(string, int): int", (string, search, fromIndex) => {
+    if (search === "") return fromIndex;
+    fromIndex = Number(fromIndex);
+    if (fromIndex < 0 || fromIndex >= string.length) {
+      throw evaluationError(
+        "index_out_of_range",
+        "string.indexOf(search, fromIndex): fromIndex out of range"
+      );
+    }
+    return BigInt(string.indexOf(search, fromIndex));
+  });
+  functionOverload(
+    "string.lastIndexOf(string): int",
+    (string, search) => BigInt(string.lastIndexOf(search))
+  );
+  functionOverload("string.lastIndexOf(string, int): int", (string, search, fromIndex) => {
+    if (search === "") return fromIndex;
+    fromIndex = Number(fromIndex);
+    if (fromIndex < 0 || fromIndex >= string.length) {
+      throw evaluationError(
+        "index_out_of_range",
+        "string.lastIndexOf(search, fromIndex): fromIndex out of range"
+      );
+    }
+    return BigInt(string.lastIndexOf(search, fromIndex));
+  });
+  functionOverload("string.substring(int): string", (string, start) => {
+    start = Number(start);
+    if (start < 0 || start > string.length) {
+      throw evaluationError(
+        "index_out_of_range",
+        "string.substring(start, end): start index out of range"
+      );
+    }
+    return string.substring(start);
+  });
+  functionOverload("string.substring(int, int): string", (string, start, end) => {
+    start = Number(start);
+    if (start < 0 || start > string.length) {
+      throw evaluationError(
+        "index_out_of_range",
+        "string.substring(start, end): start index out of range"
+      );
+    }
+    end = Number(end);
+    if (end < start || end > string.length) {
+      throw evaluationError(
+        "index_out_of_range",
+        "string.substring(start, end): end index out of range"
+      );
+    }
+    return string.substring(start, end);
+  });
+  functionOverload("string.matches(string): bool", (a, b) => {
+    try {
+      return new RegExp(b).test(a);
+    } catch (_err) {
+      throw evaluationError("invalid_regular_expression", `Invalid regular expression: ${b}`);
+    }
+  });
+  functionOverload("string.split(string): list<string>", (s, sep) => s.split(sep));
+  functionOverload("string.split(string, int): list<string>", (s, sep, l) => {
+    l = Number(l);
+    if (l === 0) return [];
+    const parts = s.split(sep);
+    if (l < 0 || parts.length <= l) return parts;
+    const limited = parts.slice(0, l - 1);
+    limited.push(parts.slice(l - 1).join(sep));
+    return limited;
+  });
+  functionOverload("list<string>.join(): string", (v) => {
+    for (let i = 0; i < v.length; i++) {
+      if (typeof v[i] !== "string") {
+        throw evaluationError(
+          "invalid_list_element_type",
+          "string.join(): list must contain only strings"
+        );
+      }
+    }
+    return v.join("");
+  });
+  functionOverload("list<string>.join(string): string", (v, sep) => {
+    for (let i = 0; i < v.length; i++) {
+      if (typeof v[i] !== "string") {
+        throw evaluationError(
+          "invalid_list_element_type",
+          "string.join(separator): list must contain only strings"
+        );
+      }
+    }
+    return v.join(sep);
+  });
+  const textEncoder = new TextEncoder("utf8");
+  const textDecoder = new TextDecoder("utf8");
+  const ByteOpts = typeof Buffer !== "undefined" ? {
+    byteLength: (v) => Buffer.byteLength(v),
+    fromString: (str2) => Buffer.from(str2, "utf8"),
+    toHex: (b) => Buffer.prototype.hexSlice.call(b, 0, b.length),
+    toBase64: (b) => Buffer.prototype.base64Slice.call(b, 0, b.length),
+    toUtf8: (b) => Buffer.prototype.utf8Slice.call(b, 0, b.length),
+    jsonParse: (b) => JSON.parse(b)
+  } : {
+    textEncoder: new TextEncoder("utf8"),
+    byteLength: (v) => textEncoder.encode(v).length,
+    fromString: (str2) => textEncoder.encode(str2),
+    toHex: Uint8Array.prototype.toHex ? (b) => b.toHex() : (b) => arrayFrom(b, (i) => i.toString(16).padStart(2, "0")).join(""),
+    toBase64: Uint8Array.prototype.toBase64 ? (b) => b.toBase64() : (b) => btoa(arrayFrom(b, (i) => String.fromCodePoint(i)).join("")),
+    toUtf8: (b) => textDecoder.decode(b),
+    jsonParse: (b) => JSON.parse(textEncoder.decode(b))
+  };
+  functionOverload("bytes.json(): map", ByteOpts.jsonParse);
+  functionOverload("bytes.hex(): string", ByteOpts.toHex);
+  functionOverload("bytes.string(): string", ByteOpts.toUtf8);
+  functionOverload("bytes.base64(): string", ByteOpts.toBase64);
+  functionOverload("bytes.at(int): int", (b, index2) => {
+    if (index2 < 0 || index2 >= b.length) {
+      throw evaluationError("index_out_of_range", "Bytes index out of range");
+    }
+    return BigInt(b[index2]);
+  });
+  const TS = "google.protobuf.Timestamp";
+  const GPD = "google.protobuf.Duration";
+  const TimestampType = registry.registerType(TS, Date).typeType;
+  const DurationType = registry.registerType(GPD, Duration).typeType;
+  registry.registerConstant("google", "map<string, map<string, type>>", {
+    protobuf: { Duration: DurationType, Timestamp: TimestampType }
+  });
+  function tzDate(d, timeZone) {
+    return new Date(d.toLocaleString("en-US", { timeZone }));
+  }
+  function getDayOfYear(d, tz) {
+    const workingDate = tz ? tzDate(d, tz) : new Date(d.getUTCFullYear(), d.getUTCMonth(), d.getUTCDate());
+    const start = new Date(workingDate.getFullYear(), 0, 0);
+    return BigInt(Math.floor((workingDate - start) / 864e5) - 1);
+  }
+  functionOverload(`timestamp(string): ${TS}`, (v) => {
+    if (v.length < 20 || v.length > 30) {
+      throw evaluationError("invalid_timestamp", "timestamp() requires a string in ISO 8601 format");
+    }
+    const d = new Date(v);
+    if (d <= 253402300799999 && d >= -621355968e5) return d;
+    throw evaluationError("invalid_timestamp", "timestamp() requires a string in ISO 8601 format");
+  });
+  functionOverload(`timestamp(int): ${TS}`, (i) => {
+    i = Number(i) * 1e3;
+    if (i <= 253402300799999 && i >= -621355968e5) return new Date(i);
+    throw evaluationError(
+      "invalid_timestamp",
+      "timestamp() requires a valid integer unix timestamp"
+    );
+  });
+  functionOverload(`${TS}.getDate(): int`, (d) => BigInt(d.getUTCDate()));
+  functionOverload(`${TS}.getDate(string): int`, (d, tz) => BigInt(tzDate(d, tz).getDate()));
+  functionOverload(`${TS}.getDayOfMonth(): int`, (d) => BigInt(d.getUTCDate() - 1));
+  functionOverload(
+    `${TS}.getDayOfMonth(string): int`,
+    (d, tz) => BigInt(tzDate(d, tz).getDate() - 1)
+  );
+  functionOverload(`${TS}.getDayOfWeek(): int`, (d) => BigInt(d.getUTCDay()));
+  functionOverload(`${TS}.getDayOfWeek(string): int`, (d, tz) => BigInt(tzDate(d, tz).getDay()));
+  functionOverload(`${TS}.getDayOfYear(): int`, getDayOfYear);
+  functionOverload(`${TS}.getDayOfYear(string): int`, getDayOfYear);
+  functionOverload(`${TS}.getFullYear(): int`, (d) => BigInt(d.getUTCFullYear()));
+  functionOverload(`${TS}.getFullYear(string): int`, (d, tz) => BigInt(tzDate(d, tz).getFullYear()));
+  functionOverload(`${TS}.getHours(): int`, (d) => BigInt(d.getUTCHours()));
+  functionOverload(`${TS}.getHours(string): int`, (d, tz) => BigInt(tzDate(d, tz).getHours()));
+  functionOverload(`${TS}.getMilliseconds(): int`, (d) => BigInt(d.getUTCMilliseconds()));
+  functionOverload(`${TS}.getMilliseconds(string): int`, (d) => BigInt(d.getUTCMilliseconds()));
+  functionOverload(`${TS}.getMinutes(): int`, (d) => BigInt(d.getUTCMinutes()));
+  functionOverload(`${TS}.getMinutes(string): int`, (d, tz) => BigInt(tzDate(d, tz).getMinutes()));
+  functionOverload(`${TS}.getMonth(): int`, (d) => BigInt(d.getUTCMonth()));
+  functionOverload(`${TS}.getMonth(string): int`, (d, tz) => BigInt(tzDate(d, tz).getMonth()));
+  functionOverload(`${TS}.getSeconds(): int`, (d) => BigInt(d.getUTCSeconds()));
+  functionOverload(`${TS}.getSeconds(string): int`, (d, tz) => BigInt(tzDate(d, tz).getSeconds()));
+  const parseDurationPattern = /(\d*\.?\d*)(ns|us|µs|ms|s|m|h)/;
+  function parseDuration2(string) {
+    if (!string) throw evaluationError("invalid_duration", `Invalid duration string: ''`);
+    const isNegative = string[0] === "-";
+    if (string[0] === "-" || string[0] === "+") string = string.slice(1);
+    let nanoseconds = BigInt(0);
+    while (true) {
+      const match = parseDurationPattern.exec(string);
+      if (!match) throw evaluationError("invalid_duration", `Invalid duration string: ${string}`);
+      if (match.index !== 0)
+        throw evaluationError("invalid_duration", `Invalid duration string: ${string}`);
+      string = string.slice(match[0].length);
+      const unitNanos = UNIT_NANOSECONDS[match[2]];
+      const [intPart = "0", fracPart = ""] = match[1].split(".");
+      const intVal = BigInt(intPart) * unitNanos;
+      const fracNanos = fracPart ? BigInt(fracPart.slice(0, 13).padEnd(13, "0")) * unitNanos / 10000000000000n : 0n;
+      nanoseconds += intVal + fracNanos;
+      if (string === "") break;
+    }
+    const seconds = nanoseconds >= billionBigInt ? nanoseconds / billionBigInt : 0n;
+    const nanos = Number(nanoseconds % billionBigInt);
+    if (isNegative) return new Duration(-seconds, -nanos);
+    return new Duration(seconds, nanos);
+  }
+  functionOverload(`duration(string): google.protobuf.Duration`, (s) => parseDuration2(s));
+  functionOverload(`google.protobuf.Duration.getHours(): int`, (d) => d.getHours());
+  functionOverload(`google.protobuf.Duration.getMinutes(): int`, (d) => d.getMinutes());
+  functionOverload(`google.protobuf.Duration.getSeconds(): int`, (d) => d.getSeconds());
+  functionOverload(`google.protobuf.Duration.getMilliseconds(): int`, (d) => d.getMilliseconds());
+  register(registry);
+}
+function stringSize(str2) {
+  let count = 0;
+  for (const c of str2) count++;
+  return count;
+}
+
+// node_modules/@marcbachmann/cel-js/lib/registry.js
+var Type2 = class {
+  #name;
+  constructor(name) {
+    this.#name = name;
+    objFreeze(this);
+  }
+  get name() {
+    return this.#name;
+  }
+  get [Symbol.toStringTag]() {
+    return `Type<${this.#name}>`;
+  }
+  toString() {
+    return `Type<${this.#name}>`;
+  }
+};
+var TYPES = {
+  string: new Type2("string"),
+  bool: new Type2("bool"),
+  int: new Type2("int"),
+  uint: new Type2("uint"),
+  double: new Type2("double"),
+  map: new Type2("map"),
+  list: new Type2("list"),
+  bytes: new Type2("bytes"),
+  null_type: new Type2("null"),
+  type: new Type2("type")
+};
+var optionalType = new Type2("optional");
+var valueTypeMatchers = {
+  dyn(v, ev) {
+    switch (typeof v) {
+      case "string":
+      case "bigint":
+      case "number":
+      case "boolean":
+        return true;
+      case "object":
+        switch (v ? v.constructor : v) {
+          case null:
+          case void 0:
+          case Object:
+          case Map:
+          case Array:
+          case Set:
+            return true;
+          default:
+            if (ev.objectTypesByConstructor.get(v.constructor)) return true;
+        }
+    }
+    return !!ev.debugType(v);
+  },
+  string(v) {
+    return typeof v === "string";
+  },
+  int(v) {
+    return typeof v === "bigint";
+  },
+  double(v) {
+    return typeof v === "number";
+  },
+  bool(v) {
+    return typeof v === "boolean";
+  },
+  null(v) {
+    return v === null;
+  },
+  bytes(v) {
+    return v instanceof Uint8Array;
+  },
+  uint(v) {
+    return v instanceof UnsignedInt;
+  },
+  type(v) {
+    return v instanceof Type2;
+  },
+  list(v) {
+    switch (v?.constructor) {
+      case Array:
+      case Set:
+        return true;
+      default:
+        return false;
+    }
+  },
+  map(v) {
+    switch (typeof v === "object" && v ? v.constructor : null) {
+      case void 0:
+      case Object:
+      case Map:
+        return true;
+      default:
+        return false;
+    }
+  },
+  optional(v) {
+    return v instanceof Optional;
+  },
+  message(v, ev) {
+    return this === ev.debugType(v);
+  }
+};
+valueTypeMatchers.param = valueTypeMatchers.dyn;
+var TypeDeclaration = class {
+  #matchesCache = /* @__PURE__ */ new WeakMap();
+  constructor({ kind, type: type2, name, keyType, valueType }) {
+    this.kind = kind;
+    this.type = type2;
+    this.name = name;
+    this.keyType = keyType;
+    this.valueType = valueType;
+    this.unwrappedType = kind === "dyn" && valueType ? valueType.unwrappedType : this;
+    this.wrappedType = kind === "dyn" ? this : _createDynType(this.unwrappedType);
+    this.hasDynType = this.kind === "dyn" || this.valueType?.hasDynType || this.keyType?.hasDynType || false;
+    this.hasPlaceholderType = this.kind === "param" || this.keyType?.hasPlaceholderType || this.valueType?.hasPlaceholderType || false;
+    if (kind === "list") this.fieldLazy = this.#getListField;
+    else if (kind === "map") this.fieldLazy = this.#getMapField;
+    else if (kind === "message") this.fieldLazy = this.#getMessageField;
+    else if (kind === "optional") this.fieldLazy = this.#getOptionalField;
+    this.matchesValueType = valueTypeMatchers[name] || valueTypeMatchers[kind];
+    objFreeze(this);
+  }
+  isDynOrBool() {
+    return this.type === "bool" || this.kind === "dyn";
+  }
+  isEmpty() {
+    return this.valueType && this.valueType.kind === "param";
+  }
+  unify(r, t2) {
+    const t1 = this;
+    if (t1 === t2 || t1.kind === "dyn" || t2.kind === "param") return t1;
+    if (t2.kind === "dyn" || t1.kind === "param") return t2;
+    if (t1.kind !== t2.kind) return null;
+    if (!(t1.hasPlaceholderType || t2.hasPlaceholderType || t1.hasDynType || t2.hasDynType))
+      return null;
+    const valueType = t1.valueType.unify(r, t2.valueType);
+    if (!valueType) return null;
+    switch (t1.kind) {
+      case "optional":
+        return r.getOptionalType(valueType);
+      case "list":
+        return r.getListType(valueType);
+      case "map":
+        const keyType = t1.keyType.unify(r, t2.keyType);
+        return keyType ? r.getMapType(keyType, valueType) : null;
+    }
+  }
+  templated(r, bind) {
+    if (!this.hasPlaceholderType) return this;
+    switch (this.kind) {
+      case "dyn":
+        return this.valueType.templated(r, bind);
+      case "param":
+        return bind?.get(this.name) || this;
+      case "map":
+        return r.getMapType(this.keyType.templated(r, bind), this.valueType.templated(r, bind));
+      case "list":
+        return r.getListType(this.valueType.templated(r, bind));
+      case "optional":
+        return r.getOptionalType(this.valueType.templated(r, bind));
+      default:
+        return this;
+    }
+  }
+  toString() {
+    return this.name;
+  }
+  #getOptionalField(obj2, key2, ast, ev) {
+    obj2 = obj2 instanceof Optional ? obj2.orValue() : obj2;
+    if (obj2 === void 0) return OPTIONAL_NONE;
+    const type2 = ev.debugType(obj2);
+    try {
+      return Optional.of(type2.fieldLazy(obj2, key2, ast, ev));
+    } catch (e2) {
+      if (e2 instanceof EvaluationError) return OPTIONAL_NONE;
+      throw e2;
+    }
+  }
+  #getMessageField(obj2, key2, ast, ev) {
+    const message3 = obj2 ? ev.objectTypesByConstructor.get(obj2.constructor) : void 0;
+    if (!message3) return;
+    const type2 = message3.fields ? message3.fields[key2] : dynType;
+    if (!type2) return void 0;
+    const value = obj2 instanceof Map ? obj2.get(key2) : obj2[key2];
+    if (value === void 0) return;
+    if (type2.matchesValueType(value, ev)) return value;
+    throw evaluationError(
+      "field_type_mismatch",
+      `Field '${key2}' is not of type '${type2}', got '${ev.debugType(value)}'`,
+      ast
+    );
+  }
+  #getMapField(obj2, key2, ast, ev) {
+    const value = obj2 instanceof Map ? obj2.get(key2) : obj2 && hasOwn(obj2, key2) ? obj2[key2] : void 0;
+    if (value === void 0) return;
+    if (this.valueType.matchesValueType(value, ev)) return value;
+    throw evaluationError(
+      "field_type_mismatch",
+      `Field '${key2}' is not of type '${this.valueType}', got '${ev.debugType(value)}'`,
+      ast
+    );
+  }
+  #getListElementAtIndex(list, pos) {
+    switch (list?.constructor) {
+      case Array:
+        return list[pos];
+      case Set: {
+        let i = 0;
+        for (const item of list) {
+          if (i++ !== pos) continue;
+          return item;
+        }
+      }
+    }
+  }
+  #getListField(obj2, key2, ast, ev) {
+    if (typeof key2 === "bigint") key2 = Number(key2);
+    else if (typeof key2 !== "number") return;
+    const value = this.#getListElementAtIndex(obj2, key2);
+    if (value === void 0) {
+      if (!obj2) return;
+      throw evaluationError(
+        "index_out_of_bounds",
+        `No such key: index out of bounds, index ${key2} ${key2 < 0 ? "< 0" : `>= size ${obj2.length || obj2.size}`}`,
+        ast
+      );
+    }
+    if (this.valueType.matchesValueType(value, ev)) return value;
+    throw evaluationError(
+      "list_item_type_mismatch",
+      `List item with index '${key2}' is not of type '${this.valueType}', got '${ev.debugType(value)}'`,
+      ast
+    );
+  }
+  fieldLazy() {
+  }
+  field(obj2, key2, ast, ev) {
+    const v = this.fieldLazy(obj2, key2, ast, ev);
+    if (v !== void 0) return v;
+    throw evaluationError("no_such_key", `No such key: ${key2}`, ast);
+  }
+  matchesBoth(other) {
+    return this.matches(other) && other.matches(this);
+  }
+  matches(o) {
+    const s = this.unwrappedType;
+    o = o.unwrappedType;
+    if (s === o || s.kind === "dyn" || o.kind === "dyn" || o.kind === "param") return true;
+    return this.#matchesCache.get(o) ?? this.#matchesCache.set(o, this.#matches(s, o)).get(o);
+  }
+  #matches(s, o) {
+    switch (s.kind) {
+      case "dyn":
+      case "param":
+        return true;
+      case "list":
+        return o.kind === "list" && s.valueType.matches(o.valueType);
+      case "map":
+        return o.kind === "map" && s.keyType.matches(o.keyType) && s.valueType.matches(o.valueType);
+      case "optional":
+        return o.kind === "optional" && s.valueType.matches(o.valueType);
+      default:
+        return s.name === o.name;
+    }
+  }
+};
+var macroEvaluateErr = `have a .callAst property or .evaluate(checker, macro, ctx) method.`;
+var macroTypeCheckErr = `have a .callAst property or .typeCheck(checker, macro, ctx) method.`;
+function wrapMacroExpander(name, handler) {
+  const p = `Macro '${name}' must`;
+  return function macroExpander(opts) {
+    const macro = handler(opts);
+    if (!macro || typeof macro !== "object") throw new Error(`${p} return an object.`);
+    if (macro.callAst) return macro;
+    if (!macro.evaluate) throw new Error(`${p} ${macroEvaluateErr}`);
+    if (!macro.typeCheck) throw new Error(`${p} ${macroTypeCheckErr}`);
+    return macro;
+  };
+}
+var VariableDeclaration = class {
+  constructor(name, type2, description, value) {
+    this.name = name;
+    this.type = type2;
+    this.description = description ?? null;
+    this.constant = value !== void 0;
+    this.value = value;
+    objFreeze(this);
+  }
+};
+var FunctionDeclaration = class {
+  constructor({ name, receiverType, returnType, handler, description, params, async }) {
+    if (typeof name !== "string") throw new Error("name must be a string");
+    if (typeof handler !== "function") throw new Error("handler must be a function");
+    this.name = name;
+    this.async = isAsync(handler, async);
+    this.receiverType = receiverType ?? null;
+    this.returnType = returnType;
+    this.description = description ?? null;
+    this.params = params;
+    this.argTypes = params.map((p) => p.type);
+    this.macro = this.argTypes.includes(astType);
+    const receiverString = receiverType ? `${receiverType}.` : "";
+    this.signature = `${receiverString}${name}(${this.argTypes.join(", ")}): ${returnType}`;
+    this.handler = this.macro ? wrapMacroExpander(this.signature, handler) : handler;
+    this.partitionKey = `${receiverType ? "rcall" : "call"}:${name}:${params.length}`;
+    this.hasPlaceholderType = this.returnType.hasPlaceholderType || this.receiverType?.hasPlaceholderType || this.argTypes.some((t) => t.hasPlaceholderType) || false;
+    objFreeze(this);
+  }
+  matchesArgs(argTypes) {
+    return argTypes.length === this.argTypes.length && this.argTypes.every((t, i) => t.matches(argTypes[i])) ? this : null;
+  }
+};
+var OperatorDeclaration = class {
+  constructor({ op, leftType, rightType, handler, returnType, async }) {
+    this.operator = op;
+    this.leftType = leftType;
+    this.rightType = rightType || null;
+    this.handler = handler;
+    this.async = isAsync(handler, async);
+    this.returnType = returnType;
+    if (rightType) this.signature = `${leftType} ${op} ${rightType}: ${returnType}`;
+    else this.signature = `${op}${leftType}: ${returnType}`;
+    this.hasPlaceholderType = this.leftType.hasPlaceholderType || this.rightType?.hasPlaceholderType || false;
+    objFreeze(this);
+  }
+  equals(other) {
+    return this.operator === other.operator && this.leftType === other.leftType && this.rightType === other.rightType;
+  }
+};
+function _createListType(valueType) {
+  return new TypeDeclaration({
+    kind: "list",
+    name: `list<${valueType}>`,
+    type: "list",
+    valueType
+  });
+}
+function _createPrimitiveType(name) {
+  return new TypeDeclaration({ kind: "primitive", name, type: name });
+}
+function _createMessageType(name) {
+  return new TypeDeclaration({ kind: "message", name, type: name });
+}
+function _createDynType(valueType) {
+  const name = valueType ? `dyn<${valueType}>` : "dyn";
+  return new TypeDeclaration({ kind: "dyn", name, type: name, valueType });
+}
+function _createOptionalType(valueType) {
+  const name = `optional<${valueType}>`;
+  return new TypeDeclaration({ kind: "optional", name, type: "optional", valueType });
+}
+function _createMapType(keyType, valueType) {
+  return new TypeDeclaration({
+    kind: "map",
+    name: `map<${keyType}, ${valueType}>`,
+    type: "map",
+    keyType,
+    valueType
+  });
+}
+function _createPlaceholderType(name) {
+  return new TypeDeclaration({ kind: "param", name, type: name });
+}
+var dynType = _createDynType();
+var astType = _createPrimitiveType("ast");
+var listType = _createListType(dynType);
+var mapType = _createMapType(dynType, dynType);
+var celTypes = {
+  string: _createPrimitiveType("string"),
+  bool: _createPrimitiveType("bool"),
+  int: _createPrimitiveType("int"),
+  uint: _createPrimitiveType("uint"),
+  double: _createPrimitiveType("double"),
+  bytes: _createPrimitiveType("bytes"),
+  dyn: dynType,
+  null: _createPrimitiveType("null"),
+  type: _createPrimitiveType("type"),
+  optional: _createOptionalType(dynType),
+  list: listType,
+  "list<dyn>": listType,
+  map: mapType,
+  "map<dyn, dyn>": mapType
+};
+for (const t of [celTypes.string, celTypes.double, celTypes.int]) {
+  const list = _createListType(t);
+  const map3 = _createMapType(celTypes.string, t);
+  celTypes[list.name] = list;
+  celTypes[map3.name] = map3;
+}
+Object.freeze(celTypes);
+var Candidates = class {
+  returnType = null;
+  async = false;
+  macro = false;
+  #matchCache = null;
+  #checkCache = null;
+  /** @type {Array<FunctionDeclaration>|Array<OperatorDeclaration>} */
+  declarations = [];
+  constructor(registry) {
+    this.registry = registry;
+  }
+  [Symbol.iterator]() {
+    return this.declarations[Symbol.iterator]();
+  }
+  add(decl) {
+    this.returnType = (this.returnType || decl.returnType).unify(this.registry, decl.returnType) || dynType;
+    if (decl.macro) this.macro = decl;
+    if (decl.async && !this.async) this.async = true;
+    this.declarations.push(decl);
+    this.#matchCache?.clear();
+    this.#checkCache?.clear();
+  }
+  findFunction(argTypes, receiverType = null) {
+    for (let i = 0; i < this.declarations.length; i++) {
+      const match = this.#matchesFunction(this.declarations[i], argTypes, receiverType);
+      if (match) return match;
+    }
+    return null;
+  }
+  findUnaryOverload(left) {
+    const cached = (this.#matchCache ??= /* @__PURE__ */ new Map()).get(left);
+    if (cached !== void 0) return cached;
+    let value = false;
+    for (const decl of this.declarations) {
+      if (decl.leftType !== left) continue;
+      value = decl;
+      break;
+    }
+    this.#matchCache.set(left, value);
+    return value;
+  }
+  findBinaryOverload(left, right) {
+    if (left.kind === "dyn" && left.valueType) right = right.wrappedType;
+    else if (right.kind === "dyn" && right.valueType) left = left.wrappedType;
+    return (this.#matchCache ??= /* @__PURE__ */ new Map()).get(left)?.get(right) ?? this.#cacheBinary(this.#matchCache, left, right, this.#findBinaryUncached(left, right));
+  }
+  checkBinaryOverload(left, right) {
+    return (this.#checkCache ??= /* @__PURE__ */ new Map()).get(left)?.get(right) ?? this.#cacheBinary(this.#checkCache, left, right, this.#checkBinaryUncached(left, right));
+  }
+  #cacheBinary(c, l, r, v) {
+    return (c.get(l) || c.set(l, /* @__PURE__ */ new Map()).get(l)).set(r, v), v;
+  }
+  #findBinaryUncached(left, right) {
+    const ops = this.#findBinaryOverloads(left, right);
+    if (ops.length === 0) return false;
+    if (ops.length === 1) return ops[0];
+    throw new Error(`Operator overload '${ops[0].signature}' overlaps with '${ops[1].signature}'.`);
+  }
+  #checkBinaryUncached(left, right) {
+    const ops = this.#findBinaryOverloads(left, right);
+    if (ops.length === 0) return false;
+    let rt = ops[0].returnType;
+    for (let i = 1; i < ops.length; i++) rt = rt.unify(this.registry, ops[i].returnType) || dynType;
+    return rt;
+  }
+  #findBinaryOverloads(leftType, rightType) {
+    const nonexactMatches = [];
+    for (const decl of this.declarations) {
+      if (decl.leftType === leftType && decl.rightType === rightType) return [decl];
+      const secondary = this.#matchBinaryOverload(decl, leftType, rightType);
+      if (secondary) nonexactMatches.push(secondary);
+    }
+    if (nonexactMatches.length === 0) {
+      const op = this.declarations[0]?.operator;
+      if ((op === "==" || op === "!=") && leftType.kind === "dyn") {
+        return fallbackDynEqualityMatchers[op];
+      }
+    }
+    return nonexactMatches;
+  }
+  #matchBinaryOverload(decl, actualLeft, actualRight) {
+    const bindings = decl.hasPlaceholderType ? /* @__PURE__ */ new Map() : null;
+    const leftType = this.#matchTypeWithPlaceholders(decl.leftType, actualLeft, bindings);
+    if (!leftType) return;
+    const rightType = this.#matchTypeWithPlaceholders(decl.rightType, actualRight, bindings);
+    if (!rightType) return;
+    if ((decl.operator === "==" || decl.operator === "!=") && decl.leftType.kind === "dyn" && decl.leftType.valueType && actualLeft.kind !== "dyn" && actualRight.kind !== "dyn")
+      return false;
+    return decl.hasPlaceholderType ? {
+      async: decl.async,
+      signature: decl.signature,
+      handler: decl.handler,
+      leftType,
+      rightType,
+      returnType: decl.returnType.templated(this.registry, bindings)
+    } : decl;
+  }
+  #matchesFunction(fn, argTypes, receiverType) {
+    if (fn.hasPlaceholderType) return this.#matchWithPlaceholders(fn, argTypes, receiverType);
+    if (receiverType && fn.receiverType && !receiverType.matches(fn.receiverType)) return;
+    return fn.matchesArgs(argTypes);
+  }
+  #matchWithPlaceholders(fn, argTypes, receiverType) {
+    const bindings = /* @__PURE__ */ new Map();
+    if (receiverType && fn.receiverType) {
+      if (!this.#matchTypeWithPlaceholders(fn.receiverType, receiverType, bindings)) {
+        return null;
+      }
+    }
+    for (let i = 0; i < argTypes.length; i++) {
+      if (!this.#matchTypeWithPlaceholders(fn.argTypes[i], argTypes[i], bindings)) {
+        return null;
+      }
+    }
+    return {
+      async: fn.async,
+      handler: fn.handler,
+      signature: fn.signature,
+      returnType: fn.returnType.templated(this.registry, bindings)
+    };
+  }
+  #matchTypeWithPlaceholders(declared, actual, bindings) {
+    if (!declared.hasPlaceholderType) return actual.matches(declared) ? actual : null;
+    const treatAsDyn = actual.kind === "dyn";
+    if (!this.#collectPlaceholderBindings(declared, actual, bindings, treatAsDyn)) return null;
+    if (treatAsDyn) return actual;
+    return actual.matches(declared.templated(this.registry, bindings)) ? actual : null;
+  }
+  #collectPlaceholderBindings(dec, act, bind, fromDyn = false) {
+    if (!dec.hasPlaceholderType) return true;
+    if (!act) return false;
+    const asDyn = fromDyn || act.kind === "dyn";
+    act = act.unwrappedType;
+    switch (dec.kind) {
+      case "param": {
+        const type2 = asDyn ? dynType : act;
+        const existing = bind.get(dec.name);
+        if (!existing) return bind.set(dec.name, type2) && true;
+        return existing.kind === "dyn" || type2.kind === "dyn" ? true : existing.matchesBoth(type2);
+      }
+      case "list": {
+        if (act.name === "dyn") act = dec;
+        if (act.kind !== "list") return false;
+        return this.#collectPlaceholderBindings(dec.valueType, act.valueType, bind, asDyn);
+      }
+      case "map": {
+        if (act.name === "dyn") act = dec;
+        if (act.kind !== "map") return false;
+        return this.#collectPlaceholderBindings(dec.keyType, act.keyType, bind, asDyn) && this.#collectPlaceholderBindings(dec.valueType, act.valueType, bind, asDyn);
+      }
+      case "optional": {
+        if (act.name === "dyn") act = dec;
+        if (act.kind !== "optional") return false;
+        return this.#collectPlaceholderBindings(dec.valueType, act.valueType, bind, asDyn);
+      }
+    }
+    return true;
+  }
+};
+function splitByComma(str2) {
+  const parts = [];
+  let current = "";
+  let depth = 0;
+  for (const char of str2) {
+    if (char === "<") depth++;
+    else if (char === ">") depth--;
+    else if (char === "," && depth === 0) {
+      parts.push(current.trim());
+      current = "";
+      continue;
+    }
+    current += char;
+  }
+  if (current) parts.push(current.trim());
+  return parts;
+}
+var objTypesDecls = [
+  [UnsignedInt, "uint", TYPES.uint, celTypes.uint],
+  [Type2, "type", TYPES.type, celTypes.type],
+  [Optional, "optional", optionalType, celTypes.optional],
+  [Uint8Array, "bytes", TYPES.bytes, celTypes.bytes],
+  ...typeof Buffer !== "undefined" ? [[Buffer, "bytes", TYPES.bytes, celTypes.bytes]] : []
+].map(([ctor, name, typeType, type2]) => Object.freeze({ name, typeType, type: type2, ctor }));
+var objTypes = objTypesDecls.map((t) => [t.name, t]);
+var objTypesCtor = objTypesDecls.map((t) => [t.ctor, t]);
+var invalidVar = (postfix) => new Error(`Invalid variable declaration: ${postfix}`);
+var invalidType = (postfix) => new Error(`Invalid type declaration: ${postfix}`);
+var fallbackDynEqualityMatchers = {
+  "==": [{ handler: (a, b) => a === b, returnType: celTypes.bool }],
+  "!=": [{ handler: (a, b) => a !== b, returnType: celTypes.bool }]
+};
+var Registry = class _Registry {
+  #parent = null;
+  #typeDeclarations;
+  #ownsVariables = true;
+  #operators = null;
+  #functions = null;
+  #operatorsByOp = null;
+  #functionsByKey = null;
+  #listTypes = null;
+  #mapTypes = null;
+  #optionalTypes = null;
+  #others = null;
+  #locked = false;
+  constructor(opts = {}) {
+    this.enableOptionalTypes = opts.enableOptionalTypes ?? false;
+    this.unlistedVariablesAreDyn = opts.unlistedVariablesAreDyn ?? false;
+    const parent = opts.parent instanceof _Registry ? opts.parent : null;
+    if (parent) {
+      this.#parent = parent;
+      let opParent = parent;
+      while (opParent && !opParent.#operators) opParent = opParent.#parent;
+      let fnParent = parent;
+      while (fnParent && !fnParent.#functions) fnParent = fnParent.#parent;
+      this.#operatorsByOp = parent.#operatorsByOp;
+      this.#functionsByKey = parent.#functionsByKey;
+      this.#others = { operators: opParent.#operators, functions: fnParent.#functions };
+      this.objectTypes = new Map(parent.objectTypes);
+      this.objectTypesByConstructor = new Map(parent.objectTypesByConstructor);
+      this.variables = parent.variables;
+      this.#ownsVariables = false;
+      this.#typeDeclarations = parent.#typeDeclarations;
+      this.#listTypes = parent.#listTypes;
+      this.#mapTypes = parent.#mapTypes;
+      this.#optionalTypes = parent.#optionalTypes;
+      if (this.enableOptionalTypes !== parent.enableOptionalTypes || this.unlistedVariablesAreDyn !== parent.unlistedVariablesAreDyn) {
+        toggleOptionalTypes(this, this.enableOptionalTypes);
+      }
+    } else {
+      this.#operators = [];
+      this.#functions = [];
+      this.objectTypes = new Map(objTypes);
+      this.objectTypesByConstructor = new Map(objTypesCtor);
+      this.#typeDeclarations = new Map(objEntries(celTypes));
+      this.#listTypes = /* @__PURE__ */ new Map();
+      this.#mapTypes = /* @__PURE__ */ new Map();
+      this.#optionalTypes = /* @__PURE__ */ new Map();
+      this.variables = /* @__PURE__ */ new Map();
+      this.variables.dyn = this.unlistedVariablesAreDyn;
+      for (const n in TYPES) this.registerConstant(n, "type", TYPES[n]);
+    }
+  }
+  #ensureOwnVariables() {
+    if (this.#ownsVariables) return;
+    this.variables = new Map(this.variables);
+    this.variables.dyn = this.unlistedVariablesAreDyn;
+    this.#ownsVariables = true;
+  }
+  // Used by toggleOptionalTypes in optional.js to clear a variable before re-registering it
+  deleteVariable(name) {
+    this.#ensureOwnVariables();
+    this.variables.delete(name);
+  }
+  #pushOperator(decl) {
+    if (!this.#operators) this.#operatorsByOp = null;
+    this.operatorCandidates(decl.operator).add(decl);
+    this.#operators.push(decl);
+  }
+  #pushFunction(decl) {
+    if (!this.#functions) this.#functionsByKey = null;
+    this.#functionCandidates(decl.partitionKey).add(decl);
+    this.#functions.push(decl);
+  }
+  #ensureCandiate(c, key2) {
+    return c.get(key2) || c.set(key2, new Candidates(this)).get(key2);
+  }
+  #getOperators() {
+    if (this.#operators) return this.#operators;
+    return this.#operators = [...this.#others.operators];
+  }
+  #getFunctions() {
+    if (this.#functions) return this.#functions;
+    return this.#functions = [...this.#others.functions];
+  }
+  operatorCandidates(op) {
+    if (this.#operatorsByOp) return this.#ensureCandiate(this.#operatorsByOp, op);
+    const c = this.#operatorsByOp = /* @__PURE__ */ new Map();
+    for (const decl of this.#getOperators()) this.#ensureCandiate(c, decl.operator).add(decl);
+    return this.#ensureCandiate(c, op);
+  }
+  functionCandidates(rec, name, argLen) {
+    return this.#functionCandidates(`${rec ? "rcall" : "call"}:${name}:${argLen}`);
+  }
+  #functionCandidates(key2) {
+    if (this.#functionsByKey) return this.#ensureCandiate(this.#functionsByKey, key2);
+    const c = this.#functionsByKey = /* @__PURE__ */ new Map();
+    for (const decl of this.#getFunctions()) this.#ensureCandiate(c, decl.partitionKey).add(decl);
+    return this.#ensureCandiate(c, key2);
+  }
+  registerVariable(name, type2, opts) {
+    if (this.#locked) throw new Error("Cannot modify frozen registry");
+    let description = opts?.description;
+    let value;
+    if (typeof name === "string" && typeof type2 === "object" && !(type2 instanceof TypeDeclaration)) {
+      description = type2.description;
+      value = type2.value;
+      if (type2.schema) type2 = this.registerType({ name: `$${name}`, schema: type2.schema }).type;
+      else type2 = type2.type;
+    } else if (typeof name === "object") {
+      if (name.schema) type2 = this.registerType({ name: `$${name.name}`, schema: name.schema }).type;
+      else type2 = name.type;
+      description = name.description;
+      value = name.value;
+      name = name.name;
+    }
+    if (typeof name !== "string" || !name) throw invalidVar(`name must be a string`);
+    if (RESERVED.has(name)) throw invalidVar(`'${name}' is a reserved name`);
+    if (this.variables.get(name) !== void 0) throw invalidVar(`'${name}' is already registered`);
+    if (typeof type2 === "string") type2 = this.getType(type2);
+    else if (!(type2 instanceof TypeDeclaration)) throw invalidVar(`type is required`);
+    this.#ensureOwnVariables();
+    this.variables.set(name, new VariableDeclaration(name, type2, description, value));
+    return this;
+  }
+  #registerSchemaAsType(name, schema2) {
+    const fields = /* @__PURE__ */ Object.create(null);
+    for (const key2 of objKeys(schema2)) {
+      const def = schema2[key2];
+      if (typeof def === "object" && def) {
+        fields[key2] = this.registerType({ name: `${name}.${key2}`, schema: def }).type.name;
+      } else if (typeof def === "string") {
+        fields[key2] = def;
+      } else {
+        throw new Error(`Invalid field definition for '${name}.${key2}'`);
+      }
+    }
+    return fields;
+  }
+  registerConstant(name, type2, value) {
+    if (typeof name === "object") this.registerVariable(name);
+    else this.registerVariable({ name, type: type2, value });
+    return this;
+  }
+  getType(typename) {
+    return this.#parseTypeString(typename, true);
+  }
+  getListType(type2) {
+    return this.#listTypes.get(type2) || this.#listTypes.set(type2, this.#parseTypeString(`list<${type2}>`, true)).get(type2);
+  }
+  getMapType(a, b) {
+    return this.#mapTypes.get(a)?.get(b) || (this.#mapTypes.get(a) || this.#mapTypes.set(a, /* @__PURE__ */ new Map()).get(a)).set(b, this.#parseTypeString(`map<${a}, ${b}>`, true)).get(b);
+  }
+  getOptionalType(type2) {
+    return this.#optionalTypes.get(type2) || this.#optionalTypes.set(type2, this.#parseTypeString(`optional<${type2}>`, true)).get(type2);
+  }
+  assertType(typename, type2, signature) {
+    try {
+      return this.#parseTypeString(typename, true);
+    } catch (e2) {
+      e2.message = `Invalid ${type2} '${e2.unknownType || typename}' in '${signature}'`;
+      throw e2;
+    }
+  }
+  getFunctionType(typename) {
+    if (typename === "ast") return astType;
+    const t = this.#parseTypeString(typename, true);
+    if (t.kind === "dyn" && t.valueType) throw new Error(`type '${t.name}' is not supported`);
+    return t;
+  }
+  registerType(name, _d) {
+    if (this.#locked) throw new Error("Cannot modify frozen registry");
+    if (typeof name === "object") _d = name, name = _d.fullName || _d.name || _d.ctor?.name;
+    if (typeof name === "string" && name[0] === ".") name = name.slice(1);
+    if (typeof name !== "string" || name.length < 2 || RESERVED.has(name)) {
+      throw invalidType(`name '${name}' is not valid`);
+    }
+    if (this.objectTypes.has(name)) throw invalidType(`type '${name}' already registered`);
+    const type2 = this.#parseTypeString(name, false);
+    if (type2.kind !== "message") throw invalidType(`type '${name}' is not valid`);
+    const decl = {
+      name,
+      typeType: new Type2(name),
+      type: type2,
+      ctor: typeof _d === "function" ? _d : _d?.ctor,
+      convert: typeof _d === "function" ? void 0 : _d?.convert,
+      fields: typeof _d?.schema === "object" ? this.#normalizeFields(name, this.#registerSchemaAsType(name, _d.schema)) : this.#normalizeFields(name, typeof _d === "function" ? void 0 : _d?.fields)
+    };
+    if (typeof decl.ctor !== "function") {
+      if (!decl.fields) throw invalidType(`type '${name}' requires a constructor or fields`);
+      Object.assign(decl, this.#createDefaultConvert(name, decl.fields));
+    }
+    this.objectTypes.set(name, Object.freeze(decl));
+    this.objectTypesByConstructor.set(decl.ctor, decl);
+    this.registerFunctionOverload(`type(${name}): type`, () => decl.typeType, { async: false });
+    return decl;
+  }
+  /** @returns {TypeDeclaration} */
+  #parseTypeString(typeStr, requireKnownTypes = true) {
+    let match = this.#typeDeclarations.get(typeStr);
+    if (match) return match;
+    if (typeof typeStr !== "string" || !typeStr.length) {
+      throw new Error(`Invalid type: must be a string`);
+    }
+    match = typeStr.match(/^[A-Z]$/);
+    if (match) return this.#createDeclaration(_createPlaceholderType, typeStr, typeStr);
+    match = typeStr.match(/^(dyn|list|map|optional)<(.+)>$/);
+    if (!match) {
+      if (requireKnownTypes) {
+        const err = new Error(`Unknown type: ${typeStr}`);
+        err.unknownType = typeStr;
+        throw err;
+      }
+      return this.#createDeclaration(_createMessageType, typeStr, typeStr);
+    }
+    const kind = match[1];
+    const inner = match[2].trim();
+    switch (kind) {
+      case "dyn": {
+        const type2 = this.#parseTypeString(inner, requireKnownTypes).wrappedType;
+        this.#typeDeclarations.set(type2.name, type2);
+        return type2;
+      }
+      case "list": {
+        const vType = this.#parseTypeString(inner, requireKnownTypes);
+        return this.#createDeclaration(_createListType, `list<${vType}>`, vType);
+      }
+      case "map": {
+        const parts = splitByComma(inner);
+        if (parts.length !== 2) throw new Error(`Invalid map type: ${typeStr}`);
+        const kType = this.#parseTypeString(parts[0], requireKnownTypes);
+        const vType = this.#parseTypeString(parts[1], requireKnownTypes);
+        return this.#createDeclaration(_createMapType, `map<${kType}, ${vType}>`, kType, vType);
+      }
+      case "optional": {
+        const vType = this.#parseTypeString(inner, requireKnownTypes);
+        return this.#createDeclaration(_createOptionalType, `optional<${vType}>`, vType);
+      }
+    }
+  }
+  #createDeclaration(creator, key2, ...args) {
+    return this.#typeDeclarations.get(key2) || this.#typeDeclarations.set(key2, creator(...args)).get(key2);
+  }
+  findMacro(name, hasReceiver, argLen) {
+    return this.functionCandidates(hasReceiver, name, argLen).macro;
+  }
+  findUnaryOverload(op, left) {
+    return this.operatorCandidates(op).findUnaryOverload(left);
+  }
+  findBinaryOverload(op, left, right) {
+    return this.operatorCandidates(op).findBinaryOverload(left, right);
+  }
+  #toCelFieldType(field) {
+    if (typeof field === "string") return { type: field };
+    if (field.id) return protobufjsFieldToCelType(field);
+    return field;
+  }
+  #toCelFieldDeclaration(typename, fields, k, requireKnownTypes = false) {
+    try {
+      const field = this.#toCelFieldType(fields[k]);
+      if (typeof field?.type !== "string") throw new Error(`unsupported declaration`);
+      return this.#parseTypeString(field.type, requireKnownTypes);
+    } catch (e2) {
+      e2.message = `Field '${k}' in type '${typename}' has unsupported declaration: ${JSON.stringify(fields[k])}`;
+      throw e2;
+    }
+  }
+  #normalizeFields(typename, fields) {
+    if (!fields) return;
+    const all = /* @__PURE__ */ Object.create(null);
+    for (const k of objKeys(fields)) all[k] = this.#toCelFieldDeclaration(typename, fields, k);
+    return all;
+  }
+  #createDefaultConvert(name, fields) {
+    const keys = objKeys(fields);
+    const conversions = /* @__PURE__ */ Object.create(null);
+    for (const k of keys) {
+      const type2 = fields[k];
+      const decl = type2.kind === "message" && this.objectTypes.get(type2.name);
+      if (decl === false) conversions[k] = false;
+      else conversions[k] = decl.convert ? decl : false;
+    }
+    const Ctor = {
+      [name]: class extends Map {
+        #raw;
+        constructor(v) {
+          super();
+          this.#raw = v;
+        }
+        [Symbol.iterator]() {
+          if (this.size !== keys.length) for (const k of keys) this.get(k);
+          return super[Symbol.iterator]();
+        }
+        get(field) {
+          let v = super.get(field);
+          if (v !== void 0 || this.has(field)) return v;
+          const dec = conversions[field];
+          if (dec === void 0) return;
+          v = this.#raw instanceof Map ? this.#raw.get(field) : this.#raw?.[field];
+          if (dec && v && typeof v === "object") {
+            switch (v.constructor) {
+              case void 0:
+              case Object:
+              case Map:
+                v = dec.convert(v);
+            }
+          }
+          return super.set(field, v), v;
+        }
+      }
+    }[name];
+    return {
+      ctor: Ctor,
+      convert(v) {
+        if (!v) return;
+        if (v.constructor === Ctor) return v;
+        return new Ctor(v);
+      }
+    };
+  }
+  clone(opts) {
+    this.#locked = true;
+    return new _Registry({
+      parent: this,
+      unlistedVariablesAreDyn: opts.unlistedVariablesAreDyn,
+      enableOptionalTypes: opts.enableOptionalTypes
+    });
+  }
+  getDefinitions() {
+    const variables = [];
+    const functions = [];
+    for (const [, varDecl] of this.variables) {
+      if (!varDecl) continue;
+      variables.push({
+        name: varDecl.name,
+        description: varDecl.description || null,
+        type: varDecl.type.name
+      });
+    }
+    for (const decl of this.#getFunctions()) {
+      functions.push({
+        signature: decl.signature,
+        name: decl.name,
+        description: decl.description,
+        receiverType: decl.receiverType ? decl.receiverType.name : null,
+        returnType: decl.returnType.name,
+        params: decl.params.map((p) => ({
+          name: p.name,
+          type: p.type.name,
+          description: p.description
+        }))
+      });
+    }
+    return { variables, functions };
+  }
+  #parseSignature(signature) {
+    if (typeof signature !== "string") throw new Error("Invalid signature: must be a string");
+    const match = signature.match(/^(?:([a-zA-Z0-9.<>]+)\.)?(\w+)\(([^)]*)\):(.*)$/);
+    if (!match) throw new Error(`Invalid signature: ${signature}`);
+    const returnType = match[4].trim();
+    if (!returnType) throw new Error(`Invalid signature: ${signature}`);
+    return {
+      receiverType: match[1] || null,
+      name: match[2],
+      argTypes: splitByComma(match[3]),
+      returnType
+    };
+  }
+  /**
+   * @param {FunctionDeclaration} a
+   * @param {FunctionDeclaration} b
+   */
+  #functionSignatureOverlaps(a, b) {
+    if (a.name !== b.name) return false;
+    if (a.argTypes.length !== b.argTypes.length) return false;
+    if ((a.receiverType || b.receiverType) && (!a.receiverType || !b.receiverType)) return false;
+    const isDifferentReceiver = a.receiverType !== b.receiverType && a.receiverType !== dynType && b.receiverType !== dynType;
+    return !isDifferentReceiver && (b.macro || a.macro || b.argTypes.every((t, i) => {
+      const o = a.argTypes[i];
+      return t === o || t === dynType || o === dynType;
+    }));
+  }
+  /** @param {FunctionDeclaration} newDec */
+  #checkOverlappingSignatures(newDec) {
+    for (const decl of this.#functionCandidates(newDec.partitionKey)) {
+      if (!this.#functionSignatureOverlaps(decl, newDec)) continue;
+      throw new Error(
+        `Function signature '${newDec.signature}' overlaps with existing overload '${decl.signature}'.`
+      );
+    }
+  }
+  #normalizeParam(i, aType, param) {
+    if (!param) return { type: this.getFunctionType(aType), name: `arg${i}`, description: null };
+    const type2 = param.type || aType;
+    if (!type2) throw new Error(`params[${i}].type is required`);
+    if (aType && type2 !== aType) throw new Error(`params[${i}].type not equal to signature type`);
+    return {
+      name: param.name || `arg${i}`,
+      type: this.getFunctionType(type2),
+      description: param.description ?? null
+    };
+  }
+  registerFunctionOverload(s, handler, opts) {
+    if (this.#locked) throw new Error("Cannot modify frozen registry");
+    if (typeof s === "object") opts = s;
+    else if (typeof handler === "object") opts = handler;
+    else if (!opts) opts = {};
+    const sig = typeof s === "string" ? s : opts.signature ?? void 0;
+    const parsed = sig !== void 0 ? this.#parseSignature(sig) : void 0;
+    const name = parsed?.name || opts.name;
+    const receiverType = parsed?.receiverType || opts.receiverType;
+    const argTypes = parsed?.argTypes;
+    const returnType = parsed?.returnType || opts.returnType;
+    const params = opts.params;
+    handler = typeof handler === "function" ? handler : opts.handler;
+    let dec;
+    try {
+      if (!name) throw new Error(`signature or name are required`);
+      if (!returnType) throw new Error(`must have a returnType`);
+      if (params) {
+        if (argTypes && params.length !== argTypes.length) {
+          throw new Error(`mismatched length in params and args in signature`);
+        }
+      } else if (!argTypes) throw new Error(`signature or params are required`);
+      dec = new FunctionDeclaration({
+        name,
+        async: opts?.async,
+        receiverType: receiverType ? this.getType(receiverType) : null,
+        returnType: this.getType(returnType),
+        handler,
+        description: opts.description,
+        params: (argTypes || params).map(
+          (_, i) => this.#normalizeParam(i, argTypes?.[i], params?.[i])
+        )
+      });
+    } catch (e2) {
+      if (typeof sig === "string") e2.message = `Invalid function declaration '${sig}': ${e2.message}`;
+      else if (name) e2.message = `Invalid function declaration '${name}': ${e2.message}`;
+      else e2.message = `Invalid function declaration: ${e2.message}`;
+      throw e2;
+    }
+    this.#checkOverlappingSignatures(dec);
+    this.#pushFunction(dec);
+  }
+  registerOperatorOverload(string, handler, opts) {
+    const unaryParts = string.match(/^([-!])([\w.<>]+)(?::\s*([\w.<>]+))?$/);
+    if (unaryParts) {
+      const [, op2, operandType, returnType2] = unaryParts;
+      return this.unaryOverload(op2, operandType, handler, returnType2, opts?.async);
+    }
+    const parts = string.match(
+      /^([\w.<>]+) ([-+*%/]|==|!=|<|<=|>|>=|in) ([\w.<>]+)(?::\s*([\w.<>]+))?$/
+    );
+    if (!parts) throw new Error(`Operator overload invalid: ${string}`);
+    const [, leftType, op, rightType, returnType] = parts;
+    return this.binaryOverload(leftType, op, rightType, handler, returnType);
+  }
+  unaryOverload(op, typeStr, handler, returnTypeStr, async) {
+    if (this.#locked) throw new Error("Cannot modify frozen registry");
+    const leftType = this.assertType(typeStr, "type", `${op}${typeStr}`);
+    const returnType = this.assertType(
+      returnTypeStr || typeStr,
+      "return type",
+      `${op}${typeStr}: ${returnTypeStr || typeStr}`
+    );
+    const d = new OperatorDeclaration({ op: `${op}_`, leftType, returnType, handler, async });
+    this.#pushOperator(this.#assertOverload(d));
+  }
+  #hasOverload(d) {
+    for (const o of this.operatorCandidates(d.operator)) if (d.equals(o)) return true;
+    return false;
+  }
+  #assertOverload(decl) {
+    if (!this.#hasOverload(decl)) return decl;
+    throw new Error(`Operator overload already registered: ${decl.signature}`);
+  }
+  binaryOverload(leftTypeStr, op, rightTypeStr, handler, returnTypeStr, async) {
+    if (this.#locked) throw new Error("Cannot modify frozen registry");
+    returnTypeStr ??= isRelational.has(op) ? "bool" : leftTypeStr;
+    const sig = `${leftTypeStr} ${op} ${rightTypeStr}: ${returnTypeStr}`;
+    let leftType = this.assertType(leftTypeStr, "left type", sig);
+    let rightType = this.assertType(rightTypeStr, "right type", sig);
+    const returnType = this.assertType(returnTypeStr, "return type", sig);
+    if (leftType.kind === "dyn" && leftType.valueType) rightType = rightType.wrappedType;
+    else if (rightType.kind === "dyn" && rightType.valueType) leftType = leftType.wrappedType;
+    if (isRelational.has(op) && returnType.type !== "bool") {
+      throw new Error(`Comparison operator '${op}' must return 'bool', got '${returnType.type}'`);
+    }
+    const dec = new OperatorDeclaration({ op, leftType, rightType, returnType, handler, async });
+    if (dec.hasPlaceholderType && !(rightType.hasPlaceholderType && leftType.hasPlaceholderType)) {
+      throw new Error(
+        `Operator overload with placeholders must use them in both left and right types: ${sig}`
+      );
+    }
+    this.#assertOverload(dec);
+    if (op === "==") {
+      const declarations = [
+        new OperatorDeclaration({
+          op: "!=",
+          leftType,
+          rightType,
+          handler(a, b, ast, ev) {
+            return !handler(a, b, ast, ev);
+          },
+          returnType,
+          async
+        })
+      ];
+      if (leftType !== rightType) {
+        declarations.push(
+          new OperatorDeclaration({
+            op: "==",
+            leftType: rightType,
+            rightType: leftType,
+            handler(a, b, ast, ev) {
+              return handler(b, a, ast, ev);
+            },
+            returnType,
+            async
+          }),
+          new OperatorDeclaration({
+            op: "!=",
+            leftType: rightType,
+            rightType: leftType,
+            handler(a, b, ast, ev) {
+              return !handler(b, a, ast, ev);
+            },
+            returnType,
+            async
+          })
+        );
+      }
+      for (const decl of declarations) this.#assertOverload(decl);
+      for (const decl of declarations) this.#pushOperator(decl);
+    }
+    this.#pushOperator(dec);
+  }
+};
+var isRelational = /* @__PURE__ */ new Set(["<", "<=", ">", ">=", "==", "!=", "in"]);
+function createRegistry(opts) {
+  return new Registry(opts);
+}
+var RootContext = class {
+  #vars;
+  #contextObj;
+  #contextMap;
+  #convertCache;
+  constructor(registry, context) {
+    this.#vars = registry.variables;
+    if (context === void 0 || context === null) return;
+    if (typeof context !== "object") {
+      throw evaluationError("invalid_context", "Context must be an object");
+    }
+    if (context instanceof Map) this.#contextMap = context;
+    else this.#contextObj = context;
+  }
+  getValue(key2) {
+    return this.#convertCache?.get(key2) || (this.#contextObj ? this.#contextObj[key2] : this.#contextMap?.get(key2));
+  }
+  getVariable(name) {
+    return this.#vars.get(name) ?? (this.#vars.dyn && !RESERVED.has(name) ? new VariableDeclaration(name, dynType) : void 0);
+  }
+  getCheckedValue(ev, ast) {
+    const v = this.getValue(ast.args);
+    if (v === void 0) throw ev.createError("unknown_variable", `Unknown variable: ${ast.args}`, ast);
+    if (ast.checkedType.matchesValueType(v, ev)) return v;
+    const type2 = ast.checkedType;
+    const valueType = ev.debugType(v);
+    if (type2.kind === "message" && valueType.kind === "map") {
+      const c = ev.objectTypes.get(type2.name)?.convert?.(v);
+      if (c) return (this.#convertCache ??= /* @__PURE__ */ new Map()).set(ast.args, c), c;
+    }
+    throw ev.createError(
+      "variable_type_mismatch",
+      `Variable '${ast.args}' is not of type '${type2}', got '${valueType}'`,
+      ast
+    );
+  }
+  forkWithVariable(iterVar, iterType) {
+    return new OverlayContext(this, iterVar, iterType);
+  }
+};
+var OverlayContext = class _OverlayContext {
+  #parent;
+  accuType;
+  accuValue;
+  iterValue;
+  constructor(parent, iterVar, iterType) {
+    this.#parent = parent;
+    this.iterVar = iterVar;
+    this.iterType = iterType;
+  }
+  forkWithVariable(iterVar, iterType) {
+    return new _OverlayContext(this, iterVar, iterType);
+  }
+  reuse(parent) {
+    if (!this.async) return this.#parent = parent, this;
+    const ctx = new _OverlayContext(parent, this.iterVar, this.iterType);
+    ctx.accuType = this.accuType;
+    return ctx;
+  }
+  setIterValue(v, ev) {
+    if (this.iterType.matchesValueType(v, ev)) return this.iterValue = v, this;
+    const type2 = this.iterType;
+    const valueType = ev.debugType(v);
+    if (type2.kind === "message" && valueType.kind === "map") {
+      const c = ev.objectTypes.get(type2.name)?.convert?.(v);
+      if (c) return this.iterValue = c, this;
+    }
+    throw ev.createError(
+      "variable_type_mismatch",
+      `Variable '${this.iterVar}' is not of type '${type2}', got '${valueType}'`
+    );
+  }
+  setAccuType(type2) {
+    return this.accuType = type2, this;
+  }
+  setAccuValue(v) {
+    return this.accuValue = v, this;
+  }
+  getValue(key2) {
+    return this.iterVar === key2 ? this.iterValue : this.#parent.getValue(key2);
+  }
+  getCheckedValue(ev, ast) {
+    if (this.iterVar === ast.args) return this.iterValue;
+    return this.#parent.getCheckedValue(ev, ast);
+  }
+  getVariable(name) {
+    if (this.iterVar === name) return new VariableDeclaration(name, this.iterType);
+    return this.#parent.getVariable(name);
+  }
+};
+function protobufjsFieldToCelType(field) {
+  let fieldType;
+  if (field.map) {
+    const keyType = protobufjsTypeToCelType(field.keyType, field.resolvedKeyType);
+    const valueType = protobufjsTypeToCelType(field.type, field.resolvedType);
+    fieldType = `map<${keyType}, ${valueType}>`;
+  } else {
+    fieldType = protobufjsTypeToCelType(field.type, field.resolvedType);
+  }
+  return { type: field.repeated ? `list<${fieldType}>` : fieldType };
+}
+function protobufjsTypeToCelType(protoType, resolvedType) {
+  switch (protoType) {
+    case "string":
+      return "string";
+    case "bytes":
+      return "bytes";
+    case "bool":
+      return "bool";
+    // protobufjs uses JavaScript numbers for all numeric types
+    case "double":
+    case "float":
+    case "int32":
+    case "int64":
+    case "sint32":
+    case "sint64":
+    case "sfixed32":
+    case "sfixed64":
+    case "uint32":
+    case "uint64":
+    case "fixed32":
+    case "fixed64":
+      return "double";
+    default:
+      switch (resolvedType?.constructor.name) {
+        case "Type":
+          return resolvedType.fullName.slice(1);
+        case "Enum":
+          return "int";
+      }
+      if (protoType?.includes(".")) return protoType;
+      return "dyn";
+  }
+}
+
+// node_modules/@marcbachmann/cel-js/lib/operators.js
+var dynType2 = celTypes.dyn;
+var Base = class {
+  dynType = celTypes.dyn;
+  optionalType = celTypes.optional;
+  stringType = celTypes.string;
+  intType = celTypes.int;
+  doubleType = celTypes.double;
+  boolType = celTypes.bool;
+  nullType = celTypes.null;
+  listType = celTypes.list;
+  mapType = celTypes.map;
+  constructor(opts) {
+    this.opts = opts.opts;
+    this.registry = opts.registry;
+    this.objectTypes = this.registry.objectTypes;
+    this.objectTypesByConstructor = this.registry.objectTypesByConstructor;
+  }
+  /**
+   * Get a TypeDeclaration instance for a type name
+   * @param {string} typeName - The type name (e.g., 'string', 'int', 'dyn')
+   * @returns {TypeDeclaration} The type declaration instance
+   */
+  getType(typeName) {
+    return this.registry.getType(typeName);
+  }
+  debugType(v) {
+    switch (typeof v) {
+      case "string":
+        return this.stringType;
+      case "bigint":
+        return this.intType;
+      case "number":
+        return this.doubleType;
+      case "boolean":
+        return this.boolType;
+      case "object":
+        if (v === null) return this.nullType;
+        switch (v.constructor) {
+          case void 0:
+          case Object:
+          case Map:
+            return this.mapType;
+          case Array:
+          case Set:
+            return this.listType;
+          default:
+            return this.objectTypesByConstructor.get(v.constructor)?.type || unsupportedType(this, v.constructor?.name || typeof v);
+        }
+      default:
+        unsupportedType(this, typeof v);
+    }
+  }
+};
+function unsupportedType(self2, type2) {
+  throw self2.createError("unsupported_type", `Unsupported type: ${type2}`);
+}
+var maybeAsyncArray = (a) => Array.isArray(a) ? a.some((n) => n.maybeAsync) : false;
+function maybeAsync(l, r, h) {
+  if (r === true || r && (r?.maybeAsync || maybeAsyncArray(r))) return maybeAsyncBoth(h);
+  if (l === true || l && (l?.maybeAsync || maybeAsyncArray(l))) return maybeAsyncFirst(h);
+  return h;
+}
+function maybeAsyncBoth(handler) {
+  return handler.__asyncBoth ??= function handle(a, b, c, d) {
+    if (!(a instanceof Promise || b instanceof Promise)) return handler(a, b, c, d);
+    if (!(b instanceof Promise)) return a.then((_a) => handler(_a, b, c, d));
+    if (!(a instanceof Promise)) return b.then((_b) => handler(a, _b, c, d));
+    return Promise.all([a, b]).then((p) => handler(p[0], p[1], c, d));
+  };
+}
+function maybeAsyncFirst(handler) {
+  return handler.__asyncFirst ??= function handle(a, b, c, d) {
+    if (a instanceof Promise) return a.then((_a) => handler(_a, b, c, d));
+    return handler(a, b, c, d);
+  };
+}
+function checkAccessNode(chk, ast, ctx) {
+  ast.right = ast.args[1];
+  const leftType = chk.check(ast.left = ast.args[0], ctx);
+  if (ast.op === "[]") chk.check(ast.right, ctx);
+  ast.handle = maybeAsync(
+    ast.left,
+    ast.op === "[]" ? ast.right : false,
+    leftType !== dynType2 ? fieldAccessStatic : fieldAccess
+  );
+  if (leftType.kind !== "optional") return chk.checkAccessOnType(ast, ctx, leftType);
+  return chk.registry.getOptionalType(chk.checkAccessOnType(ast, ctx, leftType.valueType, true));
+}
+function checkOptionalAccessNode(chk, ast, ctx) {
+  ast.right = ast.args[1];
+  const leftType = chk.check(ast.left = ast.args[0], ctx);
+  if (ast.op === "[?]") chk.check(ast.right, ctx);
+  ast.handle = maybeAsync(ast.left, ast.op === "[?]" ? ast.right : false, oFieldAccess);
+  const actualType = leftType.kind === "optional" ? leftType.valueType : leftType;
+  return chk.registry.getOptionalType(chk.checkAccessOnType(ast, ctx, actualType, true));
+}
+var HOMOGENEOUS_PREFIX = {
+  heterogeneous_list_element: "List elements must have the same type,",
+  heterogeneous_map_key: "Map key uses wrong type,",
+  heterogeneous_map_value: "Map value uses wrong type,"
+};
+function checkElementHomogenous(chk, ctx, expected, el, code) {
+  const type2 = chk.check(el, ctx);
+  if (type2 === expected || expected.isEmpty()) return type2;
+  if (type2.isEmpty()) return expected;
+  throw chk.createError(
+    code,
+    `${HOMOGENEOUS_PREFIX[code]} expected type '${chk.formatType(expected)}' but found '${chk.formatType(type2)}'`,
+    el
+  );
+}
+function checkElement(chk, ctx, expected, el) {
+  return expected.unify(chk.registry, chk.check(el, ctx)) || dynType2;
+}
+function ternaryConditionError(ev, value, node) {
+  const type2 = ev.debugRuntimeType(value);
+  return ev.createError(
+    "invalid_condition_type",
+    `${node.meta.label || "Ternary condition must be bool"}, got '${type2}'`,
+    node
+  );
+}
+function handleTernary(c, ev, ast, ctx) {
+  if (c === true) return ev.run(ast.left, ctx);
+  if (c === false) return ev.run(ast.right, ctx);
+  throw ternaryConditionError(ev, c, ast.condition);
+}
+function logicalOperandError(ev, value, node) {
+  const type2 = ev.debugRuntimeType(value);
+  return ev.createError(
+    "invalid_logical_operand",
+    `Logical operator requires bool operands, got '${type2}'`,
+    node
+  );
+}
+function logicalValueOrErr(ev, v, node) {
+  if (v instanceof Error) return v;
+  return logicalOperandError(ev, v, node);
+}
+function _logicalOp(exp, ev, ast, left, right) {
+  if (right === exp) return exp;
+  if (right === !exp) {
+    if (left === right) return right;
+    throw logicalValueOrErr(ev, left, ast.left);
+  }
+  if (right instanceof Promise) return right.then((r) => _logicalOpAsync(exp, ev, ast, left, r));
+  throw logicalOperandError(ev, right, ast.left);
+}
+function _logicalOpAsync(exp, ev, ast, left, right) {
+  if (right === exp) return exp;
+  if (typeof right !== "boolean") throw logicalOperandError(ev, right, ast.right);
+  if (typeof left !== "boolean") throw logicalValueOrErr(ev, left, ast.left);
+  return !exp;
+}
+function checkLogicalOp(chk, ast, ctx) {
+  const leftType = chk.check(ast.left = ast.args[0], ctx);
+  const rightType = chk.check(ast.right = ast.args[1], ctx);
+  if (!leftType.isDynOrBool()) {
+    throw chk.createError(
+      "invalid_logical_operand",
+      `Logical operator requires bool operands, got '${chk.formatType(leftType)}'`,
+      ast
+    );
+  }
+  if (!rightType.isDynOrBool()) {
+    throw chk.createError(
+      "invalid_logical_operand",
+      `Logical operator requires bool operands, got '${chk.formatType(rightType)}'`,
+      ast
+    );
+  }
+  return chk.boolType;
+}
+function checkUnary(chk, ast, ctx) {
+  const op = ast.op;
+  const right = chk.check(ast.args, ctx);
+  ast.candidates = chk.registry.operatorCandidates(op);
+  if (right.kind === "dyn") {
+    ast.handle = maybeAsync(ast.args, false, handleUnary);
+    return ast.candidates.returnType;
+  }
+  const overload = ast.candidates.findUnaryOverload(right);
+  if (!overload) {
+    throw chk.createError(
+      "no_such_overload",
+      `no such overload: ${op[0]}${chk.formatType(right)}`,
+      ast
+    );
+  }
+  ast.handle = maybeAsync(ast.args, false, overload.handler);
+  return overload.returnType;
+}
+function handleUnary(left, ast, ev) {
+  const leftType = ev.debugRuntimeType(left, ast.args.checkedType);
+  const overload = ast.candidates.findUnaryOverload(leftType);
+  if (overload) return overload.handler(left);
+  throw ev.createError("no_such_overload", `no such overload: ${ast.op[0]}${leftType}`, ast);
+}
+function evaluateUnary(ev, ast, ctx) {
+  return ast.handle(ev.run(ast.args, ctx), ast, ev);
+}
+function checkBinary(chk, ast, ctx) {
+  const op = ast.op;
+  const left = chk.check(ast.left = ast.args[0], ctx);
+  const right = chk.check(ast.right = ast.args[1], ctx);
+  ast.candidates = chk.registry.operatorCandidates(op);
+  const overload = left.hasDynType || right.hasDynType ? void 0 : ast.candidates.findBinaryOverload(left, right);
+  ast.handle = maybeAsync(ast.left, ast.right, overload?.handler || handleBinary);
+  if (overload) return overload.returnType;
+  const type2 = ast.candidates.checkBinaryOverload(left, right);
+  if (!left.hasDynType) ast.leftStaticType = left;
+  if (!right.hasDynType) ast.rightStaticType = right;
+  if (type2) return type2;
+  throw chk.createError(
+    "no_such_overload",
+    `no such overload: ${chk.formatType(left)} ${op} ${chk.formatType(right)}`,
+    ast
+  );
+}
+function evaluateBinary(ev, ast, ctx) {
+  return ast.handle(ev.run(ast.left, ctx), ev.run(ast.right, ctx), ast, ev);
+}
+function evaluateBinaryFirst(ev, ast, ctx) {
+  return ast.handle(ev.run(ast.left, ctx), ast.right, ast, ev);
+}
+function handleBinary(left, right, ast, ev) {
+  const leftType = ast.leftStaticType || ev.debugTypeDeep(left).wrappedType;
+  const rightType = ast.rightStaticType || ev.debugTypeDeep(right).wrappedType;
+  const overload = ast.candidates.findBinaryOverload(leftType, rightType);
+  if (overload) return overload.handler(left, right, ast, ev);
+  throw ev.createError(
+    "no_such_overload",
+    `no such overload: ${leftType} ${ast.op} ${rightType}`,
+    ast
+  );
+}
+function callFunctionHandler(handler, ev, args, ast) {
+  try {
+    const result = handler.apply(ev, args);
+    if (result instanceof Promise) {
+      return result.catch((error2) => {
+        throw attachErrorAst(error2, ast);
+      });
+    }
+    return result;
+  } catch (error2) {
+    throw attachErrorAst(error2, ast);
+  }
+}
+function callFn(args, ast, ev) {
+  const argAst = ast.args[1];
+  const types2 = ast.argTypes;
+  let i = argAst.length;
+  while (i--) types2[i] = ev.debugRuntimeType(args[i], argAst[i].checkedType);
+  const decl = ast.candidates.findFunction(types2);
+  if (decl) return callFunctionHandler(decl.handler, ev, args, ast);
+  throw ev.createError(
+    "no_matching_overload",
+    `found no matching overload for '${ast.args[0]}(${types2.map((t) => t.unwrappedType).join(", ")})'`,
+    ast
+  );
+}
+function callRecFn(args, ev, ast) {
+  const [, receiverAst, argAst] = ast.args;
+  const types2 = ast.argTypes;
+  for (let i = 0; i < types2.length; i++)
+    types2[i] = ev.debugRuntimeType(args[i + 1], argAst[i].checkedType);
+  const receiverType = ev.debugRuntimeType(args[0], receiverAst.checkedType);
+  const decl = ast.candidates.findFunction(types2, receiverType);
+  if (decl) return callFunctionHandler(decl.handler, ev, args, ast);
+  throw ev.createError(
+    "no_matching_overload",
+    `found no matching overload for '${receiverType.type}.${ast.args[0]}(${types2.map((t) => t.unwrappedType).join(", ")})'`,
+    ast
+  );
+}
+function resolveAstArray(ev, astArray, ctx, i = astArray.length) {
+  if (i === 0) return [];
+  let async;
+  const results = new Array(i);
+  while (i--) if ((results[i] = ev.run(astArray[i], ctx)) instanceof Promise) async ??= true;
+  return async ? Promise.all(results) : results;
+}
+function safeFromEntries(entries) {
+  const obj2 = {};
+  for (let i = 0; i < entries.length; i++) {
+    const [k, v] = entries[i];
+    if (k === "__proto__" || k === "constructor" || k === "prototype") continue;
+    obj2[k] = v;
+  }
+  return obj2;
+}
+function comprehensionElementType(chk, iterable, ctx) {
+  const iterType = chk.check(iterable, ctx);
+  if (iterType.kind === "dyn") return iterType;
+  if (iterType.kind === "list") return iterType.valueType;
+  if (iterType.kind === "map") return iterType.keyType;
+  throw chk.createError(
+    "invalid_comprehension_range",
+    `Expression of type '${chk.formatType(
+      iterType
+    )}' cannot be range of a comprehension (must be list, map, or dynamic).`,
+    iterable
+  );
+}
+function toIterable(ev, args, coll) {
+  if (coll instanceof Set) return [...coll];
+  if (coll instanceof Map) return [...coll.keys()];
+  if (coll && typeof coll === "object") return objKeys(coll);
+  throw ev.createError(
+    "invalid_comprehension_range",
+    `Expression of type '${ev.debugType(
+      coll
+    )}' cannot be range of a comprehension (must be list, map, or dynamic).`,
+    args.iterable
+  );
+}
+function runQualifier(items, args, ev, ctx) {
+  if (!isArray(items)) items = toIterable(ev, args, items);
+  const accu = ev.run(args.init, ctx = args.iterCtx.reuse(ctx));
+  ctx.accuValue = accu;
+  if (ctx === args.iterCtx) return iterateQuantifier(ev, ctx, args, items, accu, 0);
+  return continueQuantifier(ev, ctx, args, items, accu, 0);
+}
+function runComprehension(items, args, ev, ctx) {
+  if (!isArray(items)) items = toIterable(ev, args, items);
+  const accu = ev.run(args.init, ctx = args.iterCtx.reuse(ctx));
+  ctx.accuValue = accu;
+  if (ctx === args.iterCtx) return iterateLoop(ev, ctx, args, items, accu, 0);
+  return continueLoop(ev, ctx, args, items, accu, 0);
+}
+function iterateLoop(ev, ctx, args, items, accu, i) {
+  const condition = args.condition;
+  const step = args.step;
+  const len = items.length;
+  while (i < len) {
+    if (condition && !condition(accu)) break;
+    accu = ev.run(step, ctx.setIterValue(items[i++], ev));
+    if (accu instanceof Promise) return continueLoop(ev, ctx, args, items, accu, i);
+  }
+  return args.result(accu);
+}
+async function continueLoop(ev, ctx, args, items, accu, i) {
+  if (ctx === args.iterCtx) ctx.async = true;
+  const condition = args.condition;
+  const step = args.step;
+  const len = items.length;
+  accu = await accu;
+  while (i < len) {
+    if (condition && !condition(accu)) return args.result(accu);
+    accu = ev.run(step, ctx.setIterValue(items[i++], ev));
+    if (accu instanceof Promise) accu = await accu;
+  }
+  return args.result(accu);
+}
+function iterateQuantifier(ev, ctx, args, items, accu, i, error2, stp) {
+  const condition = args.condition;
+  const step = args.step;
+  const len = items.length;
+  while (i < len) {
+    if (!condition(accu)) return args.result(accu);
+    stp = ev.tryEval(step, ctx.setIterValue(items[i++], ev));
+    if (stp instanceof Promise) return continueQuantifier(ev, ctx, args, items, accu, i, error2, stp);
+    if (stp instanceof Error && (error2 ??= stp)) continue;
+    accu = stp;
+  }
+  if (error2 && condition(accu)) throw error2;
+  return args.result(accu);
+}
+async function continueQuantifier(ev, ctx, args, items, accu, i, error2, stp) {
+  if (ctx === args.iterCtx) ctx.async = true;
+  const condition = args.condition;
+  const step = args.step;
+  const len = items.length;
+  stp = await stp;
+  if (stp instanceof Error) error2 ??= stp;
+  else accu = stp;
+  while (i < len) {
+    if (!condition(accu)) return args.result(accu);
+    stp = ev.tryEval(step, ctx.setIterValue(items[i++], ev));
+    if (stp instanceof Promise) stp = await stp;
+    if (stp instanceof Error && (error2 ??= stp)) continue;
+    accu = stp;
+  }
+  if (error2 && condition(accu)) throw error2;
+  return args.result(accu);
+}
+function oFieldAccess(left, right, ast, ev) {
+  return ev.optionalType.field(left, right, ast, ev);
+}
+function fieldAccessStatic(left, right, ast, ev) {
+  return ast.left.checkedType.field(left, right, ast, ev);
+}
+var empty = /* @__PURE__ */ Object.create(null);
+function fieldAccess(left, right, ast, ev) {
+  switch (left?.constructor) {
+    case void 0:
+    case Object: {
+      const v = hasOwn(left || empty, right) ? left[right] : void 0;
+      if (v !== void 0) return ev.debugType(v), v;
+      break;
+    }
+    case Map: {
+      const v = left.get(right);
+      if (v !== void 0) return ev.debugType(v), v;
+      break;
+    }
+    case Array:
+    case Set:
+      return ev.listType.field(left, right, ast, ev);
+    default:
+      const t = ev.objectTypesByConstructor.get(left.constructor);
+      if (t) return t.type.field(left, right, ast, ev);
+      else if (typeof left === "object") unsupportedType(ev, left.constructor.name);
+  }
+  throw ev.createError("no_such_key", `No such key: ${right}`, ast);
+}
+var emptyList = () => [];
+var emptyMap = () => ({});
+var OPERATORS = {
+  value: {
+    check(chk, ast) {
+      return chk.debugType(ast.args);
+    },
+    evaluate(_ev, ast) {
+      return ast.args;
+    }
+  },
+  id: {
+    check(chk, ast, ctx) {
+      const variable = ctx.getVariable(ast.args);
+      if (!variable) throw chk.createError("unknown_variable", `Unknown variable: ${ast.args}`, ast);
+      if (variable.constant) {
+        const alternate = ast.clone(OPERATORS.value, variable.value);
+        ast.setMeta("alternate", alternate);
+        return chk.check(alternate, ctx);
+      }
+      return variable.type;
+    },
+    evaluate(ev, ast, ctx) {
+      return ctx.getCheckedValue(ev, ast);
+    }
+  },
+  ".": {
+    alias: "fieldAccess",
+    check: checkAccessNode,
+    evaluate: evaluateBinaryFirst
+  },
+  ".?": {
+    alias: "optionalFieldAccess",
+    check: checkOptionalAccessNode,
+    evaluate: evaluateBinaryFirst
+  },
+  "[]": {
+    alias: "bracketAccess",
+    check: checkAccessNode,
+    evaluate: evaluateBinary
+  },
+  "[?]": {
+    alias: "optionalBracketAccess",
+    check: checkOptionalAccessNode,
+    evaluate: evaluateBinary
+  },
+  call: {
+    check(chk, ast, ctx) {
+      const [functionName, args] = ast.args;
+      const candidates = ast.candidates = chk.registry.functionCandidates(
+        false,
+        functionName,
+        args.length
+      );
+      const argTypes = ast.argTypes = args.map((a) => chk.check(a, ctx));
+      const decl = candidates.findFunction(argTypes);
+      if (!decl) {
+        throw chk.createError(
+          "no_matching_overload",
+          `found no matching overload for '${functionName}(${chk.formatTypeList(argTypes)})'`,
+          ast
+        );
+      }
+      const handle = argTypes.some((t) => t.hasDynType) ? callFn : decl.handler.__handle ??= (l, _ast, e2) => callFunctionHandler(decl.handler, e2, l, _ast);
+      ast.handle = maybeAsync(args, false, handle);
+      return decl.returnType;
+    },
+    evaluate(ev, ast, ctx) {
+      return ast.handle(resolveAstArray(ev, ast.args[1], ctx), ast, ev);
+    }
+  },
+  rcall: {
+    check(chk, ast, ctx) {
+      const [methodName, receiver, args] = ast.args;
+      const receiverType = chk.check(receiver, ctx);
+      const candidates = ast.candidates = chk.registry.functionCandidates(
+        true,
+        methodName,
+        args.length
+      );
+      const argTypes = ast.argTypes = args.map((a) => chk.check(a, ctx));
+      ast.receiverWithArgs = [receiver, ...args];
+      ast.handle = maybeAsync(ast.receiverWithArgs, false, callRecFn);
+      if (receiverType.kind === "dyn" && candidates.returnType) return candidates.returnType;
+      const decl = candidates.findFunction(argTypes, receiverType);
+      if (!decl) {
+        throw chk.createError(
+          "no_matching_overload",
+          `found no matching overload for '${receiverType.type}.${methodName}(${chk.formatTypeList(
+            argTypes
+          )})'`,
+          ast
+        );
+      }
+      if (!receiverType.hasPlaceholderType && !argTypes.some((t) => t.hasDynType)) {
+        const fn = decl.handler;
+        const handle = fn.__handle ??= (a, ev, _ast) => callFunctionHandler(fn, ev, a, _ast);
+        ast.handle = maybeAsync(ast.receiverWithArgs, false, handle);
+      }
+      return decl.returnType;
+    },
+    evaluate(ev, ast, ctx) {
+      return ast.handle(resolveAstArray(ev, ast.receiverWithArgs, ctx), ev, ast);
+    }
+  },
+  list: {
+    check(chk, ast, ctx) {
+      const arr = ast.args;
+      const arrLen = arr.length;
+      if (arrLen === 0) return ast.setMeta("evaluate", emptyList) && chk.getType("list<T>");
+      let valueType = chk.check(arr[0], ctx);
+      const check3 = chk.opts.homogeneousAggregateLiterals ? checkElementHomogenous : checkElement;
+      for (let i = 1; i < arrLen; i++)
+        valueType = check3(chk, ctx, valueType, arr[i], "heterogeneous_list_element");
+      return chk.registry.getListType(valueType);
+    },
+    evaluate(ev, ast, ctx) {
+      return resolveAstArray(ev, ast.args, ctx);
+    }
+  },
+  map: {
+    check(chk, ast, ctx) {
+      const arr = ast.args;
+      const arrLen = arr.length;
+      if (arrLen === 0) return ast.setMeta("evaluate", emptyMap) && chk.getType("map<K, V>");
+      const check3 = chk.opts.homogeneousAggregateLiterals ? checkElementHomogenous : checkElement;
+      let keyType = chk.check(arr[0][0], ctx);
+      let valueType = chk.check(arr[0][1], ctx);
+      for (let i = 1; i < arrLen; i++) {
+        const e2 = arr[i];
+        keyType = check3(chk, ctx, keyType, e2[0], "heterogeneous_map_key");
+        valueType = check3(chk, ctx, valueType, e2[1], "heterogeneous_map_value");
+      }
+      return chk.registry.getMapType(keyType, valueType);
+    },
+    evaluate(ev, ast, ctx) {
+      const astEntries = ast.args;
+      const len = astEntries.length;
+      const results = new Array(len);
+      let async;
+      for (let i = 0; i < len; i++) {
+        const e2 = astEntries[i];
+        const k = ev.run(e2[0], ctx);
+        const v = ev.run(e2[1], ctx);
+        if (k instanceof Promise || v instanceof Promise) {
+          results[i] = Promise.all([k, v]);
+          async ??= true;
+        } else {
+          results[i] = [k, v];
+        }
+      }
+      if (async) return Promise.all(results).then(safeFromEntries);
+      return safeFromEntries(results);
+    }
+  },
+  comprehension: {
+    check(chk, ast, ctx) {
+      const args = ast.args;
+      args.iterCtx = ctx.forkWithVariable(args.iterVarName, comprehensionElementType(chk, args.iterable, ctx)).setAccuType(chk.check(args.init, ctx));
+      const stepType = chk.check(args.step, args.iterCtx);
+      const handler = args.errorsAreFatal ? runComprehension : runQualifier;
+      ast.handle = maybeAsync(args.iterable, false, handler);
+      if (args.kind === "quantifier") return chk.boolType;
+      return stepType;
+    },
+    evaluate(ev, ast, ctx) {
+      return ast.handle(ev.run(ast.args.iterable, ctx), ast.args, ev, ctx);
+    }
+  },
+  accuValue: {
+    check(_chk, _ast, ctx) {
+      return ctx.accuType;
+    },
+    evaluate(_ev, _ast, ctx) {
+      return ctx.accuValue;
+    }
+  },
+  accuInc: {
+    check(_chk, _ast, ctx) {
+      return ctx.accuType;
+    },
+    evaluate(_ev, _ast, ctx) {
+      return ctx.accuValue += 1;
+    }
+  },
+  accuPush: {
+    check(chk, ast, ctx) {
+      const listType2 = ctx.accuType;
+      const itemType = chk.check(ast.args, ctx);
+      if (!ast.args.maybeAsync) ast.setMeta("evaluate", OPERATORS.accuPush.evaluateSync);
+      if (listType2.kind === "list" && listType2.valueType.kind !== "param") return listType2;
+      return chk.registry.getListType(itemType);
+    },
+    evaluateSync(ev, ast, ctx) {
+      return ctx.accuValue.push(ev.run(ast.args, ctx)), ctx.accuValue;
+    },
+    evaluate(ev, ast, ctx) {
+      const arr = ctx.accuValue;
+      const el = ev.run(ast.args, ctx);
+      if (el instanceof Promise) return el.then((_e) => arr.push(_e) && arr);
+      arr.push(el);
+      return arr;
+    }
+  },
+  "?:": {
+    alias: "ternary",
+    check(chk, ast, ctx) {
+      const condast = ast.condition = ast.args[0];
+      const leftast = ast.left = ast.args[1];
+      const rightast = ast.right = ast.args[2];
+      const condType = chk.check(condast, ctx);
+      if (!condType.isDynOrBool()) {
+        throw chk.createError(
+          "invalid_condition_type",
+          `${condast.meta.label || "Ternary condition must be bool"}, got '${chk.formatType(condType)}'`,
+          condast
+        );
+      }
+      const leftType = chk.check(leftast, ctx);
+      const rightType = chk.check(rightast, ctx);
+      const unified = leftType.unify(chk.registry, rightType);
+      ast.handle = maybeAsync(condast, false, handleTernary);
+      if (unified) return unified;
+      throw chk.createError(
+        "incompatible_ternary_branches",
+        `Ternary branches must have the same type, got '${chk.formatType(
+          leftType
+        )}' and '${chk.formatType(rightType)}'`,
+        ast
+      );
+    },
+    evaluate(ev, ast, ctx) {
+      return ast.handle(ev.run(ast.condition, ctx), ev, ast, ctx);
+    }
+  },
+  "||": {
+    check: checkLogicalOp,
+    evaluate(ev, ast, ctx) {
+      const l = ev.tryEval(ast.left, ctx);
+      if (l === true) return true;
+      if (l === false) {
+        const right = ev.run(ast.right, ctx);
+        if (typeof right === "boolean") return right;
+        return _logicalOp(true, ev, ast, l, right);
+      }
+      if (l instanceof Promise)
+        return l.then(
+          (_l) => _l === true ? _l : _logicalOp(true, ev, ast, _l, ev.run(ast.right, ctx))
+        );
+      return _logicalOp(true, ev, ast, l, ev.run(ast.right, ctx));
+    }
+  },
+  "&&": {
+    check: checkLogicalOp,
+    evaluate(ev, ast, ctx) {
+      const l = ev.tryEval(ast.left, ctx);
+      if (l === false) return false;
+      if (l === true) {
+        const right = ev.run(ast.right, ctx);
+        if (typeof right === "boolean") return right;
+        return _logicalOp(false, ev, ast, l, right);
+      }
+      if (l instanceof Promise)
+        return l.then(
+          (_l) => _l === false ? _l : _logicalOp(false, ev, ast, _l, ev.run(ast.right, ctx))
+        );
+      return _logicalOp(false, ev, ast, l, ev.run(ast.right, ctx));
+    }
+  },
+  "!_": { alias: "unaryNot", check: checkUnary, evaluate: evaluateUnary },
+  "-_": { alias: "unaryMinus", check: checkUnary, evaluate: evaluateUnary }
+};
+var binaryOperators = ["!=", "==", "in", "+", "-", "*", "/", "%", "<", "<=", ">", ">="];
+for (const op of binaryOperators) OPERATORS[op] = { check: checkBinary, evaluate: evaluateBinary };
+for (const op of objKeys(OPERATORS)) {
+  const obj2 = OPERATORS[op];
+  obj2.name = op;
+  if (obj2.alias) OPERATORS[obj2.alias] = obj2;
+}
+
+// node_modules/@marcbachmann/cel-js/lib/macros.js
+var identity2 = (x) => x;
+function assertIdentifier(node, message3) {
+  if (node.op === "id") return node.args;
+  throw parseError("invalid_macro_argument", message3, node);
+}
+function createMapExpander(hasFilter) {
+  const functionDesc = hasFilter ? "map(var, filter, transform)" : "map(var, transform)";
+  const invalidMsg = `${functionDesc} invalid predicate iteration variable`;
+  const label = `${functionDesc} filter predicate must return bool`;
+  return ({ args, receiver, ast: callAst }) => {
+    const [iterVar, predicate, transform] = hasFilter ? args : [args[0], null, args[1]];
+    let step = transform.clone(OPERATORS.accuPush, transform);
+    if (predicate) {
+      const accuValue = predicate.clone(OPERATORS.accuValue);
+      step = predicate.clone(OPERATORS.ternary, [predicate.setMeta("label", label), step, accuValue]);
+    }
+    return {
+      callAst: callAst.clone(OPERATORS.comprehension, {
+        errorsAreFatal: true,
+        iterable: receiver,
+        iterVarName: assertIdentifier(iterVar, invalidMsg),
+        init: callAst.clone(OPERATORS.list, []),
+        step,
+        result: identity2
+      })
+    };
+  };
+}
+function createFilterExpander() {
+  const functionDesc = "filter(var, predicate)";
+  const invalidMsg = `${functionDesc} invalid predicate iteration variable`;
+  const label = `${functionDesc} predicate must return bool`;
+  return ({ args, receiver, ast: callAst }) => {
+    const iterVarName = assertIdentifier(args[0], invalidMsg);
+    const accuValue = callAst.clone(OPERATORS.accuValue);
+    const predicate = args[1].setMeta("label", label);
+    const appendItem = callAst.clone(OPERATORS.accuPush, callAst.clone(OPERATORS.id, iterVarName));
+    const step = predicate.clone(OPERATORS.ternary, [predicate, appendItem, accuValue]);
+    return {
+      callAst: callAst.clone(OPERATORS.comprehension, {
+        errorsAreFatal: true,
+        iterable: receiver,
+        iterVarName,
+        init: callAst.clone(OPERATORS.list, []),
+        step,
+        result: identity2
+      })
+    };
+  };
+}
+function createQuantifierExpander(opts) {
+  const invalidMsg = `${opts.name}(var, predicate) invalid predicate iteration variable`;
+  const label = `${opts.name}(var, predicate) predicate must return bool`;
+  return ({ args, receiver, ast: callAst }) => {
+    const predicate = args[1].setMeta("label", label);
+    const transform = opts.transform({ args, ast: callAst, predicate, opts });
+    return {
+      callAst: callAst.clone(OPERATORS.comprehension, {
+        kind: "quantifier",
+        errorsAreFatal: opts.errorsAreFatal || false,
+        iterable: receiver,
+        iterVarName: assertIdentifier(args[0], invalidMsg),
+        init: transform.init,
+        condition: transform.condition,
+        step: transform.step,
+        result: transform.result || identity2
+      })
+    };
+  };
+}
+function createHasExpander() {
+  const invalidHasArgument = "has() invalid argument";
+  function evaluate2(ev, macro, ctx) {
+    const nodes = macro.macroHasProps;
+    let i = nodes.length;
+    let obj2 = ev.run(nodes[--i], ctx);
+    let inOptionalContext;
+    while (i--) {
+      const node = nodes[i];
+      if (node.op === ".?") inOptionalContext ??= true;
+      obj2 = ev.debugType(obj2).fieldLazy(obj2, node.args[1], node, ev);
+      if (obj2 !== void 0) continue;
+      if (!(!inOptionalContext && i && node.op === ".")) break;
+      throw evaluationError("no_such_key", `No such key: ${node.args[1]}`, node);
+    }
+    return obj2 !== void 0;
+  }
+  function typeCheck(checker, macro, ctx) {
+    let node = macro.args[0];
+    if (node.op !== ".") throw checker.createError("invalid_macro_argument", invalidHasArgument, node);
+    if (!macro.macroHasProps) {
+      const props2 = [];
+      while (node.op === "." || node.op === ".?") node = props2.push(node) && node.args[0];
+      if (node.op !== "id") throw checker.createError("invalid_macro_argument", invalidHasArgument, node);
+      checker.check(node, ctx);
+      props2.push(node);
+      macro.macroHasProps = props2;
+    }
+    return checker.getType("bool");
+  }
+  return function({ args }) {
+    return { args, evaluate: evaluate2, typeCheck, async: false };
+  };
+}
+function registerMacros(registry) {
+  const functionOverload = (sig, handler) => registry.registerFunctionOverload(sig, handler);
+  functionOverload("has(ast): bool", createHasExpander());
+  functionOverload(
+    "list.all(ast, ast): bool",
+    createQuantifierExpander({
+      name: "all",
+      transform({ ast: callAst, predicate, opts }) {
+        return {
+          init: callAst.clone(OPERATORS.value, true),
+          condition: identity2,
+          step: predicate.clone(OPERATORS.ternary, [
+            predicate,
+            predicate.clone(OPERATORS.value, true),
+            predicate.clone(OPERATORS.value, false)
+          ])
+        };
+      }
+    })
+  );
+  functionOverload(
+    "list.exists(ast, ast): bool",
+    createQuantifierExpander({
+      name: "exists",
+      condition(accu) {
+        return !accu;
+      },
+      transform({ ast: callAst, predicate, opts }) {
+        return {
+          init: callAst.clone(OPERATORS.value, false),
+          condition: opts.condition,
+          step: predicate.clone(OPERATORS.ternary, [
+            predicate,
+            predicate.clone(OPERATORS.value, true),
+            predicate.clone(OPERATORS.value, false)
+          ])
+        };
+      }
+    })
+  );
+  functionOverload(
+    "list.exists_one(ast, ast): bool",
+    createQuantifierExpander({
+      name: "exists_one",
+      errorsAreFatal: true,
+      result(accu) {
+        return accu === 1;
+      },
+      transform({ ast: callAst, predicate, opts }) {
+        const accuValue = callAst.clone(OPERATORS.accuValue);
+        return {
+          init: callAst.clone(OPERATORS.value, 0),
+          step: predicate.clone(OPERATORS.ternary, [predicate, callAst.clone(OPERATORS.accuInc), accuValue]),
+          result: opts.result
+        };
+      }
+    })
+  );
+  functionOverload("list.map(ast, ast): list<dyn>", createMapExpander(false));
+  functionOverload("list.map(ast, ast, ast): list<dyn>", createMapExpander(true));
+  functionOverload("list.filter(ast, ast): list<dyn>", createFilterExpander());
+  class CelNamespace {
+  }
+  const celNamespace = new CelNamespace();
+  registry.registerType("CelNamespace", CelNamespace);
+  registry.registerConstant("cel", "CelNamespace", celNamespace);
+  function bindTypeCheck(checker, m, ctx) {
+    m.bindCtx = ctx.forkWithVariable(m.var, checker.check(m.val, ctx));
+    const type2 = checker.check(m.exp, m.bindCtx);
+    if (m.val.maybeAsync || m.exp.maybeAsync) return type2;
+    m.ast.setMeta("async", false);
+    m.evaluate = bindEvaluateSync;
+    return type2;
+  }
+  function bindOptionalEvaluate(ev, exp, bindCtx, ctx, boundValue) {
+    const res = ev.run(exp, ctx = bindCtx.reuse(ctx).setIterValue(boundValue, ev));
+    if (res instanceof Promise && ctx === bindCtx) ctx.async = true;
+    return res;
+  }
+  function bindEvaluate(ev, { val, exp, bindCtx }, ctx) {
+    const v = ev.run(val, ctx);
+    if (v instanceof Promise) return v.then((_v) => bindOptionalEvaluate(ev, exp, bindCtx, ctx, _v));
+    return bindOptionalEvaluate(ev, exp, bindCtx, ctx, v);
+  }
+  function bindEvaluateSync(ev, { val, exp, bindCtx }, ctx) {
+    return ev.run(exp, bindCtx.reuse(ctx).setIterValue(ev.run(val, ctx), ev));
+  }
+  functionOverload("CelNamespace.bind(ast, dyn, ast): dyn", ({ ast, args }) => {
+    return {
+      ast,
+      var: assertIdentifier(args[0], "invalid variable argument"),
+      val: args[1],
+      exp: args[2],
+      bindCtx: void 0,
+      typeCheck: bindTypeCheck,
+      evaluate: bindEvaluate
+    };
+  });
+}
+
+// node_modules/@marcbachmann/cel-js/lib/overloads.js
+function registerOverloads(registry) {
+  const unaryOverload = (op, t, h, ret) => registry.unaryOverload(op, t, h, ret, false);
+  const binaryOverload = (l, op, r, h, ret) => registry.binaryOverload(l, op, r, h, ret, false);
+  function verifyInteger(v, ast) {
+    if (v <= MAX_INT && v >= MIN_INT) return v;
+    throw evaluationError("numeric_overflow", `integer overflow: ${v}`, ast);
+  }
+  function throwDivisionByZero(ast) {
+    throw evaluationError("division_by_zero", "division by zero", ast);
+  }
+  function throwModuloByZero(ast) {
+    throw evaluationError("modulo_by_zero", "modulo by zero", ast);
+  }
+  unaryOverload("!", "bool", (a) => !a);
+  unaryOverload("-", "int", (a) => -a);
+  binaryOverload("dyn<int>", `==`, `double`, (a, b) => a == b);
+  binaryOverload("dyn<int>", `==`, `uint`, (a, b) => a == b.valueOf());
+  binaryOverload("int", "*", "int", (a, b, ast) => verifyInteger(a * b, ast));
+  binaryOverload("int", "+", "int", (a, b, ast) => verifyInteger(a + b, ast));
+  binaryOverload("int", "-", "int", (a, b, ast) => verifyInteger(a - b, ast));
+  binaryOverload("int", "/", "int", (a, b, ast) => {
+    if (b === MIN_UINT) return throwDivisionByZero(ast);
+    return a / b;
+  });
+  binaryOverload("int", "%", "int", (a, b, ast) => {
+    if (b === MIN_UINT) return throwModuloByZero(ast);
+    return a % b;
+  });
+  unaryOverload("-", "double", (a) => -a);
+  binaryOverload("double", "*", "double", (a, b) => a * b);
+  binaryOverload("double", "+", "double", (a, b) => a + b);
+  binaryOverload("double", "-", "double", (a, b) => a - b);
+  binaryOverload("double", "/", "double", (a, b) => a / b);
+  binaryOverload("string", "+", "string", (a, b) => a + b);
+  binaryOverload("list<V>", "+", "list<V>", (a, b) => [...a, ...b]);
+  binaryOverload("bytes", "+", "bytes", (a, b) => {
+    if (!a.length) return b;
+    if (!b.length) return a;
+    const result = new Uint8Array(a.length + b.length);
+    result.set(a, 0);
+    result.set(b, a.length);
+    return result;
+  });
+  const GPD = "google.protobuf.Duration";
+  binaryOverload(GPD, "+", GPD, (a, b) => a.addDuration(b));
+  binaryOverload(GPD, "-", GPD, (a, b) => a.subtractDuration(b));
+  binaryOverload(GPD, "==", GPD, (a, b) => a.seconds === b.seconds && a.nanos === b.nanos);
+  const GPT = "google.protobuf.Timestamp";
+  binaryOverload(GPT, "==", GPT, (a, b) => a.getTime() === b.getTime());
+  binaryOverload(GPT, "-", GPT, (a, b) => Duration.fromMilliseconds(a.getTime() - b.getTime()), GPD);
+  binaryOverload(GPT, "-", GPD, (a, b) => b.subtractTimestamp(a));
+  binaryOverload(GPT, "+", GPD, (a, b) => b.extendTimestamp(a));
+  binaryOverload(GPD, "+", GPT, (a, b) => a.extendTimestamp(b));
+  function listIncludes(value, list, ast, ev) {
+    if (list instanceof Set && list.has(value)) return true;
+    for (const v of list) if (isEqual(value, v, ast, ev)) return true;
+    return false;
+  }
+  function mapIncludes(a, b) {
+    if (b instanceof Map) return b.get(a) !== void 0;
+    return hasOwn(b, a) ? b[a] !== void 0 : false;
+  }
+  function listMembership(value, list, ast, ev) {
+    return listIncludes(value, list, ast, ev);
+  }
+  binaryOverload("V", "in", "list<V>", listMembership);
+  binaryOverload("K", "in", "map<K, V>", mapIncludes);
+  for (const t of ["type", "null", "bool", "string", "int", "double"]) {
+    binaryOverload(t, "==", t, (a, b) => a === b);
+  }
+  binaryOverload("bytes", `==`, "bytes", (a, b) => {
+    if (a === b) return true;
+    let i = a.length;
+    if (i !== b.length) return false;
+    while (i--) if (a[i] !== b[i]) return false;
+    return true;
+  });
+  binaryOverload("list<V>", `==`, "list<V>", (a, b, ast, ev) => {
+    if (a === b) return true;
+    if (isArray(a) && isArray(b)) {
+      const length = a.length;
+      if (length !== b.length) return false;
+      for (let i = 0; i < length; i++) {
+        if (!isEqual(a[i], b[i], ast, ev)) return false;
+      }
+      return true;
+    }
+    if (a instanceof Set && b instanceof Set) {
+      if (a.size !== b.size) return false;
+      for (const value of a) if (!b.has(value)) return false;
+      return true;
+    }
+    const arr = a instanceof Set ? b : a;
+    const set2 = a instanceof Set ? a : b;
+    if (!isArray(arr)) return false;
+    if (arr.length !== set2?.size) return false;
+    for (let i = 0; i < arr.length; i++) if (!set2.has(arr[i])) return false;
+    return true;
+  });
+  binaryOverload("map<K, V>", `==`, "map<K, V>", (a, b, ast, ev) => {
+    if (a === b) return true;
+    if (a instanceof Map && b instanceof Map) {
+      if (a.size !== b.size) return false;
+      for (const [key2, value] of a)
+        if (!(b.has(key2) && isEqual(value, b.get(key2), ast, ev))) return false;
+      return true;
+    }
+    if (a instanceof Map || b instanceof Map) {
+      const obj2 = a instanceof Map ? b : a;
+      const map3 = a instanceof Map ? a : b;
+      const keysObj = objKeys(obj2);
+      if (map3.size !== keysObj.length) return false;
+      for (const [key2, value] of map3) {
+        if (!(key2 in obj2 && isEqual(value, obj2[key2], ast, ev))) return false;
+      }
+      return true;
+    }
+    const keysA = objKeys(a);
+    const keysB = objKeys(b);
+    if (keysA.length !== keysB.length) return false;
+    for (let i = 0; i < keysA.length; i++) {
+      const key2 = keysA[i];
+      if (!(key2 in b && isEqual(a[key2], b[key2], ast, ev))) return false;
+    }
+    return true;
+  });
+  binaryOverload("uint", "==", "uint", (a, b) => a.valueOf() === b.valueOf());
+  binaryOverload("dyn<uint>", `==`, `double`, (a, b) => a.valueOf() == b);
+  binaryOverload("uint", "+", "uint", (a, b) => new UnsignedInt(a.valueOf() + b.valueOf()));
+  binaryOverload("uint", "-", "uint", (a, b) => new UnsignedInt(a.valueOf() - b.valueOf()));
+  binaryOverload("uint", "*", "uint", (a, b) => new UnsignedInt(a.valueOf() * b.valueOf()));
+  binaryOverload("uint", "/", "uint", (a, b, ast) => {
+    if (b.valueOf() === MIN_UINT) return throwDivisionByZero(ast);
+    return new UnsignedInt(a.valueOf() / b.valueOf());
+  });
+  binaryOverload("uint", "%", "uint", (a, b, ast) => {
+    if (b.valueOf() === MIN_UINT) return throwModuloByZero(ast);
+    return new UnsignedInt(a.valueOf() % b.valueOf());
+  });
+  for (const [left, right] of [
+    ["bool", "bool"],
+    ["int", "int"],
+    ["uint", "uint"],
+    ["double", "double"],
+    ["string", "string"],
+    ["google.protobuf.Timestamp", "google.protobuf.Timestamp"],
+    ["google.protobuf.Duration", "google.protobuf.Duration"],
+    ["int", "uint"],
+    ["int", "double"],
+    ["double", "int"],
+    ["double", "uint"],
+    ["uint", "int"],
+    ["uint", "double"]
+  ]) {
+    binaryOverload(left, "<", right, (a, b) => a < b);
+    binaryOverload(left, "<=", right, (a, b) => a <= b);
+    binaryOverload(left, ">", right, (a, b) => a > b);
+    binaryOverload(left, ">=", right, (a, b) => a >= b);
+  }
+}
+function isEqual(a, b, ast, ev) {
+  if (a === b) return true;
+  switch (typeof a) {
+    case "undefined":
+    case "string":
+    case "boolean":
+      return false;
+    case "bigint":
+      if (typeof b === "number") return a == b;
+      return false;
+    case "number":
+      if (typeof b === "bigint") return a == b;
+      return false;
+    case "object":
+      if (typeof b !== "object") return false;
+      const leftType = ev.debugType(a);
+      const rightType = ev.debugType(b);
+      if (leftType !== rightType) return false;
+      const overload = ev.registry.findBinaryOverload("==", leftType, rightType);
+      if (!overload) return false;
+      return overload.handler(a, b, ast, ev);
+  }
+  throw evaluationError("invalid_comparison_type", `Cannot compare values of type ${typeof a}`, ast);
+}
+
+// node_modules/@marcbachmann/cel-js/lib/type-checker.js
+var toDynTypeBinding = (/* @__PURE__ */ new Map()).set("A", "dyn").set("T", "dyn").set("K", "dyn").set("V", "dyn");
+var TypeChecker = class extends Base {
+  constructor(opts, isEvaluating) {
+    super(opts);
+    this.createError = isEvaluating ? evaluationError : typeError;
+  }
+  /**
+   * Check an expression and return its inferred type
+   * @param {Array|any} ast - The AST node to check
+   * @returns {Object} The inferred type declaration
+   * @throws {TypeError} If type checking fails
+   */
+  check(ast, ctx) {
+    try {
+      return ast.checkedType ??= ast.check(this, ast, ctx);
+    } catch (error2) {
+      throw attachErrorAst(error2, ast);
+    }
+  }
+  checkAccessOnType(ast, ctx, leftType, allowMissingField = false) {
+    if (leftType === this.dynType) return leftType;
+    const indexTypeName = (ast.op === "[]" || ast.op === "[?]" ? this.check(ast.args[1], ctx) : this.stringType).type;
+    if (leftType.kind === "list") {
+      if (indexTypeName === "int" || indexTypeName === "dyn") return leftType.valueType;
+      throw this.createError("invalid_index_type", `List index must be int, got '${indexTypeName}'`, ast);
+    }
+    if (leftType.kind === "map") return leftType.valueType;
+    const customType = this.objectTypes.get(leftType.name);
+    if (customType) {
+      if (!(indexTypeName === "string" || indexTypeName === "dyn")) {
+        throw this.createError(
+          "invalid_index_type",
+          `Cannot index type '${leftType.name}' with type '${indexTypeName}'`,
+          ast
+        );
+      }
+      if (customType.fields) {
+        let keyName;
+        if (ast.op === "." || ast.op === ".?") keyName = ast.args[1];
+        else if (ast.args[1].op === "value") keyName = ast.args[1].args;
+        if (typeof keyName === "string") {
+          const fieldType = customType.fields[keyName];
+          if (fieldType) return fieldType;
+          if (allowMissingField) return this.dynType;
+          throw this.createError("no_such_key", `No such key: ${keyName}`, ast);
+        }
+      }
+      return this.dynType;
+    }
+    throw this.createError("cannot_index_type", `Cannot index type '${this.formatType(leftType)}'`, ast);
+  }
+  formatType(type2) {
+    if (!type2.hasPlaceholderType) return type2.name;
+    return type2.templated(this.registry, toDynTypeBinding).name;
+  }
+  formatTypeList(types2) {
+    return types2.map((t) => this.formatType(t)).join(", ");
+  }
+};
+
+// node_modules/@marcbachmann/cel-js/lib/parser.js
+var TOKEN = {
+  EOF: 0,
+  NUMBER: 1,
+  STRING: 2,
+  BOOLEAN: 3,
+  NULL: 4,
+  IDENTIFIER: 5,
+  PLUS: 6,
+  MINUS: 7,
+  MULTIPLY: 8,
+  DIVIDE: 9,
+  MODULO: 10,
+  EQ: 11,
+  NE: 12,
+  LT: 13,
+  LE: 14,
+  GT: 15,
+  GE: 16,
+  AND: 17,
+  OR: 18,
+  NOT: 19,
+  IN: 20,
+  LPAREN: 21,
+  RPAREN: 22,
+  LBRACKET: 23,
+  RBRACKET: 24,
+  LBRACE: 25,
+  RBRACE: 26,
+  DOT: 27,
+  COMMA: 28,
+  COLON: 29,
+  QUESTION: 30,
+  BYTES: 31
+};
+var OP_FOR_TOKEN = {
+  [TOKEN.EQ]: OPERATORS["=="],
+  [TOKEN.PLUS]: OPERATORS["+"],
+  [TOKEN.MINUS]: OPERATORS["-"],
+  [TOKEN.MULTIPLY]: OPERATORS["*"],
+  [TOKEN.DIVIDE]: OPERATORS["/"],
+  [TOKEN.MODULO]: OPERATORS["%"],
+  [TOKEN.LE]: OPERATORS["<="],
+  [TOKEN.LT]: OPERATORS["<"],
+  [TOKEN.GE]: OPERATORS[">="],
+  [TOKEN.GT]: OPERATORS[">"],
+  [TOKEN.NE]: OPERATORS["!="],
+  [TOKEN.IN]: OPERATORS["in"]
+};
+var TOKEN_BY_NUMBER = {};
+for (const key2 in TOKEN) TOKEN_BY_NUMBER[TOKEN[key2]] = key2;
+var HEX_CODES = new Uint8Array(128);
+for (const ch of "0123456789abcdefABCDEF") HEX_CODES[ch.charCodeAt(0)] = 1;
+var ESCAPE_ERRORS = {
+  bytes_unicode_escape: (e2) => `\\${e2} not allowed in bytes literals`,
+  invalid_unicode_escape: (e2) => `Invalid Unicode escape: \\${e2}`,
+  invalid_unicode_surrogate: (e2) => `Invalid Unicode surrogate: \\${e2}`,
+  invalid_hex_escape: (e2) => `Invalid hex escape: \\${e2}`,
+  invalid_octal_escape: () => "Octal escape must be 3 digits",
+  octal_escape_out_of_range: (e2) => `Octal escape out of range: \\${e2}`,
+  invalid_escape_sequence: (e2) => `Invalid escape sequence: \\${e2}`
+};
+var STRING_ESCAPES = {
+  "\\": "\\",
+  "?": "?",
+  '"': '"',
+  "'": "'",
+  "`": "`",
+  a: "\x07",
+  b: "\b",
+  f: "\f",
+  n: "\n",
+  r: "\r",
+  t: "	",
+  v: "\v"
+};
+var ASTNode = class _ASTNode {
+  #meta;
+  #input;
+  constructor(input, pos, start, end, op, args) {
+    this.#meta = { check: op.check, evaluate: op.evaluate };
+    this.#input = input;
+    this.op = op.name;
+    this.args = args;
+    this.pos = pos;
+    this.start = start;
+    this.end = end;
+  }
+  clone(op, args) {
+    return new _ASTNode(this.#input, this.pos, this.start, this.end, op, args);
+  }
+  get meta() {
+    return this.#meta;
+  }
+  get input() {
+    return this.#input;
+  }
+  #computeIsAsync() {
+    const ast = this.#meta.alternate ?? this;
+    switch (ast.op) {
+      case "value":
+      case "id":
+      case "accuValue":
+      case "accuInc":
+        return false;
+      case "accuPush":
+        return ast.args.maybeAsync;
+      case "!_":
+      case "-_":
+        if (ast.candidates?.async !== false) return true;
+        return ast.args.maybeAsync;
+      case "!=":
+      case "==":
+      case "in":
+      case "+":
+      case "-":
+      case "*":
+      case "/":
+      case "%":
+      case "<":
+      case "<=":
+      case ">":
+      case ">=":
+        if (ast.candidates?.async !== false) return true;
+        return ast.args.some((a) => a.maybeAsync);
+      case "call":
+      case "rcall":
+        if (ast.candidates?.async !== false) return true;
+        return (ast.receiverWithArgs || ast.args[1]).some((a) => a.maybeAsync);
+      case "comprehension":
+        return ast.args.iterable.maybeAsync || ast.args.step.maybeAsync;
+      case ".":
+      case ".?":
+        return ast.args[0].maybeAsync;
+      case "?:":
+      case "list":
+      case "[]":
+      case "[?]":
+        return ast.args.some((a) => a.maybeAsync);
+      case "||":
+      case "&&":
+        return ast.args.some((a) => a.maybeAsync);
+      case "map":
+        return ast.args.some((a) => a[0].maybeAsync || a[1].maybeAsync);
+      default:
+        return true;
+    }
+  }
+  /**
+   * Check whether we can optimize away async calling
+   * If no ast members includes a function, we can optimize the call
+   * for which we want to return true here.
+   * @returns {boolean}
+   */
+  get maybeAsync() {
+    return this.#meta.async ??= this.#computeIsAsync();
+  }
+  check(chk, ast, ctx) {
+    const meta = this.#meta;
+    if (meta.alternate) return chk.check(meta.alternate, ctx);
+    else if (meta.macro) return meta.macro.typeCheck(chk, meta.macro, ctx);
+    return meta.check(chk, ast, ctx);
+  }
+  evaluate(ev, ast, ctx) {
+    const meta = this.#meta;
+    if (meta.alternate) this.evaluate = this.#evaluateAlternate;
+    else if (meta.macro) this.evaluate = this.#evaluateMacro;
+    else this.evaluate = meta.evaluate;
+    return this.evaluate(ev, ast, ctx);
+  }
+  #evaluateAlternate(ev, ast, ctx) {
+    return (ast = this.#meta.alternate).evaluate(ev, ast, ctx);
+  }
+  #evaluateMacro(ev, ast, ctx) {
+    return (ast = this.#meta.macro).evaluate(ev, ast, ctx);
+  }
+  setMeta(key2, value) {
+    return this.#meta[key2] = value, this;
+  }
+  get range() {
+    return { start: this.start, end: this.end };
+  }
+  toOldStructure() {
+    const args = Array.isArray(this.args) ? this.args : [this.args];
+    return [this.op, ...args.map((a) => a instanceof _ASTNode ? a.toOldStructure() : a)];
+  }
+};
+var Lexer = class {
+  input;
+  pos;
+  length;
+  tokenPos;
+  tokenType;
+  tokenValue;
+  reset(input) {
+    this.pos = 0;
+    this.input = input;
+    this.length = input.length;
+    return input;
+  }
+  token(pos, type2, value) {
+    this.tokenPos = pos;
+    this.tokenType = type2;
+    this.tokenValue = value;
+    return this;
+  }
+  // Read next token
+  nextToken() {
+    while (true) {
+      const { pos, input, length } = this;
+      if (pos >= length) return this.token(pos, TOKEN.EOF);
+      const ch = input[pos];
+      switch (ch) {
+        // Whitespaces
+        case " ":
+        case "	":
+        case "\n":
+        case "\r":
+          this.pos++;
+          continue;
+        // Operators
+        case "=":
+          if (input[pos + 1] !== "=") break;
+          return this.token((this.pos += 2) - 2, TOKEN.EQ);
+        case "&":
+          if (input[pos + 1] !== "&") break;
+          return this.token((this.pos += 2) - 2, TOKEN.AND);
+        case "|":
+          if (input[pos + 1] !== "|") break;
+          return this.token((this.pos += 2) - 2, TOKEN.OR);
+        case "+":
+          return this.token(this.pos++, TOKEN.PLUS);
+        case "-":
+          return this.token(this.pos++, TOKEN.MINUS);
+        case "*":
+          return this.token(this.pos++, TOKEN.MULTIPLY);
+        case "/":
+          if (input[pos + 1] === "/") {
+            while (this.pos < length && this.input[this.pos] !== "\n") this.pos++;
+            continue;
+          }
+          return this.token(this.pos++, TOKEN.DIVIDE);
+        case "%":
+          return this.token(this.pos++, TOKEN.MODULO);
+        case "<":
+          if (input[pos + 1] === "=") return this.token((this.pos += 2) - 2, TOKEN.LE);
+          return this.token(this.pos++, TOKEN.LT);
+        case ">":
+          if (input[pos + 1] === "=") return this.token((this.pos += 2) - 2, TOKEN.GE);
+          return this.token(this.pos++, TOKEN.GT);
+        case "!":
+          if (input[pos + 1] === "=") return this.token((this.pos += 2) - 2, TOKEN.NE);
+          return this.token(this.pos++, TOKEN.NOT);
+        case "(":
+          return this.token(this.pos++, TOKEN.LPAREN);
+        case ")":
+          return this.token(this.pos++, TOKEN.RPAREN);
+        case "[":
+          return this.token(this.pos++, TOKEN.LBRACKET);
+        case "]":
+          return this.token(this.pos++, TOKEN.RBRACKET);
+        case "{":
+          return this.token(this.pos++, TOKEN.LBRACE);
+        case "}":
+          return this.token(this.pos++, TOKEN.RBRACE);
+        case ".":
+          return this.token(this.pos++, TOKEN.DOT);
+        case ",":
+          return this.token(this.pos++, TOKEN.COMMA);
+        case ":":
+          return this.token(this.pos++, TOKEN.COLON);
+        case "?":
+          return this.token(this.pos++, TOKEN.QUESTION);
+        case `"`:
+        case `'`:
+          return this.readString(ch);
+        // Check for string prefixes (b, B, r, R followed by quote)
+        case "b":
+        case "B":
+        case "r":
+        case "R": {
+          const next = input[pos + 1];
+          if (next === '"' || next === "'") return ++this.pos && this.readString(next, ch);
+          return this.readIdentifier();
+        }
+        default: {
+          const code = ch.charCodeAt(0);
+          if (code <= 57 && code >= 48) return this.readNumber();
+          if (this._isIdentifierCharCode(code)) return this.readIdentifier();
+        }
+      }
+      throw parseError("unexpected_character", `Unexpected character: ${ch}`, {
+        pos,
+        start: pos,
+        end: pos + 1,
+        input
+      });
+    }
+  }
+  // Characters: 0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ_
+  _isIdentifierCharCode(c) {
+    if (c < 48 || c > 122) return false;
+    return c >= 97 || c >= 65 && c <= 90 || c <= 57 || c === 95;
+  }
+  _parseAsDouble(start, end) {
+    const value = Number(this.input.substring(start, end));
+    if (Number.isFinite(value)) return this.token(start, TOKEN.NUMBER, value);
+    throw parseError("invalid_number", `Invalid number: ${value}`, {
+      pos: start,
+      start,
+      end,
+      input: this.input
+    });
+  }
+  _parseAsBigInt(start, end, isHex, unsigned) {
+    const string = this.input.substring(start, end);
+    if (unsigned === "u" || unsigned === "U") {
+      this.pos++;
+      try {
+        return this.token(start, TOKEN.NUMBER, new UnsignedInt(string));
+      } catch (_err) {
+      }
+    } else {
+      try {
+        return this.token(start, TOKEN.NUMBER, BigInt(string));
+      } catch (_err) {
+      }
+    }
+    throw parseError(
+      isHex ? "invalid_hex_integer" : "invalid_integer",
+      isHex ? `Invalid hex integer: ${string}` : `Invalid integer: ${string}`,
+      { pos: start, start, end: this.pos, input: this.input }
+    );
+  }
+  _readDigits(input, length, pos, code) {
+    while (pos < length && (code = input.charCodeAt(pos)) && !(code > 57 || code < 48)) pos++;
+    return pos;
+  }
+  _readExponent(input, length, pos) {
+    let ch = pos < length && input[pos];
+    if (ch === "e" || ch === "E") {
+      ch = ++pos < length && input[pos];
+      if (ch === "-" || ch === "+") pos++;
+      const start = pos;
+      pos = this._readDigits(input, length, pos);
+      if (start === pos)
+        throw parseError("invalid_exponent", "Invalid exponent", {
+          pos,
+          start: pos,
+          end: Math.min(pos + 1, input.length),
+          input
+        });
+    }
+    return pos;
+  }
+  readNumber() {
+    const { input, length, pos: start } = this;
+    let pos = start;
+    if (input[pos] === "0" && (input[pos + 1] === "x" || input[pos + 1] === "X")) {
+      pos += 2;
+      while (pos < length && HEX_CODES[input[pos].charCodeAt(0)]) pos++;
+      return this._parseAsBigInt(start, this.pos = pos, true, input[pos]);
+    }
+    pos = this._readDigits(input, length, pos);
+    if (pos + 1 < length) {
+      let isDouble = false;
+      let afterpos = input[pos] === "." ? this._readDigits(input, length, pos + 1) : pos + 1;
+      if (afterpos !== pos + 1) (isDouble = true) && (pos = afterpos);
+      afterpos = this._readExponent(input, length, pos);
+      if (afterpos !== pos) (isDouble = true) && (pos = afterpos);
+      if (isDouble) return this._parseAsDouble(start, this.pos = pos);
+    }
+    return this._parseAsBigInt(start, this.pos = pos, false, input[pos]);
+  }
+  readString(del, prefix) {
+    const { input: i, pos: s } = this;
+    if (i[s + 1] === del && i[s + 2] === del) return this.readTripleQuotedString(del, prefix);
+    return this.readSingleQuotedString(del, prefix);
+  }
+  _closeQuotedString(rawStart, rawValue, prefix, pos) {
+    switch (prefix) {
+      case "b":
+      case "B": {
+        const processed = this.processEscapes(rawStart, rawValue, true);
+        const bytes = new Uint8Array(processed.length);
+        for (let i = 0; i < processed.length; i++) bytes[i] = processed.charCodeAt(i) & 255;
+        return this.token(pos - 1, TOKEN.BYTES, bytes);
+      }
+      case "r":
+      case "R": {
+        return this.token(pos - 1, TOKEN.STRING, rawValue);
+      }
+      default: {
+        const value = this.processEscapes(rawStart, rawValue, false);
+        return this.token(pos, TOKEN.STRING, value);
+      }
+    }
+  }
+  readSingleQuotedString(delimiter, prefix) {
+    const { input, length, pos: start } = this;
+    let ch;
+    let pos = this.pos + 1;
+    while (pos < length && (ch = input[pos])) {
+      switch (ch) {
+        case delimiter:
+          const rawStart = start + 1;
+          const rawValue = input.slice(rawStart, pos);
+          this.pos = ++pos;
+          return this._closeQuotedString(rawStart, rawValue, prefix, start);
+        case "\n":
+        case "\r":
+          throw parseError("newline_in_string", "Newlines not allowed in single-quoted strings", {
+            pos,
+            start: pos,
+            end: pos + 1,
+            input
+          });
+        case "\\":
+          pos++;
+      }
+      pos++;
+    }
+    throw parseError("unterminated_string", "Unterminated string", {
+      pos: start,
+      start,
+      end: input.length,
+      input
+    });
+  }
+  readTripleQuotedString(delimiter, prefix) {
+    const { input, length, pos: start } = this;
+    let ch;
+    let pos = this.pos + 3;
+    while (pos < length && (ch = input[pos])) {
+      switch (ch) {
+        case delimiter:
+          if (input[pos + 1] === delimiter && input[pos + 2] === delimiter) {
+            const rawStart = start + 3;
+            const rawValue = input.slice(rawStart, pos);
+            this.pos = pos + 3;
+            return this._closeQuotedString(rawStart, rawValue, prefix, start);
+          }
+          break;
+        case "\\":
+          pos++;
+      }
+      pos++;
+    }
+    throw parseError("unterminated_triple_quoted_string", "Unterminated triple-quoted string", {
+      pos: start,
+      start,
+      end: input.length,
+      input
+    });
+  }
+  #escapeErr(code, offset, len, i, chars, extra) {
+    const start = offset + i;
+    return parseError(code, ESCAPE_ERRORS[code](extra), {
+      input: this.input,
+      pos: start,
+      start,
+      end: Math.min(start + chars, offset + len)
+    });
+  }
+  processEscapes(offset, str2, isBytes) {
+    if (!str2.includes("\\")) return str2;
+    const len = str2.length;
+    let result = "";
+    let i = 0;
+    while (i < len) {
+      if (str2[i] !== "\\" || i + 1 >= len) {
+        result += str2[i++];
+        continue;
+      }
+      const next = str2[i + 1];
+      if (STRING_ESCAPES[next]) {
+        result += STRING_ESCAPES[next];
+        i += 2;
+      } else if (next === "u" || next === "U") {
+        if (isBytes) throw this.#escapeErr("bytes_unicode_escape", offset, len, i, 2, next);
+        const hexLen = next === "u" ? 4 : 8;
+        const hex = str2.substring(i + 2, i + 2 + hexLen);
+        const c = Number.parseInt(hex, 16);
+        if (hex.length !== hexLen || !/^[0-9a-fA-F]+$/.test(hex) || c > 1114111)
+          throw this.#escapeErr("invalid_unicode_escape", offset, len, i, 2 + hexLen, next + hex);
+        if (c >= 55296 && c <= 57343)
+          throw this.#escapeErr("invalid_unicode_surrogate", offset, len, i, 2 + hexLen, next + hex);
+        result += String.fromCodePoint(c);
+        i += 2 + hexLen;
+      } else if (next === "x" || next === "X") {
+        const h = str2.substring(i + 2, i + 4);
+        if (!/^[0-9a-fA-F]{2}$/.test(h))
+          throw this.#escapeErr("invalid_hex_escape", offset, len, i, 4, next + h);
+        result += String.fromCharCode(Number.parseInt(h, 16));
+        i += 4;
+      } else if (next >= "0" && next <= "7") {
+        const o = str2.substring(i + 1, i + 4);
+        if (!/^[0-7]{3}$/.test(o)) throw this.#escapeErr("invalid_octal_escape", offset, len, i, 4);
+        const value = Number.parseInt(o, 8);
+        if (value > 255) throw this.#escapeErr("octal_escape_out_of_range", offset, len, i, 4, o);
+        result += String.fromCharCode(value);
+        i += 4;
+      } else {
+        throw this.#escapeErr("invalid_escape_sequence", offset, len, i, 2, next);
+      }
+    }
+    return result;
+  }
+  readIdentifier() {
+    const { pos, input, length } = this;
+    let p = pos;
+    while (p < length && this._isIdentifierCharCode(input[p].charCodeAt(0))) p++;
+    const value = input.substring(pos, this.pos = p);
+    switch (value) {
+      case "true":
+        return this.token(pos, TOKEN.BOOLEAN, true);
+      case "false":
+        return this.token(pos, TOKEN.BOOLEAN, false);
+      case "null":
+        return this.token(pos, TOKEN.NULL, null);
+      case "in":
+        return this.token(pos, TOKEN.IN);
+      default:
+        return this.token(pos, TOKEN.IDENTIFIER, value);
+    }
+  }
+};
+var globalLexer = new Lexer();
+var Parser = class {
+  lexer = globalLexer;
+  input = null;
+  maxDepthRemaining = null;
+  astNodesRemaining = null;
+  type = null;
+  pos = null;
+  constructor(limits, registry) {
+    this.limits = limits;
+    this.registry = registry;
+  }
+  #limitExceeded(limitKey, pos = this.pos) {
+    throw parseError("limit_exceeded", `Exceeded ${limitKey} (${this.limits[limitKey]})`, {
+      pos,
+      start: pos,
+      end: pos,
+      input: this.input
+    });
+  }
+  #node(start, end, op, args, pos = start) {
+    const node = new ASTNode(this.input, pos, start, end, op, args);
+    if (!this.astNodesRemaining--) this.#limitExceeded("maxAstNodes", pos);
+    return node;
+  }
+  #infixNode(op, left, right) {
+    return this.#node(left.start, right.end, op, [left, right]);
+  }
+  #ternaryNode(expression, consequent, alternate) {
+    return this.#node(expression.start, alternate.end, OPERATORS.ternary, [
+      expression,
+      consequent,
+      alternate
+    ]);
+  }
+  #unaryNode(pos, op, arg) {
+    return this.#node(pos, arg.end, op, arg);
+  }
+  #accessNode(op, left, right, end, pos = left.start) {
+    return this.#node(left.start, end, op, [left, right], pos);
+  }
+  #advanceToken(returnValue = this.pos) {
+    const l = this.lexer.nextToken();
+    this.pos = l.tokenPos;
+    this.type = l.tokenType;
+    return returnValue;
+  }
+  // The value of the current token is accessed less regularly,
+  // so we use a getter to reduce assignment overhead
+  get value() {
+    return this.lexer.tokenValue;
+  }
+  consume(expectedType) {
+    if (this.type === expectedType) return this.#advanceToken();
+    throw parseError(
+      "expected_token",
+      `Expected ${TOKEN_BY_NUMBER[expectedType]}, got ${TOKEN_BY_NUMBER[this.type]}`,
+      { pos: this.pos, start: this.pos, end: this.lexer.pos, input: this.input }
+    );
+  }
+  match(type2) {
+    return this.type === type2;
+  }
+  // Parse entry point
+  parse(input) {
+    if (typeof input !== "string") {
+      throw parseError("expression_must_be_string", "Expression must be a string");
+    }
+    this.input = this.lexer.reset(input);
+    this.#advanceToken();
+    this.maxDepthRemaining = this.limits.maxDepth;
+    this.astNodesRemaining = this.limits.maxAstNodes;
+    const result = this.parseExpression();
+    if (this.match(TOKEN.EOF)) return result;
+    throw parseError(
+      "unexpected_character",
+      `Unexpected character: '${this.input[this.lexer.pos - 1]}'`,
+      {
+        pos: this.pos,
+        start: this.pos,
+        end: this.lexer.pos,
+        input: this.input
+      }
+    );
+  }
+  #expandMacro(start, end, op, args) {
+    const methodName = args[0];
+    const receiver = op === OPERATORS.rcall ? args[1] : null;
+    const fnArgs = op === OPERATORS.rcall ? args[2] : args[1];
+    const decl = this.registry.findMacro(methodName, !!receiver, fnArgs.length);
+    const ast = this.#node(start, end, op, args);
+    if (!decl) return ast;
+    const macro = decl.handler({ ast, args: fnArgs, receiver, methodName, parser: this });
+    if (macro.callAst) return ast.setMeta("alternate", macro.callAst);
+    return ast.setMeta("macro", macro).setMeta("async", isAsync(macro.evaluate, macro.async));
+  }
+  // Expression ::= LogicalOr ('?' Expression ':' Expression)?
+  parseExpression() {
+    if (!this.maxDepthRemaining--) this.#limitExceeded("maxDepth");
+    const expr = this.parseLogicalOr();
+    if (!this.match(TOKEN.QUESTION)) return ++this.maxDepthRemaining && expr;
+    this.#advanceToken();
+    const consequent = this.parseExpression();
+    this.consume(TOKEN.COLON);
+    const alternate = this.parseExpression();
+    this.maxDepthRemaining++;
+    return this.#ternaryNode(expr, consequent, alternate);
+  }
+  // LogicalOr ::= LogicalAnd ('||' LogicalAnd)*
+  parseLogicalOr() {
+    let expr = this.parseLogicalAnd();
+    while (this.match(TOKEN.OR)) {
+      this.#advanceToken();
+      expr = this.#infixNode(OPERATORS["||"], expr, this.parseLogicalAnd());
+    }
+    return expr;
+  }
+  // LogicalAnd ::= Equality ('&&' Equality)*
+  parseLogicalAnd() {
+    let expr = this.parseEquality();
+    while (this.match(TOKEN.AND)) {
+      this.#advanceToken();
+      expr = this.#infixNode(OPERATORS["&&"], expr, this.parseEquality());
+    }
+    return expr;
+  }
+  // Equality ::= Relational (('==' | '!=') Relational)*
+  parseEquality() {
+    let expr = this.parseRelational();
+    while (this.match(TOKEN.EQ) || this.match(TOKEN.NE)) {
+      const op = OP_FOR_TOKEN[this.type];
+      this.#advanceToken();
+      expr = this.#infixNode(op, expr, this.parseRelational());
+    }
+    return expr;
+  }
+  // Relational ::= Additive (('<' | '<=' | '>' | '>=' | 'in') Additive)*
+  parseRelational() {
+    let expr = this.parseAdditive();
+    while (this.match(TOKEN.LT) || this.match(TOKEN.LE) || this.match(TOKEN.GT) || this.match(TOKEN.GE) || this.match(TOKEN.IN)) {
+      const op = OP_FOR_TOKEN[this.type];
+      this.#advanceToken();
+      expr = this.#infixNode(op, expr, this.parseAdditive());
+    }
+    return expr;
+  }
+  // Additive ::= Multiplicative (('+' | '-') Multiplicative)*
+  parseAdditive() {
+    let expr = this.parseMultiplicative();
+    while (this.match(TOKEN.PLUS) || this.match(TOKEN.MINUS)) {
+      const op = OP_FOR_TOKEN[this.type];
+      this.#advanceToken();
+      expr = this.#infixNode(op, expr, this.parseMultiplicative());
+    }
+    return expr;
+  }
+  // Multiplicative ::= Unary (('*' | '/' | '%') Unary)*
+  parseMultiplicative() {
+    let expr = this.parseUnary();
+    while (this.match(TOKEN.MULTIPLY) || this.match(TOKEN.DIVIDE) || this.match(TOKEN.MODULO)) {
+      const op = OP_FOR_TOKEN[this.type];
+      this.#advanceToken();
+      expr = this.#infixNode(op, expr, this.parseUnary());
+    }
+    return expr;
+  }
+  // Unary ::= ('!' | '-')* Postfix
+  parseUnary() {
+    if (this.type === TOKEN.NOT) {
+      return this.#unaryNode(this.#advanceToken(), OPERATORS.unaryNot, this.parseUnary());
+    }
+    if (this.type === TOKEN.MINUS) {
+      return this.#unaryNode(this.#advanceToken(), OPERATORS.unaryMinus, this.parseUnary());
+    }
+    return this.parsePostfix();
+  }
+  // Postfix ::= Primary (('.' IDENTIFIER ('(' ArgumentList ')')? | '[' Expression ']'))*
+  parsePostfix() {
+    let expr = this.parsePrimary();
+    const depth = this.maxDepthRemaining;
+    while (true) {
+      if (this.match(TOKEN.DOT)) {
+        const dot = this.#advanceToken();
+        if (!this.maxDepthRemaining--) this.#limitExceeded("maxDepth", dot);
+        const op = this.match(TOKEN.QUESTION) && this.registry.enableOptionalTypes && this.#advanceToken() ? OPERATORS.optionalFieldAccess : OPERATORS.fieldAccess;
+        const propertyValue = this.value;
+        const start = this.pos;
+        const end = this.lexer.pos;
+        this.consume(TOKEN.IDENTIFIER);
+        if (op === OPERATORS.fieldAccess && this.match(TOKEN.LPAREN) && this.#advanceToken()) {
+          const args = this.parseArgumentList();
+          const closeEnd = this.lexer.pos;
+          this.consume(TOKEN.RPAREN);
+          expr = this.#expandMacro(expr.start, closeEnd, OPERATORS.rcall, [propertyValue, expr, args]);
+        } else {
+          expr = this.#accessNode(op, expr, propertyValue, end, start);
+        }
+        continue;
+      }
+      if (this.match(TOKEN.LBRACKET)) {
+        const bracket = this.#advanceToken();
+        if (!this.maxDepthRemaining--) this.#limitExceeded("maxDepth", bracket);
+        const op = this.match(TOKEN.QUESTION) && this.registry.enableOptionalTypes && this.#advanceToken() ? OPERATORS.optionalBracketAccess : OPERATORS.bracketAccess;
+        const index2 = this.parseExpression();
+        const closeEnd = this.lexer.pos;
+        this.consume(TOKEN.RBRACKET);
+        expr = this.#accessNode(op, expr, index2, closeEnd);
+        continue;
+      }
+      break;
+    }
+    this.maxDepthRemaining = depth;
+    return expr;
+  }
+  // Primary ::= NUMBER | STRING | BOOLEAN | NULL | IDENTIFIER | '(' Expression ')' | Array | Object
+  parsePrimary() {
+    switch (this.type) {
+      case TOKEN.NUMBER:
+      case TOKEN.STRING:
+      case TOKEN.BYTES:
+      case TOKEN.BOOLEAN:
+      case TOKEN.NULL:
+        return this.#consumeLiteral();
+      case TOKEN.IDENTIFIER:
+        return this.#parseIdentifierPrimary();
+      case TOKEN.LPAREN:
+        return this.#parseParenthesizedExpression();
+      case TOKEN.LBRACKET:
+        return this.parseList();
+      case TOKEN.LBRACE:
+        return this.parseMap();
+    }
+    throw parseError("unexpected_token", `Unexpected token: ${TOKEN_BY_NUMBER[this.type]}`, {
+      pos: this.pos,
+      start: this.pos,
+      end: this.lexer.pos,
+      input: this.input
+    });
+  }
+  #consumeLiteral() {
+    return this.#advanceToken(this.#node(this.pos, this.lexer.pos, OPERATORS.value, this.value));
+  }
+  #parseIdentifierPrimary() {
+    const value = this.value;
+    const end = this.lexer.pos;
+    const start = this.consume(TOKEN.IDENTIFIER);
+    if (RESERVED.has(value)) {
+      throw parseError("reserved_identifier", `Reserved identifier: ${value}`, {
+        pos: start,
+        start,
+        end,
+        input: this.input
+      });
+    }
+    if (!this.match(TOKEN.LPAREN)) return this.#node(start, end, OPERATORS.id, value);
+    this.#advanceToken();
+    const args = this.parseArgumentList();
+    const closeEnd = this.lexer.pos;
+    this.consume(TOKEN.RPAREN);
+    return this.#expandMacro(start, closeEnd, OPERATORS.call, [value, args]);
+  }
+  #parseParenthesizedExpression() {
+    this.consume(TOKEN.LPAREN);
+    const expr = this.parseExpression();
+    this.consume(TOKEN.RPAREN);
+    return expr;
+  }
+  parseList() {
+    const start = this.consume(TOKEN.LBRACKET);
+    const elements = [];
+    let remainingElements = this.limits.maxListElements;
+    if (!this.match(TOKEN.RBRACKET)) {
+      elements.push(this.parseExpression());
+      if (!remainingElements--) this.#limitExceeded("maxListElements", elements.at(-1).pos);
+      while (this.match(TOKEN.COMMA)) {
+        this.#advanceToken();
+        if (this.match(TOKEN.RBRACKET)) break;
+        elements.push(this.parseExpression());
+        if (!remainingElements--) this.#limitExceeded("maxListElements", elements.at(-1).pos);
+      }
+    }
+    const closeEnd = this.lexer.pos;
+    this.consume(TOKEN.RBRACKET);
+    return this.#node(start, closeEnd, OPERATORS.list, elements);
+  }
+  parseMap() {
+    const start = this.consume(TOKEN.LBRACE);
+    const props2 = [];
+    let remainingEntries = this.limits.maxMapEntries;
+    if (!this.match(TOKEN.RBRACE)) {
+      props2.push(this.parseProperty());
+      if (!remainingEntries--) this.#limitExceeded("maxMapEntries", props2.at(-1)[0].pos);
+      while (this.match(TOKEN.COMMA)) {
+        this.#advanceToken();
+        if (this.match(TOKEN.RBRACE)) break;
+        props2.push(this.parseProperty());
+        if (!remainingEntries--) this.#limitExceeded("maxMapEntries", props2.at(-1)[0].pos);
+      }
+    }
+    const closeEnd = this.lexer.pos;
+    this.consume(TOKEN.RBRACE);
+    return this.#node(start, closeEnd, OPERATORS.map, props2);
+  }
+  parseProperty() {
+    return [this.parseExpression(), (this.consume(TOKEN.COLON), this.parseExpression())];
+  }
+  parseArgumentList() {
+    const args = [];
+    let remainingArgs = this.limits.maxCallArguments;
+    if (!this.match(TOKEN.RPAREN)) {
+      args.push(this.parseExpression());
+      if (!remainingArgs--) this.#limitExceeded("maxCallArguments", args.at(-1).pos);
+      while (this.match(TOKEN.COMMA)) {
+        this.#advanceToken();
+        if (this.match(TOKEN.RPAREN)) break;
+        args.push(this.parseExpression());
+        if (!remainingArgs--) this.#limitExceeded("maxCallArguments", args.at(-1).pos);
+      }
+    }
+    return args;
+  }
+};
+
+// node_modules/@marcbachmann/cel-js/lib/options.js
+var DEFAULT_LIMITS = objFreeze({
+  maxAstNodes: 1e5,
+  maxDepth: 250,
+  maxListElements: 1e3,
+  maxMapEntries: 1e3,
+  maxCallArguments: 32
+});
+var LIMIT_KEYS = new Set(objKeys(DEFAULT_LIMITS));
+function createLimits(overrides, base = DEFAULT_LIMITS) {
+  const keys = overrides ? objKeys(overrides) : void 0;
+  if (!keys?.length) return base;
+  const merged = { ...base };
+  for (const key2 of keys) {
+    if (!LIMIT_KEYS.has(key2)) throw new TypeError(`Unknown limits option: ${key2}`);
+    const value = overrides[key2];
+    if (typeof value !== "number") continue;
+    merged[key2] = value;
+  }
+  return objFreeze(merged);
+}
+var DEFAULT_OPTIONS = objFreeze({
+  unlistedVariablesAreDyn: false,
+  homogeneousAggregateLiterals: true,
+  enableOptionalTypes: false,
+  limits: DEFAULT_LIMITS
+});
+function bool2(a, b, key2) {
+  const value = a?.[key2] ?? b?.[key2];
+  if (typeof value !== "boolean") throw new TypeError(`Invalid option: ${key2}`);
+  return value;
+}
+function createOptions(opts, base = DEFAULT_OPTIONS) {
+  if (!opts) return base;
+  return objFreeze({
+    unlistedVariablesAreDyn: bool2(opts, base, "unlistedVariablesAreDyn"),
+    homogeneousAggregateLiterals: bool2(opts, base, "homogeneousAggregateLiterals"),
+    enableOptionalTypes: bool2(opts, base, "enableOptionalTypes"),
+    limits: createLimits(opts.limits, base.limits)
+  });
+}
+
+// node_modules/@marcbachmann/cel-js/lib/evaluator.js
+var globalRegistry = createRegistry({ enableOptionalTypes: false });
+registerFunctions(globalRegistry);
+registerOverloads(globalRegistry);
+registerMacros(globalRegistry);
+var Environment = class _Environment {
+  #registry;
+  #evaluator;
+  #typeChecker;
+  #evalTypeChecker;
+  #parser;
+  constructor(opts, inherited) {
+    this.opts = createOptions(opts, inherited?.opts);
+    this.#registry = (inherited instanceof _Environment ? inherited.#registry : globalRegistry).clone(this.opts);
+    const childOpts = { registry: this.#registry, opts: this.opts };
+    this.#typeChecker = new TypeChecker(childOpts);
+    this.#evalTypeChecker = new TypeChecker(childOpts, true);
+    this.#evaluator = new Evaluator(childOpts);
+    this.#parser = new Parser(this.opts.limits, this.#registry);
+    Object.freeze(this);
+  }
+  clone(opts) {
+    return new _Environment(opts, this);
+  }
+  registerFunction(signature, handler, opts) {
+    this.#registry.registerFunctionOverload(signature, handler, opts);
+    return this;
+  }
+  registerOperator(string, handler, opts) {
+    this.#registry.registerOperatorOverload(string, handler, opts);
+    return this;
+  }
+  registerType(typename, constructor) {
+    this.#registry.registerType(typename, constructor);
+    return this;
+  }
+  registerVariable(name, type2, opts) {
+    this.#registry.registerVariable(name, type2, opts);
+    return this;
+  }
+  registerConstant(name, type2, value) {
+    this.#registry.registerConstant(name, type2, value);
+    return this;
+  }
+  hasVariable(name) {
+    return this.#registry.variables.has(name);
+  }
+  getDefinitions() {
+    return this.#registry.getDefinitions();
+  }
+  check(expression) {
+    try {
+      return this.#checkAST(this.#parser.parse(expression));
+    } catch (error2) {
+      return { valid: false, error: error2 };
+    }
+  }
+  #checkAST(ast) {
+    try {
+      const typeDecl = this.#typeChecker.check(ast, new RootContext(this.#registry));
+      return { valid: true, type: this.#formatTypeForCheck(typeDecl) };
+    } catch (error2) {
+      return { valid: false, error: error2 };
+    }
+  }
+  #formatTypeForCheck(typeDecl) {
+    if (typeDecl.name === `list<dyn>`) return "list";
+    if (typeDecl.name === `map<dyn, dyn>`) return "map";
+    return typeDecl.name;
+  }
+  parse(expression) {
+    const ast = this.#parser.parse(expression);
+    const evaluateParsed = this.#evaluateAST.bind(this, ast);
+    evaluateParsed.check = this.#checkAST.bind(this, ast);
+    evaluateParsed.ast = ast;
+    return evaluateParsed;
+  }
+  evaluate(expression, context) {
+    return this.#evaluateAST(this.#parser.parse(expression), context);
+  }
+  #evaluateAST(ast, ctx) {
+    if (ast.checkedType) {
+      return ast.evaluate(this.#evaluator, ast, new RootContext(this.#registry, ctx));
+    } else {
+      this.#evalTypeChecker.check(ast, ctx = new RootContext(this.#registry, ctx));
+      return ast.evaluate(this.#evaluator, ast, ctx);
+    }
+  }
+};
+var Evaluator = class extends Base {
+  constructor(opts) {
+    super(opts);
+    this.createError = evaluationError;
+  }
+  #firstMapElement(coll) {
+    if (coll instanceof Map) return coll.entries().next().value;
+    for (const key2 in coll) return [key2, coll[key2]];
+  }
+  debugRuntimeType(value, checkedType) {
+    return checkedType?.hasDynType === false ? checkedType : this.debugTypeDeep(value);
+  }
+  debugTypeDeep(value) {
+    const runtimeType = this.debugType(value);
+    switch (runtimeType.kind) {
+      case "list": {
+        const first = value instanceof Array ? value[0] : value.values().next().value;
+        if (first === void 0) return runtimeType;
+        return this.registry.getListType(this.debugTypeDeep(first));
+      }
+      case "map": {
+        const first = this.#firstMapElement(value);
+        if (!first) return runtimeType;
+        return this.registry.getMapType(
+          runtimeType.keyType.hasDynType ? this.debugTypeDeep(first[0]) : runtimeType.keyType,
+          runtimeType.valueType.hasDynType ? this.debugTypeDeep(first[1]) : runtimeType.valueType
+        );
+      }
+      default:
+        return runtimeType;
+    }
+  }
+  tryEval(ast, ctx) {
+    try {
+      const res = this.run(ast, ctx);
+      if (res instanceof Promise) return res.catch((err) => err);
+      return res;
+    } catch (err) {
+      return err;
+    }
+  }
+  run(ast, ctx) {
+    return ast.evaluate(this, ast, ctx);
+  }
+};
+var globalEnvironment = new Environment({
+  unlistedVariablesAreDyn: true
+});
+
+// src/checks/spec/prometheus.ts
+var QUERY_VARIABLES = ["namespace", "service", "version", "canary", "stable", "interval"];
+var JUDGE_VARIABLES = [...QUERY_VARIABLES, "pods"];
+var PROMETHEUS_FIELDS = ["address", "query", "condition", "on-empty", "timeout"];
+var CONDITION_ENV = new Environment().registerVariable("result", "double");
+function unknownVariables(template, allowed) {
+  return [...template.matchAll(/\{\{\s*([^}]*?)\s*\}\}/g)].map((m) => m[1]).filter((v) => !allowed.includes(v));
+}
+function renderTemplate(template, values) {
+  return template.replace(/\{\{\s*([a-z_]+)\s*\}\}/g, (whole, name) => values[name] ?? whole);
+}
+function parseQuery(f, key2, allowed) {
+  if (!f.has(key2)) {
+    f.problem(key2, "is required: a PromQL query");
+    return void 0;
+  }
+  const query = f.string(key2);
+  if (query === void 0) return void 0;
+  const unknown = unknownVariables(query, allowed);
+  if (unknown.length > 0) {
+    f.problem(key2, `uses {{${unknown[0]}}}; the variables are ${allowed.map((v) => `{{${v}}}`).join(", ")}`);
+    return void 0;
+  }
+  return query;
+}
+function parseAddress(f, key2) {
+  const address = f.string(key2);
+  if (address === void 0) return void 0;
+  try {
+    const url = new URL(address);
+    if (url.protocol === "http:" || url.protocol === "https:") return address.replace(/\/+$/, "");
+  } catch {
+  }
+  f.problem(key2, `must be an http(s) URL such as http://prometheus.monitoring:9090, got ${show(address)}`);
+  return void 0;
+}
+function parseCondition(f) {
+  if (!f.has("condition")) {
+    f.problem("condition", "is required: a CEL expression over result, e.g. result < 0.01");
+    return void 0;
+  }
+  const condition = f.string("condition");
+  if (condition === void 0) return void 0;
+  let checked;
+  try {
+    checked = CONDITION_ENV.check(condition);
+  } catch (err) {
+    checked = { valid: false, error: { message: err.message } };
+  }
+  if (!checked.valid) {
+    const why = (checked.error?.message ?? "invalid").split("\n")[0];
+    f.problem("condition", `is not a valid condition: ${why}`, /overload/.test(why) ? "result is a double: write numbers with a decimal point (100.0), as CEL does not mix int and double in arithmetic" : "a CEL expression over result, e.g. result < 0.01 or result >= 0.99");
+    return void 0;
+  }
+  if (checked.type !== "bool") {
+    f.problem("condition", `must be true or false, but ${show(condition)} is a ${checked.type}`, "compare result with something, e.g. result < 0.01");
+    return void 0;
+  }
+  return condition;
+}
+function parsePrometheus(f) {
+  f.onlyKnown(PROMETHEUS_FIELDS, "a prometheus");
+  const address = parseAddress(f, "address");
+  const query = parseQuery(f, "query", QUERY_VARIABLES);
+  const condition = parseCondition(f);
+  let onEmpty = "inconclusive";
+  if (f.has("on-empty")) {
+    const v = f.value["on-empty"];
+    if (v === "inconclusive" || v === "pass" || v === "fail") onEmpty = v;
+    else f.problem("on-empty", `must be inconclusive, pass or fail, got ${show(v)}`);
+  }
+  const timeoutMs = f.duration("timeout", 1e4, 100);
+  if (query === void 0 || condition === void 0) return void 0;
+  return { kind: "prometheus", ...address === void 0 ? {} : { address }, query, condition, onEmpty, timeoutMs };
+}
+
+// src/checks/prometheus.ts
+function podPattern(workload) {
+  return `${workload.replace(/[.]/g, "\\\\.")}-[a-z0-9]+-[a-z0-9]+`;
+}
+function promDuration(ms2) {
+  if (ms2 % 1e3 !== 0) return `${ms2}ms`;
+  const s = ms2 / 1e3;
+  return s >= 60 && s % 60 === 0 ? `${s / 60}m` : `${s}s`;
+}
+function templateValues(ctx, intervalMs) {
+  const workloads = ctx.workloads ?? {};
+  const canary = workloads.canary ?? workloads.preview;
+  const stable = workloads.stable ?? workloads.active;
+  return {
+    namespace: ctx.namespace,
+    service: ctx.services.stable ?? ctx.services.active,
+    version: ctx.version,
+    canary: canary === void 0 ? void 0 : podPattern(canary),
+    stable: stable === void 0 ? void 0 : podPattern(stable),
+    interval: promDuration(intervalMs)
+  };
+}
+function endpointFor(address, ctx) {
+  if (address === void 0 || address === ctx.prometheus?.url) return ctx.prometheus ?? (address === void 0 ? void 0 : { url: address });
+  return { url: address };
+}
+function showNumber(n) {
+  if (Number.isNaN(n)) return "NaN";
+  if (!Number.isFinite(n)) return n > 0 ? "+Inf" : "-Inf";
+  if (n === 0) return "0";
+  const abs = Math.abs(n);
+  if (abs >= 1e-4 && abs < 1e9) return String(Number(n.toPrecision(4)));
+  return n.toPrecision(4);
+}
+var showLabels = (metric) => `{${Object.entries(metric).filter(([k]) => k !== "__name__").map(([k, v]) => `${k}="${v}"`).join(", ")}}`;
+var PrometheusGate = class {
+  constructor(spec, name, intervalMs) {
+    this.spec = spec;
+    this.name = name;
+    this.intervalMs = intervalMs;
+  }
+  spec;
+  name;
+  intervalMs;
+  get condition() {
+    return this.spec.condition;
+  }
+  async measure(ctx) {
+    const at = (ctx.clock ?? systemClock).now();
+    const verdict = (status, message3, value2, detail) => ({
+      gate: this.name,
+      status,
+      condition: this.condition,
+      message: message3,
+      at,
+      ...value2 === void 0 ? {} : { value: showNumber(value2) },
+      ...detail === void 0 ? {} : { detail }
+    });
+    const endpoint = endpointFor(this.spec.address, ctx);
+    if (!endpoint) return verdict("error", "no Prometheus to ask: set the prometheus-url input, or address on the gate");
+    const query = renderTemplate(this.spec.query, templateValues(ctx, this.intervalMs));
+    let result;
+    try {
+      result = await new PrometheusApi(endpoint).query(query, { timeoutMs: this.spec.timeoutMs, signal: ctx.signal });
+    } catch (err) {
+      const message3 = err instanceof PrometheusError ? err.message : `could not query Prometheus: ${err.message}`;
+      return verdict("error", message3, void 0, query);
+    }
+    let value;
+    if (result.type === "scalar") value = result.value;
+    else if (result.type === "vector") {
+      if (result.series.length === 0) {
+        const status = this.spec.onEmpty;
+        return verdict(status, `the query returned no data${status === "inconclusive" ? " (no data is never a pass; on-empty can say otherwise)" : ` (on-empty: ${status})`}`, void 0, query);
+      }
+      if (result.series.length > 1) {
+        const shown = result.series.slice(0, 3).map((s) => showLabels(s.metric)).join(", ");
+        return verdict("inconclusive", `the query returned ${result.series.length} series (${shown}${result.series.length > 3 ? ", \u2026" : ""}); it must return one: aggregate with sum() or max()`, void 0, query);
+      }
+      value = result.series[0].value;
+    } else {
+      return verdict("error", `the query returned a ${result.resultType}; a gate needs a number (a scalar or one series)`, void 0, query);
+    }
+    if (Number.isNaN(value)) return verdict("inconclusive", "the query returned NaN (0/0: most likely no requests in the window)", value, query);
+    if (!Number.isFinite(value)) return verdict("inconclusive", `the query returned ${showNumber(value)} (a division by zero?)`, value, query);
+    let ok;
+    try {
+      ok = CONDITION_ENV.evaluate(this.spec.condition, { result: value });
+    } catch (err) {
+      return verdict("error", `the condition could not be evaluated: ${err.message.split("\n")[0]}`, value, query);
+    }
+    return ok === true ? verdict("pass", `result ${showNumber(value)}: ${this.spec.condition} holds`, value) : verdict("fail", `result ${showNumber(value)}: ${this.spec.condition} does not hold`, value, query);
+  }
+};
+var prometheusGateName = (spec) => `prometheus ${spec.condition}`;
+
+// src/checks/stats.ts
+var import_stats_base_dists_normal_cdf = __toESM(require_lib59(), 1);
+var import_stats_base_dists_normal_quantile = __toESM(require_lib64(), 1);
+var import_stats_ranks = __toESM(require_lib148(), 1);
+var phi = (z2) => (0, import_stats_base_dists_normal_cdf.default)(z2, 0, 1);
+var z = (p) => (0, import_stats_base_dists_normal_quantile.default)(p, 0, 1);
+function mannWhitney(canary, stable, direction) {
+  const n1 = canary.length;
+  const n2 = stable.length;
+  if (n1 === 0 || n2 === 0) return { u: NaN, p: NaN, index: NaN };
+  const r = (0, import_stats_ranks.default)([...canary, ...stable]);
+  let rankSum = 0;
+  for (let i = 0; i < n1; i++) rankSum += r[i];
+  const u = rankSum - n1 * (n1 + 1) / 2;
+  const n = n1 + n2;
+  const mean2 = n1 * n2 / 2;
+  const counts = /* @__PURE__ */ new Map();
+  for (const v of [...canary, ...stable]) counts.set(v, (counts.get(v) ?? 0) + 1);
+  let ties = 0;
+  for (const t of counts.values()) ties += t * t * t - t;
+  const variance = n1 * n2 / 12 * (n + 1 - ties / (n * (n - 1)));
+  const index2 = u / (n1 * n2);
+  if (variance <= 0) return { u, p: 1, index: index2 };
+  const sd = Math.sqrt(variance);
+  const upper = 1 - phi((u - mean2 - 0.5) / sd);
+  const lower = phi((u - mean2 + 0.5) / sd);
+  const p = direction === "increase" ? upper : direction === "decrease" ? lower : Math.min(1, 2 * Math.min(upper, lower));
+  return { u, p: Math.min(1, Math.max(0, p)), index: index2 };
+}
+var mean = (xs) => xs.reduce((a, b) => a + b, 0) / xs.length;
+function ratioOfMeans(canary, stable) {
+  const c = mean(canary);
+  const s = mean(stable);
+  if (s === 0) return c === 0 ? 1 : c > 0 ? Infinity : -Infinity;
+  return c / s;
+}
+function effectIndex(stable, effect) {
+  const n = stable.length;
+  if (n < 2) return 0.5;
+  let wins = 0;
+  for (let i = 0; i < n; i++) {
+    const shifted = stable[i] * effect;
+    for (let j = 0; j < n; j++) {
+      if (i === j) continue;
+      const y = stable[j];
+      wins += shifted > y ? 1 : shifted === y ? 0.5 : 0;
+    }
+  }
+  return wins / (n * (n - 1));
+}
+var tail = (alpha, direction) => direction === "either" ? alpha / 2 : alpha;
+function requiredPerSide(index2, alpha, power, direction) {
+  const d = Math.abs(index2 - 0.5);
+  if (d < 1e-9) return Infinity;
+  const total = (z(1 - tail(alpha, direction)) + z(power)) ** 2 / (3 * d * d);
+  return Math.ceil(total / 2);
+}
+function achievedPower(index2, n1, n2, alpha, direction) {
+  const d = Math.abs(index2 - 0.5);
+  if (n1 === 0 || n2 === 0) return 0;
+  return phi(Math.sqrt(12 * n1 * n2 / (n1 + n2)) * d - z(1 - tail(alpha, direction)));
+}
+
+// src/checks/judge.ts
+var EARLY_FACTOR = 10;
+var showValue = (v, unit) => `${showNumber(v)}${unit === "" ? "" : unit === "%" ? "%" : ` ${unit}`}`;
+var showP = (p) => p < 1e-3 ? p.toExponential(0) : String(Number(p.toPrecision(2)));
+var showRatio = (r) => Number.isFinite(r) ? `\xD7${Number(r.toPrecision(2))}` : "\xD7\u221E";
+function judgeMetric(metric, samples, spec) {
+  const canary = samples.canary.filter(Number.isFinite);
+  const stable = samples.stable.filter(Number.isFinite);
+  const n = { canary: canary.length, stable: stable.length };
+  const index2 = effectIndex(stable, metric.effect);
+  const needed = Math.max(spec.minSamples, requiredPerSide(index2, spec.alpha, spec.power, metric.direction));
+  const base = { metric, n, needed };
+  if (n.canary < spec.minSamples || n.stable < spec.minSamples) {
+    return { ...base, state: "pending", power: 0, line: `${metric.name}: ${n.canary} canary and ${n.stable} stable samples, judging from ${spec.minSamples} each \u2192 waiting` };
+  }
+  const test = mannWhitney(canary, stable, metric.direction);
+  const ratio = ratioOfMeans(canary, stable);
+  const worse = metric.direction === "increase" ? ratio >= metric.effect : metric.direction === "decrease" ? ratio <= 1 / metric.effect : ratio >= metric.effect || ratio <= 1 / metric.effect;
+  const power = achievedPower(index2, n.canary, n.stable, spec.alpha, metric.direction);
+  const compared = `${metric.name}: canary ${showValue(mean(canary), metric.unit)} vs stable ${showValue(mean(stable), metric.unit)} (U p=${showP(test.p)}, ${showRatio(ratio)})`;
+  if (test.p < spec.alpha && worse) return { ...base, state: "fail", power, p: test.p, ratio, line: `${compared} \u2192 fail` };
+  const constant = (/* @__PURE__ */ new Set([...canary, ...stable])).size === 1;
+  if (constant || power >= spec.power) return { ...base, state: "pass", power: constant ? 1 : power, p: test.p, ratio, line: `${compared} \u2192 pass` };
+  const short = n.canary < needed || n.stable < needed ? `needs ${Number.isFinite(needed) ? needed : "unboundedly many"} samples per side` : "needs more samples";
+  return { ...base, state: "pending", power, p: test.p, ratio, line: `${compared} \u2192 ${short} (power ${power.toFixed(2)} of ${spec.power})` };
+}
+function judge(spec, samples) {
+  const metrics = spec.metrics.map((m) => judgeMetric(m, samples.get(m.name) ?? { canary: [], stable: [] }, spec));
+  const total = spec.metrics.reduce((s, m) => s + m.weight, 0);
+  const passed = metrics.filter((m) => m.state === "pass").reduce((s, m) => s + m.metric.weight, 0);
+  const criticalFail = metrics.some((m) => m.state === "fail" && m.metric.critical);
+  const score = criticalFail ? 0 : Math.round(100 * passed / total);
+  const decided = metrics.every((m) => m.state !== "pending");
+  const certain = metrics.some((m) => m.state === "fail" && m.metric.critical && (m.p ?? 1) < spec.alpha / EARLY_FACTOR);
+  const status = criticalFail || certain ? "fail" : !decided ? "inconclusive" : score >= spec.passScore ? "pass" : score >= spec.marginalScore ? "inconclusive" : "fail";
+  return { decided, certain, score, status, metrics };
+}
+var JudgeGate = class {
+  constructor(spec, name = "judge") {
+    this.spec = spec;
+    this.name = name;
+  }
+  spec;
+  name;
+  /** Range queries made, for the note on how often an analysis asks. */
+  queries = 0;
+  get condition() {
+    const s = this.spec;
+    return `score >= ${s.passScore} (marginal ${s.marginalScore}), U test at alpha ${s.alpha}${s.durationMs === void 0 ? `, looking ${s.minMs / 1e3}-${s.maxMs / 1e3}s until power ${s.power}` : `, looking ${s.durationMs / 1e3}s`}`;
+  }
+  async measure(ctx) {
+    const clock = ctx.clock ?? systemClock;
+    const start = clock.now();
+    const verdict = (status, message3, value, detail) => ({
+      gate: this.name,
+      status,
+      condition: this.condition,
+      message: message3,
+      at: clock.now(),
+      ...value === void 0 ? {} : { value },
+      ...detail === void 0 ? {} : { detail }
+    });
+    const endpoint = endpointFor(this.spec.address, ctx);
+    if (!endpoint) return verdict("error", "no Prometheus to ask: set the prometheus-url input, or address on the judge");
+    const workloads = ctx.workloads ?? {};
+    const sides = { canary: workloads.canary ?? workloads.preview, stable: workloads.stable ?? workloads.active };
+    if (sides.canary === void 0 || sides.stable === void 0 || sides.canary === sides.stable) {
+      return verdict("error", "the judge needs a canary and a stable version running side by side; at this point of the rollout there is one version");
+    }
+    const api = new PrometheusApi(endpoint);
+    const fixed = this.spec.durationMs;
+    const firstLook = start + (fixed ?? this.spec.minMs);
+    const end = start + (fixed ?? this.spec.maxMs);
+    const stop = new Promise((resolve) => ctx.signal?.addEventListener("abort", () => resolve(), { once: true }));
+    let next = firstLook;
+    for (; ; ) {
+      while (clock.now() < next) {
+        if (ctx.signal?.aborted) return verdict("error", "stopped before the judge could decide");
+        await sleepUnless(clock, next - clock.now(), stop);
+      }
+      if (ctx.signal?.aborted) return verdict("error", "stopped before the judge could decide");
+      let samples;
+      try {
+        samples = await this.sample(api, ctx, { canary: sides.canary, stable: sides.stable }, start, clock.now());
+      } catch (err) {
+        return verdict(err instanceof JudgeQueryError ? "inconclusive" : "error", err.message);
+      }
+      const j = judge(this.spec, samples);
+      const elapsed = Math.round((clock.now() - start) / 1e3);
+      const n = Math.min(...j.metrics.map((m) => Math.min(m.n.canary, m.n.stable)));
+      const power = Math.min(...j.metrics.map((m) => m.power));
+      const atEnd = fixed !== void 0 || clock.now() >= end;
+      ctx.log?.(`gate ${this.name}: ${elapsed}s of looking, ${j.metrics.map((m) => m.line).join("; ")}`);
+      if (j.certain || j.decided || atEnd) {
+        const lines = j.metrics.map((m) => m.line);
+        const used = `${n} samples per side in ${elapsed}s, power ${power.toFixed(2)}`;
+        const pending = j.status === "inconclusive" && !j.decided;
+        const why = pending ? `${fixed === void 0 ? `reached max ${this.spec.maxMs / 1e3}s` : `after ${fixed / 1e3}s`} without enough samples (no data is never a pass): ${lines.filter((_, i) => j.metrics[i].state === "pending").join("; ")}` : !j.decided ? `decided early: ${lines.filter((_, i) => j.metrics[i].state === "fail").join("; ")}` : lines.join("; ");
+        const status = j.status;
+        const scored = pending ? "" : `score ${j.score}/100, `;
+        return verdict(status, `${scored}${why} (${used})`, pending ? void 0 : String(j.score), lines.join("\n"));
+      }
+      next = Math.min(end, clock.now() + this.spec.stepMs);
+    }
+  }
+  /** Each metric's samples on each side since `start`. */
+  async sample(api, ctx, sides, start, now) {
+    const out = /* @__PURE__ */ new Map();
+    const values = templateValues(ctx, this.spec.stepMs);
+    await Promise.all(this.spec.metrics.map(async (metric) => {
+      const [canary, stable] = await Promise.all(["canary", "stable"].map(async (side) => {
+        const query = renderTemplate(metric.query, { ...values, pods: podPattern(sides[side]) });
+        this.queries++;
+        let series;
+        try {
+          series = await api.queryRange(query, start, now, this.spec.stepMs, { timeoutMs: this.spec.timeoutMs, signal: ctx.signal });
+        } catch (err) {
+          if (err instanceof PrometheusError) throw new Error(`${metric.name}, ${side}: ${err.message}`);
+          throw err;
+        }
+        if (series.length > 1) throw new JudgeQueryError(`${metric.name}: the ${side} query returned ${series.length} series; it must return one per side: aggregate with sum() or max()`);
+        return (series[0]?.values ?? []).map(([, v]) => v);
+      }));
+      out.set(metric.name, { canary, stable });
+    }));
+    return out;
+  }
+};
+var JudgeQueryError = class extends Error {
+};
+
+// src/checks/run.ts
 function gateFor(spec, services) {
   switch (spec.check.kind) {
     case "http":
       return new HttpGate(spec.check, spec.name ?? httpGateName(spec.check, services));
+    case "prometheus":
+      return new PrometheusGate(spec.check, spec.name ?? prometheusGateName(spec.check), spec.intervalMs);
+    case "judge":
+      return new JudgeGate(spec.check, spec.name ?? "judge");
+    case "job":
+      return new JobGate(spec.check, spec.name ?? jobGateName(spec.check));
+    case "command":
+      return new CommandGate(spec.check, spec.name ?? commandGateName(spec.check));
   }
 }
 async function runGates(specs, ctx, options) {
@@ -72538,8 +88188,8 @@ var GateSession = class {
     this.failed = new Promise((resolve) => {
       this.resolveFailed = resolve;
     });
-    this.clock = options.clock ?? ctx.clock ?? { now: () => Date.now(), sleep: (ms) => delay(ms, void 0, { signal: signal3 }).catch(() => void 0) };
-    this.ctx = { ...ctx, clock: this.clock, signal: signal3 };
+    this.clock = options.clock ?? ctx.clock ?? { now: () => Date.now(), sleep: (ms2) => delay(ms2, void 0, { signal: signal3 }).catch(() => void 0) };
+    this.ctx = { ...ctx, clock: this.clock, signal: signal3, log: ctx.log ?? ((line) => options.reporter.info(line)) };
     const make = options.gateFor ?? gateFor;
     this.tallies = specs.map((spec) => new Tally(make(spec, ctx.services), spec));
     const outer = options.signal ?? ctx.signal;
@@ -72567,6 +88217,7 @@ var GateSession = class {
   }
   async measureRepeatedly(t) {
     const signal3 = this.controller.signal;
+    if (t.spec.initialDelayMs > 0) await sleepUnless(this.clock, t.spec.initialDelayMs, this.ended);
     while (!signal3.aborted) {
       const v = await this.take(t.gate);
       if (signal3.aborted) return;
@@ -72589,10 +88240,10 @@ var GateSession = class {
       return { gate: gate.name, status: "error", condition: "a measurement", message: `could not measure: ${err instanceof Error ? err.message : String(err)}`, at: this.clock.now() };
     }
   }
-  fail(v, reason) {
+  fail(v, reason2) {
     if (this.failure !== void 0) return;
-    this.failure = reason;
-    this.resolveFailed(v);
+    this.failure = reason2;
+    this.resolveFailed({ verdict: v, reason: reason2 });
     this.controller.abort();
   }
   stopBy(why) {
@@ -72617,103 +88268,213 @@ var GateSession = class {
     if (!this.controller.signal.aborted) this.controller.abort();
   }
 };
-function describeReason(reason) {
-  if (reason instanceof Error) return reason.message;
-  return reason === void 0 ? "aborted" : String(reason);
+function describeReason(reason2) {
+  if (reason2 instanceof Error) return reason2.message;
+  return reason2 === void 0 ? "aborted" : String(reason2);
+}
+
+// src/checks/spec/env.ts
+var GANTRY_ENV_PREFIX = "GANTRY_";
+var ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+function parseEnv(f) {
+  const env = {};
+  if (!f.has("env")) return env;
+  const value = f.value.env;
+  if (!isMapping3(value)) {
+    f.problem("env", `must be a mapping of variable names to values, got ${show(value)}`, "e.g. env: {BASE_PATH: /api, RETRIES: 3}");
+    return env;
+  }
+  for (const [name, v] of Object.entries(value)) {
+    const at = `env.${name}`;
+    if (!ENV_NAME.test(name)) f.problem(at, "is not a valid variable name; use letters, digits and _, not starting with a digit");
+    else if (name.startsWith(GANTRY_ENV_PREFIX)) f.problem(at, `is Gantry's to set; ${GANTRY_ENV_PREFIX} variables say what to test (GANTRY_NAMESPACE, GANTRY_VERSION, GANTRY_<ROLE>_SERVICE, GANTRY_<ROLE>_URL)`, "give your variable another name");
+    else if (typeof v === "string" || typeof v === "number" || typeof v === "boolean") env[name] = String(v);
+    else f.problem(at, `must be a string, number or boolean, got ${show(v)}`);
+  }
+  return env;
+}
+var DEFAULT_TEST_TIMEOUT_MS = 5 * 6e4;
+
+// src/checks/spec/command.ts
+var COMMAND_FIELDS = ["run", "timeout", "env"];
+var MIN_TIMEOUT_MS = 100;
+function parseCommand(f) {
+  f.onlyKnown(COMMAND_FIELDS, "a command");
+  if (!f.has("run")) f.problem("run", "is required: the command to run with bash, e.g. run: npm run e2e");
+  const run = f.string("run");
+  const timeoutMs = f.duration("timeout", DEFAULT_TEST_TIMEOUT_MS, MIN_TIMEOUT_MS);
+  const env = parseEnv(f);
+  if (run === void 0) return void 0;
+  return { kind: "command", run, timeoutMs, env };
+}
+
+// src/checks/spec/job.ts
+var JOB_FIELDS = ["image", "command", "args", "env", "timeout", "service-account"];
+var MIN_TIMEOUT_MS2 = 1e3;
+var SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+function parseJob(f) {
+  f.onlyKnown(JOB_FIELDS, "a job");
+  const image = jobImage(f);
+  const command = stringList(f, "command", "e.g. command: [/bin/sh, -c]");
+  const args = stringList(f, "args", "e.g. args: [--base-url, $(GANTRY_CANARY_URL)]");
+  const env = parseEnv(f);
+  const timeoutMs = f.duration("timeout", DEFAULT_TEST_TIMEOUT_MS, MIN_TIMEOUT_MS2);
+  const serviceAccount = f.string("service-account");
+  if (serviceAccount !== void 0 && !(serviceAccount.length <= 253 && SUBDOMAIN.test(serviceAccount))) {
+    f.problem("service-account", `must be a ServiceAccount name (lowercase letters, digits, - and .), got ${show(serviceAccount)}`);
+  }
+  if (image === void 0) return void 0;
+  const spec = { kind: "job", image, env, timeoutMs };
+  if (command !== void 0) spec.command = command;
+  if (args !== void 0) spec.args = args;
+  if (serviceAccount !== void 0) spec.serviceAccount = serviceAccount;
+  return spec;
+}
+function jobImage(f) {
+  if (!f.has("image")) {
+    f.problem("image", "is required: the image to run, e.g. ghcr.io/acme/web-e2e:1.4.2");
+    return void 0;
+  }
+  const image = f.string("image");
+  if (image === void 0) return void 0;
+  const ref = parseImageReference(image);
+  if ("problem" in ref) {
+    f.problem("image", `is not an image reference: ${ref.problem}`);
+    return void 0;
+  }
+  return image;
+}
+function stringList(f, key2, example) {
+  if (!f.has(key2)) return void 0;
+  const v = f.value[key2];
+  if (!Array.isArray(v) || v.length === 0) {
+    f.problem(key2, `must be a non-empty list of strings, got ${show(v)}`, example);
+    return void 0;
+  }
+  const bad = v.findIndex((item) => typeof item !== "string");
+  if (bad >= 0) {
+    f.problem(`${key2}[${bad}]`, `must be a string, got ${show(v[bad])}`, 'quote it, e.g. "8080"');
+    return void 0;
+  }
+  return v;
+}
+
+// src/checks/spec/judge.ts
+var JUDGE_FIELDS = ["address", "metrics", "duration", "min", "max", "step", "alpha", "power", "min-samples", "pass", "marginal", "timeout"];
+var METRIC_FIELDS = ["name", "query", "direction", "effect", "weight", "critical", "unit"];
+var DIRECTIONS = ["increase", "decrease", "either"];
+var JUDGE_DEFAULTS = {
+  minMs: 3e4,
+  maxMs: 3e5,
+  stepMs: 5e3,
+  alpha: 0.05,
+  power: 0.8,
+  minSamples: 8,
+  passScore: 90,
+  marginalScore: 75,
+  effect: 1.2
+};
+function fraction(f, key2, fallback, min, max, exclusive = false) {
+  if (!f.has(key2)) return fallback;
+  const v = f.value[key2];
+  const n = typeof v === "number" ? v : typeof v === "string" && v.trim() !== "" ? Number(v) : NaN;
+  const inside = exclusive ? n > min && n < max : n >= min && n <= max;
+  if (!Number.isFinite(n) || !inside) {
+    f.problem(key2, `must be a number ${exclusive ? "between" : "from"} ${min} ${exclusive ? "and" : "to"} ${max}${exclusive ? " (exclusive)" : ""}, got ${show(v)}`);
+    return fallback;
+  }
+  return n;
+}
+function parseMetric(item, path2, errors, names) {
+  const before = errors.length;
+  const f = new Fields(isMapping3(item) ? item : {}, path2, errors);
+  if (!isMapping3(item)) {
+    f.problem(void 0, `must be a mapping {name, query, direction, ...}, got ${show(item)}`);
+    return void 0;
+  }
+  f.onlyKnown(METRIC_FIELDS, "a judge metric");
+  const name = f.string("name");
+  if (!f.has("name")) f.problem("name", "is required: the metric as verdicts name it, e.g. p95 latency");
+  else if (name !== void 0 && names.has(name)) f.problem("name", `"${name}" names another metric too`);
+  if (name !== void 0) names.add(name);
+  const query = parseQuery(f, "query", JUDGE_VARIABLES);
+  if (query !== void 0 && !/\{\{\s*pods\s*\}\}/.test(query)) {
+    f.problem("query", "does not use {{pods}}: the judge runs it once per side, and {{pods}} selects the side", 'e.g. ...{namespace="{{namespace}}", pod=~"{{pods}}"}...');
+  }
+  let direction = "increase";
+  if (f.has("direction")) {
+    const v = f.value.direction;
+    if (DIRECTIONS.includes(v)) direction = v;
+    else f.problem("direction", `must be increase, decrease or either (the way the metric gets worse), got ${show(v)}`);
+  }
+  const effect = fraction(f, "effect", JUDGE_DEFAULTS.effect, 1, 1e3);
+  const weight = fraction(f, "weight", 1, 0, 1e3);
+  let critical = false;
+  if (f.has("critical")) {
+    if (typeof f.value.critical === "boolean") critical = f.value.critical;
+    else f.problem("critical", `must be true or false, got ${show(f.value.critical)}`);
+  }
+  const unit = f.has("unit") ? typeof f.value.unit === "string" ? f.value.unit : (f.problem("unit", `must be a string, got ${show(f.value.unit)}`), "") : "";
+  if (errors.length > before || name === void 0 || query === void 0) return void 0;
+  return { name, query, direction, effect, weight, critical, unit };
+}
+function parseJudge(f) {
+  const before = f.errors.length;
+  f.onlyKnown(JUDGE_FIELDS, "a judge");
+  const address = parseAddress(f, "address");
+  const metrics = [];
+  const raw = f.value.metrics;
+  if (!Array.isArray(raw) || raw.length === 0) {
+    f.problem("metrics", `must be a list of at least one metric, got ${show(raw)}`, 'e.g. - {name: p95 latency, query: "...pod=~\\"{{pods}}\\"...", direction: increase, effect: 1.2}');
+  } else {
+    const names = /* @__PURE__ */ new Set();
+    raw.forEach((item, i) => {
+      const m = parseMetric(item, f.at(`metrics[${i}]`), f.errors, names);
+      if (m) metrics.push(m);
+    });
+    if (metrics.length > 0 && metrics.every((m) => m.weight === 0)) f.problem("metrics", "every metric has weight 0: the score would mean nothing");
+  }
+  let durationMs;
+  if (f.has("duration") && f.value.duration !== "auto") durationMs = f.duration("duration", 6e4, 1e3);
+  const minMs = f.duration("min", JUDGE_DEFAULTS.minMs, 0);
+  const maxMs = f.duration("max", JUDGE_DEFAULTS.maxMs, 1e3);
+  if (durationMs !== void 0 && (f.has("min") || f.has("max"))) f.problem(f.has("min") ? "min" : "max", "only goes with duration: auto (a fixed duration looks exactly that long)");
+  if (durationMs === void 0 && minMs > maxMs) f.problem("min", `is longer than max (${show(f.value.min)} > ${show(f.value.max ?? "5m")})`);
+  const stepMs = f.duration("step", JUDGE_DEFAULTS.stepMs, 1e3);
+  const alpha = fraction(f, "alpha", JUDGE_DEFAULTS.alpha, 0, 0.5, true);
+  const power = fraction(f, "power", JUDGE_DEFAULTS.power, 0.5, 1, true);
+  const minSamples = f.wholeNumber("min-samples", JUDGE_DEFAULTS.minSamples, 3, 1e4);
+  const passScore = fraction(f, "pass", JUDGE_DEFAULTS.passScore, 0, 100);
+  const marginalScore = fraction(f, "marginal", JUDGE_DEFAULTS.marginalScore, 0, 100);
+  if (marginalScore > passScore) f.problem("marginal", `is above pass (${marginalScore} > ${passScore})`);
+  const timeoutMs = f.duration("timeout", 1e4, 100);
+  if (f.errors.length > before) return void 0;
+  return {
+    kind: "judge",
+    ...address === void 0 ? {} : { address },
+    metrics,
+    ...durationMs === void 0 ? {} : { durationMs },
+    minMs,
+    maxMs,
+    stepMs,
+    alpha,
+    power,
+    minSamples,
+    passScore,
+    marginalScore,
+    timeoutMs
+  };
 }
 
 // src/checks/spec.ts
-var SERVICE_PLACEHOLDERS = ["preview", "canary", "active", "stable"];
-var HTTP_FIELDS = ["service", "port", "path", "expect-status", "body-contains", "body-matches"];
-function toWholeNumber(v) {
-  if (typeof v === "number") return Number.isInteger(v) ? v : void 0;
-  if (typeof v === "string" && /^\s*\d+\s*$/.test(v)) return Number(v);
-  return void 0;
-}
-function show(v) {
-  return v === void 0 ? "nothing" : JSON.stringify(v) ?? String(v);
-}
 var CHECK_PARSERS = {
-  http: parseHttp
+  http: parseHttp,
+  prometheus: parsePrometheus,
+  judge: parseJudge,
+  job: parseJob,
+  command: parseCommand
 };
 var CHECK_KINDS = Object.keys(CHECK_PARSERS);
-var SERVICE_NAME = /^[a-z]([-a-z0-9]*[a-z0-9])?$/;
-var PORT_NAME = /^(?=.*[a-z])[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
-function parseHttp(f) {
-  f.onlyKnown(HTTP_FIELDS, "an http");
-  const service = httpService(f);
-  const port = httpPort(f);
-  const path2 = f.string("path") ?? "/";
-  if (!path2.startsWith("/")) f.problem("path", `must start with /, got ${show(path2)}`);
-  const expectStatus = f.has("expect-status") ? statusRanges(f) : [{ from: 200, to: 299 }];
-  const bodyContains = f.string("body-contains");
-  const bodyMatches = f.string("body-matches");
-  if (bodyMatches !== void 0) {
-    try {
-      new RegExp(bodyMatches);
-    } catch (err) {
-      f.problem("body-matches", `is not a valid regular expression: ${err.message}`);
-    }
-  }
-  if (service === void 0 || port === void 0 || expectStatus === void 0) return void 0;
-  const spec = { kind: "http", service, port, path: path2, expectStatus };
-  if (bodyContains !== void 0) spec.bodyContains = bodyContains;
-  if (bodyMatches !== void 0) spec.bodyMatches = bodyMatches;
-  return spec;
-}
-function httpService(f) {
-  if (!f.has("service")) {
-    f.problem("service", "is required: the Service to ask, by name or as ${preview}, ${canary}, ${active} or ${stable}");
-    return void 0;
-  }
-  const service = f.string("service");
-  if (service === void 0) return void 0;
-  const unknown = [...service.matchAll(/\$\{([^}]*)\}/g)].map((m) => m[1]).filter((p) => !SERVICE_PLACEHOLDERS.includes(p));
-  if (unknown.length > 0) {
-    f.problem("service", `uses \${${unknown[0]}}; the placeholders are ${SERVICE_PLACEHOLDERS.map((p) => `\${${p}}`).join(", ")}`);
-    return void 0;
-  }
-  if (!SERVICE_NAME.test(service.replace(/\$\{[a-z]+\}/g, "x"))) {
-    f.problem("service", `must be a Service name (lowercase letters, digits and -) or a placeholder such as \${preview}, got ${show(service)}`);
-    return void 0;
-  }
-  return service;
-}
-function httpPort(f) {
-  const v = f.value.port;
-  const n = toWholeNumber(v);
-  if (n !== void 0 && n >= 1 && n <= 65535) return n;
-  if (typeof v === "string" && v.length <= 15 && PORT_NAME.test(v)) return v;
-  f.problem("port", `must be a port number or name, got ${show(v)}`, "the Service port (e.g. 80) or its name (e.g. http), not the container port");
-  return void 0;
-}
-function statusRanges(f) {
-  const v = f.value["expect-status"];
-  const items = Array.isArray(v) ? v : [v];
-  if (items.length === 0) {
-    f.problem("expect-status", "must not be an empty list");
-    return void 0;
-  }
-  const ranges = [];
-  items.forEach((item, i) => {
-    const range = statusRange(item);
-    if (range) ranges.push(range);
-    else f.problem(Array.isArray(v) ? `expect-status[${i}]` : "expect-status", `must be a status code (200), a class (2xx) or a range (200-399), got ${show(item)}`);
-  });
-  return ranges.length === items.length ? ranges : void 0;
-}
-function statusRange(item) {
-  const code = (n2) => n2 >= 100 && n2 <= 599;
-  const n = toWholeNumber(item);
-  if (n !== void 0) return code(n) ? { from: n, to: n } : void 0;
-  if (typeof item !== "string") return void 0;
-  const cls = /^\s*([1-5])xx\s*$/i.exec(item);
-  if (cls) return { from: Number(cls[1]) * 100, to: Number(cls[1]) * 100 + 99 };
-  const range = /^\s*(\d{3})\s*-\s*(\d{3})\s*$/.exec(item);
-  if (!range) return void 0;
-  const [from2, to] = [Number(range[1]), Number(range[2])];
-  return code(from2) && code(to) && from2 <= to ? { from: from2, to } : void 0;
-}
 
 // src/traffic/gateway-httproute.ts
 var ROUTE_API_VERSION = "gateway.networking.k8s.io/v1";
@@ -72725,7 +88486,7 @@ var SERVICE_NAME_LABEL = "kubernetes.io/service-name";
 var stableServiceName = (service) => `${service}-stable`;
 var canaryServiceName = (service) => `${service}-canary`;
 var routeRef = (namespace, name) => ({ apiVersion: ROUTE_API_VERSION, kind: "HTTPRoute", metadata: { name, namespace } });
-var message = (err) => err instanceof Error ? err.message : String(err);
+var message2 = (err) => err instanceof Error ? err.message : String(err);
 var GatewayRouter = class {
   constructor(ctx, options = {}) {
     this.ctx = ctx;
@@ -72846,7 +88607,7 @@ var GatewayRouter = class {
         return written.metadata.generation ?? generation;
       } catch (err) {
         if (err instanceof KubeApiError && err.code === 409 && attempt < 5) continue;
-        throw new GantryError(`Could not update HTTPRoute ${ref.metadata.name} in namespace ${target.namespace}: ${message(err)}`, { title: "Traffic router failed", cause: err });
+        throw new GantryError(`Could not update HTTPRoute ${ref.metadata.name} in namespace ${target.namespace}: ${message2(err)}`, { title: "Traffic router failed", cause: err });
       }
     }
   }
@@ -72974,7 +88735,7 @@ function originalsOf(route) {
   try {
     return JSON.parse(text);
   } catch (err) {
-    throw new GantryError(`HTTPRoute ${route.metadata.name}: annotation ${ORIGINAL_REFS_ANNOTATION} is not the JSON Gantry wrote (${message(err)})`, { title: "Traffic router failed", hint: "Restore the route's backendRefs by hand and remove the annotation.", cause: err });
+    throw new GantryError(`HTTPRoute ${route.metadata.name}: annotation ${ORIGINAL_REFS_ANNOTATION} is not the JSON Gantry wrote (${message2(err)})`, { title: "Traffic router failed", hint: "Restore the route's backendRefs by hand and remove the annotation.", cause: err });
   }
 }
 function weightedRules(route, target, weight) {
@@ -73111,24 +88872,28 @@ function routerFor(kind, ctx, options = {}) {
 }
 
 // src/strategies/wiring.ts
-function gateRunner(client, namespace, reporter, clock) {
+function gateRunner(client, namespace, reporter, clock, settings = {}) {
+  const context = (sides) => ({ client, namespace, clock, ...sides, ...settings });
   return {
-    run: (specs, services) => runGates(specs, { client, namespace, services, clock }, { reporter, clock }),
-    background: (specs, services) => {
-      const running = startBackgroundGates(specs, { client, namespace, services, clock }, { reporter, clock });
+    run: (specs, sides, signal3) => runGates(specs, context(sides), { reporter, clock, signal: signal3 }),
+    background: (specs, sides) => {
+      const running = startBackgroundGates(specs, context(sides), { reporter, clock });
       return {
-        failed: running.failed.then((v) => `gate ${v.gate}: ${v.message}`),
+        failed: running.failed.then((f) => f.reason),
         stop: async () => (await running.stop()).verdicts
       };
     }
   };
 }
-function defaultProgressiveDeps(client, namespace, reporter, clock) {
+function defaultProgressiveDeps(client, namespace, reporter, clock, settings = {}) {
   return {
-    gates: gateRunner(client, namespace, reporter, clock),
+    gates: gateRunner(client, namespace, reporter, clock, settings),
     routerFor: (progress) => routerFor(progress.router, { client, reporter })
   };
 }
+
+// src/config/progressive.ts
+var import_yaml2 = __toESM(require_dist3(), 1);
 
 // src/strategies/post-state.ts
 var STARTED = "gantry-deploy-started";

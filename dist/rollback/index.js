@@ -97,13 +97,13 @@ var require_identity = __commonJS({
 var require_visit = __commonJS({
   "node_modules/yaml/dist/visit.js"(exports) {
     "use strict";
-    var identity2 = require_identity();
+    var identity3 = require_identity();
     var BREAK = /* @__PURE__ */ Symbol("break visit");
     var SKIP = /* @__PURE__ */ Symbol("skip children");
     var REMOVE = /* @__PURE__ */ Symbol("remove node");
     function visit(node, visitor) {
       const visitor_ = initVisitor(visitor);
-      if (identity2.isDocument(node)) {
+      if (identity3.isDocument(node)) {
         const cd = visit_(null, node.contents, visitor_, Object.freeze([node]));
         if (cd === REMOVE)
           node.contents = null;
@@ -115,12 +115,12 @@ var require_visit = __commonJS({
     visit.REMOVE = REMOVE;
     function visit_(key2, node, visitor, path2) {
       const ctrl = callVisitor(key2, node, visitor, path2);
-      if (identity2.isNode(ctrl) || identity2.isPair(ctrl)) {
+      if (identity3.isNode(ctrl) || identity3.isPair(ctrl)) {
         replaceNode(key2, path2, ctrl);
         return visit_(key2, ctrl, visitor, path2);
       }
       if (typeof ctrl !== "symbol") {
-        if (identity2.isCollection(node)) {
+        if (identity3.isCollection(node)) {
           path2 = Object.freeze(path2.concat(node));
           for (let i = 0; i < node.items.length; ++i) {
             const ci = visit_(i, node.items[i], visitor, path2);
@@ -133,7 +133,7 @@ var require_visit = __commonJS({
               i -= 1;
             }
           }
-        } else if (identity2.isPair(node)) {
+        } else if (identity3.isPair(node)) {
           path2 = Object.freeze(path2.concat(node));
           const ck = visit_("key", node.key, visitor, path2);
           if (ck === BREAK)
@@ -151,7 +151,7 @@ var require_visit = __commonJS({
     }
     async function visitAsync(node, visitor) {
       const visitor_ = initVisitor(visitor);
-      if (identity2.isDocument(node)) {
+      if (identity3.isDocument(node)) {
         const cd = await visitAsync_(null, node.contents, visitor_, Object.freeze([node]));
         if (cd === REMOVE)
           node.contents = null;
@@ -163,12 +163,12 @@ var require_visit = __commonJS({
     visitAsync.REMOVE = REMOVE;
     async function visitAsync_(key2, node, visitor, path2) {
       const ctrl = await callVisitor(key2, node, visitor, path2);
-      if (identity2.isNode(ctrl) || identity2.isPair(ctrl)) {
+      if (identity3.isNode(ctrl) || identity3.isPair(ctrl)) {
         replaceNode(key2, path2, ctrl);
         return visitAsync_(key2, ctrl, visitor, path2);
       }
       if (typeof ctrl !== "symbol") {
-        if (identity2.isCollection(node)) {
+        if (identity3.isCollection(node)) {
           path2 = Object.freeze(path2.concat(node));
           for (let i = 0; i < node.items.length; ++i) {
             const ci = await visitAsync_(i, node.items[i], visitor, path2);
@@ -181,7 +181,7 @@ var require_visit = __commonJS({
               i -= 1;
             }
           }
-        } else if (identity2.isPair(node)) {
+        } else if (identity3.isPair(node)) {
           path2 = Object.freeze(path2.concat(node));
           const ck = await visitAsync_("key", node.key, visitor, path2);
           if (ck === BREAK)
@@ -218,31 +218,31 @@ var require_visit = __commonJS({
     function callVisitor(key2, node, visitor, path2) {
       if (typeof visitor === "function")
         return visitor(key2, node, path2);
-      if (identity2.isMap(node))
+      if (identity3.isMap(node))
         return visitor.Map?.(key2, node, path2);
-      if (identity2.isSeq(node))
+      if (identity3.isSeq(node))
         return visitor.Seq?.(key2, node, path2);
-      if (identity2.isPair(node))
+      if (identity3.isPair(node))
         return visitor.Pair?.(key2, node, path2);
-      if (identity2.isScalar(node))
+      if (identity3.isScalar(node))
         return visitor.Scalar?.(key2, node, path2);
-      if (identity2.isAlias(node))
+      if (identity3.isAlias(node))
         return visitor.Alias?.(key2, node, path2);
       return void 0;
     }
     function replaceNode(key2, path2, node) {
       const parent = path2[path2.length - 1];
-      if (identity2.isCollection(parent)) {
+      if (identity3.isCollection(parent)) {
         parent.items[key2] = node;
-      } else if (identity2.isPair(parent)) {
+      } else if (identity3.isPair(parent)) {
         if (key2 === "key")
           parent.key = node;
         else
           parent.value = node;
-      } else if (identity2.isDocument(parent)) {
+      } else if (identity3.isDocument(parent)) {
         parent.contents = node;
       } else {
-        const pt = identity2.isAlias(parent) ? "alias" : "scalar";
+        const pt = identity3.isAlias(parent) ? "alias" : "scalar";
         throw new Error(`Cannot replace node with ${pt} parent`);
       }
     }
@@ -255,7 +255,7 @@ var require_visit = __commonJS({
 var require_directives = __commonJS({
   "node_modules/yaml/dist/doc/directives.js"(exports) {
     "use strict";
-    var identity2 = require_identity();
+    var identity3 = require_identity();
     var visit = require_visit();
     var escapeChars = {
       "!": "%21",
@@ -398,10 +398,10 @@ var require_directives = __commonJS({
         const lines = this.yaml.explicit ? [`%YAML ${this.yaml.version || "1.2"}`] : [];
         const tagEntries = Object.entries(this.tags);
         let tagNames;
-        if (doc && tagEntries.length > 0 && identity2.isNode(doc.contents)) {
+        if (doc && tagEntries.length > 0 && identity3.isNode(doc.contents)) {
           const tags = {};
           visit.visit(doc.contents, (_key, node) => {
-            if (identity2.isNode(node) && node.tag)
+            if (identity3.isNode(node) && node.tag)
               tags[node.tag] = true;
           });
           tagNames = Object.keys(tags);
@@ -426,7 +426,7 @@ var require_directives = __commonJS({
 var require_anchors = __commonJS({
   "node_modules/yaml/dist/doc/anchors.js"(exports) {
     "use strict";
-    var identity2 = require_identity();
+    var identity3 = require_identity();
     var visit = require_visit();
     function anchorIsValid(anchor) {
       if (/[\x00-\x19\s,[\]{}]/.test(anchor)) {
@@ -473,7 +473,7 @@ var require_anchors = __commonJS({
         setAnchors: () => {
           for (const source of aliasObjects) {
             const ref = sourceObjects.get(source);
-            if (typeof ref === "object" && ref.anchor && (identity2.isScalar(ref.node) || identity2.isCollection(ref.node))) {
+            if (typeof ref === "object" && ref.anchor && (identity3.isScalar(ref.node) || identity3.isCollection(ref.node))) {
               ref.node.anchor = ref.anchor;
             } else {
               const error2 = new Error("Failed to resolve repeated object (this should not happen)");
@@ -546,12 +546,12 @@ var require_applyReviver = __commonJS({
 var require_toJS = __commonJS({
   "node_modules/yaml/dist/nodes/toJS.js"(exports) {
     "use strict";
-    var identity2 = require_identity();
+    var identity3 = require_identity();
     function toJS(value, arg, ctx) {
       if (Array.isArray(value))
         return value.map((v, i) => toJS(v, String(i), ctx));
       if (value && typeof value.toJSON === "function") {
-        if (!ctx || !identity2.hasAnchor(value))
+        if (!ctx || !identity3.hasAnchor(value))
           return value.toJSON(arg, ctx);
         const data = { aliasCount: 0, count: 1, res: void 0 };
         ctx.anchors.set(value, data);
@@ -577,11 +577,11 @@ var require_Node = __commonJS({
   "node_modules/yaml/dist/nodes/Node.js"(exports) {
     "use strict";
     var applyReviver = require_applyReviver();
-    var identity2 = require_identity();
+    var identity3 = require_identity();
     var toJS = require_toJS();
     var NodeBase = class {
       constructor(type2) {
-        Object.defineProperty(this, identity2.NODE_TYPE, { value: type2 });
+        Object.defineProperty(this, identity3.NODE_TYPE, { value: type2 });
       }
       /** Create a copy of this node.  */
       clone() {
@@ -592,7 +592,7 @@ var require_Node = __commonJS({
       }
       /** A plain JavaScript representation of this node. */
       toJS(doc, { mapAsMap, maxAliasCount, onAnchor, reviver } = {}) {
-        if (!identity2.isDocument(doc))
+        if (!identity3.isDocument(doc))
           throw new TypeError("A document argument is required");
         const ctx = {
           anchors: /* @__PURE__ */ new Map(),
@@ -619,12 +619,12 @@ var require_Alias = __commonJS({
     "use strict";
     var anchors = require_anchors();
     var visit = require_visit();
-    var identity2 = require_identity();
+    var identity3 = require_identity();
     var Node = require_Node();
     var toJS = require_toJS();
     var Alias = class extends Node.NodeBase {
       constructor(source) {
-        super(identity2.ALIAS);
+        super(identity3.ALIAS);
         this.source = source;
         Object.defineProperty(this, "tag", {
           set() {
@@ -646,7 +646,7 @@ var require_Alias = __commonJS({
           nodes = [];
           visit.visit(doc, {
             Node: (_key, node) => {
-              if (identity2.isAlias(node) || identity2.hasAnchor(node))
+              if (identity3.isAlias(node) || identity3.hasAnchor(node))
                 nodes.push(node);
             }
           });
@@ -708,11 +708,11 @@ var require_Alias = __commonJS({
       }
     };
     function getAliasCount(doc, node, anchors2) {
-      if (identity2.isAlias(node)) {
+      if (identity3.isAlias(node)) {
         const source = node.resolve(doc);
         const anchor = anchors2 && source && anchors2.get(source);
         return anchor ? anchor.count * anchor.aliasCount : 0;
-      } else if (identity2.isCollection(node)) {
+      } else if (identity3.isCollection(node)) {
         let count = 0;
         for (const item of node.items) {
           const c = getAliasCount(doc, item, anchors2);
@@ -720,7 +720,7 @@ var require_Alias = __commonJS({
             count = c;
         }
         return count;
-      } else if (identity2.isPair(node)) {
+      } else if (identity3.isPair(node)) {
         const kc = getAliasCount(doc, node.key, anchors2);
         const vc = getAliasCount(doc, node.value, anchors2);
         return Math.max(kc, vc);
@@ -735,13 +735,13 @@ var require_Alias = __commonJS({
 var require_Scalar = __commonJS({
   "node_modules/yaml/dist/nodes/Scalar.js"(exports) {
     "use strict";
-    var identity2 = require_identity();
+    var identity3 = require_identity();
     var Node = require_Node();
     var toJS = require_toJS();
     var isScalarValue = (value) => !value || typeof value !== "function" && typeof value !== "object";
     var Scalar = class extends Node.NodeBase {
       constructor(value) {
-        super(identity2.SCALAR);
+        super(identity3.SCALAR);
         this.value = value;
       }
       toJSON(arg, ctx) {
@@ -766,7 +766,7 @@ var require_createNode = __commonJS({
   "node_modules/yaml/dist/doc/createNode.js"(exports) {
     "use strict";
     var Alias = require_Alias();
-    var identity2 = require_identity();
+    var identity3 = require_identity();
     var Scalar = require_Scalar();
     var defaultTagPrefix = "tag:yaml.org,2002:";
     function findTagObject(value, tagName, tags) {
@@ -780,12 +780,12 @@ var require_createNode = __commonJS({
       return tags.find((t) => t.identify?.(value) && !t.format);
     }
     function createNode(value, tagName, ctx) {
-      if (identity2.isDocument(value))
+      if (identity3.isDocument(value))
         value = value.contents;
-      if (identity2.isNode(value))
+      if (identity3.isNode(value))
         return value;
-      if (identity2.isPair(value)) {
-        const map3 = ctx.schema[identity2.MAP].createNode?.(ctx.schema, null, ctx);
+      if (identity3.isPair(value)) {
+        const map3 = ctx.schema[identity3.MAP].createNode?.(ctx.schema, null, ctx);
         map3.items.push(value);
         return map3;
       }
@@ -817,7 +817,7 @@ var require_createNode = __commonJS({
             ref.node = node2;
           return node2;
         }
-        tagObj = value instanceof Map ? schema2[identity2.MAP] : Symbol.iterator in Object(value) ? schema2[identity2.SEQ] : schema2[identity2.MAP];
+        tagObj = value instanceof Map ? schema2[identity3.MAP] : Symbol.iterator in Object(value) ? schema2[identity3.SEQ] : schema2[identity3.MAP];
       }
       if (onTagObj) {
         onTagObj(tagObj);
@@ -841,7 +841,7 @@ var require_Collection = __commonJS({
   "node_modules/yaml/dist/nodes/Collection.js"(exports) {
     "use strict";
     var createNode = require_createNode();
-    var identity2 = require_identity();
+    var identity3 = require_identity();
     var Node = require_Node();
     function collectionFromPath(schema2, path2, value) {
       let v = value;
@@ -885,7 +885,7 @@ var require_Collection = __commonJS({
         const copy = Object.create(Object.getPrototypeOf(this), Object.getOwnPropertyDescriptors(this));
         if (schema2)
           copy.schema = schema2;
-        copy.items = copy.items.map((it) => identity2.isNode(it) || identity2.isPair(it) ? it.clone(schema2) : it);
+        copy.items = copy.items.map((it) => identity3.isNode(it) || identity3.isPair(it) ? it.clone(schema2) : it);
         if (this.range)
           copy.range = this.range.slice();
         return copy;
@@ -901,7 +901,7 @@ var require_Collection = __commonJS({
         else {
           const [key2, ...rest] = path2;
           const node = this.get(key2, true);
-          if (identity2.isCollection(node))
+          if (identity3.isCollection(node))
             node.addIn(rest, value);
           else if (node === void 0 && this.schema)
             this.set(key2, collectionFromPath(this.schema, rest, value));
@@ -918,7 +918,7 @@ var require_Collection = __commonJS({
         if (rest.length === 0)
           return this.delete(key2);
         const node = this.get(key2, true);
-        if (identity2.isCollection(node))
+        if (identity3.isCollection(node))
           return node.deleteIn(rest);
         else
           throw new Error(`Expected YAML collection at ${key2}. Remaining path: ${rest}`);
@@ -932,16 +932,16 @@ var require_Collection = __commonJS({
         const [key2, ...rest] = path2;
         const node = this.get(key2, true);
         if (rest.length === 0)
-          return !keepScalar && identity2.isScalar(node) ? node.value : node;
+          return !keepScalar && identity3.isScalar(node) ? node.value : node;
         else
-          return identity2.isCollection(node) ? node.getIn(rest, keepScalar) : void 0;
+          return identity3.isCollection(node) ? node.getIn(rest, keepScalar) : void 0;
       }
       hasAllNullValues(allowScalar) {
         return this.items.every((node) => {
-          if (!identity2.isPair(node))
+          if (!identity3.isPair(node))
             return false;
           const n = node.value;
-          return n == null || allowScalar && identity2.isScalar(n) && n.value == null && !n.commentBefore && !n.comment && !n.tag;
+          return n == null || allowScalar && identity3.isScalar(n) && n.value == null && !n.commentBefore && !n.comment && !n.tag;
         });
       }
       /**
@@ -952,7 +952,7 @@ var require_Collection = __commonJS({
         if (rest.length === 0)
           return this.has(key2);
         const node = this.get(key2, true);
-        return identity2.isCollection(node) ? node.hasIn(rest) : false;
+        return identity3.isCollection(node) ? node.hasIn(rest) : false;
       }
       /**
        * Sets a value in this collection. For `!!set`, `value` needs to be a
@@ -964,7 +964,7 @@ var require_Collection = __commonJS({
           this.set(key2, value);
         } else {
           const node = this.get(key2, true);
-          if (identity2.isCollection(node))
+          if (identity3.isCollection(node))
             node.setIn(rest, value);
           else if (node === void 0 && this.schema)
             this.set(key2, collectionFromPath(this.schema, rest, value));
@@ -1420,7 +1420,7 @@ var require_stringify = __commonJS({
   "node_modules/yaml/dist/stringify/stringify.js"(exports) {
     "use strict";
     var anchors = require_anchors();
-    var identity2 = require_identity();
+    var identity3 = require_identity();
     var stringifyComment = require_stringifyComment();
     var stringifyString = require_stringifyString();
     function createStringifyContext(doc, options) {
@@ -1473,7 +1473,7 @@ var require_stringify = __commonJS({
       }
       let tagObj = void 0;
       let obj2;
-      if (identity2.isScalar(item)) {
+      if (identity3.isScalar(item)) {
         obj2 = item.value;
         let match = tags.filter((t) => t.identify?.(obj2));
         if (match.length > 1) {
@@ -1496,7 +1496,7 @@ var require_stringify = __commonJS({
       if (!doc.directives)
         return "";
       const props2 = [];
-      const anchor = (identity2.isScalar(node) || identity2.isCollection(node)) && node.anchor;
+      const anchor = (identity3.isScalar(node) || identity3.isCollection(node)) && node.anchor;
       if (anchor && anchors.anchorIsValid(anchor)) {
         anchors$1.add(anchor);
         props2.push(`&${anchor}`);
@@ -1507,9 +1507,9 @@ var require_stringify = __commonJS({
       return props2.join(" ");
     }
     function stringify2(item, ctx, onComment, onChompKeep) {
-      if (identity2.isPair(item))
+      if (identity3.isPair(item))
         return item.toString(ctx, onComment, onChompKeep);
-      if (identity2.isAlias(item)) {
+      if (identity3.isAlias(item)) {
         if (ctx.doc.directives)
           return item.toString(ctx);
         if (ctx.resolvedAliases?.has(item)) {
@@ -1523,15 +1523,15 @@ var require_stringify = __commonJS({
         }
       }
       let tagObj = void 0;
-      const node = identity2.isNode(item) ? item : ctx.doc.createNode(item, { onTagObj: (o) => tagObj = o });
+      const node = identity3.isNode(item) ? item : ctx.doc.createNode(item, { onTagObj: (o) => tagObj = o });
       tagObj ?? (tagObj = getTagObject(ctx.doc.schema.tags, node));
       const props2 = stringifyProps(node, tagObj, ctx);
       if (props2.length > 0)
         ctx.indentAtStart = (ctx.indentAtStart ?? 0) + props2.length + 1;
-      const str2 = typeof tagObj.stringify === "function" ? tagObj.stringify(node, ctx, onComment, onChompKeep) : identity2.isScalar(node) ? stringifyString.stringifyString(node, ctx, onComment, onChompKeep) : node.toString(ctx, onComment, onChompKeep);
+      const str2 = typeof tagObj.stringify === "function" ? tagObj.stringify(node, ctx, onComment, onChompKeep) : identity3.isScalar(node) ? stringifyString.stringifyString(node, ctx, onComment, onChompKeep) : node.toString(ctx, onComment, onChompKeep);
       if (!props2)
         return str2;
-      return identity2.isScalar(node) || str2[0] === "{" || str2[0] === "[" ? `${props2} ${str2}` : `${props2}
+      return identity3.isScalar(node) || str2[0] === "{" || str2[0] === "[" ? `${props2} ${str2}` : `${props2}
 ${ctx.indent}${str2}`;
     }
     exports.createStringifyContext = createStringifyContext;
@@ -1543,23 +1543,23 @@ ${ctx.indent}${str2}`;
 var require_stringifyPair = __commonJS({
   "node_modules/yaml/dist/stringify/stringifyPair.js"(exports) {
     "use strict";
-    var identity2 = require_identity();
+    var identity3 = require_identity();
     var Scalar = require_Scalar();
     var stringify2 = require_stringify();
     var stringifyComment = require_stringifyComment();
     function stringifyPair({ key: key2, value }, ctx, onComment, onChompKeep) {
       const { allNullValues, doc, indent, indentStep, options: { commentString, indentSeq, simpleKeys } } = ctx;
-      let keyComment = identity2.isNode(key2) && key2.comment || null;
+      let keyComment = identity3.isNode(key2) && key2.comment || null;
       if (simpleKeys) {
         if (keyComment) {
           throw new Error("With simple keys, key nodes cannot have comments");
         }
-        if (identity2.isCollection(key2) || !identity2.isNode(key2) && typeof key2 === "object") {
+        if (identity3.isCollection(key2) || !identity3.isNode(key2) && typeof key2 === "object") {
           const msg = "With simple keys, collection cannot be used as a key value";
           throw new Error(msg);
         }
       }
-      let explicitKey = !simpleKeys && (!key2 || keyComment && value == null && !ctx.inFlow || identity2.isCollection(key2) || (identity2.isScalar(key2) ? key2.type === Scalar.Scalar.BLOCK_FOLDED || key2.type === Scalar.Scalar.BLOCK_LITERAL : typeof key2 === "object"));
+      let explicitKey = !simpleKeys && (!key2 || keyComment && value == null && !ctx.inFlow || identity3.isCollection(key2) || (identity3.isScalar(key2) ? key2.type === Scalar.Scalar.BLOCK_FOLDED || key2.type === Scalar.Scalar.BLOCK_LITERAL : typeof key2 === "object"));
       ctx = Object.assign({}, ctx, {
         allNullValues: false,
         implicitKey: !explicitKey && (simpleKeys || !allNullValues),
@@ -1600,7 +1600,7 @@ ${indent}:`;
           str2 += stringifyComment.lineComment(str2, ctx.indent, commentString(keyComment));
       }
       let vsb, vcb, valueComment;
-      if (identity2.isNode(value)) {
+      if (identity3.isNode(value)) {
         vsb = !!value.spaceBefore;
         vcb = value.commentBefore;
         valueComment = value.comment;
@@ -1612,10 +1612,10 @@ ${indent}:`;
           value = doc.createNode(value);
       }
       ctx.implicitKey = false;
-      if (!explicitKey && !keyComment && identity2.isScalar(value))
+      if (!explicitKey && !keyComment && identity3.isScalar(value))
         ctx.indentAtStart = str2.length + 1;
       chompKeep = false;
-      if (!indentSeq && indentStep.length >= 2 && !ctx.inFlow && !explicitKey && identity2.isSeq(value) && !value.flow && !value.tag && !value.anchor) {
+      if (!indentSeq && indentStep.length >= 2 && !ctx.inFlow && !explicitKey && identity3.isSeq(value) && !value.flow && !value.tag && !value.anchor) {
         ctx.indent = ctx.indent.substring(2);
       }
       let valueCommentDone = false;
@@ -1635,7 +1635,7 @@ ${stringifyComment.indentComment(cs, ctx.indent)}`;
           ws += `
 ${ctx.indent}`;
         }
-      } else if (!explicitKey && identity2.isCollection(value)) {
+      } else if (!explicitKey && identity3.isCollection(value)) {
         const vs0 = valueStr[0];
         const nl0 = valueStr.indexOf("\n");
         const hasNewline = nl0 !== -1;
@@ -1698,7 +1698,7 @@ var require_log = __commonJS({
 var require_merge = __commonJS({
   "node_modules/yaml/dist/schema/yaml-1.1/merge.js"(exports) {
     "use strict";
-    var identity2 = require_identity();
+    var identity3 = require_identity();
     var Scalar = require_Scalar();
     var MERGE_KEY = "<<";
     var merge2 = {
@@ -1711,10 +1711,10 @@ var require_merge = __commonJS({
       }),
       stringify: () => MERGE_KEY
     };
-    var isMergeKey = (ctx, key2) => (merge2.identify(key2) || identity2.isScalar(key2) && (!key2.type || key2.type === Scalar.Scalar.PLAIN) && merge2.identify(key2.value)) && ctx?.doc.schema.tags.some((tag) => tag.tag === merge2.tag && tag.default);
+    var isMergeKey = (ctx, key2) => (merge2.identify(key2) || identity3.isScalar(key2) && (!key2.type || key2.type === Scalar.Scalar.PLAIN) && merge2.identify(key2.value)) && ctx?.doc.schema.tags.some((tag) => tag.tag === merge2.tag && tag.default);
     function addMergeToJSMap(ctx, map3, value) {
       const source = resolveAliasValue(ctx, value);
-      if (identity2.isSeq(source))
+      if (identity3.isSeq(source))
         for (const it of source.items)
           mergeValue(ctx, map3, it);
       else if (Array.isArray(source))
@@ -1725,7 +1725,7 @@ var require_merge = __commonJS({
     }
     function mergeValue(ctx, map3, value) {
       const source = resolveAliasValue(ctx, value);
-      if (!identity2.isMap(source))
+      if (!identity3.isMap(source))
         throw new Error("Merge sources must be maps or map aliases");
       const srcMap = source.toJSON(null, ctx, Map);
       for (const [key2, value2] of srcMap) {
@@ -1746,7 +1746,7 @@ var require_merge = __commonJS({
       return map3;
     }
     function resolveAliasValue(ctx, value) {
-      return ctx && identity2.isAlias(value) ? value.resolve(ctx.doc, ctx) : value;
+      return ctx && identity3.isAlias(value) ? value.resolve(ctx.doc, ctx) : value;
     }
     exports.addMergeToJSMap = addMergeToJSMap;
     exports.isMergeKey = isMergeKey;
@@ -1761,10 +1761,10 @@ var require_addPairToJSMap = __commonJS({
     var log = require_log();
     var merge2 = require_merge();
     var stringify2 = require_stringify();
-    var identity2 = require_identity();
+    var identity3 = require_identity();
     var toJS = require_toJS();
     function addPairToJSMap(ctx, map3, { key: key2, value }) {
-      if (identity2.isNode(key2) && key2.addToJSMap)
+      if (identity3.isNode(key2) && key2.addToJSMap)
         key2.addToJSMap(ctx, map3, value);
       else if (merge2.isMergeKey(ctx, key2))
         merge2.addMergeToJSMap(ctx, map3, value);
@@ -1795,7 +1795,7 @@ var require_addPairToJSMap = __commonJS({
         return "";
       if (typeof jsKey !== "object")
         return String(jsKey);
-      if (identity2.isNode(key2) && ctx?.doc) {
+      if (identity3.isNode(key2) && ctx?.doc) {
         const strCtx = stringify2.createStringifyContext(ctx.doc, {});
         strCtx.anchors = /* @__PURE__ */ new Set();
         for (const node of ctx.anchors.keys())
@@ -1825,7 +1825,7 @@ var require_Pair = __commonJS({
     var createNode = require_createNode();
     var stringifyPair = require_stringifyPair();
     var addPairToJSMap = require_addPairToJSMap();
-    var identity2 = require_identity();
+    var identity3 = require_identity();
     function createPair(key2, value, ctx) {
       const k = createNode.createNode(key2, void 0, ctx);
       const v = createNode.createNode(value, void 0, ctx);
@@ -1833,15 +1833,15 @@ var require_Pair = __commonJS({
     }
     var Pair = class _Pair {
       constructor(key2, value = null) {
-        Object.defineProperty(this, identity2.NODE_TYPE, { value: identity2.PAIR });
+        Object.defineProperty(this, identity3.NODE_TYPE, { value: identity3.PAIR });
         this.key = key2;
         this.value = value;
       }
       clone(schema2) {
         let { key: key2, value } = this;
-        if (identity2.isNode(key2))
+        if (identity3.isNode(key2))
           key2 = key2.clone(schema2);
-        if (identity2.isNode(value))
+        if (identity3.isNode(value))
           value = value.clone(schema2);
         return new _Pair(key2, value);
       }
@@ -1862,7 +1862,7 @@ var require_Pair = __commonJS({
 var require_stringifyCollection = __commonJS({
   "node_modules/yaml/dist/stringify/stringifyCollection.js"(exports) {
     "use strict";
-    var identity2 = require_identity();
+    var identity3 = require_identity();
     var stringify2 = require_stringify();
     var stringifyComment = require_stringifyComment();
     function stringifyCollection(collection, ctx, options) {
@@ -1878,14 +1878,14 @@ var require_stringifyCollection = __commonJS({
       for (let i = 0; i < items.length; ++i) {
         const item = items[i];
         let comment2 = null;
-        if (identity2.isNode(item)) {
+        if (identity3.isNode(item)) {
           if (!chompKeep && item.spaceBefore)
             lines.push("");
           addCommentBefore(ctx, lines, item.commentBefore, chompKeep);
           if (item.comment)
             comment2 = item.comment;
-        } else if (identity2.isPair(item)) {
-          const ik = identity2.isNode(item.key) ? item.key : null;
+        } else if (identity3.isPair(item)) {
+          const ik = identity3.isNode(item.key) ? item.key : null;
           if (ik) {
             if (!chompKeep && ik.spaceBefore)
               lines.push("");
@@ -1933,14 +1933,14 @@ ${indent}${line}` : "\n";
       for (let i = 0; i < items.length; ++i) {
         const item = items[i];
         let comment = null;
-        if (identity2.isNode(item)) {
+        if (identity3.isNode(item)) {
           if (item.spaceBefore)
             lines.push("");
           addCommentBefore(ctx, lines, item.commentBefore, false);
           if (item.comment)
             comment = item.comment;
-        } else if (identity2.isPair(item)) {
-          const ik = identity2.isNode(item.key) ? item.key : null;
+        } else if (identity3.isPair(item)) {
+          const ik = identity3.isNode(item.key) ? item.key : null;
           if (ik) {
             if (ik.spaceBefore)
               lines.push("");
@@ -1948,7 +1948,7 @@ ${indent}${line}` : "\n";
             if (ik.comment)
               reqNewline = true;
           }
-          const iv = identity2.isNode(item.value) ? item.value : null;
+          const iv = identity3.isNode(item.value) ? item.value : null;
           if (iv) {
             if (iv.comment)
               comment = iv.comment;
@@ -2016,16 +2016,16 @@ var require_YAMLMap = __commonJS({
     var stringifyCollection = require_stringifyCollection();
     var addPairToJSMap = require_addPairToJSMap();
     var Collection = require_Collection();
-    var identity2 = require_identity();
+    var identity3 = require_identity();
     var Pair = require_Pair();
     var Scalar = require_Scalar();
     function findPair(items, key2) {
-      const k = identity2.isScalar(key2) ? key2.value : key2;
+      const k = identity3.isScalar(key2) ? key2.value : key2;
       for (const it of items) {
-        if (identity2.isPair(it)) {
+        if (identity3.isPair(it)) {
           if (it.key === key2 || it.key === k)
             return it;
-          if (identity2.isScalar(it.key) && it.key.value === k)
+          if (identity3.isScalar(it.key) && it.key.value === k)
             return it;
         }
       }
@@ -2036,7 +2036,7 @@ var require_YAMLMap = __commonJS({
         return "tag:yaml.org,2002:map";
       }
       constructor(schema2) {
-        super(identity2.MAP, schema2);
+        super(identity3.MAP, schema2);
         this.items = [];
       }
       /**
@@ -2074,7 +2074,7 @@ var require_YAMLMap = __commonJS({
        */
       add(pair, overwrite) {
         let _pair;
-        if (identity2.isPair(pair))
+        if (identity3.isPair(pair))
           _pair = pair;
         else if (!pair || typeof pair !== "object" || !("key" in pair)) {
           _pair = new Pair.Pair(pair, pair?.value);
@@ -2085,7 +2085,7 @@ var require_YAMLMap = __commonJS({
         if (prev) {
           if (!overwrite)
             throw new Error(`Key ${_pair.key} already set`);
-          if (identity2.isScalar(prev.value) && Scalar.isScalarValue(_pair.value))
+          if (identity3.isScalar(prev.value) && Scalar.isScalarValue(_pair.value))
             prev.value.value = _pair.value;
           else
             prev.value = _pair.value;
@@ -2109,7 +2109,7 @@ var require_YAMLMap = __commonJS({
       get(key2, keepScalar) {
         const it = findPair(this.items, key2);
         const node = it?.value;
-        return (!keepScalar && identity2.isScalar(node) ? node.value : node) ?? void 0;
+        return (!keepScalar && identity3.isScalar(node) ? node.value : node) ?? void 0;
       }
       has(key2) {
         return !!findPair(this.items, key2);
@@ -2122,8 +2122,8 @@ var require_YAMLMap = __commonJS({
        * @param {Class} Type - If set, forces the returned collection type
        * @returns Instance of Type, Map, or Object
        */
-      toJSON(_, ctx, Type2) {
-        const map3 = Type2 ? new Type2() : ctx?.mapAsMap ? /* @__PURE__ */ new Map() : {};
+      toJSON(_, ctx, Type3) {
+        const map3 = Type3 ? new Type3() : ctx?.mapAsMap ? /* @__PURE__ */ new Map() : {};
         if (ctx?.onCreate)
           ctx.onCreate(map3);
         for (const item of this.items)
@@ -2134,7 +2134,7 @@ var require_YAMLMap = __commonJS({
         if (!ctx)
           return JSON.stringify(this);
         for (const item of this.items) {
-          if (!identity2.isPair(item))
+          if (!identity3.isPair(item))
             throw new Error(`Map items must all be pairs; found ${JSON.stringify(item)} instead`);
         }
         if (!ctx.allNullValues && this.hasAllNullValues(false))
@@ -2157,7 +2157,7 @@ var require_YAMLMap = __commonJS({
 var require_map = __commonJS({
   "node_modules/yaml/dist/schema/common/map.js"(exports) {
     "use strict";
-    var identity2 = require_identity();
+    var identity3 = require_identity();
     var YAMLMap = require_YAMLMap();
     var map3 = {
       collection: "map",
@@ -2165,7 +2165,7 @@ var require_map = __commonJS({
       nodeClass: YAMLMap.YAMLMap,
       tag: "tag:yaml.org,2002:map",
       resolve(map4, onError) {
-        if (!identity2.isMap(map4))
+        if (!identity3.isMap(map4))
           onError("Expected a mapping for this tag");
         return map4;
       },
@@ -2182,7 +2182,7 @@ var require_YAMLSeq = __commonJS({
     var createNode = require_createNode();
     var stringifyCollection = require_stringifyCollection();
     var Collection = require_Collection();
-    var identity2 = require_identity();
+    var identity3 = require_identity();
     var Scalar = require_Scalar();
     var toJS = require_toJS();
     var YAMLSeq = class extends Collection.Collection {
@@ -2190,7 +2190,7 @@ var require_YAMLSeq = __commonJS({
         return "tag:yaml.org,2002:seq";
       }
       constructor(schema2) {
-        super(identity2.SEQ, schema2);
+        super(identity3.SEQ, schema2);
         this.items = [];
       }
       add(value) {
@@ -2216,7 +2216,7 @@ var require_YAMLSeq = __commonJS({
         if (typeof idx !== "number")
           return void 0;
         const it = this.items[idx];
-        return !keepScalar && identity2.isScalar(it) ? it.value : it;
+        return !keepScalar && identity3.isScalar(it) ? it.value : it;
       }
       /**
        * Checks if the collection includes a value with the key `key`.
@@ -2240,7 +2240,7 @@ var require_YAMLSeq = __commonJS({
         if (typeof idx !== "number")
           throw new Error(`Expected a valid index, not ${key2}.`);
         const prev = this.items[idx];
-        if (identity2.isScalar(prev) && Scalar.isScalarValue(value))
+        if (identity3.isScalar(prev) && Scalar.isScalarValue(value))
           prev.value = value;
         else
           this.items[idx] = value;
@@ -2282,7 +2282,7 @@ var require_YAMLSeq = __commonJS({
       }
     };
     function asItemIndex(key2) {
-      let idx = identity2.isScalar(key2) ? key2.value : key2;
+      let idx = identity3.isScalar(key2) ? key2.value : key2;
       if (idx && typeof idx === "string")
         idx = Number(idx);
       return typeof idx === "number" && Number.isInteger(idx) && idx >= 0 ? idx : null;
@@ -2295,7 +2295,7 @@ var require_YAMLSeq = __commonJS({
 var require_seq = __commonJS({
   "node_modules/yaml/dist/schema/common/seq.js"(exports) {
     "use strict";
-    var identity2 = require_identity();
+    var identity3 = require_identity();
     var YAMLSeq = require_YAMLSeq();
     var seq2 = {
       collection: "seq",
@@ -2303,7 +2303,7 @@ var require_seq = __commonJS({
       nodeClass: YAMLSeq.YAMLSeq,
       tag: "tag:yaml.org,2002:seq",
       resolve(seq3, onError) {
-        if (!identity2.isSeq(seq3))
+        if (!identity3.isSeq(seq3))
           onError("Expected a sequence for this tag");
         return seq3;
       },
@@ -2500,7 +2500,7 @@ var require_schema = __commonJS({
     var _null2 = require_null();
     var seq2 = require_seq();
     var string = require_string();
-    var bool2 = require_bool();
+    var bool3 = require_bool();
     var float2 = require_float();
     var int3 = require_int();
     var schema2 = [
@@ -2508,7 +2508,7 @@ var require_schema = __commonJS({
       seq2.seq,
       string.string,
       _null2.nullTag,
-      bool2.boolTag,
+      bool3.boolTag,
       int3.intOct,
       int3.int,
       int3.intHex,
@@ -2657,17 +2657,17 @@ var require_binary = __commonJS({
 var require_pairs = __commonJS({
   "node_modules/yaml/dist/schema/yaml-1.1/pairs.js"(exports) {
     "use strict";
-    var identity2 = require_identity();
+    var identity3 = require_identity();
     var Pair = require_Pair();
     var Scalar = require_Scalar();
     var YAMLSeq = require_YAMLSeq();
     function resolvePairs(seq2, onError) {
-      if (identity2.isSeq(seq2)) {
+      if (identity3.isSeq(seq2)) {
         for (let i = 0; i < seq2.items.length; ++i) {
           let item = seq2.items[i];
-          if (identity2.isPair(item))
+          if (identity3.isPair(item))
             continue;
-          else if (identity2.isMap(item)) {
+          else if (identity3.isMap(item)) {
             if (item.items.length > 1)
               onError("Each pair must have its own sequence indicator");
             const pair = item.items[0] || new Pair.Pair(new Scalar.Scalar(null));
@@ -2681,7 +2681,7 @@ ${cn.comment}` : item.comment;
             }
             item = pair;
           }
-          seq2.items[i] = identity2.isPair(item) ? item : new Pair.Pair(item);
+          seq2.items[i] = identity3.isPair(item) ? item : new Pair.Pair(item);
         }
       } else
         onError("Expected a sequence for this tag");
@@ -2735,7 +2735,7 @@ ${cn.comment}` : item.comment;
 var require_omap = __commonJS({
   "node_modules/yaml/dist/schema/yaml-1.1/omap.js"(exports) {
     "use strict";
-    var identity2 = require_identity();
+    var identity3 = require_identity();
     var toJS = require_toJS();
     var YAMLMap = require_YAMLMap();
     var YAMLSeq = require_YAMLSeq();
@@ -2762,7 +2762,7 @@ var require_omap = __commonJS({
           ctx.onCreate(map3);
         for (const pair of this.items) {
           let key2, value;
-          if (identity2.isPair(pair)) {
+          if (identity3.isPair(pair)) {
             key2 = toJS.toJS(pair.key, "", ctx);
             value = toJS.toJS(pair.value, key2, ctx);
           } else {
@@ -2792,7 +2792,7 @@ var require_omap = __commonJS({
         const pairs$1 = pairs2.resolvePairs(seq2, onError);
         const seenKeys = [];
         for (const { key: key2 } of pairs$1.items) {
-          if (identity2.isScalar(key2)) {
+          if (identity3.isScalar(key2)) {
             if (seenKeys.includes(key2.value)) {
               onError(`Ordered maps must not include duplicate keys: ${key2.value}`);
             } else {
@@ -2973,7 +2973,7 @@ var require_int2 = __commonJS({
 var require_set = __commonJS({
   "node_modules/yaml/dist/schema/yaml-1.1/set.js"(exports) {
     "use strict";
-    var identity2 = require_identity();
+    var identity3 = require_identity();
     var Pair = require_Pair();
     var YAMLMap = require_YAMLMap();
     var YAMLSet = class _YAMLSet extends YAMLMap.YAMLMap {
@@ -2983,7 +2983,7 @@ var require_set = __commonJS({
       }
       add(key2) {
         let pair;
-        if (identity2.isPair(key2))
+        if (identity3.isPair(key2))
           pair = key2;
         else if (key2 && typeof key2 === "object" && "key" in key2 && "value" in key2 && key2.value === null)
           pair = new Pair.Pair(key2.key, null);
@@ -2999,7 +2999,7 @@ var require_set = __commonJS({
        */
       get(key2, keepPair) {
         const pair = YAMLMap.findPair(this.items, key2);
-        return !keepPair && identity2.isPair(pair) ? identity2.isScalar(pair.key) ? pair.key.value : pair.key : pair;
+        return !keepPair && identity3.isPair(pair) ? identity3.isScalar(pair.key) ? pair.key.value : pair.key : pair;
       }
       set(key2, value) {
         if (typeof value !== "boolean")
@@ -3043,7 +3043,7 @@ var require_set = __commonJS({
       tag: "tag:yaml.org,2002:set",
       createNode: (schema2, iterable, ctx) => YAMLSet.from(schema2, iterable, ctx),
       resolve(map3, onError) {
-        if (identity2.isMap(map3)) {
+        if (identity3.isMap(map3)) {
           if (map3.hasAllNullValues(true))
             return Object.assign(new YAMLSet(), map3);
           else
@@ -3155,7 +3155,7 @@ var require_schema3 = __commonJS({
     var seq2 = require_seq();
     var string = require_string();
     var binary2 = require_binary();
-    var bool2 = require_bool2();
+    var bool3 = require_bool2();
     var float2 = require_float2();
     var int3 = require_int2();
     var merge2 = require_merge();
@@ -3168,8 +3168,8 @@ var require_schema3 = __commonJS({
       seq2.seq,
       string.string,
       _null2.nullTag,
-      bool2.trueTag,
-      bool2.falseTag,
+      bool3.trueTag,
+      bool3.falseTag,
       int3.intBin,
       int3.intOct,
       int3.int,
@@ -3198,7 +3198,7 @@ var require_tags = __commonJS({
     var _null2 = require_null();
     var seq2 = require_seq();
     var string = require_string();
-    var bool2 = require_bool();
+    var bool3 = require_bool();
     var float2 = require_float();
     var int3 = require_int();
     var schema2 = require_schema();
@@ -3219,7 +3219,7 @@ var require_tags = __commonJS({
     ]);
     var tagsByName = {
       binary: binary2.binary,
-      bool: bool2.boolTag,
+      bool: bool3.boolTag,
       float: float2.float,
       floatExp: float2.floatExp,
       floatNaN: float2.floatNaN,
@@ -3288,7 +3288,7 @@ var require_tags = __commonJS({
 var require_Schema = __commonJS({
   "node_modules/yaml/dist/schema/Schema.js"(exports) {
     "use strict";
-    var identity2 = require_identity();
+    var identity3 = require_identity();
     var map3 = require_map();
     var seq2 = require_seq();
     var string = require_string();
@@ -3301,9 +3301,9 @@ var require_Schema = __commonJS({
         this.knownTags = resolveKnownTags ? tags.coreKnownTags : {};
         this.tags = tags.getTags(customTags, this.name, merge2);
         this.toStringOptions = toStringDefaults ?? null;
-        Object.defineProperty(this, identity2.MAP, { value: map3.map });
-        Object.defineProperty(this, identity2.SCALAR, { value: string.string });
-        Object.defineProperty(this, identity2.SEQ, { value: seq2.seq });
+        Object.defineProperty(this, identity3.MAP, { value: map3.map });
+        Object.defineProperty(this, identity3.SCALAR, { value: string.string });
+        Object.defineProperty(this, identity3.SEQ, { value: seq2.seq });
         this.sortMapEntries = typeof sortMapEntries === "function" ? sortMapEntries : sortMapEntries === true ? sortMapEntriesByKey : null;
       }
       clone() {
@@ -3320,7 +3320,7 @@ var require_Schema = __commonJS({
 var require_stringifyDocument = __commonJS({
   "node_modules/yaml/dist/stringify/stringifyDocument.js"(exports) {
     "use strict";
-    var identity2 = require_identity();
+    var identity3 = require_identity();
     var stringify2 = require_stringify();
     var stringifyComment = require_stringifyComment();
     function stringifyDocument(doc, options) {
@@ -3347,7 +3347,7 @@ var require_stringifyDocument = __commonJS({
       let chompKeep = false;
       let contentComment = null;
       if (doc.contents) {
-        if (identity2.isNode(doc.contents)) {
+        if (identity3.isNode(doc.contents)) {
           if (doc.contents.spaceBefore && hasDirectives)
             lines.push("");
           if (doc.contents.commentBefore) {
@@ -3402,7 +3402,7 @@ var require_Document = __commonJS({
     "use strict";
     var Alias = require_Alias();
     var Collection = require_Collection();
-    var identity2 = require_identity();
+    var identity3 = require_identity();
     var Pair = require_Pair();
     var toJS = require_toJS();
     var Schema2 = require_Schema();
@@ -3417,7 +3417,7 @@ var require_Document = __commonJS({
         this.comment = null;
         this.errors = [];
         this.warnings = [];
-        Object.defineProperty(this, identity2.NODE_TYPE, { value: identity2.DOC });
+        Object.defineProperty(this, identity3.NODE_TYPE, { value: identity3.DOC });
         let _replacer = null;
         if (typeof replacer === "function" || Array.isArray(replacer)) {
           _replacer = replacer;
@@ -3453,7 +3453,7 @@ var require_Document = __commonJS({
        */
       clone() {
         const copy = Object.create(_Document.prototype, {
-          [identity2.NODE_TYPE]: { value: identity2.DOC }
+          [identity3.NODE_TYPE]: { value: identity3.DOC }
         });
         copy.commentBefore = this.commentBefore;
         copy.comment = this.comment;
@@ -3463,7 +3463,7 @@ var require_Document = __commonJS({
         if (this.directives)
           copy.directives = this.directives.clone();
         copy.schema = this.schema.clone();
-        copy.contents = identity2.isNode(this.contents) ? this.contents.clone(copy.schema) : this.contents;
+        copy.contents = identity3.isNode(this.contents) ? this.contents.clone(copy.schema) : this.contents;
         if (this.range)
           copy.range = this.range.slice();
         return copy;
@@ -3526,7 +3526,7 @@ var require_Document = __commonJS({
           sourceObjects
         };
         const node = createNode.createNode(value, tag, ctx);
-        if (flow && identity2.isCollection(node))
+        if (flow && identity3.isCollection(node))
           node.flow = true;
         setAnchors();
         return node;
@@ -3566,7 +3566,7 @@ var require_Document = __commonJS({
        * `true` (collections are always returned intact).
        */
       get(key2, keepScalar) {
-        return identity2.isCollection(this.contents) ? this.contents.get(key2, keepScalar) : void 0;
+        return identity3.isCollection(this.contents) ? this.contents.get(key2, keepScalar) : void 0;
       }
       /**
        * Returns item at `path`, or `undefined` if not found. By default unwraps
@@ -3575,14 +3575,14 @@ var require_Document = __commonJS({
        */
       getIn(path2, keepScalar) {
         if (Collection.isEmptyPath(path2))
-          return !keepScalar && identity2.isScalar(this.contents) ? this.contents.value : this.contents;
-        return identity2.isCollection(this.contents) ? this.contents.getIn(path2, keepScalar) : void 0;
+          return !keepScalar && identity3.isScalar(this.contents) ? this.contents.value : this.contents;
+        return identity3.isCollection(this.contents) ? this.contents.getIn(path2, keepScalar) : void 0;
       }
       /**
        * Checks if the document includes a value with the key `key`.
        */
       has(key2) {
-        return identity2.isCollection(this.contents) ? this.contents.has(key2) : false;
+        return identity3.isCollection(this.contents) ? this.contents.has(key2) : false;
       }
       /**
        * Checks if the document includes a value at `path`.
@@ -3590,7 +3590,7 @@ var require_Document = __commonJS({
       hasIn(path2) {
         if (Collection.isEmptyPath(path2))
           return this.contents !== void 0;
-        return identity2.isCollection(this.contents) ? this.contents.hasIn(path2) : false;
+        return identity3.isCollection(this.contents) ? this.contents.hasIn(path2) : false;
       }
       /**
        * Sets a value in this document. For `!!set`, `value` needs to be a
@@ -3697,7 +3697,7 @@ var require_Document = __commonJS({
       }
     };
     function assertCollection(contents) {
-      if (identity2.isCollection(contents))
+      if (identity3.isCollection(contents))
         return true;
       throw new Error("Expected a YAML collection as document contents");
     }
@@ -3968,13 +3968,13 @@ var require_util_flow_indent_check = __commonJS({
 var require_util_map_includes = __commonJS({
   "node_modules/yaml/dist/compose/util-map-includes.js"(exports) {
     "use strict";
-    var identity2 = require_identity();
+    var identity3 = require_identity();
     function mapIncludes(ctx, items, search) {
       const { uniqueKeys } = ctx.options;
       if (uniqueKeys === false)
         return false;
-      const isEqual = typeof uniqueKeys === "function" ? uniqueKeys : (a, b) => a === b || identity2.isScalar(a) && identity2.isScalar(b) && a.value === b.value;
-      return items.some((pair) => isEqual(pair.key, search));
+      const isEqual2 = typeof uniqueKeys === "function" ? uniqueKeys : (a, b) => a === b || identity3.isScalar(a) && identity3.isScalar(b) && a.value === b.value;
+      return items.some((pair) => isEqual2(pair.key, search));
     }
     exports.mapIncludes = mapIncludes;
   }
@@ -4186,7 +4186,7 @@ var require_resolve_end = __commonJS({
 var require_resolve_flow_collection = __commonJS({
   "node_modules/yaml/dist/compose/resolve-flow-collection.js"(exports) {
     "use strict";
-    var identity2 = require_identity();
+    var identity3 = require_identity();
     var Pair = require_Pair();
     var YAMLMap = require_YAMLMap();
     var YAMLSeq = require_YAMLSeq();
@@ -4265,7 +4265,7 @@ var require_resolve_flow_collection = __commonJS({
             }
             if (prevItemComment) {
               let prev = coll.items[coll.items.length - 1];
-              if (identity2.isPair(prev))
+              if (identity3.isPair(prev))
                 prev = prev.value ?? prev.key;
               if (prev.comment)
                 prev.comment += "\n" + prevItemComment;
@@ -4380,7 +4380,7 @@ var require_resolve_flow_collection = __commonJS({
 var require_compose_collection = __commonJS({
   "node_modules/yaml/dist/compose/compose-collection.js"(exports) {
     "use strict";
-    var identity2 = require_identity();
+    var identity3 = require_identity();
     var Scalar = require_Scalar();
     var YAMLMap = require_YAMLMap();
     var YAMLSeq = require_YAMLSeq();
@@ -4430,7 +4430,7 @@ var require_compose_collection = __commonJS({
       }
       const coll = resolveCollection(CN, ctx, token, onError, tagName, tag);
       const res = tag.resolve?.(coll, (msg) => onError(tagToken, "TAG_RESOLVE_FAILED", msg), ctx.options) ?? coll;
-      const node = identity2.isNode(res) ? res : new Scalar.Scalar(res);
+      const node = identity3.isNode(res) ? res : new Scalar.Scalar(res);
       node.range = coll.range;
       node.tag = tagName;
       if (tag?.format)
@@ -4849,7 +4849,7 @@ var require_resolve_flow_scalar = __commonJS({
 var require_compose_scalar = __commonJS({
   "node_modules/yaml/dist/compose/compose-scalar.js"(exports) {
     "use strict";
-    var identity2 = require_identity();
+    var identity3 = require_identity();
     var Scalar = require_Scalar();
     var resolveBlockScalar = require_resolve_block_scalar();
     var resolveFlowScalar = require_resolve_flow_scalar();
@@ -4858,17 +4858,17 @@ var require_compose_scalar = __commonJS({
       const tagName = tagToken ? ctx.directives.tagName(tagToken.source, (msg) => onError(tagToken, "TAG_RESOLVE_FAILED", msg)) : null;
       let tag;
       if (ctx.options.stringKeys && ctx.atKey) {
-        tag = ctx.schema[identity2.SCALAR];
+        tag = ctx.schema[identity3.SCALAR];
       } else if (tagName)
         tag = findScalarTagByName(ctx.schema, value, tagName, tagToken, onError);
       else if (token.type === "scalar")
         tag = findScalarTagByTest(ctx, value, token, onError);
       else
-        tag = ctx.schema[identity2.SCALAR];
+        tag = ctx.schema[identity3.SCALAR];
       let scalar;
       try {
         const res = tag.resolve(value, (msg) => onError(tagToken ?? token, "TAG_RESOLVE_FAILED", msg), ctx.options);
-        scalar = identity2.isScalar(res) ? res : new Scalar.Scalar(res);
+        scalar = identity3.isScalar(res) ? res : new Scalar.Scalar(res);
       } catch (error2) {
         const msg = error2 instanceof Error ? error2.message : String(error2);
         onError(tagToken ?? token, "TAG_RESOLVE_FAILED", msg);
@@ -4888,7 +4888,7 @@ var require_compose_scalar = __commonJS({
     }
     function findScalarTagByName(schema2, value, tagName, tagToken, onError) {
       if (tagName === "!")
-        return schema2[identity2.SCALAR];
+        return schema2[identity3.SCALAR];
       const matchWithTest = [];
       for (const tag of schema2.tags) {
         if (!tag.collection && tag.tag === tagName) {
@@ -4907,12 +4907,12 @@ var require_compose_scalar = __commonJS({
         return kt;
       }
       onError(tagToken, "TAG_RESOLVE_FAILED", `Unresolved tag: ${tagName}`, tagName !== "tag:yaml.org,2002:str");
-      return schema2[identity2.SCALAR];
+      return schema2[identity3.SCALAR];
     }
     function findScalarTagByTest({ atKey, directives, schema: schema2 }, value, token, onError) {
-      const tag = schema2.tags.find((tag2) => (tag2.default === true || atKey && tag2.default === "key") && tag2.test?.test(value)) || schema2[identity2.SCALAR];
+      const tag = schema2.tags.find((tag2) => (tag2.default === true || atKey && tag2.default === "key") && tag2.test?.test(value)) || schema2[identity3.SCALAR];
       if (schema2.compat) {
-        const compat = schema2.compat.find((tag2) => tag2.default && tag2.test?.test(value)) ?? schema2[identity2.SCALAR];
+        const compat = schema2.compat.find((tag2) => tag2.default && tag2.test?.test(value)) ?? schema2[identity3.SCALAR];
         if (tag.tag !== compat.tag) {
           const ts = directives.tagString(tag.tag);
           const cs = directives.tagString(compat.tag);
@@ -4961,7 +4961,7 @@ var require_compose_node = __commonJS({
   "node_modules/yaml/dist/compose/compose-node.js"(exports) {
     "use strict";
     var Alias = require_Alias();
-    var identity2 = require_identity();
+    var identity3 = require_identity();
     var composeCollection = require_compose_collection();
     var composeScalar = require_compose_scalar();
     var resolveEnd = require_resolve_end();
@@ -5007,7 +5007,7 @@ var require_compose_node = __commonJS({
       node ?? (node = composeEmptyNode(ctx, token.offset, void 0, null, props2, onError));
       if (anchor && node.anchor === "")
         onError(anchor, "BAD_ALIAS", "Anchor cannot be an empty string");
-      if (atKey && ctx.options.stringKeys && (!identity2.isScalar(node) || typeof node.value !== "string" || node.tag && node.tag !== "tag:yaml.org,2002:str")) {
+      if (atKey && ctx.options.stringKeys && (!identity3.isScalar(node) || typeof node.value !== "string" || node.tag && node.tag !== "tag:yaml.org,2002:str")) {
         const msg = "With stringKeys, all keys must be strings";
         onError(tag ?? token, "NON_STRING_KEY", msg);
       }
@@ -5113,7 +5113,7 @@ var require_composer = __commonJS({
     var directives = require_directives();
     var Document2 = require_Document();
     var errors = require_errors();
-    var identity2 = require_identity();
+    var identity3 = require_identity();
     var composeDoc = require_compose_doc();
     var resolveEnd = require_resolve_end();
     function getErrorPos(src) {
@@ -5175,9 +5175,9 @@ var require_composer = __commonJS({
 ${comment}` : comment;
           } else if (afterEmptyLine || doc.directives.docStart || !dc) {
             doc.commentBefore = comment;
-          } else if (identity2.isCollection(dc) && !dc.flow && dc.items.length > 0) {
+          } else if (identity3.isCollection(dc) && !dc.flow && dc.items.length > 0) {
             let it = dc.items[0];
-            if (identity2.isPair(it))
+            if (identity3.isPair(it))
               it = it.key;
             const cb = it.commentBefore;
             it.commentBefore = cb ? `${comment}
@@ -5745,7 +5745,7 @@ var require_lexer = __commonJS({
     var flowIndicatorChars = new Set(",[]{}");
     var invalidAnchorChars = new Set(" ,[]{}\n\r	");
     var isNotAnchorChar = (ch) => !ch || invalidAnchorChars.has(ch);
-    var Lexer = class {
+    var Lexer2 = class {
       constructor() {
         this.atEnd = false;
         this.blockScalarIndent = -1;
@@ -6308,7 +6308,7 @@ var require_lexer = __commonJS({
         return yield* this.pushToIndex(i, false);
       }
     };
-    exports.Lexer = Lexer;
+    exports.Lexer = Lexer2;
   }
 });
 
@@ -6440,7 +6440,7 @@ var require_parser = __commonJS({
         }
       }
     }
-    var Parser = class {
+    var Parser2 = class {
       /**
        * @param onNewLine - If defined, called separately with the start position of
        *   each new line (in `parse()`, including the start of input).
@@ -7213,7 +7213,7 @@ var require_parser = __commonJS({
         }
       }
     };
-    exports.Parser = Parser;
+    exports.Parser = Parser2;
   }
 });
 
@@ -7225,7 +7225,7 @@ var require_public_api = __commonJS({
     var Document2 = require_Document();
     var errors = require_errors();
     var log = require_log();
-    var identity2 = require_identity();
+    var identity3 = require_identity();
     var lineCounter = require_line_counter();
     var parser = require_parser();
     function parseOptions(options) {
@@ -7266,7 +7266,7 @@ var require_public_api = __commonJS({
       }
       return doc;
     }
-    function parse2(src, reviver, options) {
+    function parse3(src, reviver, options) {
       let _reviver = void 0;
       if (typeof reviver === "function") {
         _reviver = reviver;
@@ -7303,11 +7303,11 @@ var require_public_api = __commonJS({
         if (!keepUndefined)
           return void 0;
       }
-      if (identity2.isDocument(value) && !_replacer)
+      if (identity3.isDocument(value) && !_replacer)
         return value.toString(options);
       return new Document2.Document(value, _replacer, options).toString(options);
     }
-    exports.parse = parse2;
+    exports.parse = parse3;
     exports.parseAllDocuments = parseAllDocuments2;
     exports.parseDocument = parseDocument2;
     exports.stringify = stringify2;
@@ -7323,7 +7323,7 @@ var require_dist = __commonJS({
     var Schema2 = require_Schema();
     var errors = require_errors();
     var Alias = require_Alias();
-    var identity2 = require_identity();
+    var identity3 = require_identity();
     var Pair = require_Pair();
     var Scalar = require_Scalar();
     var YAMLMap = require_YAMLMap();
@@ -7341,14 +7341,14 @@ var require_dist = __commonJS({
     exports.YAMLParseError = errors.YAMLParseError;
     exports.YAMLWarning = errors.YAMLWarning;
     exports.Alias = Alias.Alias;
-    exports.isAlias = identity2.isAlias;
-    exports.isCollection = identity2.isCollection;
-    exports.isDocument = identity2.isDocument;
-    exports.isMap = identity2.isMap;
-    exports.isNode = identity2.isNode;
-    exports.isPair = identity2.isPair;
-    exports.isScalar = identity2.isScalar;
-    exports.isSeq = identity2.isSeq;
+    exports.isAlias = identity3.isAlias;
+    exports.isCollection = identity3.isCollection;
+    exports.isDocument = identity3.isDocument;
+    exports.isMap = identity3.isMap;
+    exports.isNode = identity3.isNode;
+    exports.isPair = identity3.isPair;
+    exports.isScalar = identity3.isScalar;
+    exports.isSeq = identity3.isSeq;
     exports.Pair = Pair.Pair;
     exports.Scalar = Scalar.Scalar;
     exports.YAMLMap = YAMLMap.YAMLMap;
@@ -7406,44 +7406,44 @@ var require_tunnel = __commonJS({
       return agent;
     }
     function TunnelingAgent(options) {
-      var self = this;
-      self.options = options || {};
-      self.proxyOptions = self.options.proxy || {};
-      self.maxSockets = self.options.maxSockets || http3.Agent.defaultMaxSockets;
-      self.requests = [];
-      self.sockets = [];
-      self.on("free", function onFree(socket, host, port, localAddress) {
+      var self2 = this;
+      self2.options = options || {};
+      self2.proxyOptions = self2.options.proxy || {};
+      self2.maxSockets = self2.options.maxSockets || http3.Agent.defaultMaxSockets;
+      self2.requests = [];
+      self2.sockets = [];
+      self2.on("free", function onFree(socket, host, port, localAddress) {
         var options2 = toOptions(host, port, localAddress);
-        for (var i = 0, len = self.requests.length; i < len; ++i) {
-          var pending = self.requests[i];
+        for (var i = 0, len = self2.requests.length; i < len; ++i) {
+          var pending = self2.requests[i];
           if (pending.host === options2.host && pending.port === options2.port) {
-            self.requests.splice(i, 1);
+            self2.requests.splice(i, 1);
             pending.request.onSocket(socket);
             return;
           }
         }
         socket.destroy();
-        self.removeSocket(socket);
+        self2.removeSocket(socket);
       });
     }
     util.inherits(TunnelingAgent, events.EventEmitter);
     TunnelingAgent.prototype.addRequest = function addRequest(req, host, port, localAddress) {
-      var self = this;
-      var options = mergeOptions({ request: req }, self.options, toOptions(host, port, localAddress));
-      if (self.sockets.length >= this.maxSockets) {
-        self.requests.push(options);
+      var self2 = this;
+      var options = mergeOptions({ request: req }, self2.options, toOptions(host, port, localAddress));
+      if (self2.sockets.length >= this.maxSockets) {
+        self2.requests.push(options);
         return;
       }
-      self.createSocket(options, function(socket) {
+      self2.createSocket(options, function(socket) {
         socket.on("free", onFree);
         socket.on("close", onCloseOrRemove);
         socket.on("agentRemove", onCloseOrRemove);
         req.onSocket(socket);
         function onFree() {
-          self.emit("free", socket, options);
+          self2.emit("free", socket, options);
         }
         function onCloseOrRemove(err) {
-          self.removeSocket(socket);
+          self2.removeSocket(socket);
           socket.removeListener("free", onFree);
           socket.removeListener("close", onCloseOrRemove);
           socket.removeListener("agentRemove", onCloseOrRemove);
@@ -7451,10 +7451,10 @@ var require_tunnel = __commonJS({
       });
     };
     TunnelingAgent.prototype.createSocket = function createSocket(options, cb) {
-      var self = this;
+      var self2 = this;
       var placeholder = {};
-      self.sockets.push(placeholder);
-      var connectOptions = mergeOptions({}, self.proxyOptions, {
+      self2.sockets.push(placeholder);
+      var connectOptions = mergeOptions({}, self2.proxyOptions, {
         method: "CONNECT",
         path: options.host + ":" + options.port,
         agent: false,
@@ -7470,7 +7470,7 @@ var require_tunnel = __commonJS({
         connectOptions.headers["Proxy-Authorization"] = "Basic " + new Buffer(connectOptions.proxyAuth).toString("base64");
       }
       debug2("making CONNECT request");
-      var connectReq = self.request(connectOptions);
+      var connectReq = self2.request(connectOptions);
       connectReq.useChunkedEncodingByDefault = false;
       connectReq.once("response", onResponse);
       connectReq.once("upgrade", onUpgrade);
@@ -7497,7 +7497,7 @@ var require_tunnel = __commonJS({
           var error2 = new Error("tunneling socket could not be established, statusCode=" + res.statusCode);
           error2.code = "ECONNRESET";
           options.request.emit("error", error2);
-          self.removeSocket(placeholder);
+          self2.removeSocket(placeholder);
           return;
         }
         if (head.length > 0) {
@@ -7506,11 +7506,11 @@ var require_tunnel = __commonJS({
           var error2 = new Error("got illegal response body from proxy");
           error2.code = "ECONNRESET";
           options.request.emit("error", error2);
-          self.removeSocket(placeholder);
+          self2.removeSocket(placeholder);
           return;
         }
         debug2("tunneling connection has established");
-        self.sockets[self.sockets.indexOf(placeholder)] = socket;
+        self2.sockets[self2.sockets.indexOf(placeholder)] = socket;
         return cb(socket);
       }
       function onError(cause) {
@@ -7523,7 +7523,7 @@ var require_tunnel = __commonJS({
         var error2 = new Error("tunneling socket could not be established, cause=" + cause.message);
         error2.code = "ECONNRESET";
         options.request.emit("error", error2);
-        self.removeSocket(placeholder);
+        self2.removeSocket(placeholder);
       }
     };
     TunnelingAgent.prototype.removeSocket = function removeSocket(socket) {
@@ -7540,15 +7540,15 @@ var require_tunnel = __commonJS({
       }
     };
     function createSecureSocket(options, cb) {
-      var self = this;
-      TunnelingAgent.prototype.createSocket.call(self, options, function(socket) {
+      var self2 = this;
+      TunnelingAgent.prototype.createSocket.call(self2, options, function(socket) {
         var hostHeader = options.request.getHeader("host");
-        var tlsOptions = mergeOptions({}, self.options, {
+        var tlsOptions = mergeOptions({}, self2.options, {
           socket,
           servername: hostHeader ? hostHeader.replace(/:.*$/, "") : options.host
         });
         var secureSocket = tls.connect(0, tlsOptions);
-        self.sockets[self.sockets.indexOf(socket)] = secureSocket;
+        self2.sockets[self2.sockets.indexOf(socket)] = secureSocket;
         cb(secureSocket);
       });
     }
@@ -11727,9 +11727,9 @@ var require_util2 = __commonJS({
     var parseHashWithOptions = /(?<algo>sha256|sha384|sha512)-((?<hash>[A-Za-z0-9+/]+|[A-Za-z0-9_-]+)={0,2}(?:\s|$)( +[!-~]*)?)?/i;
     function parseMetadata(metadata) {
       const result = [];
-      let empty = true;
+      let empty2 = true;
       for (const token of metadata.split(" ")) {
-        empty = false;
+        empty2 = false;
         const parsedToken = parseHashWithOptions.exec(token);
         if (parsedToken === null || parsedToken.groups === void 0 || parsedToken.groups.algo === void 0) {
           continue;
@@ -11739,7 +11739,7 @@ var require_util2 = __commonJS({
           result.push(parsedToken.groups);
         }
       }
-      if (empty === true) {
+      if (empty2 === true) {
         return "no metadata";
       }
       return result;
@@ -12646,12 +12646,12 @@ var require_formdata_parser = __commonJS({
               return "failure";
             }
             if (bufferStartsWith(input, filenameBuffer, position)) {
-              let check2 = position.position + filenameBuffer.length;
-              if (input[check2] === 42) {
+              let check3 = position.position + filenameBuffer.length;
+              if (input[check3] === 42) {
                 position.position += 1;
-                check2 += 1;
+                check3 += 1;
               }
-              if (input[check2] !== 61 || input[check2 + 1] !== 34) {
+              if (input[check3] !== 61 || input[check3 + 1] !== 34) {
                 return "failure";
               }
               position.position += 12;
@@ -13187,7 +13187,7 @@ var require_client_h1 = __commonJS({
     var TIMEOUT_HEADERS = 2 | USE_FAST_TIMER;
     var TIMEOUT_BODY = 4 | USE_FAST_TIMER;
     var TIMEOUT_KEEP_ALIVE = 8 | USE_NATIVE_TIMER;
-    var Parser = class {
+    var Parser2 = class {
       constructor(client, socket, { exports: exports2 }) {
         assert(Number.isFinite(client[kMaxHeadersSize]) && client[kMaxHeadersSize] > 0);
         this.llhttp = exports2;
@@ -13614,7 +13614,7 @@ var require_client_h1 = __commonJS({
       socket[kIdleSocketValidation] = 0;
       socket[kIdleSocketValidationTimeout] = null;
       socket[kSocketUsed] = false;
-      socket[kParser] = new Parser(client, socket, llhttpInstance);
+      socket[kParser] = new Parser2(client, socket, llhttpInstance);
       addListener(socket, "error", function(err) {
         const parser = this[kParser];
         if (err.code === "ECONNRESET" && parser.statusCode && !parser.shouldKeepAlive) {
@@ -16927,11 +16927,11 @@ var require_readable = __commonJS({
         });
       }
     };
-    function isLocked(self) {
-      return self[kBody] && self[kBody].locked === true || self[kConsume];
+    function isLocked(self2) {
+      return self2[kBody] && self2[kBody].locked === true || self2[kConsume];
     }
-    function isUnusable(self) {
-      return util.isDisturbed(self) || isLocked(self);
+    function isUnusable(self2) {
+      return util.isDisturbed(self2) || isLocked(self2);
     }
     async function consume(stream, type2) {
       assert(!stream[kConsume]);
@@ -17318,42 +17318,42 @@ var require_abort_signal = __commonJS({
     var { RequestAbortedError } = require_errors2();
     var kListener = /* @__PURE__ */ Symbol("kListener");
     var kSignal = /* @__PURE__ */ Symbol("kSignal");
-    function abort(self) {
-      if (self.abort) {
-        self.abort(self[kSignal]?.reason);
+    function abort(self2) {
+      if (self2.abort) {
+        self2.abort(self2[kSignal]?.reason);
       } else {
-        self.reason = self[kSignal]?.reason ?? new RequestAbortedError();
+        self2.reason = self2[kSignal]?.reason ?? new RequestAbortedError();
       }
-      removeSignal(self);
+      removeSignal(self2);
     }
-    function addSignal(self, signal3) {
-      self.reason = null;
-      self[kSignal] = null;
-      self[kListener] = null;
+    function addSignal(self2, signal3) {
+      self2.reason = null;
+      self2[kSignal] = null;
+      self2[kListener] = null;
       if (!signal3) {
         return;
       }
       if (signal3.aborted) {
-        abort(self);
+        abort(self2);
         return;
       }
-      self[kSignal] = signal3;
-      self[kListener] = () => {
-        abort(self);
+      self2[kSignal] = signal3;
+      self2[kListener] = () => {
+        abort(self2);
       };
-      addAbortListener(self[kSignal], self[kListener]);
+      addAbortListener(self2[kSignal], self2[kListener]);
     }
-    function removeSignal(self) {
-      if (!self[kSignal]) {
+    function removeSignal(self2) {
+      if (!self2[kSignal]) {
         return;
       }
-      if ("removeEventListener" in self[kSignal]) {
-        self[kSignal].removeEventListener("abort", self[kListener]);
+      if ("removeEventListener" in self2[kSignal]) {
+        self2[kSignal].removeEventListener("abort", self2[kListener]);
       } else {
-        self[kSignal].removeListener("abort", self[kListener]);
+        self2[kSignal].removeListener("abort", self2[kListener]);
       }
-      self[kSignal] = null;
-      self[kListener] = null;
+      self2[kSignal] = null;
+      self2[kListener] = null;
     }
     module.exports = {
       addSignal,
@@ -26948,8 +26948,8 @@ var require_url_state_machine = __commonJS({
       if (input === "") {
         return 0;
       }
-      const regex = R === 10 ? /[^0-9]/ : R === 16 ? /[^0-9A-Fa-f]/ : /[^0-7]/;
-      if (regex.test(input)) {
+      const regex2 = R === 10 ? /[^0-9]/ : R === 16 ? /[^0-9A-Fa-f]/ : /[^0-7]/;
+      if (regex2.test(input)) {
         return failure;
       }
       return parseInt(input, R);
@@ -27751,7 +27751,7 @@ var require_url_state_machine = __commonJS({
       }
       return true;
     };
-    URLStateMachine.prototype["parse query"] = function parseQuery(c, cStr) {
+    URLStateMachine.prototype["parse query"] = function parseQuery2(c, cStr) {
       if (isNaN(c) || !this.stateOverride && c === 35) {
         if (!isSpecial(this.url) || this.url.scheme === "ws" || this.url.scheme === "wss") {
           this.encodingOverride = "utf-8";
@@ -34286,7 +34286,7 @@ var require_ms = __commonJS({
       options = options || {};
       var type2 = typeof val;
       if (type2 === "string" && val.length > 0) {
-        return parse2(val);
+        return parse3(val);
       } else if (type2 === "number" && isFinite(val)) {
         return options.long ? fmtLong(val) : fmtShort(val);
       }
@@ -34294,7 +34294,7 @@ var require_ms = __commonJS({
         "val is not a non-empty string or a valid number. val=" + JSON.stringify(val)
       );
     };
-    function parse2(str2) {
+    function parse3(str2) {
       str2 = String(str2);
       if (str2.length > 100) {
         return;
@@ -34425,12 +34425,12 @@ var require_common2 = __commonJS({
           if (!debug2.enabled) {
             return;
           }
-          const self = debug2;
+          const self2 = debug2;
           const curr = Number(/* @__PURE__ */ new Date());
           const ms = curr - (prevTime || curr);
-          self.diff = ms;
-          self.prev = prevTime;
-          self.curr = curr;
+          self2.diff = ms;
+          self2.prev = prevTime;
+          self2.curr = curr;
           prevTime = curr;
           args[0] = createDebug.coerce(args[0]);
           if (typeof args[0] !== "string") {
@@ -34445,15 +34445,15 @@ var require_common2 = __commonJS({
             const formatter = createDebug.formatters[format];
             if (typeof formatter === "function") {
               const val = args[index2];
-              match = formatter.call(self, val);
+              match = formatter.call(self2, val);
               args.splice(index2, 1);
               index2--;
             }
             return match;
           });
-          createDebug.formatArgs.call(self, args);
-          const logFn = self.log || createDebug.log;
-          logFn.apply(self, args);
+          createDebug.formatArgs.call(self2, args);
+          const logFn = self2.log || createDebug.log;
+          logFn.apply(self2, args);
         }
         debug2.namespace = namespace;
         debug2.useColors = createDebug.useColors();
@@ -35223,6 +35223,9893 @@ var require_hpagent = __commonJS({
   }
 });
 
+// node_modules/@stdlib/utils-define-property/lib/define_property.js
+var require_define_property = __commonJS({
+  "node_modules/@stdlib/utils-define-property/lib/define_property.js"(exports, module) {
+    "use strict";
+    var main = typeof Object.defineProperty === "function" ? Object.defineProperty : null;
+    module.exports = main;
+  }
+});
+
+// node_modules/@stdlib/utils-define-property/lib/has_define_property_support.js
+var require_has_define_property_support = __commonJS({
+  "node_modules/@stdlib/utils-define-property/lib/has_define_property_support.js"(exports, module) {
+    "use strict";
+    var defineProperty = require_define_property();
+    function hasDefinePropertySupport() {
+      try {
+        defineProperty({}, "x", {});
+        return true;
+      } catch (err) {
+        return false;
+      }
+    }
+    module.exports = hasDefinePropertySupport;
+  }
+});
+
+// node_modules/@stdlib/utils-define-property/lib/builtin.js
+var require_builtin = __commonJS({
+  "node_modules/@stdlib/utils-define-property/lib/builtin.js"(exports, module) {
+    "use strict";
+    var defineProperty = Object.defineProperty;
+    module.exports = defineProperty;
+  }
+});
+
+// node_modules/@stdlib/string-base-format-interpolate/lib/is_number.js
+var require_is_number = __commonJS({
+  "node_modules/@stdlib/string-base-format-interpolate/lib/is_number.js"(exports, module) {
+    "use strict";
+    function isNumber(value) {
+      return typeof value === "number";
+    }
+    module.exports = isNumber;
+  }
+});
+
+// node_modules/@stdlib/string-base-format-interpolate/lib/zero_pad.js
+var require_zero_pad = __commonJS({
+  "node_modules/@stdlib/string-base-format-interpolate/lib/zero_pad.js"(exports, module) {
+    "use strict";
+    function startsWithMinus(str2) {
+      return str2[0] === "-";
+    }
+    function zeros(n) {
+      var out = "";
+      var i;
+      for (i = 0; i < n; i++) {
+        out += "0";
+      }
+      return out;
+    }
+    function zeroPad(str2, width, right) {
+      var negative = false;
+      var pad = width - str2.length;
+      if (pad < 0) {
+        return str2;
+      }
+      if (startsWithMinus(str2)) {
+        negative = true;
+        str2 = str2.substr(1);
+      }
+      str2 = right ? str2 + zeros(pad) : zeros(pad) + str2;
+      if (negative) {
+        str2 = "-" + str2;
+      }
+      return str2;
+    }
+    module.exports = zeroPad;
+  }
+});
+
+// node_modules/@stdlib/string-base-format-interpolate/lib/format_integer.js
+var require_format_integer = __commonJS({
+  "node_modules/@stdlib/string-base-format-interpolate/lib/format_integer.js"(exports, module) {
+    "use strict";
+    var isNumber = require_is_number();
+    var zeroPad = require_zero_pad();
+    var lowercase = String.prototype.toLowerCase;
+    var uppercase = String.prototype.toUpperCase;
+    function formatInteger(token) {
+      var base;
+      var out;
+      var i;
+      switch (token.specifier) {
+        case "b":
+          base = 2;
+          break;
+        case "o":
+          base = 8;
+          break;
+        case "x":
+        case "X":
+          base = 16;
+          break;
+        case "d":
+        case "i":
+        case "u":
+        default:
+          base = 10;
+          break;
+      }
+      out = token.arg;
+      i = parseInt(out, 10);
+      if (!isFinite(i)) {
+        if (!isNumber(out)) {
+          throw new Error("invalid integer. Value: " + out);
+        }
+        i = 0;
+      }
+      if (i < 0 && (token.specifier === "u" || base !== 10)) {
+        i = 4294967295 + i + 1;
+      }
+      if (i < 0) {
+        out = (-i).toString(base);
+        if (token.precision) {
+          out = zeroPad(out, token.precision, token.padRight);
+        }
+        out = "-" + out;
+      } else {
+        out = i.toString(base);
+        if (!i && !token.precision) {
+          out = "";
+        } else if (token.precision) {
+          out = zeroPad(out, token.precision, token.padRight);
+        }
+        if (token.sign) {
+          out = token.sign + out;
+        }
+      }
+      if (base === 16) {
+        if (token.alternate) {
+          out = "0x" + out;
+        }
+        out = token.specifier === uppercase.call(token.specifier) ? uppercase.call(out) : lowercase.call(out);
+      }
+      if (base === 8) {
+        if (token.alternate && out.charAt(0) !== "0") {
+          out = "0" + out;
+        }
+      }
+      return out;
+    }
+    module.exports = formatInteger;
+  }
+});
+
+// node_modules/@stdlib/string-base-format-interpolate/lib/is_string.js
+var require_is_string = __commonJS({
+  "node_modules/@stdlib/string-base-format-interpolate/lib/is_string.js"(exports, module) {
+    "use strict";
+    function isString(value) {
+      return typeof value === "string";
+    }
+    module.exports = isString;
+  }
+});
+
+// node_modules/@stdlib/string-base-format-interpolate/lib/format_double.js
+var require_format_double = __commonJS({
+  "node_modules/@stdlib/string-base-format-interpolate/lib/format_double.js"(exports, module) {
+    "use strict";
+    var abs = Math.abs;
+    var lowercase = String.prototype.toLowerCase;
+    var uppercase = String.prototype.toUpperCase;
+    var replace = String.prototype.replace;
+    var RE_EXP_POS_DIGITS = /e\+(\d)$/;
+    var RE_EXP_NEG_DIGITS = /e-(\d)$/;
+    var RE_ONLY_DIGITS = /^(\d+)$/;
+    var RE_DIGITS_BEFORE_EXP = /^(\d+)e/;
+    var RE_TRAILING_PERIOD_ZERO = /\.0$/;
+    var RE_PERIOD_ZERO_EXP = /\.0*e/;
+    var RE_ZERO_BEFORE_EXP = /(\..*[^0])0*e/;
+    function formatDouble(f, token) {
+      var digits;
+      var out;
+      switch (token.specifier) {
+        case "e":
+        case "E":
+          out = f.toExponential(token.precision);
+          break;
+        case "f":
+        case "F":
+          out = f.toFixed(token.precision);
+          break;
+        case "g":
+        case "G":
+          if (abs(f) < 1e-4) {
+            digits = token.precision;
+            if (digits > 0) {
+              digits -= 1;
+            }
+            out = f.toExponential(digits);
+          } else {
+            out = f.toPrecision(token.precision);
+          }
+          if (!token.alternate) {
+            out = replace.call(out, RE_ZERO_BEFORE_EXP, "$1e");
+            out = replace.call(out, RE_PERIOD_ZERO_EXP, "e");
+            out = replace.call(out, RE_TRAILING_PERIOD_ZERO, "");
+          }
+          break;
+        default:
+          throw new Error("invalid double notation. Value: " + token.specifier);
+      }
+      out = replace.call(out, RE_EXP_POS_DIGITS, "e+0$1");
+      out = replace.call(out, RE_EXP_NEG_DIGITS, "e-0$1");
+      if (token.alternate) {
+        out = replace.call(out, RE_ONLY_DIGITS, "$1.");
+        out = replace.call(out, RE_DIGITS_BEFORE_EXP, "$1.e");
+      }
+      if (f >= 0 && token.sign) {
+        out = token.sign + out;
+      }
+      out = token.specifier === uppercase.call(token.specifier) ? uppercase.call(out) : lowercase.call(out);
+      return out;
+    }
+    module.exports = formatDouble;
+  }
+});
+
+// node_modules/@stdlib/string-base-format-interpolate/lib/space_pad.js
+var require_space_pad = __commonJS({
+  "node_modules/@stdlib/string-base-format-interpolate/lib/space_pad.js"(exports, module) {
+    "use strict";
+    function spaces(n) {
+      var out = "";
+      var i;
+      for (i = 0; i < n; i++) {
+        out += " ";
+      }
+      return out;
+    }
+    function spacePad(str2, width, right) {
+      var pad = width - str2.length;
+      if (pad < 0) {
+        return str2;
+      }
+      str2 = right ? str2 + spaces(pad) : spaces(pad) + str2;
+      return str2;
+    }
+    module.exports = spacePad;
+  }
+});
+
+// node_modules/@stdlib/string-base-format-interpolate/lib/main.js
+var require_main = __commonJS({
+  "node_modules/@stdlib/string-base-format-interpolate/lib/main.js"(exports, module) {
+    "use strict";
+    var formatInteger = require_format_integer();
+    var isString = require_is_string();
+    var isNumber = require_is_number();
+    var formatDouble = require_format_double();
+    var spacePad = require_space_pad();
+    var zeroPad = require_zero_pad();
+    var fromCharCode = String.fromCharCode;
+    var isArray2 = Array.isArray;
+    function isnan(value) {
+      return value !== value;
+    }
+    function initialize(token) {
+      var out = {};
+      out.specifier = token.specifier;
+      out.precision = token.precision === void 0 ? 1 : token.precision;
+      out.width = token.width;
+      out.flags = token.flags || "";
+      out.mapping = token.mapping;
+      return out;
+    }
+    function formatInterpolate(tokens) {
+      var hasPeriod;
+      var flags;
+      var token;
+      var flag;
+      var num2;
+      var out;
+      var pos;
+      var f;
+      var i;
+      var j;
+      if (!isArray2(tokens)) {
+        throw new TypeError("invalid argument. First argument must be an array. Value: `" + tokens + "`.");
+      }
+      out = "";
+      pos = 1;
+      for (i = 0; i < tokens.length; i++) {
+        token = tokens[i];
+        if (isString(token)) {
+          out += token;
+        } else {
+          hasPeriod = token.precision !== void 0;
+          token = initialize(token);
+          if (!token.specifier) {
+            throw new TypeError("invalid argument. Token is missing `specifier` property. Index: `" + i + "`. Value: `" + token + "`.");
+          }
+          if (token.mapping) {
+            pos = token.mapping;
+          }
+          flags = token.flags;
+          for (j = 0; j < flags.length; j++) {
+            flag = flags.charAt(j);
+            switch (flag) {
+              case " ":
+                token.sign = " ";
+                break;
+              case "+":
+                token.sign = "+";
+                break;
+              case "-":
+                token.padRight = true;
+                token.padZeros = false;
+                break;
+              case "0":
+                token.padZeros = flags.indexOf("-") < 0;
+                break;
+              case "#":
+                token.alternate = true;
+                break;
+              default:
+                throw new Error("invalid flag: " + flag);
+            }
+          }
+          if (token.width === "*") {
+            token.width = parseInt(arguments[pos], 10);
+            pos += 1;
+            if (isnan(token.width)) {
+              throw new TypeError("the argument for * width at position " + pos + " is not a number. Value: `" + token.width + "`.");
+            }
+            if (token.width < 0) {
+              token.padRight = true;
+              token.width = -token.width;
+            }
+          }
+          if (hasPeriod) {
+            if (token.precision === "*") {
+              token.precision = parseInt(arguments[pos], 10);
+              pos += 1;
+              if (isnan(token.precision)) {
+                throw new TypeError("the argument for * precision at position " + pos + " is not a number. Value: `" + token.precision + "`.");
+              }
+              if (token.precision < 0) {
+                token.precision = 1;
+                hasPeriod = false;
+              }
+            }
+          }
+          token.arg = arguments[pos];
+          switch (token.specifier) {
+            case "b":
+            case "o":
+            case "x":
+            case "X":
+            case "d":
+            case "i":
+            case "u":
+              if (hasPeriod) {
+                token.padZeros = false;
+              }
+              token.arg = formatInteger(token);
+              break;
+            case "s":
+              token.maxWidth = hasPeriod ? token.precision : -1;
+              token.arg = String(token.arg);
+              break;
+            case "c":
+              if (!isnan(token.arg)) {
+                num2 = parseInt(token.arg, 10);
+                if (num2 < 0 || num2 > 127) {
+                  throw new Error("invalid character code. Value: " + token.arg);
+                }
+                token.arg = isnan(num2) ? String(token.arg) : fromCharCode(num2);
+              }
+              break;
+            case "e":
+            case "E":
+            case "f":
+            case "F":
+            case "g":
+            case "G":
+              if (!hasPeriod) {
+                token.precision = 6;
+              }
+              f = parseFloat(token.arg);
+              if (!isFinite(f)) {
+                if (!isNumber(token.arg)) {
+                  throw new Error("invalid floating-point number. Value: " + out);
+                }
+                f = token.arg;
+                token.padZeros = false;
+              }
+              token.arg = formatDouble(f, token);
+              break;
+            default:
+              throw new Error("invalid specifier: " + token.specifier);
+          }
+          if (token.maxWidth >= 0 && token.arg.length > token.maxWidth) {
+            token.arg = token.arg.substring(0, token.maxWidth);
+          }
+          if (token.padZeros) {
+            token.arg = zeroPad(token.arg, token.width || token.precision, token.padRight);
+          } else if (token.width) {
+            token.arg = spacePad(token.arg, token.width, token.padRight);
+          }
+          out += token.arg || "";
+          pos += 1;
+        }
+      }
+      return out;
+    }
+    module.exports = formatInterpolate;
+  }
+});
+
+// node_modules/@stdlib/string-base-format-interpolate/lib/index.js
+var require_lib3 = __commonJS({
+  "node_modules/@stdlib/string-base-format-interpolate/lib/index.js"(exports, module) {
+    "use strict";
+    var main = require_main();
+    module.exports = main;
+  }
+});
+
+// node_modules/@stdlib/string-base-format-tokenize/lib/main.js
+var require_main2 = __commonJS({
+  "node_modules/@stdlib/string-base-format-tokenize/lib/main.js"(exports, module) {
+    "use strict";
+    var RE = /%(?:([1-9]\d*)\$)?([0 +\-#]*)(\*|\d+)?(?:(\.)(\*|\d+)?)?[hlL]?([%A-Za-z])/g;
+    function parse3(match) {
+      var token = {
+        "mapping": match[1] ? parseInt(match[1], 10) : void 0,
+        "flags": match[2],
+        "width": match[3],
+        "precision": match[5],
+        "specifier": match[6]
+      };
+      if (match[4] === "." && match[5] === void 0) {
+        token.precision = "1";
+      }
+      return token;
+    }
+    function formatTokenize(str2) {
+      var content;
+      var tokens;
+      var match;
+      var prev;
+      tokens = [];
+      prev = 0;
+      match = RE.exec(str2);
+      while (match) {
+        content = str2.slice(prev, RE.lastIndex - match[0].length);
+        if (content.length) {
+          tokens.push(content);
+        }
+        if (match[6] === "%") {
+          tokens.push("%");
+        } else {
+          tokens.push(parse3(match));
+        }
+        prev = RE.lastIndex;
+        match = RE.exec(str2);
+      }
+      content = str2.slice(prev);
+      if (content.length) {
+        tokens.push(content);
+      }
+      return tokens;
+    }
+    module.exports = formatTokenize;
+  }
+});
+
+// node_modules/@stdlib/string-base-format-tokenize/lib/index.js
+var require_lib4 = __commonJS({
+  "node_modules/@stdlib/string-base-format-tokenize/lib/index.js"(exports, module) {
+    "use strict";
+    var main = require_main2();
+    module.exports = main;
+  }
+});
+
+// node_modules/@stdlib/string-format/lib/is_string.js
+var require_is_string2 = __commonJS({
+  "node_modules/@stdlib/string-format/lib/is_string.js"(exports, module) {
+    "use strict";
+    function isString(value) {
+      return typeof value === "string";
+    }
+    module.exports = isString;
+  }
+});
+
+// node_modules/@stdlib/string-format/lib/main.js
+var require_main3 = __commonJS({
+  "node_modules/@stdlib/string-format/lib/main.js"(exports, module) {
+    "use strict";
+    var interpolate = require_lib3();
+    var tokenize = require_lib4();
+    var isString = require_is_string2();
+    function format(str2) {
+      var args;
+      var i;
+      if (!isString(str2)) {
+        throw new TypeError(format("invalid argument. First argument must be a string. Value: `%s`.", str2));
+      }
+      args = [tokenize(str2)];
+      for (i = 1; i < arguments.length; i++) {
+        args.push(arguments[i]);
+      }
+      return interpolate.apply(null, args);
+    }
+    module.exports = format;
+  }
+});
+
+// node_modules/@stdlib/string-format/lib/index.js
+var require_lib5 = __commonJS({
+  "node_modules/@stdlib/string-format/lib/index.js"(exports, module) {
+    "use strict";
+    var main = require_main3();
+    module.exports = main;
+  }
+});
+
+// node_modules/@stdlib/utils-define-property/lib/polyfill.js
+var require_polyfill = __commonJS({
+  "node_modules/@stdlib/utils-define-property/lib/polyfill.js"(exports, module) {
+    "use strict";
+    var format = require_lib5();
+    var objectProtoype = Object.prototype;
+    var toStr = objectProtoype.toString;
+    var defineGetter = objectProtoype.__defineGetter__;
+    var defineSetter = objectProtoype.__defineSetter__;
+    var lookupGetter = objectProtoype.__lookupGetter__;
+    var lookupSetter = objectProtoype.__lookupSetter__;
+    function defineProperty(obj2, prop, descriptor) {
+      var prototype;
+      var hasValue;
+      var hasGet;
+      var hasSet;
+      if (typeof obj2 !== "object" || obj2 === null || toStr.call(obj2) === "[object Array]") {
+        throw new TypeError(format("invalid argument. First argument must be an object. Value: `%s`.", obj2));
+      }
+      if (typeof descriptor !== "object" || descriptor === null || toStr.call(descriptor) === "[object Array]") {
+        throw new TypeError(format("invalid argument. Property descriptor must be an object. Value: `%s`.", descriptor));
+      }
+      hasValue = "value" in descriptor;
+      if (hasValue) {
+        if (lookupGetter.call(obj2, prop) || lookupSetter.call(obj2, prop)) {
+          prototype = obj2.__proto__;
+          obj2.__proto__ = objectProtoype;
+          delete obj2[prop];
+          obj2[prop] = descriptor.value;
+          obj2.__proto__ = prototype;
+        } else {
+          obj2[prop] = descriptor.value;
+        }
+      }
+      hasGet = "get" in descriptor;
+      hasSet = "set" in descriptor;
+      if (hasValue && (hasGet || hasSet)) {
+        throw new Error("invalid argument. Cannot specify one or more accessors and a value or writable attribute in the property descriptor.");
+      }
+      if (hasGet && defineGetter) {
+        defineGetter.call(obj2, prop, descriptor.get);
+      }
+      if (hasSet && defineSetter) {
+        defineSetter.call(obj2, prop, descriptor.set);
+      }
+      return obj2;
+    }
+    module.exports = defineProperty;
+  }
+});
+
+// node_modules/@stdlib/utils-define-property/lib/index.js
+var require_lib6 = __commonJS({
+  "node_modules/@stdlib/utils-define-property/lib/index.js"(exports, module) {
+    "use strict";
+    var hasDefinePropertySupport = require_has_define_property_support();
+    var builtin = require_builtin();
+    var polyfill = require_polyfill();
+    var defineProperty;
+    if (hasDefinePropertySupport()) {
+      defineProperty = builtin;
+    } else {
+      defineProperty = polyfill;
+    }
+    module.exports = defineProperty;
+  }
+});
+
+// node_modules/@stdlib/utils-define-nonenumerable-read-only-property/lib/main.js
+var require_main4 = __commonJS({
+  "node_modules/@stdlib/utils-define-nonenumerable-read-only-property/lib/main.js"(exports, module) {
+    "use strict";
+    var defineProperty = require_lib6();
+    function setNonEnumerableReadOnly(obj2, prop, value) {
+      defineProperty(obj2, prop, {
+        "configurable": false,
+        "enumerable": false,
+        "writable": false,
+        "value": value
+      });
+    }
+    module.exports = setNonEnumerableReadOnly;
+  }
+});
+
+// node_modules/@stdlib/utils-define-nonenumerable-read-only-property/lib/index.js
+var require_lib7 = __commonJS({
+  "node_modules/@stdlib/utils-define-nonenumerable-read-only-property/lib/index.js"(exports, module) {
+    "use strict";
+    var main = require_main4();
+    module.exports = main;
+  }
+});
+
+// node_modules/@stdlib/math-base-assert-is-nan/lib/main.js
+var require_main5 = __commonJS({
+  "node_modules/@stdlib/math-base-assert-is-nan/lib/main.js"(exports, module) {
+    "use strict";
+    function isnan(x) {
+      return x !== x;
+    }
+    module.exports = isnan;
+  }
+});
+
+// node_modules/@stdlib/math-base-assert-is-nan/lib/index.js
+var require_lib8 = __commonJS({
+  "node_modules/@stdlib/math-base-assert-is-nan/lib/index.js"(exports, module) {
+    "use strict";
+    var main = require_main5();
+    module.exports = main;
+  }
+});
+
+// node_modules/@stdlib/math-base-special-floor/lib/main.js
+var require_main6 = __commonJS({
+  "node_modules/@stdlib/math-base-special-floor/lib/main.js"(exports, module) {
+    "use strict";
+    var floor = Math.floor;
+    module.exports = floor;
+  }
+});
+
+// node_modules/@stdlib/math-base-special-floor/lib/index.js
+var require_lib9 = __commonJS({
+  "node_modules/@stdlib/math-base-special-floor/lib/index.js"(exports, module) {
+    "use strict";
+    var main = require_main6();
+    module.exports = main;
+  }
+});
+
+// node_modules/@stdlib/math-base-special-ceil/lib/main.js
+var require_main7 = __commonJS({
+  "node_modules/@stdlib/math-base-special-ceil/lib/main.js"(exports, module) {
+    "use strict";
+    var ceil = Math.ceil;
+    module.exports = ceil;
+  }
+});
+
+// node_modules/@stdlib/math-base-special-ceil/lib/index.js
+var require_lib10 = __commonJS({
+  "node_modules/@stdlib/math-base-special-ceil/lib/index.js"(exports, module) {
+    "use strict";
+    var main = require_main7();
+    module.exports = main;
+  }
+});
+
+// node_modules/@stdlib/math-base-special-trunc/lib/main.js
+var require_main8 = __commonJS({
+  "node_modules/@stdlib/math-base-special-trunc/lib/main.js"(exports, module) {
+    "use strict";
+    var floor = require_lib9();
+    var ceil = require_lib10();
+    function trunc(x) {
+      if (x < 0) {
+        return ceil(x);
+      }
+      return floor(x);
+    }
+    module.exports = trunc;
+  }
+});
+
+// node_modules/@stdlib/math-base-special-trunc/lib/index.js
+var require_lib11 = __commonJS({
+  "node_modules/@stdlib/math-base-special-trunc/lib/index.js"(exports, module) {
+    "use strict";
+    var main = require_main8();
+    module.exports = main;
+  }
+});
+
+// node_modules/@stdlib/number-ctor/lib/main.js
+var require_main9 = __commonJS({
+  "node_modules/@stdlib/number-ctor/lib/main.js"(exports, module) {
+    "use strict";
+    module.exports = Number;
+  }
+});
+
+// node_modules/@stdlib/number-ctor/lib/index.js
+var require_lib12 = __commonJS({
+  "node_modules/@stdlib/number-ctor/lib/index.js"(exports, module) {
+    "use strict";
+    var main = require_main9();
+    module.exports = main;
+  }
+});
+
+// node_modules/@stdlib/constants-float64-ninf/lib/index.js
+var require_lib13 = __commonJS({
+  "node_modules/@stdlib/constants-float64-ninf/lib/index.js"(exports, module) {
+    "use strict";
+    var Number2 = require_lib12();
+    var FLOAT64_NINF = Number2.NEGATIVE_INFINITY;
+    module.exports = FLOAT64_NINF;
+  }
+});
+
+// node_modules/@stdlib/constants-float64-pinf/lib/index.js
+var require_lib14 = __commonJS({
+  "node_modules/@stdlib/constants-float64-pinf/lib/index.js"(exports, module) {
+    "use strict";
+    var FLOAT64_PINF = Number.POSITIVE_INFINITY;
+    module.exports = FLOAT64_PINF;
+  }
+});
+
+// node_modules/@stdlib/constants-float64-exponent-bias/lib/index.js
+var require_lib15 = __commonJS({
+  "node_modules/@stdlib/constants-float64-exponent-bias/lib/index.js"(exports, module) {
+    "use strict";
+    var FLOAT64_EXPONENT_BIAS = 1023 | 0;
+    module.exports = FLOAT64_EXPONENT_BIAS;
+  }
+});
+
+// node_modules/@stdlib/constants-float64-max-base2-exponent/lib/index.js
+var require_lib16 = __commonJS({
+  "node_modules/@stdlib/constants-float64-max-base2-exponent/lib/index.js"(exports, module) {
+    "use strict";
+    var FLOAT64_MAX_BASE2_EXPONENT = 1023 | 0;
+    module.exports = FLOAT64_MAX_BASE2_EXPONENT;
+  }
+});
+
+// node_modules/@stdlib/constants-float64-max-base2-exponent-subnormal/lib/index.js
+var require_lib17 = __commonJS({
+  "node_modules/@stdlib/constants-float64-max-base2-exponent-subnormal/lib/index.js"(exports, module) {
+    "use strict";
+    var FLOAT64_MAX_BASE2_EXPONENT_SUBNORMAL = -1023 | 0;
+    module.exports = FLOAT64_MAX_BASE2_EXPONENT_SUBNORMAL;
+  }
+});
+
+// node_modules/@stdlib/constants-float64-min-base2-exponent-subnormal/lib/index.js
+var require_lib18 = __commonJS({
+  "node_modules/@stdlib/constants-float64-min-base2-exponent-subnormal/lib/index.js"(exports, module) {
+    "use strict";
+    var FLOAT64_MIN_BASE2_EXPONENT_SUBNORMAL = -1074 | 0;
+    module.exports = FLOAT64_MIN_BASE2_EXPONENT_SUBNORMAL;
+  }
+});
+
+// node_modules/@stdlib/math-base-assert-is-infinite/lib/main.js
+var require_main10 = __commonJS({
+  "node_modules/@stdlib/math-base-assert-is-infinite/lib/main.js"(exports, module) {
+    "use strict";
+    var PINF = require_lib14();
+    var NINF = require_lib13();
+    function isInfinite(x) {
+      return x === PINF || x === NINF;
+    }
+    module.exports = isInfinite;
+  }
+});
+
+// node_modules/@stdlib/math-base-assert-is-infinite/lib/index.js
+var require_lib19 = __commonJS({
+  "node_modules/@stdlib/math-base-assert-is-infinite/lib/index.js"(exports, module) {
+    "use strict";
+    var main = require_main10();
+    module.exports = main;
+  }
+});
+
+// node_modules/@stdlib/constants-float64-high-word-sign-mask/lib/index.js
+var require_lib20 = __commonJS({
+  "node_modules/@stdlib/constants-float64-high-word-sign-mask/lib/index.js"(exports, module) {
+    "use strict";
+    var FLOAT64_HIGH_WORD_SIGN_MASK = 2147483648 >>> 0;
+    module.exports = FLOAT64_HIGH_WORD_SIGN_MASK;
+  }
+});
+
+// node_modules/@stdlib/constants-float64-high-word-abs-mask/lib/index.js
+var require_lib21 = __commonJS({
+  "node_modules/@stdlib/constants-float64-high-word-abs-mask/lib/index.js"(exports, module) {
+    "use strict";
+    var FLOAT64_HIGH_WORD_ABS_MASK = 2147483647 >>> 0;
+    module.exports = FLOAT64_HIGH_WORD_ABS_MASK;
+  }
+});
+
+// node_modules/@stdlib/assert-has-symbol-support/lib/main.js
+var require_main11 = __commonJS({
+  "node_modules/@stdlib/assert-has-symbol-support/lib/main.js"(exports, module) {
+    "use strict";
+    function hasSymbolSupport() {
+      return typeof Symbol === "function" && typeof /* @__PURE__ */ Symbol("foo") === "symbol";
+    }
+    module.exports = hasSymbolSupport;
+  }
+});
+
+// node_modules/@stdlib/assert-has-symbol-support/lib/index.js
+var require_lib22 = __commonJS({
+  "node_modules/@stdlib/assert-has-symbol-support/lib/index.js"(exports, module) {
+    "use strict";
+    var main = require_main11();
+    module.exports = main;
+  }
+});
+
+// node_modules/@stdlib/assert-has-tostringtag-support/lib/main.js
+var require_main12 = __commonJS({
+  "node_modules/@stdlib/assert-has-tostringtag-support/lib/main.js"(exports, module) {
+    "use strict";
+    var hasSymbols = require_lib22();
+    var FLG = hasSymbols();
+    function hasToStringTagSupport() {
+      return FLG && typeof Symbol.toStringTag === "symbol";
+    }
+    module.exports = hasToStringTagSupport;
+  }
+});
+
+// node_modules/@stdlib/assert-has-tostringtag-support/lib/index.js
+var require_lib23 = __commonJS({
+  "node_modules/@stdlib/assert-has-tostringtag-support/lib/index.js"(exports, module) {
+    "use strict";
+    var main = require_main12();
+    module.exports = main;
+  }
+});
+
+// node_modules/@stdlib/utils-native-class/lib/tostring.js
+var require_tostring = __commonJS({
+  "node_modules/@stdlib/utils-native-class/lib/tostring.js"(exports, module) {
+    "use strict";
+    var toStr = Object.prototype.toString;
+    module.exports = toStr;
+  }
+});
+
+// node_modules/@stdlib/utils-native-class/lib/main.js
+var require_main13 = __commonJS({
+  "node_modules/@stdlib/utils-native-class/lib/main.js"(exports, module) {
+    "use strict";
+    var toStr = require_tostring();
+    function nativeClass(v) {
+      return toStr.call(v);
+    }
+    module.exports = nativeClass;
+  }
+});
+
+// node_modules/@stdlib/assert-has-own-property/lib/main.js
+var require_main14 = __commonJS({
+  "node_modules/@stdlib/assert-has-own-property/lib/main.js"(exports, module) {
+    "use strict";
+    var has = Object.prototype.hasOwnProperty;
+    function hasOwnProp(value, property) {
+      if (value === void 0 || value === null) {
+        return false;
+      }
+      return has.call(value, property);
+    }
+    module.exports = hasOwnProp;
+  }
+});
+
+// node_modules/@stdlib/assert-has-own-property/lib/index.js
+var require_lib24 = __commonJS({
+  "node_modules/@stdlib/assert-has-own-property/lib/index.js"(exports, module) {
+    "use strict";
+    var main = require_main14();
+    module.exports = main;
+  }
+});
+
+// node_modules/@stdlib/symbol-ctor/lib/main.js
+var require_main15 = __commonJS({
+  "node_modules/@stdlib/symbol-ctor/lib/main.js"(exports, module) {
+    "use strict";
+    var Sym = typeof Symbol === "function" ? Symbol : void 0;
+    module.exports = Sym;
+  }
+});
+
+// node_modules/@stdlib/symbol-ctor/lib/index.js
+var require_lib25 = __commonJS({
+  "node_modules/@stdlib/symbol-ctor/lib/index.js"(exports, module) {
+    "use strict";
+    var main = require_main15();
+    module.exports = main;
+  }
+});
+
+// node_modules/@stdlib/utils-native-class/lib/tostringtag.js
+var require_tostringtag = __commonJS({
+  "node_modules/@stdlib/utils-native-class/lib/tostringtag.js"(exports, module) {
+    "use strict";
+    var Symbol2 = require_lib25();
+    var toStrTag = typeof Symbol2 === "function" ? Symbol2.toStringTag : "";
+    module.exports = toStrTag;
+  }
+});
+
+// node_modules/@stdlib/utils-native-class/lib/polyfill.js
+var require_polyfill2 = __commonJS({
+  "node_modules/@stdlib/utils-native-class/lib/polyfill.js"(exports, module) {
+    "use strict";
+    var hasOwnProp = require_lib24();
+    var toStringTag = require_tostringtag();
+    var toStr = require_tostring();
+    function nativeClass(v) {
+      var isOwn;
+      var tag;
+      var out;
+      if (v === null || v === void 0) {
+        return toStr.call(v);
+      }
+      tag = v[toStringTag];
+      isOwn = hasOwnProp(v, toStringTag);
+      try {
+        v[toStringTag] = void 0;
+      } catch (err) {
+        return toStr.call(v);
+      }
+      out = toStr.call(v);
+      if (isOwn) {
+        v[toStringTag] = tag;
+      } else {
+        delete v[toStringTag];
+      }
+      return out;
+    }
+    module.exports = nativeClass;
+  }
+});
+
+// node_modules/@stdlib/utils-native-class/lib/index.js
+var require_lib26 = __commonJS({
+  "node_modules/@stdlib/utils-native-class/lib/index.js"(exports, module) {
+    "use strict";
+    var hasToStringTag = require_lib23();
+    var builtin = require_main13();
+    var polyfill = require_polyfill2();
+    var main;
+    if (hasToStringTag()) {
+      main = polyfill;
+    } else {
+      main = builtin;
+    }
+    module.exports = main;
+  }
+});
+
+// node_modules/@stdlib/assert-is-uint32array/lib/main.js
+var require_main16 = __commonJS({
+  "node_modules/@stdlib/assert-is-uint32array/lib/main.js"(exports, module) {
+    "use strict";
+    var nativeClass = require_lib26();
+    var hasUint32Array = typeof Uint32Array === "function";
+    function isUint32Array(value) {
+      return hasUint32Array && value instanceof Uint32Array || // eslint-disable-line stdlib/require-globals
+      nativeClass(value) === "[object Uint32Array]";
+    }
+    module.exports = isUint32Array;
+  }
+});
+
+// node_modules/@stdlib/assert-is-uint32array/lib/index.js
+var require_lib27 = __commonJS({
+  "node_modules/@stdlib/assert-is-uint32array/lib/index.js"(exports, module) {
+    "use strict";
+    var isUint32Array = require_main16();
+    module.exports = isUint32Array;
+  }
+});
+
+// node_modules/@stdlib/constants-uint32-max/lib/index.js
+var require_lib28 = __commonJS({
+  "node_modules/@stdlib/constants-uint32-max/lib/index.js"(exports, module) {
+    "use strict";
+    var UINT32_MAX = 4294967295;
+    module.exports = UINT32_MAX;
+  }
+});
+
+// node_modules/@stdlib/assert-has-uint32array-support/lib/uint32array.js
+var require_uint32array = __commonJS({
+  "node_modules/@stdlib/assert-has-uint32array-support/lib/uint32array.js"(exports, module) {
+    "use strict";
+    var main = typeof Uint32Array === "function" ? Uint32Array : null;
+    module.exports = main;
+  }
+});
+
+// node_modules/@stdlib/assert-has-uint32array-support/lib/main.js
+var require_main17 = __commonJS({
+  "node_modules/@stdlib/assert-has-uint32array-support/lib/main.js"(exports, module) {
+    "use strict";
+    var isUint32Array = require_lib27();
+    var UINT32_MAX = require_lib28();
+    var GlobalUint32Array = require_uint32array();
+    function hasUint32ArraySupport() {
+      var bool3;
+      var arr;
+      if (typeof GlobalUint32Array !== "function") {
+        return false;
+      }
+      try {
+        arr = [1, 3.14, -3.14, UINT32_MAX + 1, UINT32_MAX + 2];
+        arr = new GlobalUint32Array(arr);
+        bool3 = isUint32Array(arr) && arr[0] === 1 && arr[1] === 3 && // truncation
+        arr[2] === UINT32_MAX - 2 && // truncation and wrap around
+        arr[3] === 0 && // wrap around
+        arr[4] === 1;
+      } catch (err) {
+        bool3 = false;
+      }
+      return bool3;
+    }
+    module.exports = hasUint32ArraySupport;
+  }
+});
+
+// node_modules/@stdlib/assert-has-uint32array-support/lib/index.js
+var require_lib29 = __commonJS({
+  "node_modules/@stdlib/assert-has-uint32array-support/lib/index.js"(exports, module) {
+    "use strict";
+    var hasUint32ArraySupport = require_main17();
+    module.exports = hasUint32ArraySupport;
+  }
+});
+
+// node_modules/@stdlib/array-uint32/lib/main.js
+var require_main18 = __commonJS({
+  "node_modules/@stdlib/array-uint32/lib/main.js"(exports, module) {
+    "use strict";
+    var ctor = typeof Uint32Array === "function" ? Uint32Array : void 0;
+    module.exports = ctor;
+  }
+});
+
+// node_modules/@stdlib/array-uint32/lib/polyfill.js
+var require_polyfill3 = __commonJS({
+  "node_modules/@stdlib/array-uint32/lib/polyfill.js"(exports, module) {
+    "use strict";
+    function polyfill() {
+      throw new Error("not implemented");
+    }
+    module.exports = polyfill;
+  }
+});
+
+// node_modules/@stdlib/array-uint32/lib/index.js
+var require_lib30 = __commonJS({
+  "node_modules/@stdlib/array-uint32/lib/index.js"(exports, module) {
+    "use strict";
+    var hasUint32ArraySupport = require_lib29();
+    var builtin = require_main18();
+    var polyfill = require_polyfill3();
+    var ctor;
+    if (hasUint32ArraySupport()) {
+      ctor = builtin;
+    } else {
+      ctor = polyfill;
+    }
+    module.exports = ctor;
+  }
+});
+
+// node_modules/@stdlib/assert-is-float64array/lib/main.js
+var require_main19 = __commonJS({
+  "node_modules/@stdlib/assert-is-float64array/lib/main.js"(exports, module) {
+    "use strict";
+    var nativeClass = require_lib26();
+    var hasFloat64Array = typeof Float64Array === "function";
+    function isFloat64Array(value) {
+      return hasFloat64Array && value instanceof Float64Array || // eslint-disable-line stdlib/require-globals
+      nativeClass(value) === "[object Float64Array]";
+    }
+    module.exports = isFloat64Array;
+  }
+});
+
+// node_modules/@stdlib/assert-is-float64array/lib/index.js
+var require_lib31 = __commonJS({
+  "node_modules/@stdlib/assert-is-float64array/lib/index.js"(exports, module) {
+    "use strict";
+    var isFloat64Array = require_main19();
+    module.exports = isFloat64Array;
+  }
+});
+
+// node_modules/@stdlib/assert-has-float64array-support/lib/float64array.js
+var require_float64array = __commonJS({
+  "node_modules/@stdlib/assert-has-float64array-support/lib/float64array.js"(exports, module) {
+    "use strict";
+    var main = typeof Float64Array === "function" ? Float64Array : null;
+    module.exports = main;
+  }
+});
+
+// node_modules/@stdlib/assert-has-float64array-support/lib/main.js
+var require_main20 = __commonJS({
+  "node_modules/@stdlib/assert-has-float64array-support/lib/main.js"(exports, module) {
+    "use strict";
+    var isFloat64Array = require_lib31();
+    var GlobalFloat64Array = require_float64array();
+    function hasFloat64ArraySupport() {
+      var bool3;
+      var arr;
+      if (typeof GlobalFloat64Array !== "function") {
+        return false;
+      }
+      try {
+        arr = new GlobalFloat64Array([1, 3.14, -3.14, NaN]);
+        bool3 = isFloat64Array(arr) && arr[0] === 1 && arr[1] === 3.14 && arr[2] === -3.14 && arr[3] !== arr[3];
+      } catch (err) {
+        bool3 = false;
+      }
+      return bool3;
+    }
+    module.exports = hasFloat64ArraySupport;
+  }
+});
+
+// node_modules/@stdlib/assert-has-float64array-support/lib/index.js
+var require_lib32 = __commonJS({
+  "node_modules/@stdlib/assert-has-float64array-support/lib/index.js"(exports, module) {
+    "use strict";
+    var hasFloat64ArraySupport = require_main20();
+    module.exports = hasFloat64ArraySupport;
+  }
+});
+
+// node_modules/@stdlib/array-float64/lib/main.js
+var require_main21 = __commonJS({
+  "node_modules/@stdlib/array-float64/lib/main.js"(exports, module) {
+    "use strict";
+    var ctor = typeof Float64Array === "function" ? Float64Array : void 0;
+    module.exports = ctor;
+  }
+});
+
+// node_modules/@stdlib/array-float64/lib/polyfill.js
+var require_polyfill4 = __commonJS({
+  "node_modules/@stdlib/array-float64/lib/polyfill.js"(exports, module) {
+    "use strict";
+    function polyfill() {
+      throw new Error("not implemented");
+    }
+    module.exports = polyfill;
+  }
+});
+
+// node_modules/@stdlib/array-float64/lib/index.js
+var require_lib33 = __commonJS({
+  "node_modules/@stdlib/array-float64/lib/index.js"(exports, module) {
+    "use strict";
+    var hasFloat64ArraySupport = require_lib32();
+    var builtin = require_main21();
+    var polyfill = require_polyfill4();
+    var ctor;
+    if (hasFloat64ArraySupport()) {
+      ctor = builtin;
+    } else {
+      ctor = polyfill;
+    }
+    module.exports = ctor;
+  }
+});
+
+// node_modules/@stdlib/assert-is-uint8array/lib/main.js
+var require_main22 = __commonJS({
+  "node_modules/@stdlib/assert-is-uint8array/lib/main.js"(exports, module) {
+    "use strict";
+    var nativeClass = require_lib26();
+    var hasUint8Array = typeof Uint8Array === "function";
+    function isUint8Array(value) {
+      return hasUint8Array && value instanceof Uint8Array || // eslint-disable-line stdlib/require-globals
+      nativeClass(value) === "[object Uint8Array]";
+    }
+    module.exports = isUint8Array;
+  }
+});
+
+// node_modules/@stdlib/assert-is-uint8array/lib/index.js
+var require_lib34 = __commonJS({
+  "node_modules/@stdlib/assert-is-uint8array/lib/index.js"(exports, module) {
+    "use strict";
+    var isUint8Array = require_main22();
+    module.exports = isUint8Array;
+  }
+});
+
+// node_modules/@stdlib/constants-uint8-max/lib/index.js
+var require_lib35 = __commonJS({
+  "node_modules/@stdlib/constants-uint8-max/lib/index.js"(exports, module) {
+    "use strict";
+    var UINT8_MAX = 255 | 0;
+    module.exports = UINT8_MAX;
+  }
+});
+
+// node_modules/@stdlib/assert-has-uint8array-support/lib/uint8array.js
+var require_uint8array = __commonJS({
+  "node_modules/@stdlib/assert-has-uint8array-support/lib/uint8array.js"(exports, module) {
+    "use strict";
+    var main = typeof Uint8Array === "function" ? Uint8Array : null;
+    module.exports = main;
+  }
+});
+
+// node_modules/@stdlib/assert-has-uint8array-support/lib/main.js
+var require_main23 = __commonJS({
+  "node_modules/@stdlib/assert-has-uint8array-support/lib/main.js"(exports, module) {
+    "use strict";
+    var isUint8Array = require_lib34();
+    var UINT8_MAX = require_lib35();
+    var GlobalUint8Array = require_uint8array();
+    function hasUint8ArraySupport() {
+      var bool3;
+      var arr;
+      if (typeof GlobalUint8Array !== "function") {
+        return false;
+      }
+      try {
+        arr = [1, 3.14, -3.14, UINT8_MAX + 1, UINT8_MAX + 2];
+        arr = new GlobalUint8Array(arr);
+        bool3 = isUint8Array(arr) && arr[0] === 1 && arr[1] === 3 && // truncation
+        arr[2] === UINT8_MAX - 2 && // truncation and wrap around
+        arr[3] === 0 && // wrap around
+        arr[4] === 1;
+      } catch (err) {
+        bool3 = false;
+      }
+      return bool3;
+    }
+    module.exports = hasUint8ArraySupport;
+  }
+});
+
+// node_modules/@stdlib/assert-has-uint8array-support/lib/index.js
+var require_lib36 = __commonJS({
+  "node_modules/@stdlib/assert-has-uint8array-support/lib/index.js"(exports, module) {
+    "use strict";
+    var hasUint8ArraySupport = require_main23();
+    module.exports = hasUint8ArraySupport;
+  }
+});
+
+// node_modules/@stdlib/array-uint8/lib/main.js
+var require_main24 = __commonJS({
+  "node_modules/@stdlib/array-uint8/lib/main.js"(exports, module) {
+    "use strict";
+    var ctor = typeof Uint8Array === "function" ? Uint8Array : void 0;
+    module.exports = ctor;
+  }
+});
+
+// node_modules/@stdlib/array-uint8/lib/polyfill.js
+var require_polyfill5 = __commonJS({
+  "node_modules/@stdlib/array-uint8/lib/polyfill.js"(exports, module) {
+    "use strict";
+    function polyfill() {
+      throw new Error("not implemented");
+    }
+    module.exports = polyfill;
+  }
+});
+
+// node_modules/@stdlib/array-uint8/lib/index.js
+var require_lib37 = __commonJS({
+  "node_modules/@stdlib/array-uint8/lib/index.js"(exports, module) {
+    "use strict";
+    var hasUint8ArraySupport = require_lib36();
+    var builtin = require_main24();
+    var polyfill = require_polyfill5();
+    var ctor;
+    if (hasUint8ArraySupport()) {
+      ctor = builtin;
+    } else {
+      ctor = polyfill;
+    }
+    module.exports = ctor;
+  }
+});
+
+// node_modules/@stdlib/assert-is-uint16array/lib/main.js
+var require_main25 = __commonJS({
+  "node_modules/@stdlib/assert-is-uint16array/lib/main.js"(exports, module) {
+    "use strict";
+    var nativeClass = require_lib26();
+    var hasUint16Array = typeof Uint16Array === "function";
+    function isUint16Array(value) {
+      return hasUint16Array && value instanceof Uint16Array || // eslint-disable-line stdlib/require-globals
+      nativeClass(value) === "[object Uint16Array]";
+    }
+    module.exports = isUint16Array;
+  }
+});
+
+// node_modules/@stdlib/assert-is-uint16array/lib/index.js
+var require_lib38 = __commonJS({
+  "node_modules/@stdlib/assert-is-uint16array/lib/index.js"(exports, module) {
+    "use strict";
+    var isUint16Array = require_main25();
+    module.exports = isUint16Array;
+  }
+});
+
+// node_modules/@stdlib/constants-uint16-max/lib/index.js
+var require_lib39 = __commonJS({
+  "node_modules/@stdlib/constants-uint16-max/lib/index.js"(exports, module) {
+    "use strict";
+    var UINT16_MAX = 65535 | 0;
+    module.exports = UINT16_MAX;
+  }
+});
+
+// node_modules/@stdlib/assert-has-uint16array-support/lib/uint16array.js
+var require_uint16array = __commonJS({
+  "node_modules/@stdlib/assert-has-uint16array-support/lib/uint16array.js"(exports, module) {
+    "use strict";
+    var main = typeof Uint16Array === "function" ? Uint16Array : null;
+    module.exports = main;
+  }
+});
+
+// node_modules/@stdlib/assert-has-uint16array-support/lib/main.js
+var require_main26 = __commonJS({
+  "node_modules/@stdlib/assert-has-uint16array-support/lib/main.js"(exports, module) {
+    "use strict";
+    var isUint16Array = require_lib38();
+    var UINT16_MAX = require_lib39();
+    var GlobalUint16Array = require_uint16array();
+    function hasUint16ArraySupport() {
+      var bool3;
+      var arr;
+      if (typeof GlobalUint16Array !== "function") {
+        return false;
+      }
+      try {
+        arr = [1, 3.14, -3.14, UINT16_MAX + 1, UINT16_MAX + 2];
+        arr = new GlobalUint16Array(arr);
+        bool3 = isUint16Array(arr) && arr[0] === 1 && arr[1] === 3 && // truncation
+        arr[2] === UINT16_MAX - 2 && // truncation and wrap around
+        arr[3] === 0 && // wrap around
+        arr[4] === 1;
+      } catch (err) {
+        bool3 = false;
+      }
+      return bool3;
+    }
+    module.exports = hasUint16ArraySupport;
+  }
+});
+
+// node_modules/@stdlib/assert-has-uint16array-support/lib/index.js
+var require_lib40 = __commonJS({
+  "node_modules/@stdlib/assert-has-uint16array-support/lib/index.js"(exports, module) {
+    "use strict";
+    var hasUint16ArraySupport = require_main26();
+    module.exports = hasUint16ArraySupport;
+  }
+});
+
+// node_modules/@stdlib/array-uint16/lib/main.js
+var require_main27 = __commonJS({
+  "node_modules/@stdlib/array-uint16/lib/main.js"(exports, module) {
+    "use strict";
+    var ctor = typeof Uint16Array === "function" ? Uint16Array : void 0;
+    module.exports = ctor;
+  }
+});
+
+// node_modules/@stdlib/array-uint16/lib/polyfill.js
+var require_polyfill6 = __commonJS({
+  "node_modules/@stdlib/array-uint16/lib/polyfill.js"(exports, module) {
+    "use strict";
+    function polyfill() {
+      throw new Error("not implemented");
+    }
+    module.exports = polyfill;
+  }
+});
+
+// node_modules/@stdlib/array-uint16/lib/index.js
+var require_lib41 = __commonJS({
+  "node_modules/@stdlib/array-uint16/lib/index.js"(exports, module) {
+    "use strict";
+    var hasUint16ArraySupport = require_lib40();
+    var builtin = require_main27();
+    var polyfill = require_polyfill6();
+    var ctor;
+    if (hasUint16ArraySupport()) {
+      ctor = builtin;
+    } else {
+      ctor = polyfill;
+    }
+    module.exports = ctor;
+  }
+});
+
+// node_modules/@stdlib/assert-is-little-endian/lib/ctors.js
+var require_ctors = __commonJS({
+  "node_modules/@stdlib/assert-is-little-endian/lib/ctors.js"(exports, module) {
+    "use strict";
+    var Uint8Array2 = require_lib37();
+    var Uint16Array2 = require_lib41();
+    var ctors = {
+      "uint16": Uint16Array2,
+      "uint8": Uint8Array2
+    };
+    module.exports = ctors;
+  }
+});
+
+// node_modules/@stdlib/assert-is-little-endian/lib/main.js
+var require_main28 = __commonJS({
+  "node_modules/@stdlib/assert-is-little-endian/lib/main.js"(exports, module) {
+    "use strict";
+    var ctors = require_ctors();
+    var bool3;
+    function isLittleEndian() {
+      var uint16view;
+      var uint8view;
+      uint16view = new ctors["uint16"](1);
+      uint16view[0] = 4660;
+      uint8view = new ctors["uint8"](uint16view.buffer);
+      return uint8view[0] === 52;
+    }
+    bool3 = isLittleEndian();
+    module.exports = bool3;
+  }
+});
+
+// node_modules/@stdlib/assert-is-little-endian/lib/index.js
+var require_lib42 = __commonJS({
+  "node_modules/@stdlib/assert-is-little-endian/lib/index.js"(exports, module) {
+    "use strict";
+    var IS_LITTLE_ENDIAN = require_main28();
+    module.exports = IS_LITTLE_ENDIAN;
+  }
+});
+
+// node_modules/@stdlib/number-float64-base-to-words/lib/indices.js
+var require_indices = __commonJS({
+  "node_modules/@stdlib/number-float64-base-to-words/lib/indices.js"(exports, module) {
+    "use strict";
+    var isLittleEndian = require_lib42();
+    var indices;
+    var HIGH;
+    var LOW;
+    if (isLittleEndian === true) {
+      HIGH = 1;
+      LOW = 0;
+    } else {
+      HIGH = 0;
+      LOW = 1;
+    }
+    indices = {
+      "HIGH": HIGH,
+      "LOW": LOW
+    };
+    module.exports = indices;
+  }
+});
+
+// node_modules/@stdlib/number-float64-base-to-words/lib/assign.js
+var require_assign = __commonJS({
+  "node_modules/@stdlib/number-float64-base-to-words/lib/assign.js"(exports, module) {
+    "use strict";
+    var Uint32Array2 = require_lib30();
+    var Float64Array2 = require_lib33();
+    var indices = require_indices();
+    var FLOAT64_VIEW = new Float64Array2(1);
+    var UINT32_VIEW = new Uint32Array2(FLOAT64_VIEW.buffer);
+    var HIGH = indices.HIGH;
+    var LOW = indices.LOW;
+    function toWords(x, out, stride, offset) {
+      FLOAT64_VIEW[0] = x;
+      out[offset] = UINT32_VIEW[HIGH];
+      out[offset + stride] = UINT32_VIEW[LOW];
+      return out;
+    }
+    module.exports = toWords;
+  }
+});
+
+// node_modules/@stdlib/number-float64-base-to-words/lib/main.js
+var require_main29 = __commonJS({
+  "node_modules/@stdlib/number-float64-base-to-words/lib/main.js"(exports, module) {
+    "use strict";
+    var fcn = require_assign();
+    function toWords(x) {
+      return fcn(x, [0 >>> 0, 0 >>> 0], 1, 0);
+    }
+    module.exports = toWords;
+  }
+});
+
+// node_modules/@stdlib/number-float64-base-to-words/lib/index.js
+var require_lib43 = __commonJS({
+  "node_modules/@stdlib/number-float64-base-to-words/lib/index.js"(exports, module) {
+    "use strict";
+    var setReadOnly = require_lib7();
+    var main = require_main29();
+    var assign = require_assign();
+    setReadOnly(main, "assign", assign);
+    module.exports = main;
+  }
+});
+
+// node_modules/@stdlib/number-float64-base-get-high-word/lib/high.js
+var require_high = __commonJS({
+  "node_modules/@stdlib/number-float64-base-get-high-word/lib/high.js"(exports, module) {
+    "use strict";
+    var isLittleEndian = require_lib42();
+    var HIGH;
+    if (isLittleEndian === true) {
+      HIGH = 1;
+    } else {
+      HIGH = 0;
+    }
+    module.exports = HIGH;
+  }
+});
+
+// node_modules/@stdlib/number-float64-base-get-high-word/lib/main.js
+var require_main30 = __commonJS({
+  "node_modules/@stdlib/number-float64-base-get-high-word/lib/main.js"(exports, module) {
+    "use strict";
+    var Uint32Array2 = require_lib30();
+    var Float64Array2 = require_lib33();
+    var HIGH = require_high();
+    var FLOAT64_VIEW = new Float64Array2(1);
+    var UINT32_VIEW = new Uint32Array2(FLOAT64_VIEW.buffer);
+    function getHighWord(x) {
+      FLOAT64_VIEW[0] = x;
+      return UINT32_VIEW[HIGH];
+    }
+    module.exports = getHighWord;
+  }
+});
+
+// node_modules/@stdlib/number-float64-base-get-high-word/lib/index.js
+var require_lib44 = __commonJS({
+  "node_modules/@stdlib/number-float64-base-get-high-word/lib/index.js"(exports, module) {
+    "use strict";
+    var main = require_main30();
+    module.exports = main;
+  }
+});
+
+// node_modules/@stdlib/number-float64-base-from-words/lib/indices.js
+var require_indices2 = __commonJS({
+  "node_modules/@stdlib/number-float64-base-from-words/lib/indices.js"(exports, module) {
+    "use strict";
+    var isLittleEndian = require_lib42();
+    var indices;
+    var HIGH;
+    var LOW;
+    if (isLittleEndian === true) {
+      HIGH = 1;
+      LOW = 0;
+    } else {
+      HIGH = 0;
+      LOW = 1;
+    }
+    indices = {
+      "HIGH": HIGH,
+      "LOW": LOW
+    };
+    module.exports = indices;
+  }
+});
+
+// node_modules/@stdlib/number-float64-base-from-words/lib/main.js
+var require_main31 = __commonJS({
+  "node_modules/@stdlib/number-float64-base-from-words/lib/main.js"(exports, module) {
+    "use strict";
+    var Uint32Array2 = require_lib30();
+    var Float64Array2 = require_lib33();
+    var indices = require_indices2();
+    var FLOAT64_VIEW = new Float64Array2(1);
+    var UINT32_VIEW = new Uint32Array2(FLOAT64_VIEW.buffer);
+    var HIGH = indices.HIGH;
+    var LOW = indices.LOW;
+    function fromWords(high, low) {
+      UINT32_VIEW[HIGH] = high;
+      UINT32_VIEW[LOW] = low;
+      return FLOAT64_VIEW[0];
+    }
+    module.exports = fromWords;
+  }
+});
+
+// node_modules/@stdlib/number-float64-base-from-words/lib/index.js
+var require_lib45 = __commonJS({
+  "node_modules/@stdlib/number-float64-base-from-words/lib/index.js"(exports, module) {
+    "use strict";
+    var main = require_main31();
+    module.exports = main;
+  }
+});
+
+// node_modules/@stdlib/math-base-special-copysign/lib/main.js
+var require_main32 = __commonJS({
+  "node_modules/@stdlib/math-base-special-copysign/lib/main.js"(exports, module) {
+    "use strict";
+    var SIGN_MASK = require_lib20();
+    var ABS_MASK = require_lib21();
+    var toWords = require_lib43();
+    var getHighWord = require_lib44();
+    var fromWords = require_lib45();
+    var WORDS = [0, 0];
+    function copysign(x, y) {
+      var hx;
+      var hy;
+      toWords.assign(x, WORDS, 1, 0);
+      hx = WORDS[0];
+      hx &= ABS_MASK;
+      hy = getHighWord(y);
+      hy &= SIGN_MASK;
+      hx |= hy;
+      return fromWords(hx, WORDS[1]);
+    }
+    module.exports = copysign;
+  }
+});
+
+// node_modules/@stdlib/math-base-special-copysign/lib/index.js
+var require_lib46 = __commonJS({
+  "node_modules/@stdlib/math-base-special-copysign/lib/index.js"(exports, module) {
+    "use strict";
+    var main = require_main32();
+    module.exports = main;
+  }
+});
+
+// node_modules/@stdlib/constants-float64-smallest-normal/lib/index.js
+var require_lib47 = __commonJS({
+  "node_modules/@stdlib/constants-float64-smallest-normal/lib/index.js"(exports, module) {
+    "use strict";
+    var FLOAT64_SMALLEST_NORMAL = 22250738585072014e-324;
+    module.exports = FLOAT64_SMALLEST_NORMAL;
+  }
+});
+
+// node_modules/@stdlib/math-base-special-abs/lib/main.js
+var require_main33 = __commonJS({
+  "node_modules/@stdlib/math-base-special-abs/lib/main.js"(exports, module) {
+    "use strict";
+    function abs(x) {
+      return Math.abs(x);
+    }
+    module.exports = abs;
+  }
+});
+
+// node_modules/@stdlib/math-base-special-abs/lib/index.js
+var require_lib48 = __commonJS({
+  "node_modules/@stdlib/math-base-special-abs/lib/index.js"(exports, module) {
+    "use strict";
+    var main = require_main33();
+    module.exports = main;
+  }
+});
+
+// node_modules/@stdlib/number-float64-base-normalize/lib/assign.js
+var require_assign2 = __commonJS({
+  "node_modules/@stdlib/number-float64-base-normalize/lib/assign.js"(exports, module) {
+    "use strict";
+    var FLOAT64_SMALLEST_NORMAL = require_lib47();
+    var isInfinite = require_lib19();
+    var isnan = require_lib8();
+    var abs = require_lib48();
+    var SCALAR = 4503599627370496;
+    function normalize(x, out, stride, offset) {
+      if (isnan(x) || isInfinite(x)) {
+        out[offset] = x;
+        out[offset + stride] = 0;
+        return out;
+      }
+      if (x !== 0 && abs(x) < FLOAT64_SMALLEST_NORMAL) {
+        out[offset] = x * SCALAR;
+        out[offset + stride] = -52;
+        return out;
+      }
+      out[offset] = x;
+      out[offset + stride] = 0;
+      return out;
+    }
+    module.exports = normalize;
+  }
+});
+
+// node_modules/@stdlib/number-float64-base-normalize/lib/main.js
+var require_main34 = __commonJS({
+  "node_modules/@stdlib/number-float64-base-normalize/lib/main.js"(exports, module) {
+    "use strict";
+    var fcn = require_assign2();
+    function normalize(x) {
+      return fcn(x, [0, 0], 1, 0);
+    }
+    module.exports = normalize;
+  }
+});
+
+// node_modules/@stdlib/number-float64-base-normalize/lib/index.js
+var require_lib49 = __commonJS({
+  "node_modules/@stdlib/number-float64-base-normalize/lib/index.js"(exports, module) {
+    "use strict";
+    var setReadOnly = require_lib7();
+    var main = require_main34();
+    var assign = require_assign2();
+    setReadOnly(main, "assign", assign);
+    module.exports = main;
+  }
+});
+
+// node_modules/@stdlib/constants-float64-high-word-exponent-mask/lib/index.js
+var require_lib50 = __commonJS({
+  "node_modules/@stdlib/constants-float64-high-word-exponent-mask/lib/index.js"(exports, module) {
+    "use strict";
+    var FLOAT64_HIGH_WORD_EXPONENT_MASK = 2146435072;
+    module.exports = FLOAT64_HIGH_WORD_EXPONENT_MASK;
+  }
+});
+
+// node_modules/@stdlib/number-float64-base-exponent/lib/main.js
+var require_main35 = __commonJS({
+  "node_modules/@stdlib/number-float64-base-exponent/lib/main.js"(exports, module) {
+    "use strict";
+    var getHighWord = require_lib44();
+    var EXP_MASK = require_lib50();
+    var BIAS = require_lib15();
+    function exponent(x) {
+      var high = getHighWord(x);
+      high = (high & EXP_MASK) >>> 20;
+      return high - BIAS | 0;
+    }
+    module.exports = exponent;
+  }
+});
+
+// node_modules/@stdlib/number-float64-base-exponent/lib/index.js
+var require_lib51 = __commonJS({
+  "node_modules/@stdlib/number-float64-base-exponent/lib/index.js"(exports, module) {
+    "use strict";
+    var main = require_main35();
+    module.exports = main;
+  }
+});
+
+// node_modules/@stdlib/math-base-special-ldexp/lib/main.js
+var require_main36 = __commonJS({
+  "node_modules/@stdlib/math-base-special-ldexp/lib/main.js"(exports, module) {
+    "use strict";
+    var PINF = require_lib14();
+    var NINF = require_lib13();
+    var BIAS = require_lib15();
+    var MAX_EXPONENT = require_lib16();
+    var MAX_SUBNORMAL_EXPONENT = require_lib17();
+    var MIN_SUBNORMAL_EXPONENT = require_lib18();
+    var isnan = require_lib8();
+    var isInfinite = require_lib19();
+    var copysign = require_lib46();
+    var normalize = require_lib49().assign;
+    var floatExp = require_lib51();
+    var toWords = require_lib43();
+    var fromWords = require_lib45();
+    var TWO52_INV = 2220446049250313e-31;
+    var CLEAR_EXP_MASK = 2148532223 >>> 0;
+    var FRAC = [0, 0];
+    var WORDS = [0, 0];
+    function ldexp(frac, exp) {
+      var high;
+      var m;
+      if (exp === 0 || frac === 0 || // handles +-0
+      isnan(frac) || isInfinite(frac)) {
+        return frac;
+      }
+      normalize(frac, FRAC, 1, 0);
+      frac = FRAC[0];
+      exp += FRAC[1];
+      exp += floatExp(frac);
+      if (exp < MIN_SUBNORMAL_EXPONENT) {
+        return copysign(0, frac);
+      }
+      if (exp > MAX_EXPONENT) {
+        if (frac < 0) {
+          return NINF;
+        }
+        return PINF;
+      }
+      if (exp <= MAX_SUBNORMAL_EXPONENT) {
+        exp += 52;
+        m = TWO52_INV;
+      } else {
+        m = 1;
+      }
+      toWords.assign(frac, WORDS, 1, 0);
+      high = WORDS[0];
+      high &= CLEAR_EXP_MASK;
+      high |= exp + BIAS << 20;
+      return m * fromWords(high, WORDS[1]);
+    }
+    module.exports = ldexp;
+  }
+});
+
+// node_modules/@stdlib/math-base-special-ldexp/lib/index.js
+var require_lib52 = __commonJS({
+  "node_modules/@stdlib/math-base-special-ldexp/lib/index.js"(exports, module) {
+    "use strict";
+    var main = require_main36();
+    module.exports = main;
+  }
+});
+
+// node_modules/@stdlib/math-base-special-exp/lib/polyval_p.js
+var require_polyval_p = __commonJS({
+  "node_modules/@stdlib/math-base-special-exp/lib/polyval_p.js"(exports, module) {
+    "use strict";
+    function evalpoly(x) {
+      if (x === 0) {
+        return 0.16666666666666602;
+      }
+      return 0.16666666666666602 + x * (-0.0027777777777015593 + x * (6613756321437934e-20 + x * (-16533902205465252e-22 + x * 41381367970572385e-24)));
+    }
+    module.exports = evalpoly;
+  }
+});
+
+// node_modules/@stdlib/math-base-special-exp/lib/expmulti.js
+var require_expmulti = __commonJS({
+  "node_modules/@stdlib/math-base-special-exp/lib/expmulti.js"(exports, module) {
+    "use strict";
+    var ldexp = require_lib52();
+    var polyvalP = require_polyval_p();
+    function expmulti(hi, lo, k) {
+      var r;
+      var t;
+      var c;
+      var y;
+      r = hi - lo;
+      t = r * r;
+      c = r - t * polyvalP(t);
+      y = 1 - (lo - r * c / (2 - c) - hi);
+      return ldexp(y, k);
+    }
+    module.exports = expmulti;
+  }
+});
+
+// node_modules/@stdlib/math-base-special-exp/lib/main.js
+var require_main37 = __commonJS({
+  "node_modules/@stdlib/math-base-special-exp/lib/main.js"(exports, module) {
+    "use strict";
+    var isnan = require_lib8();
+    var trunc = require_lib11();
+    var NINF = require_lib13();
+    var PINF = require_lib14();
+    var expmulti = require_expmulti();
+    var LN2_HI = 0.6931471803691238;
+    var LN2_LO = 19082149292705877e-26;
+    var LOG2_E = 1.4426950408889634;
+    var OVERFLOW = 709.782712893384;
+    var UNDERFLOW = -745.1332191019411;
+    var NEARZERO = 1 / (1 << 28);
+    var NEG_NEARZERO = -NEARZERO;
+    function exp(x) {
+      var hi;
+      var lo;
+      var k;
+      if (isnan(x) || x === PINF) {
+        return x;
+      }
+      if (x === NINF) {
+        return 0;
+      }
+      if (x > OVERFLOW) {
+        return PINF;
+      }
+      if (x < UNDERFLOW) {
+        return 0;
+      }
+      if (x > NEG_NEARZERO && x < NEARZERO) {
+        return 1 + x;
+      }
+      if (x < 0) {
+        k = trunc(LOG2_E * x - 0.5);
+      } else {
+        k = trunc(LOG2_E * x + 0.5);
+      }
+      hi = x - k * LN2_HI;
+      lo = k * LN2_LO;
+      return expmulti(hi, lo, k);
+    }
+    module.exports = exp;
+  }
+});
+
+// node_modules/@stdlib/math-base-special-exp/lib/index.js
+var require_lib53 = __commonJS({
+  "node_modules/@stdlib/math-base-special-exp/lib/index.js"(exports, module) {
+    "use strict";
+    var main = require_main37();
+    module.exports = main;
+  }
+});
+
+// node_modules/@stdlib/number-float64-base-set-low-word/lib/low.js
+var require_low = __commonJS({
+  "node_modules/@stdlib/number-float64-base-set-low-word/lib/low.js"(exports, module) {
+    "use strict";
+    var isLittleEndian = require_lib42();
+    var LOW;
+    if (isLittleEndian === true) {
+      LOW = 0;
+    } else {
+      LOW = 1;
+    }
+    module.exports = LOW;
+  }
+});
+
+// node_modules/@stdlib/number-float64-base-set-low-word/lib/main.js
+var require_main38 = __commonJS({
+  "node_modules/@stdlib/number-float64-base-set-low-word/lib/main.js"(exports, module) {
+    "use strict";
+    var Uint32Array2 = require_lib30();
+    var Float64Array2 = require_lib33();
+    var LOW = require_low();
+    var FLOAT64_VIEW = new Float64Array2(1);
+    var UINT32_VIEW = new Uint32Array2(FLOAT64_VIEW.buffer);
+    function setLowWord(x, low) {
+      FLOAT64_VIEW[0] = x;
+      UINT32_VIEW[LOW] = low >>> 0;
+      return FLOAT64_VIEW[0];
+    }
+    module.exports = setLowWord;
+  }
+});
+
+// node_modules/@stdlib/number-float64-base-set-low-word/lib/index.js
+var require_lib54 = __commonJS({
+  "node_modules/@stdlib/number-float64-base-set-low-word/lib/index.js"(exports, module) {
+    "use strict";
+    var main = require_main38();
+    module.exports = main;
+  }
+});
+
+// node_modules/@stdlib/math-base-special-erfc/lib/polyval_pp.js
+var require_polyval_pp = __commonJS({
+  "node_modules/@stdlib/math-base-special-erfc/lib/polyval_pp.js"(exports, module) {
+    "use strict";
+    function evalpoly(x) {
+      if (x === 0) {
+        return -0.3250421072470015;
+      }
+      return -0.3250421072470015 + x * (-0.02848174957559851 + x * (-0.005770270296489442 + x * -23763016656650163e-21));
+    }
+    module.exports = evalpoly;
+  }
+});
+
+// node_modules/@stdlib/math-base-special-erfc/lib/polyval_qq.js
+var require_polyval_qq = __commonJS({
+  "node_modules/@stdlib/math-base-special-erfc/lib/polyval_qq.js"(exports, module) {
+    "use strict";
+    function evalpoly(x) {
+      if (x === 0) {
+        return 0.39791722395915535;
+      }
+      return 0.39791722395915535 + x * (0.0650222499887673 + x * (0.005081306281875766 + x * (13249473800432164e-20 + x * -3960228278775368e-21)));
+    }
+    module.exports = evalpoly;
+  }
+});
+
+// node_modules/@stdlib/math-base-special-erfc/lib/polyval_pa.js
+var require_polyval_pa = __commonJS({
+  "node_modules/@stdlib/math-base-special-erfc/lib/polyval_pa.js"(exports, module) {
+    "use strict";
+    function evalpoly(x) {
+      if (x === 0) {
+        return 0.41485611868374833;
+      }
+      return 0.41485611868374833 + x * (-0.3722078760357013 + x * (0.31834661990116175 + x * (-0.11089469428239668 + x * (0.035478304325618236 + x * -0.002166375594868791))));
+    }
+    module.exports = evalpoly;
+  }
+});
+
+// node_modules/@stdlib/math-base-special-erfc/lib/polyval_qa.js
+var require_polyval_qa = __commonJS({
+  "node_modules/@stdlib/math-base-special-erfc/lib/polyval_qa.js"(exports, module) {
+    "use strict";
+    function evalpoly(x) {
+      if (x === 0) {
+        return 0.10642088040084423;
+      }
+      return 0.10642088040084423 + x * (0.540397917702171 + x * (0.07182865441419627 + x * (0.12617121980876164 + x * (0.01363708391202905 + x * 0.011984499846799107))));
+    }
+    module.exports = evalpoly;
+  }
+});
+
+// node_modules/@stdlib/math-base-special-erfc/lib/polyval_ra.js
+var require_polyval_ra = __commonJS({
+  "node_modules/@stdlib/math-base-special-erfc/lib/polyval_ra.js"(exports, module) {
+    "use strict";
+    function evalpoly(x) {
+      if (x === 0) {
+        return -0.6938585727071818;
+      }
+      return -0.6938585727071818 + x * (-10.558626225323291 + x * (-62.375332450326006 + x * (-162.39666946257347 + x * (-184.60509290671104 + x * (-81.2874355063066 + x * -9.814329344169145)))));
+    }
+    module.exports = evalpoly;
+  }
+});
+
+// node_modules/@stdlib/math-base-special-erfc/lib/polyval_sa.js
+var require_polyval_sa = __commonJS({
+  "node_modules/@stdlib/math-base-special-erfc/lib/polyval_sa.js"(exports, module) {
+    "use strict";
+    function evalpoly(x) {
+      if (x === 0) {
+        return 19.651271667439257;
+      }
+      return 19.651271667439257 + x * (137.65775414351904 + x * (434.56587747522923 + x * (645.3872717332679 + x * (429.00814002756783 + x * (108.63500554177944 + x * (6.570249770319282 + x * -0.0604244152148581))))));
+    }
+    module.exports = evalpoly;
+  }
+});
+
+// node_modules/@stdlib/math-base-special-erfc/lib/polyval_rb.js
+var require_polyval_rb = __commonJS({
+  "node_modules/@stdlib/math-base-special-erfc/lib/polyval_rb.js"(exports, module) {
+    "use strict";
+    function evalpoly(x) {
+      if (x === 0) {
+        return -0.799283237680523;
+      }
+      return -0.799283237680523 + x * (-17.757954917754752 + x * (-160.63638485582192 + x * (-637.5664433683896 + x * (-1025.0951316110772 + x * -483.5191916086514))));
+    }
+    module.exports = evalpoly;
+  }
+});
+
+// node_modules/@stdlib/math-base-special-erfc/lib/polyval_sb.js
+var require_polyval_sb = __commonJS({
+  "node_modules/@stdlib/math-base-special-erfc/lib/polyval_sb.js"(exports, module) {
+    "use strict";
+    function evalpoly(x) {
+      if (x === 0) {
+        return 30.33806074348246;
+      }
+      return 30.33806074348246 + x * (325.7925129965739 + x * (1536.729586084437 + x * (3199.8582195085955 + x * (2553.0504064331644 + x * (474.52854120695537 + x * -22.44095244658582)))));
+    }
+    module.exports = evalpoly;
+  }
+});
+
+// node_modules/@stdlib/math-base-special-erfc/lib/main.js
+var require_main39 = __commonJS({
+  "node_modules/@stdlib/math-base-special-erfc/lib/main.js"(exports, module) {
+    "use strict";
+    var isnan = require_lib8();
+    var exp = require_lib53();
+    var setLowWord = require_lib54();
+    var PINF = require_lib14();
+    var NINF = require_lib13();
+    var polyvalPP = require_polyval_pp();
+    var polyvalQQ = require_polyval_qq();
+    var polyvalPA = require_polyval_pa();
+    var polyvalQA = require_polyval_qa();
+    var polyvalRA = require_polyval_ra();
+    var polyvalSA = require_polyval_sa();
+    var polyvalRB = require_polyval_rb();
+    var polyvalSB = require_polyval_sb();
+    var TINY = 1e-300;
+    var SMALL = 13877787807814457e-33;
+    var ERX = 0.8450629115104675;
+    var PPC = 0.12837916709551256;
+    var QQC = 1;
+    var PAC = -0.0023621185607526594;
+    var QAC = 1;
+    var RAC = -0.009864944034847148;
+    var SAC = 1;
+    var RBC = -0.0098649429247001;
+    var SBC = 1;
+    function erfc(x) {
+      var sign;
+      var ax;
+      var z;
+      var r;
+      var s;
+      var y;
+      var p;
+      var q;
+      if (isnan(x)) {
+        return NaN;
+      }
+      if (x === PINF) {
+        return 0;
+      }
+      if (x === NINF) {
+        return 2;
+      }
+      if (x === 0) {
+        return 1;
+      }
+      if (x < 0) {
+        sign = true;
+        ax = -x;
+      } else {
+        sign = false;
+        ax = x;
+      }
+      if (ax < 0.84375) {
+        if (ax < SMALL) {
+          return 1 - x;
+        }
+        z = x * x;
+        r = PPC + z * polyvalPP(z);
+        s = QQC + z * polyvalQQ(z);
+        y = r / s;
+        if (x < 0.25) {
+          return 1 - (x + x * y);
+        }
+        r = x * y;
+        r += x - 0.5;
+        return 0.5 - r;
+      }
+      if (ax < 1.25) {
+        s = ax - 1;
+        p = PAC + s * polyvalPA(s);
+        q = QAC + s * polyvalQA(s);
+        if (sign) {
+          return 1 + ERX + p / q;
+        }
+        return 1 - ERX - p / q;
+      }
+      if (ax < 28) {
+        s = 1 / (ax * ax);
+        if (ax < 2.857142857142857) {
+          r = RAC + s * polyvalRA(s);
+          s = SAC + s * polyvalSA(s);
+        } else {
+          if (x < -6) {
+            return 2 - TINY;
+          }
+          r = RBC + s * polyvalRB(s);
+          s = SBC + s * polyvalSB(s);
+        }
+        z = setLowWord(ax, 0);
+        r = exp(-(z * z) - 0.5625) * exp((z - ax) * (z + ax) + r / s);
+        if (sign) {
+          return 2 - r / ax;
+        }
+        return r / ax;
+      }
+      if (sign) {
+        return 2 - TINY;
+      }
+      return TINY * TINY;
+    }
+    module.exports = erfc;
+  }
+});
+
+// node_modules/@stdlib/math-base-special-erfc/lib/index.js
+var require_lib55 = __commonJS({
+  "node_modules/@stdlib/math-base-special-erfc/lib/index.js"(exports, module) {
+    "use strict";
+    var main = require_main39();
+    module.exports = main;
+  }
+});
+
+// node_modules/@stdlib/math-base-special-sqrt/lib/main.js
+var require_main40 = __commonJS({
+  "node_modules/@stdlib/math-base-special-sqrt/lib/main.js"(exports, module) {
+    "use strict";
+    var sqrt = Math.sqrt;
+    module.exports = sqrt;
+  }
+});
+
+// node_modules/@stdlib/math-base-special-sqrt/lib/index.js
+var require_lib56 = __commonJS({
+  "node_modules/@stdlib/math-base-special-sqrt/lib/index.js"(exports, module) {
+    "use strict";
+    var main = require_main40();
+    module.exports = main;
+  }
+});
+
+// node_modules/@stdlib/stats-base-dists-normal-cdf/lib/main.js
+var require_main41 = __commonJS({
+  "node_modules/@stdlib/stats-base-dists-normal-cdf/lib/main.js"(exports, module) {
+    "use strict";
+    var erfc = require_lib55();
+    var sqrt = require_lib56();
+    var isnan = require_lib8();
+    function cdf(x, mu, sigma) {
+      var denom;
+      var xc;
+      if (isnan(x) || isnan(mu) || isnan(sigma) || sigma < 0) {
+        return NaN;
+      }
+      if (sigma === 0) {
+        return x < mu ? 0 : 1;
+      }
+      denom = sigma * sqrt(2);
+      xc = x - mu;
+      return 0.5 * erfc(-xc / denom);
+    }
+    module.exports = cdf;
+  }
+});
+
+// node_modules/@stdlib/utils-constant-function/lib/main.js
+var require_main42 = __commonJS({
+  "node_modules/@stdlib/utils-constant-function/lib/main.js"(exports, module) {
+    "use strict";
+    function wrap(value) {
+      return constantFunction;
+      function constantFunction() {
+        return value;
+      }
+    }
+    module.exports = wrap;
+  }
+});
+
+// node_modules/@stdlib/utils-constant-function/lib/index.js
+var require_lib57 = __commonJS({
+  "node_modules/@stdlib/utils-constant-function/lib/index.js"(exports, module) {
+    "use strict";
+    var main = require_main42();
+    module.exports = main;
+  }
+});
+
+// node_modules/@stdlib/stats-base-dists-degenerate-cdf/lib/main.js
+var require_main43 = __commonJS({
+  "node_modules/@stdlib/stats-base-dists-degenerate-cdf/lib/main.js"(exports, module) {
+    "use strict";
+    var isnan = require_lib8();
+    function cdf(x, mu) {
+      if (isnan(x) || isnan(mu)) {
+        return NaN;
+      }
+      return x < mu ? 0 : 1;
+    }
+    module.exports = cdf;
+  }
+});
+
+// node_modules/@stdlib/stats-base-dists-degenerate-cdf/lib/factory.js
+var require_factory = __commonJS({
+  "node_modules/@stdlib/stats-base-dists-degenerate-cdf/lib/factory.js"(exports, module) {
+    "use strict";
+    var constantFunction = require_lib57();
+    var isnan = require_lib8();
+    function factory(mu) {
+      if (isnan(mu)) {
+        return constantFunction(NaN);
+      }
+      return cdf;
+      function cdf(x) {
+        if (isnan(x)) {
+          return NaN;
+        }
+        return x < mu ? 0 : 1;
+      }
+    }
+    module.exports = factory;
+  }
+});
+
+// node_modules/@stdlib/stats-base-dists-degenerate-cdf/lib/index.js
+var require_lib58 = __commonJS({
+  "node_modules/@stdlib/stats-base-dists-degenerate-cdf/lib/index.js"(exports, module) {
+    "use strict";
+    var setReadOnly = require_lib7();
+    var main = require_main43();
+    var factory = require_factory();
+    setReadOnly(main, "factory", factory);
+    module.exports = main;
+  }
+});
+
+// node_modules/@stdlib/stats-base-dists-normal-cdf/lib/factory.js
+var require_factory2 = __commonJS({
+  "node_modules/@stdlib/stats-base-dists-normal-cdf/lib/factory.js"(exports, module) {
+    "use strict";
+    var constantFunction = require_lib57();
+    var degenerate = require_lib58().factory;
+    var isnan = require_lib8();
+    var sqrt = require_lib56();
+    var erfc = require_lib55();
+    function factory(mu, sigma) {
+      var denom;
+      if (isnan(mu) || isnan(sigma) || sigma < 0) {
+        return constantFunction(NaN);
+      }
+      if (sigma === 0) {
+        return degenerate(mu);
+      }
+      denom = sigma * sqrt(2);
+      return cdf;
+      function cdf(x) {
+        var xc;
+        if (isnan(x)) {
+          return NaN;
+        }
+        xc = x - mu;
+        return 0.5 * erfc(-xc / denom);
+      }
+    }
+    module.exports = factory;
+  }
+});
+
+// node_modules/@stdlib/stats-base-dists-normal-cdf/lib/index.js
+var require_lib59 = __commonJS({
+  "node_modules/@stdlib/stats-base-dists-normal-cdf/lib/index.js"(exports, module) {
+    "use strict";
+    var setReadOnly = require_lib7();
+    var main = require_main41();
+    var factory = require_factory2();
+    setReadOnly(main, "factory", factory);
+    module.exports = main;
+  }
+});
+
+// node_modules/@stdlib/number-float64-base-set-high-word/lib/high.js
+var require_high2 = __commonJS({
+  "node_modules/@stdlib/number-float64-base-set-high-word/lib/high.js"(exports, module) {
+    "use strict";
+    var isLittleEndian = require_lib42();
+    var HIGH;
+    if (isLittleEndian === true) {
+      HIGH = 1;
+    } else {
+      HIGH = 0;
+    }
+    module.exports = HIGH;
+  }
+});
+
+// node_modules/@stdlib/number-float64-base-set-high-word/lib/main.js
+var require_main44 = __commonJS({
+  "node_modules/@stdlib/number-float64-base-set-high-word/lib/main.js"(exports, module) {
+    "use strict";
+    var Uint32Array2 = require_lib30();
+    var Float64Array2 = require_lib33();
+    var HIGH = require_high2();
+    var FLOAT64_VIEW = new Float64Array2(1);
+    var UINT32_VIEW = new Uint32Array2(FLOAT64_VIEW.buffer);
+    function setHighWord(x, high) {
+      FLOAT64_VIEW[0] = x;
+      UINT32_VIEW[HIGH] = high >>> 0;
+      return FLOAT64_VIEW[0];
+    }
+    module.exports = setHighWord;
+  }
+});
+
+// node_modules/@stdlib/number-float64-base-set-high-word/lib/index.js
+var require_lib60 = __commonJS({
+  "node_modules/@stdlib/number-float64-base-set-high-word/lib/index.js"(exports, module) {
+    "use strict";
+    var main = require_main44();
+    module.exports = main;
+  }
+});
+
+// node_modules/@stdlib/math-base-special-ln/lib/polyval_p.js
+var require_polyval_p2 = __commonJS({
+  "node_modules/@stdlib/math-base-special-ln/lib/polyval_p.js"(exports, module) {
+    "use strict";
+    function evalpoly(x) {
+      if (x === 0) {
+        return 0.3999999999940942;
+      }
+      return 0.3999999999940942 + x * (0.22222198432149784 + x * 0.15313837699209373);
+    }
+    module.exports = evalpoly;
+  }
+});
+
+// node_modules/@stdlib/math-base-special-ln/lib/polyval_q.js
+var require_polyval_q = __commonJS({
+  "node_modules/@stdlib/math-base-special-ln/lib/polyval_q.js"(exports, module) {
+    "use strict";
+    function evalpoly(x) {
+      if (x === 0) {
+        return 0.6666666666666735;
+      }
+      return 0.6666666666666735 + x * (0.2857142874366239 + x * (0.1818357216161805 + x * 0.14798198605116586));
+    }
+    module.exports = evalpoly;
+  }
+});
+
+// node_modules/@stdlib/math-base-special-ln/lib/main.js
+var require_main45 = __commonJS({
+  "node_modules/@stdlib/math-base-special-ln/lib/main.js"(exports, module) {
+    "use strict";
+    var getHighWord = require_lib44();
+    var setHighWord = require_lib60();
+    var isnan = require_lib8();
+    var BIAS = require_lib15();
+    var NINF = require_lib13();
+    var polyvalP = require_polyval_p2();
+    var polyvalQ = require_polyval_q();
+    var LN2_HI = 0.6931471803691238;
+    var LN2_LO = 19082149292705877e-26;
+    var TWO54 = 18014398509481984;
+    var ONE_THIRD = 0.3333333333333333;
+    var HIGH_SIGNIFICAND_MASK = 1048575 | 0;
+    var HIGH_MAX_NORMAL_EXP = 2146435072 | 0;
+    var HIGH_MIN_NORMAL_EXP = 1048576 | 0;
+    var HIGH_BIASED_EXP_0 = 1072693248 | 0;
+    function ln(x) {
+      var hfsq;
+      var hx;
+      var t2;
+      var t1;
+      var k;
+      var R;
+      var f;
+      var i;
+      var j;
+      var s;
+      var w;
+      var z;
+      if (x === 0) {
+        return NINF;
+      }
+      if (isnan(x) || x < 0) {
+        return NaN;
+      }
+      hx = getHighWord(x);
+      k = 0 | 0;
+      if (hx < HIGH_MIN_NORMAL_EXP) {
+        k -= 54 | 0;
+        x *= TWO54;
+        hx = getHighWord(x);
+      }
+      if (hx >= HIGH_MAX_NORMAL_EXP) {
+        return x + x;
+      }
+      k += (hx >> 20) - BIAS | 0;
+      hx &= HIGH_SIGNIFICAND_MASK;
+      i = hx + 614244 & 1048576 | 0;
+      x = setHighWord(x, hx | i ^ HIGH_BIASED_EXP_0);
+      k += i >> 20 | 0;
+      f = x - 1;
+      if ((HIGH_SIGNIFICAND_MASK & 2 + hx) < 3) {
+        if (f === 0) {
+          if (k === 0) {
+            return 0;
+          }
+          return k * LN2_HI + k * LN2_LO;
+        }
+        R = f * f * (0.5 - ONE_THIRD * f);
+        if (k === 0) {
+          return f - R;
+        }
+        return k * LN2_HI - (R - k * LN2_LO - f);
+      }
+      s = f / (2 + f);
+      z = s * s;
+      i = hx - 398458 | 0;
+      w = z * z;
+      j = 440401 - hx | 0;
+      t1 = w * polyvalP(w);
+      t2 = z * polyvalQ(w);
+      i |= j;
+      R = t2 + t1;
+      if (i > 0) {
+        hfsq = 0.5 * f * f;
+        if (k === 0) {
+          return f - (hfsq - s * (hfsq + R));
+        }
+        return k * LN2_HI - (hfsq - (s * (hfsq + R) + k * LN2_LO) - f);
+      }
+      if (k === 0) {
+        return f - s * (f - R);
+      }
+      return k * LN2_HI - (s * (f - R) - k * LN2_LO - f);
+    }
+    module.exports = ln;
+  }
+});
+
+// node_modules/@stdlib/math-base-special-ln/lib/index.js
+var require_lib61 = __commonJS({
+  "node_modules/@stdlib/math-base-special-ln/lib/index.js"(exports, module) {
+    "use strict";
+    var main = require_main45();
+    module.exports = main;
+  }
+});
+
+// node_modules/@stdlib/math-base-special-erfinv/lib/rational_p1q1.js
+var require_rational_p1q1 = __commonJS({
+  "node_modules/@stdlib/math-base-special-erfinv/lib/rational_p1q1.js"(exports, module) {
+    "use strict";
+    function evalrational(x) {
+      var ax;
+      var s1;
+      var s2;
+      if (x === 0) {
+        return -5087819496582806e-19;
+      }
+      if (x < 0) {
+        ax = -x;
+      } else {
+        ax = x;
+      }
+      if (ax <= 1) {
+        s1 = -5087819496582806e-19 + x * (-0.008368748197417368 + x * (0.03348066254097446 + x * (-0.012692614766297404 + x * (-0.03656379714117627 + x * (0.02198786811111689 + x * (0.008226878746769157 + x * (-0.005387729650712429 + x * (0 + x * 0))))))));
+        s2 = 1 + x * (-0.9700050433032906 + x * (-1.5657455823417585 + x * (1.5622155839842302 + x * (0.662328840472003 + x * (-0.7122890234154284 + x * (-0.05273963823400997 + x * (0.07952836873415717 + x * (-0.0023339375937419 + x * 8862163904564247e-19))))))));
+      } else {
+        x = 1 / x;
+        s1 = 0 + x * (0 + x * (-0.005387729650712429 + x * (0.008226878746769157 + x * (0.02198786811111689 + x * (-0.03656379714117627 + x * (-0.012692614766297404 + x * (0.03348066254097446 + x * (-0.008368748197417368 + x * -5087819496582806e-19))))))));
+        s2 = 8862163904564247e-19 + x * (-0.0023339375937419 + x * (0.07952836873415717 + x * (-0.05273963823400997 + x * (-0.7122890234154284 + x * (0.662328840472003 + x * (1.5622155839842302 + x * (-1.5657455823417585 + x * (-0.9700050433032906 + x * 1))))))));
+      }
+      return s1 / s2;
+    }
+    module.exports = evalrational;
+  }
+});
+
+// node_modules/@stdlib/math-base-special-erfinv/lib/rational_p2q2.js
+var require_rational_p2q2 = __commonJS({
+  "node_modules/@stdlib/math-base-special-erfinv/lib/rational_p2q2.js"(exports, module) {
+    "use strict";
+    function evalrational(x) {
+      var ax;
+      var s1;
+      var s2;
+      if (x === 0) {
+        return -0.20243350835593876;
+      }
+      if (x < 0) {
+        ax = -x;
+      } else {
+        ax = x;
+      }
+      if (ax <= 1) {
+        s1 = -0.20243350835593876 + x * (0.10526468069939171 + x * (8.3705032834312 + x * (17.644729840837403 + x * (-18.851064805871424 + x * (-44.6382324441787 + x * (17.445385985570866 + x * (21.12946554483405 + x * -3.6719225470772936)))))));
+        s2 = 1 + x * (6.242641248542475 + x * (3.971343795334387 + x * (-28.66081804998 + x * (-20.14326346804852 + x * (48.560921310873994 + x * (10.826866735546016 + x * (-22.643693341313973 + x * 1.7211476576120028)))))));
+      } else {
+        x = 1 / x;
+        s1 = -3.6719225470772936 + x * (21.12946554483405 + x * (17.445385985570866 + x * (-44.6382324441787 + x * (-18.851064805871424 + x * (17.644729840837403 + x * (8.3705032834312 + x * (0.10526468069939171 + x * -0.20243350835593876)))))));
+        s2 = 1.7211476576120028 + x * (-22.643693341313973 + x * (10.826866735546016 + x * (48.560921310873994 + x * (-20.14326346804852 + x * (-28.66081804998 + x * (3.971343795334387 + x * (6.242641248542475 + x * 1)))))));
+      }
+      return s1 / s2;
+    }
+    module.exports = evalrational;
+  }
+});
+
+// node_modules/@stdlib/math-base-special-erfinv/lib/rational_p3q3.js
+var require_rational_p3q3 = __commonJS({
+  "node_modules/@stdlib/math-base-special-erfinv/lib/rational_p3q3.js"(exports, module) {
+    "use strict";
+    function evalrational(x) {
+      var ax;
+      var s1;
+      var s2;
+      if (x === 0) {
+        return -0.1311027816799519;
+      }
+      if (x < 0) {
+        ax = -x;
+      } else {
+        ax = x;
+      }
+      if (ax <= 1) {
+        s1 = -0.1311027816799519 + x * (-0.16379404719331705 + x * (0.11703015634199525 + x * (0.38707973897260434 + x * (0.3377855389120359 + x * (0.14286953440815717 + x * (0.029015791000532906 + x * (0.0021455899538880526 + x * (-6794655751811263e-22 + x * (28522533178221704e-24 + x * -681149956853777e-24)))))))));
+        s2 = 1 + x * (3.4662540724256723 + x * (5.381683457070069 + x * (4.778465929458438 + x * (2.5930192162362027 + x * (0.848854343457902 + x * (0.15226433829533179 + x * (0.011059242293464892 + x * (0 + x * (0 + x * 0)))))))));
+      } else {
+        x = 1 / x;
+        s1 = -681149956853777e-24 + x * (28522533178221704e-24 + x * (-6794655751811263e-22 + x * (0.0021455899538880526 + x * (0.029015791000532906 + x * (0.14286953440815717 + x * (0.3377855389120359 + x * (0.38707973897260434 + x * (0.11703015634199525 + x * (-0.16379404719331705 + x * -0.1311027816799519)))))))));
+        s2 = 0 + x * (0 + x * (0 + x * (0.011059242293464892 + x * (0.15226433829533179 + x * (0.848854343457902 + x * (2.5930192162362027 + x * (4.778465929458438 + x * (5.381683457070069 + x * (3.4662540724256723 + x * 1)))))))));
+      }
+      return s1 / s2;
+    }
+    module.exports = evalrational;
+  }
+});
+
+// node_modules/@stdlib/math-base-special-erfinv/lib/rational_p4q4.js
+var require_rational_p4q4 = __commonJS({
+  "node_modules/@stdlib/math-base-special-erfinv/lib/rational_p4q4.js"(exports, module) {
+    "use strict";
+    function evalrational(x) {
+      var ax;
+      var s1;
+      var s2;
+      if (x === 0) {
+        return -0.0350353787183178;
+      }
+      if (x < 0) {
+        ax = -x;
+      } else {
+        ax = x;
+      }
+      if (ax <= 1) {
+        s1 = -0.0350353787183178 + x * (-0.0022242652921344794 + x * (0.018557330651423107 + x * (0.009508047013259196 + x * (0.0018712349281955923 + x * (15754461742496055e-20 + x * (460469890584318e-20 + x * (-2304047769118826e-25 + x * 26633922742578204e-28)))))));
+        s2 = 1 + x * (1.3653349817554064 + x * (0.7620591645536234 + x * (0.22009110576413124 + x * (0.03415891436709477 + x * (0.00263861676657016 + x * (7646752923027944e-20 + x * (0 + x * 0)))))));
+      } else {
+        x = 1 / x;
+        s1 = 26633922742578204e-28 + x * (-2304047769118826e-25 + x * (460469890584318e-20 + x * (15754461742496055e-20 + x * (0.0018712349281955923 + x * (0.009508047013259196 + x * (0.018557330651423107 + x * (-0.0022242652921344794 + x * -0.0350353787183178)))))));
+        s2 = 0 + x * (0 + x * (7646752923027944e-20 + x * (0.00263861676657016 + x * (0.03415891436709477 + x * (0.22009110576413124 + x * (0.7620591645536234 + x * (1.3653349817554064 + x * 1)))))));
+      }
+      return s1 / s2;
+    }
+    module.exports = evalrational;
+  }
+});
+
+// node_modules/@stdlib/math-base-special-erfinv/lib/rational_p5q5.js
+var require_rational_p5q5 = __commonJS({
+  "node_modules/@stdlib/math-base-special-erfinv/lib/rational_p5q5.js"(exports, module) {
+    "use strict";
+    function evalrational(x) {
+      var ax;
+      var s1;
+      var s2;
+      if (x === 0) {
+        return -0.016743100507663373;
+      }
+      if (x < 0) {
+        ax = -x;
+      } else {
+        ax = x;
+      }
+      if (ax <= 1) {
+        s1 = -0.016743100507663373 + x * (-0.0011295143874558028 + x * (0.001056288621524929 + x * (20938631748758808e-20 + x * (14962478375834237e-21 + x * (44969678992770644e-23 + x * (4625961635228786e-24 + x * (-2811287356288318e-29 + x * 9905570997331033e-32)))))));
+        s2 = 1 + x * (0.5914293448864175 + x * (0.1381518657490833 + x * (0.016074608709367652 + x * (9640118070051656e-19 + x * (27533547476472603e-21 + x * (282243172016108e-21 + x * (0 + x * 0)))))));
+      } else {
+        x = 1 / x;
+        s1 = 9905570997331033e-32 + x * (-2811287356288318e-29 + x * (4625961635228786e-24 + x * (44969678992770644e-23 + x * (14962478375834237e-21 + x * (20938631748758808e-20 + x * (0.001056288621524929 + x * (-0.0011295143874558028 + x * -0.016743100507663373)))))));
+        s2 = 0 + x * (0 + x * (282243172016108e-21 + x * (27533547476472603e-21 + x * (9640118070051656e-19 + x * (0.016074608709367652 + x * (0.1381518657490833 + x * (0.5914293448864175 + x * 1)))))));
+      }
+      return s1 / s2;
+    }
+    module.exports = evalrational;
+  }
+});
+
+// node_modules/@stdlib/math-base-special-erfinv/lib/main.js
+var require_main46 = __commonJS({
+  "node_modules/@stdlib/math-base-special-erfinv/lib/main.js"(exports, module) {
+    "use strict";
+    var isnan = require_lib8();
+    var sqrt = require_lib56();
+    var ln = require_lib61();
+    var PINF = require_lib14();
+    var NINF = require_lib13();
+    var rationalFcnR1 = require_rational_p1q1();
+    var rationalFcnR2 = require_rational_p2q2();
+    var rationalFcnR3 = require_rational_p3q3();
+    var rationalFcnR4 = require_rational_p4q4();
+    var rationalFcnR5 = require_rational_p5q5();
+    var Y1 = 0.08913147449493408;
+    var Y2 = 2.249481201171875;
+    var Y3 = 0.807220458984375;
+    var Y4 = 0.9399557113647461;
+    var Y5 = 0.9836282730102539;
+    function erfinv(x) {
+      var sign;
+      var ax;
+      var qs;
+      var q;
+      var g;
+      var r;
+      if (isnan(x)) {
+        return NaN;
+      }
+      if (x === 1) {
+        return PINF;
+      }
+      if (x === -1) {
+        return NINF;
+      }
+      if (x === 0) {
+        return x;
+      }
+      if (x > 1 || x < -1) {
+        return NaN;
+      }
+      if (x < 0) {
+        sign = -1;
+        ax = -x;
+      } else {
+        sign = 1;
+        ax = x;
+      }
+      q = 1 - ax;
+      if (ax <= 0.5) {
+        g = ax * (ax + 10);
+        r = rationalFcnR1(ax);
+        return sign * (g * Y1 + g * r);
+      }
+      if (q >= 0.25) {
+        g = sqrt(-2 * ln(q));
+        q -= 0.25;
+        r = rationalFcnR2(q);
+        return sign * (g / (Y2 + r));
+      }
+      q = sqrt(-ln(q));
+      if (q < 3) {
+        qs = q - 1.125;
+        r = rationalFcnR3(qs);
+        return sign * (Y3 * q + r * q);
+      }
+      if (q < 6) {
+        qs = q - 3;
+        r = rationalFcnR4(qs);
+        return sign * (Y4 * q + r * q);
+      }
+      qs = q - 6;
+      r = rationalFcnR5(qs);
+      return sign * (Y5 * q + r * q);
+    }
+    module.exports = erfinv;
+  }
+});
+
+// node_modules/@stdlib/math-base-special-erfinv/lib/index.js
+var require_lib62 = __commonJS({
+  "node_modules/@stdlib/math-base-special-erfinv/lib/index.js"(exports, module) {
+    "use strict";
+    var main = require_main46();
+    module.exports = main;
+  }
+});
+
+// node_modules/@stdlib/stats-base-dists-normal-quantile/lib/main.js
+var require_main47 = __commonJS({
+  "node_modules/@stdlib/stats-base-dists-normal-quantile/lib/main.js"(exports, module) {
+    "use strict";
+    var erfinv = require_lib62();
+    var isnan = require_lib8();
+    var sqrt = require_lib56();
+    function quantile(p, mu, sigma) {
+      var A;
+      var B;
+      if (isnan(mu) || isnan(sigma) || isnan(p) || sigma < 0 || p < 0 || p > 1) {
+        return NaN;
+      }
+      if (sigma === 0) {
+        return mu;
+      }
+      A = mu;
+      B = sigma * sqrt(2);
+      return A + B * erfinv(2 * p - 1);
+    }
+    module.exports = quantile;
+  }
+});
+
+// node_modules/@stdlib/stats-base-dists-degenerate-quantile/lib/main.js
+var require_main48 = __commonJS({
+  "node_modules/@stdlib/stats-base-dists-degenerate-quantile/lib/main.js"(exports, module) {
+    "use strict";
+    var isnan = require_lib8();
+    function quantile(p, mu) {
+      if (isnan(p) || p < 0 || p > 1) {
+        return NaN;
+      }
+      return mu;
+    }
+    module.exports = quantile;
+  }
+});
+
+// node_modules/@stdlib/stats-base-dists-degenerate-quantile/lib/factory.js
+var require_factory3 = __commonJS({
+  "node_modules/@stdlib/stats-base-dists-degenerate-quantile/lib/factory.js"(exports, module) {
+    "use strict";
+    var constantFunction = require_lib57();
+    var isnan = require_lib8();
+    function factory(mu) {
+      if (isnan(mu)) {
+        return constantFunction(NaN);
+      }
+      return quantile;
+      function quantile(p) {
+        if (isnan(p) || p < 0 || p > 1) {
+          return NaN;
+        }
+        return mu;
+      }
+    }
+    module.exports = factory;
+  }
+});
+
+// node_modules/@stdlib/stats-base-dists-degenerate-quantile/lib/index.js
+var require_lib63 = __commonJS({
+  "node_modules/@stdlib/stats-base-dists-degenerate-quantile/lib/index.js"(exports, module) {
+    "use strict";
+    var setReadOnly = require_lib7();
+    var main = require_main48();
+    var factory = require_factory3();
+    setReadOnly(main, "factory", factory);
+    module.exports = main;
+  }
+});
+
+// node_modules/@stdlib/stats-base-dists-normal-quantile/lib/factory.js
+var require_factory4 = __commonJS({
+  "node_modules/@stdlib/stats-base-dists-normal-quantile/lib/factory.js"(exports, module) {
+    "use strict";
+    var constantFunction = require_lib57();
+    var degenerate = require_lib63().factory;
+    var erfinv = require_lib62();
+    var isnan = require_lib8();
+    var sqrt = require_lib56();
+    function factory(mu, sigma) {
+      var A;
+      var B;
+      if (isnan(mu) || isnan(sigma) || sigma < 0) {
+        return constantFunction(NaN);
+      }
+      if (sigma === 0) {
+        degenerate(mu);
+      }
+      A = mu;
+      B = sigma * sqrt(2);
+      return quantile;
+      function quantile(p) {
+        if (isnan(p) || p < 0 || p > 1) {
+          return NaN;
+        }
+        return A + B * erfinv(2 * p - 1);
+      }
+    }
+    module.exports = factory;
+  }
+});
+
+// node_modules/@stdlib/stats-base-dists-normal-quantile/lib/index.js
+var require_lib64 = __commonJS({
+  "node_modules/@stdlib/stats-base-dists-normal-quantile/lib/index.js"(exports, module) {
+    "use strict";
+    var setReadOnly = require_lib7();
+    var main = require_main47();
+    var factory = require_factory4();
+    setReadOnly(main, "factory", factory);
+    module.exports = main;
+  }
+});
+
+// node_modules/@stdlib/math-base-assert-is-integer/lib/main.js
+var require_main49 = __commonJS({
+  "node_modules/@stdlib/math-base-assert-is-integer/lib/main.js"(exports, module) {
+    "use strict";
+    var floor = require_lib9();
+    function isInteger(x) {
+      return floor(x) === x;
+    }
+    module.exports = isInteger;
+  }
+});
+
+// node_modules/@stdlib/math-base-assert-is-integer/lib/index.js
+var require_lib65 = __commonJS({
+  "node_modules/@stdlib/math-base-assert-is-integer/lib/index.js"(exports, module) {
+    "use strict";
+    var main = require_main49();
+    module.exports = main;
+  }
+});
+
+// node_modules/@stdlib/constants-array-max-typed-array-length/lib/index.js
+var require_lib66 = __commonJS({
+  "node_modules/@stdlib/constants-array-max-typed-array-length/lib/index.js"(exports, module) {
+    "use strict";
+    var MAX_TYPED_ARRAY_LENGTH = 9007199254740991;
+    module.exports = MAX_TYPED_ARRAY_LENGTH;
+  }
+});
+
+// node_modules/@stdlib/assert-is-collection/lib/main.js
+var require_main50 = __commonJS({
+  "node_modules/@stdlib/assert-is-collection/lib/main.js"(exports, module) {
+    "use strict";
+    var isInteger = require_lib65();
+    var MAX_LENGTH = require_lib66();
+    function isCollection(value) {
+      return typeof value === "object" && value !== null && typeof value.length === "number" && isInteger(value.length) && value.length >= 0 && value.length <= MAX_LENGTH;
+    }
+    module.exports = isCollection;
+  }
+});
+
+// node_modules/@stdlib/assert-is-collection/lib/index.js
+var require_lib67 = __commonJS({
+  "node_modules/@stdlib/assert-is-collection/lib/index.js"(exports, module) {
+    "use strict";
+    var main = require_main50();
+    module.exports = main;
+  }
+});
+
+// node_modules/@stdlib/assert-is-number/lib/primitive.js
+var require_primitive = __commonJS({
+  "node_modules/@stdlib/assert-is-number/lib/primitive.js"(exports, module) {
+    "use strict";
+    function isNumber(value) {
+      return typeof value === "number";
+    }
+    module.exports = isNumber;
+  }
+});
+
+// node_modules/@stdlib/assert-is-number/lib/tostring.js
+var require_tostring2 = __commonJS({
+  "node_modules/@stdlib/assert-is-number/lib/tostring.js"(exports, module) {
+    "use strict";
+    var Number2 = require_lib12();
+    var toString = Number2.prototype.toString;
+    module.exports = toString;
+  }
+});
+
+// node_modules/@stdlib/assert-is-number/lib/try2serialize.js
+var require_try2serialize = __commonJS({
+  "node_modules/@stdlib/assert-is-number/lib/try2serialize.js"(exports, module) {
+    "use strict";
+    var toString = require_tostring2();
+    function test(value) {
+      try {
+        toString.call(value);
+        return true;
+      } catch (err) {
+        return false;
+      }
+    }
+    module.exports = test;
+  }
+});
+
+// node_modules/@stdlib/assert-is-number/lib/object.js
+var require_object = __commonJS({
+  "node_modules/@stdlib/assert-is-number/lib/object.js"(exports, module) {
+    "use strict";
+    var hasToStringTag = require_lib23();
+    var nativeClass = require_lib26();
+    var Number2 = require_lib12();
+    var test = require_try2serialize();
+    var FLG = hasToStringTag();
+    function isNumber(value) {
+      if (typeof value === "object") {
+        if (value instanceof Number2) {
+          return true;
+        }
+        if (FLG) {
+          return test(value);
+        }
+        return nativeClass(value) === "[object Number]";
+      }
+      return false;
+    }
+    module.exports = isNumber;
+  }
+});
+
+// node_modules/@stdlib/assert-is-number/lib/main.js
+var require_main51 = __commonJS({
+  "node_modules/@stdlib/assert-is-number/lib/main.js"(exports, module) {
+    "use strict";
+    var isPrimitive = require_primitive();
+    var isObject = require_object();
+    function isNumber(value) {
+      return isPrimitive(value) || isObject(value);
+    }
+    module.exports = isNumber;
+  }
+});
+
+// node_modules/@stdlib/assert-is-number/lib/index.js
+var require_lib68 = __commonJS({
+  "node_modules/@stdlib/assert-is-number/lib/index.js"(exports, module) {
+    "use strict";
+    var setReadOnly = require_lib7();
+    var main = require_main51();
+    var isPrimitive = require_primitive();
+    var isObject = require_object();
+    setReadOnly(main, "isPrimitive", isPrimitive);
+    setReadOnly(main, "isObject", isObject);
+    module.exports = main;
+  }
+});
+
+// node_modules/@stdlib/assert-is-integer/lib/integer.js
+var require_integer = __commonJS({
+  "node_modules/@stdlib/assert-is-integer/lib/integer.js"(exports, module) {
+    "use strict";
+    var PINF = require_lib14();
+    var NINF = require_lib13();
+    var isInt = require_lib65();
+    function isInteger(value) {
+      return value < PINF && value > NINF && isInt(value);
+    }
+    module.exports = isInteger;
+  }
+});
+
+// node_modules/@stdlib/assert-is-integer/lib/primitive.js
+var require_primitive2 = __commonJS({
+  "node_modules/@stdlib/assert-is-integer/lib/primitive.js"(exports, module) {
+    "use strict";
+    var isNumber = require_lib68().isPrimitive;
+    var isInt = require_integer();
+    function isInteger(value) {
+      return isNumber(value) && isInt(value);
+    }
+    module.exports = isInteger;
+  }
+});
+
+// node_modules/@stdlib/assert-is-integer/lib/object.js
+var require_object2 = __commonJS({
+  "node_modules/@stdlib/assert-is-integer/lib/object.js"(exports, module) {
+    "use strict";
+    var isNumber = require_lib68().isObject;
+    var isInt = require_integer();
+    function isInteger(value) {
+      return isNumber(value) && isInt(value.valueOf());
+    }
+    module.exports = isInteger;
+  }
+});
+
+// node_modules/@stdlib/assert-is-integer/lib/main.js
+var require_main52 = __commonJS({
+  "node_modules/@stdlib/assert-is-integer/lib/main.js"(exports, module) {
+    "use strict";
+    var isPrimitive = require_primitive2();
+    var isObject = require_object2();
+    function isInteger(value) {
+      return isPrimitive(value) || isObject(value);
+    }
+    module.exports = isInteger;
+  }
+});
+
+// node_modules/@stdlib/assert-is-integer/lib/index.js
+var require_lib69 = __commonJS({
+  "node_modules/@stdlib/assert-is-integer/lib/index.js"(exports, module) {
+    "use strict";
+    var setReadOnly = require_lib7();
+    var main = require_main52();
+    var isPrimitive = require_primitive2();
+    var isObject = require_object2();
+    setReadOnly(main, "isPrimitive", isPrimitive);
+    setReadOnly(main, "isObject", isObject);
+    module.exports = main;
+  }
+});
+
+// node_modules/@stdlib/assert-is-string/lib/primitive.js
+var require_primitive3 = __commonJS({
+  "node_modules/@stdlib/assert-is-string/lib/primitive.js"(exports, module) {
+    "use strict";
+    function isString(value) {
+      return typeof value === "string";
+    }
+    module.exports = isString;
+  }
+});
+
+// node_modules/@stdlib/assert-is-string/lib/valueof.js
+var require_valueof = __commonJS({
+  "node_modules/@stdlib/assert-is-string/lib/valueof.js"(exports, module) {
+    "use strict";
+    var valueOf = String.prototype.valueOf;
+    module.exports = valueOf;
+  }
+});
+
+// node_modules/@stdlib/assert-is-string/lib/try2valueof.js
+var require_try2valueof = __commonJS({
+  "node_modules/@stdlib/assert-is-string/lib/try2valueof.js"(exports, module) {
+    "use strict";
+    var valueOf = require_valueof();
+    function test(value) {
+      try {
+        valueOf.call(value);
+        return true;
+      } catch (err) {
+        return false;
+      }
+    }
+    module.exports = test;
+  }
+});
+
+// node_modules/@stdlib/assert-is-string/lib/object.js
+var require_object3 = __commonJS({
+  "node_modules/@stdlib/assert-is-string/lib/object.js"(exports, module) {
+    "use strict";
+    var hasToStringTag = require_lib23();
+    var nativeClass = require_lib26();
+    var test = require_try2valueof();
+    var FLG = hasToStringTag();
+    function isString(value) {
+      if (typeof value === "object") {
+        if (value instanceof String) {
+          return true;
+        }
+        if (FLG) {
+          return test(value);
+        }
+        return nativeClass(value) === "[object String]";
+      }
+      return false;
+    }
+    module.exports = isString;
+  }
+});
+
+// node_modules/@stdlib/assert-is-string/lib/main.js
+var require_main53 = __commonJS({
+  "node_modules/@stdlib/assert-is-string/lib/main.js"(exports, module) {
+    "use strict";
+    var isPrimitive = require_primitive3();
+    var isObject = require_object3();
+    function isString(value) {
+      return isPrimitive(value) || isObject(value);
+    }
+    module.exports = isString;
+  }
+});
+
+// node_modules/@stdlib/assert-is-string/lib/index.js
+var require_lib70 = __commonJS({
+  "node_modules/@stdlib/assert-is-string/lib/index.js"(exports, module) {
+    "use strict";
+    var setReadOnly = require_lib7();
+    var main = require_main53();
+    var isPrimitive = require_primitive3();
+    var isObject = require_object3();
+    setReadOnly(main, "isPrimitive", isPrimitive);
+    setReadOnly(main, "isObject", isObject);
+    module.exports = main;
+  }
+});
+
+// node_modules/@stdlib/utils-type-of/lib/fixtures/re.js
+var require_re = __commonJS({
+  "node_modules/@stdlib/utils-type-of/lib/fixtures/re.js"(exports, module) {
+    "use strict";
+    var RE = /./;
+    module.exports = RE;
+  }
+});
+
+// node_modules/@stdlib/assert-is-boolean/lib/primitive.js
+var require_primitive4 = __commonJS({
+  "node_modules/@stdlib/assert-is-boolean/lib/primitive.js"(exports, module) {
+    "use strict";
+    function isBoolean(value) {
+      return typeof value === "boolean";
+    }
+    module.exports = isBoolean;
+  }
+});
+
+// node_modules/@stdlib/boolean-ctor/lib/main.js
+var require_main54 = __commonJS({
+  "node_modules/@stdlib/boolean-ctor/lib/main.js"(exports, module) {
+    "use strict";
+    var Bool = Boolean;
+    module.exports = Bool;
+  }
+});
+
+// node_modules/@stdlib/boolean-ctor/lib/index.js
+var require_lib71 = __commonJS({
+  "node_modules/@stdlib/boolean-ctor/lib/index.js"(exports, module) {
+    "use strict";
+    var main = require_main54();
+    module.exports = main;
+  }
+});
+
+// node_modules/@stdlib/assert-is-boolean/lib/tostring.js
+var require_tostring3 = __commonJS({
+  "node_modules/@stdlib/assert-is-boolean/lib/tostring.js"(exports, module) {
+    "use strict";
+    var toString = Boolean.prototype.toString;
+    module.exports = toString;
+  }
+});
+
+// node_modules/@stdlib/assert-is-boolean/lib/try2serialize.js
+var require_try2serialize2 = __commonJS({
+  "node_modules/@stdlib/assert-is-boolean/lib/try2serialize.js"(exports, module) {
+    "use strict";
+    var toString = require_tostring3();
+    function test(value) {
+      try {
+        toString.call(value);
+        return true;
+      } catch (err) {
+        return false;
+      }
+    }
+    module.exports = test;
+  }
+});
+
+// node_modules/@stdlib/assert-is-boolean/lib/object.js
+var require_object4 = __commonJS({
+  "node_modules/@stdlib/assert-is-boolean/lib/object.js"(exports, module) {
+    "use strict";
+    var hasToStringTag = require_lib23();
+    var nativeClass = require_lib26();
+    var Boolean2 = require_lib71();
+    var test = require_try2serialize2();
+    var FLG = hasToStringTag();
+    function isBoolean(value) {
+      if (typeof value === "object") {
+        if (value instanceof Boolean2) {
+          return true;
+        }
+        if (FLG) {
+          return test(value);
+        }
+        return nativeClass(value) === "[object Boolean]";
+      }
+      return false;
+    }
+    module.exports = isBoolean;
+  }
+});
+
+// node_modules/@stdlib/assert-is-boolean/lib/main.js
+var require_main55 = __commonJS({
+  "node_modules/@stdlib/assert-is-boolean/lib/main.js"(exports, module) {
+    "use strict";
+    var isPrimitive = require_primitive4();
+    var isObject = require_object4();
+    function isBoolean(value) {
+      return isPrimitive(value) || isObject(value);
+    }
+    module.exports = isBoolean;
+  }
+});
+
+// node_modules/@stdlib/assert-is-boolean/lib/index.js
+var require_lib72 = __commonJS({
+  "node_modules/@stdlib/assert-is-boolean/lib/index.js"(exports, module) {
+    "use strict";
+    var setReadOnly = require_lib7();
+    var main = require_main55();
+    var isPrimitive = require_primitive4();
+    var isObject = require_object4();
+    setReadOnly(main, "isPrimitive", isPrimitive);
+    setReadOnly(main, "isObject", isObject);
+    module.exports = main;
+  }
+});
+
+// node_modules/@stdlib/utils-global/lib/codegen.js
+var require_codegen = __commonJS({
+  "node_modules/@stdlib/utils-global/lib/codegen.js"(exports, module) {
+    "use strict";
+    function getGlobal() {
+      return new Function("return this;")();
+    }
+    module.exports = getGlobal;
+  }
+});
+
+// node_modules/@stdlib/utils-global/lib/self.js
+var require_self = __commonJS({
+  "node_modules/@stdlib/utils-global/lib/self.js"(exports, module) {
+    "use strict";
+    var obj2 = typeof self === "object" ? self : null;
+    module.exports = obj2;
+  }
+});
+
+// node_modules/@stdlib/utils-global/lib/window.js
+var require_window = __commonJS({
+  "node_modules/@stdlib/utils-global/lib/window.js"(exports, module) {
+    "use strict";
+    var obj2 = typeof window === "object" ? window : null;
+    module.exports = obj2;
+  }
+});
+
+// node_modules/@stdlib/utils-global/lib/global.js
+var require_global3 = __commonJS({
+  "node_modules/@stdlib/utils-global/lib/global.js"(exports, module) {
+    "use strict";
+    var obj2 = typeof global === "object" ? global : null;
+    module.exports = obj2;
+  }
+});
+
+// node_modules/@stdlib/utils-global/lib/global_this.js
+var require_global_this = __commonJS({
+  "node_modules/@stdlib/utils-global/lib/global_this.js"(exports, module) {
+    "use strict";
+    var obj2 = typeof globalThis === "object" ? globalThis : null;
+    module.exports = obj2;
+  }
+});
+
+// node_modules/@stdlib/utils-global/lib/main.js
+var require_main56 = __commonJS({
+  "node_modules/@stdlib/utils-global/lib/main.js"(exports, module) {
+    "use strict";
+    var isBoolean = require_lib72().isPrimitive;
+    var format = require_lib5();
+    var getThis = require_codegen();
+    var Self = require_self();
+    var Win = require_window();
+    var Global = require_global3();
+    var GlobalThis = require_global_this();
+    function getGlobal(codegen) {
+      if (arguments.length) {
+        if (!isBoolean(codegen)) {
+          throw new TypeError(format("invalid argument. Must provide a boolean. Value: `%s`.", codegen));
+        }
+        if (codegen) {
+          return getThis();
+        }
+      }
+      if (GlobalThis) {
+        return GlobalThis;
+      }
+      if (Self) {
+        return Self;
+      }
+      if (Win) {
+        return Win;
+      }
+      if (Global) {
+        return Global;
+      }
+      throw new Error("unexpected error. Unable to resolve global object.");
+    }
+    module.exports = getGlobal;
+  }
+});
+
+// node_modules/@stdlib/utils-global/lib/index.js
+var require_lib73 = __commonJS({
+  "node_modules/@stdlib/utils-global/lib/index.js"(exports, module) {
+    "use strict";
+    var main = require_main56();
+    module.exports = main;
+  }
+});
+
+// node_modules/@stdlib/utils-type-of/lib/fixtures/nodelist.js
+var require_nodelist = __commonJS({
+  "node_modules/@stdlib/utils-type-of/lib/fixtures/nodelist.js"(exports, module) {
+    "use strict";
+    var getGlobal = require_lib73();
+    var root = getGlobal();
+    var nodeList = root.document && root.document.childNodes;
+    module.exports = nodeList;
+  }
+});
+
+// node_modules/@stdlib/utils-type-of/lib/fixtures/typedarray.js
+var require_typedarray = __commonJS({
+  "node_modules/@stdlib/utils-type-of/lib/fixtures/typedarray.js"(exports, module) {
+    "use strict";
+    var typedarray = Int8Array;
+    module.exports = typedarray;
+  }
+});
+
+// node_modules/@stdlib/utils-type-of/lib/check.js
+var require_check = __commonJS({
+  "node_modules/@stdlib/utils-type-of/lib/check.js"(exports, module) {
+    "use strict";
+    var RE = require_re();
+    var nodeList = require_nodelist();
+    var typedarray = require_typedarray();
+    function check3() {
+      if (
+        // Chrome 1-12 returns 'function' for regular expression instances (see https://developer.mozilla.org/en-US/docs/Web/JavaScript/Reference/Operators/typeof):
+        typeof RE === "function" || // Safari 8 returns 'object' for typed array and weak map constructors (underscore #1929):
+        typeof typedarray === "object" || // PhantomJS 1.9 returns 'function' for `NodeList` instances (underscore #2236):
+        typeof nodeList === "function"
+      ) {
+        return true;
+      }
+      return false;
+    }
+    module.exports = check3;
+  }
+});
+
+// node_modules/@stdlib/regexp-function-name/lib/main.js
+var require_main57 = __commonJS({
+  "node_modules/@stdlib/regexp-function-name/lib/main.js"(exports, module) {
+    "use strict";
+    function reFunctionName() {
+      return /^\s*function\s*([^(]*)/i;
+    }
+    module.exports = reFunctionName;
+  }
+});
+
+// node_modules/@stdlib/regexp-function-name/lib/regexp.js
+var require_regexp = __commonJS({
+  "node_modules/@stdlib/regexp-function-name/lib/regexp.js"(exports, module) {
+    "use strict";
+    var reFunctionName = require_main57();
+    var RE_FUNCTION_NAME = reFunctionName();
+    module.exports = RE_FUNCTION_NAME;
+  }
+});
+
+// node_modules/@stdlib/regexp-function-name/lib/index.js
+var require_lib74 = __commonJS({
+  "node_modules/@stdlib/regexp-function-name/lib/index.js"(exports, module) {
+    "use strict";
+    var setReadOnly = require_lib7();
+    var main = require_main57();
+    var REGEXP = require_regexp();
+    setReadOnly(main, "REGEXP", REGEXP);
+    module.exports = main;
+  }
+});
+
+// node_modules/@stdlib/assert-is-array/lib/main.js
+var require_main58 = __commonJS({
+  "node_modules/@stdlib/assert-is-array/lib/main.js"(exports, module) {
+    "use strict";
+    var nativeClass = require_lib26();
+    var f;
+    function isArray2(value) {
+      return nativeClass(value) === "[object Array]";
+    }
+    if (Array.isArray) {
+      f = Array.isArray;
+    } else {
+      f = isArray2;
+    }
+    module.exports = f;
+  }
+});
+
+// node_modules/@stdlib/assert-is-array/lib/index.js
+var require_lib75 = __commonJS({
+  "node_modules/@stdlib/assert-is-array/lib/index.js"(exports, module) {
+    "use strict";
+    var main = require_main58();
+    module.exports = main;
+  }
+});
+
+// node_modules/@stdlib/assert-tools-array-function/lib/main.js
+var require_main59 = __commonJS({
+  "node_modules/@stdlib/assert-tools-array-function/lib/main.js"(exports, module) {
+    "use strict";
+    var isArray2 = require_lib75();
+    var format = require_lib5();
+    function arrayfcn(predicate) {
+      if (typeof predicate !== "function") {
+        throw new TypeError(format("invalid argument. Must provide a function. Value: `%s`.", predicate));
+      }
+      return every;
+      function every(value) {
+        var len;
+        var i;
+        if (!isArray2(value)) {
+          return false;
+        }
+        len = value.length;
+        if (len === 0) {
+          return false;
+        }
+        for (i = 0; i < len; i++) {
+          if (predicate(value[i]) === false) {
+            return false;
+          }
+        }
+        return true;
+      }
+    }
+    module.exports = arrayfcn;
+  }
+});
+
+// node_modules/@stdlib/assert-tools-array-function/lib/index.js
+var require_lib76 = __commonJS({
+  "node_modules/@stdlib/assert-tools-array-function/lib/index.js"(exports, module) {
+    "use strict";
+    var main = require_main59();
+    module.exports = main;
+  }
+});
+
+// node_modules/@stdlib/assert-is-object-like/lib/main.js
+var require_main60 = __commonJS({
+  "node_modules/@stdlib/assert-is-object-like/lib/main.js"(exports, module) {
+    "use strict";
+    function isObjectLike(value) {
+      return value !== null && typeof value === "object";
+    }
+    module.exports = isObjectLike;
+  }
+});
+
+// node_modules/@stdlib/assert-is-object-like/lib/index.js
+var require_lib77 = __commonJS({
+  "node_modules/@stdlib/assert-is-object-like/lib/index.js"(exports, module) {
+    "use strict";
+    var setReadOnly = require_lib7();
+    var arrayfun = require_lib76();
+    var main = require_main60();
+    var isObjectLikeArray = arrayfun(main);
+    setReadOnly(main, "isObjectLikeArray", isObjectLikeArray);
+    module.exports = main;
+  }
+});
+
+// node_modules/@stdlib/assert-is-buffer/lib/main.js
+var require_main61 = __commonJS({
+  "node_modules/@stdlib/assert-is-buffer/lib/main.js"(exports, module) {
+    "use strict";
+    var isObjectLike = require_lib77();
+    function isBuffer(value) {
+      return isObjectLike(value) && // eslint-disable-next-line no-underscore-dangle
+      (value._isBuffer || // for envs missing Object.prototype.constructor (e.g., Safari 5-7)
+      value.constructor && // WARNING: `typeof` is not a foolproof check, as certain envs consider RegExp and NodeList instances to be functions
+      typeof value.constructor.isBuffer === "function" && value.constructor.isBuffer(value));
+    }
+    module.exports = isBuffer;
+  }
+});
+
+// node_modules/@stdlib/assert-is-buffer/lib/index.js
+var require_lib78 = __commonJS({
+  "node_modules/@stdlib/assert-is-buffer/lib/index.js"(exports, module) {
+    "use strict";
+    var main = require_main61();
+    module.exports = main;
+  }
+});
+
+// node_modules/@stdlib/utils-constructor-name/lib/main.js
+var require_main62 = __commonJS({
+  "node_modules/@stdlib/utils-constructor-name/lib/main.js"(exports, module) {
+    "use strict";
+    var nativeClass = require_lib26();
+    var RE = require_lib74().REGEXP;
+    var isBuffer = require_lib78();
+    function constructorName(v) {
+      var match;
+      var name;
+      var ctor;
+      name = nativeClass(v).slice(8, -1);
+      if ((name === "Object" || name === "Error") && v.constructor) {
+        ctor = v.constructor;
+        if (typeof ctor.name === "string") {
+          return ctor.name;
+        }
+        match = RE.exec(ctor.toString());
+        if (match) {
+          return match[1];
+        }
+      }
+      if (isBuffer(v)) {
+        return "Buffer";
+      }
+      return name;
+    }
+    module.exports = constructorName;
+  }
+});
+
+// node_modules/@stdlib/utils-constructor-name/lib/index.js
+var require_lib79 = __commonJS({
+  "node_modules/@stdlib/utils-constructor-name/lib/index.js"(exports, module) {
+    "use strict";
+    var main = require_main62();
+    module.exports = main;
+  }
+});
+
+// node_modules/@stdlib/utils-type-of/lib/main.js
+var require_main63 = __commonJS({
+  "node_modules/@stdlib/utils-type-of/lib/main.js"(exports, module) {
+    "use strict";
+    var ctorName = require_lib79();
+    function typeOf(v) {
+      var type2;
+      if (v === null) {
+        return "null";
+      }
+      type2 = typeof v;
+      if (type2 === "object") {
+        return ctorName(v).toLowerCase();
+      }
+      return type2;
+    }
+    module.exports = typeOf;
+  }
+});
+
+// node_modules/@stdlib/utils-type-of/lib/polyfill.js
+var require_polyfill7 = __commonJS({
+  "node_modules/@stdlib/utils-type-of/lib/polyfill.js"(exports, module) {
+    "use strict";
+    var ctorName = require_lib79();
+    function typeOf(v) {
+      return ctorName(v).toLowerCase();
+    }
+    module.exports = typeOf;
+  }
+});
+
+// node_modules/@stdlib/utils-type-of/lib/index.js
+var require_lib80 = __commonJS({
+  "node_modules/@stdlib/utils-type-of/lib/index.js"(exports, module) {
+    "use strict";
+    var usePolyfill = require_check();
+    var builtin = require_main63();
+    var polyfill = require_polyfill7();
+    var main = usePolyfill() ? polyfill : builtin;
+    module.exports = main;
+  }
+});
+
+// node_modules/@stdlib/assert-is-function/lib/main.js
+var require_main64 = __commonJS({
+  "node_modules/@stdlib/assert-is-function/lib/main.js"(exports, module) {
+    "use strict";
+    var typeOf = require_lib80();
+    function isFunction(value) {
+      return typeOf(value) === "function";
+    }
+    module.exports = isFunction;
+  }
+});
+
+// node_modules/@stdlib/assert-is-function/lib/index.js
+var require_lib81 = __commonJS({
+  "node_modules/@stdlib/assert-is-function/lib/index.js"(exports, module) {
+    "use strict";
+    var main = require_main64();
+    module.exports = main;
+  }
+});
+
+// node_modules/@stdlib/assert-is-accessor-array/lib/main.js
+var require_main65 = __commonJS({
+  "node_modules/@stdlib/assert-is-accessor-array/lib/main.js"(exports, module) {
+    "use strict";
+    var isCollection = require_lib67();
+    var isFunction = require_lib81();
+    function isAccessorArray(value) {
+      return isCollection(value) && isFunction(value.get) && isFunction(value.set);
+    }
+    module.exports = isAccessorArray;
+  }
+});
+
+// node_modules/@stdlib/assert-is-accessor-array/lib/index.js
+var require_lib82 = __commonJS({
+  "node_modules/@stdlib/assert-is-accessor-array/lib/index.js"(exports, module) {
+    "use strict";
+    var main = require_main65();
+    module.exports = main;
+  }
+});
+
+// node_modules/@stdlib/utils-define-read-only-property/lib/main.js
+var require_main66 = __commonJS({
+  "node_modules/@stdlib/utils-define-read-only-property/lib/main.js"(exports, module) {
+    "use strict";
+    var defineProperty = require_lib6();
+    function setReadOnly(obj2, prop, value) {
+      defineProperty(obj2, prop, {
+        "configurable": false,
+        "enumerable": true,
+        "writable": false,
+        "value": value
+      });
+    }
+    module.exports = setReadOnly;
+  }
+});
+
+// node_modules/@stdlib/utils-define-read-only-property/lib/index.js
+var require_lib83 = __commonJS({
+  "node_modules/@stdlib/utils-define-read-only-property/lib/index.js"(exports, module) {
+    "use strict";
+    var main = require_main66();
+    module.exports = main;
+  }
+});
+
+// node_modules/@stdlib/complex-float64-ctor/lib/tostring.js
+var require_tostring4 = __commonJS({
+  "node_modules/@stdlib/complex-float64-ctor/lib/tostring.js"(exports, module) {
+    "use strict";
+    function toString() {
+      var str2 = "" + this.re;
+      if (this.im < 0) {
+        str2 += " - " + -this.im;
+      } else {
+        str2 += " + " + this.im;
+      }
+      str2 += "i";
+      return str2;
+    }
+    module.exports = toString;
+  }
+});
+
+// node_modules/@stdlib/complex-float64-ctor/lib/tojson.js
+var require_tojson = __commonJS({
+  "node_modules/@stdlib/complex-float64-ctor/lib/tojson.js"(exports, module) {
+    "use strict";
+    function toJSON() {
+      var out = {};
+      out.type = "Complex128";
+      out.re = this.re;
+      out.im = this.im;
+      return out;
+    }
+    module.exports = toJSON;
+  }
+});
+
+// node_modules/@stdlib/complex-float64-ctor/lib/main.js
+var require_main67 = __commonJS({
+  "node_modules/@stdlib/complex-float64-ctor/lib/main.js"(exports, module) {
+    "use strict";
+    var isNumber = require_lib68().isPrimitive;
+    var setEnumerableReadOnly = require_lib83();
+    var setReadOnly = require_lib7();
+    var format = require_lib5();
+    var toStr = require_tostring4();
+    var toJSON = require_tojson();
+    function Complex128(real, imag) {
+      if (!(this instanceof Complex128)) {
+        throw new TypeError("invalid invocation. Constructor must be called with the `new` keyword.");
+      }
+      if (!isNumber(real)) {
+        throw new TypeError(format("invalid argument. Real component must be a number. Value: `%s`.", real));
+      }
+      if (!isNumber(imag)) {
+        throw new TypeError(format("invalid argument. Imaginary component must be a number. Value: `%s`.", imag));
+      }
+      setEnumerableReadOnly(this, "re", real);
+      setEnumerableReadOnly(this, "im", imag);
+      return this;
+    }
+    setReadOnly(Complex128, "name", "Complex128");
+    setReadOnly(Complex128, "BYTES_PER_ELEMENT", 8);
+    setReadOnly(Complex128.prototype, "BYTES_PER_ELEMENT", 8);
+    setReadOnly(Complex128.prototype, "byteLength", 16);
+    setReadOnly(Complex128.prototype, "toString", toStr);
+    setReadOnly(Complex128.prototype, "toJSON", toJSON);
+    module.exports = Complex128;
+  }
+});
+
+// node_modules/@stdlib/complex-float64-ctor/lib/index.js
+var require_lib84 = __commonJS({
+  "node_modules/@stdlib/complex-float64-ctor/lib/index.js"(exports, module) {
+    "use strict";
+    var main = require_main67();
+    module.exports = main;
+  }
+});
+
+// node_modules/@stdlib/number-float64-base-to-float32/lib/main.js
+var require_main68 = __commonJS({
+  "node_modules/@stdlib/number-float64-base-to-float32/lib/main.js"(exports, module) {
+    "use strict";
+    var fround = typeof Math.fround === "function" ? Math.fround : null;
+    module.exports = fround;
+  }
+});
+
+// node_modules/@stdlib/assert-is-float32array/lib/main.js
+var require_main69 = __commonJS({
+  "node_modules/@stdlib/assert-is-float32array/lib/main.js"(exports, module) {
+    "use strict";
+    var nativeClass = require_lib26();
+    var hasFloat32Array = typeof Float32Array === "function";
+    function isFloat32Array(value) {
+      return hasFloat32Array && value instanceof Float32Array || // eslint-disable-line stdlib/require-globals
+      nativeClass(value) === "[object Float32Array]";
+    }
+    module.exports = isFloat32Array;
+  }
+});
+
+// node_modules/@stdlib/assert-is-float32array/lib/index.js
+var require_lib85 = __commonJS({
+  "node_modules/@stdlib/assert-is-float32array/lib/index.js"(exports, module) {
+    "use strict";
+    var isFloat32Array = require_main69();
+    module.exports = isFloat32Array;
+  }
+});
+
+// node_modules/@stdlib/assert-has-float32array-support/lib/float32array.js
+var require_float32array = __commonJS({
+  "node_modules/@stdlib/assert-has-float32array-support/lib/float32array.js"(exports, module) {
+    "use strict";
+    var main = typeof Float32Array === "function" ? Float32Array : null;
+    module.exports = main;
+  }
+});
+
+// node_modules/@stdlib/assert-has-float32array-support/lib/main.js
+var require_main70 = __commonJS({
+  "node_modules/@stdlib/assert-has-float32array-support/lib/main.js"(exports, module) {
+    "use strict";
+    var isFloat32Array = require_lib85();
+    var PINF = require_lib14();
+    var GlobalFloat32Array = require_float32array();
+    function hasFloat32ArraySupport() {
+      var bool3;
+      var arr;
+      if (typeof GlobalFloat32Array !== "function") {
+        return false;
+      }
+      try {
+        arr = new GlobalFloat32Array([1, 3.14, -3.14, 5e40]);
+        bool3 = isFloat32Array(arr) && arr[0] === 1 && arr[1] === 3.140000104904175 && arr[2] === -3.140000104904175 && arr[3] === PINF;
+      } catch (err) {
+        bool3 = false;
+      }
+      return bool3;
+    }
+    module.exports = hasFloat32ArraySupport;
+  }
+});
+
+// node_modules/@stdlib/assert-has-float32array-support/lib/index.js
+var require_lib86 = __commonJS({
+  "node_modules/@stdlib/assert-has-float32array-support/lib/index.js"(exports, module) {
+    "use strict";
+    var hasFloat32ArraySupport = require_main70();
+    module.exports = hasFloat32ArraySupport;
+  }
+});
+
+// node_modules/@stdlib/array-float32/lib/main.js
+var require_main71 = __commonJS({
+  "node_modules/@stdlib/array-float32/lib/main.js"(exports, module) {
+    "use strict";
+    var ctor = typeof Float32Array === "function" ? Float32Array : void 0;
+    module.exports = ctor;
+  }
+});
+
+// node_modules/@stdlib/array-float32/lib/polyfill.js
+var require_polyfill8 = __commonJS({
+  "node_modules/@stdlib/array-float32/lib/polyfill.js"(exports, module) {
+    "use strict";
+    function polyfill() {
+      throw new Error("not implemented");
+    }
+    module.exports = polyfill;
+  }
+});
+
+// node_modules/@stdlib/array-float32/lib/index.js
+var require_lib87 = __commonJS({
+  "node_modules/@stdlib/array-float32/lib/index.js"(exports, module) {
+    "use strict";
+    var hasFloat32ArraySupport = require_lib86();
+    var builtin = require_main71();
+    var polyfill = require_polyfill8();
+    var ctor;
+    if (hasFloat32ArraySupport()) {
+      ctor = builtin;
+    } else {
+      ctor = polyfill;
+    }
+    module.exports = ctor;
+  }
+});
+
+// node_modules/@stdlib/number-float64-base-to-float32/lib/polyfill.js
+var require_polyfill9 = __commonJS({
+  "node_modules/@stdlib/number-float64-base-to-float32/lib/polyfill.js"(exports, module) {
+    "use strict";
+    var Float32Array2 = require_lib87();
+    var FLOAT32_VIEW = new Float32Array2(1);
+    function float64ToFloat32(x) {
+      FLOAT32_VIEW[0] = x;
+      return FLOAT32_VIEW[0];
+    }
+    module.exports = float64ToFloat32;
+  }
+});
+
+// node_modules/@stdlib/number-float64-base-to-float32/lib/index.js
+var require_lib88 = __commonJS({
+  "node_modules/@stdlib/number-float64-base-to-float32/lib/index.js"(exports, module) {
+    "use strict";
+    var builtin = require_main68();
+    var polyfill = require_polyfill9();
+    var float64ToFloat32;
+    if (typeof builtin === "function") {
+      float64ToFloat32 = builtin;
+    } else {
+      float64ToFloat32 = polyfill;
+    }
+    module.exports = float64ToFloat32;
+  }
+});
+
+// node_modules/@stdlib/complex-float32-ctor/lib/tostring.js
+var require_tostring5 = __commonJS({
+  "node_modules/@stdlib/complex-float32-ctor/lib/tostring.js"(exports, module) {
+    "use strict";
+    function toString() {
+      var str2 = "" + this.re;
+      if (this.im < 0) {
+        str2 += " - " + -this.im;
+      } else {
+        str2 += " + " + this.im;
+      }
+      str2 += "i";
+      return str2;
+    }
+    module.exports = toString;
+  }
+});
+
+// node_modules/@stdlib/complex-float32-ctor/lib/tojson.js
+var require_tojson2 = __commonJS({
+  "node_modules/@stdlib/complex-float32-ctor/lib/tojson.js"(exports, module) {
+    "use strict";
+    function toJSON() {
+      var out = {};
+      out.type = "Complex64";
+      out.re = this.re;
+      out.im = this.im;
+      return out;
+    }
+    module.exports = toJSON;
+  }
+});
+
+// node_modules/@stdlib/complex-float32-ctor/lib/main.js
+var require_main72 = __commonJS({
+  "node_modules/@stdlib/complex-float32-ctor/lib/main.js"(exports, module) {
+    "use strict";
+    var isNumber = require_lib68().isPrimitive;
+    var setEnumerableReadOnly = require_lib83();
+    var setReadOnly = require_lib7();
+    var float64ToFloat32 = require_lib88();
+    var format = require_lib5();
+    var toStr = require_tostring5();
+    var toJSON = require_tojson2();
+    function Complex64(real, imag) {
+      if (!(this instanceof Complex64)) {
+        throw new TypeError("invalid invocation. Constructor must be called with the `new` keyword.");
+      }
+      if (!isNumber(real)) {
+        throw new TypeError(format("invalid argument. Real component must be a number. Value: `%s`.", real));
+      }
+      if (!isNumber(imag)) {
+        throw new TypeError(format("invalid argument. Imaginary component must be a number. Value: `%s`.", imag));
+      }
+      setEnumerableReadOnly(this, "re", float64ToFloat32(real));
+      setEnumerableReadOnly(this, "im", float64ToFloat32(imag));
+      return this;
+    }
+    setReadOnly(Complex64, "name", "Complex64");
+    setReadOnly(Complex64, "BYTES_PER_ELEMENT", 4);
+    setReadOnly(Complex64.prototype, "BYTES_PER_ELEMENT", 4);
+    setReadOnly(Complex64.prototype, "byteLength", 8);
+    setReadOnly(Complex64.prototype, "toString", toStr);
+    setReadOnly(Complex64.prototype, "toJSON", toJSON);
+    module.exports = Complex64;
+  }
+});
+
+// node_modules/@stdlib/complex-float32-ctor/lib/index.js
+var require_lib89 = __commonJS({
+  "node_modules/@stdlib/complex-float32-ctor/lib/index.js"(exports, module) {
+    "use strict";
+    var main = require_main72();
+    module.exports = main;
+  }
+});
+
+// node_modules/@stdlib/assert-is-complex-like/lib/main.js
+var require_main73 = __commonJS({
+  "node_modules/@stdlib/assert-is-complex-like/lib/main.js"(exports, module) {
+    "use strict";
+    var Complex128 = require_lib84();
+    var Complex64 = require_lib89();
+    function isComplexLike(value) {
+      if (value instanceof Complex128 || value instanceof Complex64) {
+        return true;
+      }
+      return typeof value === "object" && value !== null && typeof value.re === "number" && typeof value.im === "number";
+    }
+    module.exports = isComplexLike;
+  }
+});
+
+// node_modules/@stdlib/assert-is-complex-like/lib/index.js
+var require_lib90 = __commonJS({
+  "node_modules/@stdlib/assert-is-complex-like/lib/index.js"(exports, module) {
+    "use strict";
+    var main = require_main73();
+    module.exports = main;
+  }
+});
+
+// node_modules/@stdlib/array-base-assert-is-complex128array/lib/main.js
+var require_main74 = __commonJS({
+  "node_modules/@stdlib/array-base-assert-is-complex128array/lib/main.js"(exports, module) {
+    "use strict";
+    var BYTES_PER_ELEMENT = 16;
+    function isComplex128Array(value) {
+      return typeof value === "object" && value !== null && value.constructor.name === "Complex128Array" && value.BYTES_PER_ELEMENT === BYTES_PER_ELEMENT;
+    }
+    module.exports = isComplex128Array;
+  }
+});
+
+// node_modules/@stdlib/array-base-assert-is-complex128array/lib/index.js
+var require_lib91 = __commonJS({
+  "node_modules/@stdlib/array-base-assert-is-complex128array/lib/index.js"(exports, module) {
+    "use strict";
+    var main = require_main74();
+    module.exports = main;
+  }
+});
+
+// node_modules/@stdlib/array-base-assert-is-complex64array/lib/main.js
+var require_main75 = __commonJS({
+  "node_modules/@stdlib/array-base-assert-is-complex64array/lib/main.js"(exports, module) {
+    "use strict";
+    var BYTES_PER_ELEMENT = 8;
+    function isComplex64Array(value) {
+      return typeof value === "object" && value !== null && value.constructor.name === "Complex64Array" && value.BYTES_PER_ELEMENT === BYTES_PER_ELEMENT;
+    }
+    module.exports = isComplex64Array;
+  }
+});
+
+// node_modules/@stdlib/array-base-assert-is-complex64array/lib/index.js
+var require_lib92 = __commonJS({
+  "node_modules/@stdlib/array-base-assert-is-complex64array/lib/index.js"(exports, module) {
+    "use strict";
+    var main = require_main75();
+    module.exports = main;
+  }
+});
+
+// node_modules/@stdlib/strided-base-reinterpret-complex128/lib/main.js
+var require_main76 = __commonJS({
+  "node_modules/@stdlib/strided-base-reinterpret-complex128/lib/main.js"(exports, module) {
+    "use strict";
+    var Float64Array2 = require_lib33();
+    function reinterpret(x, offset) {
+      return new Float64Array2(x.buffer, x.byteOffset + x.BYTES_PER_ELEMENT * offset, 2 * (x.length - offset));
+    }
+    module.exports = reinterpret;
+  }
+});
+
+// node_modules/@stdlib/strided-base-reinterpret-complex128/lib/index.js
+var require_lib93 = __commonJS({
+  "node_modules/@stdlib/strided-base-reinterpret-complex128/lib/index.js"(exports, module) {
+    "use strict";
+    var main = require_main76();
+    module.exports = main;
+  }
+});
+
+// node_modules/@stdlib/strided-base-reinterpret-complex64/lib/main.js
+var require_main77 = __commonJS({
+  "node_modules/@stdlib/strided-base-reinterpret-complex64/lib/main.js"(exports, module) {
+    "use strict";
+    var Float32Array2 = require_lib87();
+    function reinterpret(x, offset) {
+      return new Float32Array2(x.buffer, x.byteOffset + x.BYTES_PER_ELEMENT * offset, 2 * (x.length - offset));
+    }
+    module.exports = reinterpret;
+  }
+});
+
+// node_modules/@stdlib/strided-base-reinterpret-complex64/lib/index.js
+var require_lib94 = __commonJS({
+  "node_modules/@stdlib/strided-base-reinterpret-complex64/lib/index.js"(exports, module) {
+    "use strict";
+    var main = require_main77();
+    module.exports = main;
+  }
+});
+
+// node_modules/@stdlib/strided-base-reinterpret-complex/lib/main.js
+var require_main78 = __commonJS({
+  "node_modules/@stdlib/strided-base-reinterpret-complex/lib/main.js"(exports, module) {
+    "use strict";
+    var isComplex128Array = require_lib91();
+    var isComplex64Array = require_lib92();
+    var reinterpret128 = require_lib93();
+    var reinterpret64 = require_lib94();
+    var format = require_lib5();
+    function reinterpret(x, offset) {
+      if (isComplex128Array(x)) {
+        return reinterpret128(x, offset);
+      }
+      if (isComplex64Array(x)) {
+        return reinterpret64(x, offset);
+      }
+      throw new TypeError(format("invalid argument. First argument must be a complex-valued floating-point array. Value: `%s`.", x));
+    }
+    module.exports = reinterpret;
+  }
+});
+
+// node_modules/@stdlib/strided-base-reinterpret-complex/lib/index.js
+var require_lib95 = __commonJS({
+  "node_modules/@stdlib/strided-base-reinterpret-complex/lib/index.js"(exports, module) {
+    "use strict";
+    var main = require_main78();
+    module.exports = main;
+  }
+});
+
+// node_modules/@stdlib/strided-base-reinterpret-boolean/lib/main.js
+var require_main79 = __commonJS({
+  "node_modules/@stdlib/strided-base-reinterpret-boolean/lib/main.js"(exports, module) {
+    "use strict";
+    var Uint8Array2 = require_lib37();
+    function reinterpret(x, offset) {
+      return new Uint8Array2(x.buffer, x.byteOffset + x.BYTES_PER_ELEMENT * offset, x.length - offset);
+    }
+    module.exports = reinterpret;
+  }
+});
+
+// node_modules/@stdlib/strided-base-reinterpret-boolean/lib/index.js
+var require_lib96 = __commonJS({
+  "node_modules/@stdlib/strided-base-reinterpret-boolean/lib/index.js"(exports, module) {
+    "use strict";
+    var main = require_main79();
+    module.exports = main;
+  }
+});
+
+// node_modules/@stdlib/array-base-assert-is-complex-typed-array/lib/main.js
+var require_main80 = __commonJS({
+  "node_modules/@stdlib/array-base-assert-is-complex-typed-array/lib/main.js"(exports, module) {
+    "use strict";
+    var C64_BYTES_PER_ELEMENT = 8;
+    var C128_BYTES_PER_ELEMENT = 16;
+    function isComplexTypedArray(value) {
+      return typeof value === "object" && value !== null && (value.constructor.name === "Complex128Array" && value.BYTES_PER_ELEMENT === C128_BYTES_PER_ELEMENT || value.constructor.name === "Complex64Array" && value.BYTES_PER_ELEMENT === C64_BYTES_PER_ELEMENT);
+    }
+    module.exports = isComplexTypedArray;
+  }
+});
+
+// node_modules/@stdlib/array-base-assert-is-complex-typed-array/lib/index.js
+var require_lib97 = __commonJS({
+  "node_modules/@stdlib/array-base-assert-is-complex-typed-array/lib/index.js"(exports, module) {
+    "use strict";
+    var main = require_main80();
+    module.exports = main;
+  }
+});
+
+// node_modules/@stdlib/array-base-assert-is-booleanarray/lib/main.js
+var require_main81 = __commonJS({
+  "node_modules/@stdlib/array-base-assert-is-booleanarray/lib/main.js"(exports, module) {
+    "use strict";
+    var BYTES_PER_ELEMENT = 1;
+    function isBooleanArray(value) {
+      return typeof value === "object" && value !== null && value.constructor.name === "BooleanArray" && value.BYTES_PER_ELEMENT === BYTES_PER_ELEMENT;
+    }
+    module.exports = isBooleanArray;
+  }
+});
+
+// node_modules/@stdlib/array-base-assert-is-booleanarray/lib/index.js
+var require_lib98 = __commonJS({
+  "node_modules/@stdlib/array-base-assert-is-booleanarray/lib/index.js"(exports, module) {
+    "use strict";
+    var main = require_main81();
+    module.exports = main;
+  }
+});
+
+// node_modules/@stdlib/array-base-assert-is-accessor-array/lib/main.js
+var require_main82 = __commonJS({
+  "node_modules/@stdlib/array-base-assert-is-accessor-array/lib/main.js"(exports, module) {
+    "use strict";
+    var TYPE = "function";
+    function isAccessorArray(value) {
+      return typeof value.get === TYPE && typeof value.set === TYPE;
+    }
+    module.exports = isAccessorArray;
+  }
+});
+
+// node_modules/@stdlib/array-base-assert-is-accessor-array/lib/index.js
+var require_lib99 = __commonJS({
+  "node_modules/@stdlib/array-base-assert-is-accessor-array/lib/index.js"(exports, module) {
+    "use strict";
+    var main = require_main82();
+    module.exports = main;
+  }
+});
+
+// node_modules/@stdlib/array-base-accessor-getter/lib/main.js
+var require_main83 = __commonJS({
+  "node_modules/@stdlib/array-base-accessor-getter/lib/main.js"(exports, module) {
+    "use strict";
+    var GETTERS = {
+      "complex128": getComplex128,
+      "complex64": getComplex64,
+      "default": getArrayLike
+    };
+    function getComplex128(arr, idx) {
+      return arr.get(idx);
+    }
+    function getComplex64(arr, idx) {
+      return arr.get(idx);
+    }
+    function getArrayLike(arr, idx) {
+      return arr.get(idx);
+    }
+    function getter(dtype) {
+      var f = GETTERS[dtype];
+      if (typeof f === "function") {
+        return f;
+      }
+      return GETTERS.default;
+    }
+    module.exports = getter;
+  }
+});
+
+// node_modules/@stdlib/array-base-accessor-getter/lib/index.js
+var require_lib100 = __commonJS({
+  "node_modules/@stdlib/array-base-accessor-getter/lib/index.js"(exports, module) {
+    "use strict";
+    var main = require_main83();
+    module.exports = main;
+  }
+});
+
+// node_modules/@stdlib/array-base-getter/lib/main.js
+var require_main84 = __commonJS({
+  "node_modules/@stdlib/array-base-getter/lib/main.js"(exports, module) {
+    "use strict";
+    var GETTERS = {
+      "float64": getFloat64,
+      "float32": getFloat32,
+      "int32": getInt32,
+      "int16": getInt16,
+      "int8": getInt8,
+      "uint32": getUint32,
+      "uint16": getUint16,
+      "uint8": getUint8,
+      "uint8c": getUint8c,
+      "generic": getGeneric,
+      "default": getArrayLike
+    };
+    function getFloat64(arr, idx) {
+      return arr[idx];
+    }
+    function getFloat32(arr, idx) {
+      return arr[idx];
+    }
+    function getInt32(arr, idx) {
+      return arr[idx];
+    }
+    function getInt16(arr, idx) {
+      return arr[idx];
+    }
+    function getInt8(arr, idx) {
+      return arr[idx];
+    }
+    function getUint32(arr, idx) {
+      return arr[idx];
+    }
+    function getUint16(arr, idx) {
+      return arr[idx];
+    }
+    function getUint8(arr, idx) {
+      return arr[idx];
+    }
+    function getUint8c(arr, idx) {
+      return arr[idx];
+    }
+    function getGeneric(arr, idx) {
+      return arr[idx];
+    }
+    function getArrayLike(arr, idx) {
+      return arr[idx];
+    }
+    function getter(dtype) {
+      var f = GETTERS[dtype];
+      if (typeof f === "function") {
+        return f;
+      }
+      return GETTERS.default;
+    }
+    module.exports = getter;
+  }
+});
+
+// node_modules/@stdlib/array-base-getter/lib/index.js
+var require_lib101 = __commonJS({
+  "node_modules/@stdlib/array-base-getter/lib/index.js"(exports, module) {
+    "use strict";
+    var main = require_main84();
+    module.exports = main;
+  }
+});
+
+// node_modules/@stdlib/array-dtype/lib/ctor2dtype.js
+var require_ctor2dtype = __commonJS({
+  "node_modules/@stdlib/array-dtype/lib/ctor2dtype.js"(exports, module) {
+    "use strict";
+    var ctor2dtypes = {
+      "Float32Array": "float32",
+      "Float64Array": "float64",
+      "Array": "generic",
+      "Int16Array": "int16",
+      "Int32Array": "int32",
+      "Int8Array": "int8",
+      "Uint16Array": "uint16",
+      "Uint32Array": "uint32",
+      "Uint8Array": "uint8",
+      "Uint8ClampedArray": "uint8c",
+      "Complex64Array": "complex64",
+      "Complex128Array": "complex128",
+      "BooleanArray": "bool"
+    };
+    module.exports = ctor2dtypes;
+  }
+});
+
+// node_modules/@stdlib/assert-is-int32array/lib/main.js
+var require_main85 = __commonJS({
+  "node_modules/@stdlib/assert-is-int32array/lib/main.js"(exports, module) {
+    "use strict";
+    var nativeClass = require_lib26();
+    var hasInt32Array = typeof Int32Array === "function";
+    function isInt32Array(value) {
+      return hasInt32Array && value instanceof Int32Array || // eslint-disable-line stdlib/require-globals
+      nativeClass(value) === "[object Int32Array]";
+    }
+    module.exports = isInt32Array;
+  }
+});
+
+// node_modules/@stdlib/assert-is-int32array/lib/index.js
+var require_lib102 = __commonJS({
+  "node_modules/@stdlib/assert-is-int32array/lib/index.js"(exports, module) {
+    "use strict";
+    var isInt32Array = require_main85();
+    module.exports = isInt32Array;
+  }
+});
+
+// node_modules/@stdlib/constants-int32-max/lib/index.js
+var require_lib103 = __commonJS({
+  "node_modules/@stdlib/constants-int32-max/lib/index.js"(exports, module) {
+    "use strict";
+    var INT32_MAX = 2147483647 | 0;
+    module.exports = INT32_MAX;
+  }
+});
+
+// node_modules/@stdlib/constants-int32-min/lib/index.js
+var require_lib104 = __commonJS({
+  "node_modules/@stdlib/constants-int32-min/lib/index.js"(exports, module) {
+    "use strict";
+    var INT32_MIN = -2147483648 | 0;
+    module.exports = INT32_MIN;
+  }
+});
+
+// node_modules/@stdlib/assert-has-int32array-support/lib/int32array.js
+var require_int32array = __commonJS({
+  "node_modules/@stdlib/assert-has-int32array-support/lib/int32array.js"(exports, module) {
+    "use strict";
+    var main = typeof Int32Array === "function" ? Int32Array : null;
+    module.exports = main;
+  }
+});
+
+// node_modules/@stdlib/assert-has-int32array-support/lib/main.js
+var require_main86 = __commonJS({
+  "node_modules/@stdlib/assert-has-int32array-support/lib/main.js"(exports, module) {
+    "use strict";
+    var isInt32Array = require_lib102();
+    var INT32_MAX = require_lib103();
+    var INT32_MIN = require_lib104();
+    var GlobalInt32Array = require_int32array();
+    function hasInt32ArraySupport() {
+      var bool3;
+      var arr;
+      if (typeof GlobalInt32Array !== "function") {
+        return false;
+      }
+      try {
+        arr = new GlobalInt32Array([1, 3.14, -3.14, INT32_MAX + 1]);
+        bool3 = isInt32Array(arr) && arr[0] === 1 && arr[1] === 3 && // truncation
+        arr[2] === -3 && // truncation
+        arr[3] === INT32_MIN;
+      } catch (err) {
+        bool3 = false;
+      }
+      return bool3;
+    }
+    module.exports = hasInt32ArraySupport;
+  }
+});
+
+// node_modules/@stdlib/assert-has-int32array-support/lib/index.js
+var require_lib105 = __commonJS({
+  "node_modules/@stdlib/assert-has-int32array-support/lib/index.js"(exports, module) {
+    "use strict";
+    var hasInt32ArraySupport = require_main86();
+    module.exports = hasInt32ArraySupport;
+  }
+});
+
+// node_modules/@stdlib/array-int32/lib/main.js
+var require_main87 = __commonJS({
+  "node_modules/@stdlib/array-int32/lib/main.js"(exports, module) {
+    "use strict";
+    var ctor = typeof Int32Array === "function" ? Int32Array : void 0;
+    module.exports = ctor;
+  }
+});
+
+// node_modules/@stdlib/array-int32/lib/polyfill.js
+var require_polyfill10 = __commonJS({
+  "node_modules/@stdlib/array-int32/lib/polyfill.js"(exports, module) {
+    "use strict";
+    function polyfill() {
+      throw new Error("not implemented");
+    }
+    module.exports = polyfill;
+  }
+});
+
+// node_modules/@stdlib/array-int32/lib/index.js
+var require_lib106 = __commonJS({
+  "node_modules/@stdlib/array-int32/lib/index.js"(exports, module) {
+    "use strict";
+    var hasInt32ArraySupport = require_lib105();
+    var builtin = require_main87();
+    var polyfill = require_polyfill10();
+    var ctor;
+    if (hasInt32ArraySupport()) {
+      ctor = builtin;
+    } else {
+      ctor = polyfill;
+    }
+    module.exports = ctor;
+  }
+});
+
+// node_modules/@stdlib/assert-is-int16array/lib/main.js
+var require_main88 = __commonJS({
+  "node_modules/@stdlib/assert-is-int16array/lib/main.js"(exports, module) {
+    "use strict";
+    var nativeClass = require_lib26();
+    var hasInt16Array = typeof Int16Array === "function";
+    function isInt16Array(value) {
+      return hasInt16Array && value instanceof Int16Array || // eslint-disable-line stdlib/require-globals
+      nativeClass(value) === "[object Int16Array]";
+    }
+    module.exports = isInt16Array;
+  }
+});
+
+// node_modules/@stdlib/assert-is-int16array/lib/index.js
+var require_lib107 = __commonJS({
+  "node_modules/@stdlib/assert-is-int16array/lib/index.js"(exports, module) {
+    "use strict";
+    var isInt16Array = require_main88();
+    module.exports = isInt16Array;
+  }
+});
+
+// node_modules/@stdlib/constants-int16-max/lib/index.js
+var require_lib108 = __commonJS({
+  "node_modules/@stdlib/constants-int16-max/lib/index.js"(exports, module) {
+    "use strict";
+    var INT16_MAX = 32767 | 0;
+    module.exports = INT16_MAX;
+  }
+});
+
+// node_modules/@stdlib/constants-int16-min/lib/index.js
+var require_lib109 = __commonJS({
+  "node_modules/@stdlib/constants-int16-min/lib/index.js"(exports, module) {
+    "use strict";
+    var INT16_MIN = -32768 | 0;
+    module.exports = INT16_MIN;
+  }
+});
+
+// node_modules/@stdlib/assert-has-int16array-support/lib/int16array.js
+var require_int16array = __commonJS({
+  "node_modules/@stdlib/assert-has-int16array-support/lib/int16array.js"(exports, module) {
+    "use strict";
+    var main = typeof Int16Array === "function" ? Int16Array : null;
+    module.exports = main;
+  }
+});
+
+// node_modules/@stdlib/assert-has-int16array-support/lib/main.js
+var require_main89 = __commonJS({
+  "node_modules/@stdlib/assert-has-int16array-support/lib/main.js"(exports, module) {
+    "use strict";
+    var isInt16Array = require_lib107();
+    var INT16_MAX = require_lib108();
+    var INT16_MIN = require_lib109();
+    var GlobalInt16Array = require_int16array();
+    function hasInt16ArraySupport() {
+      var bool3;
+      var arr;
+      if (typeof GlobalInt16Array !== "function") {
+        return false;
+      }
+      try {
+        arr = new GlobalInt16Array([1, 3.14, -3.14, INT16_MAX + 1]);
+        bool3 = isInt16Array(arr) && arr[0] === 1 && arr[1] === 3 && // truncation
+        arr[2] === -3 && // truncation
+        arr[3] === INT16_MIN;
+      } catch (err) {
+        bool3 = false;
+      }
+      return bool3;
+    }
+    module.exports = hasInt16ArraySupport;
+  }
+});
+
+// node_modules/@stdlib/assert-has-int16array-support/lib/index.js
+var require_lib110 = __commonJS({
+  "node_modules/@stdlib/assert-has-int16array-support/lib/index.js"(exports, module) {
+    "use strict";
+    var hasInt16ArraySupport = require_main89();
+    module.exports = hasInt16ArraySupport;
+  }
+});
+
+// node_modules/@stdlib/array-int16/lib/main.js
+var require_main90 = __commonJS({
+  "node_modules/@stdlib/array-int16/lib/main.js"(exports, module) {
+    "use strict";
+    var ctor = typeof Int16Array === "function" ? Int16Array : void 0;
+    module.exports = ctor;
+  }
+});
+
+// node_modules/@stdlib/array-int16/lib/polyfill.js
+var require_polyfill11 = __commonJS({
+  "node_modules/@stdlib/array-int16/lib/polyfill.js"(exports, module) {
+    "use strict";
+    function polyfill() {
+      throw new Error("not implemented");
+    }
+    module.exports = polyfill;
+  }
+});
+
+// node_modules/@stdlib/array-int16/lib/index.js
+var require_lib111 = __commonJS({
+  "node_modules/@stdlib/array-int16/lib/index.js"(exports, module) {
+    "use strict";
+    var hasInt16ArraySupport = require_lib110();
+    var builtin = require_main90();
+    var polyfill = require_polyfill11();
+    var ctor;
+    if (hasInt16ArraySupport()) {
+      ctor = builtin;
+    } else {
+      ctor = polyfill;
+    }
+    module.exports = ctor;
+  }
+});
+
+// node_modules/@stdlib/assert-is-uint8clampedarray/lib/main.js
+var require_main91 = __commonJS({
+  "node_modules/@stdlib/assert-is-uint8clampedarray/lib/main.js"(exports, module) {
+    "use strict";
+    var nativeClass = require_lib26();
+    var hasUint8ClampedArray = typeof Uint8ClampedArray === "function";
+    function isUint8ClampedArray(value) {
+      return hasUint8ClampedArray && value instanceof Uint8ClampedArray || // eslint-disable-line stdlib/require-globals
+      nativeClass(value) === "[object Uint8ClampedArray]";
+    }
+    module.exports = isUint8ClampedArray;
+  }
+});
+
+// node_modules/@stdlib/assert-is-uint8clampedarray/lib/index.js
+var require_lib112 = __commonJS({
+  "node_modules/@stdlib/assert-is-uint8clampedarray/lib/index.js"(exports, module) {
+    "use strict";
+    var isUint8ClampedArray = require_main91();
+    module.exports = isUint8ClampedArray;
+  }
+});
+
+// node_modules/@stdlib/assert-has-uint8clampedarray-support/lib/uint8clampedarray.js
+var require_uint8clampedarray = __commonJS({
+  "node_modules/@stdlib/assert-has-uint8clampedarray-support/lib/uint8clampedarray.js"(exports, module) {
+    "use strict";
+    var main = typeof Uint8ClampedArray === "function" ? Uint8ClampedArray : null;
+    module.exports = main;
+  }
+});
+
+// node_modules/@stdlib/assert-has-uint8clampedarray-support/lib/main.js
+var require_main92 = __commonJS({
+  "node_modules/@stdlib/assert-has-uint8clampedarray-support/lib/main.js"(exports, module) {
+    "use strict";
+    var isUint8ClampedArray = require_lib112();
+    var GlobalUint8ClampedArray = require_uint8clampedarray();
+    function hasUint8ClampedArraySupport() {
+      var bool3;
+      var arr;
+      if (typeof GlobalUint8ClampedArray !== "function") {
+        return false;
+      }
+      try {
+        arr = new GlobalUint8ClampedArray([-1, 0, 1, 3.14, 4.99, 255, 256]);
+        bool3 = isUint8ClampedArray(arr) && arr[0] === 0 && // clamped
+        arr[1] === 0 && arr[2] === 1 && arr[3] === 3 && // round to nearest
+        arr[4] === 5 && // round to nearest
+        arr[5] === 255 && arr[6] === 255;
+      } catch (err) {
+        bool3 = false;
+      }
+      return bool3;
+    }
+    module.exports = hasUint8ClampedArraySupport;
+  }
+});
+
+// node_modules/@stdlib/assert-has-uint8clampedarray-support/lib/index.js
+var require_lib113 = __commonJS({
+  "node_modules/@stdlib/assert-has-uint8clampedarray-support/lib/index.js"(exports, module) {
+    "use strict";
+    var hasUint8ClampedArraySupport = require_main92();
+    module.exports = hasUint8ClampedArraySupport;
+  }
+});
+
+// node_modules/@stdlib/array-uint8c/lib/main.js
+var require_main93 = __commonJS({
+  "node_modules/@stdlib/array-uint8c/lib/main.js"(exports, module) {
+    "use strict";
+    var ctor = typeof Uint8ClampedArray === "function" ? Uint8ClampedArray : void 0;
+    module.exports = ctor;
+  }
+});
+
+// node_modules/@stdlib/array-uint8c/lib/polyfill.js
+var require_polyfill12 = __commonJS({
+  "node_modules/@stdlib/array-uint8c/lib/polyfill.js"(exports, module) {
+    "use strict";
+    function polyfill() {
+      throw new Error("not implemented");
+    }
+    module.exports = polyfill;
+  }
+});
+
+// node_modules/@stdlib/array-uint8c/lib/index.js
+var require_lib114 = __commonJS({
+  "node_modules/@stdlib/array-uint8c/lib/index.js"(exports, module) {
+    "use strict";
+    var hasUint8ClampedArraySupport = require_lib113();
+    var builtin = require_main93();
+    var polyfill = require_polyfill12();
+    var ctor;
+    if (hasUint8ClampedArraySupport()) {
+      ctor = builtin;
+    } else {
+      ctor = polyfill;
+    }
+    module.exports = ctor;
+  }
+});
+
+// node_modules/@stdlib/assert-is-int8array/lib/main.js
+var require_main94 = __commonJS({
+  "node_modules/@stdlib/assert-is-int8array/lib/main.js"(exports, module) {
+    "use strict";
+    var nativeClass = require_lib26();
+    var hasInt8Array = typeof Int8Array === "function";
+    function isInt8Array(value) {
+      return hasInt8Array && value instanceof Int8Array || // eslint-disable-line stdlib/require-globals
+      nativeClass(value) === "[object Int8Array]";
+    }
+    module.exports = isInt8Array;
+  }
+});
+
+// node_modules/@stdlib/assert-is-int8array/lib/index.js
+var require_lib115 = __commonJS({
+  "node_modules/@stdlib/assert-is-int8array/lib/index.js"(exports, module) {
+    "use strict";
+    var isInt8Array = require_main94();
+    module.exports = isInt8Array;
+  }
+});
+
+// node_modules/@stdlib/constants-int8-max/lib/index.js
+var require_lib116 = __commonJS({
+  "node_modules/@stdlib/constants-int8-max/lib/index.js"(exports, module) {
+    "use strict";
+    var INT8_MAX = 127 | 0;
+    module.exports = INT8_MAX;
+  }
+});
+
+// node_modules/@stdlib/constants-int8-min/lib/index.js
+var require_lib117 = __commonJS({
+  "node_modules/@stdlib/constants-int8-min/lib/index.js"(exports, module) {
+    "use strict";
+    var INT8_MIN = -128 | 0;
+    module.exports = INT8_MIN;
+  }
+});
+
+// node_modules/@stdlib/assert-has-int8array-support/lib/int8array.js
+var require_int8array = __commonJS({
+  "node_modules/@stdlib/assert-has-int8array-support/lib/int8array.js"(exports, module) {
+    "use strict";
+    var main = typeof Int8Array === "function" ? Int8Array : null;
+    module.exports = main;
+  }
+});
+
+// node_modules/@stdlib/assert-has-int8array-support/lib/main.js
+var require_main95 = __commonJS({
+  "node_modules/@stdlib/assert-has-int8array-support/lib/main.js"(exports, module) {
+    "use strict";
+    var isInt8Array = require_lib115();
+    var INT8_MAX = require_lib116();
+    var INT8_MIN = require_lib117();
+    var GlobalInt8Array = require_int8array();
+    function hasInt8ArraySupport() {
+      var bool3;
+      var arr;
+      if (typeof GlobalInt8Array !== "function") {
+        return false;
+      }
+      try {
+        arr = new GlobalInt8Array([1, 3.14, -3.14, INT8_MAX + 1]);
+        bool3 = isInt8Array(arr) && arr[0] === 1 && arr[1] === 3 && // truncation
+        arr[2] === -3 && // truncation
+        arr[3] === INT8_MIN;
+      } catch (err) {
+        bool3 = false;
+      }
+      return bool3;
+    }
+    module.exports = hasInt8ArraySupport;
+  }
+});
+
+// node_modules/@stdlib/assert-has-int8array-support/lib/index.js
+var require_lib118 = __commonJS({
+  "node_modules/@stdlib/assert-has-int8array-support/lib/index.js"(exports, module) {
+    "use strict";
+    var hasInt8ArraySupport = require_main95();
+    module.exports = hasInt8ArraySupport;
+  }
+});
+
+// node_modules/@stdlib/array-int8/lib/main.js
+var require_main96 = __commonJS({
+  "node_modules/@stdlib/array-int8/lib/main.js"(exports, module) {
+    "use strict";
+    var ctor = typeof Int8Array === "function" ? Int8Array : void 0;
+    module.exports = ctor;
+  }
+});
+
+// node_modules/@stdlib/array-int8/lib/polyfill.js
+var require_polyfill13 = __commonJS({
+  "node_modules/@stdlib/array-int8/lib/polyfill.js"(exports, module) {
+    "use strict";
+    function polyfill() {
+      throw new Error("not implemented");
+    }
+    module.exports = polyfill;
+  }
+});
+
+// node_modules/@stdlib/array-int8/lib/index.js
+var require_lib119 = __commonJS({
+  "node_modules/@stdlib/array-int8/lib/index.js"(exports, module) {
+    "use strict";
+    var hasInt8ArraySupport = require_lib118();
+    var builtin = require_main96();
+    var polyfill = require_polyfill13();
+    var ctor;
+    if (hasInt8ArraySupport()) {
+      ctor = builtin;
+    } else {
+      ctor = polyfill;
+    }
+    module.exports = ctor;
+  }
+});
+
+// node_modules/@stdlib/assert-is-nonnegative-integer/lib/primitive.js
+var require_primitive5 = __commonJS({
+  "node_modules/@stdlib/assert-is-nonnegative-integer/lib/primitive.js"(exports, module) {
+    "use strict";
+    var isInteger = require_lib69().isPrimitive;
+    function isNonNegativeInteger(value) {
+      return isInteger(value) && value >= 0;
+    }
+    module.exports = isNonNegativeInteger;
+  }
+});
+
+// node_modules/@stdlib/assert-is-nonnegative-integer/lib/object.js
+var require_object5 = __commonJS({
+  "node_modules/@stdlib/assert-is-nonnegative-integer/lib/object.js"(exports, module) {
+    "use strict";
+    var isInteger = require_lib69().isObject;
+    function isNonNegativeInteger(value) {
+      return isInteger(value) && value.valueOf() >= 0;
+    }
+    module.exports = isNonNegativeInteger;
+  }
+});
+
+// node_modules/@stdlib/assert-is-nonnegative-integer/lib/main.js
+var require_main97 = __commonJS({
+  "node_modules/@stdlib/assert-is-nonnegative-integer/lib/main.js"(exports, module) {
+    "use strict";
+    var isPrimitive = require_primitive5();
+    var isObject = require_object5();
+    function isNonNegativeInteger(value) {
+      return isPrimitive(value) || isObject(value);
+    }
+    module.exports = isNonNegativeInteger;
+  }
+});
+
+// node_modules/@stdlib/assert-is-nonnegative-integer/lib/index.js
+var require_lib120 = __commonJS({
+  "node_modules/@stdlib/assert-is-nonnegative-integer/lib/index.js"(exports, module) {
+    "use strict";
+    var setReadOnly = require_lib7();
+    var main = require_main97();
+    var isPrimitive = require_primitive5();
+    var isObject = require_object5();
+    setReadOnly(main, "isPrimitive", isPrimitive);
+    setReadOnly(main, "isObject", isObject);
+    module.exports = main;
+  }
+});
+
+// node_modules/@stdlib/constants-array-max-array-length/lib/index.js
+var require_lib121 = __commonJS({
+  "node_modules/@stdlib/constants-array-max-array-length/lib/index.js"(exports, module) {
+    "use strict";
+    var MAX_ARRAY_LENGTH = 4294967295 >>> 0;
+    module.exports = MAX_ARRAY_LENGTH;
+  }
+});
+
+// node_modules/@stdlib/assert-is-array-like-object/lib/main.js
+var require_main98 = __commonJS({
+  "node_modules/@stdlib/assert-is-array-like-object/lib/main.js"(exports, module) {
+    "use strict";
+    var isInteger = require_lib65();
+    var MAX_LENGTH = require_lib121();
+    function isArrayLikeObject(value) {
+      return typeof value === "object" && value !== null && typeof value.length === "number" && isInteger(value.length) && value.length >= 0 && value.length <= MAX_LENGTH;
+    }
+    module.exports = isArrayLikeObject;
+  }
+});
+
+// node_modules/@stdlib/assert-is-array-like-object/lib/index.js
+var require_lib122 = __commonJS({
+  "node_modules/@stdlib/assert-is-array-like-object/lib/index.js"(exports, module) {
+    "use strict";
+    var main = require_main98();
+    module.exports = main;
+  }
+});
+
+// node_modules/@stdlib/assert-is-arraybuffer/lib/main.js
+var require_main99 = __commonJS({
+  "node_modules/@stdlib/assert-is-arraybuffer/lib/main.js"(exports, module) {
+    "use strict";
+    var nativeClass = require_lib26();
+    var hasArrayBuffer = typeof ArrayBuffer === "function";
+    function isArrayBuffer(value) {
+      return hasArrayBuffer && value instanceof ArrayBuffer || // eslint-disable-line stdlib/require-globals
+      nativeClass(value) === "[object ArrayBuffer]";
+    }
+    module.exports = isArrayBuffer;
+  }
+});
+
+// node_modules/@stdlib/assert-is-arraybuffer/lib/index.js
+var require_lib123 = __commonJS({
+  "node_modules/@stdlib/assert-is-arraybuffer/lib/index.js"(exports, module) {
+    "use strict";
+    var main = require_main99();
+    module.exports = main;
+  }
+});
+
+// node_modules/@stdlib/assert-is-object/lib/main.js
+var require_main100 = __commonJS({
+  "node_modules/@stdlib/assert-is-object/lib/main.js"(exports, module) {
+    "use strict";
+    var isArray2 = require_lib75();
+    function isObject(value) {
+      return typeof value === "object" && value !== null && !isArray2(value);
+    }
+    module.exports = isObject;
+  }
+});
+
+// node_modules/@stdlib/assert-is-object/lib/index.js
+var require_lib124 = __commonJS({
+  "node_modules/@stdlib/assert-is-object/lib/index.js"(exports, module) {
+    "use strict";
+    var main = require_main100();
+    module.exports = main;
+  }
+});
+
+// node_modules/@stdlib/assert-is-string-array/lib/index.js
+var require_lib125 = __commonJS({
+  "node_modules/@stdlib/assert-is-string-array/lib/index.js"(exports, module) {
+    "use strict";
+    var setReadOnly = require_lib7();
+    var arrayfun = require_lib76();
+    var isString = require_lib70();
+    var isPrimitiveArray = arrayfun(isString.isPrimitive);
+    var isObjectArray = arrayfun(isString.isObject);
+    var isStringArray = arrayfun(isString);
+    setReadOnly(isStringArray, "primitives", isPrimitiveArray);
+    setReadOnly(isStringArray, "objects", isObjectArray);
+    module.exports = isStringArray;
+  }
+});
+
+// node_modules/@stdlib/math-base-assert-is-even/lib/main.js
+var require_main101 = __commonJS({
+  "node_modules/@stdlib/math-base-assert-is-even/lib/main.js"(exports, module) {
+    "use strict";
+    var isInteger = require_lib65();
+    function isEven(x) {
+      return isInteger(x / 2);
+    }
+    module.exports = isEven;
+  }
+});
+
+// node_modules/@stdlib/math-base-assert-is-even/lib/index.js
+var require_lib126 = __commonJS({
+  "node_modules/@stdlib/math-base-assert-is-even/lib/index.js"(exports, module) {
+    "use strict";
+    var main = require_main101();
+    module.exports = main;
+  }
+});
+
+// node_modules/@stdlib/assert-has-iterator-symbol-support/lib/main.js
+var require_main102 = __commonJS({
+  "node_modules/@stdlib/assert-has-iterator-symbol-support/lib/main.js"(exports, module) {
+    "use strict";
+    var hasOwnProp = require_lib24();
+    var Symbol2 = require_lib25();
+    function hasIteratorSymbolSupport() {
+      return typeof Symbol2 === "function" && typeof Symbol2("foo") === "symbol" && hasOwnProp(Symbol2, "iterator") && typeof Symbol2.iterator === "symbol";
+    }
+    module.exports = hasIteratorSymbolSupport;
+  }
+});
+
+// node_modules/@stdlib/assert-has-iterator-symbol-support/lib/index.js
+var require_lib127 = __commonJS({
+  "node_modules/@stdlib/assert-has-iterator-symbol-support/lib/index.js"(exports, module) {
+    "use strict";
+    var main = require_main102();
+    module.exports = main;
+  }
+});
+
+// node_modules/@stdlib/symbol-iterator/lib/main.js
+var require_main103 = __commonJS({
+  "node_modules/@stdlib/symbol-iterator/lib/main.js"(exports, module) {
+    "use strict";
+    var hasIteratorSymbolSupport = require_lib127();
+    var IteratorSymbol = hasIteratorSymbolSupport() ? Symbol.iterator : null;
+    module.exports = IteratorSymbol;
+  }
+});
+
+// node_modules/@stdlib/symbol-iterator/lib/index.js
+var require_lib128 = __commonJS({
+  "node_modules/@stdlib/symbol-iterator/lib/index.js"(exports, module) {
+    "use strict";
+    var main = require_main103();
+    module.exports = main;
+  }
+});
+
+// node_modules/@stdlib/utils-define-nonenumerable-read-only-accessor/lib/main.js
+var require_main104 = __commonJS({
+  "node_modules/@stdlib/utils-define-nonenumerable-read-only-accessor/lib/main.js"(exports, module) {
+    "use strict";
+    var defineProperty = require_lib6();
+    function setNonEnumerableReadOnlyAccessor(obj2, prop, getter) {
+      defineProperty(obj2, prop, {
+        "configurable": false,
+        "enumerable": false,
+        "get": getter
+      });
+    }
+    module.exports = setNonEnumerableReadOnlyAccessor;
+  }
+});
+
+// node_modules/@stdlib/utils-define-nonenumerable-read-only-accessor/lib/index.js
+var require_lib129 = __commonJS({
+  "node_modules/@stdlib/utils-define-nonenumerable-read-only-accessor/lib/index.js"(exports, module) {
+    "use strict";
+    var main = require_main104();
+    module.exports = main;
+  }
+});
+
+// node_modules/@stdlib/complex-float32-real/lib/main.js
+var require_main105 = __commonJS({
+  "node_modules/@stdlib/complex-float32-real/lib/main.js"(exports, module) {
+    "use strict";
+    function real(z) {
+      return z.re;
+    }
+    module.exports = real;
+  }
+});
+
+// node_modules/@stdlib/complex-float32-real/lib/index.js
+var require_lib130 = __commonJS({
+  "node_modules/@stdlib/complex-float32-real/lib/index.js"(exports, module) {
+    "use strict";
+    var main = require_main105();
+    module.exports = main;
+  }
+});
+
+// node_modules/@stdlib/complex-float32-imag/lib/main.js
+var require_main106 = __commonJS({
+  "node_modules/@stdlib/complex-float32-imag/lib/main.js"(exports, module) {
+    "use strict";
+    function imag(z) {
+      return z.im;
+    }
+    module.exports = imag;
+  }
+});
+
+// node_modules/@stdlib/complex-float32-imag/lib/index.js
+var require_lib131 = __commonJS({
+  "node_modules/@stdlib/complex-float32-imag/lib/index.js"(exports, module) {
+    "use strict";
+    var main = require_main106();
+    module.exports = main;
+  }
+});
+
+// node_modules/@stdlib/array-complex64/lib/from_iterator.js
+var require_from_iterator = __commonJS({
+  "node_modules/@stdlib/array-complex64/lib/from_iterator.js"(exports, module) {
+    "use strict";
+    var isArrayLikeObject = require_lib122();
+    var isComplexLike = require_lib90();
+    var realf = require_lib130();
+    var imagf = require_lib131();
+    var format = require_lib5();
+    function fromIterator(it) {
+      var out;
+      var v;
+      var z;
+      out = [];
+      while (true) {
+        v = it.next();
+        if (v.done) {
+          break;
+        }
+        z = v.value;
+        if (isArrayLikeObject(z) && z.length >= 2) {
+          out.push(z[0], z[1]);
+        } else if (isComplexLike(z)) {
+          out.push(realf(z), imagf(z));
+        } else {
+          return new TypeError(format("invalid argument. An iterator must return either a two-element array containing real and imaginary components or a complex number. Value: `%s`.", z));
+        }
+      }
+      return out;
+    }
+    module.exports = fromIterator;
+  }
+});
+
+// node_modules/@stdlib/array-complex64/lib/from_iterator_map.js
+var require_from_iterator_map = __commonJS({
+  "node_modules/@stdlib/array-complex64/lib/from_iterator_map.js"(exports, module) {
+    "use strict";
+    var isArrayLikeObject = require_lib122();
+    var isComplexLike = require_lib90();
+    var realf = require_lib130();
+    var imagf = require_lib131();
+    var format = require_lib5();
+    function fromIteratorMap(it, clbk, thisArg) {
+      var out;
+      var v;
+      var z;
+      var i;
+      out = [];
+      i = -1;
+      while (true) {
+        v = it.next();
+        if (v.done) {
+          break;
+        }
+        i += 1;
+        z = clbk.call(thisArg, v.value, i);
+        if (isArrayLikeObject(z) && z.length >= 2) {
+          out.push(z[0], z[1]);
+        } else if (isComplexLike(z)) {
+          out.push(realf(z), imagf(z));
+        } else {
+          return new TypeError(format("invalid argument. Callback must return either a two-element array containing real and imaginary components or a complex number. Value: `%s`.", z));
+        }
+      }
+      return out;
+    }
+    module.exports = fromIteratorMap;
+  }
+});
+
+// node_modules/@stdlib/array-complex64/lib/from_array.js
+var require_from_array = __commonJS({
+  "node_modules/@stdlib/array-complex64/lib/from_array.js"(exports, module) {
+    "use strict";
+    var isComplexLike = require_lib90();
+    var realf = require_lib130();
+    var imagf = require_lib131();
+    function fromArray(buf2, arr) {
+      var len;
+      var v;
+      var i;
+      var j;
+      len = arr.length;
+      j = 0;
+      for (i = 0; i < len; i++) {
+        v = arr[i];
+        if (!isComplexLike(v)) {
+          return null;
+        }
+        buf2[j] = realf(v);
+        buf2[j + 1] = imagf(v);
+        j += 2;
+      }
+      return buf2;
+    }
+    module.exports = fromArray;
+  }
+});
+
+// node_modules/@stdlib/array-complex64/lib/main.js
+var require_main107 = __commonJS({
+  "node_modules/@stdlib/array-complex64/lib/main.js"(exports, module) {
+    "use strict";
+    var isNonNegativeInteger = require_lib120().isPrimitive;
+    var isArrayLikeObject = require_lib122();
+    var isCollection = require_lib67();
+    var isArrayBuffer = require_lib123();
+    var isObject = require_lib124();
+    var isArray2 = require_lib75();
+    var isStringArray = require_lib125().primitives;
+    var isString = require_lib70().isPrimitive;
+    var isFunction = require_lib81();
+    var isComplexLike = require_lib90();
+    var isEven = require_lib126();
+    var isInteger = require_lib65();
+    var isComplex64Array = require_lib92();
+    var isComplex128Array = require_lib91();
+    var hasIteratorSymbolSupport = require_lib127();
+    var ITERATOR_SYMBOL = require_lib128();
+    var setReadOnly = require_lib7();
+    var setReadOnlyAccessor = require_lib129();
+    var Float32Array2 = require_lib87();
+    var Complex64 = require_lib89();
+    var format = require_lib5();
+    var realf = require_lib130();
+    var imagf = require_lib131();
+    var floor = require_lib9();
+    var reinterpret64 = require_lib94();
+    var reinterpret128 = require_lib93();
+    var getter = require_lib101();
+    var accessorGetter = require_lib100();
+    var fromIterator = require_from_iterator();
+    var fromIteratorMap = require_from_iterator_map();
+    var fromArray = require_from_array();
+    var BYTES_PER_ELEMENT = Float32Array2.BYTES_PER_ELEMENT * 2;
+    var HAS_ITERATOR_SYMBOL = hasIteratorSymbolSupport();
+    function isComplexArray(value) {
+      return value instanceof Complex64Array || typeof value === "object" && value !== null && (value.constructor.name === "Complex64Array" || value.constructor.name === "Complex128Array") && typeof value._length === "number" && // eslint-disable-line no-underscore-dangle
+      // NOTE: we don't perform a more rigorous test here for a typed array for performance reasons, as robustly checking for a typed array instance could require walking the prototype tree and performing relatively expensive constructor checks...
+      typeof value._buffer === "object";
+    }
+    function isComplexArrayConstructor(value) {
+      return value === Complex64Array || // NOTE: weaker test in order to avoid a circular dependency with Complex128Array...
+      value.name === "Complex128Array";
+    }
+    function getComplex64(buf2, idx) {
+      idx *= 2;
+      return new Complex64(buf2[idx], buf2[idx + 1]);
+    }
+    function Complex64Array() {
+      var byteOffset;
+      var nargs;
+      var buf2;
+      var len;
+      nargs = arguments.length;
+      if (!(this instanceof Complex64Array)) {
+        if (nargs === 0) {
+          return new Complex64Array();
+        }
+        if (nargs === 1) {
+          return new Complex64Array(arguments[0]);
+        }
+        if (nargs === 2) {
+          return new Complex64Array(arguments[0], arguments[1]);
+        }
+        return new Complex64Array(arguments[0], arguments[1], arguments[2]);
+      }
+      if (nargs === 0) {
+        buf2 = new Float32Array2(0);
+      } else if (nargs === 1) {
+        if (isNonNegativeInteger(arguments[0])) {
+          buf2 = new Float32Array2(arguments[0] * 2);
+        } else if (isCollection(arguments[0])) {
+          buf2 = arguments[0];
+          len = buf2.length;
+          if (len && isArray2(buf2) && isComplexLike(buf2[0])) {
+            buf2 = fromArray(new Float32Array2(len * 2), buf2);
+            if (buf2 === null) {
+              if (!isEven(len)) {
+                throw new RangeError(format("invalid argument. Array-like object arguments must have a length which is a multiple of two. Length: `%u`.", len));
+              }
+              buf2 = new Float32Array2(arguments[0]);
+            }
+          } else {
+            if (isComplex64Array(buf2)) {
+              buf2 = reinterpret64(buf2, 0);
+            } else if (isComplex128Array(buf2)) {
+              buf2 = reinterpret128(buf2, 0);
+            } else if (!isEven(len)) {
+              throw new RangeError(format("invalid argument. Array-like object and typed array arguments must have a length which is a multiple of two. Length: `%u`.", len));
+            }
+            buf2 = new Float32Array2(buf2);
+          }
+        } else if (isArrayBuffer(arguments[0])) {
+          buf2 = arguments[0];
+          if (!isInteger(buf2.byteLength / BYTES_PER_ELEMENT)) {
+            throw new RangeError(format("invalid argument. ArrayBuffer byte length must be a multiple of %u. Byte length: `%u`.", BYTES_PER_ELEMENT, buf2.byteLength));
+          }
+          buf2 = new Float32Array2(buf2);
+        } else if (isObject(arguments[0])) {
+          buf2 = arguments[0];
+          if (HAS_ITERATOR_SYMBOL === false) {
+            throw new TypeError(format("invalid argument. Environment lacks Symbol.iterator support. Must provide a length, ArrayBuffer, typed array, or array-like object. Value: `%s`.", buf2));
+          }
+          if (!isFunction(buf2[ITERATOR_SYMBOL])) {
+            throw new TypeError(format("invalid argument. Must provide a length, ArrayBuffer, typed array, array-like object, or an iterable. Value: `%s`.", buf2));
+          }
+          buf2 = buf2[ITERATOR_SYMBOL]();
+          if (!isFunction(buf2.next)) {
+            throw new TypeError(format("invalid argument. Must provide a length, ArrayBuffer, typed array, array-like object, or an iterable. Value: `%s`.", buf2));
+          }
+          buf2 = fromIterator(buf2);
+          if (buf2 instanceof Error) {
+            throw buf2;
+          }
+          buf2 = new Float32Array2(buf2);
+        } else {
+          throw new TypeError(format("invalid argument. Must provide a length, ArrayBuffer, typed array, array-like object, or an iterable. Value: `%s`.", arguments[0]));
+        }
+      } else {
+        buf2 = arguments[0];
+        if (!isArrayBuffer(buf2)) {
+          throw new TypeError(format("invalid argument. First argument must be an ArrayBuffer. Value: `%s`.", buf2));
+        }
+        byteOffset = arguments[1];
+        if (!isNonNegativeInteger(byteOffset)) {
+          throw new TypeError(format("invalid argument. Byte offset must be a nonnegative integer. Value: `%s`.", byteOffset));
+        }
+        if (!isInteger(byteOffset / BYTES_PER_ELEMENT)) {
+          throw new RangeError(format("invalid argument. Byte offset must be a multiple of %u. Value: `%u`.", BYTES_PER_ELEMENT, byteOffset));
+        }
+        if (nargs === 2) {
+          len = buf2.byteLength - byteOffset;
+          if (!isInteger(len / BYTES_PER_ELEMENT)) {
+            throw new RangeError(format("invalid arguments. ArrayBuffer view byte length must be a multiple of %u. View byte length: `%u`.", BYTES_PER_ELEMENT, len));
+          }
+          buf2 = new Float32Array2(buf2, byteOffset);
+        } else {
+          len = arguments[2];
+          if (!isNonNegativeInteger(len)) {
+            throw new TypeError(format("invalid argument. Length must be a nonnegative integer. Value: `%s`.", len));
+          }
+          if (len * BYTES_PER_ELEMENT > buf2.byteLength - byteOffset) {
+            throw new RangeError(format("invalid arguments. ArrayBuffer has insufficient capacity. Either decrease the array length or provide a bigger buffer. Minimum capacity: `%u`.", len * BYTES_PER_ELEMENT));
+          }
+          buf2 = new Float32Array2(buf2, byteOffset, len * 2);
+        }
+      }
+      setReadOnly(this, "_buffer", buf2);
+      setReadOnly(this, "_length", buf2.length / 2);
+      return this;
+    }
+    setReadOnly(Complex64Array, "BYTES_PER_ELEMENT", BYTES_PER_ELEMENT);
+    setReadOnly(Complex64Array, "name", "Complex64Array");
+    setReadOnly(Complex64Array, "from", function from2(src) {
+      var thisArg;
+      var nargs;
+      var clbk;
+      var out;
+      var buf2;
+      var tmp;
+      var get;
+      var len;
+      var flg;
+      var v;
+      var i;
+      var j;
+      if (!isFunction(this)) {
+        throw new TypeError("invalid invocation. `this` context must be a constructor.");
+      }
+      if (!isComplexArrayConstructor(this)) {
+        throw new TypeError("invalid invocation. `this` is not a complex number array.");
+      }
+      nargs = arguments.length;
+      if (nargs > 1) {
+        clbk = arguments[1];
+        if (!isFunction(clbk)) {
+          throw new TypeError(format("invalid argument. Second argument must be a function. Value: `%s`.", clbk));
+        }
+        if (nargs > 2) {
+          thisArg = arguments[2];
+        }
+      }
+      if (isComplexArray(src)) {
+        len = src.length;
+        if (clbk) {
+          out = new this(len);
+          buf2 = out._buffer;
+          j = 0;
+          for (i = 0; i < len; i++) {
+            v = clbk.call(thisArg, src.get(i), i);
+            if (isComplexLike(v)) {
+              buf2[j] = realf(v);
+              buf2[j + 1] = imagf(v);
+            } else if (isArrayLikeObject(v) && v.length >= 2) {
+              buf2[j] = v[0];
+              buf2[j + 1] = v[1];
+            } else {
+              throw new TypeError(format("invalid argument. Callback must return either a two-element array containing real and imaginary components or a complex number. Value: `%s`.", v));
+            }
+            j += 2;
+          }
+          return out;
+        }
+        return new this(src);
+      }
+      if (isCollection(src)) {
+        if (clbk) {
+          len = src.length;
+          if (src.get && src.set) {
+            get = accessorGetter("default");
+          } else {
+            get = getter("default");
+          }
+          for (i = 0; i < len; i++) {
+            if (!isComplexLike(get(src, i))) {
+              flg = true;
+              break;
+            }
+          }
+          if (flg) {
+            if (!isEven(len)) {
+              throw new RangeError(format("invalid argument. First argument must have a length which is a multiple of %u. Length: `%u`.", 2, len));
+            }
+            out = new this(len / 2);
+            buf2 = out._buffer;
+            for (i = 0; i < len; i++) {
+              buf2[i] = clbk.call(thisArg, get(src, i), i);
+            }
+            return out;
+          }
+          out = new this(len);
+          buf2 = out._buffer;
+          j = 0;
+          for (i = 0; i < len; i++) {
+            v = clbk.call(thisArg, get(src, i), i);
+            if (isComplexLike(v)) {
+              buf2[j] = realf(v);
+              buf2[j + 1] = imagf(v);
+            } else if (isArrayLikeObject(v) && v.length >= 2) {
+              buf2[j] = v[0];
+              buf2[j + 1] = v[1];
+            } else {
+              throw new TypeError(format("invalid argument. Callback must return either a two-element array containing real and imaginary components or a complex number. Value: `%s`.", v));
+            }
+            j += 2;
+          }
+          return out;
+        }
+        return new this(src);
+      }
+      if (isObject(src) && HAS_ITERATOR_SYMBOL && isFunction(src[ITERATOR_SYMBOL])) {
+        buf2 = src[ITERATOR_SYMBOL]();
+        if (!isFunction(buf2.next)) {
+          throw new TypeError(format("invalid argument. First argument must be an array-like object or an iterable. Value: `%s`.", src));
+        }
+        if (clbk) {
+          tmp = fromIteratorMap(buf2, clbk, thisArg);
+        } else {
+          tmp = fromIterator(buf2);
+        }
+        if (tmp instanceof Error) {
+          throw tmp;
+        }
+        len = tmp.length / 2;
+        out = new this(len);
+        buf2 = out._buffer;
+        for (i = 0; i < len; i++) {
+          buf2[i] = tmp[i];
+        }
+        return out;
+      }
+      throw new TypeError(format("invalid argument. First argument must be an array-like object or an iterable. Value: `%s`.", src));
+    });
+    setReadOnly(Complex64Array, "of", function of2() {
+      var args;
+      var i;
+      if (!isFunction(this)) {
+        throw new TypeError("invalid invocation. `this` context must be a constructor.");
+      }
+      if (!isComplexArrayConstructor(this)) {
+        throw new TypeError("invalid invocation. `this` is not a complex number array.");
+      }
+      args = [];
+      for (i = 0; i < arguments.length; i++) {
+        args.push(arguments[i]);
+      }
+      return new this(args);
+    });
+    setReadOnly(Complex64Array.prototype, "at", function at(idx) {
+      if (!isComplexArray(this)) {
+        throw new TypeError("invalid invocation. `this` is not a complex number array.");
+      }
+      if (!isInteger(idx)) {
+        throw new TypeError(format("invalid argument. Must provide an integer. Value: `%s`.", idx));
+      }
+      if (idx < 0) {
+        idx += this._length;
+      }
+      if (idx < 0 || idx >= this._length) {
+        return;
+      }
+      return getComplex64(this._buffer, idx);
+    });
+    setReadOnlyAccessor(Complex64Array.prototype, "buffer", function get() {
+      return this._buffer.buffer;
+    });
+    setReadOnlyAccessor(Complex64Array.prototype, "byteLength", function get() {
+      return this._buffer.byteLength;
+    });
+    setReadOnlyAccessor(Complex64Array.prototype, "byteOffset", function get() {
+      return this._buffer.byteOffset;
+    });
+    setReadOnly(Complex64Array.prototype, "BYTES_PER_ELEMENT", Complex64Array.BYTES_PER_ELEMENT);
+    setReadOnly(Complex64Array.prototype, "copyWithin", function copyWithin(target, start) {
+      if (!isComplexArray(this)) {
+        throw new TypeError("invalid invocation. `this` is not a complex number array.");
+      }
+      if (arguments.length === 2) {
+        this._buffer.copyWithin(target * 2, start * 2);
+      } else {
+        this._buffer.copyWithin(target * 2, start * 2, arguments[2] * 2);
+      }
+      return this;
+    });
+    setReadOnly(Complex64Array.prototype, "entries", function entries() {
+      var self2;
+      var iter;
+      var len;
+      var buf2;
+      var FLG;
+      var i;
+      if (!isComplexArray(this)) {
+        throw new TypeError("invalid invocation. `this` is not a complex number array.");
+      }
+      self2 = this;
+      buf2 = this._buffer;
+      len = this._length;
+      i = -1;
+      iter = {};
+      setReadOnly(iter, "next", next);
+      setReadOnly(iter, "return", end);
+      if (ITERATOR_SYMBOL) {
+        setReadOnly(iter, ITERATOR_SYMBOL, factory);
+      }
+      return iter;
+      function next() {
+        i += 1;
+        if (FLG || i >= len) {
+          return {
+            "done": true
+          };
+        }
+        return {
+          "value": [i, getComplex64(buf2, i)],
+          "done": false
+        };
+      }
+      function end(value) {
+        FLG = true;
+        if (arguments.length) {
+          return {
+            "value": value,
+            "done": true
+          };
+        }
+        return {
+          "done": true
+        };
+      }
+      function factory() {
+        return self2.entries();
+      }
+    });
+    setReadOnly(Complex64Array.prototype, "every", function every(predicate, thisArg) {
+      var buf2;
+      var i;
+      if (!isComplexArray(this)) {
+        throw new TypeError("invalid invocation. `this` is not a complex number array.");
+      }
+      if (!isFunction(predicate)) {
+        throw new TypeError(format("invalid argument. First argument must be a function. Value: `%s`.", predicate));
+      }
+      buf2 = this._buffer;
+      for (i = 0; i < this._length; i++) {
+        if (!predicate.call(thisArg, getComplex64(buf2, i), i, this)) {
+          return false;
+        }
+      }
+      return true;
+    });
+    setReadOnly(Complex64Array.prototype, "fill", function fill(value, start, end) {
+      var buf2;
+      var len;
+      var idx;
+      var re;
+      var im;
+      var i;
+      if (!isComplexArray(this)) {
+        throw new TypeError("invalid invocation. `this` is not a complex number array.");
+      }
+      if (!isComplexLike(value)) {
+        throw new TypeError(format("invalid argument. First argument must be a complex number. Value: `%s`.", value));
+      }
+      buf2 = this._buffer;
+      len = this._length;
+      if (arguments.length > 1) {
+        if (!isInteger(start)) {
+          throw new TypeError(format("invalid argument. Second argument must be an integer. Value: `%s`.", start));
+        }
+        if (start < 0) {
+          start += len;
+          if (start < 0) {
+            start = 0;
+          }
+        }
+        if (arguments.length > 2) {
+          if (!isInteger(end)) {
+            throw new TypeError(format("invalid argument. Third argument must be an integer. Value: `%s`.", end));
+          }
+          if (end < 0) {
+            end += len;
+            if (end < 0) {
+              end = 0;
+            }
+          }
+          if (end > len) {
+            end = len;
+          }
+        } else {
+          end = len;
+        }
+      } else {
+        start = 0;
+        end = len;
+      }
+      re = realf(value);
+      im = imagf(value);
+      for (i = start; i < end; i++) {
+        idx = 2 * i;
+        buf2[idx] = re;
+        buf2[idx + 1] = im;
+      }
+      return this;
+    });
+    setReadOnly(Complex64Array.prototype, "filter", function filter(predicate, thisArg) {
+      var buf2;
+      var out;
+      var i;
+      var z;
+      if (!isComplexArray(this)) {
+        throw new TypeError("invalid invocation. `this` is not a complex number array.");
+      }
+      if (!isFunction(predicate)) {
+        throw new TypeError(format("invalid argument. First argument must be a function. Value: `%s`.", predicate));
+      }
+      buf2 = this._buffer;
+      out = [];
+      for (i = 0; i < this._length; i++) {
+        z = getComplex64(buf2, i);
+        if (predicate.call(thisArg, z, i, this)) {
+          out.push(z);
+        }
+      }
+      return new this.constructor(out);
+    });
+    setReadOnly(Complex64Array.prototype, "find", function find(predicate, thisArg) {
+      var buf2;
+      var i;
+      var z;
+      if (!isComplexArray(this)) {
+        throw new TypeError("invalid invocation. `this` is not a complex number array.");
+      }
+      if (!isFunction(predicate)) {
+        throw new TypeError(format("invalid argument. First argument must be a function. Value: `%s`.", predicate));
+      }
+      buf2 = this._buffer;
+      for (i = 0; i < this._length; i++) {
+        z = getComplex64(buf2, i);
+        if (predicate.call(thisArg, z, i, this)) {
+          return z;
+        }
+      }
+    });
+    setReadOnly(Complex64Array.prototype, "findIndex", function findIndex(predicate, thisArg) {
+      var buf2;
+      var i;
+      var z;
+      if (!isComplexArray(this)) {
+        throw new TypeError("invalid invocation. `this` is not a complex number array.");
+      }
+      if (!isFunction(predicate)) {
+        throw new TypeError(format("invalid argument. First argument must be a function. Value: `%s`.", predicate));
+      }
+      buf2 = this._buffer;
+      for (i = 0; i < this._length; i++) {
+        z = getComplex64(buf2, i);
+        if (predicate.call(thisArg, z, i, this)) {
+          return i;
+        }
+      }
+      return -1;
+    });
+    setReadOnly(Complex64Array.prototype, "findLast", function findLast(predicate, thisArg) {
+      var buf2;
+      var i;
+      var z;
+      if (!isComplexArray(this)) {
+        throw new TypeError("invalid invocation. `this` is not a complex number array.");
+      }
+      if (!isFunction(predicate)) {
+        throw new TypeError(format("invalid argument. First argument must be a function. Value: `%s`.", predicate));
+      }
+      buf2 = this._buffer;
+      for (i = this._length - 1; i >= 0; i--) {
+        z = getComplex64(buf2, i);
+        if (predicate.call(thisArg, z, i, this)) {
+          return z;
+        }
+      }
+    });
+    setReadOnly(Complex64Array.prototype, "findLastIndex", function findLastIndex(predicate, thisArg) {
+      var buf2;
+      var i;
+      var z;
+      if (!isComplexArray(this)) {
+        throw new TypeError("invalid invocation. `this` is not a complex number array.");
+      }
+      if (!isFunction(predicate)) {
+        throw new TypeError(format("invalid argument. First argument must be a function. Value: `%s`.", predicate));
+      }
+      buf2 = this._buffer;
+      for (i = this._length - 1; i >= 0; i--) {
+        z = getComplex64(buf2, i);
+        if (predicate.call(thisArg, z, i, this)) {
+          return i;
+        }
+      }
+      return -1;
+    });
+    setReadOnly(Complex64Array.prototype, "forEach", function forEach(fcn, thisArg) {
+      var buf2;
+      var i;
+      var z;
+      if (!isComplexArray(this)) {
+        throw new TypeError("invalid invocation. `this` is not a complex number array.");
+      }
+      if (!isFunction(fcn)) {
+        throw new TypeError(format("invalid argument. First argument must be a function. Value: `%s`.", fcn));
+      }
+      buf2 = this._buffer;
+      for (i = 0; i < this._length; i++) {
+        z = getComplex64(buf2, i);
+        fcn.call(thisArg, z, i, this);
+      }
+    });
+    setReadOnly(Complex64Array.prototype, "get", function get(idx) {
+      if (!isComplexArray(this)) {
+        throw new TypeError("invalid invocation. `this` is not a complex number array.");
+      }
+      if (!isNonNegativeInteger(idx)) {
+        throw new TypeError(format("invalid argument. Must provide a nonnegative integer. Value: `%s`.", idx));
+      }
+      if (idx >= this._length) {
+        return;
+      }
+      return getComplex64(this._buffer, idx);
+    });
+    setReadOnly(Complex64Array.prototype, "includes", function includes(searchElement, fromIndex) {
+      var buf2;
+      var idx;
+      var re;
+      var im;
+      var i;
+      if (!isComplexArray(this)) {
+        throw new TypeError("invalid invocation. `this` is not a complex number array.");
+      }
+      if (!isComplexLike(searchElement)) {
+        throw new TypeError(format("invalid argument. First argument must be a complex number. Value: `%s`.", searchElement));
+      }
+      if (arguments.length > 1) {
+        if (!isInteger(fromIndex)) {
+          throw new TypeError(format("invalid argument. Second argument must be an integer. Value: `%s`.", fromIndex));
+        }
+        if (fromIndex < 0) {
+          fromIndex += this._length;
+          if (fromIndex < 0) {
+            fromIndex = 0;
+          }
+        }
+      } else {
+        fromIndex = 0;
+      }
+      re = realf(searchElement);
+      im = imagf(searchElement);
+      buf2 = this._buffer;
+      for (i = fromIndex; i < this._length; i++) {
+        idx = 2 * i;
+        if (re === buf2[idx] && im === buf2[idx + 1]) {
+          return true;
+        }
+      }
+      return false;
+    });
+    setReadOnly(Complex64Array.prototype, "indexOf", function indexOf(searchElement, fromIndex) {
+      var buf2;
+      var idx;
+      var re;
+      var im;
+      var i;
+      if (!isComplexArray(this)) {
+        throw new TypeError("invalid invocation. `this` is not a complex number array.");
+      }
+      if (!isComplexLike(searchElement)) {
+        throw new TypeError(format("invalid argument. First argument must be a complex number. Value: `%s`.", searchElement));
+      }
+      if (arguments.length > 1) {
+        if (!isInteger(fromIndex)) {
+          throw new TypeError(format("invalid argument. Second argument must be an integer. Value: `%s`.", fromIndex));
+        }
+        if (fromIndex < 0) {
+          fromIndex += this._length;
+          if (fromIndex < 0) {
+            fromIndex = 0;
+          }
+        }
+      } else {
+        fromIndex = 0;
+      }
+      re = realf(searchElement);
+      im = imagf(searchElement);
+      buf2 = this._buffer;
+      for (i = fromIndex; i < this._length; i++) {
+        idx = 2 * i;
+        if (re === buf2[idx] && im === buf2[idx + 1]) {
+          return i;
+        }
+      }
+      return -1;
+    });
+    setReadOnly(Complex64Array.prototype, "join", function join(separator) {
+      var out;
+      var buf2;
+      var sep;
+      var i;
+      if (!isComplexArray(this)) {
+        throw new TypeError("invalid invocation. `this` is not a complex number array.");
+      }
+      if (arguments.length === 0) {
+        sep = ",";
+      } else if (isString(separator)) {
+        sep = separator;
+      } else {
+        throw new TypeError(format("invalid argument. First argument must be a string. Value: `%s`.", separator));
+      }
+      out = [];
+      buf2 = this._buffer;
+      for (i = 0; i < this._length; i++) {
+        out.push(getComplex64(buf2, i).toString());
+      }
+      return out.join(sep);
+    });
+    setReadOnly(Complex64Array.prototype, "keys", function keys() {
+      var self2;
+      var iter;
+      var len;
+      var FLG;
+      var i;
+      if (!isComplexArray(this)) {
+        throw new TypeError("invalid invocation. `this` is not a complex number array.");
+      }
+      self2 = this;
+      len = this._length;
+      i = -1;
+      iter = {};
+      setReadOnly(iter, "next", next);
+      setReadOnly(iter, "return", end);
+      if (ITERATOR_SYMBOL) {
+        setReadOnly(iter, ITERATOR_SYMBOL, factory);
+      }
+      return iter;
+      function next() {
+        i += 1;
+        if (FLG || i >= len) {
+          return {
+            "done": true
+          };
+        }
+        return {
+          "value": i,
+          "done": false
+        };
+      }
+      function end(value) {
+        FLG = true;
+        if (arguments.length) {
+          return {
+            "value": value,
+            "done": true
+          };
+        }
+        return {
+          "done": true
+        };
+      }
+      function factory() {
+        return self2.keys();
+      }
+    });
+    setReadOnly(Complex64Array.prototype, "lastIndexOf", function lastIndexOf(searchElement, fromIndex) {
+      var buf2;
+      var idx;
+      var re;
+      var im;
+      var i;
+      if (!isComplexArray(this)) {
+        throw new TypeError("invalid invocation. `this` is not a complex number array.");
+      }
+      if (!isComplexLike(searchElement)) {
+        throw new TypeError(format("invalid argument. First argument must be a complex number. Value: `%s`.", searchElement));
+      }
+      if (arguments.length > 1) {
+        if (!isInteger(fromIndex)) {
+          throw new TypeError(format("invalid argument. Second argument must be an integer. Value: `%s`.", fromIndex));
+        }
+        if (fromIndex >= this._length) {
+          fromIndex = this._length - 1;
+        } else if (fromIndex < 0) {
+          fromIndex += this._length;
+        }
+      } else {
+        fromIndex = this._length - 1;
+      }
+      re = realf(searchElement);
+      im = imagf(searchElement);
+      buf2 = this._buffer;
+      for (i = fromIndex; i >= 0; i--) {
+        idx = 2 * i;
+        if (re === buf2[idx] && im === buf2[idx + 1]) {
+          return i;
+        }
+      }
+      return -1;
+    });
+    setReadOnlyAccessor(Complex64Array.prototype, "length", function get() {
+      return this._length;
+    });
+    setReadOnly(Complex64Array.prototype, "map", function map3(fcn, thisArg) {
+      var outbuf;
+      var buf2;
+      var out;
+      var i;
+      var v;
+      if (!isComplexArray(this)) {
+        throw new TypeError("invalid invocation. `this` is not a complex number array.");
+      }
+      if (!isFunction(fcn)) {
+        throw new TypeError(format("invalid argument. First argument must be a function. Value: `%s`.", fcn));
+      }
+      buf2 = this._buffer;
+      out = new this.constructor(this._length);
+      outbuf = out._buffer;
+      for (i = 0; i < this._length; i++) {
+        v = fcn.call(thisArg, getComplex64(buf2, i), i, this);
+        if (isComplexLike(v)) {
+          outbuf[2 * i] = realf(v);
+          outbuf[2 * i + 1] = imagf(v);
+        } else if (isArrayLikeObject(v) && v.length === 2) {
+          outbuf[2 * i] = v[0];
+          outbuf[2 * i + 1] = v[1];
+        } else {
+          throw new TypeError(format("invalid argument. Callback must return either a two-element array containing real and imaginary components or a complex number. Value: `%s`.", v));
+        }
+      }
+      return out;
+    });
+    setReadOnly(Complex64Array.prototype, "reduce", function reduce(reducer, initialValue) {
+      var buf2;
+      var acc;
+      var len;
+      var v;
+      var i;
+      if (!isComplexArray(this)) {
+        throw new TypeError("invalid invocation. `this` is not a complex number array.");
+      }
+      if (!isFunction(reducer)) {
+        throw new TypeError(format("invalid argument. First argument must be a function. Value: `%s`.", reducer));
+      }
+      buf2 = this._buffer;
+      len = this._length;
+      if (arguments.length > 1) {
+        acc = initialValue;
+        i = 0;
+      } else {
+        if (len === 0) {
+          throw new Error("invalid operation. If not provided an initial value, an array must contain at least one element.");
+        }
+        acc = getComplex64(buf2, 0);
+        i = 1;
+      }
+      for (; i < len; i++) {
+        v = getComplex64(buf2, i);
+        acc = reducer(acc, v, i, this);
+      }
+      return acc;
+    });
+    setReadOnly(Complex64Array.prototype, "reduceRight", function reduceRight(reducer, initialValue) {
+      var buf2;
+      var acc;
+      var len;
+      var v;
+      var i;
+      if (!isComplexArray(this)) {
+        throw new TypeError("invalid invocation. `this` is not a complex number array.");
+      }
+      if (!isFunction(reducer)) {
+        throw new TypeError(format("invalid argument. First argument must be a function. Value: `%s`.", reducer));
+      }
+      buf2 = this._buffer;
+      len = this._length;
+      if (arguments.length > 1) {
+        acc = initialValue;
+        i = len - 1;
+      } else {
+        if (len === 0) {
+          throw new Error("invalid operation. If not provided an initial value, an array must contain at least one element.");
+        }
+        acc = getComplex64(buf2, len - 1);
+        i = len - 2;
+      }
+      for (; i >= 0; i--) {
+        v = getComplex64(buf2, i);
+        acc = reducer(acc, v, i, this);
+      }
+      return acc;
+    });
+    setReadOnly(Complex64Array.prototype, "reverse", function reverse() {
+      var buf2;
+      var tmp;
+      var len;
+      var N;
+      var i;
+      var j;
+      if (!isComplexArray(this)) {
+        throw new TypeError("invalid invocation. `this` is not a complex number array.");
+      }
+      len = this._length;
+      buf2 = this._buffer;
+      N = floor(len / 2);
+      for (i = 0; i < N; i++) {
+        j = len - i - 1;
+        tmp = buf2[2 * i];
+        buf2[2 * i] = buf2[2 * j];
+        buf2[2 * j] = tmp;
+        tmp = buf2[2 * i + 1];
+        buf2[2 * i + 1] = buf2[2 * j + 1];
+        buf2[2 * j + 1] = tmp;
+      }
+      return this;
+    });
+    setReadOnly(Complex64Array.prototype, "set", function set2(value) {
+      var sbuf;
+      var idx;
+      var buf2;
+      var tmp;
+      var flg;
+      var N;
+      var v;
+      var i;
+      var j;
+      if (!isComplexArray(this)) {
+        throw new TypeError("invalid invocation. `this` is not a complex number array.");
+      }
+      buf2 = this._buffer;
+      if (arguments.length > 1) {
+        idx = arguments[1];
+        if (!isNonNegativeInteger(idx)) {
+          throw new TypeError(format("invalid argument. Index argument must be a nonnegative integer. Value: `%s`.", idx));
+        }
+      } else {
+        idx = 0;
+      }
+      if (isComplexLike(value)) {
+        if (idx >= this._length) {
+          throw new RangeError(format("invalid argument. Index argument is out-of-bounds. Value: `%u`.", idx));
+        }
+        idx *= 2;
+        buf2[idx] = realf(value);
+        buf2[idx + 1] = imagf(value);
+        return;
+      }
+      if (isComplexArray(value)) {
+        N = value._length;
+        if (idx + N > this._length) {
+          throw new RangeError("invalid arguments. Target array lacks sufficient storage to accommodate source values.");
+        }
+        sbuf = value._buffer;
+        j = buf2.byteOffset + idx * BYTES_PER_ELEMENT;
+        if (sbuf.buffer === buf2.buffer && (sbuf.byteOffset < j && sbuf.byteOffset + sbuf.byteLength > j)) {
+          tmp = new Float32Array2(sbuf.length);
+          for (i = 0; i < sbuf.length; i++) {
+            tmp[i] = sbuf[i];
+          }
+          sbuf = tmp;
+        }
+        idx *= 2;
+        j = 0;
+        for (i = 0; i < N; i++) {
+          buf2[idx] = sbuf[j];
+          buf2[idx + 1] = sbuf[j + 1];
+          idx += 2;
+          j += 2;
+        }
+        return;
+      }
+      if (isCollection(value)) {
+        N = value.length;
+        for (i = 0; i < N; i++) {
+          if (!isComplexLike(value[i])) {
+            flg = true;
+            break;
+          }
+        }
+        if (flg) {
+          if (!isEven(N)) {
+            throw new RangeError(format("invalid argument. Array-like object arguments must have a length which is a multiple of two. Length: `%u`.", N));
+          }
+          if (idx + N / 2 > this._length) {
+            throw new RangeError("invalid arguments. Target array lacks sufficient storage to accommodate source values.");
+          }
+          sbuf = value;
+          j = buf2.byteOffset + idx * BYTES_PER_ELEMENT;
+          if (sbuf.buffer === buf2.buffer && (sbuf.byteOffset < j && sbuf.byteOffset + sbuf.byteLength > j)) {
+            tmp = new Float32Array2(N);
+            for (i = 0; i < N; i++) {
+              tmp[i] = sbuf[i];
+            }
+            sbuf = tmp;
+          }
+          idx *= 2;
+          N /= 2;
+          j = 0;
+          for (i = 0; i < N; i++) {
+            buf2[idx] = sbuf[j];
+            buf2[idx + 1] = sbuf[j + 1];
+            idx += 2;
+            j += 2;
+          }
+          return;
+        }
+        if (idx + N > this._length) {
+          throw new RangeError("invalid arguments. Target array lacks sufficient storage to accommodate source values.");
+        }
+        idx *= 2;
+        for (i = 0; i < N; i++) {
+          v = value[i];
+          buf2[idx] = realf(v);
+          buf2[idx + 1] = imagf(v);
+          idx += 2;
+        }
+        return;
+      }
+      throw new TypeError(format("invalid argument. First argument must be either a complex number, an array-like object, or a complex number array. Value: `%s`.", value));
+    });
+    setReadOnly(Complex64Array.prototype, "slice", function slice(start, end) {
+      var outlen;
+      var outbuf;
+      var out;
+      var idx;
+      var buf2;
+      var len;
+      var i;
+      if (!isComplexArray(this)) {
+        throw new TypeError("invalid invocation. `this` is not a complex number array.");
+      }
+      buf2 = this._buffer;
+      len = this._length;
+      if (arguments.length === 0) {
+        start = 0;
+        end = len;
+      } else {
+        if (!isInteger(start)) {
+          throw new TypeError(format("invalid argument. First argument must be an integer. Value: `%s`.", start));
+        }
+        if (start < 0) {
+          start += len;
+          if (start < 0) {
+            start = 0;
+          }
+        }
+        if (arguments.length === 1) {
+          end = len;
+        } else {
+          if (!isInteger(end)) {
+            throw new TypeError(format("invalid argument. Second argument must be an integer. Value: `%s`.", end));
+          }
+          if (end < 0) {
+            end += len;
+            if (end < 0) {
+              end = 0;
+            }
+          } else if (end > len) {
+            end = len;
+          }
+        }
+      }
+      if (start < end) {
+        outlen = end - start;
+      } else {
+        outlen = 0;
+      }
+      out = new this.constructor(outlen);
+      outbuf = out._buffer;
+      for (i = 0; i < outlen; i++) {
+        idx = 2 * (i + start);
+        outbuf[2 * i] = buf2[idx];
+        outbuf[2 * i + 1] = buf2[idx + 1];
+      }
+      return out;
+    });
+    setReadOnly(Complex64Array.prototype, "some", function some(predicate, thisArg) {
+      var buf2;
+      var i;
+      if (!isComplexArray(this)) {
+        throw new TypeError("invalid invocation. `this` is not a complex number array.");
+      }
+      if (!isFunction(predicate)) {
+        throw new TypeError(format("invalid argument. First argument must be a function. Value: `%s`.", predicate));
+      }
+      buf2 = this._buffer;
+      for (i = 0; i < this._length; i++) {
+        if (predicate.call(thisArg, getComplex64(buf2, i), i, this)) {
+          return true;
+        }
+      }
+      return false;
+    });
+    setReadOnly(Complex64Array.prototype, "sort", function sort(compareFcn) {
+      var tmp;
+      var buf2;
+      var len;
+      var i;
+      var j;
+      if (!isComplexArray(this)) {
+        throw new TypeError("invalid invocation. `this` is not a complex number array.");
+      }
+      if (!isFunction(compareFcn)) {
+        throw new TypeError(format("invalid argument. First argument must be a function. Value: `%s`.", compareFcn));
+      }
+      buf2 = this._buffer;
+      len = this._length;
+      tmp = [];
+      for (i = 0; i < len; i++) {
+        tmp.push(getComplex64(buf2, i));
+      }
+      tmp.sort(compareFcn);
+      for (i = 0; i < len; i++) {
+        j = 2 * i;
+        buf2[j] = realf(tmp[i]);
+        buf2[j + 1] = imagf(tmp[i]);
+      }
+      return this;
+    });
+    setReadOnly(Complex64Array.prototype, "subarray", function subarray(begin, end) {
+      var offset;
+      var buf2;
+      var len;
+      if (!isComplexArray(this)) {
+        throw new TypeError("invalid invocation. `this` is not a complex number array.");
+      }
+      buf2 = this._buffer;
+      len = this._length;
+      if (arguments.length === 0) {
+        begin = 0;
+        end = len;
+      } else {
+        if (!isInteger(begin)) {
+          throw new TypeError(format("invalid argument. First argument must be an integer. Value: `%s`.", begin));
+        }
+        if (begin < 0) {
+          begin += len;
+          if (begin < 0) {
+            begin = 0;
+          }
+        }
+        if (arguments.length === 1) {
+          end = len;
+        } else {
+          if (!isInteger(end)) {
+            throw new TypeError(format("invalid argument. Second argument must be an integer. Value: `%s`.", end));
+          }
+          if (end < 0) {
+            end += len;
+            if (end < 0) {
+              end = 0;
+            }
+          } else if (end > len) {
+            end = len;
+          }
+        }
+      }
+      if (begin >= len) {
+        len = 0;
+        offset = buf2.byteLength;
+      } else if (begin >= end) {
+        len = 0;
+        offset = buf2.byteOffset + begin * BYTES_PER_ELEMENT;
+      } else {
+        len = end - begin;
+        offset = buf2.byteOffset + begin * BYTES_PER_ELEMENT;
+      }
+      return new this.constructor(buf2.buffer, offset, len < 0 ? 0 : len);
+    });
+    setReadOnly(Complex64Array.prototype, "toLocaleString", function toLocaleString(locales, options) {
+      var opts;
+      var loc;
+      var out;
+      var buf2;
+      var i;
+      if (!isComplexArray(this)) {
+        throw new TypeError("invalid invocation. `this` is not a complex number array.");
+      }
+      if (arguments.length === 0) {
+        loc = [];
+      } else if (isString(locales) || isStringArray(locales)) {
+        loc = locales;
+      } else {
+        throw new TypeError(format("invalid argument. First argument must be a string or an array of strings. Value: `%s`.", locales));
+      }
+      if (arguments.length < 2) {
+        opts = {};
+      } else if (isObject(options)) {
+        opts = options;
+      } else {
+        throw new TypeError(format("invalid argument. Options argument must be an object. Value: `%s`.", options));
+      }
+      buf2 = this._buffer;
+      out = [];
+      for (i = 0; i < this._length; i++) {
+        out.push(getComplex64(buf2, i).toLocaleString(loc, opts));
+      }
+      return out.join(",");
+    });
+    setReadOnly(Complex64Array.prototype, "toReversed", function toReversed() {
+      var outbuf;
+      var out;
+      var len;
+      var buf2;
+      var i;
+      var j;
+      if (!isComplexArray(this)) {
+        throw new TypeError("invalid invocation. `this` is not a complex number array.");
+      }
+      len = this._length;
+      out = new this.constructor(len);
+      buf2 = this._buffer;
+      outbuf = out._buffer;
+      for (i = 0; i < len; i++) {
+        j = len - i - 1;
+        outbuf[2 * i] = buf2[2 * j];
+        outbuf[2 * i + 1] = buf2[2 * j + 1];
+      }
+      return out;
+    });
+    setReadOnly(Complex64Array.prototype, "toSorted", function toSorted(compareFcn) {
+      var tmp;
+      var buf2;
+      var len;
+      var i;
+      if (!isComplexArray(this)) {
+        throw new TypeError("invalid invocation. `this` is not a complex number array.");
+      }
+      if (!isFunction(compareFcn)) {
+        throw new TypeError(format("invalid argument. First argument must be a function. Value: `%s`.", compareFcn));
+      }
+      buf2 = this._buffer;
+      len = this._length;
+      tmp = [];
+      for (i = 0; i < len; i++) {
+        tmp.push(getComplex64(buf2, i));
+      }
+      tmp.sort(compareFcn);
+      return new Complex64Array(tmp);
+    });
+    setReadOnly(Complex64Array.prototype, "toString", function toString() {
+      var out;
+      var buf2;
+      var i;
+      if (!isComplexArray(this)) {
+        throw new TypeError("invalid invocation. `this` is not a complex number array.");
+      }
+      out = [];
+      buf2 = this._buffer;
+      for (i = 0; i < this._length; i++) {
+        out.push(getComplex64(buf2, i).toString());
+      }
+      return out.join(",");
+    });
+    setReadOnly(Complex64Array.prototype, "values", function values() {
+      var iter;
+      var self2;
+      var len;
+      var FLG;
+      var buf2;
+      var i;
+      if (!isComplexArray(this)) {
+        throw new TypeError("invalid invocation. `this` is not a complex number array.");
+      }
+      self2 = this;
+      buf2 = this._buffer;
+      len = this._length;
+      i = -1;
+      iter = {};
+      setReadOnly(iter, "next", next);
+      setReadOnly(iter, "return", end);
+      if (ITERATOR_SYMBOL) {
+        setReadOnly(iter, ITERATOR_SYMBOL, factory);
+      }
+      return iter;
+      function next() {
+        i += 1;
+        if (FLG || i >= len) {
+          return {
+            "done": true
+          };
+        }
+        return {
+          "value": getComplex64(buf2, i),
+          "done": false
+        };
+      }
+      function end(value) {
+        FLG = true;
+        if (arguments.length) {
+          return {
+            "value": value,
+            "done": true
+          };
+        }
+        return {
+          "done": true
+        };
+      }
+      function factory() {
+        return self2.values();
+      }
+    });
+    setReadOnly(Complex64Array.prototype, "with", function copyWith(index2, value) {
+      var buf2;
+      var out;
+      var len;
+      if (!isComplexArray(this)) {
+        throw new TypeError("invalid invocation. `this` is not a complex number array.");
+      }
+      if (!isInteger(index2)) {
+        throw new TypeError(format("invalid argument. First argument must be an integer. Value: `%s`.", index2));
+      }
+      len = this._length;
+      if (index2 < 0) {
+        index2 += len;
+      }
+      if (index2 < 0 || index2 >= len) {
+        throw new RangeError(format("invalid argument. Index argument is out-of-bounds. Value: `%s`.", index2));
+      }
+      if (!isComplexLike(value)) {
+        throw new TypeError(format("invalid argument. Second argument must be a complex number. Value: `%s`.", value));
+      }
+      out = new this.constructor(this._buffer);
+      buf2 = out._buffer;
+      buf2[2 * index2] = realf(value);
+      buf2[2 * index2 + 1] = imagf(value);
+      return out;
+    });
+    module.exports = Complex64Array;
+  }
+});
+
+// node_modules/@stdlib/array-complex64/lib/index.js
+var require_lib132 = __commonJS({
+  "node_modules/@stdlib/array-complex64/lib/index.js"(exports, module) {
+    "use strict";
+    var main = require_main107();
+    module.exports = main;
+  }
+});
+
+// node_modules/@stdlib/complex-float64-real/lib/main.js
+var require_main108 = __commonJS({
+  "node_modules/@stdlib/complex-float64-real/lib/main.js"(exports, module) {
+    "use strict";
+    function real(z) {
+      return z.re;
+    }
+    module.exports = real;
+  }
+});
+
+// node_modules/@stdlib/complex-float64-real/lib/index.js
+var require_lib133 = __commonJS({
+  "node_modules/@stdlib/complex-float64-real/lib/index.js"(exports, module) {
+    "use strict";
+    var main = require_main108();
+    module.exports = main;
+  }
+});
+
+// node_modules/@stdlib/complex-float64-imag/lib/main.js
+var require_main109 = __commonJS({
+  "node_modules/@stdlib/complex-float64-imag/lib/main.js"(exports, module) {
+    "use strict";
+    function imag(z) {
+      return z.im;
+    }
+    module.exports = imag;
+  }
+});
+
+// node_modules/@stdlib/complex-float64-imag/lib/index.js
+var require_lib134 = __commonJS({
+  "node_modules/@stdlib/complex-float64-imag/lib/index.js"(exports, module) {
+    "use strict";
+    var main = require_main109();
+    module.exports = main;
+  }
+});
+
+// node_modules/@stdlib/array-complex128/lib/from_iterator.js
+var require_from_iterator2 = __commonJS({
+  "node_modules/@stdlib/array-complex128/lib/from_iterator.js"(exports, module) {
+    "use strict";
+    var isArrayLikeObject = require_lib122();
+    var isComplexLike = require_lib90();
+    var format = require_lib5();
+    var real = require_lib133();
+    var imag = require_lib134();
+    function fromIterator(it) {
+      var out;
+      var v;
+      var z;
+      out = [];
+      while (true) {
+        v = it.next();
+        if (v.done) {
+          break;
+        }
+        z = v.value;
+        if (isArrayLikeObject(z) && z.length >= 2) {
+          out.push(z[0], z[1]);
+        } else if (isComplexLike(z)) {
+          out.push(real(z), imag(z));
+        } else {
+          return new TypeError(format("invalid argument. An iterator must return either a two-element array containing real and imaginary components or a complex number. Value: `%s`.", z));
+        }
+      }
+      return out;
+    }
+    module.exports = fromIterator;
+  }
+});
+
+// node_modules/@stdlib/array-complex128/lib/from_iterator_map.js
+var require_from_iterator_map2 = __commonJS({
+  "node_modules/@stdlib/array-complex128/lib/from_iterator_map.js"(exports, module) {
+    "use strict";
+    var isArrayLikeObject = require_lib122();
+    var isComplexLike = require_lib90();
+    var format = require_lib5();
+    var real = require_lib133();
+    var imag = require_lib134();
+    function fromIteratorMap(it, clbk, thisArg) {
+      var out;
+      var v;
+      var z;
+      var i;
+      out = [];
+      i = -1;
+      while (true) {
+        v = it.next();
+        if (v.done) {
+          break;
+        }
+        i += 1;
+        z = clbk.call(thisArg, v.value, i);
+        if (isArrayLikeObject(z) && z.length >= 2) {
+          out.push(z[0], z[1]);
+        } else if (isComplexLike(z)) {
+          out.push(real(z), imag(z));
+        } else {
+          return new TypeError(format("invalid argument. Callback must return either a two-element array containing real and imaginary components or a complex number. Value: `%s`.", z));
+        }
+      }
+      return out;
+    }
+    module.exports = fromIteratorMap;
+  }
+});
+
+// node_modules/@stdlib/array-complex128/lib/from_array.js
+var require_from_array2 = __commonJS({
+  "node_modules/@stdlib/array-complex128/lib/from_array.js"(exports, module) {
+    "use strict";
+    var isComplexLike = require_lib90();
+    var real = require_lib133();
+    var imag = require_lib134();
+    function fromArray(buf2, arr) {
+      var len;
+      var v;
+      var i;
+      var j;
+      len = arr.length;
+      j = 0;
+      for (i = 0; i < len; i++) {
+        v = arr[i];
+        if (!isComplexLike(v)) {
+          return null;
+        }
+        buf2[j] = real(v);
+        buf2[j + 1] = imag(v);
+        j += 2;
+      }
+      return buf2;
+    }
+    module.exports = fromArray;
+  }
+});
+
+// node_modules/@stdlib/array-complex128/lib/main.js
+var require_main110 = __commonJS({
+  "node_modules/@stdlib/array-complex128/lib/main.js"(exports, module) {
+    "use strict";
+    var isNonNegativeInteger = require_lib120().isPrimitive;
+    var isArrayLikeObject = require_lib122();
+    var isCollection = require_lib67();
+    var isArrayBuffer = require_lib123();
+    var isObject = require_lib124();
+    var isArray2 = require_lib75();
+    var isStringArray = require_lib125().primitives;
+    var isString = require_lib70();
+    var isFunction = require_lib81();
+    var isComplexLike = require_lib90();
+    var isEven = require_lib126();
+    var isInteger = require_lib65();
+    var isComplex64Array = require_lib92();
+    var isComplex128Array = require_lib91();
+    var hasIteratorSymbolSupport = require_lib127();
+    var ITERATOR_SYMBOL = require_lib128();
+    var setReadOnly = require_lib7();
+    var setReadOnlyAccessor = require_lib129();
+    var Float64Array2 = require_lib33();
+    var Complex128 = require_lib84();
+    var real = require_lib133();
+    var imag = require_lib134();
+    var floor = require_lib9();
+    var reinterpret64 = require_lib94();
+    var reinterpret128 = require_lib93();
+    var getter = require_lib101();
+    var accessorGetter = require_lib100();
+    var format = require_lib5();
+    var fromIterator = require_from_iterator2();
+    var fromIteratorMap = require_from_iterator_map2();
+    var fromArray = require_from_array2();
+    var BYTES_PER_ELEMENT = Float64Array2.BYTES_PER_ELEMENT * 2;
+    var HAS_ITERATOR_SYMBOL = hasIteratorSymbolSupport();
+    function isComplexArray(value) {
+      return value instanceof Complex128Array || typeof value === "object" && value !== null && (value.constructor.name === "Complex64Array" || value.constructor.name === "Complex128Array") && typeof value._length === "number" && // eslint-disable-line no-underscore-dangle
+      // NOTE: we don't perform a more rigorous test here for a typed array for performance reasons, as robustly checking for a typed array instance could require walking the prototype tree and performing relatively expensive constructor checks...
+      typeof value._buffer === "object";
+    }
+    function isComplexArrayConstructor(value) {
+      return value === Complex128Array || // NOTE: weaker test in order to avoid a circular dependency with Complex64Array...
+      value.name === "Complex64Array";
+    }
+    function getComplex128(buf2, idx) {
+      idx *= 2;
+      return new Complex128(buf2[idx], buf2[idx + 1]);
+    }
+    function Complex128Array() {
+      var byteOffset;
+      var nargs;
+      var buf2;
+      var len;
+      nargs = arguments.length;
+      if (!(this instanceof Complex128Array)) {
+        if (nargs === 0) {
+          return new Complex128Array();
+        }
+        if (nargs === 1) {
+          return new Complex128Array(arguments[0]);
+        }
+        if (nargs === 2) {
+          return new Complex128Array(arguments[0], arguments[1]);
+        }
+        return new Complex128Array(arguments[0], arguments[1], arguments[2]);
+      }
+      if (nargs === 0) {
+        buf2 = new Float64Array2(0);
+      } else if (nargs === 1) {
+        if (isNonNegativeInteger(arguments[0])) {
+          buf2 = new Float64Array2(arguments[0] * 2);
+        } else if (isCollection(arguments[0])) {
+          buf2 = arguments[0];
+          len = buf2.length;
+          if (len && isArray2(buf2) && isComplexLike(buf2[0])) {
+            buf2 = fromArray(new Float64Array2(len * 2), buf2);
+            if (buf2 === null) {
+              if (!isEven(len)) {
+                throw new RangeError(format("invalid argument. Array-like object arguments must have a length which is a multiple of two. Length: `%u`.", len));
+              }
+              buf2 = new Float64Array2(arguments[0]);
+            }
+          } else {
+            if (isComplex64Array(buf2)) {
+              buf2 = reinterpret64(buf2, 0);
+            } else if (isComplex128Array(buf2)) {
+              buf2 = reinterpret128(buf2, 0);
+            } else if (!isEven(len)) {
+              throw new RangeError(format("invalid argument. Array-like object and typed array arguments must have a length which is a multiple of two. Length: `%u`.", len));
+            }
+            buf2 = new Float64Array2(buf2);
+          }
+        } else if (isArrayBuffer(arguments[0])) {
+          buf2 = arguments[0];
+          if (!isInteger(buf2.byteLength / BYTES_PER_ELEMENT)) {
+            throw new RangeError(format("invalid argument. ArrayBuffer byte length must be a multiple of %u. Byte length: `%u`.", BYTES_PER_ELEMENT, buf2.byteLength));
+          }
+          buf2 = new Float64Array2(buf2);
+        } else if (isObject(arguments[0])) {
+          buf2 = arguments[0];
+          if (HAS_ITERATOR_SYMBOL === false) {
+            throw new TypeError(format("invalid argument. Environment lacks Symbol.iterator support. Must provide a length, ArrayBuffer, typed array, or array-like object. Value: `%s`.", buf2));
+          }
+          if (!isFunction(buf2[ITERATOR_SYMBOL])) {
+            throw new TypeError(format("invalid argument. Must provide a length, ArrayBuffer, typed array, array-like object, or an iterable. Value: `%s`.", buf2));
+          }
+          buf2 = buf2[ITERATOR_SYMBOL]();
+          if (!isFunction(buf2.next)) {
+            throw new TypeError(format("invalid argument. Must provide a length, ArrayBuffer, typed array, array-like object, or an iterable. Value: `%s`.", buf2));
+          }
+          buf2 = fromIterator(buf2);
+          if (buf2 instanceof Error) {
+            throw buf2;
+          }
+          buf2 = new Float64Array2(buf2);
+        } else {
+          throw new TypeError(format("invalid argument. Must provide a length, ArrayBuffer, typed array, array-like object, or an iterable. Value: `%s`.", arguments[0]));
+        }
+      } else {
+        buf2 = arguments[0];
+        if (!isArrayBuffer(buf2)) {
+          throw new TypeError(format("invalid argument. First argument must be an ArrayBuffer. Value: `%s`.", buf2));
+        }
+        byteOffset = arguments[1];
+        if (!isNonNegativeInteger(byteOffset)) {
+          throw new TypeError(format("invalid argument. Byte offset must be a nonnegative integer. Value: `%s`.", byteOffset));
+        }
+        if (!isInteger(byteOffset / BYTES_PER_ELEMENT)) {
+          throw new RangeError(format("invalid argument. Byte offset must be a multiple of %u. Value: `%u`.", BYTES_PER_ELEMENT, byteOffset));
+        }
+        if (nargs === 2) {
+          len = buf2.byteLength - byteOffset;
+          if (!isInteger(len / BYTES_PER_ELEMENT)) {
+            throw new RangeError(format("invalid arguments. ArrayBuffer view byte length must be a multiple of %u. View byte length: `%u`.", BYTES_PER_ELEMENT, len));
+          }
+          buf2 = new Float64Array2(buf2, byteOffset);
+        } else {
+          len = arguments[2];
+          if (!isNonNegativeInteger(len)) {
+            throw new TypeError(format("invalid argument. Length must be a nonnegative integer. Value: `%s`.", len));
+          }
+          if (len * BYTES_PER_ELEMENT > buf2.byteLength - byteOffset) {
+            throw new RangeError(format("invalid arguments. ArrayBuffer has insufficient capacity. Either decrease the array length or provide a bigger buffer. Minimum capacity: `%u`.", len * BYTES_PER_ELEMENT));
+          }
+          buf2 = new Float64Array2(buf2, byteOffset, len * 2);
+        }
+      }
+      setReadOnly(this, "_buffer", buf2);
+      setReadOnly(this, "_length", buf2.length / 2);
+      return this;
+    }
+    setReadOnly(Complex128Array, "BYTES_PER_ELEMENT", BYTES_PER_ELEMENT);
+    setReadOnly(Complex128Array, "name", "Complex128Array");
+    setReadOnly(Complex128Array, "from", function from2(src) {
+      var thisArg;
+      var nargs;
+      var clbk;
+      var out;
+      var buf2;
+      var tmp;
+      var get;
+      var len;
+      var flg;
+      var v;
+      var i;
+      var j;
+      if (!isFunction(this)) {
+        throw new TypeError("invalid invocation. `this` context must be a constructor.");
+      }
+      if (!isComplexArrayConstructor(this)) {
+        throw new TypeError("invalid invocation. `this` is not a complex number array.");
+      }
+      nargs = arguments.length;
+      if (nargs > 1) {
+        clbk = arguments[1];
+        if (!isFunction(clbk)) {
+          throw new TypeError(format("invalid argument. Second argument must be a function. Value: `%s`.", clbk));
+        }
+        if (nargs > 2) {
+          thisArg = arguments[2];
+        }
+      }
+      if (isComplexArray(src)) {
+        len = src.length;
+        if (clbk) {
+          out = new this(len);
+          buf2 = out._buffer;
+          j = 0;
+          for (i = 0; i < len; i++) {
+            v = clbk.call(thisArg, src.get(i), i);
+            if (isComplexLike(v)) {
+              buf2[j] = real(v);
+              buf2[j + 1] = imag(v);
+            } else if (isArrayLikeObject(v) && v.length >= 2) {
+              buf2[j] = v[0];
+              buf2[j + 1] = v[1];
+            } else {
+              throw new TypeError(format("invalid argument. Callback must return either a two-element array containing real and imaginary components or a complex number. Value: `%s`.", v));
+            }
+            j += 2;
+          }
+          return out;
+        }
+        return new this(src);
+      }
+      if (isCollection(src)) {
+        if (clbk) {
+          len = src.length;
+          if (src.get && src.set) {
+            get = accessorGetter("default");
+          } else {
+            get = getter("default");
+          }
+          for (i = 0; i < len; i++) {
+            if (!isComplexLike(get(src, i))) {
+              flg = true;
+              break;
+            }
+          }
+          if (flg) {
+            if (!isEven(len)) {
+              throw new RangeError(format("invalid argument. First argument must have a length which is a multiple of two. Length: `%u`.", len));
+            }
+            out = new this(len / 2);
+            buf2 = out._buffer;
+            for (i = 0; i < len; i++) {
+              buf2[i] = clbk.call(thisArg, get(src, i), i);
+            }
+            return out;
+          }
+          out = new this(len);
+          buf2 = out._buffer;
+          j = 0;
+          for (i = 0; i < len; i++) {
+            v = clbk.call(thisArg, get(src, i), i);
+            if (isComplexLike(v)) {
+              buf2[j] = real(v);
+              buf2[j + 1] = imag(v);
+            } else if (isArrayLikeObject(v) && v.length >= 2) {
+              buf2[j] = v[0];
+              buf2[j + 1] = v[1];
+            } else {
+              throw new TypeError(format("invalid argument. Callback must return either a two-element array containing real and imaginary components or a complex number. Value: `%s`.", v));
+            }
+            j += 2;
+          }
+          return out;
+        }
+        return new this(src);
+      }
+      if (isObject(src) && HAS_ITERATOR_SYMBOL && isFunction(src[ITERATOR_SYMBOL])) {
+        buf2 = src[ITERATOR_SYMBOL]();
+        if (!isFunction(buf2.next)) {
+          throw new TypeError(format("invalid argument. First argument must be an array-like object or an iterable. Value: `%s`.", src));
+        }
+        if (clbk) {
+          tmp = fromIteratorMap(buf2, clbk, thisArg);
+        } else {
+          tmp = fromIterator(buf2);
+        }
+        if (tmp instanceof Error) {
+          throw tmp;
+        }
+        len = tmp.length / 2;
+        out = new this(len);
+        buf2 = out._buffer;
+        for (i = 0; i < len; i++) {
+          buf2[i] = tmp[i];
+        }
+        return out;
+      }
+      throw new TypeError(format("invalid argument. First argument must be an array-like object or an iterable. Value: `%s`.", src));
+    });
+    setReadOnly(Complex128Array, "of", function of2() {
+      var args;
+      var i;
+      if (!isFunction(this)) {
+        throw new TypeError("invalid invocation. `this` context must be a constructor.");
+      }
+      if (!isComplexArrayConstructor(this)) {
+        throw new TypeError("invalid invocation. `this` is not a complex number array.");
+      }
+      args = [];
+      for (i = 0; i < arguments.length; i++) {
+        args.push(arguments[i]);
+      }
+      return new this(args);
+    });
+    setReadOnly(Complex128Array.prototype, "at", function at(idx) {
+      if (!isComplexArray(this)) {
+        throw new TypeError("invalid invocation. `this` is not a complex number array.");
+      }
+      if (!isInteger(idx)) {
+        throw new TypeError(format("invalid argument. Must provide an integer. Value: `%s`.", idx));
+      }
+      if (idx < 0) {
+        idx += this._length;
+      }
+      if (idx < 0 || idx >= this._length) {
+        return;
+      }
+      return getComplex128(this._buffer, idx);
+    });
+    setReadOnlyAccessor(Complex128Array.prototype, "buffer", function get() {
+      return this._buffer.buffer;
+    });
+    setReadOnlyAccessor(Complex128Array.prototype, "byteLength", function get() {
+      return this._buffer.byteLength;
+    });
+    setReadOnlyAccessor(Complex128Array.prototype, "byteOffset", function get() {
+      return this._buffer.byteOffset;
+    });
+    setReadOnly(Complex128Array.prototype, "BYTES_PER_ELEMENT", Complex128Array.BYTES_PER_ELEMENT);
+    setReadOnly(Complex128Array.prototype, "copyWithin", function copyWithin(target, start) {
+      if (!isComplexArray(this)) {
+        throw new TypeError("invalid invocation. `this` is not a complex number array.");
+      }
+      if (arguments.length === 2) {
+        this._buffer.copyWithin(target * 2, start * 2);
+      } else {
+        this._buffer.copyWithin(target * 2, start * 2, arguments[2] * 2);
+      }
+      return this;
+    });
+    setReadOnly(Complex128Array.prototype, "entries", function entries() {
+      var buffer;
+      var self2;
+      var iter;
+      var len;
+      var FLG;
+      var i;
+      var j;
+      if (!isComplexArray(this)) {
+        throw new TypeError("invalid invocation. `this` is not a complex number array.");
+      }
+      self2 = this;
+      buffer = this._buffer;
+      len = this._length;
+      i = -1;
+      j = -2;
+      iter = {};
+      setReadOnly(iter, "next", next);
+      setReadOnly(iter, "return", end);
+      if (ITERATOR_SYMBOL) {
+        setReadOnly(iter, ITERATOR_SYMBOL, factory);
+      }
+      return iter;
+      function next() {
+        var z;
+        i += 1;
+        if (FLG || i >= len) {
+          return {
+            "done": true
+          };
+        }
+        j += 2;
+        z = new Complex128(buffer[j], buffer[j + 1]);
+        return {
+          "value": [i, z],
+          "done": false
+        };
+      }
+      function end(value) {
+        FLG = true;
+        if (arguments.length) {
+          return {
+            "value": value,
+            "done": true
+          };
+        }
+        return {
+          "done": true
+        };
+      }
+      function factory() {
+        return self2.entries();
+      }
+    });
+    setReadOnly(Complex128Array.prototype, "every", function every(predicate, thisArg) {
+      var buf2;
+      var i;
+      if (!isComplexArray(this)) {
+        throw new TypeError("invalid invocation. `this` is not a complex number array.");
+      }
+      if (!isFunction(predicate)) {
+        throw new TypeError(format("invalid argument. First argument must be a function. Value: `%s`.", predicate));
+      }
+      buf2 = this._buffer;
+      for (i = 0; i < this._length; i++) {
+        if (!predicate.call(thisArg, getComplex128(buf2, i), i, this)) {
+          return false;
+        }
+      }
+      return true;
+    });
+    setReadOnly(Complex128Array.prototype, "fill", function fill(value, start, end) {
+      var buf2;
+      var len;
+      var idx;
+      var re;
+      var im;
+      var i;
+      if (!isComplexArray(this)) {
+        throw new TypeError("invalid invocation. `this` is not a complex number array.");
+      }
+      if (!isComplexLike(value)) {
+        throw new TypeError(format("invalid argument. First argument must be a complex number. Value: `%s`.", value));
+      }
+      buf2 = this._buffer;
+      len = this._length;
+      if (arguments.length > 1) {
+        if (!isInteger(start)) {
+          throw new TypeError(format("invalid argument. Second argument must be an integer. Value: `%s`.", start));
+        }
+        if (start < 0) {
+          start += len;
+          if (start < 0) {
+            start = 0;
+          }
+        }
+        if (arguments.length > 2) {
+          if (!isInteger(end)) {
+            throw new TypeError(format("invalid argument. Third argument must be an integer. Value: `%s`.", end));
+          }
+          if (end < 0) {
+            end += len;
+            if (end < 0) {
+              end = 0;
+            }
+          }
+          if (end > len) {
+            end = len;
+          }
+        } else {
+          end = len;
+        }
+      } else {
+        start = 0;
+        end = len;
+      }
+      re = real(value);
+      im = imag(value);
+      for (i = start; i < end; i++) {
+        idx = 2 * i;
+        buf2[idx] = re;
+        buf2[idx + 1] = im;
+      }
+      return this;
+    });
+    setReadOnly(Complex128Array.prototype, "filter", function filter(predicate, thisArg) {
+      var buf2;
+      var out;
+      var i;
+      var z;
+      if (!isComplexArray(this)) {
+        throw new TypeError("invalid invocation. `this` is not a complex number array.");
+      }
+      if (!isFunction(predicate)) {
+        throw new TypeError(format("invalid argument. First argument must be a function. Value: `%s`.", predicate));
+      }
+      buf2 = this._buffer;
+      out = [];
+      for (i = 0; i < this._length; i++) {
+        z = getComplex128(buf2, i);
+        if (predicate.call(thisArg, z, i, this)) {
+          out.push(z);
+        }
+      }
+      return new this.constructor(out);
+    });
+    setReadOnly(Complex128Array.prototype, "find", function find(predicate, thisArg) {
+      var buf2;
+      var i;
+      var z;
+      if (!isComplexArray(this)) {
+        throw new TypeError("invalid invocation. `this` is not a complex number array.");
+      }
+      if (!isFunction(predicate)) {
+        throw new TypeError(format("invalid argument. First argument must be a function. Value: `%s`.", predicate));
+      }
+      buf2 = this._buffer;
+      for (i = 0; i < this._length; i++) {
+        z = getComplex128(buf2, i);
+        if (predicate.call(thisArg, z, i, this)) {
+          return z;
+        }
+      }
+    });
+    setReadOnly(Complex128Array.prototype, "findIndex", function findIndex(predicate, thisArg) {
+      var buf2;
+      var i;
+      var z;
+      if (!isComplexArray(this)) {
+        throw new TypeError("invalid invocation. `this` is not a complex number array.");
+      }
+      if (!isFunction(predicate)) {
+        throw new TypeError(format("invalid argument. First argument must be a function. Value: `%s`.", predicate));
+      }
+      buf2 = this._buffer;
+      for (i = 0; i < this._length; i++) {
+        z = getComplex128(buf2, i);
+        if (predicate.call(thisArg, z, i, this)) {
+          return i;
+        }
+      }
+      return -1;
+    });
+    setReadOnly(Complex128Array.prototype, "findLast", function findLast(predicate, thisArg) {
+      var buf2;
+      var i;
+      var z;
+      if (!isComplexArray(this)) {
+        throw new TypeError("invalid invocation. `this` is not a complex number array.");
+      }
+      if (!isFunction(predicate)) {
+        throw new TypeError(format("invalid argument. First argument must be a function. Value: `%s`.", predicate));
+      }
+      buf2 = this._buffer;
+      for (i = this._length - 1; i >= 0; i--) {
+        z = getComplex128(buf2, i);
+        if (predicate.call(thisArg, z, i, this)) {
+          return z;
+        }
+      }
+    });
+    setReadOnly(Complex128Array.prototype, "findLastIndex", function findLastIndex(predicate, thisArg) {
+      var buf2;
+      var i;
+      var z;
+      if (!isComplexArray(this)) {
+        throw new TypeError("invalid invocation. `this` is not a complex number array.");
+      }
+      if (!isFunction(predicate)) {
+        throw new TypeError(format("invalid argument. First argument must be a function. Value: `%s`.", predicate));
+      }
+      buf2 = this._buffer;
+      for (i = this._length - 1; i >= 0; i--) {
+        z = getComplex128(buf2, i);
+        if (predicate.call(thisArg, z, i, this)) {
+          return i;
+        }
+      }
+      return -1;
+    });
+    setReadOnly(Complex128Array.prototype, "forEach", function forEach(fcn, thisArg) {
+      var buf2;
+      var i;
+      var z;
+      if (!isComplexArray(this)) {
+        throw new TypeError("invalid invocation. `this` is not a complex number array.");
+      }
+      if (!isFunction(fcn)) {
+        throw new TypeError(format("invalid argument. First argument must be a function. Value: `%s`.", fcn));
+      }
+      buf2 = this._buffer;
+      for (i = 0; i < this._length; i++) {
+        z = getComplex128(buf2, i);
+        fcn.call(thisArg, z, i, this);
+      }
+    });
+    setReadOnly(Complex128Array.prototype, "get", function get(idx) {
+      if (!isComplexArray(this)) {
+        throw new TypeError("invalid invocation. `this` is not a complex number array.");
+      }
+      if (!isNonNegativeInteger(idx)) {
+        throw new TypeError(format("invalid argument. Must provide a nonnegative integer. Value: `%s`.", idx));
+      }
+      if (idx >= this._length) {
+        return;
+      }
+      return getComplex128(this._buffer, idx);
+    });
+    setReadOnlyAccessor(Complex128Array.prototype, "length", function get() {
+      return this._length;
+    });
+    setReadOnly(Complex128Array.prototype, "includes", function includes(searchElement, fromIndex) {
+      var buf2;
+      var idx;
+      var re;
+      var im;
+      var i;
+      if (!isComplexArray(this)) {
+        throw new TypeError("invalid invocation. `this` is not a complex number array.");
+      }
+      if (!isComplexLike(searchElement)) {
+        throw new TypeError(format("invalid argument. First argument must be a complex number. Value: `%s`.", searchElement));
+      }
+      if (arguments.length > 1) {
+        if (!isInteger(fromIndex)) {
+          throw new TypeError(format("invalid argument. Second argument must be an integer. Value: `%s`.", fromIndex));
+        }
+        if (fromIndex < 0) {
+          fromIndex += this._length;
+          if (fromIndex < 0) {
+            fromIndex = 0;
+          }
+        }
+      } else {
+        fromIndex = 0;
+      }
+      re = real(searchElement);
+      im = imag(searchElement);
+      buf2 = this._buffer;
+      for (i = fromIndex; i < this._length; i++) {
+        idx = 2 * i;
+        if (re === buf2[idx] && im === buf2[idx + 1]) {
+          return true;
+        }
+      }
+      return false;
+    });
+    setReadOnly(Complex128Array.prototype, "indexOf", function indexOf(searchElement, fromIndex) {
+      var buf2;
+      var idx;
+      var re;
+      var im;
+      var i;
+      if (!isComplexArray(this)) {
+        throw new TypeError("invalid invocation. `this` is not a complex number array.");
+      }
+      if (!isComplexLike(searchElement)) {
+        throw new TypeError(format("invalid argument. First argument must be a complex number. Value: `%s`.", searchElement));
+      }
+      if (arguments.length > 1) {
+        if (!isInteger(fromIndex)) {
+          throw new TypeError(format("invalid argument. Second argument must be an integer. Value: `%s`.", fromIndex));
+        }
+        if (fromIndex < 0) {
+          fromIndex += this._length;
+          if (fromIndex < 0) {
+            fromIndex = 0;
+          }
+        }
+      } else {
+        fromIndex = 0;
+      }
+      re = real(searchElement);
+      im = imag(searchElement);
+      buf2 = this._buffer;
+      for (i = fromIndex; i < this._length; i++) {
+        idx = 2 * i;
+        if (re === buf2[idx] && im === buf2[idx + 1]) {
+          return i;
+        }
+      }
+      return -1;
+    });
+    setReadOnly(Complex128Array.prototype, "join", function join(separator) {
+      var out;
+      var buf2;
+      var sep;
+      var i;
+      if (!isComplexArray(this)) {
+        throw new TypeError("invalid invocation. `this` is not a complex number array.");
+      }
+      if (arguments.length === 0) {
+        sep = ",";
+      } else if (isString(separator)) {
+        sep = separator;
+      } else {
+        throw new TypeError(format("invalid argument. First argument must be a string. Value: `%s`.", separator));
+      }
+      out = [];
+      buf2 = this._buffer;
+      for (i = 0; i < this._length; i++) {
+        out.push(getComplex128(buf2, i).toString());
+      }
+      return out.join(sep);
+    });
+    setReadOnly(Complex128Array.prototype, "keys", function keys() {
+      var self2;
+      var iter;
+      var len;
+      var FLG;
+      var i;
+      if (!isComplexArray(this)) {
+        throw new TypeError("invalid invocation. `this` is not a complex number array.");
+      }
+      self2 = this;
+      len = this._length;
+      i = -1;
+      iter = {};
+      setReadOnly(iter, "next", next);
+      setReadOnly(iter, "return", end);
+      if (ITERATOR_SYMBOL) {
+        setReadOnly(iter, ITERATOR_SYMBOL, factory);
+      }
+      return iter;
+      function next() {
+        i += 1;
+        if (FLG || i >= len) {
+          return {
+            "done": true
+          };
+        }
+        return {
+          "value": i,
+          "done": false
+        };
+      }
+      function end(value) {
+        FLG = true;
+        if (arguments.length) {
+          return {
+            "value": value,
+            "done": true
+          };
+        }
+        return {
+          "done": true
+        };
+      }
+      function factory() {
+        return self2.keys();
+      }
+    });
+    setReadOnly(Complex128Array.prototype, "lastIndexOf", function lastIndexOf(searchElement, fromIndex) {
+      var buf2;
+      var idx;
+      var re;
+      var im;
+      var i;
+      if (!isComplexArray(this)) {
+        throw new TypeError("invalid invocation. `this` is not a complex number array.");
+      }
+      if (!isComplexLike(searchElement)) {
+        throw new TypeError(format("invalid argument. First argument must be a complex number. Value: `%s`.", searchElement));
+      }
+      if (arguments.length > 1) {
+        if (!isInteger(fromIndex)) {
+          throw new TypeError(format("invalid argument. Second argument must be an integer. Value: `%s`.", fromIndex));
+        }
+        if (fromIndex >= this._length) {
+          fromIndex = this._length - 1;
+        } else if (fromIndex < 0) {
+          fromIndex += this._length;
+        }
+      } else {
+        fromIndex = this._length - 1;
+      }
+      re = real(searchElement);
+      im = imag(searchElement);
+      buf2 = this._buffer;
+      for (i = fromIndex; i >= 0; i--) {
+        idx = 2 * i;
+        if (re === buf2[idx] && im === buf2[idx + 1]) {
+          return i;
+        }
+      }
+      return -1;
+    });
+    setReadOnly(Complex128Array.prototype, "map", function map3(fcn, thisArg) {
+      var outbuf;
+      var buf2;
+      var out;
+      var i;
+      var v;
+      if (!isComplexArray(this)) {
+        throw new TypeError("invalid invocation. `this` is not a complex number array.");
+      }
+      if (!isFunction(fcn)) {
+        throw new TypeError(format("invalid argument. First argument must be a function. Value: `%s`.", fcn));
+      }
+      buf2 = this._buffer;
+      out = new this.constructor(this._length);
+      outbuf = out._buffer;
+      for (i = 0; i < this._length; i++) {
+        v = fcn.call(thisArg, getComplex128(buf2, i), i, this);
+        if (isComplexLike(v)) {
+          outbuf[2 * i] = real(v);
+          outbuf[2 * i + 1] = imag(v);
+        } else if (isArrayLikeObject(v) && v.length === 2) {
+          outbuf[2 * i] = v[0];
+          outbuf[2 * i + 1] = v[1];
+        } else {
+          throw new TypeError(format("invalid argument. Callback must return either a two-element array containing real and imaginary components or a complex number. Value: `%s`.", v));
+        }
+      }
+      return out;
+    });
+    setReadOnly(Complex128Array.prototype, "reduce", function reduce(reducer, initialValue) {
+      var buf2;
+      var acc;
+      var len;
+      var v;
+      var i;
+      if (!isComplexArray(this)) {
+        throw new TypeError("invalid invocation. `this` is not a complex number array.");
+      }
+      if (!isFunction(reducer)) {
+        throw new TypeError(format("invalid argument. First argument must be a function. Value: `%s`.", reducer));
+      }
+      buf2 = this._buffer;
+      len = this._length;
+      if (arguments.length > 1) {
+        acc = initialValue;
+        i = 0;
+      } else {
+        if (len === 0) {
+          throw new Error("invalid operation. If not provided an initial value, an array must contain at least one element.");
+        }
+        acc = getComplex128(buf2, 0);
+        i = 1;
+      }
+      for (; i < len; i++) {
+        v = getComplex128(buf2, i);
+        acc = reducer(acc, v, i, this);
+      }
+      return acc;
+    });
+    setReadOnly(Complex128Array.prototype, "reduceRight", function reduceRight(reducer, initialValue) {
+      var buf2;
+      var acc;
+      var len;
+      var v;
+      var i;
+      if (!isComplexArray(this)) {
+        throw new TypeError("invalid invocation. `this` is not a complex number array.");
+      }
+      if (!isFunction(reducer)) {
+        throw new TypeError(format("invalid argument. First argument must be a function. Value: `%s`.", reducer));
+      }
+      buf2 = this._buffer;
+      len = this._length;
+      if (arguments.length > 1) {
+        acc = initialValue;
+        i = len - 1;
+      } else {
+        if (len === 0) {
+          throw new Error("invalid operation. If not provided an initial value, an array must contain at least one element.");
+        }
+        acc = getComplex128(buf2, len - 1);
+        i = len - 2;
+      }
+      for (; i >= 0; i--) {
+        v = getComplex128(buf2, i);
+        acc = reducer(acc, v, i, this);
+      }
+      return acc;
+    });
+    setReadOnly(Complex128Array.prototype, "reverse", function reverse() {
+      var buf2;
+      var tmp;
+      var len;
+      var N;
+      var i;
+      var j;
+      if (!isComplexArray(this)) {
+        throw new TypeError("invalid invocation. `this` is not a complex number array.");
+      }
+      len = this._length;
+      buf2 = this._buffer;
+      N = floor(len / 2);
+      for (i = 0; i < N; i++) {
+        j = len - i - 1;
+        tmp = buf2[2 * i];
+        buf2[2 * i] = buf2[2 * j];
+        buf2[2 * j] = tmp;
+        tmp = buf2[2 * i + 1];
+        buf2[2 * i + 1] = buf2[2 * j + 1];
+        buf2[2 * j + 1] = tmp;
+      }
+      return this;
+    });
+    setReadOnly(Complex128Array.prototype, "set", function set2(value) {
+      var sbuf;
+      var idx;
+      var buf2;
+      var tmp;
+      var flg;
+      var N;
+      var v;
+      var i;
+      var j;
+      if (!isComplexArray(this)) {
+        throw new TypeError("invalid invocation. `this` is not a complex number array.");
+      }
+      buf2 = this._buffer;
+      if (arguments.length > 1) {
+        idx = arguments[1];
+        if (!isNonNegativeInteger(idx)) {
+          throw new TypeError(format("invalid argument. Index argument must be a nonnegative integer. Value: `%s`.", idx));
+        }
+      } else {
+        idx = 0;
+      }
+      if (isComplexLike(value)) {
+        if (idx >= this._length) {
+          throw new RangeError(format("invalid argument. Index argument is out-of-bounds. Value: `%u`.", idx));
+        }
+        idx *= 2;
+        buf2[idx] = real(value);
+        buf2[idx + 1] = imag(value);
+        return;
+      }
+      if (isComplexArray(value)) {
+        N = value._length;
+        if (idx + N > this._length) {
+          throw new RangeError("invalid arguments. Target array lacks sufficient storage to accommodate source values.");
+        }
+        sbuf = value._buffer;
+        j = buf2.byteOffset + idx * BYTES_PER_ELEMENT;
+        if (sbuf.buffer === buf2.buffer && (sbuf.byteOffset < j && sbuf.byteOffset + sbuf.byteLength > j)) {
+          tmp = new Float64Array2(sbuf.length);
+          for (i = 0; i < sbuf.length; i++) {
+            tmp[i] = sbuf[i];
+          }
+          sbuf = tmp;
+        }
+        idx *= 2;
+        j = 0;
+        for (i = 0; i < N; i++) {
+          buf2[idx] = sbuf[j];
+          buf2[idx + 1] = sbuf[j + 1];
+          idx += 2;
+          j += 2;
+        }
+        return;
+      }
+      if (isCollection(value)) {
+        N = value.length;
+        for (i = 0; i < N; i++) {
+          if (!isComplexLike(value[i])) {
+            flg = true;
+            break;
+          }
+        }
+        if (flg) {
+          if (!isEven(N)) {
+            throw new RangeError(format("invalid argument. Array-like object arguments must have a length which is a multiple of two. Length: `%u`.", N));
+          }
+          if (idx + N / 2 > this._length) {
+            throw new RangeError("invalid arguments. Target array lacks sufficient storage to accommodate source values.");
+          }
+          sbuf = value;
+          j = buf2.byteOffset + idx * BYTES_PER_ELEMENT;
+          if (sbuf.buffer === buf2.buffer && (sbuf.byteOffset < j && sbuf.byteOffset + sbuf.byteLength > j)) {
+            tmp = new Float64Array2(N);
+            for (i = 0; i < N; i++) {
+              tmp[i] = sbuf[i];
+            }
+            sbuf = tmp;
+          }
+          idx *= 2;
+          N /= 2;
+          j = 0;
+          for (i = 0; i < N; i++) {
+            buf2[idx] = sbuf[j];
+            buf2[idx + 1] = sbuf[j + 1];
+            idx += 2;
+            j += 2;
+          }
+          return;
+        }
+        if (idx + N > this._length) {
+          throw new RangeError("invalid arguments. Target array lacks sufficient storage to accommodate source values.");
+        }
+        idx *= 2;
+        for (i = 0; i < N; i++) {
+          v = value[i];
+          buf2[idx] = real(v);
+          buf2[idx + 1] = imag(v);
+          idx += 2;
+        }
+        return;
+      }
+      throw new TypeError(format("invalid argument. First argument must be either a complex number, an array-like object, or a complex number array. Value: `%s`.", value));
+    });
+    setReadOnly(Complex128Array.prototype, "slice", function slice(start, end) {
+      var outlen;
+      var outbuf;
+      var out;
+      var idx;
+      var buf2;
+      var len;
+      var i;
+      if (!isComplexArray(this)) {
+        throw new TypeError("invalid invocation. `this` is not a complex number array.");
+      }
+      buf2 = this._buffer;
+      len = this._length;
+      if (arguments.length === 0) {
+        start = 0;
+        end = len;
+      } else {
+        if (!isInteger(start)) {
+          throw new TypeError(format("invalid argument. First argument must be an integer. Value: `%s`.", start));
+        }
+        if (start < 0) {
+          start += len;
+          if (start < 0) {
+            start = 0;
+          }
+        }
+        if (arguments.length === 1) {
+          end = len;
+        } else {
+          if (!isInteger(end)) {
+            throw new TypeError(format("invalid argument. Second argument must be an integer. Value: `%s`.", end));
+          }
+          if (end < 0) {
+            end += len;
+            if (end < 0) {
+              end = 0;
+            }
+          } else if (end > len) {
+            end = len;
+          }
+        }
+      }
+      if (start < end) {
+        outlen = end - start;
+      } else {
+        outlen = 0;
+      }
+      out = new this.constructor(outlen);
+      outbuf = out._buffer;
+      for (i = 0; i < outlen; i++) {
+        idx = 2 * (i + start);
+        outbuf[2 * i] = buf2[idx];
+        outbuf[2 * i + 1] = buf2[idx + 1];
+      }
+      return out;
+    });
+    setReadOnly(Complex128Array.prototype, "some", function some(predicate, thisArg) {
+      var buf2;
+      var i;
+      if (!isComplexArray(this)) {
+        throw new TypeError("invalid invocation. `this` is not a complex number array.");
+      }
+      if (!isFunction(predicate)) {
+        throw new TypeError(format("invalid argument. First argument must be a function. Value: `%s`.", predicate));
+      }
+      buf2 = this._buffer;
+      for (i = 0; i < this._length; i++) {
+        if (predicate.call(thisArg, getComplex128(buf2, i), i, this)) {
+          return true;
+        }
+      }
+      return false;
+    });
+    setReadOnly(Complex128Array.prototype, "sort", function sort(compareFcn) {
+      var tmp;
+      var buf2;
+      var len;
+      var i;
+      var j;
+      if (!isComplexArray(this)) {
+        throw new TypeError("invalid invocation. `this` is not a complex number array.");
+      }
+      if (!isFunction(compareFcn)) {
+        throw new TypeError(format("invalid argument. First argument must be a function. Value: `%s`.", compareFcn));
+      }
+      buf2 = this._buffer;
+      len = this._length;
+      tmp = [];
+      for (i = 0; i < len; i++) {
+        tmp.push(getComplex128(buf2, i));
+      }
+      tmp.sort(compareFcn);
+      for (i = 0; i < len; i++) {
+        j = 2 * i;
+        buf2[j] = real(tmp[i]);
+        buf2[j + 1] = imag(tmp[i]);
+      }
+      return this;
+    });
+    setReadOnly(Complex128Array.prototype, "subarray", function subarray(begin, end) {
+      var offset;
+      var buf2;
+      var len;
+      if (!isComplexArray(this)) {
+        throw new TypeError("invalid invocation. `this` is not a complex number array.");
+      }
+      buf2 = this._buffer;
+      len = this._length;
+      if (arguments.length === 0) {
+        begin = 0;
+        end = len;
+      } else {
+        if (!isInteger(begin)) {
+          throw new TypeError(format("invalid argument. First argument must be an integer. Value: `%s`.", begin));
+        }
+        if (begin < 0) {
+          begin += len;
+          if (begin < 0) {
+            begin = 0;
+          }
+        }
+        if (arguments.length === 1) {
+          end = len;
+        } else {
+          if (!isInteger(end)) {
+            throw new TypeError(format("invalid argument. Second argument must be an integer. Value: `%s`.", end));
+          }
+          if (end < 0) {
+            end += len;
+            if (end < 0) {
+              end = 0;
+            }
+          } else if (end > len) {
+            end = len;
+          }
+        }
+      }
+      if (begin >= len) {
+        len = 0;
+        offset = buf2.byteLength;
+      } else if (begin >= end) {
+        len = 0;
+        offset = buf2.byteOffset + begin * BYTES_PER_ELEMENT;
+      } else {
+        len = end - begin;
+        offset = buf2.byteOffset + begin * BYTES_PER_ELEMENT;
+      }
+      return new this.constructor(buf2.buffer, offset, len < 0 ? 0 : len);
+    });
+    setReadOnly(Complex128Array.prototype, "toLocaleString", function toLocaleString(locales, options) {
+      var opts;
+      var loc;
+      var out;
+      var buf2;
+      var i;
+      if (!isComplexArray(this)) {
+        throw new TypeError("invalid invocation. `this` is not a complex number array.");
+      }
+      if (arguments.length === 0) {
+        loc = [];
+      } else if (isString(locales) || isStringArray(locales)) {
+        loc = locales;
+      } else {
+        throw new TypeError(format("invalid argument. First argument must be a string or an array of strings. Value: `%s`.", locales));
+      }
+      if (arguments.length < 2) {
+        opts = {};
+      } else if (isObject(options)) {
+        opts = options;
+      } else {
+        throw new TypeError(format("invalid argument. Options argument must be an object. Value: `%s`.", options));
+      }
+      buf2 = this._buffer;
+      out = [];
+      for (i = 0; i < this._length; i++) {
+        out.push(getComplex128(buf2, i).toLocaleString(loc, opts));
+      }
+      return out.join(",");
+    });
+    setReadOnly(Complex128Array.prototype, "toReversed", function toReversed() {
+      var outbuf;
+      var out;
+      var len;
+      var buf2;
+      var i;
+      var j;
+      if (!isComplexArray(this)) {
+        throw new TypeError("invalid invocation. `this` is not a complex number array.");
+      }
+      len = this._length;
+      out = new this.constructor(len);
+      buf2 = this._buffer;
+      outbuf = out._buffer;
+      for (i = 0; i < len; i++) {
+        j = len - i - 1;
+        outbuf[2 * i] = buf2[2 * j];
+        outbuf[2 * i + 1] = buf2[2 * j + 1];
+      }
+      return out;
+    });
+    setReadOnly(Complex128Array.prototype, "toSorted", function toSorted(compareFcn) {
+      var tmp;
+      var buf2;
+      var len;
+      var i;
+      if (!isComplexArray(this)) {
+        throw new TypeError("invalid invocation. `this` is not a complex number array.");
+      }
+      if (!isFunction(compareFcn)) {
+        throw new TypeError(format("invalid argument. First argument must be a function. Value: `%s`.", compareFcn));
+      }
+      buf2 = this._buffer;
+      len = this._length;
+      tmp = [];
+      for (i = 0; i < len; i++) {
+        tmp.push(getComplex128(buf2, i));
+      }
+      tmp.sort(compareFcn);
+      return new Complex128Array(tmp);
+    });
+    setReadOnly(Complex128Array.prototype, "toString", function toString() {
+      var out;
+      var buf2;
+      var i;
+      if (!isComplexArray(this)) {
+        throw new TypeError("invalid invocation. `this` is not a complex number array.");
+      }
+      out = [];
+      buf2 = this._buffer;
+      for (i = 0; i < this._length; i++) {
+        out.push(getComplex128(buf2, i).toString());
+      }
+      return out.join(",");
+    });
+    setReadOnly(Complex128Array.prototype, "values", function values() {
+      var iter;
+      var self2;
+      var len;
+      var FLG;
+      var buf2;
+      var i;
+      if (!isComplexArray(this)) {
+        throw new TypeError("invalid invocation. `this` is not a complex number array.");
+      }
+      self2 = this;
+      buf2 = this._buffer;
+      len = this._length;
+      i = -1;
+      iter = {};
+      setReadOnly(iter, "next", next);
+      setReadOnly(iter, "return", end);
+      if (ITERATOR_SYMBOL) {
+        setReadOnly(iter, ITERATOR_SYMBOL, factory);
+      }
+      return iter;
+      function next() {
+        i += 1;
+        if (FLG || i >= len) {
+          return {
+            "done": true
+          };
+        }
+        return {
+          "value": getComplex128(buf2, i),
+          "done": false
+        };
+      }
+      function end(value) {
+        FLG = true;
+        if (arguments.length) {
+          return {
+            "value": value,
+            "done": true
+          };
+        }
+        return {
+          "done": true
+        };
+      }
+      function factory() {
+        return self2.values();
+      }
+    });
+    setReadOnly(Complex128Array.prototype, "with", function copyWith(index2, value) {
+      var buf2;
+      var out;
+      var len;
+      if (!isComplexArray(this)) {
+        throw new TypeError("invalid invocation. `this` is not a complex number array.");
+      }
+      if (!isInteger(index2)) {
+        throw new TypeError(format("invalid argument. First argument must be an integer. Value: `%s`.", index2));
+      }
+      len = this._length;
+      if (index2 < 0) {
+        index2 += len;
+      }
+      if (index2 < 0 || index2 >= len) {
+        throw new RangeError(format("invalid argument. Index argument is out-of-bounds. Value: `%s`.", index2));
+      }
+      if (!isComplexLike(value)) {
+        throw new TypeError(format("invalid argument. Second argument must be a complex number. Value: `%s`.", value));
+      }
+      out = new this.constructor(this._buffer);
+      buf2 = out._buffer;
+      buf2[2 * index2] = real(value);
+      buf2[2 * index2 + 1] = imag(value);
+      return out;
+    });
+    module.exports = Complex128Array;
+  }
+});
+
+// node_modules/@stdlib/array-complex128/lib/index.js
+var require_lib135 = __commonJS({
+  "node_modules/@stdlib/array-complex128/lib/index.js"(exports, module) {
+    "use strict";
+    var main = require_main110();
+    module.exports = main;
+  }
+});
+
+// node_modules/@stdlib/array-bool/lib/from_iterator.js
+var require_from_iterator3 = __commonJS({
+  "node_modules/@stdlib/array-bool/lib/from_iterator.js"(exports, module) {
+    "use strict";
+    var Boolean2 = require_lib71();
+    function fromIterator(it) {
+      var out;
+      var v;
+      out = [];
+      while (true) {
+        v = it.next();
+        if (v.done) {
+          break;
+        }
+        out.push(Boolean2(v.value));
+      }
+      return out;
+    }
+    module.exports = fromIterator;
+  }
+});
+
+// node_modules/@stdlib/array-bool/lib/from_iterator_map.js
+var require_from_iterator_map3 = __commonJS({
+  "node_modules/@stdlib/array-bool/lib/from_iterator_map.js"(exports, module) {
+    "use strict";
+    var Boolean2 = require_lib71();
+    function fromIteratorMap(it, clbk, thisArg) {
+      var out;
+      var v;
+      var i;
+      out = [];
+      i = -1;
+      while (true) {
+        v = it.next();
+        if (v.done) {
+          break;
+        }
+        i += 1;
+        out.push(Boolean2(clbk.call(thisArg, v.value, i)));
+      }
+      return out;
+    }
+    module.exports = fromIteratorMap;
+  }
+});
+
+// node_modules/@stdlib/array-bool/lib/from_array.js
+var require_from_array3 = __commonJS({
+  "node_modules/@stdlib/array-bool/lib/from_array.js"(exports, module) {
+    "use strict";
+    var Boolean2 = require_lib71();
+    function fromArray(buf2, arr) {
+      var len;
+      var i;
+      len = arr.length;
+      for (i = 0; i < len; i++) {
+        buf2[i] = Boolean2(arr[i]);
+      }
+      return buf2;
+    }
+    module.exports = fromArray;
+  }
+});
+
+// node_modules/@stdlib/array-bool/lib/main.js
+var require_main111 = __commonJS({
+  "node_modules/@stdlib/array-bool/lib/main.js"(exports, module) {
+    "use strict";
+    var isNonNegativeInteger = require_lib120().isPrimitive;
+    var isCollection = require_lib67();
+    var isArrayBuffer = require_lib123();
+    var isObject = require_lib124();
+    var isFunction = require_lib81();
+    var isBoolean = require_lib72().isPrimitive;
+    var isInteger = require_lib69().isPrimitive;
+    var isString = require_lib70().isPrimitive;
+    var isStringArray = require_lib125().primitives;
+    var hasIteratorSymbolSupport = require_lib127();
+    var ITERATOR_SYMBOL = require_lib128();
+    var setReadOnly = require_lib7();
+    var setReadOnlyAccessor = require_lib129();
+    var Uint8Array2 = require_lib37();
+    var Boolean2 = require_lib71();
+    var getter = require_lib101();
+    var floor = require_lib9();
+    var accessorGetter = require_lib100();
+    var format = require_lib5();
+    var fromIterator = require_from_iterator3();
+    var fromIteratorMap = require_from_iterator_map3();
+    var fromArray = require_from_array3();
+    var BYTES_PER_ELEMENT = Uint8Array2.BYTES_PER_ELEMENT;
+    var HAS_ITERATOR_SYMBOL = hasIteratorSymbolSupport();
+    function isBooleanArray(value) {
+      return typeof value === "object" && value !== null && value.constructor.name === "BooleanArray" && value.BYTES_PER_ELEMENT === BYTES_PER_ELEMENT;
+    }
+    function isBooleanArrayConstructor(value) {
+      return value === BooleanArray;
+    }
+    function BooleanArray() {
+      var byteOffset;
+      var nargs;
+      var buf2;
+      var len;
+      var arg;
+      nargs = arguments.length;
+      if (!(this instanceof BooleanArray)) {
+        if (nargs === 0) {
+          return new BooleanArray();
+        }
+        if (nargs === 1) {
+          return new BooleanArray(arguments[0]);
+        }
+        if (nargs === 2) {
+          return new BooleanArray(arguments[0], arguments[1]);
+        }
+        return new BooleanArray(arguments[0], arguments[1], arguments[2]);
+      }
+      if (nargs === 0) {
+        buf2 = new Uint8Array2(0);
+      } else if (nargs === 1) {
+        arg = arguments[0];
+        if (isNonNegativeInteger(arg)) {
+          buf2 = new Uint8Array2(arg);
+        } else if (isCollection(arg)) {
+          buf2 = fromArray(new Uint8Array2(arg.length), arg);
+        } else if (isArrayBuffer(arg)) {
+          buf2 = new Uint8Array2(arg);
+        } else if (isObject(arg)) {
+          if (HAS_ITERATOR_SYMBOL === false) {
+            throw new TypeError(format("invalid argument. Environment lacks Symbol.iterator support. Must provide a length, ArrayBuffer, typed array, or array-like object. Value: `%s`.", arg));
+          }
+          if (!isFunction(arg[ITERATOR_SYMBOL])) {
+            throw new TypeError(format("invalid argument. Must provide a length, ArrayBuffer, typed array, array-like object, or an iterable. Value: `%s`.", arg));
+          }
+          buf2 = arg[ITERATOR_SYMBOL]();
+          if (!isFunction(buf2.next)) {
+            throw new TypeError(format("invalid argument. Must provide a length, ArrayBuffer, typed array, array-like object, or an iterable. Value: `%s`.", arg));
+          }
+          buf2 = new Uint8Array2(fromIterator(buf2));
+        } else {
+          throw new TypeError(format("invalid argument. Must provide a length, ArrayBuffer, typed array, array-like object, or an iterable. Value: `%s`.", arg));
+        }
+      } else {
+        buf2 = arguments[0];
+        if (!isArrayBuffer(buf2)) {
+          throw new TypeError(format("invalid argument. First argument must be an ArrayBuffer. Value: `%s`.", buf2));
+        }
+        byteOffset = arguments[1];
+        if (!isNonNegativeInteger(byteOffset)) {
+          throw new TypeError(format("invalid argument. Byte offset must be a nonnegative integer. Value: `%s`.", byteOffset));
+        }
+        if (nargs === 2) {
+          buf2 = new Uint8Array2(buf2, byteOffset);
+        } else {
+          len = arguments[2];
+          if (!isNonNegativeInteger(len)) {
+            throw new TypeError(format("invalid argument. Length must be a nonnegative integer. Value: `%s`.", len));
+          }
+          if (len * BYTES_PER_ELEMENT > buf2.byteLength - byteOffset) {
+            throw new RangeError(format("invalid arguments. ArrayBuffer has insufficient capacity. Either decrease the array length or provide a bigger buffer. Minimum capacity: `%u`.", len * BYTES_PER_ELEMENT));
+          }
+          buf2 = new Uint8Array2(buf2, byteOffset, len);
+        }
+      }
+      setReadOnly(this, "_buffer", buf2);
+      setReadOnly(this, "_length", buf2.length);
+      return this;
+    }
+    setReadOnly(BooleanArray, "BYTES_PER_ELEMENT", BYTES_PER_ELEMENT);
+    setReadOnly(BooleanArray, "name", "BooleanArray");
+    setReadOnly(BooleanArray, "from", function from2(src) {
+      var thisArg;
+      var nargs;
+      var clbk;
+      var out;
+      var buf2;
+      var tmp;
+      var get;
+      var len;
+      var i;
+      if (!isFunction(this)) {
+        throw new TypeError("invalid invocation. `this` context must be a constructor.");
+      }
+      if (!isBooleanArrayConstructor(this)) {
+        throw new TypeError("invalid invocation. `this` is not a boolean array.");
+      }
+      nargs = arguments.length;
+      if (nargs > 1) {
+        clbk = arguments[1];
+        if (!isFunction(clbk)) {
+          throw new TypeError(format("invalid argument. Second argument must be a function. Value: `%s`.", clbk));
+        }
+        if (nargs > 2) {
+          thisArg = arguments[2];
+        }
+      }
+      if (isCollection(src)) {
+        if (clbk) {
+          len = src.length;
+          if (src.get && src.set) {
+            get = accessorGetter("default");
+          } else {
+            get = getter("default");
+          }
+          out = new this(len);
+          buf2 = out._buffer;
+          for (i = 0; i < len; i++) {
+            buf2[i] = Boolean2(clbk.call(thisArg, get(src, i), i));
+          }
+          return out;
+        }
+        return new this(src);
+      }
+      if (isObject(src) && HAS_ITERATOR_SYMBOL && isFunction(src[ITERATOR_SYMBOL])) {
+        buf2 = src[ITERATOR_SYMBOL]();
+        if (!isFunction(buf2.next)) {
+          throw new TypeError(format("invalid argument. First argument must be an array-like object or an iterable. Value: `%s`.", src));
+        }
+        if (clbk) {
+          tmp = fromIteratorMap(buf2, clbk, thisArg);
+        } else {
+          tmp = fromIterator(buf2);
+        }
+        len = tmp.length;
+        out = new this(len);
+        buf2 = out._buffer;
+        for (i = 0; i < len; i++) {
+          buf2[i] = tmp[i];
+        }
+        return out;
+      }
+      throw new TypeError(format("invalid argument. First argument must be an array-like object or an iterable. Value: `%s`.", src));
+    });
+    setReadOnly(BooleanArray, "of", function of2() {
+      var args;
+      var i;
+      if (!isFunction(this)) {
+        throw new TypeError("invalid invocation. `this` context must be a constructor.");
+      }
+      if (!isBooleanArrayConstructor(this)) {
+        throw new TypeError("invalid invocation. `this` is not a boolean array.");
+      }
+      args = [];
+      for (i = 0; i < arguments.length; i++) {
+        args.push(arguments[i]);
+      }
+      return new this(args);
+    });
+    setReadOnly(BooleanArray.prototype, "at", function at(idx) {
+      var buf2;
+      var len;
+      if (!isBooleanArray(this)) {
+        throw new TypeError("invalid invocation. `this` is not a boolean array.");
+      }
+      if (!isInteger(idx)) {
+        throw new TypeError(format("invalid argument. Must provide an integer. Value: `%s`.", idx));
+      }
+      len = this._length;
+      buf2 = this._buffer;
+      if (idx < 0) {
+        idx += len;
+      }
+      if (idx < 0 || idx >= len) {
+        return;
+      }
+      return Boolean2(buf2[idx]);
+    });
+    setReadOnlyAccessor(BooleanArray.prototype, "buffer", function get() {
+      return this._buffer.buffer;
+    });
+    setReadOnlyAccessor(BooleanArray.prototype, "byteLength", function get() {
+      return this._buffer.byteLength;
+    });
+    setReadOnlyAccessor(BooleanArray.prototype, "byteOffset", function get() {
+      return this._buffer.byteOffset;
+    });
+    setReadOnly(BooleanArray.prototype, "BYTES_PER_ELEMENT", BooleanArray.BYTES_PER_ELEMENT);
+    setReadOnly(BooleanArray.prototype, "copyWithin", function copyWithin(target, start) {
+      if (!isBooleanArray(this)) {
+        throw new TypeError("invalid invocation. `this` is not a boolean array.");
+      }
+      if (arguments.length === 2) {
+        this._buffer.copyWithin(target, start);
+      } else {
+        this._buffer.copyWithin(target, start, arguments[2]);
+      }
+      return this;
+    });
+    setReadOnly(BooleanArray.prototype, "entries", function entries() {
+      var self2;
+      var iter;
+      var len;
+      var buf2;
+      var FLG;
+      var i;
+      if (!isBooleanArray(this)) {
+        throw new TypeError("invalid invocation. `this` is not a boolean array.");
+      }
+      self2 = this;
+      buf2 = this._buffer;
+      len = this._length;
+      i = -1;
+      iter = {};
+      setReadOnly(iter, "next", next);
+      setReadOnly(iter, "return", end);
+      if (ITERATOR_SYMBOL) {
+        setReadOnly(iter, ITERATOR_SYMBOL, factory);
+      }
+      return iter;
+      function next() {
+        i += 1;
+        if (FLG || i >= len) {
+          return {
+            "done": true
+          };
+        }
+        return {
+          "value": [i, Boolean2(buf2[i])],
+          "done": false
+        };
+      }
+      function end(value) {
+        FLG = true;
+        if (arguments.length) {
+          return {
+            "value": value,
+            "done": true
+          };
+        }
+        return {
+          "done": true
+        };
+      }
+      function factory() {
+        return self2.entries();
+      }
+    });
+    setReadOnly(BooleanArray.prototype, "every", function every(predicate, thisArg) {
+      var buf2;
+      var i;
+      if (!isBooleanArray(this)) {
+        throw new TypeError("invalid invocation. `this` is not a boolean array.");
+      }
+      if (!isFunction(predicate)) {
+        throw new TypeError(format("invalid argument. First argument must be a function. Value: `%s`.", predicate));
+      }
+      buf2 = this._buffer;
+      for (i = 0; i < this._length; i++) {
+        if (!predicate.call(thisArg, Boolean2(buf2[i]), i, this)) {
+          return false;
+        }
+      }
+      return true;
+    });
+    setReadOnly(BooleanArray.prototype, "fill", function fill(value, start, end) {
+      var buf2;
+      var len;
+      var val;
+      var i;
+      if (!isBooleanArray(this)) {
+        throw new TypeError("invalid invocation. `this` is not a boolean array.");
+      }
+      if (!isBoolean(value)) {
+        throw new TypeError(format("invalid argument. First argument must be a boolean. Value: `%s`.", value));
+      }
+      buf2 = this._buffer;
+      len = this._length;
+      if (arguments.length > 1) {
+        if (!isInteger(start)) {
+          throw new TypeError(format("invalid argument. Second argument must be an integer. Value: `%s`.", start));
+        }
+        if (start < 0) {
+          start += len;
+          if (start < 0) {
+            start = 0;
+          }
+        }
+        if (arguments.length > 2) {
+          if (!isInteger(end)) {
+            throw new TypeError(format("invalid argument. Third argument must be an integer. Value: `%s`.", end));
+          }
+          if (end < 0) {
+            end += len;
+            if (end < 0) {
+              end = 0;
+            }
+          }
+          if (end > len) {
+            end = len;
+          }
+        } else {
+          end = len;
+        }
+      } else {
+        start = 0;
+        end = len;
+      }
+      if (value) {
+        val = 1;
+      } else {
+        val = 0;
+      }
+      for (i = start; i < end; i++) {
+        buf2[i] = val;
+      }
+      return this;
+    });
+    setReadOnly(BooleanArray.prototype, "filter", function filter(predicate, thisArg) {
+      var buf2;
+      var out;
+      var i;
+      var v;
+      if (!isBooleanArray(this)) {
+        throw new TypeError("invalid invocation. `this` is not a boolean array.");
+      }
+      if (!isFunction(predicate)) {
+        throw new TypeError(format("invalid argument. First argument must be a function. Value: `%s`.", predicate));
+      }
+      buf2 = this._buffer;
+      out = [];
+      for (i = 0; i < this._length; i++) {
+        v = Boolean2(buf2[i]);
+        if (predicate.call(thisArg, v, i, this)) {
+          out.push(v);
+        }
+      }
+      return new this.constructor(out);
+    });
+    setReadOnly(BooleanArray.prototype, "find", function find(predicate, thisArg) {
+      var buf2;
+      var v;
+      var i;
+      if (!isBooleanArray(this)) {
+        throw new TypeError("invalid invocation. `this` is not a boolean array.");
+      }
+      if (!isFunction(predicate)) {
+        throw new TypeError(format("invalid argument. First argument must be a function. Value: `%s`.", predicate));
+      }
+      buf2 = this._buffer;
+      for (i = 0; i < this._length; i++) {
+        v = Boolean2(buf2[i]);
+        if (predicate.call(thisArg, v, i, this)) {
+          return v;
+        }
+      }
+    });
+    setReadOnly(BooleanArray.prototype, "findIndex", function findIndex(predicate, thisArg) {
+      var buf2;
+      var v;
+      var i;
+      if (!isBooleanArray(this)) {
+        throw new TypeError("invalid invocation. `this` is not a boolean array.");
+      }
+      if (!isFunction(predicate)) {
+        throw new TypeError(format("invalid argument. First argument must be a function. Value: `%s`.", predicate));
+      }
+      buf2 = this._buffer;
+      for (i = 0; i < this._length; i++) {
+        v = Boolean2(buf2[i]);
+        if (predicate.call(thisArg, v, i, this)) {
+          return i;
+        }
+      }
+      return -1;
+    });
+    setReadOnly(BooleanArray.prototype, "findLast", function findLast(predicate, thisArg) {
+      var buf2;
+      var v;
+      var i;
+      if (!isBooleanArray(this)) {
+        throw new TypeError("invalid invocation. `this` is not a boolean array.");
+      }
+      if (!isFunction(predicate)) {
+        throw new TypeError(format("invalid argument. First argument must be a function. Value: `%s`.", predicate));
+      }
+      buf2 = this._buffer;
+      for (i = this._length - 1; i >= 0; i--) {
+        v = Boolean2(buf2[i]);
+        if (predicate.call(thisArg, v, i, this)) {
+          return v;
+        }
+      }
+    });
+    setReadOnly(BooleanArray.prototype, "findLastIndex", function findLastIndex(predicate, thisArg) {
+      var buf2;
+      var v;
+      var i;
+      if (!isBooleanArray(this)) {
+        throw new TypeError("invalid invocation. `this` is not a boolean array.");
+      }
+      if (!isFunction(predicate)) {
+        throw new TypeError(format("invalid argument. First argument must be a function. Value: `%s`.", predicate));
+      }
+      buf2 = this._buffer;
+      for (i = this._length - 1; i >= 0; i--) {
+        v = Boolean2(buf2[i]);
+        if (predicate.call(thisArg, v, i, this)) {
+          return i;
+        }
+      }
+      return -1;
+    });
+    setReadOnly(BooleanArray.prototype, "forEach", function forEach(fcn, thisArg) {
+      var buf2;
+      var i;
+      if (!isBooleanArray(this)) {
+        throw new TypeError("invalid invocation. `this` is not a boolean array.");
+      }
+      if (!isFunction(fcn)) {
+        throw new TypeError(format("invalid argument. First argument must be a function. Value: `%s`.", fcn));
+      }
+      buf2 = this._buffer;
+      for (i = 0; i < this._length; i++) {
+        fcn.call(thisArg, Boolean2(buf2[i]), i, this);
+      }
+    });
+    setReadOnly(BooleanArray.prototype, "get", function get(idx) {
+      if (!isBooleanArray(this)) {
+        throw new TypeError("invalid invocation. `this` is not a boolean array.");
+      }
+      if (!isNonNegativeInteger(idx)) {
+        throw new TypeError(format("invalid argument. Must provide a nonnegative integer. Value: `%s`.", idx));
+      }
+      if (idx >= this._length) {
+        return;
+      }
+      return Boolean2(this._buffer[idx]);
+    });
+    setReadOnly(BooleanArray.prototype, "includes", function includes(searchElement, fromIndex) {
+      var buf2;
+      var i;
+      if (!isBooleanArray(this)) {
+        throw new TypeError("invalid invocation. `this` is not a boolean array.");
+      }
+      if (!isBoolean(searchElement)) {
+        throw new TypeError(format("invalid argument. First argument must be a boolean. Value: `%s`.", searchElement));
+      }
+      if (arguments.length > 1) {
+        if (!isInteger(fromIndex)) {
+          throw new TypeError(format("invalid argument. Second argument must be an integer. Value: `%s`.", fromIndex));
+        }
+        if (fromIndex < 0) {
+          fromIndex += this._length;
+          if (fromIndex < 0) {
+            fromIndex = 0;
+          }
+        }
+      } else {
+        fromIndex = 0;
+      }
+      buf2 = this._buffer;
+      for (i = fromIndex; i < this._length; i++) {
+        if (searchElement === Boolean2(buf2[i])) {
+          return true;
+        }
+      }
+      return false;
+    });
+    setReadOnly(BooleanArray.prototype, "indexOf", function indexOf(searchElement, fromIndex) {
+      var buf2;
+      var i;
+      if (!isBooleanArray(this)) {
+        throw new TypeError("invalid invocation. `this` is not a boolean array.");
+      }
+      if (!isBoolean(searchElement)) {
+        throw new TypeError(format("invalid argument. First argument must be a boolean. Value: `%s`.", searchElement));
+      }
+      if (arguments.length > 1) {
+        if (!isInteger(fromIndex)) {
+          throw new TypeError(format("invalid argument. Second argument must be an integer. Value: `%s`.", fromIndex));
+        }
+        if (fromIndex < 0) {
+          fromIndex += this._length;
+          if (fromIndex < 0) {
+            fromIndex = 0;
+          }
+        }
+      } else {
+        fromIndex = 0;
+      }
+      buf2 = this._buffer;
+      for (i = fromIndex; i < this._length; i++) {
+        if (searchElement === Boolean2(buf2[i])) {
+          return i;
+        }
+      }
+      return -1;
+    });
+    setReadOnly(BooleanArray.prototype, "join", function join(separator) {
+      var buf2;
+      var out;
+      var i;
+      if (!isBooleanArray(this)) {
+        throw new TypeError("invalid invocation. `this` is not a boolean array.");
+      }
+      if (arguments.length > 0) {
+        if (!isString(separator)) {
+          throw new TypeError(format("invalid argument. First argument must be a string. Value: `%s`.", separator));
+        }
+      } else {
+        separator = ",";
+      }
+      buf2 = this._buffer;
+      out = [];
+      for (i = 0; i < this._length; i++) {
+        if (buf2[i]) {
+          out.push("true");
+        } else {
+          out.push("false");
+        }
+      }
+      return out.join(separator);
+    });
+    setReadOnly(BooleanArray.prototype, "keys", function keys() {
+      var self2;
+      var iter;
+      var len;
+      var FLG;
+      var i;
+      if (!isBooleanArray(this)) {
+        throw new TypeError("invalid invocation. `this` is not a boolean array.");
+      }
+      self2 = this;
+      len = this._length;
+      i = -1;
+      iter = {};
+      setReadOnly(iter, "next", next);
+      setReadOnly(iter, "return", end);
+      if (ITERATOR_SYMBOL) {
+        setReadOnly(iter, ITERATOR_SYMBOL, factory);
+      }
+      return iter;
+      function next() {
+        i += 1;
+        if (FLG || i >= len) {
+          return {
+            "done": true
+          };
+        }
+        return {
+          "value": i,
+          "done": false
+        };
+      }
+      function end(value) {
+        FLG = true;
+        if (arguments.length) {
+          return {
+            "value": value,
+            "done": true
+          };
+        }
+        return {
+          "done": true
+        };
+      }
+      function factory() {
+        return self2.keys();
+      }
+    });
+    setReadOnly(BooleanArray.prototype, "lastIndexOf", function lastIndexOf(searchElement, fromIndex) {
+      var buf2;
+      var i;
+      if (!isBooleanArray(this)) {
+        throw new TypeError("invalid invocation. `this` is not a boolean array.");
+      }
+      if (!isBoolean(searchElement)) {
+        throw new TypeError(format("invalid argument. First argument must be a boolean. Value: `%s`.", searchElement));
+      }
+      if (arguments.length > 1) {
+        if (!isInteger(fromIndex)) {
+          throw new TypeError(format("invalid argument. Second argument must be an integer. Value: `%s`.", fromIndex));
+        }
+        if (fromIndex >= this._length) {
+          fromIndex = this._length - 1;
+        } else if (fromIndex < 0) {
+          fromIndex += this._length;
+        }
+      } else {
+        fromIndex = this._length - 1;
+      }
+      buf2 = this._buffer;
+      for (i = fromIndex; i >= 0; i--) {
+        if (searchElement === Boolean2(buf2[i])) {
+          return i;
+        }
+      }
+      return -1;
+    });
+    setReadOnlyAccessor(BooleanArray.prototype, "length", function get() {
+      return this._length;
+    });
+    setReadOnly(BooleanArray.prototype, "map", function map3(fcn, thisArg) {
+      var outbuf;
+      var out;
+      var buf2;
+      var i;
+      if (!isBooleanArray(this)) {
+        throw new TypeError("invalid invocation. `this` is not a boolean array.");
+      }
+      if (!isFunction(fcn)) {
+        throw new TypeError("invalid argument. First argument must be a function. Value: `%s`.", fcn);
+      }
+      buf2 = this._buffer;
+      out = new this.constructor(this._length);
+      outbuf = out._buffer;
+      for (i = 0; i < this._length; i++) {
+        outbuf[i] = Boolean2(fcn.call(thisArg, Boolean2(buf2[i]), i, this));
+      }
+      return out;
+    });
+    setReadOnly(BooleanArray.prototype, "reduce", function reduce(reducer, initialValue) {
+      var buf2;
+      var len;
+      var acc;
+      var i;
+      if (!isBooleanArray(this)) {
+        throw new TypeError("invalid invocation. `this` is not a boolean array.");
+      }
+      if (!isFunction(reducer)) {
+        throw new TypeError(format("invalid argument. First argument must be a function. Value: `%s`.", reducer));
+      }
+      buf2 = this._buffer;
+      len = this._length;
+      if (arguments.length > 1) {
+        acc = initialValue;
+        i = 0;
+      } else {
+        if (len === 0) {
+          throw new Error("invalid operation. If not provided an initial value, an array must contain at least one element.");
+        }
+        acc = Boolean2(buf2[0]);
+        i = 1;
+      }
+      for (; i < len; i++) {
+        acc = reducer(acc, Boolean2(buf2[i]), i, this);
+      }
+      return acc;
+    });
+    setReadOnly(BooleanArray.prototype, "reduceRight", function reduceRight(reducer, initialValue) {
+      var buf2;
+      var len;
+      var acc;
+      var i;
+      if (!isBooleanArray(this)) {
+        throw new TypeError("invalid invocation. `this` is not a boolean array.");
+      }
+      if (!isFunction(reducer)) {
+        throw new TypeError(format("invalid argument. First argument must be a function. Value: `%s`.", reducer));
+      }
+      buf2 = this._buffer;
+      len = this._length;
+      if (arguments.length > 1) {
+        acc = initialValue;
+        i = len - 1;
+      } else {
+        if (len === 0) {
+          throw new Error("invalid operation. If not provided an initial value, an array must contain at least one element.");
+        }
+        acc = Boolean2(buf2[len - 1]);
+        i = len - 2;
+      }
+      for (; i >= 0; i--) {
+        acc = reducer(acc, Boolean2(buf2[i]), i, this);
+      }
+      return acc;
+    });
+    setReadOnly(BooleanArray.prototype, "reverse", function reverse() {
+      var buf2;
+      var tmp;
+      var len;
+      var N;
+      var i;
+      var j;
+      if (!isBooleanArray(this)) {
+        throw new TypeError("invalid invocation. `this` is not a boolean array.");
+      }
+      buf2 = this._buffer;
+      len = this._length;
+      N = floor(len / 2);
+      for (i = 0; i < N; i++) {
+        j = len - i - 1;
+        tmp = buf2[i];
+        buf2[i] = buf2[j];
+        buf2[j] = tmp;
+      }
+      return this;
+    });
+    setReadOnly(BooleanArray.prototype, "set", function set2(value) {
+      var sbuf;
+      var idx;
+      var buf2;
+      var tmp;
+      var N;
+      var i;
+      var j;
+      if (!isBooleanArray(this)) {
+        throw new TypeError("invalid invocation. `this` is not a boolean array.");
+      }
+      buf2 = this._buffer;
+      if (arguments.length > 1) {
+        idx = arguments[1];
+        if (!isNonNegativeInteger(idx)) {
+          throw new TypeError(format("invalid argument. Index argument must be a nonnegative integer. Value: `%s`.", idx));
+        }
+      } else {
+        idx = 0;
+      }
+      if (isCollection(value)) {
+        N = value.length;
+        if (idx + N > this._length) {
+          throw new RangeError("invalid arguments. Target array lacks sufficient storage to accommodate source values.");
+        }
+        if (isBooleanArray(value)) {
+          sbuf = value._buffer;
+        } else {
+          sbuf = value;
+        }
+        j = buf2.byteOffset + idx * BYTES_PER_ELEMENT;
+        if (sbuf.buffer === buf2.buffer && (sbuf.byteOffset < j && sbuf.byteOffset + sbuf.byteLength > j)) {
+          tmp = new Uint8Array2(sbuf.length);
+          for (i = 0; i < sbuf.length; i++) {
+            tmp[i] = sbuf[i];
+          }
+          sbuf = tmp;
+        }
+        for (i = 0; i < N; idx++, i++) {
+          buf2[idx] = sbuf[i] ? 1 : 0;
+        }
+        return;
+      }
+      if (idx >= this._length) {
+        throw new RangeError(format("invalid argument. Index argument is out-of-bounds. Value: `%u`.", idx));
+      }
+      buf2[idx] = value ? 1 : 0;
+    });
+    setReadOnly(BooleanArray.prototype, "slice", function slice(begin, end) {
+      var outlen;
+      var outbuf;
+      var out;
+      var buf2;
+      var len;
+      var i;
+      if (!isBooleanArray(this)) {
+        throw new TypeError("invalid invocation. `this` is not a boolean array.");
+      }
+      buf2 = this._buffer;
+      len = this._length;
+      if (arguments.length === 0) {
+        begin = 0;
+        end = len;
+      } else {
+        if (!isInteger(begin)) {
+          throw new TypeError(format("invalid argument. First argument must be an integer. Value: `%s`.", begin));
+        }
+        if (begin < 0) {
+          begin += len;
+          if (begin < 0) {
+            begin = 0;
+          }
+        }
+        if (arguments.length === 1) {
+          end = len;
+        } else {
+          if (!isInteger(end)) {
+            throw new TypeError(format("invalid argument. Second argument must be an integer. Value: `%s`.", end));
+          }
+          if (end < 0) {
+            end += len;
+            if (end < 0) {
+              end = 0;
+            }
+          } else if (end > len) {
+            end = len;
+          }
+        }
+      }
+      if (begin < end) {
+        outlen = end - begin;
+      } else {
+        outlen = 0;
+      }
+      out = new this.constructor(outlen);
+      outbuf = out._buffer;
+      for (i = 0; i < outlen; i++) {
+        outbuf[i] = buf2[i + begin];
+      }
+      return out;
+    });
+    setReadOnly(BooleanArray.prototype, "some", function some(predicate, thisArg) {
+      var buf2;
+      var i;
+      if (!isBooleanArray(this)) {
+        throw new TypeError("invalid invocation. `this` is not a boolean array.");
+      }
+      if (!isFunction(predicate)) {
+        throw new TypeError(format("invalid argument. First argument must be a function. Value: `%s`.", predicate));
+      }
+      buf2 = this._buffer;
+      for (i = 0; i < this._length; i++) {
+        if (predicate.call(thisArg, Boolean2(buf2[i]), i, this)) {
+          return true;
+        }
+      }
+      return false;
+    });
+    setReadOnly(BooleanArray.prototype, "sort", function sort(compareFcn) {
+      var buf2;
+      if (!isBooleanArray(this)) {
+        throw new TypeError("invalid invocation. `this` is not a boolean array.");
+      }
+      buf2 = this._buffer;
+      if (arguments.length === 0) {
+        buf2.sort();
+        return this;
+      }
+      if (!isFunction(compareFcn)) {
+        throw new TypeError(format("invalid argument. First argument must be a function. Value: `%s`.", compareFcn));
+      }
+      buf2.sort(compare);
+      return this;
+      function compare(a, b) {
+        return compareFcn(Boolean2(a), Boolean2(b));
+      }
+    });
+    setReadOnly(BooleanArray.prototype, "subarray", function subarray(begin, end) {
+      var offset;
+      var buf2;
+      var len;
+      if (!isBooleanArray(this)) {
+        throw new TypeError("invalid invocation. `this` is not a boolean array.");
+      }
+      buf2 = this._buffer;
+      len = this._length;
+      if (arguments.length === 0) {
+        begin = 0;
+        end = len;
+      } else {
+        if (!isInteger(begin)) {
+          throw new TypeError(format("invalid argument. First argument must be an integer. Value: `%s`.", begin));
+        }
+        if (begin < 0) {
+          begin += len;
+          if (begin < 0) {
+            begin = 0;
+          }
+        }
+        if (arguments.length === 1) {
+          end = len;
+        } else {
+          if (!isInteger(end)) {
+            throw new TypeError(format("invalid argument. Second argument must be an integer. Value: `%s`.", end));
+          }
+          if (end < 0) {
+            end += len;
+            if (end < 0) {
+              end = 0;
+            }
+          } else if (end > len) {
+            end = len;
+          }
+        }
+      }
+      if (begin >= len) {
+        len = 0;
+        offset = buf2.byteLength;
+      } else if (begin >= end) {
+        len = 0;
+        offset = buf2.byteOffset + begin * BYTES_PER_ELEMENT;
+      } else {
+        len = end - begin;
+        offset = buf2.byteOffset + begin * BYTES_PER_ELEMENT;
+      }
+      return new this.constructor(buf2.buffer, offset, len < 0 ? 0 : len);
+    });
+    setReadOnly(BooleanArray.prototype, "toLocaleString", function toLocaleString(locales, options) {
+      var opts;
+      var loc;
+      var out;
+      var buf2;
+      var i;
+      if (!isBooleanArray(this)) {
+        throw new TypeError("invalid invocation. `this` is not a boolean array.");
+      }
+      if (arguments.length === 0) {
+        loc = [];
+      } else if (isString(locales) || isStringArray(locales)) {
+        loc = locales;
+      } else {
+        throw new TypeError(format("invalid argument. First argument must be a string or an array of strings. Value: `%s`.", locales));
+      }
+      if (arguments.length < 2) {
+        opts = {};
+      } else if (isObject(options)) {
+        opts = options;
+      } else {
+        throw new TypeError(format("invalid argument. Options argument must be an object. Value: `%s`.", options));
+      }
+      buf2 = this._buffer;
+      out = [];
+      for (i = 0; i < this._length; i++) {
+        out.push(Boolean2(buf2[i]).toLocaleString(loc, opts));
+      }
+      return out.join(",");
+    });
+    setReadOnly(BooleanArray.prototype, "toReversed", function toReversed() {
+      var outbuf;
+      var out;
+      var len;
+      var buf2;
+      var i;
+      if (!isBooleanArray(this)) {
+        throw new TypeError("invalid invocation. `this` is not a boolean array.");
+      }
+      len = this._length;
+      out = new this.constructor(len);
+      buf2 = this._buffer;
+      outbuf = out._buffer;
+      for (i = 0; i < len; i++) {
+        outbuf[i] = buf2[len - i - 1];
+      }
+      return out;
+    });
+    setReadOnly(BooleanArray.prototype, "toSorted", function toSorted(compareFcn) {
+      var outbuf;
+      var out;
+      var len;
+      var buf2;
+      var i;
+      if (!isBooleanArray(this)) {
+        throw new TypeError("invalid invocation. `this` is not a boolean array.");
+      }
+      len = this._length;
+      out = new this.constructor(len);
+      buf2 = this._buffer;
+      outbuf = out._buffer;
+      for (i = 0; i < len; i++) {
+        outbuf[i] = buf2[i];
+      }
+      if (arguments.length === 0) {
+        outbuf.sort();
+        return out;
+      }
+      if (!isFunction(compareFcn)) {
+        throw new TypeError(format("invalid argument. First argument must be a function. Value: `%s`.", compareFcn));
+      }
+      outbuf.sort(compare);
+      return out;
+      function compare(a, b) {
+        return compareFcn(Boolean2(a), Boolean2(b));
+      }
+    });
+    setReadOnly(BooleanArray.prototype, "toString", function toString() {
+      var out;
+      var buf2;
+      var i;
+      if (!isBooleanArray(this)) {
+        throw new TypeError("invalid invocation. `this` is not a boolean array.");
+      }
+      out = [];
+      buf2 = this._buffer;
+      for (i = 0; i < this._length; i++) {
+        if (buf2[i]) {
+          out.push("true");
+        } else {
+          out.push("false");
+        }
+      }
+      return out.join(",");
+    });
+    setReadOnly(BooleanArray.prototype, "values", function values() {
+      var iter;
+      var self2;
+      var len;
+      var FLG;
+      var buf2;
+      var i;
+      if (!isBooleanArray(this)) {
+        throw new TypeError("invalid invocation. `this` is not a boolean array.");
+      }
+      self2 = this;
+      buf2 = this._buffer;
+      len = this._length;
+      i = -1;
+      iter = {};
+      setReadOnly(iter, "next", next);
+      setReadOnly(iter, "return", end);
+      if (ITERATOR_SYMBOL) {
+        setReadOnly(iter, ITERATOR_SYMBOL, factory);
+      }
+      return iter;
+      function next() {
+        i += 1;
+        if (FLG || i >= len) {
+          return {
+            "done": true
+          };
+        }
+        return {
+          "value": Boolean2(buf2[i]),
+          "done": false
+        };
+      }
+      function end(value) {
+        FLG = true;
+        if (arguments.length) {
+          return {
+            "value": value,
+            "done": true
+          };
+        }
+        return {
+          "done": true
+        };
+      }
+      function factory() {
+        return self2.values();
+      }
+    });
+    setReadOnly(BooleanArray.prototype, "with", function copyWith(index2, value) {
+      var buf2;
+      var out;
+      var len;
+      if (!isBooleanArray(this)) {
+        throw new TypeError("invalid invocation. `this` is not a boolean array.");
+      }
+      if (!isInteger(index2)) {
+        throw new TypeError(format("invalid argument. First argument must be an integer. Value: `%s`.", index2));
+      }
+      len = this._length;
+      if (index2 < 0) {
+        index2 += len;
+      }
+      if (index2 < 0 || index2 >= len) {
+        throw new RangeError(format("invalid argument. Index argument is out-of-bounds. Value: `%s`.", index2));
+      }
+      if (!isBoolean(value)) {
+        throw new TypeError(format("invalid argument. Second argument must be a boolean. Value: `%s`.", value));
+      }
+      out = new this.constructor(this._buffer);
+      buf2 = out._buffer;
+      if (value) {
+        buf2[index2] = 1;
+      } else {
+        buf2[index2] = 0;
+      }
+      return out;
+    });
+    module.exports = BooleanArray;
+  }
+});
+
+// node_modules/@stdlib/array-bool/lib/index.js
+var require_lib136 = __commonJS({
+  "node_modules/@stdlib/array-bool/lib/index.js"(exports, module) {
+    "use strict";
+    var main = require_main111();
+    module.exports = main;
+  }
+});
+
+// node_modules/@stdlib/array-dtype/lib/ctors.js
+var require_ctors2 = __commonJS({
+  "node_modules/@stdlib/array-dtype/lib/ctors.js"(exports, module) {
+    "use strict";
+    var Float64Array2 = require_lib33();
+    var Float32Array2 = require_lib87();
+    var Uint32Array2 = require_lib30();
+    var Int32Array2 = require_lib106();
+    var Uint16Array2 = require_lib41();
+    var Int16Array2 = require_lib111();
+    var Uint8Array2 = require_lib37();
+    var Uint8ClampedArray2 = require_lib114();
+    var Int8Array2 = require_lib119();
+    var Complex64Array = require_lib132();
+    var Complex128Array = require_lib135();
+    var BooleanArray = require_lib136();
+    var CTORS = [
+      Float64Array2,
+      Float32Array2,
+      Int32Array2,
+      Uint32Array2,
+      Int16Array2,
+      Uint16Array2,
+      Int8Array2,
+      Uint8Array2,
+      Uint8ClampedArray2,
+      Complex64Array,
+      Complex128Array,
+      BooleanArray
+    ];
+    module.exports = CTORS;
+  }
+});
+
+// node_modules/@stdlib/array-dtype/lib/dtypes.js
+var require_dtypes = __commonJS({
+  "node_modules/@stdlib/array-dtype/lib/dtypes.js"(exports, module) {
+    "use strict";
+    var DTYPES = [
+      "float64",
+      "float32",
+      "int32",
+      "uint32",
+      "int16",
+      "uint16",
+      "int8",
+      "uint8",
+      "uint8c",
+      "complex64",
+      "complex128",
+      "bool"
+    ];
+    module.exports = DTYPES;
+  }
+});
+
+// node_modules/@stdlib/array-dtype/lib/main.js
+var require_main112 = __commonJS({
+  "node_modules/@stdlib/array-dtype/lib/main.js"(exports, module) {
+    "use strict";
+    var isBuffer = require_lib78();
+    var isArray2 = require_lib75();
+    var constructorName = require_lib79();
+    var ctor2dtype = require_ctor2dtype();
+    var CTORS = require_ctors2();
+    var DTYPES = require_dtypes();
+    var NTYPES = DTYPES.length;
+    function dtype(value) {
+      var i;
+      if (isArray2(value)) {
+        return "generic";
+      }
+      if (isBuffer(value)) {
+        return null;
+      }
+      for (i = 0; i < NTYPES; i++) {
+        if (value instanceof CTORS[i]) {
+          return DTYPES[i];
+        }
+      }
+      return ctor2dtype[constructorName(value)] || null;
+    }
+    module.exports = dtype;
+  }
+});
+
+// node_modules/@stdlib/array-dtype/lib/index.js
+var require_lib137 = __commonJS({
+  "node_modules/@stdlib/array-dtype/lib/index.js"(exports, module) {
+    "use strict";
+    var main = require_main112();
+    module.exports = main;
+  }
+});
+
+// node_modules/@stdlib/array-base-resolve-getter/lib/main.js
+var require_main113 = __commonJS({
+  "node_modules/@stdlib/array-base-resolve-getter/lib/main.js"(exports, module) {
+    "use strict";
+    var isAccessorArray = require_lib99();
+    var accessorGetter = require_lib100();
+    var getter = require_lib101();
+    var dtype = require_lib137();
+    function resolveGetter(x) {
+      var dt = dtype(x);
+      if (isAccessorArray(x)) {
+        return accessorGetter(dt);
+      }
+      return getter(dt);
+    }
+    module.exports = resolveGetter;
+  }
+});
+
+// node_modules/@stdlib/array-base-resolve-getter/lib/index.js
+var require_lib138 = __commonJS({
+  "node_modules/@stdlib/array-base-resolve-getter/lib/index.js"(exports, module) {
+    "use strict";
+    var main = require_main113();
+    module.exports = main;
+  }
+});
+
+// node_modules/@stdlib/number-float64-base-assert-is-same-value/lib/main.js
+var require_main114 = __commonJS({
+  "node_modules/@stdlib/number-float64-base-assert-is-same-value/lib/main.js"(exports, module) {
+    "use strict";
+    function isSameValue(a, b) {
+      if (a === b) {
+        if (a === 0) {
+          return 1 / a === 1 / b;
+        }
+        return true;
+      }
+      return a !== a && b !== b;
+    }
+    module.exports = isSameValue;
+  }
+});
+
+// node_modules/@stdlib/number-float64-base-assert-is-same-value/lib/index.js
+var require_lib139 = __commonJS({
+  "node_modules/@stdlib/number-float64-base-assert-is-same-value/lib/index.js"(exports, module) {
+    "use strict";
+    var main = require_main114();
+    module.exports = main;
+  }
+});
+
+// node_modules/@stdlib/complex-float64-reim/lib/main.js
+var require_main115 = __commonJS({
+  "node_modules/@stdlib/complex-float64-reim/lib/main.js"(exports, module) {
+    "use strict";
+    var Float64Array2 = require_lib33();
+    function reim(z) {
+      var out = new Float64Array2(2);
+      out[0] = z.re;
+      out[1] = z.im;
+      return out;
+    }
+    module.exports = reim;
+  }
+});
+
+// node_modules/@stdlib/complex-float64-reim/lib/index.js
+var require_lib140 = __commonJS({
+  "node_modules/@stdlib/complex-float64-reim/lib/index.js"(exports, module) {
+    "use strict";
+    var main = require_main115();
+    module.exports = main;
+  }
+});
+
+// node_modules/@stdlib/complex-float64-base-assert-is-same-value/lib/main.js
+var require_main116 = __commonJS({
+  "node_modules/@stdlib/complex-float64-base-assert-is-same-value/lib/main.js"(exports, module) {
+    "use strict";
+    var isSame = require_lib139();
+    var reim = require_lib140();
+    function isSameValue(z1, z2) {
+      var parts1 = reim(z1);
+      var parts2 = reim(z2);
+      return isSame(parts1[0], parts2[0]) && isSame(parts1[1], parts2[1]);
+    }
+    module.exports = isSameValue;
+  }
+});
+
+// node_modules/@stdlib/complex-float64-base-assert-is-same-value/lib/index.js
+var require_lib141 = __commonJS({
+  "node_modules/@stdlib/complex-float64-base-assert-is-same-value/lib/index.js"(exports, module) {
+    "use strict";
+    var main = require_main116();
+    module.exports = main;
+  }
+});
+
+// node_modules/@stdlib/assert-is-same-value/lib/main.js
+var require_main117 = __commonJS({
+  "node_modules/@stdlib/assert-is-same-value/lib/main.js"(exports, module) {
+    "use strict";
+    var isSameComplexValue = require_lib141();
+    var isComplexLike = require_lib90();
+    function isSameValue(a, b) {
+      if (a === b) {
+        if (a === 0) {
+          return 1 / a === 1 / b;
+        }
+        return true;
+      }
+      if (a !== a && b !== b) {
+        return true;
+      }
+      if (isComplexLike(a) && isComplexLike(b)) {
+        return isSameComplexValue(a, b);
+      }
+      return false;
+    }
+    module.exports = isSameValue;
+  }
+});
+
+// node_modules/@stdlib/assert-is-same-value/lib/index.js
+var require_lib142 = __commonJS({
+  "node_modules/@stdlib/assert-is-same-value/lib/index.js"(exports, module) {
+    "use strict";
+    var main = require_main117();
+    module.exports = main;
+  }
+});
+
+// node_modules/@stdlib/array-base-index-of-same-value/lib/main.js
+var require_main118 = __commonJS({
+  "node_modules/@stdlib/array-base-index-of-same-value/lib/main.js"(exports, module) {
+    "use strict";
+    var isAccessorArray = require_lib82();
+    var isComplexLike = require_lib90();
+    var isBoolean = require_lib72().isPrimitive;
+    var reinterpret = require_lib95();
+    var reinterpretBoolean = require_lib96();
+    var isComplexTypedArray = require_lib97();
+    var isBooleanArray = require_lib98();
+    var resolveGetter = require_lib138();
+    var isSameValue = require_lib142();
+    var real = require_lib133();
+    var imag = require_lib134();
+    function indexed(x, searchElement, fromIndex) {
+      var i;
+      for (i = fromIndex; i < x.length; i++) {
+        if (isSameValue(searchElement, x[i])) {
+          return i;
+        }
+      }
+      return -1;
+    }
+    function accessors(x, searchElement, fromIndex) {
+      var get;
+      var i;
+      get = resolveGetter(x);
+      for (i = fromIndex; i < x.length; i++) {
+        if (isSameValue(searchElement, get(x, i))) {
+          return i;
+        }
+      }
+      return -1;
+    }
+    function complex(x, searchElement, fromIndex) {
+      var view;
+      var re;
+      var im;
+      var i;
+      if (!isComplexLike(searchElement)) {
+        return -1;
+      }
+      view = reinterpret(x, 0);
+      re = real(searchElement);
+      im = imag(searchElement);
+      for (i = fromIndex * 2; i < view.length; i += 2) {
+        if (isSameValue(view[i], re) && isSameValue(view[i + 1], im)) {
+          return i / 2;
+        }
+      }
+      return -1;
+    }
+    function boolean(x, searchElement, fromIndex) {
+      var view;
+      var v;
+      var i;
+      if (!isBoolean(searchElement)) {
+        return -1;
+      }
+      view = reinterpretBoolean(x, 0);
+      v = searchElement ? 1 : 0;
+      for (i = fromIndex; i < view.length; i++) {
+        if (view[i] === v) {
+          return i;
+        }
+      }
+      return -1;
+    }
+    function indexOfSameValue(x, searchElement, fromIndex) {
+      if (fromIndex < 0) {
+        fromIndex += x.length;
+        if (fromIndex < 0) {
+          fromIndex = 0;
+        }
+      }
+      if (isAccessorArray(x)) {
+        if (isComplexTypedArray(x)) {
+          return complex(x, searchElement, fromIndex);
+        }
+        if (isBooleanArray(x)) {
+          return boolean(x, searchElement, fromIndex);
+        }
+        return accessors(x, searchElement, fromIndex);
+      }
+      return indexed(x, searchElement, fromIndex);
+    }
+    module.exports = indexOfSameValue;
+  }
+});
+
+// node_modules/@stdlib/array-base-index-of-same-value/lib/index.js
+var require_lib143 = __commonJS({
+  "node_modules/@stdlib/array-base-index-of-same-value/lib/index.js"(exports, module) {
+    "use strict";
+    var main = require_main118();
+    module.exports = main;
+  }
+});
+
+// node_modules/@stdlib/assert-contains/lib/main.js
+var require_main119 = __commonJS({
+  "node_modules/@stdlib/assert-contains/lib/main.js"(exports, module) {
+    "use strict";
+    var isCollection = require_lib67();
+    var isInteger = require_lib69().isPrimitive;
+    var isString = require_lib70().isPrimitive;
+    var indexOfSameValue = require_lib143();
+    var format = require_lib5();
+    function contains(value, searchValue, position) {
+      var isStr;
+      var pos;
+      isStr = isString(value);
+      if (!isCollection(value) && !isStr) {
+        throw new TypeError(format("invalid argument. First argument must be array-like. Value: `%s`.", value));
+      }
+      if (arguments.length < 2) {
+        throw new Error("insufficient arguments. Must provide a search value.");
+      }
+      if (arguments.length > 2) {
+        if (!isInteger(position)) {
+          throw new TypeError(format("invalid argument. Third argument must be an integer. Value: `%s`.", position));
+        }
+        pos = position;
+        if (pos < 0) {
+          pos = 0;
+        }
+      } else {
+        pos = 0;
+      }
+      if (isStr) {
+        if (!isString(searchValue)) {
+          throw new TypeError(format("invalid argument. Second argument must be a string. Value: `%s`.", searchValue));
+        }
+        return value.indexOf(searchValue, pos) !== -1;
+      }
+      return indexOfSameValue(value, searchValue, pos) !== -1;
+    }
+    module.exports = contains;
+  }
+});
+
+// node_modules/@stdlib/assert-contains/lib/index.js
+var require_lib144 = __commonJS({
+  "node_modules/@stdlib/assert-contains/lib/index.js"(exports, module) {
+    "use strict";
+    var main = require_main119();
+    module.exports = main;
+  }
+});
+
+// node_modules/@stdlib/array-base-filled/lib/main.js
+var require_main120 = __commonJS({
+  "node_modules/@stdlib/array-base-filled/lib/main.js"(exports, module) {
+    "use strict";
+    function filled(value, len) {
+      var arr;
+      var i;
+      arr = [];
+      for (i = 0; i < len; i++) {
+        arr.push(value);
+      }
+      return arr;
+    }
+    module.exports = filled;
+  }
+});
+
+// node_modules/@stdlib/array-base-filled/lib/index.js
+var require_lib145 = __commonJS({
+  "node_modules/@stdlib/array-base-filled/lib/index.js"(exports, module) {
+    "use strict";
+    var main = require_main120();
+    module.exports = main;
+  }
+});
+
+// node_modules/@stdlib/array-base-zeros/lib/main.js
+var require_main121 = __commonJS({
+  "node_modules/@stdlib/array-base-zeros/lib/main.js"(exports, module) {
+    "use strict";
+    var filled = require_lib145();
+    function zeros(len) {
+      return filled(0, len);
+    }
+    module.exports = zeros;
+  }
+});
+
+// node_modules/@stdlib/array-base-zeros/lib/index.js
+var require_lib146 = __commonJS({
+  "node_modules/@stdlib/array-base-zeros/lib/index.js"(exports, module) {
+    "use strict";
+    var main = require_main121();
+    module.exports = main;
+  }
+});
+
+// node_modules/@stdlib/stats-ranks/lib/sum.js
+var require_sum = __commonJS({
+  "node_modules/@stdlib/stats-ranks/lib/sum.js"(exports, module) {
+    "use strict";
+    function sum(arr) {
+      var len;
+      var out;
+      var i;
+      len = arr.length;
+      out = 0;
+      for (i = 0; i < len; i++) {
+        out += arr[i];
+      }
+      return out;
+    }
+    module.exports = sum;
+  }
+});
+
+// node_modules/@stdlib/stats-ranks/lib/order.js
+var require_order = __commonJS({
+  "node_modules/@stdlib/stats-ranks/lib/order.js"(exports, module) {
+    "use strict";
+    function compareFunction(a, b) {
+      if (a < b) {
+        return -1;
+      }
+      if (a > b) {
+        return 1;
+      }
+      return 0;
+    }
+    function order(x) {
+      var arr;
+      var i;
+      arr = [];
+      for (i = 0; i < x.length; i++) {
+        arr.push(i);
+      }
+      return arr.sort(compare);
+      function compare(a, b) {
+        return compareFunction(x[a], x[b]);
+      }
+    }
+    module.exports = order;
+  }
+});
+
+// node_modules/@stdlib/stats-ranks/lib/is_missing.js
+var require_is_missing = __commonJS({
+  "node_modules/@stdlib/stats-ranks/lib/is_missing.js"(exports, module) {
+    "use strict";
+    var contains = require_lib144();
+    var filled = require_lib145();
+    function isMissing(arr, encoding) {
+      var len;
+      var out;
+      var i;
+      len = arr.length;
+      out = filled(false, len);
+      for (i = 0; i < len; i++) {
+        out[i] = contains(encoding, arr[i]);
+      }
+      return out;
+    }
+    module.exports = isMissing;
+  }
+});
+
+// node_modules/@stdlib/array-base-assert-contains/lib/main.js
+var require_main122 = __commonJS({
+  "node_modules/@stdlib/array-base-assert-contains/lib/main.js"(exports, module) {
+    "use strict";
+    var isAccessorArray = require_lib99();
+    var accessorGetter = require_lib100();
+    var getter = require_lib101();
+    var dtype = require_lib137();
+    function contains(x, value) {
+      var len;
+      var get;
+      var dt;
+      var i;
+      dt = dtype(x);
+      if (isAccessorArray(x)) {
+        get = accessorGetter(dt);
+      } else {
+        get = getter(dt);
+      }
+      len = x.length;
+      for (i = 0; i < len; i++) {
+        if (get(x, i) === value) {
+          return true;
+        }
+      }
+      return false;
+    }
+    module.exports = contains;
+  }
+});
+
+// node_modules/@stdlib/array-base-assert-contains/lib/factory.js
+var require_factory5 = __commonJS({
+  "node_modules/@stdlib/array-base-assert-contains/lib/factory.js"(exports, module) {
+    "use strict";
+    var isCollection = require_lib67();
+    var isAccessorArray = require_lib99();
+    var accessorGetter = require_lib100();
+    var dtype = require_lib137();
+    var format = require_lib5();
+    function factory(x) {
+      var get;
+      var len;
+      var dt;
+      if (!isCollection(x)) {
+        throw new TypeError(format("invalid argument. Must provide an array-like object. Value: `%s`.", x));
+      }
+      dt = dtype(x);
+      if (isAccessorArray(x)) {
+        get = accessorGetter(dt);
+      }
+      len = x.length;
+      return get === void 0 ? contains : accessors;
+      function contains(value) {
+        var i;
+        for (i = 0; i < len; i++) {
+          if (x[i] === value) {
+            return true;
+          }
+        }
+        return false;
+      }
+      function accessors(value) {
+        var i;
+        for (i = 0; i < len; i++) {
+          if (get(x, i) === value) {
+            return true;
+          }
+        }
+        return false;
+      }
+    }
+    module.exports = factory;
+  }
+});
+
+// node_modules/@stdlib/array-base-assert-contains/lib/index.js
+var require_lib147 = __commonJS({
+  "node_modules/@stdlib/array-base-assert-contains/lib/index.js"(exports, module) {
+    "use strict";
+    var setReadOnly = require_lib7();
+    var main = require_main122();
+    var factory = require_factory5();
+    setReadOnly(main, "factory", factory);
+    module.exports = main;
+  }
+});
+
+// node_modules/@stdlib/stats-ranks/lib/validate.js
+var require_validate = __commonJS({
+  "node_modules/@stdlib/stats-ranks/lib/validate.js"(exports, module) {
+    "use strict";
+    var contains = require_lib147().factory;
+    var isArray2 = require_lib75();
+    var isObject = require_lib124();
+    var isString = require_lib70().isPrimitive;
+    var hasOwnProp = require_lib24();
+    var format = require_lib5();
+    var METHODS = ["min", "max", "average", "dense", "ordinal"];
+    var MISSING = ["last", "first", "remove"];
+    var isMethod = contains(METHODS);
+    var isMissing = contains(MISSING);
+    function validate(opts, options) {
+      if (!isObject(options)) {
+        return new TypeError(format("invalid argument. Options argument must be an object. Value: `%s`.", options));
+      }
+      if (hasOwnProp(options, "encoding")) {
+        opts.encoding = options.encoding;
+        if (!isArray2(opts.encoding)) {
+          return new TypeError(format("invalid option. `%s` option must be an array. Option: `%s`.", "encoding", opts.encoding));
+        }
+      }
+      if (hasOwnProp(options, "method")) {
+        opts.method = options.method;
+        if (!isString(opts.method) || !isMethod(opts.method)) {
+          return new TypeError(format('invalid option. `%s` option must be one of the following: "%s". Option: `%s`.', "method", METHODS.join('", "'), opts.method));
+        }
+      }
+      if (hasOwnProp(options, "missing")) {
+        opts.missing = options.missing;
+        if (!isString(opts.missing) || !isMissing(opts.missing)) {
+          return new TypeError(format('invalid option. `%s` option must be one of the following: "%s". Option: `%s`.', "missing", MISSING.join('", "'), opts.missing));
+        }
+      }
+      return null;
+    }
+    module.exports = validate;
+  }
+});
+
+// node_modules/@stdlib/stats-ranks/lib/main.js
+var require_main123 = __commonJS({
+  "node_modules/@stdlib/stats-ranks/lib/main.js"(exports, module) {
+    "use strict";
+    var isCollection = require_lib67();
+    var contains = require_lib144();
+    var zeros = require_lib146();
+    var format = require_lib5();
+    var sum = require_sum();
+    var order = require_order();
+    var isMissing = require_is_missing();
+    var validate = require_validate();
+    function ranks2(x, options) {
+      var missingIndices;
+      var noDuplicates;
+      var countMissing;
+      var totalNoTies;
+      var finalRanks;
+      var encoding;
+      var iPlusOne;
+      var ordered;
+      var missing;
+      var tieRank;
+      var method;
+      var ranks3;
+      var opts;
+      var xnew;
+      var err;
+      var n;
+      var i;
+      var j;
+      if (!isCollection(x)) {
+        throw new TypeError(format("invalid argument. First argument must be an array-like object. Value: `%s`.", x));
+      }
+      opts = {};
+      if (arguments.length > 1) {
+        err = validate(opts, options);
+        if (err) {
+          throw err;
+        }
+      }
+      method = opts.method || "average";
+      encoding = opts.encoding || [null, NaN];
+      missing = opts.missing || "last";
+      n = x.length;
+      xnew = [];
+      for (i = 0; i < n; i++) {
+        if (!contains(encoding, x[i])) {
+          xnew.push(x[i]);
+        }
+      }
+      missingIndices = isMissing(x, encoding);
+      n = xnew.length;
+      totalNoTies = 0;
+      ordered = order(xnew);
+      ranks3 = zeros(n);
+      if (method === "ordinal") {
+        for (i = 0; i < n; i++) {
+          ranks3[ordered[i]] = i + 1;
+        }
+      } else {
+        noDuplicates = 0;
+        for (i = 0; i < n; i++) {
+          iPlusOne = i + 1;
+          if (i === n - 1 || xnew[ordered[i]] !== xnew[ordered[iPlusOne]]) {
+            switch (method) {
+              case "min":
+                tieRank = iPlusOne - noDuplicates;
+                break;
+              case "max":
+                tieRank = iPlusOne;
+                break;
+              case "dense":
+                tieRank = iPlusOne - noDuplicates - totalNoTies;
+                totalNoTies += noDuplicates;
+                break;
+              case "average":
+              default:
+                tieRank = iPlusOne - 0.5 * noDuplicates;
+                break;
+            }
+            for (j = i - noDuplicates; j < iPlusOne; j++) {
+              ranks3[ordered[j]] = tieRank;
+            }
+            noDuplicates = 0;
+          } else {
+            noDuplicates += 1;
+          }
+        }
+      }
+      if (missing === "first") {
+        countMissing = sum(missingIndices);
+        j = 1;
+        finalRanks = [];
+        for (i = 0; i < missingIndices.length; i++) {
+          if (missingIndices[i]) {
+            finalRanks.push(j);
+            j += 1;
+          } else {
+            finalRanks.push(ranks3.shift() + countMissing);
+          }
+        }
+        return finalRanks;
+      }
+      if (missing === "last") {
+        finalRanks = [];
+        for (i = 0; i < missingIndices.length; i++) {
+          if (missingIndices[i]) {
+            finalRanks.push(i + ranks3.length + 1);
+          } else {
+            finalRanks.push(ranks3.shift());
+          }
+        }
+        return finalRanks;
+      }
+      return ranks3;
+    }
+    module.exports = ranks2;
+  }
+});
+
+// node_modules/@stdlib/stats-ranks/lib/index.js
+var require_lib148 = __commonJS({
+  "node_modules/@stdlib/stats-ranks/lib/index.js"(exports, module) {
+    "use strict";
+    var main = require_main123();
+    module.exports = main;
+  }
+});
+
 // src/config/deploy.ts
 import { hostname, userInfo } from "node:os";
 import { isAbsolute as isAbsolute2, resolve as resolve2 } from "node:path";
@@ -35460,18 +45347,7 @@ function parseDuration(text) {
   return consumed === t.length && consumed > 0 ? Math.round(total) : void 0;
 }
 
-// src/checks/spec.ts
-var SERVICE_PLACEHOLDERS = ["preview", "canary", "active", "stable"];
-var GATE_DEFAULTS = {
-  intervalMs: 5e3,
-  count: 1,
-  failureLimit: 0,
-  inconclusiveLimit: 0,
-  consecutiveErrorLimit: 4
-};
-var MIN_INTERVAL_MS = 100;
-var COMMON_FIELDS = ["name", "interval", "count", "failure-limit", "inconclusive-limit", "consecutive-error-limit"];
-var HTTP_FIELDS = ["service", "port", "path", "expect-status", "body-contains", "body-matches"];
+// src/checks/spec/fields.ts
 var GateSpecError = class extends GantryError {
   constructor(path2, detail, hint) {
     super(`${path2}: ${detail}`, { title: "Invalid gate", hint });
@@ -35548,8 +45424,6484 @@ function toWholeNumber(v) {
 function show(v) {
   return v === void 0 ? "nothing" : JSON.stringify(v) ?? String(v);
 }
+
+// src/checks/spec/env.ts
+var GANTRY_ENV_PREFIX = "GANTRY_";
+var ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+function parseEnv(f) {
+  const env = {};
+  if (!f.has("env")) return env;
+  const value = f.value.env;
+  if (!isMapping(value)) {
+    f.problem("env", `must be a mapping of variable names to values, got ${show(value)}`, "e.g. env: {BASE_PATH: /api, RETRIES: 3}");
+    return env;
+  }
+  for (const [name, v] of Object.entries(value)) {
+    const at = `env.${name}`;
+    if (!ENV_NAME.test(name)) f.problem(at, "is not a valid variable name; use letters, digits and _, not starting with a digit");
+    else if (name.startsWith(GANTRY_ENV_PREFIX)) f.problem(at, `is Gantry's to set; ${GANTRY_ENV_PREFIX} variables say what to test (GANTRY_NAMESPACE, GANTRY_VERSION, GANTRY_<ROLE>_SERVICE, GANTRY_<ROLE>_URL)`, "give your variable another name");
+    else if (typeof v === "string" || typeof v === "number" || typeof v === "boolean") env[name] = String(v);
+    else f.problem(at, `must be a string, number or boolean, got ${show(v)}`);
+  }
+  return env;
+}
+var DEFAULT_TEST_TIMEOUT_MS = 5 * 6e4;
+
+// src/checks/spec/command.ts
+var COMMAND_FIELDS = ["run", "timeout", "env"];
+var MIN_TIMEOUT_MS = 100;
+function parseCommand(f) {
+  f.onlyKnown(COMMAND_FIELDS, "a command");
+  if (!f.has("run")) f.problem("run", "is required: the command to run with bash, e.g. run: npm run e2e");
+  const run = f.string("run");
+  const timeoutMs = f.duration("timeout", DEFAULT_TEST_TIMEOUT_MS, MIN_TIMEOUT_MS);
+  const env = parseEnv(f);
+  if (run === void 0) return void 0;
+  return { kind: "command", run, timeoutMs, env };
+}
+
+// node_modules/jsonpath-plus/dist/index-node-esm.js
+import vm from "vm";
+var Hooks = class {
+  /**
+   * @callback HookCallback
+   * @this {*|Jsep} this
+   * @param {Jsep} env
+   * @returns: void
+   */
+  /**
+   * Adds the given callback to the list of callbacks for the given hook.
+   *
+   * The callback will be invoked when the hook it is registered for is run.
+   *
+   * One callback function can be registered to multiple hooks and the same hook multiple times.
+   *
+   * @param {string|object} name The name of the hook, or an object of callbacks keyed by name
+   * @param {HookCallback|boolean} callback The callback function which is given environment variables.
+   * @param {?boolean} [first=false] Will add the hook to the top of the list (defaults to the bottom)
+   * @public
+   */
+  add(name, callback, first) {
+    if (typeof arguments[0] != "string") {
+      for (let name2 in arguments[0]) {
+        this.add(name2, arguments[0][name2], arguments[1]);
+      }
+    } else {
+      (Array.isArray(name) ? name : [name]).forEach(function(name2) {
+        this[name2] = this[name2] || [];
+        if (callback) {
+          this[name2][first ? "unshift" : "push"](callback);
+        }
+      }, this);
+    }
+  }
+  /**
+   * Runs a hook invoking all registered callbacks with the given environment variables.
+   *
+   * Callbacks will be invoked synchronously and in the order in which they were registered.
+   *
+   * @param {string} name The name of the hook.
+   * @param {Object<string, any>} env The environment variables of the hook passed to all callbacks registered.
+   * @public
+   */
+  run(name, env) {
+    this[name] = this[name] || [];
+    this[name].forEach(function(callback) {
+      callback.call(env && env.context ? env.context : env, env);
+    });
+  }
+};
+var Plugins = class {
+  constructor(jsep2) {
+    this.jsep = jsep2;
+    this.registered = {};
+  }
+  /**
+   * @callback PluginSetup
+   * @this {Jsep} jsep
+   * @returns: void
+   */
+  /**
+   * Adds the given plugin(s) to the registry
+   *
+   * @param {object} plugins
+   * @param {string} plugins.name The name of the plugin
+   * @param {PluginSetup} plugins.init The init function
+   * @public
+   */
+  register(...plugins) {
+    plugins.forEach((plugin2) => {
+      if (typeof plugin2 !== "object" || !plugin2.name || !plugin2.init) {
+        throw new Error("Invalid JSEP plugin format");
+      }
+      if (this.registered[plugin2.name]) {
+        return;
+      }
+      plugin2.init(this.jsep);
+      this.registered[plugin2.name] = plugin2;
+    });
+  }
+};
+var Jsep = class _Jsep {
+  /**
+   * @returns {string}
+   */
+  static get version() {
+    return "1.4.0";
+  }
+  /**
+   * @returns {string}
+   */
+  static toString() {
+    return "JavaScript Expression Parser (JSEP) v" + _Jsep.version;
+  }
+  // ==================== CONFIG ================================
+  /**
+   * @method addUnaryOp
+   * @param {string} op_name The name of the unary op to add
+   * @returns {Jsep}
+   */
+  static addUnaryOp(op_name) {
+    _Jsep.max_unop_len = Math.max(op_name.length, _Jsep.max_unop_len);
+    _Jsep.unary_ops[op_name] = 1;
+    return _Jsep;
+  }
+  /**
+   * @method jsep.addBinaryOp
+   * @param {string} op_name The name of the binary op to add
+   * @param {number} precedence The precedence of the binary op (can be a float). Higher number = higher precedence
+   * @param {boolean} [isRightAssociative=false] whether operator is right-associative
+   * @returns {Jsep}
+   */
+  static addBinaryOp(op_name, precedence, isRightAssociative) {
+    _Jsep.max_binop_len = Math.max(op_name.length, _Jsep.max_binop_len);
+    _Jsep.binary_ops[op_name] = precedence;
+    if (isRightAssociative) {
+      _Jsep.right_associative.add(op_name);
+    } else {
+      _Jsep.right_associative.delete(op_name);
+    }
+    return _Jsep;
+  }
+  /**
+   * @method addIdentifierChar
+   * @param {string} char The additional character to treat as a valid part of an identifier
+   * @returns {Jsep}
+   */
+  static addIdentifierChar(char) {
+    _Jsep.additional_identifier_chars.add(char);
+    return _Jsep;
+  }
+  /**
+   * @method addLiteral
+   * @param {string} literal_name The name of the literal to add
+   * @param {*} literal_value The value of the literal
+   * @returns {Jsep}
+   */
+  static addLiteral(literal_name, literal_value) {
+    _Jsep.literals[literal_name] = literal_value;
+    return _Jsep;
+  }
+  /**
+   * @method removeUnaryOp
+   * @param {string} op_name The name of the unary op to remove
+   * @returns {Jsep}
+   */
+  static removeUnaryOp(op_name) {
+    delete _Jsep.unary_ops[op_name];
+    if (op_name.length === _Jsep.max_unop_len) {
+      _Jsep.max_unop_len = _Jsep.getMaxKeyLen(_Jsep.unary_ops);
+    }
+    return _Jsep;
+  }
+  /**
+   * @method removeAllUnaryOps
+   * @returns {Jsep}
+   */
+  static removeAllUnaryOps() {
+    _Jsep.unary_ops = {};
+    _Jsep.max_unop_len = 0;
+    return _Jsep;
+  }
+  /**
+   * @method removeIdentifierChar
+   * @param {string} char The additional character to stop treating as a valid part of an identifier
+   * @returns {Jsep}
+   */
+  static removeIdentifierChar(char) {
+    _Jsep.additional_identifier_chars.delete(char);
+    return _Jsep;
+  }
+  /**
+   * @method removeBinaryOp
+   * @param {string} op_name The name of the binary op to remove
+   * @returns {Jsep}
+   */
+  static removeBinaryOp(op_name) {
+    delete _Jsep.binary_ops[op_name];
+    if (op_name.length === _Jsep.max_binop_len) {
+      _Jsep.max_binop_len = _Jsep.getMaxKeyLen(_Jsep.binary_ops);
+    }
+    _Jsep.right_associative.delete(op_name);
+    return _Jsep;
+  }
+  /**
+   * @method removeAllBinaryOps
+   * @returns {Jsep}
+   */
+  static removeAllBinaryOps() {
+    _Jsep.binary_ops = {};
+    _Jsep.max_binop_len = 0;
+    return _Jsep;
+  }
+  /**
+   * @method removeLiteral
+   * @param {string} literal_name The name of the literal to remove
+   * @returns {Jsep}
+   */
+  static removeLiteral(literal_name) {
+    delete _Jsep.literals[literal_name];
+    return _Jsep;
+  }
+  /**
+   * @method removeAllLiterals
+   * @returns {Jsep}
+   */
+  static removeAllLiterals() {
+    _Jsep.literals = {};
+    return _Jsep;
+  }
+  // ==================== END CONFIG ============================
+  /**
+   * @returns {string}
+   */
+  get char() {
+    return this.expr.charAt(this.index);
+  }
+  /**
+   * @returns {number}
+   */
+  get code() {
+    return this.expr.charCodeAt(this.index);
+  }
+  /**
+   * @param {string} expr a string with the passed in express
+   * @returns Jsep
+   */
+  constructor(expr) {
+    this.expr = expr;
+    this.index = 0;
+  }
+  /**
+   * static top-level parser
+   * @returns {jsep.Expression}
+   */
+  static parse(expr) {
+    return new _Jsep(expr).parse();
+  }
+  /**
+   * Get the longest key length of any object
+   * @param {object} obj
+   * @returns {number}
+   */
+  static getMaxKeyLen(obj2) {
+    return Math.max(0, ...Object.keys(obj2).map((k) => k.length));
+  }
+  /**
+   * `ch` is a character code in the next three functions
+   * @param {number} ch
+   * @returns {boolean}
+   */
+  static isDecimalDigit(ch) {
+    return ch >= 48 && ch <= 57;
+  }
+  /**
+   * Returns the precedence of a binary operator or `0` if it isn't a binary operator. Can be float.
+   * @param {string} op_val
+   * @returns {number}
+   */
+  static binaryPrecedence(op_val) {
+    return _Jsep.binary_ops[op_val] || 0;
+  }
+  /**
+   * Looks for start of identifier
+   * @param {number} ch
+   * @returns {boolean}
+   */
+  static isIdentifierStart(ch) {
+    return ch >= 65 && ch <= 90 || // A...Z
+    ch >= 97 && ch <= 122 || // a...z
+    ch >= 128 && !_Jsep.binary_ops[String.fromCharCode(ch)] || // any non-ASCII that is not an operator
+    _Jsep.additional_identifier_chars.has(String.fromCharCode(ch));
+  }
+  /**
+   * @param {number} ch
+   * @returns {boolean}
+   */
+  static isIdentifierPart(ch) {
+    return _Jsep.isIdentifierStart(ch) || _Jsep.isDecimalDigit(ch);
+  }
+  /**
+   * throw error at index of the expression
+   * @param {string} message
+   * @throws
+   */
+  throwError(message) {
+    const error2 = new Error(message + " at character " + this.index);
+    error2.index = this.index;
+    error2.description = message;
+    throw error2;
+  }
+  /**
+   * Run a given hook
+   * @param {string} name
+   * @param {jsep.Expression|false} [node]
+   * @returns {?jsep.Expression}
+   */
+  runHook(name, node) {
+    if (_Jsep.hooks[name]) {
+      const env = {
+        context: this,
+        node
+      };
+      _Jsep.hooks.run(name, env);
+      return env.node;
+    }
+    return node;
+  }
+  /**
+   * Runs a given hook until one returns a node
+   * @param {string} name
+   * @returns {?jsep.Expression}
+   */
+  searchHook(name) {
+    if (_Jsep.hooks[name]) {
+      const env = {
+        context: this
+      };
+      _Jsep.hooks[name].find(function(callback) {
+        callback.call(env.context, env);
+        return env.node;
+      });
+      return env.node;
+    }
+  }
+  /**
+   * Push `index` up to the next non-space character
+   */
+  gobbleSpaces() {
+    let ch = this.code;
+    while (ch === _Jsep.SPACE_CODE || ch === _Jsep.TAB_CODE || ch === _Jsep.LF_CODE || ch === _Jsep.CR_CODE) {
+      ch = this.expr.charCodeAt(++this.index);
+    }
+    this.runHook("gobble-spaces");
+  }
+  /**
+   * Top-level method to parse all expressions and returns compound or single node
+   * @returns {jsep.Expression}
+   */
+  parse() {
+    this.runHook("before-all");
+    const nodes = this.gobbleExpressions();
+    const node = nodes.length === 1 ? nodes[0] : {
+      type: _Jsep.COMPOUND,
+      body: nodes
+    };
+    return this.runHook("after-all", node);
+  }
+  /**
+   * top-level parser (but can be reused within as well)
+   * @param {number} [untilICode]
+   * @returns {jsep.Expression[]}
+   */
+  gobbleExpressions(untilICode) {
+    let nodes = [], ch_i, node;
+    while (this.index < this.expr.length) {
+      ch_i = this.code;
+      if (ch_i === _Jsep.SEMCOL_CODE || ch_i === _Jsep.COMMA_CODE) {
+        this.index++;
+      } else {
+        if (node = this.gobbleExpression()) {
+          nodes.push(node);
+        } else if (this.index < this.expr.length) {
+          if (ch_i === untilICode) {
+            break;
+          }
+          this.throwError('Unexpected "' + this.char + '"');
+        }
+      }
+    }
+    return nodes;
+  }
+  /**
+   * The main parsing function.
+   * @returns {?jsep.Expression}
+   */
+  gobbleExpression() {
+    const node = this.searchHook("gobble-expression") || this.gobbleBinaryExpression();
+    this.gobbleSpaces();
+    return this.runHook("after-expression", node);
+  }
+  /**
+   * Search for the operation portion of the string (e.g. `+`, `===`)
+   * Start by taking the longest possible binary operations (3 characters: `===`, `!==`, `>>>`)
+   * and move down from 3 to 2 to 1 character until a matching binary operation is found
+   * then, return that binary operation
+   * @returns {string|boolean}
+   */
+  gobbleBinaryOp() {
+    this.gobbleSpaces();
+    let to_check = this.expr.substr(this.index, _Jsep.max_binop_len);
+    let tc_len = to_check.length;
+    while (tc_len > 0) {
+      if (_Jsep.binary_ops.hasOwnProperty(to_check) && (!_Jsep.isIdentifierStart(this.code) || this.index + to_check.length < this.expr.length && !_Jsep.isIdentifierPart(this.expr.charCodeAt(this.index + to_check.length)))) {
+        this.index += tc_len;
+        return to_check;
+      }
+      to_check = to_check.substr(0, --tc_len);
+    }
+    return false;
+  }
+  /**
+   * This function is responsible for gobbling an individual expression,
+   * e.g. `1`, `1+2`, `a+(b*2)-Math.sqrt(2)`
+   * @returns {?jsep.BinaryExpression}
+   */
+  gobbleBinaryExpression() {
+    let node, biop, prec, stack, biop_info, left, right, i, cur_biop;
+    left = this.gobbleToken();
+    if (!left) {
+      return left;
+    }
+    biop = this.gobbleBinaryOp();
+    if (!biop) {
+      return left;
+    }
+    biop_info = {
+      value: biop,
+      prec: _Jsep.binaryPrecedence(biop),
+      right_a: _Jsep.right_associative.has(biop)
+    };
+    right = this.gobbleToken();
+    if (!right) {
+      this.throwError("Expected expression after " + biop);
+    }
+    stack = [left, biop_info, right];
+    while (biop = this.gobbleBinaryOp()) {
+      prec = _Jsep.binaryPrecedence(biop);
+      if (prec === 0) {
+        this.index -= biop.length;
+        break;
+      }
+      biop_info = {
+        value: biop,
+        prec,
+        right_a: _Jsep.right_associative.has(biop)
+      };
+      cur_biop = biop;
+      const comparePrev = (prev) => biop_info.right_a && prev.right_a ? prec > prev.prec : prec <= prev.prec;
+      while (stack.length > 2 && comparePrev(stack[stack.length - 2])) {
+        right = stack.pop();
+        biop = stack.pop().value;
+        left = stack.pop();
+        node = {
+          type: _Jsep.BINARY_EXP,
+          operator: biop,
+          left,
+          right
+        };
+        stack.push(node);
+      }
+      node = this.gobbleToken();
+      if (!node) {
+        this.throwError("Expected expression after " + cur_biop);
+      }
+      stack.push(biop_info, node);
+    }
+    i = stack.length - 1;
+    node = stack[i];
+    while (i > 1) {
+      node = {
+        type: _Jsep.BINARY_EXP,
+        operator: stack[i - 1].value,
+        left: stack[i - 2],
+        right: node
+      };
+      i -= 2;
+    }
+    return node;
+  }
+  /**
+   * An individual part of a binary expression:
+   * e.g. `foo.bar(baz)`, `1`, `"abc"`, `(a % 2)` (because it's in parenthesis)
+   * @returns {boolean|jsep.Expression}
+   */
+  gobbleToken() {
+    let ch, to_check, tc_len, node;
+    this.gobbleSpaces();
+    node = this.searchHook("gobble-token");
+    if (node) {
+      return this.runHook("after-token", node);
+    }
+    ch = this.code;
+    if (_Jsep.isDecimalDigit(ch) || ch === _Jsep.PERIOD_CODE) {
+      return this.gobbleNumericLiteral();
+    }
+    if (ch === _Jsep.SQUOTE_CODE || ch === _Jsep.DQUOTE_CODE) {
+      node = this.gobbleStringLiteral();
+    } else if (ch === _Jsep.OBRACK_CODE) {
+      node = this.gobbleArray();
+    } else {
+      to_check = this.expr.substr(this.index, _Jsep.max_unop_len);
+      tc_len = to_check.length;
+      while (tc_len > 0) {
+        if (_Jsep.unary_ops.hasOwnProperty(to_check) && (!_Jsep.isIdentifierStart(this.code) || this.index + to_check.length < this.expr.length && !_Jsep.isIdentifierPart(this.expr.charCodeAt(this.index + to_check.length)))) {
+          this.index += tc_len;
+          const argument = this.gobbleToken();
+          if (!argument) {
+            this.throwError("missing unaryOp argument");
+          }
+          return this.runHook("after-token", {
+            type: _Jsep.UNARY_EXP,
+            operator: to_check,
+            argument,
+            prefix: true
+          });
+        }
+        to_check = to_check.substr(0, --tc_len);
+      }
+      if (_Jsep.isIdentifierStart(ch)) {
+        node = this.gobbleIdentifier();
+        if (_Jsep.literals.hasOwnProperty(node.name)) {
+          node = {
+            type: _Jsep.LITERAL,
+            value: _Jsep.literals[node.name],
+            raw: node.name
+          };
+        } else if (node.name === _Jsep.this_str) {
+          node = {
+            type: _Jsep.THIS_EXP
+          };
+        }
+      } else if (ch === _Jsep.OPAREN_CODE) {
+        node = this.gobbleGroup();
+      }
+    }
+    if (!node) {
+      return this.runHook("after-token", false);
+    }
+    node = this.gobbleTokenProperty(node);
+    return this.runHook("after-token", node);
+  }
+  /**
+   * Gobble properties of of identifiers/strings/arrays/groups.
+   * e.g. `foo`, `bar.baz`, `foo['bar'].baz`
+   * It also gobbles function calls:
+   * e.g. `Math.acos(obj.angle)`
+   * @param {jsep.Expression} node
+   * @returns {jsep.Expression}
+   */
+  gobbleTokenProperty(node) {
+    this.gobbleSpaces();
+    let ch = this.code;
+    while (ch === _Jsep.PERIOD_CODE || ch === _Jsep.OBRACK_CODE || ch === _Jsep.OPAREN_CODE || ch === _Jsep.QUMARK_CODE) {
+      let optional;
+      if (ch === _Jsep.QUMARK_CODE) {
+        if (this.expr.charCodeAt(this.index + 1) !== _Jsep.PERIOD_CODE) {
+          break;
+        }
+        optional = true;
+        this.index += 2;
+        this.gobbleSpaces();
+        ch = this.code;
+      }
+      this.index++;
+      if (ch === _Jsep.OBRACK_CODE) {
+        node = {
+          type: _Jsep.MEMBER_EXP,
+          computed: true,
+          object: node,
+          property: this.gobbleExpression()
+        };
+        if (!node.property) {
+          this.throwError('Unexpected "' + this.char + '"');
+        }
+        this.gobbleSpaces();
+        ch = this.code;
+        if (ch !== _Jsep.CBRACK_CODE) {
+          this.throwError("Unclosed [");
+        }
+        this.index++;
+      } else if (ch === _Jsep.OPAREN_CODE) {
+        node = {
+          type: _Jsep.CALL_EXP,
+          "arguments": this.gobbleArguments(_Jsep.CPAREN_CODE),
+          callee: node
+        };
+      } else if (ch === _Jsep.PERIOD_CODE || optional) {
+        if (optional) {
+          this.index--;
+        }
+        this.gobbleSpaces();
+        node = {
+          type: _Jsep.MEMBER_EXP,
+          computed: false,
+          object: node,
+          property: this.gobbleIdentifier()
+        };
+      }
+      if (optional) {
+        node.optional = true;
+      }
+      this.gobbleSpaces();
+      ch = this.code;
+    }
+    return node;
+  }
+  /**
+   * Parse simple numeric literals: `12`, `3.4`, `.5`. Do this by using a string to
+   * keep track of everything in the numeric literal and then calling `parseFloat` on that string
+   * @returns {jsep.Literal}
+   */
+  gobbleNumericLiteral() {
+    let number = "", ch, chCode;
+    while (_Jsep.isDecimalDigit(this.code)) {
+      number += this.expr.charAt(this.index++);
+    }
+    if (this.code === _Jsep.PERIOD_CODE) {
+      number += this.expr.charAt(this.index++);
+      while (_Jsep.isDecimalDigit(this.code)) {
+        number += this.expr.charAt(this.index++);
+      }
+    }
+    ch = this.char;
+    if (ch === "e" || ch === "E") {
+      number += this.expr.charAt(this.index++);
+      ch = this.char;
+      if (ch === "+" || ch === "-") {
+        number += this.expr.charAt(this.index++);
+      }
+      while (_Jsep.isDecimalDigit(this.code)) {
+        number += this.expr.charAt(this.index++);
+      }
+      if (!_Jsep.isDecimalDigit(this.expr.charCodeAt(this.index - 1))) {
+        this.throwError("Expected exponent (" + number + this.char + ")");
+      }
+    }
+    chCode = this.code;
+    if (_Jsep.isIdentifierStart(chCode)) {
+      this.throwError("Variable names cannot start with a number (" + number + this.char + ")");
+    } else if (chCode === _Jsep.PERIOD_CODE || number.length === 1 && number.charCodeAt(0) === _Jsep.PERIOD_CODE) {
+      this.throwError("Unexpected period");
+    }
+    return {
+      type: _Jsep.LITERAL,
+      value: parseFloat(number),
+      raw: number
+    };
+  }
+  /**
+   * Parses a string literal, staring with single or double quotes with basic support for escape codes
+   * e.g. `"hello world"`, `'this is\nJSEP'`
+   * @returns {jsep.Literal}
+   */
+  gobbleStringLiteral() {
+    let str2 = "";
+    const startIndex = this.index;
+    const quote = this.expr.charAt(this.index++);
+    let closed = false;
+    while (this.index < this.expr.length) {
+      let ch = this.expr.charAt(this.index++);
+      if (ch === quote) {
+        closed = true;
+        break;
+      } else if (ch === "\\") {
+        ch = this.expr.charAt(this.index++);
+        switch (ch) {
+          case "n":
+            str2 += "\n";
+            break;
+          case "r":
+            str2 += "\r";
+            break;
+          case "t":
+            str2 += "	";
+            break;
+          case "b":
+            str2 += "\b";
+            break;
+          case "f":
+            str2 += "\f";
+            break;
+          case "v":
+            str2 += "\v";
+            break;
+          default:
+            str2 += ch;
+        }
+      } else {
+        str2 += ch;
+      }
+    }
+    if (!closed) {
+      this.throwError('Unclosed quote after "' + str2 + '"');
+    }
+    return {
+      type: _Jsep.LITERAL,
+      value: str2,
+      raw: this.expr.substring(startIndex, this.index)
+    };
+  }
+  /**
+   * Gobbles only identifiers
+   * e.g.: `foo`, `_value`, `$x1`
+   * Also, this function checks if that identifier is a literal:
+   * (e.g. `true`, `false`, `null`) or `this`
+   * @returns {jsep.Identifier}
+   */
+  gobbleIdentifier() {
+    let ch = this.code, start = this.index;
+    if (_Jsep.isIdentifierStart(ch)) {
+      this.index++;
+    } else {
+      this.throwError("Unexpected " + this.char);
+    }
+    while (this.index < this.expr.length) {
+      ch = this.code;
+      if (_Jsep.isIdentifierPart(ch)) {
+        this.index++;
+      } else {
+        break;
+      }
+    }
+    return {
+      type: _Jsep.IDENTIFIER,
+      name: this.expr.slice(start, this.index)
+    };
+  }
+  /**
+   * Gobbles a list of arguments within the context of a function call
+   * or array literal. This function also assumes that the opening character
+   * `(` or `[` has already been gobbled, and gobbles expressions and commas
+   * until the terminator character `)` or `]` is encountered.
+   * e.g. `foo(bar, baz)`, `my_func()`, or `[bar, baz]`
+   * @param {number} termination
+   * @returns {jsep.Expression[]}
+   */
+  gobbleArguments(termination) {
+    const args = [];
+    let closed = false;
+    let separator_count = 0;
+    while (this.index < this.expr.length) {
+      this.gobbleSpaces();
+      let ch_i = this.code;
+      if (ch_i === termination) {
+        closed = true;
+        this.index++;
+        if (termination === _Jsep.CPAREN_CODE && separator_count && separator_count >= args.length) {
+          this.throwError("Unexpected token " + String.fromCharCode(termination));
+        }
+        break;
+      } else if (ch_i === _Jsep.COMMA_CODE) {
+        this.index++;
+        separator_count++;
+        if (separator_count !== args.length) {
+          if (termination === _Jsep.CPAREN_CODE) {
+            this.throwError("Unexpected token ,");
+          } else if (termination === _Jsep.CBRACK_CODE) {
+            for (let arg = args.length; arg < separator_count; arg++) {
+              args.push(null);
+            }
+          }
+        }
+      } else if (args.length !== separator_count && separator_count !== 0) {
+        this.throwError("Expected comma");
+      } else {
+        const node = this.gobbleExpression();
+        if (!node || node.type === _Jsep.COMPOUND) {
+          this.throwError("Expected comma");
+        }
+        args.push(node);
+      }
+    }
+    if (!closed) {
+      this.throwError("Expected " + String.fromCharCode(termination));
+    }
+    return args;
+  }
+  /**
+   * Responsible for parsing a group of things within parentheses `()`
+   * that have no identifier in front (so not a function call)
+   * This function assumes that it needs to gobble the opening parenthesis
+   * and then tries to gobble everything within that parenthesis, assuming
+   * that the next thing it should see is the close parenthesis. If not,
+   * then the expression probably doesn't have a `)`
+   * @returns {boolean|jsep.Expression}
+   */
+  gobbleGroup() {
+    this.index++;
+    let nodes = this.gobbleExpressions(_Jsep.CPAREN_CODE);
+    if (this.code === _Jsep.CPAREN_CODE) {
+      this.index++;
+      if (nodes.length === 1) {
+        return nodes[0];
+      } else if (!nodes.length) {
+        return false;
+      } else {
+        return {
+          type: _Jsep.SEQUENCE_EXP,
+          expressions: nodes
+        };
+      }
+    } else {
+      this.throwError("Unclosed (");
+    }
+  }
+  /**
+   * Responsible for parsing Array literals `[1, 2, 3]`
+   * This function assumes that it needs to gobble the opening bracket
+   * and then tries to gobble the expressions as arguments.
+   * @returns {jsep.ArrayExpression}
+   */
+  gobbleArray() {
+    this.index++;
+    return {
+      type: _Jsep.ARRAY_EXP,
+      elements: this.gobbleArguments(_Jsep.CBRACK_CODE)
+    };
+  }
+};
+var hooks = new Hooks();
+Object.assign(Jsep, {
+  hooks,
+  plugins: new Plugins(Jsep),
+  // Node Types
+  // ----------
+  // This is the full set of types that any JSEP node can be.
+  // Store them here to save space when minified
+  COMPOUND: "Compound",
+  SEQUENCE_EXP: "SequenceExpression",
+  IDENTIFIER: "Identifier",
+  MEMBER_EXP: "MemberExpression",
+  LITERAL: "Literal",
+  THIS_EXP: "ThisExpression",
+  CALL_EXP: "CallExpression",
+  UNARY_EXP: "UnaryExpression",
+  BINARY_EXP: "BinaryExpression",
+  ARRAY_EXP: "ArrayExpression",
+  TAB_CODE: 9,
+  LF_CODE: 10,
+  CR_CODE: 13,
+  SPACE_CODE: 32,
+  PERIOD_CODE: 46,
+  // '.'
+  COMMA_CODE: 44,
+  // ','
+  SQUOTE_CODE: 39,
+  // single quote
+  DQUOTE_CODE: 34,
+  // double quotes
+  OPAREN_CODE: 40,
+  // (
+  CPAREN_CODE: 41,
+  // )
+  OBRACK_CODE: 91,
+  // [
+  CBRACK_CODE: 93,
+  // ]
+  QUMARK_CODE: 63,
+  // ?
+  SEMCOL_CODE: 59,
+  // ;
+  COLON_CODE: 58,
+  // :
+  // Operations
+  // ----------
+  // Use a quickly-accessible map to store all of the unary operators
+  // Values are set to `1` (it really doesn't matter)
+  unary_ops: {
+    "-": 1,
+    "!": 1,
+    "~": 1,
+    "+": 1
+  },
+  // Also use a map for the binary operations but set their values to their
+  // binary precedence for quick reference (higher number = higher precedence)
+  // see [Order of operations](https://developer.mozilla.org/en-US/docs/Web/JavaScript/Reference/Operators/Operator_Precedence)
+  binary_ops: {
+    "||": 1,
+    "??": 1,
+    "&&": 2,
+    "|": 3,
+    "^": 4,
+    "&": 5,
+    "==": 6,
+    "!=": 6,
+    "===": 6,
+    "!==": 6,
+    "<": 7,
+    ">": 7,
+    "<=": 7,
+    ">=": 7,
+    "<<": 8,
+    ">>": 8,
+    ">>>": 8,
+    "+": 9,
+    "-": 9,
+    "*": 10,
+    "/": 10,
+    "%": 10,
+    "**": 11
+  },
+  // sets specific binary_ops as right-associative
+  right_associative: /* @__PURE__ */ new Set(["**"]),
+  // Additional valid identifier chars, apart from a-z, A-Z and 0-9 (except on the starting char)
+  additional_identifier_chars: /* @__PURE__ */ new Set(["$", "_"]),
+  // Literals
+  // ----------
+  // Store the values to return for the various literals we may encounter
+  literals: {
+    "true": true,
+    "false": false,
+    "null": null
+  },
+  // Except for `this`, which is special. This could be changed to something like `'self'` as well
+  this_str: "this"
+});
+Jsep.max_unop_len = Jsep.getMaxKeyLen(Jsep.unary_ops);
+Jsep.max_binop_len = Jsep.getMaxKeyLen(Jsep.binary_ops);
+var jsep = (expr) => new Jsep(expr).parse();
+var stdClassProps = Object.getOwnPropertyNames(class Test {
+});
+Object.getOwnPropertyNames(Jsep).filter((prop) => !stdClassProps.includes(prop) && jsep[prop] === void 0).forEach((m) => {
+  jsep[m] = Jsep[m];
+});
+jsep.Jsep = Jsep;
+var CONDITIONAL_EXP = "ConditionalExpression";
+var ternary = {
+  name: "ternary",
+  init(jsep2) {
+    jsep2.hooks.add("after-expression", function gobbleTernary(env) {
+      if (env.node && this.code === jsep2.QUMARK_CODE) {
+        this.index++;
+        const test = env.node;
+        const consequent = this.gobbleExpression();
+        if (!consequent) {
+          this.throwError("Expected expression");
+        }
+        this.gobbleSpaces();
+        if (this.code === jsep2.COLON_CODE) {
+          this.index++;
+          const alternate = this.gobbleExpression();
+          if (!alternate) {
+            this.throwError("Expected expression");
+          }
+          env.node = {
+            type: CONDITIONAL_EXP,
+            test,
+            consequent,
+            alternate
+          };
+          if (test.operator && jsep2.binary_ops[test.operator] <= 0.9) {
+            let newTest = test;
+            while (newTest.right.operator && jsep2.binary_ops[newTest.right.operator] <= 0.9) {
+              newTest = newTest.right;
+            }
+            env.node.test = newTest.right;
+            newTest.right = env.node;
+            env.node = test;
+          }
+        } else {
+          this.throwError("Expected :");
+        }
+      }
+    });
+  }
+};
+jsep.plugins.register(ternary);
+var FSLASH_CODE = 47;
+var BSLASH_CODE = 92;
+var index = {
+  name: "regex",
+  init(jsep2) {
+    jsep2.hooks.add("gobble-token", function gobbleRegexLiteral(env) {
+      if (this.code === FSLASH_CODE) {
+        const patternIndex = ++this.index;
+        let inCharSet = false;
+        while (this.index < this.expr.length) {
+          if (this.code === FSLASH_CODE && !inCharSet) {
+            const pattern = this.expr.slice(patternIndex, this.index);
+            let flags = "";
+            while (++this.index < this.expr.length) {
+              const code = this.code;
+              if (code >= 97 && code <= 122 || code >= 65 && code <= 90 || code >= 48 && code <= 57) {
+                flags += this.char;
+              } else {
+                break;
+              }
+            }
+            let value;
+            try {
+              value = new RegExp(pattern, flags);
+            } catch (e2) {
+              this.throwError(e2.message);
+            }
+            env.node = {
+              type: jsep2.LITERAL,
+              value,
+              raw: this.expr.slice(patternIndex - 1, this.index)
+            };
+            env.node = this.gobbleTokenProperty(env.node);
+            return env.node;
+          }
+          if (this.code === jsep2.OBRACK_CODE) {
+            inCharSet = true;
+          } else if (inCharSet && this.code === jsep2.CBRACK_CODE) {
+            inCharSet = false;
+          }
+          this.index += this.code === BSLASH_CODE ? 2 : 1;
+        }
+        this.throwError("Unclosed Regex");
+      }
+    });
+  }
+};
+var PLUS_CODE = 43;
+var MINUS_CODE = 45;
+var plugin = {
+  name: "assignment",
+  assignmentOperators: /* @__PURE__ */ new Set(["=", "*=", "**=", "/=", "%=", "+=", "-=", "<<=", ">>=", ">>>=", "&=", "^=", "|=", "||=", "&&=", "??="]),
+  updateOperators: [PLUS_CODE, MINUS_CODE],
+  assignmentPrecedence: 0.9,
+  init(jsep2) {
+    const updateNodeTypes = [jsep2.IDENTIFIER, jsep2.MEMBER_EXP];
+    plugin.assignmentOperators.forEach((op) => jsep2.addBinaryOp(op, plugin.assignmentPrecedence, true));
+    jsep2.hooks.add("gobble-token", function gobbleUpdatePrefix(env) {
+      const code = this.code;
+      if (plugin.updateOperators.some((c) => c === code && c === this.expr.charCodeAt(this.index + 1))) {
+        this.index += 2;
+        env.node = {
+          type: "UpdateExpression",
+          operator: code === PLUS_CODE ? "++" : "--",
+          argument: this.gobbleTokenProperty(this.gobbleIdentifier()),
+          prefix: true
+        };
+        if (!env.node.argument || !updateNodeTypes.includes(env.node.argument.type)) {
+          this.throwError(`Unexpected ${env.node.operator}`);
+        }
+      }
+    });
+    jsep2.hooks.add("after-token", function gobbleUpdatePostfix(env) {
+      if (env.node) {
+        const code = this.code;
+        if (plugin.updateOperators.some((c) => c === code && c === this.expr.charCodeAt(this.index + 1))) {
+          if (!updateNodeTypes.includes(env.node.type)) {
+            this.throwError(`Unexpected ${env.node.operator}`);
+          }
+          this.index += 2;
+          env.node = {
+            type: "UpdateExpression",
+            operator: code === PLUS_CODE ? "++" : "--",
+            argument: env.node,
+            prefix: false
+          };
+        }
+      }
+    });
+    jsep2.hooks.add("after-expression", function gobbleAssignment(env) {
+      if (env.node) {
+        updateBinariesToAssignments(env.node);
+      }
+    });
+    function updateBinariesToAssignments(node) {
+      if (plugin.assignmentOperators.has(node.operator)) {
+        node.type = "AssignmentExpression";
+        updateBinariesToAssignments(node.left);
+        updateBinariesToAssignments(node.right);
+      } else if (!node.operator) {
+        Object.values(node).forEach((val) => {
+          if (val && typeof val === "object") {
+            updateBinariesToAssignments(val);
+          }
+        });
+      }
+    }
+  }
+};
+jsep.plugins.register(index, plugin);
+jsep.addUnaryOp("typeof");
+jsep.addUnaryOp("void");
+jsep.addLiteral("null", null);
+jsep.addLiteral("undefined", void 0);
+var BLOCKED_PROTO_PROPERTIES = /* @__PURE__ */ new Set(["constructor", "__proto__", "__defineGetter__", "__defineSetter__", "__lookupGetter__", "__lookupSetter__"]);
+var SafeEval = {
+  /**
+   * @param {jsep.Expression} ast
+   * @param {Record<string, any>} subs
+   */
+  evalAst(ast, subs) {
+    switch (ast.type) {
+      case "BinaryExpression":
+      case "LogicalExpression":
+        return SafeEval.evalBinaryExpression(ast, subs);
+      case "Compound":
+        return SafeEval.evalCompound(ast, subs);
+      case "ConditionalExpression":
+        return SafeEval.evalConditionalExpression(ast, subs);
+      case "Identifier":
+        return SafeEval.evalIdentifier(ast, subs);
+      case "Literal":
+        return SafeEval.evalLiteral(ast, subs);
+      case "MemberExpression":
+        return SafeEval.evalMemberExpression(ast, subs);
+      case "UnaryExpression":
+        return SafeEval.evalUnaryExpression(ast, subs);
+      case "ArrayExpression":
+        return SafeEval.evalArrayExpression(ast, subs);
+      case "CallExpression":
+        return SafeEval.evalCallExpression(ast, subs);
+      case "AssignmentExpression":
+        return SafeEval.evalAssignmentExpression(ast, subs);
+      default:
+        throw SyntaxError("Unexpected expression", ast);
+    }
+  },
+  evalBinaryExpression(ast, subs) {
+    const result = {
+      "||": (a, b) => a || b(),
+      "&&": (a, b) => a && b(),
+      "|": (a, b) => a | b(),
+      "^": (a, b) => a ^ b(),
+      "&": (a, b) => a & b(),
+      // eslint-disable-next-line eqeqeq -- API
+      "==": (a, b) => a == b(),
+      // eslint-disable-next-line eqeqeq -- API
+      "!=": (a, b) => a != b(),
+      "===": (a, b) => a === b(),
+      "!==": (a, b) => a !== b(),
+      "<": (a, b) => a < b(),
+      ">": (a, b) => a > b(),
+      "<=": (a, b) => a <= b(),
+      ">=": (a, b) => a >= b(),
+      "<<": (a, b) => a << b(),
+      ">>": (a, b) => a >> b(),
+      ">>>": (a, b) => a >>> b(),
+      "+": (a, b) => a + b(),
+      "-": (a, b) => a - b(),
+      "*": (a, b) => a * b(),
+      "/": (a, b) => a / b(),
+      "%": (a, b) => a % b()
+    }[ast.operator](SafeEval.evalAst(ast.left, subs), () => SafeEval.evalAst(ast.right, subs));
+    return result;
+  },
+  evalCompound(ast, subs) {
+    let last;
+    for (let i = 0; i < ast.body.length; i++) {
+      if (ast.body[i].type === "Identifier" && ["var", "let", "const"].includes(ast.body[i].name) && ast.body[i + 1] && ast.body[i + 1].type === "AssignmentExpression") {
+        i += 1;
+      }
+      const expr = ast.body[i];
+      last = SafeEval.evalAst(expr, subs);
+    }
+    return last;
+  },
+  evalConditionalExpression(ast, subs) {
+    if (SafeEval.evalAst(ast.test, subs)) {
+      return SafeEval.evalAst(ast.consequent, subs);
+    }
+    return SafeEval.evalAst(ast.alternate, subs);
+  },
+  evalIdentifier(ast, subs) {
+    if (Object.hasOwn(subs, ast.name)) {
+      return subs[ast.name];
+    }
+    throw ReferenceError(`${ast.name} is not defined`);
+  },
+  evalLiteral(ast) {
+    return ast.value;
+  },
+  evalMemberExpression(ast, subs) {
+    const prop = String(
+      // NOTE: `String(value)` throws error when
+      // value has overwritten the toString method to return non-string
+      // i.e. `value = {toString: () => []}`
+      ast.computed ? SafeEval.evalAst(ast.property) : ast.property.name
+      // `object.property` property is Identifier
+    );
+    const obj2 = SafeEval.evalAst(ast.object, subs);
+    if (obj2 === void 0 || obj2 === null) {
+      throw TypeError(`Cannot read properties of ${obj2} (reading '${prop}')`);
+    }
+    if (!Object.hasOwn(obj2, prop) && BLOCKED_PROTO_PROPERTIES.has(prop)) {
+      throw TypeError(`Cannot read properties of ${obj2} (reading '${prop}')`);
+    }
+    const result = obj2[prop];
+    if (typeof result === "function") {
+      return result.bind(obj2);
+    }
+    return result;
+  },
+  evalUnaryExpression(ast, subs) {
+    const result = {
+      "-": (a) => -SafeEval.evalAst(a, subs),
+      "!": (a) => !SafeEval.evalAst(a, subs),
+      "~": (a) => ~SafeEval.evalAst(a, subs),
+      // eslint-disable-next-line no-implicit-coercion -- API
+      "+": (a) => +SafeEval.evalAst(a, subs),
+      typeof: (a) => typeof SafeEval.evalAst(a, subs),
+      // eslint-disable-next-line no-void, sonarjs/void-use -- feature
+      void: (a) => void SafeEval.evalAst(a, subs)
+    }[ast.operator](ast.argument);
+    return result;
+  },
+  evalArrayExpression(ast, subs) {
+    return ast.elements.map((el) => SafeEval.evalAst(el, subs));
+  },
+  evalCallExpression(ast, subs) {
+    const args = ast.arguments.map((arg) => SafeEval.evalAst(arg, subs));
+    const func = SafeEval.evalAst(ast.callee, subs);
+    if (func === Function) {
+      throw new Error("Function constructor is disabled");
+    }
+    return func(...args);
+  },
+  evalAssignmentExpression(ast, subs) {
+    if (ast.left.type !== "Identifier") {
+      throw SyntaxError("Invalid left-hand side in assignment");
+    }
+    const id = ast.left.name;
+    const value = SafeEval.evalAst(ast.right, subs);
+    subs[id] = value;
+    return subs[id];
+  }
+};
+var SafeScript = class {
+  /**
+   * @param {string} expr Expression to evaluate
+   */
+  constructor(expr) {
+    this.code = expr;
+    this.ast = jsep(this.code);
+  }
+  /**
+   * @param {object} context Object whose items will be added
+   *   to evaluation
+   * @returns {EvaluatedResult} Result of evaluated code
+   */
+  runInNewContext(context) {
+    const keyMap = Object.assign(/* @__PURE__ */ Object.create(null), context);
+    return SafeEval.evalAst(this.ast, keyMap);
+  }
+};
+function push(arr, item) {
+  arr = arr.slice();
+  arr.push(item);
+  return arr;
+}
+function unshift(item, arr) {
+  arr = arr.slice();
+  arr.unshift(item);
+  return arr;
+}
+var NewError = class extends Error {
+  /**
+   * @param {AnyResult} value The evaluated scalar value
+   */
+  constructor(value) {
+    super('JSONPath should not be called with "new" (it prevents return of (unwrapped) scalar values)');
+    this.avoidNew = true;
+    this.value = value;
+    this.name = "NewError";
+  }
+};
+function JSONPath(opts, expr, obj2, callback, otherTypeCallback) {
+  if (!(this instanceof JSONPath)) {
+    try {
+      return new JSONPath(opts, expr, obj2, callback, otherTypeCallback);
+    } catch (e2) {
+      if (!e2.avoidNew) {
+        throw e2;
+      }
+      return e2.value;
+    }
+  }
+  if (typeof opts === "string") {
+    otherTypeCallback = callback;
+    callback = obj2;
+    obj2 = expr;
+    expr = opts;
+    opts = null;
+  }
+  const optObj = opts && typeof opts === "object";
+  opts = opts || {};
+  this.json = opts.json || obj2;
+  this.path = opts.path || expr;
+  this.resultType = opts.resultType || "value";
+  this.flatten = opts.flatten || false;
+  this.wrap = Object.hasOwn(opts, "wrap") ? opts.wrap : true;
+  this.sandbox = opts.sandbox || {};
+  this.eval = opts.eval === void 0 ? "safe" : opts.eval;
+  this.ignoreEvalErrors = typeof opts.ignoreEvalErrors === "undefined" ? false : opts.ignoreEvalErrors;
+  this.parent = opts.parent || null;
+  this.parentProperty = opts.parentProperty || null;
+  this.callback = opts.callback || callback || null;
+  this.otherTypeCallback = opts.otherTypeCallback || otherTypeCallback || function() {
+    throw new TypeError("You must supply an otherTypeCallback callback option with the @other() operator.");
+  };
+  if (opts.autostart !== false) {
+    const args = {
+      path: optObj ? opts.path : expr
+    };
+    if (!optObj) {
+      args.json = obj2;
+    } else if ("json" in opts) {
+      args.json = opts.json;
+    }
+    const ret = this.evaluate(args);
+    if (!ret || typeof ret !== "object") {
+      throw new NewError(ret);
+    }
+    return ret;
+  }
+}
+JSONPath.prototype.evaluate = function(expr, json2, callback, otherTypeCallback) {
+  let currParent = this.parent, currParentProperty = this.parentProperty;
+  let {
+    flatten,
+    wrap
+  } = this;
+  this.currResultType = this.resultType;
+  this.currEval = this.eval;
+  this.currSandbox = this.sandbox;
+  callback = callback || this.callback;
+  this.currOtherTypeCallback = otherTypeCallback || this.otherTypeCallback;
+  json2 = json2 || this.json;
+  expr = expr || this.path;
+  if (expr && typeof expr === "object" && !Array.isArray(expr)) {
+    if (!expr.path && expr.path !== "") {
+      throw new TypeError('You must supply a "path" property when providing an object argument to JSONPath.evaluate().');
+    }
+    if (!Object.hasOwn(expr, "json")) {
+      throw new TypeError('You must supply a "json" property when providing an object argument to JSONPath.evaluate().');
+    }
+    ({
+      json: json2
+    } = expr);
+    flatten = Object.hasOwn(expr, "flatten") ? expr.flatten : flatten;
+    this.currResultType = Object.hasOwn(expr, "resultType") ? expr.resultType : this.currResultType;
+    this.currSandbox = Object.hasOwn(expr, "sandbox") ? expr.sandbox : this.currSandbox;
+    wrap = Object.hasOwn(expr, "wrap") ? expr.wrap : wrap;
+    this.currEval = Object.hasOwn(expr, "eval") ? expr.eval : this.currEval;
+    callback = Object.hasOwn(expr, "callback") ? expr.callback : callback;
+    this.currOtherTypeCallback = Object.hasOwn(expr, "otherTypeCallback") ? expr.otherTypeCallback : this.currOtherTypeCallback;
+    currParent = Object.hasOwn(expr, "parent") ? expr.parent : currParent;
+    currParentProperty = Object.hasOwn(expr, "parentProperty") ? expr.parentProperty : currParentProperty;
+    expr = expr.path;
+  }
+  currParent = currParent || null;
+  currParentProperty = currParentProperty || null;
+  if (Array.isArray(expr)) {
+    expr = JSONPath.toPathString(expr);
+  }
+  if (!expr && expr !== "" || !json2) {
+    return void 0;
+  }
+  const exprList = JSONPath.toPathArray(expr);
+  if (exprList[0] === "$" && exprList.length > 1) {
+    exprList.shift();
+  }
+  this._hasParentSelector = null;
+  const result = this._trace(exprList, json2, ["$"], currParent, currParentProperty, callback).filter(function(ea) {
+    return ea && !ea.isParentSelector;
+  });
+  if (!result.length) {
+    return wrap ? [] : void 0;
+  }
+  if (!wrap && result.length === 1 && !result[0].hasArrExpr) {
+    return this._getPreferredOutput(result[0]);
+  }
+  return result.reduce((rslt, ea) => {
+    const valOrPath = this._getPreferredOutput(ea);
+    if (flatten && Array.isArray(valOrPath)) {
+      rslt = rslt.concat(valOrPath);
+    } else {
+      rslt.push(valOrPath);
+    }
+    return rslt;
+  }, []);
+};
+JSONPath.prototype._getPreferredOutput = function(ea) {
+  const resultType = this.currResultType;
+  switch (resultType) {
+    case "all": {
+      const path2 = Array.isArray(ea.path) ? ea.path : JSONPath.toPathArray(ea.path);
+      ea.pointer = JSONPath.toPointer(path2);
+      ea.path = typeof ea.path === "string" ? ea.path : JSONPath.toPathString(ea.path);
+      return ea;
+    }
+    case "value":
+    case "parent":
+    case "parentProperty":
+      return ea[resultType];
+    case "path":
+      return JSONPath.toPathString(ea[resultType]);
+    case "pointer":
+      return JSONPath.toPointer(ea.path);
+    default:
+      throw new TypeError("Unknown result type");
+  }
+};
+JSONPath.prototype._handleCallback = function(fullRetObj, callback, type2) {
+  if (callback) {
+    const preferredOutput = this._getPreferredOutput(fullRetObj);
+    fullRetObj.path = typeof fullRetObj.path === "string" ? fullRetObj.path : JSONPath.toPathString(fullRetObj.path);
+    callback(preferredOutput, type2, fullRetObj);
+  }
+};
+JSONPath.prototype._trace = function(expr, val, path2, parent, parentPropName, callback, hasArrExpr, literalPriority) {
+  let retObj;
+  if (!expr.length) {
+    retObj = {
+      path: path2,
+      value: val,
+      parent,
+      parentProperty: parentPropName,
+      hasArrExpr
+    };
+    this._handleCallback(retObj, callback, "value");
+    return retObj;
+  }
+  const loc = expr[0], x = expr.slice(1);
+  const ret = [];
+  function addRet(elems) {
+    if (Array.isArray(elems)) {
+      elems.forEach((t) => {
+        ret.push(t);
+      });
+    } else {
+      ret.push(elems);
+    }
+  }
+  if ((typeof loc !== "string" || literalPriority) && val && Object.hasOwn(val, loc)) {
+    addRet(this._trace(x, val[loc], push(path2, loc), val, loc, callback, hasArrExpr));
+  } else if (loc === "*") {
+    this._walk(val, (m) => {
+      addRet(this._trace(x, val[m], push(path2, m), val, m, callback, true, true));
+    });
+  } else if (loc === "..") {
+    addRet(this._trace(x, val, path2, parent, parentPropName, callback, hasArrExpr));
+    this._walk(val, (m) => {
+      if (typeof val[m] === "object") {
+        addRet(this._trace(expr.slice(), val[m], push(path2, m), val, m, callback, true));
+      }
+    });
+  } else if (loc === "^") {
+    this._hasParentSelector = true;
+    return {
+      path: path2.slice(0, -1),
+      expr: x,
+      isParentSelector: true
+    };
+  } else if (loc === "~") {
+    retObj = {
+      path: push(path2, loc),
+      value: parentPropName,
+      parent,
+      parentProperty: null
+    };
+    this._handleCallback(retObj, callback, "property");
+    return retObj;
+  } else if (loc === "$") {
+    addRet(this._trace(x, val, path2, null, null, callback, hasArrExpr));
+  } else if (/^(-?\d*):(-?\d*):?(\d*)$/u.test(loc)) {
+    addRet(this._slice(loc, x, val, path2, parent, parentPropName, callback));
+  } else if (loc.indexOf("?(") === 0) {
+    if (this.currEval === false) {
+      throw new Error("Eval [?(expr)] prevented in JSONPath expression.");
+    }
+    const safeLoc = loc.replace(/^\?\((.*?)\)$/u, "$1");
+    const nested = /@.?([^?]*)[['](\??\(.*?\))(?!.\)\])[\]']/gu.exec(safeLoc);
+    if (nested) {
+      this._walk(val, (m) => {
+        const npath = [nested[2]];
+        const nvalue = nested[1] ? val[m][nested[1]] : val[m];
+        const filterResults = this._trace(npath, nvalue, path2, parent, parentPropName, callback, true);
+        if (filterResults.length > 0) {
+          addRet(this._trace(x, val[m], push(path2, m), val, m, callback, true));
+        }
+      });
+    } else {
+      this._walk(val, (m) => {
+        if (this._eval(safeLoc, val[m], m, path2, parent, parentPropName)) {
+          addRet(this._trace(x, val[m], push(path2, m), val, m, callback, true));
+        }
+      });
+    }
+  } else if (loc[0] === "(") {
+    if (this.currEval === false) {
+      throw new Error("Eval [(expr)] prevented in JSONPath expression.");
+    }
+    addRet(this._trace(unshift(this._eval(loc, val, path2.at(-1), path2.slice(0, -1), parent, parentPropName), x), val, path2, parent, parentPropName, callback, hasArrExpr));
+  } else if (loc[0] === "@") {
+    let addType = false;
+    const valueType = loc.slice(1, -2);
+    switch (valueType) {
+      case "scalar":
+        if (!val || !["object", "function"].includes(typeof val)) {
+          addType = true;
+        }
+        break;
+      case "boolean":
+      case "string":
+      case "undefined":
+      case "function":
+        if (typeof val === valueType) {
+          addType = true;
+        }
+        break;
+      case "integer":
+        if (Number.isFinite(val) && !(val % 1)) {
+          addType = true;
+        }
+        break;
+      case "number":
+        if (Number.isFinite(val)) {
+          addType = true;
+        }
+        break;
+      case "nonFinite":
+        if (typeof val === "number" && !Number.isFinite(val)) {
+          addType = true;
+        }
+        break;
+      case "object":
+        if (val && typeof val === valueType) {
+          addType = true;
+        }
+        break;
+      case "array":
+        if (Array.isArray(val)) {
+          addType = true;
+        }
+        break;
+      case "other":
+        addType = this.currOtherTypeCallback(val, path2, parent, parentPropName);
+        break;
+      case "null":
+        if (val === null) {
+          addType = true;
+        }
+        break;
+      /* c8 ignore next 2 */
+      default:
+        throw new TypeError("Unknown value type " + valueType);
+    }
+    if (addType) {
+      retObj = {
+        path: path2,
+        value: val,
+        parent,
+        parentProperty: parentPropName
+      };
+      this._handleCallback(retObj, callback, "value");
+      return retObj;
+    }
+  } else if (loc[0] === "`" && val && Object.hasOwn(val, loc.slice(1))) {
+    const locProp = loc.slice(1);
+    addRet(this._trace(x, val[locProp], push(path2, locProp), val, locProp, callback, hasArrExpr, true));
+  } else if (loc.includes(",")) {
+    const parts = loc.split(",");
+    for (const part of parts) {
+      addRet(this._trace(unshift(part, x), val, path2, parent, parentPropName, callback, true));
+    }
+  } else if (!literalPriority && val && Object.hasOwn(val, loc)) {
+    addRet(this._trace(x, val[loc], push(path2, loc), val, loc, callback, hasArrExpr, true));
+  }
+  if (this._hasParentSelector) {
+    for (let t = 0; t < ret.length; t++) {
+      const rett = ret[t];
+      if (rett && rett.isParentSelector) {
+        const tmp = this._trace(rett.expr, val, rett.path, parent, parentPropName, callback, hasArrExpr);
+        if (Array.isArray(tmp)) {
+          ret[t] = tmp[0];
+          const tl = tmp.length;
+          for (let tt = 1; tt < tl; tt++) {
+            t++;
+            ret.splice(t, 0, tmp[tt]);
+          }
+        } else {
+          ret[t] = tmp;
+        }
+      }
+    }
+  }
+  return ret;
+};
+JSONPath.prototype._walk = function(val, f) {
+  if (Array.isArray(val)) {
+    const n = val.length;
+    for (let i = 0; i < n; i++) {
+      f(i);
+    }
+  } else if (val && typeof val === "object") {
+    Object.keys(val).forEach((m) => {
+      f(m);
+    });
+  }
+};
+JSONPath.prototype._slice = function(loc, expr, val, path2, parent, parentPropName, callback) {
+  if (!Array.isArray(val)) {
+    return void 0;
+  }
+  const len = val.length, parts = loc.split(":"), step = parts[2] && Number.parseInt(parts[2]) || 1;
+  let start = parts[0] && Number.parseInt(parts[0]) || 0, end = parts[1] && Number.parseInt(parts[1]) || len;
+  start = start < 0 ? Math.max(0, start + len) : Math.min(len, start);
+  end = end < 0 ? Math.max(0, end + len) : Math.min(len, end);
+  const ret = [];
+  for (let i = start; i < end; i += step) {
+    const tmp = this._trace(unshift(i, expr), val, path2, parent, parentPropName, callback, true);
+    tmp.forEach((t) => {
+      ret.push(t);
+    });
+  }
+  return ret;
+};
+JSONPath.prototype._eval = function(code, _v, _vname, path2, parent, parentPropName) {
+  this.currSandbox._$_parentProperty = parentPropName;
+  this.currSandbox._$_parent = parent;
+  this.currSandbox._$_property = _vname;
+  this.currSandbox._$_root = this.json;
+  this.currSandbox._$_v = _v;
+  const containsPath = code.includes("@path");
+  if (containsPath) {
+    this.currSandbox._$_path = JSONPath.toPathString(path2.concat([_vname]));
+  }
+  const scriptCacheKey = this.currEval + "Script:" + code;
+  if (!JSONPath.cache[scriptCacheKey]) {
+    let script = code.replaceAll("@parentProperty", "_$_parentProperty").replaceAll("@parent", "_$_parent").replaceAll("@property", "_$_property").replaceAll("@root", "_$_root").replaceAll(/@([.\s)[])/gu, "_$_v$1");
+    if (containsPath) {
+      script = script.replaceAll("@path", "_$_path");
+    }
+    if (this.currEval === "safe" || this.currEval === true || this.currEval === void 0) {
+      JSONPath.cache[scriptCacheKey] = new this.safeVm.Script(script);
+    } else if (this.currEval === "native") {
+      JSONPath.cache[scriptCacheKey] = new this.vm.Script(script);
+    } else if (typeof this.currEval === "function" && this.currEval.prototype && Object.hasOwn(this.currEval.prototype, "runInNewContext")) {
+      const CurrEval = this.currEval;
+      JSONPath.cache[scriptCacheKey] = new CurrEval(script);
+    } else if (typeof this.currEval === "function") {
+      JSONPath.cache[scriptCacheKey] = {
+        runInNewContext: (context) => this.currEval(script, context)
+      };
+    } else {
+      throw new TypeError(`Unknown "eval" property "${this.currEval}"`);
+    }
+  }
+  try {
+    return JSONPath.cache[scriptCacheKey].runInNewContext(this.currSandbox);
+  } catch (e2) {
+    if (this.ignoreEvalErrors) {
+      return false;
+    }
+    throw new Error("jsonPath: " + e2.message + ": " + code);
+  }
+};
+JSONPath.cache = {};
+JSONPath.toPathString = function(pathArr) {
+  const x = pathArr, n = x.length;
+  let p = "$";
+  for (let i = 1; i < n; i++) {
+    if (!/^(~|\^|@.*?\(\))$/u.test(x[i])) {
+      p += /^[0-9*]+$/u.test(x[i]) ? "[" + x[i] + "]" : "['" + x[i] + "']";
+    }
+  }
+  return p;
+};
+JSONPath.toPointer = function(pointer) {
+  const x = pointer, n = x.length;
+  let p = "";
+  for (let i = 1; i < n; i++) {
+    if (!/^(~|\^|@.*?\(\))$/u.test(x[i])) {
+      p += "/" + x[i].toString().replaceAll("~", "~0").replaceAll("/", "~1");
+    }
+  }
+  return p;
+};
+JSONPath.toPathArray = function(expr) {
+  const {
+    cache
+  } = JSONPath;
+  if (cache[expr]) {
+    return cache[expr].concat();
+  }
+  const subx = [];
+  const normalized = expr.replaceAll(/@(?:null|boolean|number|string|integer|undefined|nonFinite|scalar|array|object|function|other)\(\)/gu, ";$&;").replaceAll(/[['](\??\(.*?\))[\]'](?!.\])/gu, function($0, $1) {
+    return "[#" + (subx.push($1) - 1) + "]";
+  }).replaceAll(/\[['"]([^'\]]*)['"]\]/gu, function($0, prop) {
+    return "['" + prop.replaceAll(".", "%@%").replaceAll("~", "%%@@%%") + "']";
+  }).replaceAll("~", ";~;").replaceAll(/['"]?\.['"]?(?![^[]*\])|\[['"]?/gu, ";").replaceAll("%@%", ".").replaceAll("%%@@%%", "~").replaceAll(/(?:;)?(\^+)(?:;)?/gu, function($0, ups) {
+    return ";" + ups.split("").join(";") + ";";
+  }).replaceAll(/;;;|;;/gu, ";..;").replaceAll(/;$|'?\]|'$/gu, "");
+  const exprList = normalized.split(";").map(function(exp) {
+    const match = exp.match(/#(\d+)/u);
+    return !match || !match[1] ? exp : subx[match[1]];
+  });
+  cache[expr] = exprList;
+  return cache[expr].concat();
+};
+JSONPath.prototype.safeVm = {
+  Script: SafeScript
+};
+JSONPath.prototype.vm = vm;
+
+// src/checks/spec/http.ts
+var SERVICE_PLACEHOLDERS = ["preview", "canary", "active", "stable"];
+var HTTP_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"];
+var HTTP_DEFAULTS = { method: "GET", timeoutMs: 1e4, retries: 0, backoffMs: 1e3 };
+var MAX_RETRIES = 10;
+var HTTP_FIELDS = [
+  "service",
+  "port",
+  "path",
+  "url",
+  "method",
+  "headers",
+  "body",
+  "expect-status",
+  "body-contains",
+  "body-matches",
+  "json",
+  "max-latency",
+  "timeout",
+  "retries",
+  "backoff"
+];
+var JSON_CHECK_FIELDS = ["path", "equals", "matches", "exists"];
+var JSON_TESTS = ["equals", "matches", "exists"];
+var SERVICE_NAME = /^[a-z]([-a-z0-9]*[a-z0-9])?$/;
+var PORT_NAME = /^(?=.*[a-z])[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+var HEADER_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+var CLIENT_HEADERS = /* @__PURE__ */ new Set(["host", "content-length", "transfer-encoding", "connection"]);
+function parseHttp(f) {
+  f.onlyKnown(HTTP_FIELDS, "an http");
+  const target = httpTarget(f);
+  const method = httpMethod(f);
+  const headers2 = httpHeaders(f, target !== void 0 && "service" in target);
+  const body = httpBody(f, method);
+  const expectStatus = f.has("expect-status") ? statusRanges(f) : [{ from: 200, to: 299 }];
+  const bodyContains = f.string("body-contains");
+  const bodyMatches = f.string("body-matches");
+  if (bodyMatches !== void 0) regex(f, "body-matches", bodyMatches);
+  const json2 = f.has("json") ? jsonChecks(f) : [];
+  if (method === "HEAD") {
+    for (const key2 of ["body-contains", "body-matches", "json"]) if (f.has(key2)) f.problem(key2, "cannot hold for a HEAD request: its answer has no body; use GET");
+  }
+  const maxLatencyMs = f.has("max-latency") ? f.duration("max-latency", 0, 1) : void 0;
+  const timeoutMs = f.duration("timeout", HTTP_DEFAULTS.timeoutMs, 10);
+  if (maxLatencyMs !== void 0 && maxLatencyMs >= timeoutMs) {
+    f.problem("max-latency", `must be shorter than timeout (${timeoutMs} ms), got ${show(f.value["max-latency"])}`, "raise timeout, or lower max-latency");
+  }
+  const retries = f.wholeNumber("retries", HTTP_DEFAULTS.retries, 0, MAX_RETRIES);
+  const backoffMs = f.duration("backoff", HTTP_DEFAULTS.backoffMs, 0);
+  if (target === void 0 || method === void 0 || headers2 === void 0 || expectStatus === void 0 || json2 === void 0) return void 0;
+  const spec = { kind: "http", target, method, headers: headers2, expectStatus, json: json2, timeoutMs, retries, backoffMs };
+  if (body !== void 0) spec.body = body;
+  if (bodyContains !== void 0) spec.bodyContains = bodyContains;
+  if (bodyMatches !== void 0) spec.bodyMatches = bodyMatches;
+  if (maxLatencyMs !== void 0) spec.maxLatencyMs = maxLatencyMs;
+  return spec;
+}
+function httpTarget(f) {
+  if (f.has("url")) {
+    const serviceFields = ["service", "port", "path"].filter((k) => f.has(k));
+    if (serviceFields.length > 0) {
+      f.problem(
+        void 0,
+        `has url and ${serviceFields.join(", ")}; give one target: service and port (through the API server's service proxy) or url (asked from the runner)`,
+        "a url holds its own path"
+      );
+      return void 0;
+    }
+    return httpUrl(f);
+  }
+  if (!f.has("service") && !f.has("port")) {
+    f.problem(
+      void 0,
+      "has no target; give service and port (through the API server's service proxy) or url (asked from the runner)",
+      'e.g. {service: "${preview}", port: 80, path: /healthz} or {url: https://example.com/healthz}'
+    );
+    return void 0;
+  }
+  const service = httpService(f);
+  const port = httpPort(f);
+  const path2 = f.string("path") ?? "/";
+  const pathOk = path2.startsWith("/") && !path2.split(/[?#]/)[0].split("/").some((step) => step === "." || step === "..");
+  if (!path2.startsWith("/")) f.problem("path", `must start with /, got ${show(path2)}`);
+  else if (!pathOk) f.problem("path", `must not have . or .. steps, got ${show(path2)}`);
+  if (service === void 0 || port === void 0 || !pathOk) return void 0;
+  return { service, port, path: path2 };
+}
+function httpUrl(f) {
+  const text = f.string("url");
+  if (text === void 0) return void 0;
+  if (text.includes("${")) {
+    f.problem("url", `cannot use placeholders, got ${show(text)}`, 'placeholders name Services: use service: "${canary}" and port to ask the canary through the API server\'s proxy');
+    return void 0;
+  }
+  let url;
+  try {
+    url = new URL(text.trim());
+  } catch {
+    f.problem("url", `must be an absolute http(s) URL, got ${show(text)}`, "e.g. https://example.com/healthz");
+    return void 0;
+  }
+  if (url.protocol !== "http:" && url.protocol !== "https:") {
+    f.problem("url", `must be an http or https URL, got ${show(text)}`);
+    return void 0;
+  }
+  if (url.username !== "" || url.password !== "") {
+    f.problem("url", "must not hold credentials (user:password@)", "send them in headers, e.g. Authorization, whose values are never shown");
+    return void 0;
+  }
+  return { url: url.href };
+}
+function httpService(f) {
+  if (!f.has("service")) {
+    f.problem("service", "is required: the Service to ask, by name or as ${preview}, ${canary}, ${active} or ${stable}");
+    return void 0;
+  }
+  const service = f.string("service");
+  if (service === void 0) return void 0;
+  const unknown = [...service.matchAll(/\$\{([^}]*)\}/g)].map((m) => m[1]).filter((p) => !SERVICE_PLACEHOLDERS.includes(p));
+  if (unknown.length > 0) {
+    f.problem("service", `uses \${${unknown[0]}}; the placeholders are ${SERVICE_PLACEHOLDERS.map((p) => `\${${p}}`).join(", ")}`);
+    return void 0;
+  }
+  if (!SERVICE_NAME.test(service.replace(/\$\{[a-z]+\}/g, "x"))) {
+    f.problem("service", `must be a Service name (lowercase letters, digits and -) or a placeholder such as \${preview}, got ${show(service)}`);
+    return void 0;
+  }
+  return service;
+}
+function httpPort(f) {
+  const v = f.value.port;
+  const n = toWholeNumber(v);
+  if (n !== void 0 && n >= 1 && n <= 65535) return n;
+  if (typeof v === "string" && v.length <= 15 && PORT_NAME.test(v)) return v;
+  f.problem("port", `must be a port number or name, got ${show(v)}`, "the Service port (e.g. 80) or its name (e.g. http), not the container port");
+  return void 0;
+}
+function httpMethod(f) {
+  const text = f.string("method");
+  if (text === void 0) return f.has("method") ? void 0 : HTTP_DEFAULTS.method;
+  const method = HTTP_METHODS.find((m) => m === text.trim().toUpperCase());
+  if (method === void 0) f.problem("method", `must be one of ${HTTP_METHODS.join(", ")}, got ${show(text)}`);
+  return method;
+}
+function httpHeaders(f, throughProxy) {
+  if (!f.has("headers")) return {};
+  const v = f.value.headers;
+  if (!isMapping(v)) {
+    f.problem("headers", `must be a mapping of header names to values, got ${Array.isArray(v) ? "a list" : typeof v}`, "e.g. headers: {Accept: application/json}");
+    return void 0;
+  }
+  const headers2 = {};
+  const seen = /* @__PURE__ */ new Map();
+  let ok = true;
+  for (const [name, value] of Object.entries(v)) {
+    const at = `headers.${name}`;
+    const lower = name.toLowerCase();
+    const problem = (detail, hint) => {
+      f.problem(at, detail, hint);
+      ok = false;
+    };
+    if (!HEADER_NAME.test(name)) problem("is not a valid header name (letters, digits and !#$%&'*+-.^_`|~)");
+    else if (seen.has(lower)) problem(`is the same header as ${seen.get(lower)}; header names ignore case`);
+    else if (CLIENT_HEADERS.has(lower)) problem("is written by the HTTP client itself; remove it");
+    else if (throughProxy && (lower === "authorization" || lower.startsWith("impersonate-"))) {
+      problem(
+        "is read by the API server for its own credentials and not passed on to the pods",
+        "ask the endpoint with url: from the runner to send it, or use another header the app reads"
+      );
+    } else if (typeof value !== "string") problem(`must be a string, got ${value === null ? "nothing" : typeof value}`, "quote it: values such as 1 or true are read as numbers and booleans");
+    else if (/[\r\n\0]/.test(value)) problem("must be one line (no line breaks)");
+    if (typeof value === "string") headers2[name] = value;
+    seen.set(lower, name);
+  }
+  return ok ? headers2 : void 0;
+}
+function httpBody(f, method) {
+  if (!f.has("body")) return void 0;
+  const v = f.value.body;
+  if (isMapping(v) || Array.isArray(v)) {
+    f.problem("body", "must be a string", `write a JSON body as a string, e.g. body: '{"dryRun": true}', and set headers: {Content-Type: application/json}`);
+    return void 0;
+  }
+  const body = f.string("body");
+  if (body !== void 0 && (method === "GET" || method === "HEAD")) {
+    f.problem("body", `cannot be sent with ${method}`, "set method: POST (or PUT, PATCH, DELETE)");
+    return void 0;
+  }
+  return body;
+}
+function regex(f, key2, pattern) {
+  try {
+    new RegExp(pattern);
+    return true;
+  } catch (err) {
+    f.problem(key2, `is not a valid regular expression: ${err.message}`);
+    return false;
+  }
+}
+function jsonChecks(f) {
+  const v = f.value.json;
+  if (!Array.isArray(v) || v.length === 0) {
+    f.problem("json", `must be a non-empty list of checks, got ${show(v)}`, "e.g. json: [{path: $.status, equals: ok}]");
+    return void 0;
+  }
+  const checks = [];
+  v.forEach((item, i) => {
+    if (!isMapping(item)) {
+      f.problem(`json[${i}]`, `must be a mapping such as {path: $.status, equals: ok}, got ${show(item)}`);
+      return;
+    }
+    const check3 = jsonCheck(new Fields(item, f.at(`json[${i}]`), f.errors));
+    if (check3) checks.push(check3);
+  });
+  return checks.length === v.length ? checks : void 0;
+}
+function jsonCheck(f) {
+  const unknown = f.onlyKnown(JSON_CHECK_FIELDS, "a json check");
+  const path2 = jsonPath(f);
+  const tests = JSON_TESTS.filter((k) => f.has(k));
+  if (tests.length > 1) f.problem(void 0, `has ${tests.join(" and ")}; give exactly one test`);
+  else if (tests.length === 0 && unknown === 0) f.problem(void 0, "has no test; give one of equals, matches, exists");
+  if (tests.length !== 1) return void 0;
+  const test = jsonTest(f, tests[0]);
+  return path2 !== void 0 && test !== void 0 && unknown === 0 ? { path: path2, ...test } : void 0;
+}
+function jsonPath(f) {
+  if (!f.has("path")) {
+    f.problem("path", "is required: a JSONPath such as $.status");
+    return void 0;
+  }
+  const path2 = f.string("path");
+  if (path2 === void 0) return void 0;
+  const problem = jsonPathProblem(path2);
+  if (problem === void 0) return path2;
+  f.problem("path", problem, 'e.g. $.status, $.items.length, $.checks[?(@.name == "db")].ok');
+  return void 0;
+}
+function jsonTest(f, test) {
+  if (test === "matches") {
+    const pattern = f.string("matches");
+    return pattern !== void 0 && regex(f, "matches", pattern) ? { matches: pattern } : void 0;
+  }
+  if (test === "exists") {
+    const exists2 = f.value.exists;
+    if (typeof exists2 === "boolean") return { exists: exists2 };
+    f.problem("exists", `must be true or false, got ${show(exists2)}`);
+    return void 0;
+  }
+  const equals = f.value.equals;
+  if (isJsonValue(equals)) return { equals };
+  f.problem("equals", `must be a JSON value (a string, number, boolean, null, list or mapping), got ${show(equals)}`);
+  return void 0;
+}
+function isJsonValue(v) {
+  if (v === null || typeof v === "string" || typeof v === "boolean") return true;
+  if (typeof v === "number") return Number.isFinite(v);
+  if (Array.isArray(v)) return v.every(isJsonValue);
+  return isMapping(v) && Object.getPrototypeOf(v) === Object.prototype && Object.values(v).every(isJsonValue);
+}
+function jsonPathProblem(path2) {
+  if (!path2.startsWith("$")) return `must start with $ (the document's root), got ${show(path2)}`;
+  const open2 = [];
+  let quote;
+  for (const c of path2) {
+    if (quote !== void 0) {
+      if (c === quote) quote = void 0;
+    } else if (c === '"' || c === "'") quote = c;
+    else if (c === "[" || c === "(") open2.push(c);
+    else if (c === "]" || c === ")") {
+      if (open2.pop() !== (c === "]" ? "[" : "(")) return `has an unmatched ${c}: ${show(path2)}`;
+    }
+  }
+  if (quote !== void 0) return `has an unclosed ${quote}: ${show(path2)}`;
+  if (open2.length > 0) return `has an unclosed ${open2.at(-1)}: ${show(path2)}`;
+  if (/\.$|\[\s*\]/.test(path2) || path2.includes("...")) return `has an empty step: ${show(path2)}`;
+  for (const step of JSONPath.toPathArray(path2)) {
+    if (!step.startsWith("?(") && !step.startsWith("(")) continue;
+    try {
+      JSONPath({ path: `$[${step}]`, json: [{}], eval: "safe", ignoreEvalErrors: true, wrap: true });
+    } catch (err) {
+      return `has an expression that does not compile: ${step}: ${err.message}`;
+    }
+  }
+  return void 0;
+}
+function statusRanges(f) {
+  const v = f.value["expect-status"];
+  const items = Array.isArray(v) ? v : [v];
+  if (items.length === 0) {
+    f.problem("expect-status", "must not be an empty list");
+    return void 0;
+  }
+  const ranges = [];
+  items.forEach((item, i) => {
+    const range = statusRange(item);
+    if (range) ranges.push(range);
+    else f.problem(Array.isArray(v) ? `expect-status[${i}]` : "expect-status", `must be a status code (200), a class (2xx) or a range (200-399), got ${show(item)}`);
+  });
+  return ranges.length === items.length ? ranges : void 0;
+}
+function statusRange(item) {
+  const code = (n2) => n2 >= 100 && n2 <= 599;
+  const n = toWholeNumber(item);
+  if (n !== void 0) return code(n) ? { from: n, to: n } : void 0;
+  if (typeof item !== "string") return void 0;
+  const cls = /^\s*([1-5])xx\s*$/i.exec(item);
+  if (cls) return { from: Number(cls[1]) * 100, to: Number(cls[1]) * 100 + 99 };
+  const range = /^\s*(\d{3})\s*-\s*(\d{3})\s*$/.exec(item);
+  if (!range) return void 0;
+  const [from2, to] = [Number(range[1]), Number(range[2])];
+  return code(from2) && code(to) && from2 <= to ? { from: from2, to } : void 0;
+}
+
+// src/checks/spec/job.ts
+var JOB_FIELDS = ["image", "command", "args", "env", "timeout", "service-account"];
+var MIN_TIMEOUT_MS2 = 1e3;
+var SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+function parseJob(f) {
+  f.onlyKnown(JOB_FIELDS, "a job");
+  const image = jobImage(f);
+  const command = stringList(f, "command", "e.g. command: [/bin/sh, -c]");
+  const args = stringList(f, "args", "e.g. args: [--base-url, $(GANTRY_CANARY_URL)]");
+  const env = parseEnv(f);
+  const timeoutMs = f.duration("timeout", DEFAULT_TEST_TIMEOUT_MS, MIN_TIMEOUT_MS2);
+  const serviceAccount = f.string("service-account");
+  if (serviceAccount !== void 0 && !(serviceAccount.length <= 253 && SUBDOMAIN.test(serviceAccount))) {
+    f.problem("service-account", `must be a ServiceAccount name (lowercase letters, digits, - and .), got ${show(serviceAccount)}`);
+  }
+  if (image === void 0) return void 0;
+  const spec = { kind: "job", image, env, timeoutMs };
+  if (command !== void 0) spec.command = command;
+  if (args !== void 0) spec.args = args;
+  if (serviceAccount !== void 0) spec.serviceAccount = serviceAccount;
+  return spec;
+}
+function jobImage(f) {
+  if (!f.has("image")) {
+    f.problem("image", "is required: the image to run, e.g. ghcr.io/acme/web-e2e:1.4.2");
+    return void 0;
+  }
+  const image = f.string("image");
+  if (image === void 0) return void 0;
+  const ref = parseImageReference(image);
+  if ("problem" in ref) {
+    f.problem("image", `is not an image reference: ${ref.problem}`);
+    return void 0;
+  }
+  return image;
+}
+function stringList(f, key2, example) {
+  if (!f.has(key2)) return void 0;
+  const v = f.value[key2];
+  if (!Array.isArray(v) || v.length === 0) {
+    f.problem(key2, `must be a non-empty list of strings, got ${show(v)}`, example);
+    return void 0;
+  }
+  const bad = v.findIndex((item) => typeof item !== "string");
+  if (bad >= 0) {
+    f.problem(`${key2}[${bad}]`, `must be a string, got ${show(v[bad])}`, 'quote it, e.g. "8080"');
+    return void 0;
+  }
+  return v;
+}
+
+// node_modules/@marcbachmann/cel-js/lib/errors.js
+var CelError = class extends Error {
+  #node;
+  #code;
+  #range;
+  #summary;
+  constructor({ name, code, message, node, cause, range }) {
+    super(message, cause ? { cause } : void 0);
+    this.name = name;
+    this.#code = code;
+    this.#summary = message;
+    this.#node = node;
+    this.#range = range && normalizeRange(range) || normalizeRange(node);
+    if (!node?.input) return;
+    this.message = formatErrorWithHighlight(this.#summary, node, this.#range);
+  }
+  get node() {
+    return this.#node;
+  }
+  get code() {
+    return this.#code;
+  }
+  get range() {
+    return this.#range;
+  }
+  get summary() {
+    return this.#summary;
+  }
+  withAst(node) {
+    if (this.#node || !node?.input) return this;
+    this.#node = node;
+    this.#range ??= normalizeRange(node);
+    this.message = formatErrorWithHighlight(this.#summary, node, this.#range);
+    return this;
+  }
+};
+function normalizeArgs(name, defaultCode, message, node, cause) {
+  if (typeof message === "string") return { name, code: defaultCode, message, node, cause };
+  const opts = message;
+  if (typeof opts !== "object") throw new Error("First param to error must be a string or object");
+  return {
+    name,
+    code: opts.code || defaultCode,
+    message: opts.message,
+    node: opts.node,
+    cause: opts.cause,
+    range: opts.range
+  };
+}
+var ParseError = class extends CelError {
+  constructor(message, node, cause) {
+    super(normalizeArgs("ParseError", "parse_error", message, node, cause));
+  }
+};
+var EvaluationError = class extends CelError {
+  constructor(message, node, cause) {
+    super(normalizeArgs("EvaluationError", "evaluation_error", message, node, cause));
+  }
+};
+var TypeError2 = class extends CelError {
+  constructor(message, node, cause) {
+    super(normalizeArgs("TypeError", "type_error", message, node, cause));
+  }
+};
+function parseError(code, message, node) {
+  if (typeof code === "object") return new ParseError(code);
+  return new ParseError({ code, message, node });
+}
+function evaluationError(code, message, node) {
+  if (typeof code === "object") return new EvaluationError(code);
+  return new EvaluationError({ code, message, node });
+}
+function typeError(code, message, node) {
+  if (typeof code === "object") return new TypeError2(code);
+  return new TypeError2({ code, message, node });
+}
+function normalizeRange(node) {
+  const start = node?.pos ?? node?.start;
+  if (typeof start !== "number") return;
+  const end = typeof node.end === "number" ? node.end : start;
+  return { start, end };
+}
+function formatErrorWithHighlight(message, node, range) {
+  const pos = node.pos ?? range?.start;
+  if (typeof pos !== "number") return message;
+  const input = node.input;
+  let lineNum = 1;
+  let currentPos = 0;
+  let columnNum = 0;
+  while (currentPos < pos) {
+    if (input[currentPos] === "\n") {
+      lineNum++;
+      columnNum = 0;
+    } else {
+      columnNum++;
+    }
+    currentPos++;
+  }
+  let contextStart = pos;
+  let contextEnd = pos;
+  while (contextStart > 0 && input[contextStart - 1] !== "\n") contextStart--;
+  while (contextEnd < input.length && input[contextEnd] !== "\n") contextEnd++;
+  const line = input.slice(contextStart, contextEnd);
+  const highlight = `> ${`${lineNum}`.padStart(4, " ")} | ${line}
+${" ".repeat(9 + columnNum)}^`;
+  return `${message}
+
+${highlight}`;
+}
+function attachErrorAst(error2, node) {
+  if (error2 instanceof CelError) return error2.withAst(node);
+  return error2;
+}
+
+// node_modules/@marcbachmann/cel-js/lib/optional.js
+var Optional = class _Optional {
+  #value;
+  constructor(value) {
+    this.#value = value;
+  }
+  static of(value) {
+    if (value === void 0) return OPTIONAL_NONE;
+    return new _Optional(value);
+  }
+  static none() {
+    return OPTIONAL_NONE;
+  }
+  hasValue() {
+    return this.#value !== void 0;
+  }
+  value() {
+    if (this.#value === void 0) {
+      throw evaluationError("optional_value_missing", "Optional value is not present");
+    }
+    return this.#value;
+  }
+  or(optional) {
+    if (this.#value !== void 0) return this;
+    if (optional instanceof _Optional) return optional;
+    throw evaluationError(
+      "invalid_optional_argument",
+      "Optional.or must be called with an Optional argument"
+    );
+  }
+  orValue(defaultValue) {
+    return this.#value === void 0 ? defaultValue : this.#value;
+  }
+  get [Symbol.toStringTag]() {
+    return "optional";
+  }
+  [/* @__PURE__ */ Symbol.for("nodejs.util.inspect.custom")]() {
+    return this.#value === void 0 ? `Optional { none }` : `Optional { value: ${JSON.stringify(this.#value)} }`;
+  }
+};
+var OPTIONAL_NONE = Object.freeze(new Optional());
+var OptionalNamespace = class {
+};
+var optionalNamespace = new OptionalNamespace();
+function toggleOptionalTypes(registry, enable) {
+  const optionalConstant = enable ? optionalNamespace : void 0;
+  registry.deleteVariable("optional");
+  registry.registerConstant("optional", "OptionalNamespace", optionalConstant);
+}
+function register(registry) {
+  const sync = { async: false };
+  const functionOverload = (sig, handler) => registry.registerFunctionOverload(sig, handler, sync);
+  const optionalConstant = registry.enableOptionalTypes ? optionalNamespace : void 0;
+  registry.registerType("OptionalNamespace", OptionalNamespace);
+  registry.registerConstant("optional", "OptionalNamespace", optionalConstant);
+  functionOverload("optional.hasValue(): bool", (v) => v.hasValue());
+  functionOverload("optional<A>.value(): A", (v) => v.value());
+  registry.registerFunctionOverload("OptionalNamespace.none(): optional<T>", () => Optional.none());
+  functionOverload("OptionalNamespace.of(A): optional<A>", (_, value) => Optional.of(value));
+  function ensureOptional(value, ast, description) {
+    if (value instanceof Optional) return value;
+    throw evaluationError("optional_expected", `${description} must be optional`, ast);
+  }
+  function evaluateOptional(ev, macro, ctx) {
+    const v = ev.run(macro.receiver, ctx);
+    if (v instanceof Promise) return v.then((_v) => handleOptionalResolved(_v, ev, macro, ctx));
+    return handleOptionalResolved(v, ev, macro, ctx);
+  }
+  function handleOptionalResolved(value, ev, macro, ctx) {
+    const optional = ensureOptional(value, macro.receiver, `${macro.functionDesc} receiver`);
+    if (optional.hasValue()) return macro.onHasValue(optional);
+    return macro.onEmpty(ev, macro, ctx);
+  }
+  function ensureOptionalType(checker, node, ctx, description) {
+    const type2 = checker.check(node, ctx);
+    if (type2.kind === "optional") return type2;
+    if (type2.kind === "dyn") return checker.getType("optional");
+    throw checker.createError("optional_expected", `${description} must be optional, got '${type2}'`, node);
+  }
+  function createOptionalMacro({ functionDesc, evaluate: evaluate2, typeCheck, onHasValue, onEmpty }) {
+    return ({ ast, args, receiver }) => ({
+      ast,
+      functionDesc,
+      receiver,
+      arg: args[0],
+      evaluate: evaluate2,
+      typeCheck,
+      onHasValue,
+      onEmpty
+    });
+  }
+  const invalidOrValueReceiver = "optional.orValue() receiver";
+  const invalidOrReceiver = "optional.or(optional) receiver";
+  const invalidOrArg = "optional.or(optional) argument";
+  registry.registerFunctionOverload(
+    "optional.or(ast): optional<dyn>",
+    createOptionalMacro({
+      functionDesc: "optional.or(optional)",
+      evaluate: evaluateOptional,
+      typeCheck(check3, macro, ctx) {
+        const l = ensureOptionalType(check3, macro.receiver, ctx, invalidOrReceiver);
+        const r = ensureOptionalType(check3, macro.arg, ctx, invalidOrArg);
+        if (!(macro.receiver.maybeAsync || macro.arg.maybeAsync)) macro.ast.setMeta("async", false);
+        const unified = l.unify(check3.registry, r);
+        if (unified) return unified;
+        throw check3.createError(
+          "incompatible_argument_type",
+          `${macro.functionDesc} argument must be compatible type, got '${l}' and '${r}'`,
+          macro.arg
+        );
+      },
+      onHasValue: (optional) => optional,
+      onEmpty(ev, macro, ctx) {
+        const ast = macro.arg;
+        const v = ev.run(ast, ctx);
+        if (v instanceof Promise) return v.then((_v) => ensureOptional(_v, ast, invalidOrArg));
+        return ensureOptional(v, ast, invalidOrArg);
+      }
+    })
+  );
+  registry.registerFunctionOverload(
+    "optional.orValue(ast): dyn",
+    createOptionalMacro({
+      functionDesc: "optional.orValue(value)",
+      onHasValue: (optionalValue) => optionalValue.value(),
+      onEmpty(ev, macro, ctx) {
+        return ev.run(macro.arg, ctx);
+      },
+      evaluate: evaluateOptional,
+      typeCheck(check3, macro, ctx) {
+        const l = ensureOptionalType(check3, macro.receiver, ctx, invalidOrValueReceiver).valueType;
+        const r = check3.check(macro.arg, ctx);
+        if (!(macro.receiver.maybeAsync || macro.arg.maybeAsync)) macro.ast.setMeta("async", false);
+        const unified = l.unify(check3.registry, r);
+        if (unified) return unified;
+        throw check3.createError(
+          "incompatible_argument_type",
+          `${macro.functionDesc} argument must be compatible type, got '${l}' and '${r}'`,
+          macro.arg
+        );
+      }
+    })
+  );
+}
+
+// node_modules/@marcbachmann/cel-js/lib/globals.js
+var hasOwn = Object.hasOwn;
+var objKeys = Object.keys;
+var objFreeze = Object.freeze;
+var objEntries = Object.entries;
+var isArray = Array.isArray;
+var arrayFrom = Array.from;
+var MIN_UINT = 0n;
+var MAX_UINT = 18446744073709551615n;
+var MAX_INT = 9223372036854775807n;
+var MIN_INT = -9223372036854775808n;
+function isAsync(fn, fallback) {
+  if (fn?.[Symbol.toStringTag] === "AsyncFunction") return true;
+  return typeof fallback === "boolean" ? fallback : true;
+}
+var RESERVED = /* @__PURE__ */ new Set([
+  "as",
+  "break",
+  "const",
+  "continue",
+  "else",
+  "for",
+  "function",
+  "if",
+  "import",
+  "let",
+  "loop",
+  "package",
+  "namespace",
+  "return",
+  "var",
+  "void",
+  "while",
+  "__proto__",
+  "prototype"
+]);
+
+// node_modules/@marcbachmann/cel-js/lib/functions.js
+var UnsignedInt = class {
+  #value;
+  constructor(value) {
+    this.verify(typeof value === "bigint" ? value : BigInt(value));
+  }
+  get value() {
+    return this.#value;
+  }
+  valueOf() {
+    return this.#value;
+  }
+  toString() {
+    return `${this.#value}`;
+  }
+  verify(v) {
+    if (v < MIN_UINT || v > MAX_UINT) {
+      throw evaluationError("numeric_overflow", "Unsigned integer overflow");
+    }
+    this.#value = v;
+  }
+  get [Symbol.toStringTag]() {
+    return `value = ${this.#value}`;
+  }
+  [/* @__PURE__ */ Symbol.for("nodejs.util.inspect.custom")]() {
+    return `UnsignedInteger { value: ${this.#value} }`;
+  }
+};
+var billion = 1e9;
+var billionBigInt = 1000000000n;
+var UNIT_NANOSECONDS = {
+  h: 3600000000000n,
+  m: 60000000000n,
+  s: billionBigInt,
+  ms: 1000000n,
+  us: 1000n,
+  \u00B5s: 1000n,
+  ns: 1n
+};
+var Duration = class _Duration {
+  #seconds;
+  #nanos;
+  constructor(seconds, nanos = 0) {
+    this.#seconds = BigInt(seconds);
+    this.#nanos = nanos;
+  }
+  get seconds() {
+    return this.#seconds;
+  }
+  get nanos() {
+    return this.#nanos;
+  }
+  valueOf() {
+    return Number(this.#seconds) * 1e3 + this.#nanos / 1e6;
+  }
+  static fromMilliseconds(ms) {
+    const totalNanos = BigInt(Math.trunc(ms * 1e6));
+    const seconds = totalNanos / billionBigInt;
+    const nanos = Number(totalNanos % billionBigInt);
+    return new _Duration(seconds, nanos);
+  }
+  addDuration(other) {
+    const nanos = this.#nanos + other.nanos;
+    return new _Duration(
+      this.#seconds + other.seconds + BigInt(Math.floor(nanos / billion)),
+      nanos % billion
+    );
+  }
+  subtractDuration(other) {
+    const nanos = this.#nanos - other.nanos;
+    return new _Duration(
+      this.#seconds - other.seconds + BigInt(Math.floor(nanos / billion)),
+      (nanos + billion) % billion
+    );
+  }
+  extendTimestamp(ts) {
+    return new Date(
+      ts.getTime() + Number(this.#seconds) * 1e3 + Math.floor(this.#nanos / 1e6)
+    );
+  }
+  subtractTimestamp(ts) {
+    return new Date(
+      ts.getTime() - Number(this.#seconds) * 1e3 - Math.floor(this.#nanos / 1e6)
+    );
+  }
+  toString() {
+    const nanos = this.#nanos ? (this.#nanos / billion).toLocaleString("en-US", { useGrouping: false, maximumFractionDigits: 9 }).slice(1) : "";
+    return `${this.#seconds}${nanos}s`;
+  }
+  getHours() {
+    return this.#seconds / 3600n;
+  }
+  getMinutes() {
+    return this.#seconds / 60n;
+  }
+  getSeconds() {
+    return this.#seconds;
+  }
+  getMilliseconds() {
+    return this.#seconds * 1000n + BigInt(Math.floor(this.#nanos / 1e6));
+  }
+  get [Symbol.toStringTag]() {
+    return "google.protobuf.Duration";
+  }
+  [/* @__PURE__ */ Symbol.for("nodejs.util.inspect.custom")]() {
+    return `google.protobuf.Duration { seconds: ${this.#seconds}, nanos: ${this.#nanos} }`;
+  }
+};
+function registerFunctions(registry) {
+  const sync = { async: false };
+  const functionOverload = (sig, handler) => registry.registerFunctionOverload(sig, handler, sync);
+  const identity3 = (v) => v;
+  functionOverload("dyn(dyn): dyn", identity3);
+  for (const _t in TYPES) {
+    const type2 = TYPES[_t];
+    if (!(type2 instanceof Type)) continue;
+    functionOverload(`type(${type2.name}): type`, () => type2);
+  }
+  functionOverload("bool(bool): bool", identity3);
+  functionOverload("bool(string): bool", (v) => {
+    switch (v) {
+      case "1":
+      case "t":
+      case "true":
+      case "TRUE":
+      case "True":
+        return true;
+      case "0":
+      case "f":
+      case "false":
+      case "FALSE":
+      case "False":
+        return false;
+      default:
+        throw evaluationError(
+          "bool_conversion_error",
+          `bool() conversion error: invalid string value "${v}"`
+        );
+    }
+  });
+  functionOverload("size(string): int", (v) => BigInt(stringSize(v)));
+  functionOverload("size(bytes): int", (v) => BigInt(v.length));
+  functionOverload("size(list): int", (v) => BigInt(v.length ?? v.size));
+  functionOverload("size(map): int", (v) => BigInt(v instanceof Map ? v.size : objKeys(v).length));
+  functionOverload("string.size(): int", (v) => BigInt(stringSize(v)));
+  functionOverload("bytes.size(): int", (v) => BigInt(v.length));
+  functionOverload("list.size(): int", (v) => BigInt(v.length ?? v.size));
+  functionOverload("map.size(): int", (v) => BigInt(v instanceof Map ? v.size : objKeys(v).length));
+  functionOverload("bytes(string): bytes", (v) => ByteOpts.fromString(v));
+  functionOverload("bytes(bytes): bytes", identity3);
+  functionOverload("double(double): double", identity3);
+  functionOverload("double(int): double", (v) => Number(v));
+  functionOverload("double(uint): double", (v) => Number(v));
+  functionOverload("double(string): double", (v) => {
+    if (!v || v !== v.trim())
+      throw evaluationError(
+        "double_conversion_error",
+        "double() type error: cannot convert to double"
+      );
+    const s = v.toLowerCase();
+    switch (s) {
+      case "inf":
+      case "+inf":
+      case "infinity":
+      case "+infinity":
+        return Number.POSITIVE_INFINITY;
+      case "-inf":
+      case "-infinity":
+        return Number.NEGATIVE_INFINITY;
+      case "nan":
+        return Number.NaN;
+      default: {
+        const parsed = Number(v);
+        if (!Number.isNaN(parsed)) return parsed;
+        throw evaluationError(
+          "double_conversion_error",
+          "double() type error: cannot convert to double"
+        );
+      }
+    }
+  });
+  functionOverload("int(int): int", identity3);
+  functionOverload("int(double): int", (v) => {
+    if (Number.isFinite(v)) return BigInt(Math.trunc(v));
+    throw evaluationError("numeric_overflow", "int() type error: integer overflow");
+  });
+  functionOverload("int(string): int", (v) => {
+    if (v !== v.trim() || v.length > 20 || v.includes("0x")) {
+      throw evaluationError("int_conversion_error", "int() type error: cannot convert to int");
+    }
+    try {
+      const num2 = BigInt(v);
+      if (num2 <= MAX_INT && num2 >= MIN_INT) return num2;
+    } catch (_e) {
+    }
+    throw evaluationError("int_conversion_error", "int() type error: cannot convert to int");
+  });
+  functionOverload("uint(uint): uint", identity3);
+  functionOverload("uint(int): uint", (v) => {
+    try {
+      return new UnsignedInt(v);
+    } catch (e2) {
+      throw evaluationError("uint_conversion_error", "uint() type error: cannot convert to uint");
+    }
+  });
+  functionOverload("uint(double): uint", (v) => {
+    try {
+      return new UnsignedInt(Math.trunc(v));
+    } catch (e2) {
+      throw evaluationError("numeric_overflow", "uint() type error: unsigned integer overflow");
+    }
+  });
+  functionOverload("uint(string): uint", (v) => {
+    if (v !== v.trim() || v.length > 20 || v.includes("0x")) {
+      throw evaluationError("uint_conversion_error", "uint() type error: cannot convert to uint");
+    }
+    try {
+      return new UnsignedInt(v);
+    } catch (e2) {
+      throw evaluationError("uint_conversion_error", "uint() type error: cannot convert to uint");
+    }
+  });
+  functionOverload("string(string): string", identity3);
+  functionOverload("string(bool): string", (v) => `${v}`);
+  functionOverload("string(int): string", (v) => `${v}`);
+  functionOverload("string(uint): string", (v) => `${v}`);
+  functionOverload("string(bytes): string", (v) => ByteOpts.toUtf8(v));
+  functionOverload("string(double): string", (v) => {
+    if (v === Infinity) return "+Inf";
+    if (v === -Infinity) return "-Inf";
+    return `${v}`;
+  });
+  functionOverload("string.startsWith(string): bool", (a, b) => a.startsWith(b));
+  functionOverload("string.endsWith(string): bool", (a, b) => a.endsWith(b));
+  functionOverload("string.contains(string): bool", (a, b) => a.includes(b));
+  functionOverload("string.lowerAscii(): string", (a) => a.toLowerCase());
+  functionOverload("string.upperAscii(): string", (a) => a.toUpperCase());
+  functionOverload("string.trim(): string", (a) => a.trim());
+  functionOverload(
+    "string.indexOf(string): int",
+    (string, search) => BigInt(string.indexOf(search))
+  );
+  functionOverload("string.indexOf(string, int): int", (string, search, fromIndex) => {
+    if (search === "") return fromIndex;
+    fromIndex = Number(fromIndex);
+    if (fromIndex < 0 || fromIndex >= string.length) {
+      throw evaluationError(
+        "index_out_of_range",
+        "string.indexOf(search, fromIndex): fromIndex out of range"
+      );
+    }
+    return BigInt(string.indexOf(search, fromIndex));
+  });
+  functionOverload(
+    "string.lastIndexOf(string): int",
+    (string, search) => BigInt(string.lastIndexOf(search))
+  );
+  functionOverload("string.lastIndexOf(string, int): int", (string, search, fromIndex) => {
+    if (search === "") return fromIndex;
+    fromIndex = Number(fromIndex);
+    if (fromIndex < 0 || fromIndex >= string.length) {
+      throw evaluationError(
+        "index_out_of_range",
+        "string.lastIndexOf(search, fromIndex): fromIndex out of range"
+      );
+    }
+    return BigInt(string.lastIndexOf(search, fromIndex));
+  });
+  functionOverload("string.substring(int): string", (string, start) => {
+    start = Number(start);
+    if (start < 0 || start > string.length) {
+      throw evaluationError(
+        "index_out_of_range",
+        "string.substring(start, end): start index out of range"
+      );
+    }
+    return string.substring(start);
+  });
+  functionOverload("string.substring(int, int): string", (string, start, end) => {
+    start = Number(start);
+    if (start < 0 || start > string.length) {
+      throw evaluationError(
+        "index_out_of_range",
+        "string.substring(start, end): start index out of range"
+      );
+    }
+    end = Number(end);
+    if (end < start || end > string.length) {
+      throw evaluationError(
+        "index_out_of_range",
+        "string.substring(start, end): end index out of range"
+      );
+    }
+    return string.substring(start, end);
+  });
+  functionOverload("string.matches(string): bool", (a, b) => {
+    try {
+      return new RegExp(b).test(a);
+    } catch (_err) {
+      throw evaluationError("invalid_regular_expression", `Invalid regular expression: ${b}`);
+    }
+  });
+  functionOverload("string.split(string): list<string>", (s, sep) => s.split(sep));
+  functionOverload("string.split(string, int): list<string>", (s, sep, l) => {
+    l = Number(l);
+    if (l === 0) return [];
+    const parts = s.split(sep);
+    if (l < 0 || parts.length <= l) return parts;
+    const limited = parts.slice(0, l - 1);
+    limited.push(parts.slice(l - 1).join(sep));
+    return limited;
+  });
+  functionOverload("list<string>.join(): string", (v) => {
+    for (let i = 0; i < v.length; i++) {
+      if (typeof v[i] !== "string") {
+        throw evaluationError(
+          "invalid_list_element_type",
+          "string.join(): list must contain only strings"
+        );
+      }
+    }
+    return v.join("");
+  });
+  functionOverload("list<string>.join(string): string", (v, sep) => {
+    for (let i = 0; i < v.length; i++) {
+      if (typeof v[i] !== "string") {
+        throw evaluationError(
+          "invalid_list_element_type",
+          "string.join(separator): list must contain only strings"
+        );
+      }
+    }
+    return v.join(sep);
+  });
+  const textEncoder = new TextEncoder("utf8");
+  const textDecoder = new TextDecoder("utf8");
+  const ByteOpts = typeof Buffer !== "undefined" ? {
+    byteLength: (v) => Buffer.byteLength(v),
+    fromString: (str2) => Buffer.from(str2, "utf8"),
+    toHex: (b) => Buffer.prototype.hexSlice.call(b, 0, b.length),
+    toBase64: (b) => Buffer.prototype.base64Slice.call(b, 0, b.length),
+    toUtf8: (b) => Buffer.prototype.utf8Slice.call(b, 0, b.length),
+    jsonParse: (b) => JSON.parse(b)
+  } : {
+    textEncoder: new TextEncoder("utf8"),
+    byteLength: (v) => textEncoder.encode(v).length,
+    fromString: (str2) => textEncoder.encode(str2),
+    toHex: Uint8Array.prototype.toHex ? (b) => b.toHex() : (b) => arrayFrom(b, (i) => i.toString(16).padStart(2, "0")).join(""),
+    toBase64: Uint8Array.prototype.toBase64 ? (b) => b.toBase64() : (b) => btoa(arrayFrom(b, (i) => String.fromCodePoint(i)).join("")),
+    toUtf8: (b) => textDecoder.decode(b),
+    jsonParse: (b) => JSON.parse(textEncoder.decode(b))
+  };
+  functionOverload("bytes.json(): map", ByteOpts.jsonParse);
+  functionOverload("bytes.hex(): string", ByteOpts.toHex);
+  functionOverload("bytes.string(): string", ByteOpts.toUtf8);
+  functionOverload("bytes.base64(): string", ByteOpts.toBase64);
+  functionOverload("bytes.at(int): int", (b, index2) => {
+    if (index2 < 0 || index2 >= b.length) {
+      throw evaluationError("index_out_of_range", "Bytes index out of range");
+    }
+    return BigInt(b[index2]);
+  });
+  const TS = "google.protobuf.Timestamp";
+  const GPD = "google.protobuf.Duration";
+  const TimestampType = registry.registerType(TS, Date).typeType;
+  const DurationType = registry.registerType(GPD, Duration).typeType;
+  registry.registerConstant("google", "map<string, map<string, type>>", {
+    protobuf: { Duration: DurationType, Timestamp: TimestampType }
+  });
+  function tzDate(d, timeZone) {
+    return new Date(d.toLocaleString("en-US", { timeZone }));
+  }
+  function getDayOfYear(d, tz) {
+    const workingDate = tz ? tzDate(d, tz) : new Date(d.getUTCFullYear(), d.getUTCMonth(), d.getUTCDate());
+    const start = new Date(workingDate.getFullYear(), 0, 0);
+    return BigInt(Math.floor((workingDate - start) / 864e5) - 1);
+  }
+  functionOverload(`timestamp(string): ${TS}`, (v) => {
+    if (v.length < 20 || v.length > 30) {
+      throw evaluationError("invalid_timestamp", "timestamp() requires a string in ISO 8601 format");
+    }
+    const d = new Date(v);
+    if (d <= 253402300799999 && d >= -621355968e5) return d;
+    throw evaluationError("invalid_timestamp", "timestamp() requires a string in ISO 8601 format");
+  });
+  functionOverload(`timestamp(int): ${TS}`, (i) => {
+    i = Number(i) * 1e3;
+    if (i <= 253402300799999 && i >= -621355968e5) return new Date(i);
+    throw evaluationError(
+      "invalid_timestamp",
+      "timestamp() requires a valid integer unix timestamp"
+    );
+  });
+  functionOverload(`${TS}.getDate(): int`, (d) => BigInt(d.getUTCDate()));
+  functionOverload(`${TS}.getDate(string): int`, (d, tz) => BigInt(tzDate(d, tz).getDate()));
+  functionOverload(`${TS}.getDayOfMonth(): int`, (d) => BigInt(d.getUTCDate() - 1));
+  functionOverload(
+    `${TS}.getDayOfMonth(string): int`,
+    (d, tz) => BigInt(tzDate(d, tz).getDate() - 1)
+  );
+  functionOverload(`${TS}.getDayOfWeek(): int`, (d) => BigInt(d.getUTCDay()));
+  functionOverload(`${TS}.getDayOfWeek(string): int`, (d, tz) => BigInt(tzDate(d, tz).getDay()));
+  functionOverload(`${TS}.getDayOfYear(): int`, getDayOfYear);
+  functionOverload(`${TS}.getDayOfYear(string): int`, getDayOfYear);
+  functionOverload(`${TS}.getFullYear(): int`, (d) => BigInt(d.getUTCFullYear()));
+  functionOverload(`${TS}.getFullYear(string): int`, (d, tz) => BigInt(tzDate(d, tz).getFullYear()));
+  functionOverload(`${TS}.getHours(): int`, (d) => BigInt(d.getUTCHours()));
+  functionOverload(`${TS}.getHours(string): int`, (d, tz) => BigInt(tzDate(d, tz).getHours()));
+  functionOverload(`${TS}.getMilliseconds(): int`, (d) => BigInt(d.getUTCMilliseconds()));
+  functionOverload(`${TS}.getMilliseconds(string): int`, (d) => BigInt(d.getUTCMilliseconds()));
+  functionOverload(`${TS}.getMinutes(): int`, (d) => BigInt(d.getUTCMinutes()));
+  functionOverload(`${TS}.getMinutes(string): int`, (d, tz) => BigInt(tzDate(d, tz).getMinutes()));
+  functionOverload(`${TS}.getMonth(): int`, (d) => BigInt(d.getUTCMonth()));
+  functionOverload(`${TS}.getMonth(string): int`, (d, tz) => BigInt(tzDate(d, tz).getMonth()));
+  functionOverload(`${TS}.getSeconds(): int`, (d) => BigInt(d.getUTCSeconds()));
+  functionOverload(`${TS}.getSeconds(string): int`, (d, tz) => BigInt(tzDate(d, tz).getSeconds()));
+  const parseDurationPattern = /(\d*\.?\d*)(ns|us|µs|ms|s|m|h)/;
+  function parseDuration2(string) {
+    if (!string) throw evaluationError("invalid_duration", `Invalid duration string: ''`);
+    const isNegative = string[0] === "-";
+    if (string[0] === "-" || string[0] === "+") string = string.slice(1);
+    let nanoseconds = BigInt(0);
+    while (true) {
+      const match = parseDurationPattern.exec(string);
+      if (!match) throw evaluationError("invalid_duration", `Invalid duration string: ${string}`);
+      if (match.index !== 0)
+        throw evaluationError("invalid_duration", `Invalid duration string: ${string}`);
+      string = string.slice(match[0].length);
+      const unitNanos = UNIT_NANOSECONDS[match[2]];
+      const [intPart = "0", fracPart = ""] = match[1].split(".");
+      const intVal = BigInt(intPart) * unitNanos;
+      const fracNanos = fracPart ? BigInt(fracPart.slice(0, 13).padEnd(13, "0")) * unitNanos / 10000000000000n : 0n;
+      nanoseconds += intVal + fracNanos;
+      if (string === "") break;
+    }
+    const seconds = nanoseconds >= billionBigInt ? nanoseconds / billionBigInt : 0n;
+    const nanos = Number(nanoseconds % billionBigInt);
+    if (isNegative) return new Duration(-seconds, -nanos);
+    return new Duration(seconds, nanos);
+  }
+  functionOverload(`duration(string): google.protobuf.Duration`, (s) => parseDuration2(s));
+  functionOverload(`google.protobuf.Duration.getHours(): int`, (d) => d.getHours());
+  functionOverload(`google.protobuf.Duration.getMinutes(): int`, (d) => d.getMinutes());
+  functionOverload(`google.protobuf.Duration.getSeconds(): int`, (d) => d.getSeconds());
+  functionOverload(`google.protobuf.Duration.getMilliseconds(): int`, (d) => d.getMilliseconds());
+  register(registry);
+}
+function stringSize(str2) {
+  let count = 0;
+  for (const c of str2) count++;
+  return count;
+}
+
+// node_modules/@marcbachmann/cel-js/lib/registry.js
+var Type = class {
+  #name;
+  constructor(name) {
+    this.#name = name;
+    objFreeze(this);
+  }
+  get name() {
+    return this.#name;
+  }
+  get [Symbol.toStringTag]() {
+    return `Type<${this.#name}>`;
+  }
+  toString() {
+    return `Type<${this.#name}>`;
+  }
+};
+var TYPES = {
+  string: new Type("string"),
+  bool: new Type("bool"),
+  int: new Type("int"),
+  uint: new Type("uint"),
+  double: new Type("double"),
+  map: new Type("map"),
+  list: new Type("list"),
+  bytes: new Type("bytes"),
+  null_type: new Type("null"),
+  type: new Type("type")
+};
+var optionalType = new Type("optional");
+var valueTypeMatchers = {
+  dyn(v, ev) {
+    switch (typeof v) {
+      case "string":
+      case "bigint":
+      case "number":
+      case "boolean":
+        return true;
+      case "object":
+        switch (v ? v.constructor : v) {
+          case null:
+          case void 0:
+          case Object:
+          case Map:
+          case Array:
+          case Set:
+            return true;
+          default:
+            if (ev.objectTypesByConstructor.get(v.constructor)) return true;
+        }
+    }
+    return !!ev.debugType(v);
+  },
+  string(v) {
+    return typeof v === "string";
+  },
+  int(v) {
+    return typeof v === "bigint";
+  },
+  double(v) {
+    return typeof v === "number";
+  },
+  bool(v) {
+    return typeof v === "boolean";
+  },
+  null(v) {
+    return v === null;
+  },
+  bytes(v) {
+    return v instanceof Uint8Array;
+  },
+  uint(v) {
+    return v instanceof UnsignedInt;
+  },
+  type(v) {
+    return v instanceof Type;
+  },
+  list(v) {
+    switch (v?.constructor) {
+      case Array:
+      case Set:
+        return true;
+      default:
+        return false;
+    }
+  },
+  map(v) {
+    switch (typeof v === "object" && v ? v.constructor : null) {
+      case void 0:
+      case Object:
+      case Map:
+        return true;
+      default:
+        return false;
+    }
+  },
+  optional(v) {
+    return v instanceof Optional;
+  },
+  message(v, ev) {
+    return this === ev.debugType(v);
+  }
+};
+valueTypeMatchers.param = valueTypeMatchers.dyn;
+var TypeDeclaration = class {
+  #matchesCache = /* @__PURE__ */ new WeakMap();
+  constructor({ kind, type: type2, name, keyType, valueType }) {
+    this.kind = kind;
+    this.type = type2;
+    this.name = name;
+    this.keyType = keyType;
+    this.valueType = valueType;
+    this.unwrappedType = kind === "dyn" && valueType ? valueType.unwrappedType : this;
+    this.wrappedType = kind === "dyn" ? this : _createDynType(this.unwrappedType);
+    this.hasDynType = this.kind === "dyn" || this.valueType?.hasDynType || this.keyType?.hasDynType || false;
+    this.hasPlaceholderType = this.kind === "param" || this.keyType?.hasPlaceholderType || this.valueType?.hasPlaceholderType || false;
+    if (kind === "list") this.fieldLazy = this.#getListField;
+    else if (kind === "map") this.fieldLazy = this.#getMapField;
+    else if (kind === "message") this.fieldLazy = this.#getMessageField;
+    else if (kind === "optional") this.fieldLazy = this.#getOptionalField;
+    this.matchesValueType = valueTypeMatchers[name] || valueTypeMatchers[kind];
+    objFreeze(this);
+  }
+  isDynOrBool() {
+    return this.type === "bool" || this.kind === "dyn";
+  }
+  isEmpty() {
+    return this.valueType && this.valueType.kind === "param";
+  }
+  unify(r, t2) {
+    const t1 = this;
+    if (t1 === t2 || t1.kind === "dyn" || t2.kind === "param") return t1;
+    if (t2.kind === "dyn" || t1.kind === "param") return t2;
+    if (t1.kind !== t2.kind) return null;
+    if (!(t1.hasPlaceholderType || t2.hasPlaceholderType || t1.hasDynType || t2.hasDynType))
+      return null;
+    const valueType = t1.valueType.unify(r, t2.valueType);
+    if (!valueType) return null;
+    switch (t1.kind) {
+      case "optional":
+        return r.getOptionalType(valueType);
+      case "list":
+        return r.getListType(valueType);
+      case "map":
+        const keyType = t1.keyType.unify(r, t2.keyType);
+        return keyType ? r.getMapType(keyType, valueType) : null;
+    }
+  }
+  templated(r, bind) {
+    if (!this.hasPlaceholderType) return this;
+    switch (this.kind) {
+      case "dyn":
+        return this.valueType.templated(r, bind);
+      case "param":
+        return bind?.get(this.name) || this;
+      case "map":
+        return r.getMapType(this.keyType.templated(r, bind), this.valueType.templated(r, bind));
+      case "list":
+        return r.getListType(this.valueType.templated(r, bind));
+      case "optional":
+        return r.getOptionalType(this.valueType.templated(r, bind));
+      default:
+        return this;
+    }
+  }
+  toString() {
+    return this.name;
+  }
+  #getOptionalField(obj2, key2, ast, ev) {
+    obj2 = obj2 instanceof Optional ? obj2.orValue() : obj2;
+    if (obj2 === void 0) return OPTIONAL_NONE;
+    const type2 = ev.debugType(obj2);
+    try {
+      return Optional.of(type2.fieldLazy(obj2, key2, ast, ev));
+    } catch (e2) {
+      if (e2 instanceof EvaluationError) return OPTIONAL_NONE;
+      throw e2;
+    }
+  }
+  #getMessageField(obj2, key2, ast, ev) {
+    const message = obj2 ? ev.objectTypesByConstructor.get(obj2.constructor) : void 0;
+    if (!message) return;
+    const type2 = message.fields ? message.fields[key2] : dynType;
+    if (!type2) return void 0;
+    const value = obj2 instanceof Map ? obj2.get(key2) : obj2[key2];
+    if (value === void 0) return;
+    if (type2.matchesValueType(value, ev)) return value;
+    throw evaluationError(
+      "field_type_mismatch",
+      `Field '${key2}' is not of type '${type2}', got '${ev.debugType(value)}'`,
+      ast
+    );
+  }
+  #getMapField(obj2, key2, ast, ev) {
+    const value = obj2 instanceof Map ? obj2.get(key2) : obj2 && hasOwn(obj2, key2) ? obj2[key2] : void 0;
+    if (value === void 0) return;
+    if (this.valueType.matchesValueType(value, ev)) return value;
+    throw evaluationError(
+      "field_type_mismatch",
+      `Field '${key2}' is not of type '${this.valueType}', got '${ev.debugType(value)}'`,
+      ast
+    );
+  }
+  #getListElementAtIndex(list, pos) {
+    switch (list?.constructor) {
+      case Array:
+        return list[pos];
+      case Set: {
+        let i = 0;
+        for (const item of list) {
+          if (i++ !== pos) continue;
+          return item;
+        }
+      }
+    }
+  }
+  #getListField(obj2, key2, ast, ev) {
+    if (typeof key2 === "bigint") key2 = Number(key2);
+    else if (typeof key2 !== "number") return;
+    const value = this.#getListElementAtIndex(obj2, key2);
+    if (value === void 0) {
+      if (!obj2) return;
+      throw evaluationError(
+        "index_out_of_bounds",
+        `No such key: index out of bounds, index ${key2} ${key2 < 0 ? "< 0" : `>= size ${obj2.length || obj2.size}`}`,
+        ast
+      );
+    }
+    if (this.valueType.matchesValueType(value, ev)) return value;
+    throw evaluationError(
+      "list_item_type_mismatch",
+      `List item with index '${key2}' is not of type '${this.valueType}', got '${ev.debugType(value)}'`,
+      ast
+    );
+  }
+  fieldLazy() {
+  }
+  field(obj2, key2, ast, ev) {
+    const v = this.fieldLazy(obj2, key2, ast, ev);
+    if (v !== void 0) return v;
+    throw evaluationError("no_such_key", `No such key: ${key2}`, ast);
+  }
+  matchesBoth(other) {
+    return this.matches(other) && other.matches(this);
+  }
+  matches(o) {
+    const s = this.unwrappedType;
+    o = o.unwrappedType;
+    if (s === o || s.kind === "dyn" || o.kind === "dyn" || o.kind === "param") return true;
+    return this.#matchesCache.get(o) ?? this.#matchesCache.set(o, this.#matches(s, o)).get(o);
+  }
+  #matches(s, o) {
+    switch (s.kind) {
+      case "dyn":
+      case "param":
+        return true;
+      case "list":
+        return o.kind === "list" && s.valueType.matches(o.valueType);
+      case "map":
+        return o.kind === "map" && s.keyType.matches(o.keyType) && s.valueType.matches(o.valueType);
+      case "optional":
+        return o.kind === "optional" && s.valueType.matches(o.valueType);
+      default:
+        return s.name === o.name;
+    }
+  }
+};
+var macroEvaluateErr = `have a .callAst property or .evaluate(checker, macro, ctx) method.`;
+var macroTypeCheckErr = `have a .callAst property or .typeCheck(checker, macro, ctx) method.`;
+function wrapMacroExpander(name, handler) {
+  const p = `Macro '${name}' must`;
+  return function macroExpander(opts) {
+    const macro = handler(opts);
+    if (!macro || typeof macro !== "object") throw new Error(`${p} return an object.`);
+    if (macro.callAst) return macro;
+    if (!macro.evaluate) throw new Error(`${p} ${macroEvaluateErr}`);
+    if (!macro.typeCheck) throw new Error(`${p} ${macroTypeCheckErr}`);
+    return macro;
+  };
+}
+var VariableDeclaration = class {
+  constructor(name, type2, description, value) {
+    this.name = name;
+    this.type = type2;
+    this.description = description ?? null;
+    this.constant = value !== void 0;
+    this.value = value;
+    objFreeze(this);
+  }
+};
+var FunctionDeclaration = class {
+  constructor({ name, receiverType, returnType, handler, description, params, async }) {
+    if (typeof name !== "string") throw new Error("name must be a string");
+    if (typeof handler !== "function") throw new Error("handler must be a function");
+    this.name = name;
+    this.async = isAsync(handler, async);
+    this.receiverType = receiverType ?? null;
+    this.returnType = returnType;
+    this.description = description ?? null;
+    this.params = params;
+    this.argTypes = params.map((p) => p.type);
+    this.macro = this.argTypes.includes(astType);
+    const receiverString = receiverType ? `${receiverType}.` : "";
+    this.signature = `${receiverString}${name}(${this.argTypes.join(", ")}): ${returnType}`;
+    this.handler = this.macro ? wrapMacroExpander(this.signature, handler) : handler;
+    this.partitionKey = `${receiverType ? "rcall" : "call"}:${name}:${params.length}`;
+    this.hasPlaceholderType = this.returnType.hasPlaceholderType || this.receiverType?.hasPlaceholderType || this.argTypes.some((t) => t.hasPlaceholderType) || false;
+    objFreeze(this);
+  }
+  matchesArgs(argTypes) {
+    return argTypes.length === this.argTypes.length && this.argTypes.every((t, i) => t.matches(argTypes[i])) ? this : null;
+  }
+};
+var OperatorDeclaration = class {
+  constructor({ op, leftType, rightType, handler, returnType, async }) {
+    this.operator = op;
+    this.leftType = leftType;
+    this.rightType = rightType || null;
+    this.handler = handler;
+    this.async = isAsync(handler, async);
+    this.returnType = returnType;
+    if (rightType) this.signature = `${leftType} ${op} ${rightType}: ${returnType}`;
+    else this.signature = `${op}${leftType}: ${returnType}`;
+    this.hasPlaceholderType = this.leftType.hasPlaceholderType || this.rightType?.hasPlaceholderType || false;
+    objFreeze(this);
+  }
+  equals(other) {
+    return this.operator === other.operator && this.leftType === other.leftType && this.rightType === other.rightType;
+  }
+};
+function _createListType(valueType) {
+  return new TypeDeclaration({
+    kind: "list",
+    name: `list<${valueType}>`,
+    type: "list",
+    valueType
+  });
+}
+function _createPrimitiveType(name) {
+  return new TypeDeclaration({ kind: "primitive", name, type: name });
+}
+function _createMessageType(name) {
+  return new TypeDeclaration({ kind: "message", name, type: name });
+}
+function _createDynType(valueType) {
+  const name = valueType ? `dyn<${valueType}>` : "dyn";
+  return new TypeDeclaration({ kind: "dyn", name, type: name, valueType });
+}
+function _createOptionalType(valueType) {
+  const name = `optional<${valueType}>`;
+  return new TypeDeclaration({ kind: "optional", name, type: "optional", valueType });
+}
+function _createMapType(keyType, valueType) {
+  return new TypeDeclaration({
+    kind: "map",
+    name: `map<${keyType}, ${valueType}>`,
+    type: "map",
+    keyType,
+    valueType
+  });
+}
+function _createPlaceholderType(name) {
+  return new TypeDeclaration({ kind: "param", name, type: name });
+}
+var dynType = _createDynType();
+var astType = _createPrimitiveType("ast");
+var listType = _createListType(dynType);
+var mapType = _createMapType(dynType, dynType);
+var celTypes = {
+  string: _createPrimitiveType("string"),
+  bool: _createPrimitiveType("bool"),
+  int: _createPrimitiveType("int"),
+  uint: _createPrimitiveType("uint"),
+  double: _createPrimitiveType("double"),
+  bytes: _createPrimitiveType("bytes"),
+  dyn: dynType,
+  null: _createPrimitiveType("null"),
+  type: _createPrimitiveType("type"),
+  optional: _createOptionalType(dynType),
+  list: listType,
+  "list<dyn>": listType,
+  map: mapType,
+  "map<dyn, dyn>": mapType
+};
+for (const t of [celTypes.string, celTypes.double, celTypes.int]) {
+  const list = _createListType(t);
+  const map3 = _createMapType(celTypes.string, t);
+  celTypes[list.name] = list;
+  celTypes[map3.name] = map3;
+}
+Object.freeze(celTypes);
+var Candidates = class {
+  returnType = null;
+  async = false;
+  macro = false;
+  #matchCache = null;
+  #checkCache = null;
+  /** @type {Array<FunctionDeclaration>|Array<OperatorDeclaration>} */
+  declarations = [];
+  constructor(registry) {
+    this.registry = registry;
+  }
+  [Symbol.iterator]() {
+    return this.declarations[Symbol.iterator]();
+  }
+  add(decl) {
+    this.returnType = (this.returnType || decl.returnType).unify(this.registry, decl.returnType) || dynType;
+    if (decl.macro) this.macro = decl;
+    if (decl.async && !this.async) this.async = true;
+    this.declarations.push(decl);
+    this.#matchCache?.clear();
+    this.#checkCache?.clear();
+  }
+  findFunction(argTypes, receiverType = null) {
+    for (let i = 0; i < this.declarations.length; i++) {
+      const match = this.#matchesFunction(this.declarations[i], argTypes, receiverType);
+      if (match) return match;
+    }
+    return null;
+  }
+  findUnaryOverload(left) {
+    const cached = (this.#matchCache ??= /* @__PURE__ */ new Map()).get(left);
+    if (cached !== void 0) return cached;
+    let value = false;
+    for (const decl of this.declarations) {
+      if (decl.leftType !== left) continue;
+      value = decl;
+      break;
+    }
+    this.#matchCache.set(left, value);
+    return value;
+  }
+  findBinaryOverload(left, right) {
+    if (left.kind === "dyn" && left.valueType) right = right.wrappedType;
+    else if (right.kind === "dyn" && right.valueType) left = left.wrappedType;
+    return (this.#matchCache ??= /* @__PURE__ */ new Map()).get(left)?.get(right) ?? this.#cacheBinary(this.#matchCache, left, right, this.#findBinaryUncached(left, right));
+  }
+  checkBinaryOverload(left, right) {
+    return (this.#checkCache ??= /* @__PURE__ */ new Map()).get(left)?.get(right) ?? this.#cacheBinary(this.#checkCache, left, right, this.#checkBinaryUncached(left, right));
+  }
+  #cacheBinary(c, l, r, v) {
+    return (c.get(l) || c.set(l, /* @__PURE__ */ new Map()).get(l)).set(r, v), v;
+  }
+  #findBinaryUncached(left, right) {
+    const ops = this.#findBinaryOverloads(left, right);
+    if (ops.length === 0) return false;
+    if (ops.length === 1) return ops[0];
+    throw new Error(`Operator overload '${ops[0].signature}' overlaps with '${ops[1].signature}'.`);
+  }
+  #checkBinaryUncached(left, right) {
+    const ops = this.#findBinaryOverloads(left, right);
+    if (ops.length === 0) return false;
+    let rt = ops[0].returnType;
+    for (let i = 1; i < ops.length; i++) rt = rt.unify(this.registry, ops[i].returnType) || dynType;
+    return rt;
+  }
+  #findBinaryOverloads(leftType, rightType) {
+    const nonexactMatches = [];
+    for (const decl of this.declarations) {
+      if (decl.leftType === leftType && decl.rightType === rightType) return [decl];
+      const secondary = this.#matchBinaryOverload(decl, leftType, rightType);
+      if (secondary) nonexactMatches.push(secondary);
+    }
+    if (nonexactMatches.length === 0) {
+      const op = this.declarations[0]?.operator;
+      if ((op === "==" || op === "!=") && leftType.kind === "dyn") {
+        return fallbackDynEqualityMatchers[op];
+      }
+    }
+    return nonexactMatches;
+  }
+  #matchBinaryOverload(decl, actualLeft, actualRight) {
+    const bindings = decl.hasPlaceholderType ? /* @__PURE__ */ new Map() : null;
+    const leftType = this.#matchTypeWithPlaceholders(decl.leftType, actualLeft, bindings);
+    if (!leftType) return;
+    const rightType = this.#matchTypeWithPlaceholders(decl.rightType, actualRight, bindings);
+    if (!rightType) return;
+    if ((decl.operator === "==" || decl.operator === "!=") && decl.leftType.kind === "dyn" && decl.leftType.valueType && actualLeft.kind !== "dyn" && actualRight.kind !== "dyn")
+      return false;
+    return decl.hasPlaceholderType ? {
+      async: decl.async,
+      signature: decl.signature,
+      handler: decl.handler,
+      leftType,
+      rightType,
+      returnType: decl.returnType.templated(this.registry, bindings)
+    } : decl;
+  }
+  #matchesFunction(fn, argTypes, receiverType) {
+    if (fn.hasPlaceholderType) return this.#matchWithPlaceholders(fn, argTypes, receiverType);
+    if (receiverType && fn.receiverType && !receiverType.matches(fn.receiverType)) return;
+    return fn.matchesArgs(argTypes);
+  }
+  #matchWithPlaceholders(fn, argTypes, receiverType) {
+    const bindings = /* @__PURE__ */ new Map();
+    if (receiverType && fn.receiverType) {
+      if (!this.#matchTypeWithPlaceholders(fn.receiverType, receiverType, bindings)) {
+        return null;
+      }
+    }
+    for (let i = 0; i < argTypes.length; i++) {
+      if (!this.#matchTypeWithPlaceholders(fn.argTypes[i], argTypes[i], bindings)) {
+        return null;
+      }
+    }
+    return {
+      async: fn.async,
+      handler: fn.handler,
+      signature: fn.signature,
+      returnType: fn.returnType.templated(this.registry, bindings)
+    };
+  }
+  #matchTypeWithPlaceholders(declared, actual, bindings) {
+    if (!declared.hasPlaceholderType) return actual.matches(declared) ? actual : null;
+    const treatAsDyn = actual.kind === "dyn";
+    if (!this.#collectPlaceholderBindings(declared, actual, bindings, treatAsDyn)) return null;
+    if (treatAsDyn) return actual;
+    return actual.matches(declared.templated(this.registry, bindings)) ? actual : null;
+  }
+  #collectPlaceholderBindings(dec, act, bind, fromDyn = false) {
+    if (!dec.hasPlaceholderType) return true;
+    if (!act) return false;
+    const asDyn = fromDyn || act.kind === "dyn";
+    act = act.unwrappedType;
+    switch (dec.kind) {
+      case "param": {
+        const type2 = asDyn ? dynType : act;
+        const existing = bind.get(dec.name);
+        if (!existing) return bind.set(dec.name, type2) && true;
+        return existing.kind === "dyn" || type2.kind === "dyn" ? true : existing.matchesBoth(type2);
+      }
+      case "list": {
+        if (act.name === "dyn") act = dec;
+        if (act.kind !== "list") return false;
+        return this.#collectPlaceholderBindings(dec.valueType, act.valueType, bind, asDyn);
+      }
+      case "map": {
+        if (act.name === "dyn") act = dec;
+        if (act.kind !== "map") return false;
+        return this.#collectPlaceholderBindings(dec.keyType, act.keyType, bind, asDyn) && this.#collectPlaceholderBindings(dec.valueType, act.valueType, bind, asDyn);
+      }
+      case "optional": {
+        if (act.name === "dyn") act = dec;
+        if (act.kind !== "optional") return false;
+        return this.#collectPlaceholderBindings(dec.valueType, act.valueType, bind, asDyn);
+      }
+    }
+    return true;
+  }
+};
+function splitByComma(str2) {
+  const parts = [];
+  let current = "";
+  let depth = 0;
+  for (const char of str2) {
+    if (char === "<") depth++;
+    else if (char === ">") depth--;
+    else if (char === "," && depth === 0) {
+      parts.push(current.trim());
+      current = "";
+      continue;
+    }
+    current += char;
+  }
+  if (current) parts.push(current.trim());
+  return parts;
+}
+var objTypesDecls = [
+  [UnsignedInt, "uint", TYPES.uint, celTypes.uint],
+  [Type, "type", TYPES.type, celTypes.type],
+  [Optional, "optional", optionalType, celTypes.optional],
+  [Uint8Array, "bytes", TYPES.bytes, celTypes.bytes],
+  ...typeof Buffer !== "undefined" ? [[Buffer, "bytes", TYPES.bytes, celTypes.bytes]] : []
+].map(([ctor, name, typeType, type2]) => Object.freeze({ name, typeType, type: type2, ctor }));
+var objTypes = objTypesDecls.map((t) => [t.name, t]);
+var objTypesCtor = objTypesDecls.map((t) => [t.ctor, t]);
+var invalidVar = (postfix) => new Error(`Invalid variable declaration: ${postfix}`);
+var invalidType = (postfix) => new Error(`Invalid type declaration: ${postfix}`);
+var fallbackDynEqualityMatchers = {
+  "==": [{ handler: (a, b) => a === b, returnType: celTypes.bool }],
+  "!=": [{ handler: (a, b) => a !== b, returnType: celTypes.bool }]
+};
+var Registry = class _Registry {
+  #parent = null;
+  #typeDeclarations;
+  #ownsVariables = true;
+  #operators = null;
+  #functions = null;
+  #operatorsByOp = null;
+  #functionsByKey = null;
+  #listTypes = null;
+  #mapTypes = null;
+  #optionalTypes = null;
+  #others = null;
+  #locked = false;
+  constructor(opts = {}) {
+    this.enableOptionalTypes = opts.enableOptionalTypes ?? false;
+    this.unlistedVariablesAreDyn = opts.unlistedVariablesAreDyn ?? false;
+    const parent = opts.parent instanceof _Registry ? opts.parent : null;
+    if (parent) {
+      this.#parent = parent;
+      let opParent = parent;
+      while (opParent && !opParent.#operators) opParent = opParent.#parent;
+      let fnParent = parent;
+      while (fnParent && !fnParent.#functions) fnParent = fnParent.#parent;
+      this.#operatorsByOp = parent.#operatorsByOp;
+      this.#functionsByKey = parent.#functionsByKey;
+      this.#others = { operators: opParent.#operators, functions: fnParent.#functions };
+      this.objectTypes = new Map(parent.objectTypes);
+      this.objectTypesByConstructor = new Map(parent.objectTypesByConstructor);
+      this.variables = parent.variables;
+      this.#ownsVariables = false;
+      this.#typeDeclarations = parent.#typeDeclarations;
+      this.#listTypes = parent.#listTypes;
+      this.#mapTypes = parent.#mapTypes;
+      this.#optionalTypes = parent.#optionalTypes;
+      if (this.enableOptionalTypes !== parent.enableOptionalTypes || this.unlistedVariablesAreDyn !== parent.unlistedVariablesAreDyn) {
+        toggleOptionalTypes(this, this.enableOptionalTypes);
+      }
+    } else {
+      this.#operators = [];
+      this.#functions = [];
+      this.objectTypes = new Map(objTypes);
+      this.objectTypesByConstructor = new Map(objTypesCtor);
+      this.#typeDeclarations = new Map(objEntries(celTypes));
+      this.#listTypes = /* @__PURE__ */ new Map();
+      this.#mapTypes = /* @__PURE__ */ new Map();
+      this.#optionalTypes = /* @__PURE__ */ new Map();
+      this.variables = /* @__PURE__ */ new Map();
+      this.variables.dyn = this.unlistedVariablesAreDyn;
+      for (const n in TYPES) this.registerConstant(n, "type", TYPES[n]);
+    }
+  }
+  #ensureOwnVariables() {
+    if (this.#ownsVariables) return;
+    this.variables = new Map(this.variables);
+    this.variables.dyn = this.unlistedVariablesAreDyn;
+    this.#ownsVariables = true;
+  }
+  // Used by toggleOptionalTypes in optional.js to clear a variable before re-registering it
+  deleteVariable(name) {
+    this.#ensureOwnVariables();
+    this.variables.delete(name);
+  }
+  #pushOperator(decl) {
+    if (!this.#operators) this.#operatorsByOp = null;
+    this.operatorCandidates(decl.operator).add(decl);
+    this.#operators.push(decl);
+  }
+  #pushFunction(decl) {
+    if (!this.#functions) this.#functionsByKey = null;
+    this.#functionCandidates(decl.partitionKey).add(decl);
+    this.#functions.push(decl);
+  }
+  #ensureCandiate(c, key2) {
+    return c.get(key2) || c.set(key2, new Candidates(this)).get(key2);
+  }
+  #getOperators() {
+    if (this.#operators) return this.#operators;
+    return this.#operators = [...this.#others.operators];
+  }
+  #getFunctions() {
+    if (this.#functions) return this.#functions;
+    return this.#functions = [...this.#others.functions];
+  }
+  operatorCandidates(op) {
+    if (this.#operatorsByOp) return this.#ensureCandiate(this.#operatorsByOp, op);
+    const c = this.#operatorsByOp = /* @__PURE__ */ new Map();
+    for (const decl of this.#getOperators()) this.#ensureCandiate(c, decl.operator).add(decl);
+    return this.#ensureCandiate(c, op);
+  }
+  functionCandidates(rec, name, argLen) {
+    return this.#functionCandidates(`${rec ? "rcall" : "call"}:${name}:${argLen}`);
+  }
+  #functionCandidates(key2) {
+    if (this.#functionsByKey) return this.#ensureCandiate(this.#functionsByKey, key2);
+    const c = this.#functionsByKey = /* @__PURE__ */ new Map();
+    for (const decl of this.#getFunctions()) this.#ensureCandiate(c, decl.partitionKey).add(decl);
+    return this.#ensureCandiate(c, key2);
+  }
+  registerVariable(name, type2, opts) {
+    if (this.#locked) throw new Error("Cannot modify frozen registry");
+    let description = opts?.description;
+    let value;
+    if (typeof name === "string" && typeof type2 === "object" && !(type2 instanceof TypeDeclaration)) {
+      description = type2.description;
+      value = type2.value;
+      if (type2.schema) type2 = this.registerType({ name: `$${name}`, schema: type2.schema }).type;
+      else type2 = type2.type;
+    } else if (typeof name === "object") {
+      if (name.schema) type2 = this.registerType({ name: `$${name.name}`, schema: name.schema }).type;
+      else type2 = name.type;
+      description = name.description;
+      value = name.value;
+      name = name.name;
+    }
+    if (typeof name !== "string" || !name) throw invalidVar(`name must be a string`);
+    if (RESERVED.has(name)) throw invalidVar(`'${name}' is a reserved name`);
+    if (this.variables.get(name) !== void 0) throw invalidVar(`'${name}' is already registered`);
+    if (typeof type2 === "string") type2 = this.getType(type2);
+    else if (!(type2 instanceof TypeDeclaration)) throw invalidVar(`type is required`);
+    this.#ensureOwnVariables();
+    this.variables.set(name, new VariableDeclaration(name, type2, description, value));
+    return this;
+  }
+  #registerSchemaAsType(name, schema2) {
+    const fields = /* @__PURE__ */ Object.create(null);
+    for (const key2 of objKeys(schema2)) {
+      const def = schema2[key2];
+      if (typeof def === "object" && def) {
+        fields[key2] = this.registerType({ name: `${name}.${key2}`, schema: def }).type.name;
+      } else if (typeof def === "string") {
+        fields[key2] = def;
+      } else {
+        throw new Error(`Invalid field definition for '${name}.${key2}'`);
+      }
+    }
+    return fields;
+  }
+  registerConstant(name, type2, value) {
+    if (typeof name === "object") this.registerVariable(name);
+    else this.registerVariable({ name, type: type2, value });
+    return this;
+  }
+  getType(typename) {
+    return this.#parseTypeString(typename, true);
+  }
+  getListType(type2) {
+    return this.#listTypes.get(type2) || this.#listTypes.set(type2, this.#parseTypeString(`list<${type2}>`, true)).get(type2);
+  }
+  getMapType(a, b) {
+    return this.#mapTypes.get(a)?.get(b) || (this.#mapTypes.get(a) || this.#mapTypes.set(a, /* @__PURE__ */ new Map()).get(a)).set(b, this.#parseTypeString(`map<${a}, ${b}>`, true)).get(b);
+  }
+  getOptionalType(type2) {
+    return this.#optionalTypes.get(type2) || this.#optionalTypes.set(type2, this.#parseTypeString(`optional<${type2}>`, true)).get(type2);
+  }
+  assertType(typename, type2, signature) {
+    try {
+      return this.#parseTypeString(typename, true);
+    } catch (e2) {
+      e2.message = `Invalid ${type2} '${e2.unknownType || typename}' in '${signature}'`;
+      throw e2;
+    }
+  }
+  getFunctionType(typename) {
+    if (typename === "ast") return astType;
+    const t = this.#parseTypeString(typename, true);
+    if (t.kind === "dyn" && t.valueType) throw new Error(`type '${t.name}' is not supported`);
+    return t;
+  }
+  registerType(name, _d) {
+    if (this.#locked) throw new Error("Cannot modify frozen registry");
+    if (typeof name === "object") _d = name, name = _d.fullName || _d.name || _d.ctor?.name;
+    if (typeof name === "string" && name[0] === ".") name = name.slice(1);
+    if (typeof name !== "string" || name.length < 2 || RESERVED.has(name)) {
+      throw invalidType(`name '${name}' is not valid`);
+    }
+    if (this.objectTypes.has(name)) throw invalidType(`type '${name}' already registered`);
+    const type2 = this.#parseTypeString(name, false);
+    if (type2.kind !== "message") throw invalidType(`type '${name}' is not valid`);
+    const decl = {
+      name,
+      typeType: new Type(name),
+      type: type2,
+      ctor: typeof _d === "function" ? _d : _d?.ctor,
+      convert: typeof _d === "function" ? void 0 : _d?.convert,
+      fields: typeof _d?.schema === "object" ? this.#normalizeFields(name, this.#registerSchemaAsType(name, _d.schema)) : this.#normalizeFields(name, typeof _d === "function" ? void 0 : _d?.fields)
+    };
+    if (typeof decl.ctor !== "function") {
+      if (!decl.fields) throw invalidType(`type '${name}' requires a constructor or fields`);
+      Object.assign(decl, this.#createDefaultConvert(name, decl.fields));
+    }
+    this.objectTypes.set(name, Object.freeze(decl));
+    this.objectTypesByConstructor.set(decl.ctor, decl);
+    this.registerFunctionOverload(`type(${name}): type`, () => decl.typeType, { async: false });
+    return decl;
+  }
+  /** @returns {TypeDeclaration} */
+  #parseTypeString(typeStr, requireKnownTypes = true) {
+    let match = this.#typeDeclarations.get(typeStr);
+    if (match) return match;
+    if (typeof typeStr !== "string" || !typeStr.length) {
+      throw new Error(`Invalid type: must be a string`);
+    }
+    match = typeStr.match(/^[A-Z]$/);
+    if (match) return this.#createDeclaration(_createPlaceholderType, typeStr, typeStr);
+    match = typeStr.match(/^(dyn|list|map|optional)<(.+)>$/);
+    if (!match) {
+      if (requireKnownTypes) {
+        const err = new Error(`Unknown type: ${typeStr}`);
+        err.unknownType = typeStr;
+        throw err;
+      }
+      return this.#createDeclaration(_createMessageType, typeStr, typeStr);
+    }
+    const kind = match[1];
+    const inner = match[2].trim();
+    switch (kind) {
+      case "dyn": {
+        const type2 = this.#parseTypeString(inner, requireKnownTypes).wrappedType;
+        this.#typeDeclarations.set(type2.name, type2);
+        return type2;
+      }
+      case "list": {
+        const vType = this.#parseTypeString(inner, requireKnownTypes);
+        return this.#createDeclaration(_createListType, `list<${vType}>`, vType);
+      }
+      case "map": {
+        const parts = splitByComma(inner);
+        if (parts.length !== 2) throw new Error(`Invalid map type: ${typeStr}`);
+        const kType = this.#parseTypeString(parts[0], requireKnownTypes);
+        const vType = this.#parseTypeString(parts[1], requireKnownTypes);
+        return this.#createDeclaration(_createMapType, `map<${kType}, ${vType}>`, kType, vType);
+      }
+      case "optional": {
+        const vType = this.#parseTypeString(inner, requireKnownTypes);
+        return this.#createDeclaration(_createOptionalType, `optional<${vType}>`, vType);
+      }
+    }
+  }
+  #createDeclaration(creator, key2, ...args) {
+    return this.#typeDeclarations.get(key2) || this.#typeDeclarations.set(key2, creator(...args)).get(key2);
+  }
+  findMacro(name, hasReceiver, argLen) {
+    return this.functionCandidates(hasReceiver, name, argLen).macro;
+  }
+  findUnaryOverload(op, left) {
+    return this.operatorCandidates(op).findUnaryOverload(left);
+  }
+  findBinaryOverload(op, left, right) {
+    return this.operatorCandidates(op).findBinaryOverload(left, right);
+  }
+  #toCelFieldType(field) {
+    if (typeof field === "string") return { type: field };
+    if (field.id) return protobufjsFieldToCelType(field);
+    return field;
+  }
+  #toCelFieldDeclaration(typename, fields, k, requireKnownTypes = false) {
+    try {
+      const field = this.#toCelFieldType(fields[k]);
+      if (typeof field?.type !== "string") throw new Error(`unsupported declaration`);
+      return this.#parseTypeString(field.type, requireKnownTypes);
+    } catch (e2) {
+      e2.message = `Field '${k}' in type '${typename}' has unsupported declaration: ${JSON.stringify(fields[k])}`;
+      throw e2;
+    }
+  }
+  #normalizeFields(typename, fields) {
+    if (!fields) return;
+    const all = /* @__PURE__ */ Object.create(null);
+    for (const k of objKeys(fields)) all[k] = this.#toCelFieldDeclaration(typename, fields, k);
+    return all;
+  }
+  #createDefaultConvert(name, fields) {
+    const keys = objKeys(fields);
+    const conversions = /* @__PURE__ */ Object.create(null);
+    for (const k of keys) {
+      const type2 = fields[k];
+      const decl = type2.kind === "message" && this.objectTypes.get(type2.name);
+      if (decl === false) conversions[k] = false;
+      else conversions[k] = decl.convert ? decl : false;
+    }
+    const Ctor = {
+      [name]: class extends Map {
+        #raw;
+        constructor(v) {
+          super();
+          this.#raw = v;
+        }
+        [Symbol.iterator]() {
+          if (this.size !== keys.length) for (const k of keys) this.get(k);
+          return super[Symbol.iterator]();
+        }
+        get(field) {
+          let v = super.get(field);
+          if (v !== void 0 || this.has(field)) return v;
+          const dec = conversions[field];
+          if (dec === void 0) return;
+          v = this.#raw instanceof Map ? this.#raw.get(field) : this.#raw?.[field];
+          if (dec && v && typeof v === "object") {
+            switch (v.constructor) {
+              case void 0:
+              case Object:
+              case Map:
+                v = dec.convert(v);
+            }
+          }
+          return super.set(field, v), v;
+        }
+      }
+    }[name];
+    return {
+      ctor: Ctor,
+      convert(v) {
+        if (!v) return;
+        if (v.constructor === Ctor) return v;
+        return new Ctor(v);
+      }
+    };
+  }
+  clone(opts) {
+    this.#locked = true;
+    return new _Registry({
+      parent: this,
+      unlistedVariablesAreDyn: opts.unlistedVariablesAreDyn,
+      enableOptionalTypes: opts.enableOptionalTypes
+    });
+  }
+  getDefinitions() {
+    const variables = [];
+    const functions = [];
+    for (const [, varDecl] of this.variables) {
+      if (!varDecl) continue;
+      variables.push({
+        name: varDecl.name,
+        description: varDecl.description || null,
+        type: varDecl.type.name
+      });
+    }
+    for (const decl of this.#getFunctions()) {
+      functions.push({
+        signature: decl.signature,
+        name: decl.name,
+        description: decl.description,
+        receiverType: decl.receiverType ? decl.receiverType.name : null,
+        returnType: decl.returnType.name,
+        params: decl.params.map((p) => ({
+          name: p.name,
+          type: p.type.name,
+          description: p.description
+        }))
+      });
+    }
+    return { variables, functions };
+  }
+  #parseSignature(signature) {
+    if (typeof signature !== "string") throw new Error("Invalid signature: must be a string");
+    const match = signature.match(/^(?:([a-zA-Z0-9.<>]+)\.)?(\w+)\(([^)]*)\):(.*)$/);
+    if (!match) throw new Error(`Invalid signature: ${signature}`);
+    const returnType = match[4].trim();
+    if (!returnType) throw new Error(`Invalid signature: ${signature}`);
+    return {
+      receiverType: match[1] || null,
+      name: match[2],
+      argTypes: splitByComma(match[3]),
+      returnType
+    };
+  }
+  /**
+   * @param {FunctionDeclaration} a
+   * @param {FunctionDeclaration} b
+   */
+  #functionSignatureOverlaps(a, b) {
+    if (a.name !== b.name) return false;
+    if (a.argTypes.length !== b.argTypes.length) return false;
+    if ((a.receiverType || b.receiverType) && (!a.receiverType || !b.receiverType)) return false;
+    const isDifferentReceiver = a.receiverType !== b.receiverType && a.receiverType !== dynType && b.receiverType !== dynType;
+    return !isDifferentReceiver && (b.macro || a.macro || b.argTypes.every((t, i) => {
+      const o = a.argTypes[i];
+      return t === o || t === dynType || o === dynType;
+    }));
+  }
+  /** @param {FunctionDeclaration} newDec */
+  #checkOverlappingSignatures(newDec) {
+    for (const decl of this.#functionCandidates(newDec.partitionKey)) {
+      if (!this.#functionSignatureOverlaps(decl, newDec)) continue;
+      throw new Error(
+        `Function signature '${newDec.signature}' overlaps with existing overload '${decl.signature}'.`
+      );
+    }
+  }
+  #normalizeParam(i, aType, param) {
+    if (!param) return { type: this.getFunctionType(aType), name: `arg${i}`, description: null };
+    const type2 = param.type || aType;
+    if (!type2) throw new Error(`params[${i}].type is required`);
+    if (aType && type2 !== aType) throw new Error(`params[${i}].type not equal to signature type`);
+    return {
+      name: param.name || `arg${i}`,
+      type: this.getFunctionType(type2),
+      description: param.description ?? null
+    };
+  }
+  registerFunctionOverload(s, handler, opts) {
+    if (this.#locked) throw new Error("Cannot modify frozen registry");
+    if (typeof s === "object") opts = s;
+    else if (typeof handler === "object") opts = handler;
+    else if (!opts) opts = {};
+    const sig = typeof s === "string" ? s : opts.signature ?? void 0;
+    const parsed = sig !== void 0 ? this.#parseSignature(sig) : void 0;
+    const name = parsed?.name || opts.name;
+    const receiverType = parsed?.receiverType || opts.receiverType;
+    const argTypes = parsed?.argTypes;
+    const returnType = parsed?.returnType || opts.returnType;
+    const params = opts.params;
+    handler = typeof handler === "function" ? handler : opts.handler;
+    let dec;
+    try {
+      if (!name) throw new Error(`signature or name are required`);
+      if (!returnType) throw new Error(`must have a returnType`);
+      if (params) {
+        if (argTypes && params.length !== argTypes.length) {
+          throw new Error(`mismatched length in params and args in signature`);
+        }
+      } else if (!argTypes) throw new Error(`signature or params are required`);
+      dec = new FunctionDeclaration({
+        name,
+        async: opts?.async,
+        receiverType: receiverType ? this.getType(receiverType) : null,
+        returnType: this.getType(returnType),
+        handler,
+        description: opts.description,
+        params: (argTypes || params).map(
+          (_, i) => this.#normalizeParam(i, argTypes?.[i], params?.[i])
+        )
+      });
+    } catch (e2) {
+      if (typeof sig === "string") e2.message = `Invalid function declaration '${sig}': ${e2.message}`;
+      else if (name) e2.message = `Invalid function declaration '${name}': ${e2.message}`;
+      else e2.message = `Invalid function declaration: ${e2.message}`;
+      throw e2;
+    }
+    this.#checkOverlappingSignatures(dec);
+    this.#pushFunction(dec);
+  }
+  registerOperatorOverload(string, handler, opts) {
+    const unaryParts = string.match(/^([-!])([\w.<>]+)(?::\s*([\w.<>]+))?$/);
+    if (unaryParts) {
+      const [, op2, operandType, returnType2] = unaryParts;
+      return this.unaryOverload(op2, operandType, handler, returnType2, opts?.async);
+    }
+    const parts = string.match(
+      /^([\w.<>]+) ([-+*%/]|==|!=|<|<=|>|>=|in) ([\w.<>]+)(?::\s*([\w.<>]+))?$/
+    );
+    if (!parts) throw new Error(`Operator overload invalid: ${string}`);
+    const [, leftType, op, rightType, returnType] = parts;
+    return this.binaryOverload(leftType, op, rightType, handler, returnType);
+  }
+  unaryOverload(op, typeStr, handler, returnTypeStr, async) {
+    if (this.#locked) throw new Error("Cannot modify frozen registry");
+    const leftType = this.assertType(typeStr, "type", `${op}${typeStr}`);
+    const returnType = this.assertType(
+      returnTypeStr || typeStr,
+      "return type",
+      `${op}${typeStr}: ${returnTypeStr || typeStr}`
+    );
+    const d = new OperatorDeclaration({ op: `${op}_`, leftType, returnType, handler, async });
+    this.#pushOperator(this.#assertOverload(d));
+  }
+  #hasOverload(d) {
+    for (const o of this.operatorCandidates(d.operator)) if (d.equals(o)) return true;
+    return false;
+  }
+  #assertOverload(decl) {
+    if (!this.#hasOverload(decl)) return decl;
+    throw new Error(`Operator overload already registered: ${decl.signature}`);
+  }
+  binaryOverload(leftTypeStr, op, rightTypeStr, handler, returnTypeStr, async) {
+    if (this.#locked) throw new Error("Cannot modify frozen registry");
+    returnTypeStr ??= isRelational.has(op) ? "bool" : leftTypeStr;
+    const sig = `${leftTypeStr} ${op} ${rightTypeStr}: ${returnTypeStr}`;
+    let leftType = this.assertType(leftTypeStr, "left type", sig);
+    let rightType = this.assertType(rightTypeStr, "right type", sig);
+    const returnType = this.assertType(returnTypeStr, "return type", sig);
+    if (leftType.kind === "dyn" && leftType.valueType) rightType = rightType.wrappedType;
+    else if (rightType.kind === "dyn" && rightType.valueType) leftType = leftType.wrappedType;
+    if (isRelational.has(op) && returnType.type !== "bool") {
+      throw new Error(`Comparison operator '${op}' must return 'bool', got '${returnType.type}'`);
+    }
+    const dec = new OperatorDeclaration({ op, leftType, rightType, returnType, handler, async });
+    if (dec.hasPlaceholderType && !(rightType.hasPlaceholderType && leftType.hasPlaceholderType)) {
+      throw new Error(
+        `Operator overload with placeholders must use them in both left and right types: ${sig}`
+      );
+    }
+    this.#assertOverload(dec);
+    if (op === "==") {
+      const declarations = [
+        new OperatorDeclaration({
+          op: "!=",
+          leftType,
+          rightType,
+          handler(a, b, ast, ev) {
+            return !handler(a, b, ast, ev);
+          },
+          returnType,
+          async
+        })
+      ];
+      if (leftType !== rightType) {
+        declarations.push(
+          new OperatorDeclaration({
+            op: "==",
+            leftType: rightType,
+            rightType: leftType,
+            handler(a, b, ast, ev) {
+              return handler(b, a, ast, ev);
+            },
+            returnType,
+            async
+          }),
+          new OperatorDeclaration({
+            op: "!=",
+            leftType: rightType,
+            rightType: leftType,
+            handler(a, b, ast, ev) {
+              return !handler(b, a, ast, ev);
+            },
+            returnType,
+            async
+          })
+        );
+      }
+      for (const decl of declarations) this.#assertOverload(decl);
+      for (const decl of declarations) this.#pushOperator(decl);
+    }
+    this.#pushOperator(dec);
+  }
+};
+var isRelational = /* @__PURE__ */ new Set(["<", "<=", ">", ">=", "==", "!=", "in"]);
+function createRegistry(opts) {
+  return new Registry(opts);
+}
+var RootContext = class {
+  #vars;
+  #contextObj;
+  #contextMap;
+  #convertCache;
+  constructor(registry, context) {
+    this.#vars = registry.variables;
+    if (context === void 0 || context === null) return;
+    if (typeof context !== "object") {
+      throw evaluationError("invalid_context", "Context must be an object");
+    }
+    if (context instanceof Map) this.#contextMap = context;
+    else this.#contextObj = context;
+  }
+  getValue(key2) {
+    return this.#convertCache?.get(key2) || (this.#contextObj ? this.#contextObj[key2] : this.#contextMap?.get(key2));
+  }
+  getVariable(name) {
+    return this.#vars.get(name) ?? (this.#vars.dyn && !RESERVED.has(name) ? new VariableDeclaration(name, dynType) : void 0);
+  }
+  getCheckedValue(ev, ast) {
+    const v = this.getValue(ast.args);
+    if (v === void 0) throw ev.createError("unknown_variable", `Unknown variable: ${ast.args}`, ast);
+    if (ast.checkedType.matchesValueType(v, ev)) return v;
+    const type2 = ast.checkedType;
+    const valueType = ev.debugType(v);
+    if (type2.kind === "message" && valueType.kind === "map") {
+      const c = ev.objectTypes.get(type2.name)?.convert?.(v);
+      if (c) return (this.#convertCache ??= /* @__PURE__ */ new Map()).set(ast.args, c), c;
+    }
+    throw ev.createError(
+      "variable_type_mismatch",
+      `Variable '${ast.args}' is not of type '${type2}', got '${valueType}'`,
+      ast
+    );
+  }
+  forkWithVariable(iterVar, iterType) {
+    return new OverlayContext(this, iterVar, iterType);
+  }
+};
+var OverlayContext = class _OverlayContext {
+  #parent;
+  accuType;
+  accuValue;
+  iterValue;
+  constructor(parent, iterVar, iterType) {
+    this.#parent = parent;
+    this.iterVar = iterVar;
+    this.iterType = iterType;
+  }
+  forkWithVariable(iterVar, iterType) {
+    return new _OverlayContext(this, iterVar, iterType);
+  }
+  reuse(parent) {
+    if (!this.async) return this.#parent = parent, this;
+    const ctx = new _OverlayContext(parent, this.iterVar, this.iterType);
+    ctx.accuType = this.accuType;
+    return ctx;
+  }
+  setIterValue(v, ev) {
+    if (this.iterType.matchesValueType(v, ev)) return this.iterValue = v, this;
+    const type2 = this.iterType;
+    const valueType = ev.debugType(v);
+    if (type2.kind === "message" && valueType.kind === "map") {
+      const c = ev.objectTypes.get(type2.name)?.convert?.(v);
+      if (c) return this.iterValue = c, this;
+    }
+    throw ev.createError(
+      "variable_type_mismatch",
+      `Variable '${this.iterVar}' is not of type '${type2}', got '${valueType}'`
+    );
+  }
+  setAccuType(type2) {
+    return this.accuType = type2, this;
+  }
+  setAccuValue(v) {
+    return this.accuValue = v, this;
+  }
+  getValue(key2) {
+    return this.iterVar === key2 ? this.iterValue : this.#parent.getValue(key2);
+  }
+  getCheckedValue(ev, ast) {
+    if (this.iterVar === ast.args) return this.iterValue;
+    return this.#parent.getCheckedValue(ev, ast);
+  }
+  getVariable(name) {
+    if (this.iterVar === name) return new VariableDeclaration(name, this.iterType);
+    return this.#parent.getVariable(name);
+  }
+};
+function protobufjsFieldToCelType(field) {
+  let fieldType;
+  if (field.map) {
+    const keyType = protobufjsTypeToCelType(field.keyType, field.resolvedKeyType);
+    const valueType = protobufjsTypeToCelType(field.type, field.resolvedType);
+    fieldType = `map<${keyType}, ${valueType}>`;
+  } else {
+    fieldType = protobufjsTypeToCelType(field.type, field.resolvedType);
+  }
+  return { type: field.repeated ? `list<${fieldType}>` : fieldType };
+}
+function protobufjsTypeToCelType(protoType, resolvedType) {
+  switch (protoType) {
+    case "string":
+      return "string";
+    case "bytes":
+      return "bytes";
+    case "bool":
+      return "bool";
+    // protobufjs uses JavaScript numbers for all numeric types
+    case "double":
+    case "float":
+    case "int32":
+    case "int64":
+    case "sint32":
+    case "sint64":
+    case "sfixed32":
+    case "sfixed64":
+    case "uint32":
+    case "uint64":
+    case "fixed32":
+    case "fixed64":
+      return "double";
+    default:
+      switch (resolvedType?.constructor.name) {
+        case "Type":
+          return resolvedType.fullName.slice(1);
+        case "Enum":
+          return "int";
+      }
+      if (protoType?.includes(".")) return protoType;
+      return "dyn";
+  }
+}
+
+// node_modules/@marcbachmann/cel-js/lib/operators.js
+var dynType2 = celTypes.dyn;
+var Base = class {
+  dynType = celTypes.dyn;
+  optionalType = celTypes.optional;
+  stringType = celTypes.string;
+  intType = celTypes.int;
+  doubleType = celTypes.double;
+  boolType = celTypes.bool;
+  nullType = celTypes.null;
+  listType = celTypes.list;
+  mapType = celTypes.map;
+  constructor(opts) {
+    this.opts = opts.opts;
+    this.registry = opts.registry;
+    this.objectTypes = this.registry.objectTypes;
+    this.objectTypesByConstructor = this.registry.objectTypesByConstructor;
+  }
+  /**
+   * Get a TypeDeclaration instance for a type name
+   * @param {string} typeName - The type name (e.g., 'string', 'int', 'dyn')
+   * @returns {TypeDeclaration} The type declaration instance
+   */
+  getType(typeName) {
+    return this.registry.getType(typeName);
+  }
+  debugType(v) {
+    switch (typeof v) {
+      case "string":
+        return this.stringType;
+      case "bigint":
+        return this.intType;
+      case "number":
+        return this.doubleType;
+      case "boolean":
+        return this.boolType;
+      case "object":
+        if (v === null) return this.nullType;
+        switch (v.constructor) {
+          case void 0:
+          case Object:
+          case Map:
+            return this.mapType;
+          case Array:
+          case Set:
+            return this.listType;
+          default:
+            return this.objectTypesByConstructor.get(v.constructor)?.type || unsupportedType(this, v.constructor?.name || typeof v);
+        }
+      default:
+        unsupportedType(this, typeof v);
+    }
+  }
+};
+function unsupportedType(self2, type2) {
+  throw self2.createError("unsupported_type", `Unsupported type: ${type2}`);
+}
+var maybeAsyncArray = (a) => Array.isArray(a) ? a.some((n) => n.maybeAsync) : false;
+function maybeAsync(l, r, h) {
+  if (r === true || r && (r?.maybeAsync || maybeAsyncArray(r))) return maybeAsyncBoth(h);
+  if (l === true || l && (l?.maybeAsync || maybeAsyncArray(l))) return maybeAsyncFirst(h);
+  return h;
+}
+function maybeAsyncBoth(handler) {
+  return handler.__asyncBoth ??= function handle(a, b, c, d) {
+    if (!(a instanceof Promise || b instanceof Promise)) return handler(a, b, c, d);
+    if (!(b instanceof Promise)) return a.then((_a) => handler(_a, b, c, d));
+    if (!(a instanceof Promise)) return b.then((_b) => handler(a, _b, c, d));
+    return Promise.all([a, b]).then((p) => handler(p[0], p[1], c, d));
+  };
+}
+function maybeAsyncFirst(handler) {
+  return handler.__asyncFirst ??= function handle(a, b, c, d) {
+    if (a instanceof Promise) return a.then((_a) => handler(_a, b, c, d));
+    return handler(a, b, c, d);
+  };
+}
+function checkAccessNode(chk, ast, ctx) {
+  ast.right = ast.args[1];
+  const leftType = chk.check(ast.left = ast.args[0], ctx);
+  if (ast.op === "[]") chk.check(ast.right, ctx);
+  ast.handle = maybeAsync(
+    ast.left,
+    ast.op === "[]" ? ast.right : false,
+    leftType !== dynType2 ? fieldAccessStatic : fieldAccess
+  );
+  if (leftType.kind !== "optional") return chk.checkAccessOnType(ast, ctx, leftType);
+  return chk.registry.getOptionalType(chk.checkAccessOnType(ast, ctx, leftType.valueType, true));
+}
+function checkOptionalAccessNode(chk, ast, ctx) {
+  ast.right = ast.args[1];
+  const leftType = chk.check(ast.left = ast.args[0], ctx);
+  if (ast.op === "[?]") chk.check(ast.right, ctx);
+  ast.handle = maybeAsync(ast.left, ast.op === "[?]" ? ast.right : false, oFieldAccess);
+  const actualType = leftType.kind === "optional" ? leftType.valueType : leftType;
+  return chk.registry.getOptionalType(chk.checkAccessOnType(ast, ctx, actualType, true));
+}
+var HOMOGENEOUS_PREFIX = {
+  heterogeneous_list_element: "List elements must have the same type,",
+  heterogeneous_map_key: "Map key uses wrong type,",
+  heterogeneous_map_value: "Map value uses wrong type,"
+};
+function checkElementHomogenous(chk, ctx, expected, el, code) {
+  const type2 = chk.check(el, ctx);
+  if (type2 === expected || expected.isEmpty()) return type2;
+  if (type2.isEmpty()) return expected;
+  throw chk.createError(
+    code,
+    `${HOMOGENEOUS_PREFIX[code]} expected type '${chk.formatType(expected)}' but found '${chk.formatType(type2)}'`,
+    el
+  );
+}
+function checkElement(chk, ctx, expected, el) {
+  return expected.unify(chk.registry, chk.check(el, ctx)) || dynType2;
+}
+function ternaryConditionError(ev, value, node) {
+  const type2 = ev.debugRuntimeType(value);
+  return ev.createError(
+    "invalid_condition_type",
+    `${node.meta.label || "Ternary condition must be bool"}, got '${type2}'`,
+    node
+  );
+}
+function handleTernary(c, ev, ast, ctx) {
+  if (c === true) return ev.run(ast.left, ctx);
+  if (c === false) return ev.run(ast.right, ctx);
+  throw ternaryConditionError(ev, c, ast.condition);
+}
+function logicalOperandError(ev, value, node) {
+  const type2 = ev.debugRuntimeType(value);
+  return ev.createError(
+    "invalid_logical_operand",
+    `Logical operator requires bool operands, got '${type2}'`,
+    node
+  );
+}
+function logicalValueOrErr(ev, v, node) {
+  if (v instanceof Error) return v;
+  return logicalOperandError(ev, v, node);
+}
+function _logicalOp(exp, ev, ast, left, right) {
+  if (right === exp) return exp;
+  if (right === !exp) {
+    if (left === right) return right;
+    throw logicalValueOrErr(ev, left, ast.left);
+  }
+  if (right instanceof Promise) return right.then((r) => _logicalOpAsync(exp, ev, ast, left, r));
+  throw logicalOperandError(ev, right, ast.left);
+}
+function _logicalOpAsync(exp, ev, ast, left, right) {
+  if (right === exp) return exp;
+  if (typeof right !== "boolean") throw logicalOperandError(ev, right, ast.right);
+  if (typeof left !== "boolean") throw logicalValueOrErr(ev, left, ast.left);
+  return !exp;
+}
+function checkLogicalOp(chk, ast, ctx) {
+  const leftType = chk.check(ast.left = ast.args[0], ctx);
+  const rightType = chk.check(ast.right = ast.args[1], ctx);
+  if (!leftType.isDynOrBool()) {
+    throw chk.createError(
+      "invalid_logical_operand",
+      `Logical operator requires bool operands, got '${chk.formatType(leftType)}'`,
+      ast
+    );
+  }
+  if (!rightType.isDynOrBool()) {
+    throw chk.createError(
+      "invalid_logical_operand",
+      `Logical operator requires bool operands, got '${chk.formatType(rightType)}'`,
+      ast
+    );
+  }
+  return chk.boolType;
+}
+function checkUnary(chk, ast, ctx) {
+  const op = ast.op;
+  const right = chk.check(ast.args, ctx);
+  ast.candidates = chk.registry.operatorCandidates(op);
+  if (right.kind === "dyn") {
+    ast.handle = maybeAsync(ast.args, false, handleUnary);
+    return ast.candidates.returnType;
+  }
+  const overload = ast.candidates.findUnaryOverload(right);
+  if (!overload) {
+    throw chk.createError(
+      "no_such_overload",
+      `no such overload: ${op[0]}${chk.formatType(right)}`,
+      ast
+    );
+  }
+  ast.handle = maybeAsync(ast.args, false, overload.handler);
+  return overload.returnType;
+}
+function handleUnary(left, ast, ev) {
+  const leftType = ev.debugRuntimeType(left, ast.args.checkedType);
+  const overload = ast.candidates.findUnaryOverload(leftType);
+  if (overload) return overload.handler(left);
+  throw ev.createError("no_such_overload", `no such overload: ${ast.op[0]}${leftType}`, ast);
+}
+function evaluateUnary(ev, ast, ctx) {
+  return ast.handle(ev.run(ast.args, ctx), ast, ev);
+}
+function checkBinary(chk, ast, ctx) {
+  const op = ast.op;
+  const left = chk.check(ast.left = ast.args[0], ctx);
+  const right = chk.check(ast.right = ast.args[1], ctx);
+  ast.candidates = chk.registry.operatorCandidates(op);
+  const overload = left.hasDynType || right.hasDynType ? void 0 : ast.candidates.findBinaryOverload(left, right);
+  ast.handle = maybeAsync(ast.left, ast.right, overload?.handler || handleBinary);
+  if (overload) return overload.returnType;
+  const type2 = ast.candidates.checkBinaryOverload(left, right);
+  if (!left.hasDynType) ast.leftStaticType = left;
+  if (!right.hasDynType) ast.rightStaticType = right;
+  if (type2) return type2;
+  throw chk.createError(
+    "no_such_overload",
+    `no such overload: ${chk.formatType(left)} ${op} ${chk.formatType(right)}`,
+    ast
+  );
+}
+function evaluateBinary(ev, ast, ctx) {
+  return ast.handle(ev.run(ast.left, ctx), ev.run(ast.right, ctx), ast, ev);
+}
+function evaluateBinaryFirst(ev, ast, ctx) {
+  return ast.handle(ev.run(ast.left, ctx), ast.right, ast, ev);
+}
+function handleBinary(left, right, ast, ev) {
+  const leftType = ast.leftStaticType || ev.debugTypeDeep(left).wrappedType;
+  const rightType = ast.rightStaticType || ev.debugTypeDeep(right).wrappedType;
+  const overload = ast.candidates.findBinaryOverload(leftType, rightType);
+  if (overload) return overload.handler(left, right, ast, ev);
+  throw ev.createError(
+    "no_such_overload",
+    `no such overload: ${leftType} ${ast.op} ${rightType}`,
+    ast
+  );
+}
+function callFunctionHandler(handler, ev, args, ast) {
+  try {
+    const result = handler.apply(ev, args);
+    if (result instanceof Promise) {
+      return result.catch((error2) => {
+        throw attachErrorAst(error2, ast);
+      });
+    }
+    return result;
+  } catch (error2) {
+    throw attachErrorAst(error2, ast);
+  }
+}
+function callFn(args, ast, ev) {
+  const argAst = ast.args[1];
+  const types2 = ast.argTypes;
+  let i = argAst.length;
+  while (i--) types2[i] = ev.debugRuntimeType(args[i], argAst[i].checkedType);
+  const decl = ast.candidates.findFunction(types2);
+  if (decl) return callFunctionHandler(decl.handler, ev, args, ast);
+  throw ev.createError(
+    "no_matching_overload",
+    `found no matching overload for '${ast.args[0]}(${types2.map((t) => t.unwrappedType).join(", ")})'`,
+    ast
+  );
+}
+function callRecFn(args, ev, ast) {
+  const [, receiverAst, argAst] = ast.args;
+  const types2 = ast.argTypes;
+  for (let i = 0; i < types2.length; i++)
+    types2[i] = ev.debugRuntimeType(args[i + 1], argAst[i].checkedType);
+  const receiverType = ev.debugRuntimeType(args[0], receiverAst.checkedType);
+  const decl = ast.candidates.findFunction(types2, receiverType);
+  if (decl) return callFunctionHandler(decl.handler, ev, args, ast);
+  throw ev.createError(
+    "no_matching_overload",
+    `found no matching overload for '${receiverType.type}.${ast.args[0]}(${types2.map((t) => t.unwrappedType).join(", ")})'`,
+    ast
+  );
+}
+function resolveAstArray(ev, astArray, ctx, i = astArray.length) {
+  if (i === 0) return [];
+  let async;
+  const results = new Array(i);
+  while (i--) if ((results[i] = ev.run(astArray[i], ctx)) instanceof Promise) async ??= true;
+  return async ? Promise.all(results) : results;
+}
+function safeFromEntries(entries) {
+  const obj2 = {};
+  for (let i = 0; i < entries.length; i++) {
+    const [k, v] = entries[i];
+    if (k === "__proto__" || k === "constructor" || k === "prototype") continue;
+    obj2[k] = v;
+  }
+  return obj2;
+}
+function comprehensionElementType(chk, iterable, ctx) {
+  const iterType = chk.check(iterable, ctx);
+  if (iterType.kind === "dyn") return iterType;
+  if (iterType.kind === "list") return iterType.valueType;
+  if (iterType.kind === "map") return iterType.keyType;
+  throw chk.createError(
+    "invalid_comprehension_range",
+    `Expression of type '${chk.formatType(
+      iterType
+    )}' cannot be range of a comprehension (must be list, map, or dynamic).`,
+    iterable
+  );
+}
+function toIterable(ev, args, coll) {
+  if (coll instanceof Set) return [...coll];
+  if (coll instanceof Map) return [...coll.keys()];
+  if (coll && typeof coll === "object") return objKeys(coll);
+  throw ev.createError(
+    "invalid_comprehension_range",
+    `Expression of type '${ev.debugType(
+      coll
+    )}' cannot be range of a comprehension (must be list, map, or dynamic).`,
+    args.iterable
+  );
+}
+function runQualifier(items, args, ev, ctx) {
+  if (!isArray(items)) items = toIterable(ev, args, items);
+  const accu = ev.run(args.init, ctx = args.iterCtx.reuse(ctx));
+  ctx.accuValue = accu;
+  if (ctx === args.iterCtx) return iterateQuantifier(ev, ctx, args, items, accu, 0);
+  return continueQuantifier(ev, ctx, args, items, accu, 0);
+}
+function runComprehension(items, args, ev, ctx) {
+  if (!isArray(items)) items = toIterable(ev, args, items);
+  const accu = ev.run(args.init, ctx = args.iterCtx.reuse(ctx));
+  ctx.accuValue = accu;
+  if (ctx === args.iterCtx) return iterateLoop(ev, ctx, args, items, accu, 0);
+  return continueLoop(ev, ctx, args, items, accu, 0);
+}
+function iterateLoop(ev, ctx, args, items, accu, i) {
+  const condition = args.condition;
+  const step = args.step;
+  const len = items.length;
+  while (i < len) {
+    if (condition && !condition(accu)) break;
+    accu = ev.run(step, ctx.setIterValue(items[i++], ev));
+    if (accu instanceof Promise) return continueLoop(ev, ctx, args, items, accu, i);
+  }
+  return args.result(accu);
+}
+async function continueLoop(ev, ctx, args, items, accu, i) {
+  if (ctx === args.iterCtx) ctx.async = true;
+  const condition = args.condition;
+  const step = args.step;
+  const len = items.length;
+  accu = await accu;
+  while (i < len) {
+    if (condition && !condition(accu)) return args.result(accu);
+    accu = ev.run(step, ctx.setIterValue(items[i++], ev));
+    if (accu instanceof Promise) accu = await accu;
+  }
+  return args.result(accu);
+}
+function iterateQuantifier(ev, ctx, args, items, accu, i, error2, stp) {
+  const condition = args.condition;
+  const step = args.step;
+  const len = items.length;
+  while (i < len) {
+    if (!condition(accu)) return args.result(accu);
+    stp = ev.tryEval(step, ctx.setIterValue(items[i++], ev));
+    if (stp instanceof Promise) return continueQuantifier(ev, ctx, args, items, accu, i, error2, stp);
+    if (stp instanceof Error && (error2 ??= stp)) continue;
+    accu = stp;
+  }
+  if (error2 && condition(accu)) throw error2;
+  return args.result(accu);
+}
+async function continueQuantifier(ev, ctx, args, items, accu, i, error2, stp) {
+  if (ctx === args.iterCtx) ctx.async = true;
+  const condition = args.condition;
+  const step = args.step;
+  const len = items.length;
+  stp = await stp;
+  if (stp instanceof Error) error2 ??= stp;
+  else accu = stp;
+  while (i < len) {
+    if (!condition(accu)) return args.result(accu);
+    stp = ev.tryEval(step, ctx.setIterValue(items[i++], ev));
+    if (stp instanceof Promise) stp = await stp;
+    if (stp instanceof Error && (error2 ??= stp)) continue;
+    accu = stp;
+  }
+  if (error2 && condition(accu)) throw error2;
+  return args.result(accu);
+}
+function oFieldAccess(left, right, ast, ev) {
+  return ev.optionalType.field(left, right, ast, ev);
+}
+function fieldAccessStatic(left, right, ast, ev) {
+  return ast.left.checkedType.field(left, right, ast, ev);
+}
+var empty = /* @__PURE__ */ Object.create(null);
+function fieldAccess(left, right, ast, ev) {
+  switch (left?.constructor) {
+    case void 0:
+    case Object: {
+      const v = hasOwn(left || empty, right) ? left[right] : void 0;
+      if (v !== void 0) return ev.debugType(v), v;
+      break;
+    }
+    case Map: {
+      const v = left.get(right);
+      if (v !== void 0) return ev.debugType(v), v;
+      break;
+    }
+    case Array:
+    case Set:
+      return ev.listType.field(left, right, ast, ev);
+    default:
+      const t = ev.objectTypesByConstructor.get(left.constructor);
+      if (t) return t.type.field(left, right, ast, ev);
+      else if (typeof left === "object") unsupportedType(ev, left.constructor.name);
+  }
+  throw ev.createError("no_such_key", `No such key: ${right}`, ast);
+}
+var emptyList = () => [];
+var emptyMap = () => ({});
+var OPERATORS = {
+  value: {
+    check(chk, ast) {
+      return chk.debugType(ast.args);
+    },
+    evaluate(_ev, ast) {
+      return ast.args;
+    }
+  },
+  id: {
+    check(chk, ast, ctx) {
+      const variable = ctx.getVariable(ast.args);
+      if (!variable) throw chk.createError("unknown_variable", `Unknown variable: ${ast.args}`, ast);
+      if (variable.constant) {
+        const alternate = ast.clone(OPERATORS.value, variable.value);
+        ast.setMeta("alternate", alternate);
+        return chk.check(alternate, ctx);
+      }
+      return variable.type;
+    },
+    evaluate(ev, ast, ctx) {
+      return ctx.getCheckedValue(ev, ast);
+    }
+  },
+  ".": {
+    alias: "fieldAccess",
+    check: checkAccessNode,
+    evaluate: evaluateBinaryFirst
+  },
+  ".?": {
+    alias: "optionalFieldAccess",
+    check: checkOptionalAccessNode,
+    evaluate: evaluateBinaryFirst
+  },
+  "[]": {
+    alias: "bracketAccess",
+    check: checkAccessNode,
+    evaluate: evaluateBinary
+  },
+  "[?]": {
+    alias: "optionalBracketAccess",
+    check: checkOptionalAccessNode,
+    evaluate: evaluateBinary
+  },
+  call: {
+    check(chk, ast, ctx) {
+      const [functionName, args] = ast.args;
+      const candidates = ast.candidates = chk.registry.functionCandidates(
+        false,
+        functionName,
+        args.length
+      );
+      const argTypes = ast.argTypes = args.map((a) => chk.check(a, ctx));
+      const decl = candidates.findFunction(argTypes);
+      if (!decl) {
+        throw chk.createError(
+          "no_matching_overload",
+          `found no matching overload for '${functionName}(${chk.formatTypeList(argTypes)})'`,
+          ast
+        );
+      }
+      const handle = argTypes.some((t) => t.hasDynType) ? callFn : decl.handler.__handle ??= (l, _ast, e2) => callFunctionHandler(decl.handler, e2, l, _ast);
+      ast.handle = maybeAsync(args, false, handle);
+      return decl.returnType;
+    },
+    evaluate(ev, ast, ctx) {
+      return ast.handle(resolveAstArray(ev, ast.args[1], ctx), ast, ev);
+    }
+  },
+  rcall: {
+    check(chk, ast, ctx) {
+      const [methodName, receiver, args] = ast.args;
+      const receiverType = chk.check(receiver, ctx);
+      const candidates = ast.candidates = chk.registry.functionCandidates(
+        true,
+        methodName,
+        args.length
+      );
+      const argTypes = ast.argTypes = args.map((a) => chk.check(a, ctx));
+      ast.receiverWithArgs = [receiver, ...args];
+      ast.handle = maybeAsync(ast.receiverWithArgs, false, callRecFn);
+      if (receiverType.kind === "dyn" && candidates.returnType) return candidates.returnType;
+      const decl = candidates.findFunction(argTypes, receiverType);
+      if (!decl) {
+        throw chk.createError(
+          "no_matching_overload",
+          `found no matching overload for '${receiverType.type}.${methodName}(${chk.formatTypeList(
+            argTypes
+          )})'`,
+          ast
+        );
+      }
+      if (!receiverType.hasPlaceholderType && !argTypes.some((t) => t.hasDynType)) {
+        const fn = decl.handler;
+        const handle = fn.__handle ??= (a, ev, _ast) => callFunctionHandler(fn, ev, a, _ast);
+        ast.handle = maybeAsync(ast.receiverWithArgs, false, handle);
+      }
+      return decl.returnType;
+    },
+    evaluate(ev, ast, ctx) {
+      return ast.handle(resolveAstArray(ev, ast.receiverWithArgs, ctx), ev, ast);
+    }
+  },
+  list: {
+    check(chk, ast, ctx) {
+      const arr = ast.args;
+      const arrLen = arr.length;
+      if (arrLen === 0) return ast.setMeta("evaluate", emptyList) && chk.getType("list<T>");
+      let valueType = chk.check(arr[0], ctx);
+      const check3 = chk.opts.homogeneousAggregateLiterals ? checkElementHomogenous : checkElement;
+      for (let i = 1; i < arrLen; i++)
+        valueType = check3(chk, ctx, valueType, arr[i], "heterogeneous_list_element");
+      return chk.registry.getListType(valueType);
+    },
+    evaluate(ev, ast, ctx) {
+      return resolveAstArray(ev, ast.args, ctx);
+    }
+  },
+  map: {
+    check(chk, ast, ctx) {
+      const arr = ast.args;
+      const arrLen = arr.length;
+      if (arrLen === 0) return ast.setMeta("evaluate", emptyMap) && chk.getType("map<K, V>");
+      const check3 = chk.opts.homogeneousAggregateLiterals ? checkElementHomogenous : checkElement;
+      let keyType = chk.check(arr[0][0], ctx);
+      let valueType = chk.check(arr[0][1], ctx);
+      for (let i = 1; i < arrLen; i++) {
+        const e2 = arr[i];
+        keyType = check3(chk, ctx, keyType, e2[0], "heterogeneous_map_key");
+        valueType = check3(chk, ctx, valueType, e2[1], "heterogeneous_map_value");
+      }
+      return chk.registry.getMapType(keyType, valueType);
+    },
+    evaluate(ev, ast, ctx) {
+      const astEntries = ast.args;
+      const len = astEntries.length;
+      const results = new Array(len);
+      let async;
+      for (let i = 0; i < len; i++) {
+        const e2 = astEntries[i];
+        const k = ev.run(e2[0], ctx);
+        const v = ev.run(e2[1], ctx);
+        if (k instanceof Promise || v instanceof Promise) {
+          results[i] = Promise.all([k, v]);
+          async ??= true;
+        } else {
+          results[i] = [k, v];
+        }
+      }
+      if (async) return Promise.all(results).then(safeFromEntries);
+      return safeFromEntries(results);
+    }
+  },
+  comprehension: {
+    check(chk, ast, ctx) {
+      const args = ast.args;
+      args.iterCtx = ctx.forkWithVariable(args.iterVarName, comprehensionElementType(chk, args.iterable, ctx)).setAccuType(chk.check(args.init, ctx));
+      const stepType = chk.check(args.step, args.iterCtx);
+      const handler = args.errorsAreFatal ? runComprehension : runQualifier;
+      ast.handle = maybeAsync(args.iterable, false, handler);
+      if (args.kind === "quantifier") return chk.boolType;
+      return stepType;
+    },
+    evaluate(ev, ast, ctx) {
+      return ast.handle(ev.run(ast.args.iterable, ctx), ast.args, ev, ctx);
+    }
+  },
+  accuValue: {
+    check(_chk, _ast, ctx) {
+      return ctx.accuType;
+    },
+    evaluate(_ev, _ast, ctx) {
+      return ctx.accuValue;
+    }
+  },
+  accuInc: {
+    check(_chk, _ast, ctx) {
+      return ctx.accuType;
+    },
+    evaluate(_ev, _ast, ctx) {
+      return ctx.accuValue += 1;
+    }
+  },
+  accuPush: {
+    check(chk, ast, ctx) {
+      const listType2 = ctx.accuType;
+      const itemType = chk.check(ast.args, ctx);
+      if (!ast.args.maybeAsync) ast.setMeta("evaluate", OPERATORS.accuPush.evaluateSync);
+      if (listType2.kind === "list" && listType2.valueType.kind !== "param") return listType2;
+      return chk.registry.getListType(itemType);
+    },
+    evaluateSync(ev, ast, ctx) {
+      return ctx.accuValue.push(ev.run(ast.args, ctx)), ctx.accuValue;
+    },
+    evaluate(ev, ast, ctx) {
+      const arr = ctx.accuValue;
+      const el = ev.run(ast.args, ctx);
+      if (el instanceof Promise) return el.then((_e) => arr.push(_e) && arr);
+      arr.push(el);
+      return arr;
+    }
+  },
+  "?:": {
+    alias: "ternary",
+    check(chk, ast, ctx) {
+      const condast = ast.condition = ast.args[0];
+      const leftast = ast.left = ast.args[1];
+      const rightast = ast.right = ast.args[2];
+      const condType = chk.check(condast, ctx);
+      if (!condType.isDynOrBool()) {
+        throw chk.createError(
+          "invalid_condition_type",
+          `${condast.meta.label || "Ternary condition must be bool"}, got '${chk.formatType(condType)}'`,
+          condast
+        );
+      }
+      const leftType = chk.check(leftast, ctx);
+      const rightType = chk.check(rightast, ctx);
+      const unified = leftType.unify(chk.registry, rightType);
+      ast.handle = maybeAsync(condast, false, handleTernary);
+      if (unified) return unified;
+      throw chk.createError(
+        "incompatible_ternary_branches",
+        `Ternary branches must have the same type, got '${chk.formatType(
+          leftType
+        )}' and '${chk.formatType(rightType)}'`,
+        ast
+      );
+    },
+    evaluate(ev, ast, ctx) {
+      return ast.handle(ev.run(ast.condition, ctx), ev, ast, ctx);
+    }
+  },
+  "||": {
+    check: checkLogicalOp,
+    evaluate(ev, ast, ctx) {
+      const l = ev.tryEval(ast.left, ctx);
+      if (l === true) return true;
+      if (l === false) {
+        const right = ev.run(ast.right, ctx);
+        if (typeof right === "boolean") return right;
+        return _logicalOp(true, ev, ast, l, right);
+      }
+      if (l instanceof Promise)
+        return l.then(
+          (_l) => _l === true ? _l : _logicalOp(true, ev, ast, _l, ev.run(ast.right, ctx))
+        );
+      return _logicalOp(true, ev, ast, l, ev.run(ast.right, ctx));
+    }
+  },
+  "&&": {
+    check: checkLogicalOp,
+    evaluate(ev, ast, ctx) {
+      const l = ev.tryEval(ast.left, ctx);
+      if (l === false) return false;
+      if (l === true) {
+        const right = ev.run(ast.right, ctx);
+        if (typeof right === "boolean") return right;
+        return _logicalOp(false, ev, ast, l, right);
+      }
+      if (l instanceof Promise)
+        return l.then(
+          (_l) => _l === false ? _l : _logicalOp(false, ev, ast, _l, ev.run(ast.right, ctx))
+        );
+      return _logicalOp(false, ev, ast, l, ev.run(ast.right, ctx));
+    }
+  },
+  "!_": { alias: "unaryNot", check: checkUnary, evaluate: evaluateUnary },
+  "-_": { alias: "unaryMinus", check: checkUnary, evaluate: evaluateUnary }
+};
+var binaryOperators = ["!=", "==", "in", "+", "-", "*", "/", "%", "<", "<=", ">", ">="];
+for (const op of binaryOperators) OPERATORS[op] = { check: checkBinary, evaluate: evaluateBinary };
+for (const op of objKeys(OPERATORS)) {
+  const obj2 = OPERATORS[op];
+  obj2.name = op;
+  if (obj2.alias) OPERATORS[obj2.alias] = obj2;
+}
+
+// node_modules/@marcbachmann/cel-js/lib/macros.js
+var identity = (x) => x;
+function assertIdentifier(node, message) {
+  if (node.op === "id") return node.args;
+  throw parseError("invalid_macro_argument", message, node);
+}
+function createMapExpander(hasFilter) {
+  const functionDesc = hasFilter ? "map(var, filter, transform)" : "map(var, transform)";
+  const invalidMsg = `${functionDesc} invalid predicate iteration variable`;
+  const label = `${functionDesc} filter predicate must return bool`;
+  return ({ args, receiver, ast: callAst }) => {
+    const [iterVar, predicate, transform] = hasFilter ? args : [args[0], null, args[1]];
+    let step = transform.clone(OPERATORS.accuPush, transform);
+    if (predicate) {
+      const accuValue = predicate.clone(OPERATORS.accuValue);
+      step = predicate.clone(OPERATORS.ternary, [predicate.setMeta("label", label), step, accuValue]);
+    }
+    return {
+      callAst: callAst.clone(OPERATORS.comprehension, {
+        errorsAreFatal: true,
+        iterable: receiver,
+        iterVarName: assertIdentifier(iterVar, invalidMsg),
+        init: callAst.clone(OPERATORS.list, []),
+        step,
+        result: identity
+      })
+    };
+  };
+}
+function createFilterExpander() {
+  const functionDesc = "filter(var, predicate)";
+  const invalidMsg = `${functionDesc} invalid predicate iteration variable`;
+  const label = `${functionDesc} predicate must return bool`;
+  return ({ args, receiver, ast: callAst }) => {
+    const iterVarName = assertIdentifier(args[0], invalidMsg);
+    const accuValue = callAst.clone(OPERATORS.accuValue);
+    const predicate = args[1].setMeta("label", label);
+    const appendItem = callAst.clone(OPERATORS.accuPush, callAst.clone(OPERATORS.id, iterVarName));
+    const step = predicate.clone(OPERATORS.ternary, [predicate, appendItem, accuValue]);
+    return {
+      callAst: callAst.clone(OPERATORS.comprehension, {
+        errorsAreFatal: true,
+        iterable: receiver,
+        iterVarName,
+        init: callAst.clone(OPERATORS.list, []),
+        step,
+        result: identity
+      })
+    };
+  };
+}
+function createQuantifierExpander(opts) {
+  const invalidMsg = `${opts.name}(var, predicate) invalid predicate iteration variable`;
+  const label = `${opts.name}(var, predicate) predicate must return bool`;
+  return ({ args, receiver, ast: callAst }) => {
+    const predicate = args[1].setMeta("label", label);
+    const transform = opts.transform({ args, ast: callAst, predicate, opts });
+    return {
+      callAst: callAst.clone(OPERATORS.comprehension, {
+        kind: "quantifier",
+        errorsAreFatal: opts.errorsAreFatal || false,
+        iterable: receiver,
+        iterVarName: assertIdentifier(args[0], invalidMsg),
+        init: transform.init,
+        condition: transform.condition,
+        step: transform.step,
+        result: transform.result || identity
+      })
+    };
+  };
+}
+function createHasExpander() {
+  const invalidHasArgument = "has() invalid argument";
+  function evaluate2(ev, macro, ctx) {
+    const nodes = macro.macroHasProps;
+    let i = nodes.length;
+    let obj2 = ev.run(nodes[--i], ctx);
+    let inOptionalContext;
+    while (i--) {
+      const node = nodes[i];
+      if (node.op === ".?") inOptionalContext ??= true;
+      obj2 = ev.debugType(obj2).fieldLazy(obj2, node.args[1], node, ev);
+      if (obj2 !== void 0) continue;
+      if (!(!inOptionalContext && i && node.op === ".")) break;
+      throw evaluationError("no_such_key", `No such key: ${node.args[1]}`, node);
+    }
+    return obj2 !== void 0;
+  }
+  function typeCheck(checker, macro, ctx) {
+    let node = macro.args[0];
+    if (node.op !== ".") throw checker.createError("invalid_macro_argument", invalidHasArgument, node);
+    if (!macro.macroHasProps) {
+      const props2 = [];
+      while (node.op === "." || node.op === ".?") node = props2.push(node) && node.args[0];
+      if (node.op !== "id") throw checker.createError("invalid_macro_argument", invalidHasArgument, node);
+      checker.check(node, ctx);
+      props2.push(node);
+      macro.macroHasProps = props2;
+    }
+    return checker.getType("bool");
+  }
+  return function({ args }) {
+    return { args, evaluate: evaluate2, typeCheck, async: false };
+  };
+}
+function registerMacros(registry) {
+  const functionOverload = (sig, handler) => registry.registerFunctionOverload(sig, handler);
+  functionOverload("has(ast): bool", createHasExpander());
+  functionOverload(
+    "list.all(ast, ast): bool",
+    createQuantifierExpander({
+      name: "all",
+      transform({ ast: callAst, predicate, opts }) {
+        return {
+          init: callAst.clone(OPERATORS.value, true),
+          condition: identity,
+          step: predicate.clone(OPERATORS.ternary, [
+            predicate,
+            predicate.clone(OPERATORS.value, true),
+            predicate.clone(OPERATORS.value, false)
+          ])
+        };
+      }
+    })
+  );
+  functionOverload(
+    "list.exists(ast, ast): bool",
+    createQuantifierExpander({
+      name: "exists",
+      condition(accu) {
+        return !accu;
+      },
+      transform({ ast: callAst, predicate, opts }) {
+        return {
+          init: callAst.clone(OPERATORS.value, false),
+          condition: opts.condition,
+          step: predicate.clone(OPERATORS.ternary, [
+            predicate,
+            predicate.clone(OPERATORS.value, true),
+            predicate.clone(OPERATORS.value, false)
+          ])
+        };
+      }
+    })
+  );
+  functionOverload(
+    "list.exists_one(ast, ast): bool",
+    createQuantifierExpander({
+      name: "exists_one",
+      errorsAreFatal: true,
+      result(accu) {
+        return accu === 1;
+      },
+      transform({ ast: callAst, predicate, opts }) {
+        const accuValue = callAst.clone(OPERATORS.accuValue);
+        return {
+          init: callAst.clone(OPERATORS.value, 0),
+          step: predicate.clone(OPERATORS.ternary, [predicate, callAst.clone(OPERATORS.accuInc), accuValue]),
+          result: opts.result
+        };
+      }
+    })
+  );
+  functionOverload("list.map(ast, ast): list<dyn>", createMapExpander(false));
+  functionOverload("list.map(ast, ast, ast): list<dyn>", createMapExpander(true));
+  functionOverload("list.filter(ast, ast): list<dyn>", createFilterExpander());
+  class CelNamespace {
+  }
+  const celNamespace = new CelNamespace();
+  registry.registerType("CelNamespace", CelNamespace);
+  registry.registerConstant("cel", "CelNamespace", celNamespace);
+  function bindTypeCheck(checker, m, ctx) {
+    m.bindCtx = ctx.forkWithVariable(m.var, checker.check(m.val, ctx));
+    const type2 = checker.check(m.exp, m.bindCtx);
+    if (m.val.maybeAsync || m.exp.maybeAsync) return type2;
+    m.ast.setMeta("async", false);
+    m.evaluate = bindEvaluateSync;
+    return type2;
+  }
+  function bindOptionalEvaluate(ev, exp, bindCtx, ctx, boundValue) {
+    const res = ev.run(exp, ctx = bindCtx.reuse(ctx).setIterValue(boundValue, ev));
+    if (res instanceof Promise && ctx === bindCtx) ctx.async = true;
+    return res;
+  }
+  function bindEvaluate(ev, { val, exp, bindCtx }, ctx) {
+    const v = ev.run(val, ctx);
+    if (v instanceof Promise) return v.then((_v) => bindOptionalEvaluate(ev, exp, bindCtx, ctx, _v));
+    return bindOptionalEvaluate(ev, exp, bindCtx, ctx, v);
+  }
+  function bindEvaluateSync(ev, { val, exp, bindCtx }, ctx) {
+    return ev.run(exp, bindCtx.reuse(ctx).setIterValue(ev.run(val, ctx), ev));
+  }
+  functionOverload("CelNamespace.bind(ast, dyn, ast): dyn", ({ ast, args }) => {
+    return {
+      ast,
+      var: assertIdentifier(args[0], "invalid variable argument"),
+      val: args[1],
+      exp: args[2],
+      bindCtx: void 0,
+      typeCheck: bindTypeCheck,
+      evaluate: bindEvaluate
+    };
+  });
+}
+
+// node_modules/@marcbachmann/cel-js/lib/overloads.js
+function registerOverloads(registry) {
+  const unaryOverload = (op, t, h, ret) => registry.unaryOverload(op, t, h, ret, false);
+  const binaryOverload = (l, op, r, h, ret) => registry.binaryOverload(l, op, r, h, ret, false);
+  function verifyInteger(v, ast) {
+    if (v <= MAX_INT && v >= MIN_INT) return v;
+    throw evaluationError("numeric_overflow", `integer overflow: ${v}`, ast);
+  }
+  function throwDivisionByZero(ast) {
+    throw evaluationError("division_by_zero", "division by zero", ast);
+  }
+  function throwModuloByZero(ast) {
+    throw evaluationError("modulo_by_zero", "modulo by zero", ast);
+  }
+  unaryOverload("!", "bool", (a) => !a);
+  unaryOverload("-", "int", (a) => -a);
+  binaryOverload("dyn<int>", `==`, `double`, (a, b) => a == b);
+  binaryOverload("dyn<int>", `==`, `uint`, (a, b) => a == b.valueOf());
+  binaryOverload("int", "*", "int", (a, b, ast) => verifyInteger(a * b, ast));
+  binaryOverload("int", "+", "int", (a, b, ast) => verifyInteger(a + b, ast));
+  binaryOverload("int", "-", "int", (a, b, ast) => verifyInteger(a - b, ast));
+  binaryOverload("int", "/", "int", (a, b, ast) => {
+    if (b === MIN_UINT) return throwDivisionByZero(ast);
+    return a / b;
+  });
+  binaryOverload("int", "%", "int", (a, b, ast) => {
+    if (b === MIN_UINT) return throwModuloByZero(ast);
+    return a % b;
+  });
+  unaryOverload("-", "double", (a) => -a);
+  binaryOverload("double", "*", "double", (a, b) => a * b);
+  binaryOverload("double", "+", "double", (a, b) => a + b);
+  binaryOverload("double", "-", "double", (a, b) => a - b);
+  binaryOverload("double", "/", "double", (a, b) => a / b);
+  binaryOverload("string", "+", "string", (a, b) => a + b);
+  binaryOverload("list<V>", "+", "list<V>", (a, b) => [...a, ...b]);
+  binaryOverload("bytes", "+", "bytes", (a, b) => {
+    if (!a.length) return b;
+    if (!b.length) return a;
+    const result = new Uint8Array(a.length + b.length);
+    result.set(a, 0);
+    result.set(b, a.length);
+    return result;
+  });
+  const GPD = "google.protobuf.Duration";
+  binaryOverload(GPD, "+", GPD, (a, b) => a.addDuration(b));
+  binaryOverload(GPD, "-", GPD, (a, b) => a.subtractDuration(b));
+  binaryOverload(GPD, "==", GPD, (a, b) => a.seconds === b.seconds && a.nanos === b.nanos);
+  const GPT = "google.protobuf.Timestamp";
+  binaryOverload(GPT, "==", GPT, (a, b) => a.getTime() === b.getTime());
+  binaryOverload(GPT, "-", GPT, (a, b) => Duration.fromMilliseconds(a.getTime() - b.getTime()), GPD);
+  binaryOverload(GPT, "-", GPD, (a, b) => b.subtractTimestamp(a));
+  binaryOverload(GPT, "+", GPD, (a, b) => b.extendTimestamp(a));
+  binaryOverload(GPD, "+", GPT, (a, b) => a.extendTimestamp(b));
+  function listIncludes(value, list, ast, ev) {
+    if (list instanceof Set && list.has(value)) return true;
+    for (const v of list) if (isEqual(value, v, ast, ev)) return true;
+    return false;
+  }
+  function mapIncludes(a, b) {
+    if (b instanceof Map) return b.get(a) !== void 0;
+    return hasOwn(b, a) ? b[a] !== void 0 : false;
+  }
+  function listMembership(value, list, ast, ev) {
+    return listIncludes(value, list, ast, ev);
+  }
+  binaryOverload("V", "in", "list<V>", listMembership);
+  binaryOverload("K", "in", "map<K, V>", mapIncludes);
+  for (const t of ["type", "null", "bool", "string", "int", "double"]) {
+    binaryOverload(t, "==", t, (a, b) => a === b);
+  }
+  binaryOverload("bytes", `==`, "bytes", (a, b) => {
+    if (a === b) return true;
+    let i = a.length;
+    if (i !== b.length) return false;
+    while (i--) if (a[i] !== b[i]) return false;
+    return true;
+  });
+  binaryOverload("list<V>", `==`, "list<V>", (a, b, ast, ev) => {
+    if (a === b) return true;
+    if (isArray(a) && isArray(b)) {
+      const length = a.length;
+      if (length !== b.length) return false;
+      for (let i = 0; i < length; i++) {
+        if (!isEqual(a[i], b[i], ast, ev)) return false;
+      }
+      return true;
+    }
+    if (a instanceof Set && b instanceof Set) {
+      if (a.size !== b.size) return false;
+      for (const value of a) if (!b.has(value)) return false;
+      return true;
+    }
+    const arr = a instanceof Set ? b : a;
+    const set2 = a instanceof Set ? a : b;
+    if (!isArray(arr)) return false;
+    if (arr.length !== set2?.size) return false;
+    for (let i = 0; i < arr.length; i++) if (!set2.has(arr[i])) return false;
+    return true;
+  });
+  binaryOverload("map<K, V>", `==`, "map<K, V>", (a, b, ast, ev) => {
+    if (a === b) return true;
+    if (a instanceof Map && b instanceof Map) {
+      if (a.size !== b.size) return false;
+      for (const [key2, value] of a)
+        if (!(b.has(key2) && isEqual(value, b.get(key2), ast, ev))) return false;
+      return true;
+    }
+    if (a instanceof Map || b instanceof Map) {
+      const obj2 = a instanceof Map ? b : a;
+      const map3 = a instanceof Map ? a : b;
+      const keysObj = objKeys(obj2);
+      if (map3.size !== keysObj.length) return false;
+      for (const [key2, value] of map3) {
+        if (!(key2 in obj2 && isEqual(value, obj2[key2], ast, ev))) return false;
+      }
+      return true;
+    }
+    const keysA = objKeys(a);
+    const keysB = objKeys(b);
+    if (keysA.length !== keysB.length) return false;
+    for (let i = 0; i < keysA.length; i++) {
+      const key2 = keysA[i];
+      if (!(key2 in b && isEqual(a[key2], b[key2], ast, ev))) return false;
+    }
+    return true;
+  });
+  binaryOverload("uint", "==", "uint", (a, b) => a.valueOf() === b.valueOf());
+  binaryOverload("dyn<uint>", `==`, `double`, (a, b) => a.valueOf() == b);
+  binaryOverload("uint", "+", "uint", (a, b) => new UnsignedInt(a.valueOf() + b.valueOf()));
+  binaryOverload("uint", "-", "uint", (a, b) => new UnsignedInt(a.valueOf() - b.valueOf()));
+  binaryOverload("uint", "*", "uint", (a, b) => new UnsignedInt(a.valueOf() * b.valueOf()));
+  binaryOverload("uint", "/", "uint", (a, b, ast) => {
+    if (b.valueOf() === MIN_UINT) return throwDivisionByZero(ast);
+    return new UnsignedInt(a.valueOf() / b.valueOf());
+  });
+  binaryOverload("uint", "%", "uint", (a, b, ast) => {
+    if (b.valueOf() === MIN_UINT) return throwModuloByZero(ast);
+    return new UnsignedInt(a.valueOf() % b.valueOf());
+  });
+  for (const [left, right] of [
+    ["bool", "bool"],
+    ["int", "int"],
+    ["uint", "uint"],
+    ["double", "double"],
+    ["string", "string"],
+    ["google.protobuf.Timestamp", "google.protobuf.Timestamp"],
+    ["google.protobuf.Duration", "google.protobuf.Duration"],
+    ["int", "uint"],
+    ["int", "double"],
+    ["double", "int"],
+    ["double", "uint"],
+    ["uint", "int"],
+    ["uint", "double"]
+  ]) {
+    binaryOverload(left, "<", right, (a, b) => a < b);
+    binaryOverload(left, "<=", right, (a, b) => a <= b);
+    binaryOverload(left, ">", right, (a, b) => a > b);
+    binaryOverload(left, ">=", right, (a, b) => a >= b);
+  }
+}
+function isEqual(a, b, ast, ev) {
+  if (a === b) return true;
+  switch (typeof a) {
+    case "undefined":
+    case "string":
+    case "boolean":
+      return false;
+    case "bigint":
+      if (typeof b === "number") return a == b;
+      return false;
+    case "number":
+      if (typeof b === "bigint") return a == b;
+      return false;
+    case "object":
+      if (typeof b !== "object") return false;
+      const leftType = ev.debugType(a);
+      const rightType = ev.debugType(b);
+      if (leftType !== rightType) return false;
+      const overload = ev.registry.findBinaryOverload("==", leftType, rightType);
+      if (!overload) return false;
+      return overload.handler(a, b, ast, ev);
+  }
+  throw evaluationError("invalid_comparison_type", `Cannot compare values of type ${typeof a}`, ast);
+}
+
+// node_modules/@marcbachmann/cel-js/lib/type-checker.js
+var toDynTypeBinding = (/* @__PURE__ */ new Map()).set("A", "dyn").set("T", "dyn").set("K", "dyn").set("V", "dyn");
+var TypeChecker = class extends Base {
+  constructor(opts, isEvaluating) {
+    super(opts);
+    this.createError = isEvaluating ? evaluationError : typeError;
+  }
+  /**
+   * Check an expression and return its inferred type
+   * @param {Array|any} ast - The AST node to check
+   * @returns {Object} The inferred type declaration
+   * @throws {TypeError} If type checking fails
+   */
+  check(ast, ctx) {
+    try {
+      return ast.checkedType ??= ast.check(this, ast, ctx);
+    } catch (error2) {
+      throw attachErrorAst(error2, ast);
+    }
+  }
+  checkAccessOnType(ast, ctx, leftType, allowMissingField = false) {
+    if (leftType === this.dynType) return leftType;
+    const indexTypeName = (ast.op === "[]" || ast.op === "[?]" ? this.check(ast.args[1], ctx) : this.stringType).type;
+    if (leftType.kind === "list") {
+      if (indexTypeName === "int" || indexTypeName === "dyn") return leftType.valueType;
+      throw this.createError("invalid_index_type", `List index must be int, got '${indexTypeName}'`, ast);
+    }
+    if (leftType.kind === "map") return leftType.valueType;
+    const customType = this.objectTypes.get(leftType.name);
+    if (customType) {
+      if (!(indexTypeName === "string" || indexTypeName === "dyn")) {
+        throw this.createError(
+          "invalid_index_type",
+          `Cannot index type '${leftType.name}' with type '${indexTypeName}'`,
+          ast
+        );
+      }
+      if (customType.fields) {
+        let keyName;
+        if (ast.op === "." || ast.op === ".?") keyName = ast.args[1];
+        else if (ast.args[1].op === "value") keyName = ast.args[1].args;
+        if (typeof keyName === "string") {
+          const fieldType = customType.fields[keyName];
+          if (fieldType) return fieldType;
+          if (allowMissingField) return this.dynType;
+          throw this.createError("no_such_key", `No such key: ${keyName}`, ast);
+        }
+      }
+      return this.dynType;
+    }
+    throw this.createError("cannot_index_type", `Cannot index type '${this.formatType(leftType)}'`, ast);
+  }
+  formatType(type2) {
+    if (!type2.hasPlaceholderType) return type2.name;
+    return type2.templated(this.registry, toDynTypeBinding).name;
+  }
+  formatTypeList(types2) {
+    return types2.map((t) => this.formatType(t)).join(", ");
+  }
+};
+
+// node_modules/@marcbachmann/cel-js/lib/parser.js
+var TOKEN = {
+  EOF: 0,
+  NUMBER: 1,
+  STRING: 2,
+  BOOLEAN: 3,
+  NULL: 4,
+  IDENTIFIER: 5,
+  PLUS: 6,
+  MINUS: 7,
+  MULTIPLY: 8,
+  DIVIDE: 9,
+  MODULO: 10,
+  EQ: 11,
+  NE: 12,
+  LT: 13,
+  LE: 14,
+  GT: 15,
+  GE: 16,
+  AND: 17,
+  OR: 18,
+  NOT: 19,
+  IN: 20,
+  LPAREN: 21,
+  RPAREN: 22,
+  LBRACKET: 23,
+  RBRACKET: 24,
+  LBRACE: 25,
+  RBRACE: 26,
+  DOT: 27,
+  COMMA: 28,
+  COLON: 29,
+  QUESTION: 30,
+  BYTES: 31
+};
+var OP_FOR_TOKEN = {
+  [TOKEN.EQ]: OPERATORS["=="],
+  [TOKEN.PLUS]: OPERATORS["+"],
+  [TOKEN.MINUS]: OPERATORS["-"],
+  [TOKEN.MULTIPLY]: OPERATORS["*"],
+  [TOKEN.DIVIDE]: OPERATORS["/"],
+  [TOKEN.MODULO]: OPERATORS["%"],
+  [TOKEN.LE]: OPERATORS["<="],
+  [TOKEN.LT]: OPERATORS["<"],
+  [TOKEN.GE]: OPERATORS[">="],
+  [TOKEN.GT]: OPERATORS[">"],
+  [TOKEN.NE]: OPERATORS["!="],
+  [TOKEN.IN]: OPERATORS["in"]
+};
+var TOKEN_BY_NUMBER = {};
+for (const key2 in TOKEN) TOKEN_BY_NUMBER[TOKEN[key2]] = key2;
+var HEX_CODES = new Uint8Array(128);
+for (const ch of "0123456789abcdefABCDEF") HEX_CODES[ch.charCodeAt(0)] = 1;
+var ESCAPE_ERRORS = {
+  bytes_unicode_escape: (e2) => `\\${e2} not allowed in bytes literals`,
+  invalid_unicode_escape: (e2) => `Invalid Unicode escape: \\${e2}`,
+  invalid_unicode_surrogate: (e2) => `Invalid Unicode surrogate: \\${e2}`,
+  invalid_hex_escape: (e2) => `Invalid hex escape: \\${e2}`,
+  invalid_octal_escape: () => "Octal escape must be 3 digits",
+  octal_escape_out_of_range: (e2) => `Octal escape out of range: \\${e2}`,
+  invalid_escape_sequence: (e2) => `Invalid escape sequence: \\${e2}`
+};
+var STRING_ESCAPES = {
+  "\\": "\\",
+  "?": "?",
+  '"': '"',
+  "'": "'",
+  "`": "`",
+  a: "\x07",
+  b: "\b",
+  f: "\f",
+  n: "\n",
+  r: "\r",
+  t: "	",
+  v: "\v"
+};
+var ASTNode = class _ASTNode {
+  #meta;
+  #input;
+  constructor(input, pos, start, end, op, args) {
+    this.#meta = { check: op.check, evaluate: op.evaluate };
+    this.#input = input;
+    this.op = op.name;
+    this.args = args;
+    this.pos = pos;
+    this.start = start;
+    this.end = end;
+  }
+  clone(op, args) {
+    return new _ASTNode(this.#input, this.pos, this.start, this.end, op, args);
+  }
+  get meta() {
+    return this.#meta;
+  }
+  get input() {
+    return this.#input;
+  }
+  #computeIsAsync() {
+    const ast = this.#meta.alternate ?? this;
+    switch (ast.op) {
+      case "value":
+      case "id":
+      case "accuValue":
+      case "accuInc":
+        return false;
+      case "accuPush":
+        return ast.args.maybeAsync;
+      case "!_":
+      case "-_":
+        if (ast.candidates?.async !== false) return true;
+        return ast.args.maybeAsync;
+      case "!=":
+      case "==":
+      case "in":
+      case "+":
+      case "-":
+      case "*":
+      case "/":
+      case "%":
+      case "<":
+      case "<=":
+      case ">":
+      case ">=":
+        if (ast.candidates?.async !== false) return true;
+        return ast.args.some((a) => a.maybeAsync);
+      case "call":
+      case "rcall":
+        if (ast.candidates?.async !== false) return true;
+        return (ast.receiverWithArgs || ast.args[1]).some((a) => a.maybeAsync);
+      case "comprehension":
+        return ast.args.iterable.maybeAsync || ast.args.step.maybeAsync;
+      case ".":
+      case ".?":
+        return ast.args[0].maybeAsync;
+      case "?:":
+      case "list":
+      case "[]":
+      case "[?]":
+        return ast.args.some((a) => a.maybeAsync);
+      case "||":
+      case "&&":
+        return ast.args.some((a) => a.maybeAsync);
+      case "map":
+        return ast.args.some((a) => a[0].maybeAsync || a[1].maybeAsync);
+      default:
+        return true;
+    }
+  }
+  /**
+   * Check whether we can optimize away async calling
+   * If no ast members includes a function, we can optimize the call
+   * for which we want to return true here.
+   * @returns {boolean}
+   */
+  get maybeAsync() {
+    return this.#meta.async ??= this.#computeIsAsync();
+  }
+  check(chk, ast, ctx) {
+    const meta = this.#meta;
+    if (meta.alternate) return chk.check(meta.alternate, ctx);
+    else if (meta.macro) return meta.macro.typeCheck(chk, meta.macro, ctx);
+    return meta.check(chk, ast, ctx);
+  }
+  evaluate(ev, ast, ctx) {
+    const meta = this.#meta;
+    if (meta.alternate) this.evaluate = this.#evaluateAlternate;
+    else if (meta.macro) this.evaluate = this.#evaluateMacro;
+    else this.evaluate = meta.evaluate;
+    return this.evaluate(ev, ast, ctx);
+  }
+  #evaluateAlternate(ev, ast, ctx) {
+    return (ast = this.#meta.alternate).evaluate(ev, ast, ctx);
+  }
+  #evaluateMacro(ev, ast, ctx) {
+    return (ast = this.#meta.macro).evaluate(ev, ast, ctx);
+  }
+  setMeta(key2, value) {
+    return this.#meta[key2] = value, this;
+  }
+  get range() {
+    return { start: this.start, end: this.end };
+  }
+  toOldStructure() {
+    const args = Array.isArray(this.args) ? this.args : [this.args];
+    return [this.op, ...args.map((a) => a instanceof _ASTNode ? a.toOldStructure() : a)];
+  }
+};
+var Lexer = class {
+  input;
+  pos;
+  length;
+  tokenPos;
+  tokenType;
+  tokenValue;
+  reset(input) {
+    this.pos = 0;
+    this.input = input;
+    this.length = input.length;
+    return input;
+  }
+  token(pos, type2, value) {
+    this.tokenPos = pos;
+    this.tokenType = type2;
+    this.tokenValue = value;
+    return this;
+  }
+  // Read next token
+  nextToken() {
+    while (true) {
+      const { pos, input, length } = this;
+      if (pos >= length) return this.token(pos, TOKEN.EOF);
+      const ch = input[pos];
+      switch (ch) {
+        // Whitespaces
+        case " ":
+        case "	":
+        case "\n":
+        case "\r":
+          this.pos++;
+          continue;
+        // Operators
+        case "=":
+          if (input[pos + 1] !== "=") break;
+          return this.token((this.pos += 2) - 2, TOKEN.EQ);
+        case "&":
+          if (input[pos + 1] !== "&") break;
+          return this.token((this.pos += 2) - 2, TOKEN.AND);
+        case "|":
+          if (input[pos + 1] !== "|") break;
+          return this.token((this.pos += 2) - 2, TOKEN.OR);
+        case "+":
+          return this.token(this.pos++, TOKEN.PLUS);
+        case "-":
+          return this.token(this.pos++, TOKEN.MINUS);
+        case "*":
+          return this.token(this.pos++, TOKEN.MULTIPLY);
+        case "/":
+          if (input[pos + 1] === "/") {
+            while (this.pos < length && this.input[this.pos] !== "\n") this.pos++;
+            continue;
+          }
+          return this.token(this.pos++, TOKEN.DIVIDE);
+        case "%":
+          return this.token(this.pos++, TOKEN.MODULO);
+        case "<":
+          if (input[pos + 1] === "=") return this.token((this.pos += 2) - 2, TOKEN.LE);
+          return this.token(this.pos++, TOKEN.LT);
+        case ">":
+          if (input[pos + 1] === "=") return this.token((this.pos += 2) - 2, TOKEN.GE);
+          return this.token(this.pos++, TOKEN.GT);
+        case "!":
+          if (input[pos + 1] === "=") return this.token((this.pos += 2) - 2, TOKEN.NE);
+          return this.token(this.pos++, TOKEN.NOT);
+        case "(":
+          return this.token(this.pos++, TOKEN.LPAREN);
+        case ")":
+          return this.token(this.pos++, TOKEN.RPAREN);
+        case "[":
+          return this.token(this.pos++, TOKEN.LBRACKET);
+        case "]":
+          return this.token(this.pos++, TOKEN.RBRACKET);
+        case "{":
+          return this.token(this.pos++, TOKEN.LBRACE);
+        case "}":
+          return this.token(this.pos++, TOKEN.RBRACE);
+        case ".":
+          return this.token(this.pos++, TOKEN.DOT);
+        case ",":
+          return this.token(this.pos++, TOKEN.COMMA);
+        case ":":
+          return this.token(this.pos++, TOKEN.COLON);
+        case "?":
+          return this.token(this.pos++, TOKEN.QUESTION);
+        case `"`:
+        case `'`:
+          return this.readString(ch);
+        // Check for string prefixes (b, B, r, R followed by quote)
+        case "b":
+        case "B":
+        case "r":
+        case "R": {
+          const next = input[pos + 1];
+          if (next === '"' || next === "'") return ++this.pos && this.readString(next, ch);
+          return this.readIdentifier();
+        }
+        default: {
+          const code = ch.charCodeAt(0);
+          if (code <= 57 && code >= 48) return this.readNumber();
+          if (this._isIdentifierCharCode(code)) return this.readIdentifier();
+        }
+      }
+      throw parseError("unexpected_character", `Unexpected character: ${ch}`, {
+        pos,
+        start: pos,
+        end: pos + 1,
+        input
+      });
+    }
+  }
+  // Characters: 0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ_
+  _isIdentifierCharCode(c) {
+    if (c < 48 || c > 122) return false;
+    return c >= 97 || c >= 65 && c <= 90 || c <= 57 || c === 95;
+  }
+  _parseAsDouble(start, end) {
+    const value = Number(this.input.substring(start, end));
+    if (Number.isFinite(value)) return this.token(start, TOKEN.NUMBER, value);
+    throw parseError("invalid_number", `Invalid number: ${value}`, {
+      pos: start,
+      start,
+      end,
+      input: this.input
+    });
+  }
+  _parseAsBigInt(start, end, isHex, unsigned) {
+    const string = this.input.substring(start, end);
+    if (unsigned === "u" || unsigned === "U") {
+      this.pos++;
+      try {
+        return this.token(start, TOKEN.NUMBER, new UnsignedInt(string));
+      } catch (_err) {
+      }
+    } else {
+      try {
+        return this.token(start, TOKEN.NUMBER, BigInt(string));
+      } catch (_err) {
+      }
+    }
+    throw parseError(
+      isHex ? "invalid_hex_integer" : "invalid_integer",
+      isHex ? `Invalid hex integer: ${string}` : `Invalid integer: ${string}`,
+      { pos: start, start, end: this.pos, input: this.input }
+    );
+  }
+  _readDigits(input, length, pos, code) {
+    while (pos < length && (code = input.charCodeAt(pos)) && !(code > 57 || code < 48)) pos++;
+    return pos;
+  }
+  _readExponent(input, length, pos) {
+    let ch = pos < length && input[pos];
+    if (ch === "e" || ch === "E") {
+      ch = ++pos < length && input[pos];
+      if (ch === "-" || ch === "+") pos++;
+      const start = pos;
+      pos = this._readDigits(input, length, pos);
+      if (start === pos)
+        throw parseError("invalid_exponent", "Invalid exponent", {
+          pos,
+          start: pos,
+          end: Math.min(pos + 1, input.length),
+          input
+        });
+    }
+    return pos;
+  }
+  readNumber() {
+    const { input, length, pos: start } = this;
+    let pos = start;
+    if (input[pos] === "0" && (input[pos + 1] === "x" || input[pos + 1] === "X")) {
+      pos += 2;
+      while (pos < length && HEX_CODES[input[pos].charCodeAt(0)]) pos++;
+      return this._parseAsBigInt(start, this.pos = pos, true, input[pos]);
+    }
+    pos = this._readDigits(input, length, pos);
+    if (pos + 1 < length) {
+      let isDouble = false;
+      let afterpos = input[pos] === "." ? this._readDigits(input, length, pos + 1) : pos + 1;
+      if (afterpos !== pos + 1) (isDouble = true) && (pos = afterpos);
+      afterpos = this._readExponent(input, length, pos);
+      if (afterpos !== pos) (isDouble = true) && (pos = afterpos);
+      if (isDouble) return this._parseAsDouble(start, this.pos = pos);
+    }
+    return this._parseAsBigInt(start, this.pos = pos, false, input[pos]);
+  }
+  readString(del, prefix) {
+    const { input: i, pos: s } = this;
+    if (i[s + 1] === del && i[s + 2] === del) return this.readTripleQuotedString(del, prefix);
+    return this.readSingleQuotedString(del, prefix);
+  }
+  _closeQuotedString(rawStart, rawValue, prefix, pos) {
+    switch (prefix) {
+      case "b":
+      case "B": {
+        const processed = this.processEscapes(rawStart, rawValue, true);
+        const bytes = new Uint8Array(processed.length);
+        for (let i = 0; i < processed.length; i++) bytes[i] = processed.charCodeAt(i) & 255;
+        return this.token(pos - 1, TOKEN.BYTES, bytes);
+      }
+      case "r":
+      case "R": {
+        return this.token(pos - 1, TOKEN.STRING, rawValue);
+      }
+      default: {
+        const value = this.processEscapes(rawStart, rawValue, false);
+        return this.token(pos, TOKEN.STRING, value);
+      }
+    }
+  }
+  readSingleQuotedString(delimiter, prefix) {
+    const { input, length, pos: start } = this;
+    let ch;
+    let pos = this.pos + 1;
+    while (pos < length && (ch = input[pos])) {
+      switch (ch) {
+        case delimiter:
+          const rawStart = start + 1;
+          const rawValue = input.slice(rawStart, pos);
+          this.pos = ++pos;
+          return this._closeQuotedString(rawStart, rawValue, prefix, start);
+        case "\n":
+        case "\r":
+          throw parseError("newline_in_string", "Newlines not allowed in single-quoted strings", {
+            pos,
+            start: pos,
+            end: pos + 1,
+            input
+          });
+        case "\\":
+          pos++;
+      }
+      pos++;
+    }
+    throw parseError("unterminated_string", "Unterminated string", {
+      pos: start,
+      start,
+      end: input.length,
+      input
+    });
+  }
+  readTripleQuotedString(delimiter, prefix) {
+    const { input, length, pos: start } = this;
+    let ch;
+    let pos = this.pos + 3;
+    while (pos < length && (ch = input[pos])) {
+      switch (ch) {
+        case delimiter:
+          if (input[pos + 1] === delimiter && input[pos + 2] === delimiter) {
+            const rawStart = start + 3;
+            const rawValue = input.slice(rawStart, pos);
+            this.pos = pos + 3;
+            return this._closeQuotedString(rawStart, rawValue, prefix, start);
+          }
+          break;
+        case "\\":
+          pos++;
+      }
+      pos++;
+    }
+    throw parseError("unterminated_triple_quoted_string", "Unterminated triple-quoted string", {
+      pos: start,
+      start,
+      end: input.length,
+      input
+    });
+  }
+  #escapeErr(code, offset, len, i, chars, extra) {
+    const start = offset + i;
+    return parseError(code, ESCAPE_ERRORS[code](extra), {
+      input: this.input,
+      pos: start,
+      start,
+      end: Math.min(start + chars, offset + len)
+    });
+  }
+  processEscapes(offset, str2, isBytes) {
+    if (!str2.includes("\\")) return str2;
+    const len = str2.length;
+    let result = "";
+    let i = 0;
+    while (i < len) {
+      if (str2[i] !== "\\" || i + 1 >= len) {
+        result += str2[i++];
+        continue;
+      }
+      const next = str2[i + 1];
+      if (STRING_ESCAPES[next]) {
+        result += STRING_ESCAPES[next];
+        i += 2;
+      } else if (next === "u" || next === "U") {
+        if (isBytes) throw this.#escapeErr("bytes_unicode_escape", offset, len, i, 2, next);
+        const hexLen = next === "u" ? 4 : 8;
+        const hex = str2.substring(i + 2, i + 2 + hexLen);
+        const c = Number.parseInt(hex, 16);
+        if (hex.length !== hexLen || !/^[0-9a-fA-F]+$/.test(hex) || c > 1114111)
+          throw this.#escapeErr("invalid_unicode_escape", offset, len, i, 2 + hexLen, next + hex);
+        if (c >= 55296 && c <= 57343)
+          throw this.#escapeErr("invalid_unicode_surrogate", offset, len, i, 2 + hexLen, next + hex);
+        result += String.fromCodePoint(c);
+        i += 2 + hexLen;
+      } else if (next === "x" || next === "X") {
+        const h = str2.substring(i + 2, i + 4);
+        if (!/^[0-9a-fA-F]{2}$/.test(h))
+          throw this.#escapeErr("invalid_hex_escape", offset, len, i, 4, next + h);
+        result += String.fromCharCode(Number.parseInt(h, 16));
+        i += 4;
+      } else if (next >= "0" && next <= "7") {
+        const o = str2.substring(i + 1, i + 4);
+        if (!/^[0-7]{3}$/.test(o)) throw this.#escapeErr("invalid_octal_escape", offset, len, i, 4);
+        const value = Number.parseInt(o, 8);
+        if (value > 255) throw this.#escapeErr("octal_escape_out_of_range", offset, len, i, 4, o);
+        result += String.fromCharCode(value);
+        i += 4;
+      } else {
+        throw this.#escapeErr("invalid_escape_sequence", offset, len, i, 2, next);
+      }
+    }
+    return result;
+  }
+  readIdentifier() {
+    const { pos, input, length } = this;
+    let p = pos;
+    while (p < length && this._isIdentifierCharCode(input[p].charCodeAt(0))) p++;
+    const value = input.substring(pos, this.pos = p);
+    switch (value) {
+      case "true":
+        return this.token(pos, TOKEN.BOOLEAN, true);
+      case "false":
+        return this.token(pos, TOKEN.BOOLEAN, false);
+      case "null":
+        return this.token(pos, TOKEN.NULL, null);
+      case "in":
+        return this.token(pos, TOKEN.IN);
+      default:
+        return this.token(pos, TOKEN.IDENTIFIER, value);
+    }
+  }
+};
+var globalLexer = new Lexer();
+var Parser = class {
+  lexer = globalLexer;
+  input = null;
+  maxDepthRemaining = null;
+  astNodesRemaining = null;
+  type = null;
+  pos = null;
+  constructor(limits, registry) {
+    this.limits = limits;
+    this.registry = registry;
+  }
+  #limitExceeded(limitKey, pos = this.pos) {
+    throw parseError("limit_exceeded", `Exceeded ${limitKey} (${this.limits[limitKey]})`, {
+      pos,
+      start: pos,
+      end: pos,
+      input: this.input
+    });
+  }
+  #node(start, end, op, args, pos = start) {
+    const node = new ASTNode(this.input, pos, start, end, op, args);
+    if (!this.astNodesRemaining--) this.#limitExceeded("maxAstNodes", pos);
+    return node;
+  }
+  #infixNode(op, left, right) {
+    return this.#node(left.start, right.end, op, [left, right]);
+  }
+  #ternaryNode(expression, consequent, alternate) {
+    return this.#node(expression.start, alternate.end, OPERATORS.ternary, [
+      expression,
+      consequent,
+      alternate
+    ]);
+  }
+  #unaryNode(pos, op, arg) {
+    return this.#node(pos, arg.end, op, arg);
+  }
+  #accessNode(op, left, right, end, pos = left.start) {
+    return this.#node(left.start, end, op, [left, right], pos);
+  }
+  #advanceToken(returnValue = this.pos) {
+    const l = this.lexer.nextToken();
+    this.pos = l.tokenPos;
+    this.type = l.tokenType;
+    return returnValue;
+  }
+  // The value of the current token is accessed less regularly,
+  // so we use a getter to reduce assignment overhead
+  get value() {
+    return this.lexer.tokenValue;
+  }
+  consume(expectedType) {
+    if (this.type === expectedType) return this.#advanceToken();
+    throw parseError(
+      "expected_token",
+      `Expected ${TOKEN_BY_NUMBER[expectedType]}, got ${TOKEN_BY_NUMBER[this.type]}`,
+      { pos: this.pos, start: this.pos, end: this.lexer.pos, input: this.input }
+    );
+  }
+  match(type2) {
+    return this.type === type2;
+  }
+  // Parse entry point
+  parse(input) {
+    if (typeof input !== "string") {
+      throw parseError("expression_must_be_string", "Expression must be a string");
+    }
+    this.input = this.lexer.reset(input);
+    this.#advanceToken();
+    this.maxDepthRemaining = this.limits.maxDepth;
+    this.astNodesRemaining = this.limits.maxAstNodes;
+    const result = this.parseExpression();
+    if (this.match(TOKEN.EOF)) return result;
+    throw parseError(
+      "unexpected_character",
+      `Unexpected character: '${this.input[this.lexer.pos - 1]}'`,
+      {
+        pos: this.pos,
+        start: this.pos,
+        end: this.lexer.pos,
+        input: this.input
+      }
+    );
+  }
+  #expandMacro(start, end, op, args) {
+    const methodName = args[0];
+    const receiver = op === OPERATORS.rcall ? args[1] : null;
+    const fnArgs = op === OPERATORS.rcall ? args[2] : args[1];
+    const decl = this.registry.findMacro(methodName, !!receiver, fnArgs.length);
+    const ast = this.#node(start, end, op, args);
+    if (!decl) return ast;
+    const macro = decl.handler({ ast, args: fnArgs, receiver, methodName, parser: this });
+    if (macro.callAst) return ast.setMeta("alternate", macro.callAst);
+    return ast.setMeta("macro", macro).setMeta("async", isAsync(macro.evaluate, macro.async));
+  }
+  // Expression ::= LogicalOr ('?' Expression ':' Expression)?
+  parseExpression() {
+    if (!this.maxDepthRemaining--) this.#limitExceeded("maxDepth");
+    const expr = this.parseLogicalOr();
+    if (!this.match(TOKEN.QUESTION)) return ++this.maxDepthRemaining && expr;
+    this.#advanceToken();
+    const consequent = this.parseExpression();
+    this.consume(TOKEN.COLON);
+    const alternate = this.parseExpression();
+    this.maxDepthRemaining++;
+    return this.#ternaryNode(expr, consequent, alternate);
+  }
+  // LogicalOr ::= LogicalAnd ('||' LogicalAnd)*
+  parseLogicalOr() {
+    let expr = this.parseLogicalAnd();
+    while (this.match(TOKEN.OR)) {
+      this.#advanceToken();
+      expr = this.#infixNode(OPERATORS["||"], expr, this.parseLogicalAnd());
+    }
+    return expr;
+  }
+  // LogicalAnd ::= Equality ('&&' Equality)*
+  parseLogicalAnd() {
+    let expr = this.parseEquality();
+    while (this.match(TOKEN.AND)) {
+      this.#advanceToken();
+      expr = this.#infixNode(OPERATORS["&&"], expr, this.parseEquality());
+    }
+    return expr;
+  }
+  // Equality ::= Relational (('==' | '!=') Relational)*
+  parseEquality() {
+    let expr = this.parseRelational();
+    while (this.match(TOKEN.EQ) || this.match(TOKEN.NE)) {
+      const op = OP_FOR_TOKEN[this.type];
+      this.#advanceToken();
+      expr = this.#infixNode(op, expr, this.parseRelational());
+    }
+    return expr;
+  }
+  // Relational ::= Additive (('<' | '<=' | '>' | '>=' | 'in') Additive)*
+  parseRelational() {
+    let expr = this.parseAdditive();
+    while (this.match(TOKEN.LT) || this.match(TOKEN.LE) || this.match(TOKEN.GT) || this.match(TOKEN.GE) || this.match(TOKEN.IN)) {
+      const op = OP_FOR_TOKEN[this.type];
+      this.#advanceToken();
+      expr = this.#infixNode(op, expr, this.parseAdditive());
+    }
+    return expr;
+  }
+  // Additive ::= Multiplicative (('+' | '-') Multiplicative)*
+  parseAdditive() {
+    let expr = this.parseMultiplicative();
+    while (this.match(TOKEN.PLUS) || this.match(TOKEN.MINUS)) {
+      const op = OP_FOR_TOKEN[this.type];
+      this.#advanceToken();
+      expr = this.#infixNode(op, expr, this.parseMultiplicative());
+    }
+    return expr;
+  }
+  // Multiplicative ::= Unary (('*' | '/' | '%') Unary)*
+  parseMultiplicative() {
+    let expr = this.parseUnary();
+    while (this.match(TOKEN.MULTIPLY) || this.match(TOKEN.DIVIDE) || this.match(TOKEN.MODULO)) {
+      const op = OP_FOR_TOKEN[this.type];
+      this.#advanceToken();
+      expr = this.#infixNode(op, expr, this.parseUnary());
+    }
+    return expr;
+  }
+  // Unary ::= ('!' | '-')* Postfix
+  parseUnary() {
+    if (this.type === TOKEN.NOT) {
+      return this.#unaryNode(this.#advanceToken(), OPERATORS.unaryNot, this.parseUnary());
+    }
+    if (this.type === TOKEN.MINUS) {
+      return this.#unaryNode(this.#advanceToken(), OPERATORS.unaryMinus, this.parseUnary());
+    }
+    return this.parsePostfix();
+  }
+  // Postfix ::= Primary (('.' IDENTIFIER ('(' ArgumentList ')')? | '[' Expression ']'))*
+  parsePostfix() {
+    let expr = this.parsePrimary();
+    const depth = this.maxDepthRemaining;
+    while (true) {
+      if (this.match(TOKEN.DOT)) {
+        const dot = this.#advanceToken();
+        if (!this.maxDepthRemaining--) this.#limitExceeded("maxDepth", dot);
+        const op = this.match(TOKEN.QUESTION) && this.registry.enableOptionalTypes && this.#advanceToken() ? OPERATORS.optionalFieldAccess : OPERATORS.fieldAccess;
+        const propertyValue = this.value;
+        const start = this.pos;
+        const end = this.lexer.pos;
+        this.consume(TOKEN.IDENTIFIER);
+        if (op === OPERATORS.fieldAccess && this.match(TOKEN.LPAREN) && this.#advanceToken()) {
+          const args = this.parseArgumentList();
+          const closeEnd = this.lexer.pos;
+          this.consume(TOKEN.RPAREN);
+          expr = this.#expandMacro(expr.start, closeEnd, OPERATORS.rcall, [propertyValue, expr, args]);
+        } else {
+          expr = this.#accessNode(op, expr, propertyValue, end, start);
+        }
+        continue;
+      }
+      if (this.match(TOKEN.LBRACKET)) {
+        const bracket = this.#advanceToken();
+        if (!this.maxDepthRemaining--) this.#limitExceeded("maxDepth", bracket);
+        const op = this.match(TOKEN.QUESTION) && this.registry.enableOptionalTypes && this.#advanceToken() ? OPERATORS.optionalBracketAccess : OPERATORS.bracketAccess;
+        const index2 = this.parseExpression();
+        const closeEnd = this.lexer.pos;
+        this.consume(TOKEN.RBRACKET);
+        expr = this.#accessNode(op, expr, index2, closeEnd);
+        continue;
+      }
+      break;
+    }
+    this.maxDepthRemaining = depth;
+    return expr;
+  }
+  // Primary ::= NUMBER | STRING | BOOLEAN | NULL | IDENTIFIER | '(' Expression ')' | Array | Object
+  parsePrimary() {
+    switch (this.type) {
+      case TOKEN.NUMBER:
+      case TOKEN.STRING:
+      case TOKEN.BYTES:
+      case TOKEN.BOOLEAN:
+      case TOKEN.NULL:
+        return this.#consumeLiteral();
+      case TOKEN.IDENTIFIER:
+        return this.#parseIdentifierPrimary();
+      case TOKEN.LPAREN:
+        return this.#parseParenthesizedExpression();
+      case TOKEN.LBRACKET:
+        return this.parseList();
+      case TOKEN.LBRACE:
+        return this.parseMap();
+    }
+    throw parseError("unexpected_token", `Unexpected token: ${TOKEN_BY_NUMBER[this.type]}`, {
+      pos: this.pos,
+      start: this.pos,
+      end: this.lexer.pos,
+      input: this.input
+    });
+  }
+  #consumeLiteral() {
+    return this.#advanceToken(this.#node(this.pos, this.lexer.pos, OPERATORS.value, this.value));
+  }
+  #parseIdentifierPrimary() {
+    const value = this.value;
+    const end = this.lexer.pos;
+    const start = this.consume(TOKEN.IDENTIFIER);
+    if (RESERVED.has(value)) {
+      throw parseError("reserved_identifier", `Reserved identifier: ${value}`, {
+        pos: start,
+        start,
+        end,
+        input: this.input
+      });
+    }
+    if (!this.match(TOKEN.LPAREN)) return this.#node(start, end, OPERATORS.id, value);
+    this.#advanceToken();
+    const args = this.parseArgumentList();
+    const closeEnd = this.lexer.pos;
+    this.consume(TOKEN.RPAREN);
+    return this.#expandMacro(start, closeEnd, OPERATORS.call, [value, args]);
+  }
+  #parseParenthesizedExpression() {
+    this.consume(TOKEN.LPAREN);
+    const expr = this.parseExpression();
+    this.consume(TOKEN.RPAREN);
+    return expr;
+  }
+  parseList() {
+    const start = this.consume(TOKEN.LBRACKET);
+    const elements = [];
+    let remainingElements = this.limits.maxListElements;
+    if (!this.match(TOKEN.RBRACKET)) {
+      elements.push(this.parseExpression());
+      if (!remainingElements--) this.#limitExceeded("maxListElements", elements.at(-1).pos);
+      while (this.match(TOKEN.COMMA)) {
+        this.#advanceToken();
+        if (this.match(TOKEN.RBRACKET)) break;
+        elements.push(this.parseExpression());
+        if (!remainingElements--) this.#limitExceeded("maxListElements", elements.at(-1).pos);
+      }
+    }
+    const closeEnd = this.lexer.pos;
+    this.consume(TOKEN.RBRACKET);
+    return this.#node(start, closeEnd, OPERATORS.list, elements);
+  }
+  parseMap() {
+    const start = this.consume(TOKEN.LBRACE);
+    const props2 = [];
+    let remainingEntries = this.limits.maxMapEntries;
+    if (!this.match(TOKEN.RBRACE)) {
+      props2.push(this.parseProperty());
+      if (!remainingEntries--) this.#limitExceeded("maxMapEntries", props2.at(-1)[0].pos);
+      while (this.match(TOKEN.COMMA)) {
+        this.#advanceToken();
+        if (this.match(TOKEN.RBRACE)) break;
+        props2.push(this.parseProperty());
+        if (!remainingEntries--) this.#limitExceeded("maxMapEntries", props2.at(-1)[0].pos);
+      }
+    }
+    const closeEnd = this.lexer.pos;
+    this.consume(TOKEN.RBRACE);
+    return this.#node(start, closeEnd, OPERATORS.map, props2);
+  }
+  parseProperty() {
+    return [this.parseExpression(), (this.consume(TOKEN.COLON), this.parseExpression())];
+  }
+  parseArgumentList() {
+    const args = [];
+    let remainingArgs = this.limits.maxCallArguments;
+    if (!this.match(TOKEN.RPAREN)) {
+      args.push(this.parseExpression());
+      if (!remainingArgs--) this.#limitExceeded("maxCallArguments", args.at(-1).pos);
+      while (this.match(TOKEN.COMMA)) {
+        this.#advanceToken();
+        if (this.match(TOKEN.RPAREN)) break;
+        args.push(this.parseExpression());
+        if (!remainingArgs--) this.#limitExceeded("maxCallArguments", args.at(-1).pos);
+      }
+    }
+    return args;
+  }
+};
+
+// node_modules/@marcbachmann/cel-js/lib/options.js
+var DEFAULT_LIMITS = objFreeze({
+  maxAstNodes: 1e5,
+  maxDepth: 250,
+  maxListElements: 1e3,
+  maxMapEntries: 1e3,
+  maxCallArguments: 32
+});
+var LIMIT_KEYS = new Set(objKeys(DEFAULT_LIMITS));
+function createLimits(overrides, base = DEFAULT_LIMITS) {
+  const keys = overrides ? objKeys(overrides) : void 0;
+  if (!keys?.length) return base;
+  const merged = { ...base };
+  for (const key2 of keys) {
+    if (!LIMIT_KEYS.has(key2)) throw new TypeError(`Unknown limits option: ${key2}`);
+    const value = overrides[key2];
+    if (typeof value !== "number") continue;
+    merged[key2] = value;
+  }
+  return objFreeze(merged);
+}
+var DEFAULT_OPTIONS = objFreeze({
+  unlistedVariablesAreDyn: false,
+  homogeneousAggregateLiterals: true,
+  enableOptionalTypes: false,
+  limits: DEFAULT_LIMITS
+});
+function bool(a, b, key2) {
+  const value = a?.[key2] ?? b?.[key2];
+  if (typeof value !== "boolean") throw new TypeError(`Invalid option: ${key2}`);
+  return value;
+}
+function createOptions(opts, base = DEFAULT_OPTIONS) {
+  if (!opts) return base;
+  return objFreeze({
+    unlistedVariablesAreDyn: bool(opts, base, "unlistedVariablesAreDyn"),
+    homogeneousAggregateLiterals: bool(opts, base, "homogeneousAggregateLiterals"),
+    enableOptionalTypes: bool(opts, base, "enableOptionalTypes"),
+    limits: createLimits(opts.limits, base.limits)
+  });
+}
+
+// node_modules/@marcbachmann/cel-js/lib/evaluator.js
+var globalRegistry = createRegistry({ enableOptionalTypes: false });
+registerFunctions(globalRegistry);
+registerOverloads(globalRegistry);
+registerMacros(globalRegistry);
+var Environment = class _Environment {
+  #registry;
+  #evaluator;
+  #typeChecker;
+  #evalTypeChecker;
+  #parser;
+  constructor(opts, inherited) {
+    this.opts = createOptions(opts, inherited?.opts);
+    this.#registry = (inherited instanceof _Environment ? inherited.#registry : globalRegistry).clone(this.opts);
+    const childOpts = { registry: this.#registry, opts: this.opts };
+    this.#typeChecker = new TypeChecker(childOpts);
+    this.#evalTypeChecker = new TypeChecker(childOpts, true);
+    this.#evaluator = new Evaluator(childOpts);
+    this.#parser = new Parser(this.opts.limits, this.#registry);
+    Object.freeze(this);
+  }
+  clone(opts) {
+    return new _Environment(opts, this);
+  }
+  registerFunction(signature, handler, opts) {
+    this.#registry.registerFunctionOverload(signature, handler, opts);
+    return this;
+  }
+  registerOperator(string, handler, opts) {
+    this.#registry.registerOperatorOverload(string, handler, opts);
+    return this;
+  }
+  registerType(typename, constructor) {
+    this.#registry.registerType(typename, constructor);
+    return this;
+  }
+  registerVariable(name, type2, opts) {
+    this.#registry.registerVariable(name, type2, opts);
+    return this;
+  }
+  registerConstant(name, type2, value) {
+    this.#registry.registerConstant(name, type2, value);
+    return this;
+  }
+  hasVariable(name) {
+    return this.#registry.variables.has(name);
+  }
+  getDefinitions() {
+    return this.#registry.getDefinitions();
+  }
+  check(expression) {
+    try {
+      return this.#checkAST(this.#parser.parse(expression));
+    } catch (error2) {
+      return { valid: false, error: error2 };
+    }
+  }
+  #checkAST(ast) {
+    try {
+      const typeDecl = this.#typeChecker.check(ast, new RootContext(this.#registry));
+      return { valid: true, type: this.#formatTypeForCheck(typeDecl) };
+    } catch (error2) {
+      return { valid: false, error: error2 };
+    }
+  }
+  #formatTypeForCheck(typeDecl) {
+    if (typeDecl.name === `list<dyn>`) return "list";
+    if (typeDecl.name === `map<dyn, dyn>`) return "map";
+    return typeDecl.name;
+  }
+  parse(expression) {
+    const ast = this.#parser.parse(expression);
+    const evaluateParsed = this.#evaluateAST.bind(this, ast);
+    evaluateParsed.check = this.#checkAST.bind(this, ast);
+    evaluateParsed.ast = ast;
+    return evaluateParsed;
+  }
+  evaluate(expression, context) {
+    return this.#evaluateAST(this.#parser.parse(expression), context);
+  }
+  #evaluateAST(ast, ctx) {
+    if (ast.checkedType) {
+      return ast.evaluate(this.#evaluator, ast, new RootContext(this.#registry, ctx));
+    } else {
+      this.#evalTypeChecker.check(ast, ctx = new RootContext(this.#registry, ctx));
+      return ast.evaluate(this.#evaluator, ast, ctx);
+    }
+  }
+};
+var Evaluator = class extends Base {
+  constructor(opts) {
+    super(opts);
+    this.createError = evaluationError;
+  }
+  #firstMapElement(coll) {
+    if (coll instanceof Map) return coll.entries().next().value;
+    for (const key2 in coll) return [key2, coll[key2]];
+  }
+  debugRuntimeType(value, checkedType) {
+    return checkedType?.hasDynType === false ? checkedType : this.debugTypeDeep(value);
+  }
+  debugTypeDeep(value) {
+    const runtimeType = this.debugType(value);
+    switch (runtimeType.kind) {
+      case "list": {
+        const first = value instanceof Array ? value[0] : value.values().next().value;
+        if (first === void 0) return runtimeType;
+        return this.registry.getListType(this.debugTypeDeep(first));
+      }
+      case "map": {
+        const first = this.#firstMapElement(value);
+        if (!first) return runtimeType;
+        return this.registry.getMapType(
+          runtimeType.keyType.hasDynType ? this.debugTypeDeep(first[0]) : runtimeType.keyType,
+          runtimeType.valueType.hasDynType ? this.debugTypeDeep(first[1]) : runtimeType.valueType
+        );
+      }
+      default:
+        return runtimeType;
+    }
+  }
+  tryEval(ast, ctx) {
+    try {
+      const res = this.run(ast, ctx);
+      if (res instanceof Promise) return res.catch((err) => err);
+      return res;
+    } catch (err) {
+      return err;
+    }
+  }
+  run(ast, ctx) {
+    return ast.evaluate(this, ast, ctx);
+  }
+};
+var globalEnvironment = new Environment({
+  unlistedVariablesAreDyn: true
+});
+
+// src/checks/spec/prometheus.ts
+var QUERY_VARIABLES = ["namespace", "service", "version", "canary", "stable", "interval"];
+var JUDGE_VARIABLES = [...QUERY_VARIABLES, "pods"];
+var PROMETHEUS_FIELDS = ["address", "query", "condition", "on-empty", "timeout"];
+var CONDITION_ENV = new Environment().registerVariable("result", "double");
+function unknownVariables(template, allowed) {
+  return [...template.matchAll(/\{\{\s*([^}]*?)\s*\}\}/g)].map((m) => m[1]).filter((v) => !allowed.includes(v));
+}
+function parseQuery(f, key2, allowed) {
+  if (!f.has(key2)) {
+    f.problem(key2, "is required: a PromQL query");
+    return void 0;
+  }
+  const query = f.string(key2);
+  if (query === void 0) return void 0;
+  const unknown = unknownVariables(query, allowed);
+  if (unknown.length > 0) {
+    f.problem(key2, `uses {{${unknown[0]}}}; the variables are ${allowed.map((v) => `{{${v}}}`).join(", ")}`);
+    return void 0;
+  }
+  return query;
+}
+function parseAddress(f, key2) {
+  const address = f.string(key2);
+  if (address === void 0) return void 0;
+  try {
+    const url = new URL(address);
+    if (url.protocol === "http:" || url.protocol === "https:") return address.replace(/\/+$/, "");
+  } catch {
+  }
+  f.problem(key2, `must be an http(s) URL such as http://prometheus.monitoring:9090, got ${show(address)}`);
+  return void 0;
+}
+function parseCondition(f) {
+  if (!f.has("condition")) {
+    f.problem("condition", "is required: a CEL expression over result, e.g. result < 0.01");
+    return void 0;
+  }
+  const condition = f.string("condition");
+  if (condition === void 0) return void 0;
+  let checked;
+  try {
+    checked = CONDITION_ENV.check(condition);
+  } catch (err) {
+    checked = { valid: false, error: { message: err.message } };
+  }
+  if (!checked.valid) {
+    const why = (checked.error?.message ?? "invalid").split("\n")[0];
+    f.problem("condition", `is not a valid condition: ${why}`, /overload/.test(why) ? "result is a double: write numbers with a decimal point (100.0), as CEL does not mix int and double in arithmetic" : "a CEL expression over result, e.g. result < 0.01 or result >= 0.99");
+    return void 0;
+  }
+  if (checked.type !== "bool") {
+    f.problem("condition", `must be true or false, but ${show(condition)} is a ${checked.type}`, "compare result with something, e.g. result < 0.01");
+    return void 0;
+  }
+  return condition;
+}
+function parsePrometheus(f) {
+  f.onlyKnown(PROMETHEUS_FIELDS, "a prometheus");
+  const address = parseAddress(f, "address");
+  const query = parseQuery(f, "query", QUERY_VARIABLES);
+  const condition = parseCondition(f);
+  let onEmpty = "inconclusive";
+  if (f.has("on-empty")) {
+    const v = f.value["on-empty"];
+    if (v === "inconclusive" || v === "pass" || v === "fail") onEmpty = v;
+    else f.problem("on-empty", `must be inconclusive, pass or fail, got ${show(v)}`);
+  }
+  const timeoutMs = f.duration("timeout", 1e4, 100);
+  if (query === void 0 || condition === void 0) return void 0;
+  return { kind: "prometheus", ...address === void 0 ? {} : { address }, query, condition, onEmpty, timeoutMs };
+}
+
+// src/checks/spec/judge.ts
+var JUDGE_FIELDS = ["address", "metrics", "duration", "min", "max", "step", "alpha", "power", "min-samples", "pass", "marginal", "timeout"];
+var METRIC_FIELDS = ["name", "query", "direction", "effect", "weight", "critical", "unit"];
+var DIRECTIONS = ["increase", "decrease", "either"];
+var JUDGE_DEFAULTS = {
+  minMs: 3e4,
+  maxMs: 3e5,
+  stepMs: 5e3,
+  alpha: 0.05,
+  power: 0.8,
+  minSamples: 8,
+  passScore: 90,
+  marginalScore: 75,
+  effect: 1.2
+};
+function fraction(f, key2, fallback, min, max, exclusive = false) {
+  if (!f.has(key2)) return fallback;
+  const v = f.value[key2];
+  const n = typeof v === "number" ? v : typeof v === "string" && v.trim() !== "" ? Number(v) : NaN;
+  const inside = exclusive ? n > min && n < max : n >= min && n <= max;
+  if (!Number.isFinite(n) || !inside) {
+    f.problem(key2, `must be a number ${exclusive ? "between" : "from"} ${min} ${exclusive ? "and" : "to"} ${max}${exclusive ? " (exclusive)" : ""}, got ${show(v)}`);
+    return fallback;
+  }
+  return n;
+}
+function parseMetric(item, path2, errors, names) {
+  const before = errors.length;
+  const f = new Fields(isMapping(item) ? item : {}, path2, errors);
+  if (!isMapping(item)) {
+    f.problem(void 0, `must be a mapping {name, query, direction, ...}, got ${show(item)}`);
+    return void 0;
+  }
+  f.onlyKnown(METRIC_FIELDS, "a judge metric");
+  const name = f.string("name");
+  if (!f.has("name")) f.problem("name", "is required: the metric as verdicts name it, e.g. p95 latency");
+  else if (name !== void 0 && names.has(name)) f.problem("name", `"${name}" names another metric too`);
+  if (name !== void 0) names.add(name);
+  const query = parseQuery(f, "query", JUDGE_VARIABLES);
+  if (query !== void 0 && !/\{\{\s*pods\s*\}\}/.test(query)) {
+    f.problem("query", "does not use {{pods}}: the judge runs it once per side, and {{pods}} selects the side", 'e.g. ...{namespace="{{namespace}}", pod=~"{{pods}}"}...');
+  }
+  let direction = "increase";
+  if (f.has("direction")) {
+    const v = f.value.direction;
+    if (DIRECTIONS.includes(v)) direction = v;
+    else f.problem("direction", `must be increase, decrease or either (the way the metric gets worse), got ${show(v)}`);
+  }
+  const effect = fraction(f, "effect", JUDGE_DEFAULTS.effect, 1, 1e3);
+  const weight = fraction(f, "weight", 1, 0, 1e3);
+  let critical = false;
+  if (f.has("critical")) {
+    if (typeof f.value.critical === "boolean") critical = f.value.critical;
+    else f.problem("critical", `must be true or false, got ${show(f.value.critical)}`);
+  }
+  const unit = f.has("unit") ? typeof f.value.unit === "string" ? f.value.unit : (f.problem("unit", `must be a string, got ${show(f.value.unit)}`), "") : "";
+  if (errors.length > before || name === void 0 || query === void 0) return void 0;
+  return { name, query, direction, effect, weight, critical, unit };
+}
+function parseJudge(f) {
+  const before = f.errors.length;
+  f.onlyKnown(JUDGE_FIELDS, "a judge");
+  const address = parseAddress(f, "address");
+  const metrics = [];
+  const raw = f.value.metrics;
+  if (!Array.isArray(raw) || raw.length === 0) {
+    f.problem("metrics", `must be a list of at least one metric, got ${show(raw)}`, 'e.g. - {name: p95 latency, query: "...pod=~\\"{{pods}}\\"...", direction: increase, effect: 1.2}');
+  } else {
+    const names = /* @__PURE__ */ new Set();
+    raw.forEach((item, i) => {
+      const m = parseMetric(item, f.at(`metrics[${i}]`), f.errors, names);
+      if (m) metrics.push(m);
+    });
+    if (metrics.length > 0 && metrics.every((m) => m.weight === 0)) f.problem("metrics", "every metric has weight 0: the score would mean nothing");
+  }
+  let durationMs;
+  if (f.has("duration") && f.value.duration !== "auto") durationMs = f.duration("duration", 6e4, 1e3);
+  const minMs = f.duration("min", JUDGE_DEFAULTS.minMs, 0);
+  const maxMs = f.duration("max", JUDGE_DEFAULTS.maxMs, 1e3);
+  if (durationMs !== void 0 && (f.has("min") || f.has("max"))) f.problem(f.has("min") ? "min" : "max", "only goes with duration: auto (a fixed duration looks exactly that long)");
+  if (durationMs === void 0 && minMs > maxMs) f.problem("min", `is longer than max (${show(f.value.min)} > ${show(f.value.max ?? "5m")})`);
+  const stepMs = f.duration("step", JUDGE_DEFAULTS.stepMs, 1e3);
+  const alpha = fraction(f, "alpha", JUDGE_DEFAULTS.alpha, 0, 0.5, true);
+  const power = fraction(f, "power", JUDGE_DEFAULTS.power, 0.5, 1, true);
+  const minSamples = f.wholeNumber("min-samples", JUDGE_DEFAULTS.minSamples, 3, 1e4);
+  const passScore = fraction(f, "pass", JUDGE_DEFAULTS.passScore, 0, 100);
+  const marginalScore = fraction(f, "marginal", JUDGE_DEFAULTS.marginalScore, 0, 100);
+  if (marginalScore > passScore) f.problem("marginal", `is above pass (${marginalScore} > ${passScore})`);
+  const timeoutMs = f.duration("timeout", 1e4, 100);
+  if (f.errors.length > before) return void 0;
+  return {
+    kind: "judge",
+    ...address === void 0 ? {} : { address },
+    metrics,
+    ...durationMs === void 0 ? {} : { durationMs },
+    minMs,
+    maxMs,
+    stepMs,
+    alpha,
+    power,
+    minSamples,
+    passScore,
+    marginalScore,
+    timeoutMs
+  };
+}
+
+// src/checks/spec.ts
+var GATE_DEFAULTS = {
+  initialDelayMs: 0,
+  intervalMs: 5e3,
+  count: 1,
+  failureLimit: 0,
+  inconclusiveLimit: 0,
+  consecutiveErrorLimit: 4
+};
+var MIN_INTERVAL_MS = 100;
+var COMMON_FIELDS = ["name", "initial-delay", "interval", "count", "failure-limit", "inconclusive-limit", "consecutive-error-limit"];
 var CHECK_PARSERS = {
-  http: parseHttp
+  http: parseHttp,
+  prometheus: parsePrometheus,
+  judge: parseJudge,
+  job: parseJob,
+  command: parseCommand
 };
 var CHECK_KINDS = Object.keys(CHECK_PARSERS);
 function parseGateSpecs(value, path2) {
@@ -35581,11 +51933,11 @@ function parseGate(item, path2, errors) {
   const f = new Fields(item, path2, errors);
   const unknown = f.onlyKnown([...COMMON_FIELDS, ...CHECK_KINDS], "a gate");
   const kinds = CHECK_KINDS.filter((k) => f.has(k));
-  let check2;
+  let check3;
   if (kinds.length === 1) {
     const kind = kinds[0];
     const body = item[kind];
-    if (isMapping(body)) check2 = CHECK_PARSERS[kind](new Fields(body, f.at(kind), errors));
+    if (isMapping(body)) check3 = CHECK_PARSERS[kind](new Fields(body, f.at(kind), errors));
     else f.problem(kind, `must be a mapping of ${kind} fields, got ${show(body)}`);
   } else if (kinds.length > 1) {
     f.problem(void 0, `has ${kinds.join(" and ")}; a gate has exactly one kind of check`);
@@ -35596,90 +51948,14 @@ function parseGate(item, path2, errors) {
   const spec = {
     name,
     path: path2,
+    initialDelayMs: f.duration("initial-delay", GATE_DEFAULTS.initialDelayMs, 0),
     intervalMs: f.duration("interval", GATE_DEFAULTS.intervalMs, MIN_INTERVAL_MS),
     count: f.wholeNumber("count", GATE_DEFAULTS.count, 1),
     failureLimit: f.wholeNumber("failure-limit", GATE_DEFAULTS.failureLimit, 0),
     inconclusiveLimit: f.wholeNumber("inconclusive-limit", GATE_DEFAULTS.inconclusiveLimit, 0),
     consecutiveErrorLimit: f.wholeNumber("consecutive-error-limit", GATE_DEFAULTS.consecutiveErrorLimit, 0)
   };
-  return check2 ? { ...spec, check: check2 } : void 0;
-}
-var SERVICE_NAME = /^[a-z]([-a-z0-9]*[a-z0-9])?$/;
-var PORT_NAME = /^(?=.*[a-z])[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
-function parseHttp(f) {
-  f.onlyKnown(HTTP_FIELDS, "an http");
-  const service = httpService(f);
-  const port = httpPort(f);
-  const path2 = f.string("path") ?? "/";
-  if (!path2.startsWith("/")) f.problem("path", `must start with /, got ${show(path2)}`);
-  const expectStatus = f.has("expect-status") ? statusRanges(f) : [{ from: 200, to: 299 }];
-  const bodyContains = f.string("body-contains");
-  const bodyMatches = f.string("body-matches");
-  if (bodyMatches !== void 0) {
-    try {
-      new RegExp(bodyMatches);
-    } catch (err) {
-      f.problem("body-matches", `is not a valid regular expression: ${err.message}`);
-    }
-  }
-  if (service === void 0 || port === void 0 || expectStatus === void 0) return void 0;
-  const spec = { kind: "http", service, port, path: path2, expectStatus };
-  if (bodyContains !== void 0) spec.bodyContains = bodyContains;
-  if (bodyMatches !== void 0) spec.bodyMatches = bodyMatches;
-  return spec;
-}
-function httpService(f) {
-  if (!f.has("service")) {
-    f.problem("service", "is required: the Service to ask, by name or as ${preview}, ${canary}, ${active} or ${stable}");
-    return void 0;
-  }
-  const service = f.string("service");
-  if (service === void 0) return void 0;
-  const unknown = [...service.matchAll(/\$\{([^}]*)\}/g)].map((m) => m[1]).filter((p) => !SERVICE_PLACEHOLDERS.includes(p));
-  if (unknown.length > 0) {
-    f.problem("service", `uses \${${unknown[0]}}; the placeholders are ${SERVICE_PLACEHOLDERS.map((p) => `\${${p}}`).join(", ")}`);
-    return void 0;
-  }
-  if (!SERVICE_NAME.test(service.replace(/\$\{[a-z]+\}/g, "x"))) {
-    f.problem("service", `must be a Service name (lowercase letters, digits and -) or a placeholder such as \${preview}, got ${show(service)}`);
-    return void 0;
-  }
-  return service;
-}
-function httpPort(f) {
-  const v = f.value.port;
-  const n = toWholeNumber(v);
-  if (n !== void 0 && n >= 1 && n <= 65535) return n;
-  if (typeof v === "string" && v.length <= 15 && PORT_NAME.test(v)) return v;
-  f.problem("port", `must be a port number or name, got ${show(v)}`, "the Service port (e.g. 80) or its name (e.g. http), not the container port");
-  return void 0;
-}
-function statusRanges(f) {
-  const v = f.value["expect-status"];
-  const items = Array.isArray(v) ? v : [v];
-  if (items.length === 0) {
-    f.problem("expect-status", "must not be an empty list");
-    return void 0;
-  }
-  const ranges = [];
-  items.forEach((item, i) => {
-    const range = statusRange(item);
-    if (range) ranges.push(range);
-    else f.problem(Array.isArray(v) ? `expect-status[${i}]` : "expect-status", `must be a status code (200), a class (2xx) or a range (200-399), got ${show(item)}`);
-  });
-  return ranges.length === items.length ? ranges : void 0;
-}
-function statusRange(item) {
-  const code = (n2) => n2 >= 100 && n2 <= 599;
-  const n = toWholeNumber(item);
-  if (n !== void 0) return code(n) ? { from: n, to: n } : void 0;
-  if (typeof item !== "string") return void 0;
-  const cls = /^\s*([1-5])xx\s*$/i.exec(item);
-  if (cls) return { from: Number(cls[1]) * 100, to: Number(cls[1]) * 100 + 99 };
-  const range = /^\s*(\d{3})\s*-\s*(\d{3})\s*$/.exec(item);
-  if (!range) return void 0;
-  const [from2, to] = [Number(range[1]), Number(range[2])];
-  return code(from2) && code(to) && from2 <= to ? { from: from2, to } : void 0;
+  return check3 ? { ...spec, check: check3 } : void 0;
 }
 
 // src/config/progressive.ts
@@ -35742,7 +52018,9 @@ function parseSteps(src, errors) {
     problems.add("steps", `is not valid YAML: ${e2.message.split("\n")[0]}`, { range: [e2.pos[0], e2.pos[1], e2.pos[1]] });
     return [];
   }
-  const root = doc.contents;
+  return stepsFrom(doc.contents, problems);
+}
+function stepsFrom(root, problems) {
   if (!(0, import_yaml.isSeq)(root)) {
     problems.add("steps", "must be a YAML list of steps", root, "e.g. [{setWeight: 10}, {pause: {duration: 1m}}, {setWeight: 50}, {pause: {}}]");
     return [];
@@ -35808,7 +52086,7 @@ function parseSteps(src, errors) {
 }
 function gates(r, name, workspace) {
   const src = readYaml(r, name, workspace);
-  if (!src) return [];
+  if (!src) return void 0;
   const problems = new YamlProblems(src, r.errors);
   const doc = (0, import_yaml.parseDocument)(src.text, { lineCounter: problems.lines });
   if (doc.errors.length > 0) {
@@ -35817,7 +52095,92 @@ function gates(r, name, workspace) {
   }
   return gateList(doc.toJSON(), r.source.describe(name).replace(/^input "|"$|^--/g, ""), doc.contents, problems);
 }
+var ROLLOUT_KEYS = ["steps", "pre-promotion", "post-promotion", "background"];
+function rolloutDocument(r, workspace) {
+  const src = readYaml(r, "rollout", workspace);
+  if (!src) return {};
+  const problems = new YamlProblems(src, r.errors);
+  const doc = (0, import_yaml.parseDocument)(src.text, { lineCounter: problems.lines });
+  if (doc.errors.length > 0) {
+    const e2 = doc.errors[0];
+    problems.add("rollout", `is not valid YAML: ${e2.message.split("\n")[0]}`, { range: [e2.pos[0], e2.pos[1], e2.pos[1]] });
+    return {};
+  }
+  const root = doc.contents;
+  if (!(0, import_yaml.isMap)(root)) {
+    problems.add("rollout", `must be a mapping with any of ${ROLLOUT_KEYS.join(", ")}`, root, "e.g. {steps: [{setWeight: 20}, {pause: {duration: 1m}}], background: [{prometheus: {...}}]}");
+    return {};
+  }
+  const parts = {};
+  for (const pair of root.items) {
+    const key2 = String(pair.key?.value ?? pair.key);
+    const node = pair.value;
+    const value = node?.toJSON?.() ?? null;
+    if (key2 === "steps") parts.steps = stepsFrom(node, problems);
+    else if (key2 === "pre-promotion") parts.prePromotion = gateList(value, key2, node, problems);
+    else if (key2 === "post-promotion") parts.postPromotion = gateList(value, key2, node, problems);
+    else if (key2 === "background") parts.background = gateList(value, key2, node, problems);
+    else problems.add(key2, `is not a rollout setting; expected one of ${ROLLOUT_KEYS.join(", ")}`, pair.key);
+  }
+  return parts;
+}
+function parseShorthand(r) {
+  const out = {};
+  const smoke = r.string("smoke-url");
+  if (smoke !== void 0) {
+    const path2 = smoke.startsWith("/");
+    let ok = path2 && !/\s/.test(smoke);
+    if (!path2) {
+      try {
+        ok = ["http:", "https:"].includes(new URL(smoke).protocol);
+      } catch {
+        ok = false;
+      }
+    }
+    if (ok) out.smokeUrl = smoke;
+    else r.problem("smoke-url", `must be an http(s) URL or a path such as /healthz on the new version's Service, got "${smoke}"`);
+  }
+  const number = (name, max) => {
+    const v = r.string(name);
+    if (v === void 0) return void 0;
+    const n = Number(v);
+    if (v.trim() === "" || !Number.isFinite(n) || n < 0 || n > max) {
+      r.problem(name, `must be a number from 0 to ${max}, got "${v}"`);
+      return void 0;
+    }
+    return n;
+  };
+  const rate = number("max-error-rate", 1);
+  if (rate !== void 0) out.maxErrorRate = rate;
+  const p95 = number("max-p95-latency-ms", 36e5);
+  if (p95 !== void 0) out.maxP95LatencyMs = p95;
+  return out;
+}
+function parsePrometheusSettings(r) {
+  const url = r.string("prometheus-url");
+  const token = r.string("prometheus-token");
+  const username = r.string("prometheus-username");
+  const password = r.string("prometheus-password");
+  if (url === void 0) {
+    for (const name of ["prometheus-token", "prometheus-username", "prometheus-password"]) {
+      if (r.string(name) !== void 0) r.problem(name, "is set, but prometheus-url is not");
+    }
+    return void 0;
+  }
+  try {
+    if (!["http:", "https:"].includes(new URL(url).protocol)) throw new Error("protocol");
+  } catch {
+    r.problem("prometheus-url", `must be an http(s) URL such as http://prometheus.monitoring:9090, got "${url}"`);
+    return void 0;
+  }
+  if (token !== void 0 && (username !== void 0 || password !== void 0)) r.problem("prometheus-token", "and prometheus-username/password are both set; give one kind of credentials");
+  if (password !== void 0 && username === void 0) r.problem("prometheus-password", "is set without prometheus-username");
+  return { url: url.replace(/\/+$/, ""), ...token === void 0 ? {} : { bearerToken: token }, ...username === void 0 ? {} : { username }, ...password === void 0 ? {} : { password } };
+}
 var DEFAULT_STEPS = [{ setWeight: 20 }, { pause: { durationMs: 3e4 } }, { setWeight: 50 }, { pause: { durationMs: 3e4 } }];
+function everyGate(c) {
+  return [...c.prePromotion, ...c.postPromotion, ...c.analysis, ...c.steps.flatMap((s) => "analysis" in s ? s.analysis : [])];
+}
 function parseProgressive(r, workspace) {
   const strategy = r.oneOf("strategy", STRATEGIES, "basic");
   const router = r.oneOf("traffic-router", ROUTERS, "replica-ratio");
@@ -35825,23 +52188,67 @@ function parseProgressive(r, workspace) {
   if (router === "gateway-httproute" && route === void 0 && strategy === "canary") {
     r.problem("route", "is required with traffic-router gateway-httproute", "name the HTTPRoute that sends traffic to the stable Service");
   }
+  const doc = rolloutDocument(r, workspace);
+  const either = (fromDoc, key2, setting, read) => {
+    const fromSetting = read();
+    if (fromDoc !== void 0 && fromSetting !== void 0) r.problem(setting, `and ${key2} in the rollout setting both give the ${key2}; keep one`);
+    return fromDoc ?? fromSetting;
+  };
   const stepsSource = readYaml(r, "steps", workspace);
-  if (stepsSource && strategy !== "canary") r.problem("steps", `only applies to strategy canary (strategy is ${strategy})`);
-  const steps = stepsSource ? parseSteps(stepsSource, r.errors) : DEFAULT_STEPS;
+  const steps = either(doc.steps, "steps", "steps", () => stepsSource ? parseSteps(stepsSource, r.errors) : void 0);
+  if (steps !== void 0 && strategy !== "canary") r.problem(doc.steps ? "rollout" : "steps", `${doc.steps ? "gives steps, which only apply" : "only applies"} to strategy canary (strategy is ${strategy})`);
   const scaleDownDelayMs = r.duration("scale-down-delay", 3e4);
-  return {
+  const prometheus = parsePrometheusSettings(r);
+  const config = {
     strategy,
-    steps,
+    steps: steps ?? DEFAULT_STEPS,
     router,
     route,
     service: r.string("service"),
     scaleDownDelayMs,
-    prePromotion: gates(r, "pre-promotion-analysis", workspace),
-    postPromotion: gates(r, "post-promotion-analysis", workspace),
-    analysis: gates(r, "analysis", workspace)
+    prePromotion: either(doc.prePromotion, "pre-promotion", "pre-promotion-analysis", () => gates(r, "pre-promotion-analysis", workspace)) ?? [],
+    postPromotion: either(doc.postPromotion, "post-promotion", "post-promotion-analysis", () => gates(r, "post-promotion-analysis", workspace)) ?? [],
+    analysis: either(doc.background, "background", "analysis", () => gates(r, "analysis", workspace)) ?? [],
+    shorthand: parseShorthand(r),
+    ...prometheus === void 0 ? {} : { prometheus }
   };
+  if (strategy === "blue-green" && config.analysis.length > 0) r.problem(doc.background ? "rollout" : "analysis", "gives background gates, which run beside a canary's steps; blue-green runs pre-promotion and post-promotion gates");
+  if (strategy === "basic" && config.prePromotion.length > 0) r.problem(doc.prePromotion ? "rollout" : "pre-promotion-analysis", "gives pre-promotion gates; the basic strategy runs post-promotion gates, after the new version is ready");
+  const all = everyGate(config);
+  const judges = all.filter((g) => g.check.kind === "judge");
+  const stepJudges = new Set(config.steps.flatMap((s) => "analysis" in s ? s.analysis : []).filter((g) => g.check.kind === "judge"));
+  for (const g of judges) {
+    if (strategy !== "canary" || !stepJudges.has(g)) r.problem(strategy === "canary" && !stepJudges.has(g) ? "rollout" : "strategy", `${g.path}: a judge compares the canary with stable while both serve, so it belongs in a canary step's analysis${strategy === "canary" ? "" : ` (strategy is ${strategy})`}`);
+  }
+  const needsPrometheus = all.filter((g) => (g.check.kind === "prometheus" || g.check.kind === "judge") && g.check.address === void 0);
+  if (!prometheus && needsPrometheus.length > 0) r.problem("prometheus-url", `is not set, and ${needsPrometheus[0].path} (a ${needsPrometheus[0].check.kind} gate) gives no address`, "set prometheus-url to the Prometheus that scrapes the app, or address: on the gate");
+  if (!prometheus && (config.shorthand.maxErrorRate !== void 0 || config.shorthand.maxP95LatencyMs !== void 0)) {
+    r.problem("prometheus-url", `is required by ${config.shorthand.maxErrorRate !== void 0 ? "max-error-rate" : "max-p95-latency-ms"}, which is measured by Prometheus`);
+  }
+  if (prometheus) {
+    for (const g of all) if ((g.check.kind === "prometheus" || g.check.kind === "judge") && g.check.address === void 0) g.check.address = prometheus.url;
+  }
+  return config;
 }
-var PROGRESSIVE_SETTINGS = ["strategy", "steps", "traffic-router", "route", "service", "scale-down-delay", "pre-promotion-analysis", "post-promotion-analysis", "analysis"];
+var PROGRESSIVE_SETTINGS = [
+  "strategy",
+  "rollout",
+  "steps",
+  "traffic-router",
+  "route",
+  "service",
+  "scale-down-delay",
+  "pre-promotion-analysis",
+  "post-promotion-analysis",
+  "analysis",
+  "smoke-url",
+  "max-error-rate",
+  "max-p95-latency-ms",
+  "prometheus-url",
+  "prometheus-token",
+  "prometheus-username",
+  "prometheus-password"
+];
 
 // src/config/deploy.ts
 var APP_NAME = /^[a-z0-9]([-a-z0-9]{0,40}[a-z0-9])?$/;
@@ -36528,6 +52935,12 @@ async function runAction(main) {
 
 // src/kube/client.ts
 var FIELD_MANAGER = "gantry";
+var RequestTimeoutError = class extends Error {
+  constructor(message) {
+    super(message);
+    this.name = "TimeoutError";
+  }
+};
 function refOf(o) {
   const metadata = { name: o.metadata.name };
   if (o.metadata.namespace) metadata.namespace = o.metadata.namespace;
@@ -36598,7 +53011,7 @@ function displayName(o, namespace) {
   const ns = o.metadata.namespace;
   return ns && namespace && ns !== namespace ? `${o.kind}/${ns}/${o.metadata.name}` : `${o.kind}/${o.metadata.name}`;
 }
-function identity(o, namespace) {
+function identity2(o, namespace) {
   const group2 = o.apiVersion.includes("/") ? o.apiVersion.split("/")[0] : "";
   const ns = CLUSTER_SCOPED.has(o.kind) ? "" : o.metadata.namespace ?? namespace ?? "";
   return `${group2}/${o.kind}/${ns}/${o.metadata.name}`;
@@ -36658,16 +53071,16 @@ async function liveObjects(client, desired, namespace) {
 }
 async function takeSnapshot(client, desired, namespace) {
   const live = await liveObjects(client, desired, namespace);
-  const liveIds = new Set(live.map((o) => identity(o, namespace)));
+  const liveIds = new Set(live.map((o) => identity2(o, namespace)));
   return {
     existing: live.map(restorable),
-    created: desired.filter((o) => !liveIds.has(identity(o, namespace))).map((o) => refOf(o))
+    created: desired.filter((o) => !liveIds.has(identity2(o, namespace))).map((o) => refOf(o))
   };
 }
 function changedObjects(snapshot, dryRun, namespace) {
-  const before = new Map(snapshot.existing.map((o) => [identity(o, namespace), o]));
+  const before = new Map(snapshot.existing.map((o) => [identity2(o, namespace), o]));
   return dryRun.filter((o) => {
-    const old = before.get(identity(o, namespace));
+    const old = before.get(identity2(o, namespace));
     return !old || !sameContent(old, o);
   });
 }
@@ -36676,15 +53089,15 @@ async function restoreSnapshot(client, snapshot) {
   let pending = snapshot.existing;
   for (let attempt = 0; pending.length > 0; attempt++) {
     const live = await client.getObjects(pending);
-    const liveById = new Map(live.map((o) => [identity(o), o]));
-    const toReplace = pending.filter((o) => liveById.has(identity(o))).map((o) => ({ ...o, metadata: { ...o.metadata, resourceVersion: liveById.get(identity(o)).metadata.resourceVersion } }));
-    const toCreate = pending.filter((o) => !liveById.has(identity(o)));
+    const liveById = new Map(live.map((o) => [identity2(o), o]));
+    const toReplace = pending.filter((o) => liveById.has(identity2(o))).map((o) => ({ ...o, metadata: { ...o.metadata, resourceVersion: liveById.get(identity2(o)).metadata.resourceVersion } }));
+    const toCreate = pending.filter((o) => !liveById.has(identity2(o)));
     const replaced = await client.replace(toReplace);
     const conflicts = replaced.problems.filter((p) => p.reason === "Conflict" && p.index !== void 0);
     const others = replaced.problems.filter((p) => !conflicts.includes(p));
     if (others.length > 0) problems.push(describeProblems(others));
     if (conflicts.length > 0 && attempt < 5) {
-      pending = conflicts.map((p) => toReplace[p.index]).map((o) => snapshot.existing.find((e2) => identity(e2) === identity(o)));
+      pending = conflicts.map((p) => toReplace[p.index]).map((o) => snapshot.existing.find((e2) => identity2(e2) === identity2(o)));
     } else {
       if (conflicts.length > 0) problems.push(describeProblems(conflicts));
       pending = [];
@@ -36995,7 +53408,7 @@ function requireType() {
     }
     return result;
   }
-  function Type2(tag, options) {
+  function Type22(tag, options) {
     options = options || {};
     Object.keys(options).forEach(function(name) {
       if (TYPE_CONSTRUCTOR_OPTIONS.indexOf(name) === -1) {
@@ -37022,7 +53435,7 @@ function requireType() {
       throw new YAMLException2('Unknown kind "' + this.kind + '" is specified for "' + tag + '" YAML type.');
     }
   }
-  type = Type2;
+  type = Type22;
   return type;
 }
 var schema;
@@ -37031,7 +53444,7 @@ function requireSchema() {
   if (hasRequiredSchema) return schema;
   hasRequiredSchema = 1;
   const YAMLException2 = requireException();
-  const Type2 = requireType();
+  const Type22 = requireType();
   function compileList(schema2, name) {
     const result = [];
     schema2[name].forEach(function(currentType) {
@@ -37077,7 +53490,7 @@ function requireSchema() {
   Schema2.prototype.extend = function extend(definition) {
     let implicit = [];
     let explicit = [];
-    if (definition instanceof Type2) {
+    if (definition instanceof Type22) {
       explicit.push(definition);
     } else if (Array.isArray(definition)) {
       explicit = explicit.concat(definition);
@@ -37088,7 +53501,7 @@ function requireSchema() {
       throw new YAMLException2("Schema.extend argument should be a Type, [ Type ], or a schema definition ({ implicit: [...], explicit: [...] })");
     }
     implicit.forEach(function(type2) {
-      if (!(type2 instanceof Type2)) {
+      if (!(type2 instanceof Type22)) {
         throw new YAMLException2("Specified list of YAML types (or a single Type object) contains a non-Type object.");
       }
       if (type2.loadKind && type2.loadKind !== "scalar") {
@@ -37099,7 +53512,7 @@ function requireSchema() {
       }
     });
     explicit.forEach(function(type2) {
-      if (!(type2 instanceof Type2)) {
+      if (!(type2 instanceof Type22)) {
         throw new YAMLException2("Specified list of YAML types (or a single Type object) contains a non-Type object.");
       }
     });
@@ -37119,8 +53532,8 @@ var hasRequiredStr;
 function requireStr() {
   if (hasRequiredStr) return str;
   hasRequiredStr = 1;
-  const Type2 = requireType();
-  str = new Type2("tag:yaml.org,2002:str", {
+  const Type22 = requireType();
+  str = new Type22("tag:yaml.org,2002:str", {
     kind: "scalar",
     construct: function(data) {
       return data !== null ? data : "";
@@ -37133,8 +53546,8 @@ var hasRequiredSeq;
 function requireSeq() {
   if (hasRequiredSeq) return seq;
   hasRequiredSeq = 1;
-  const Type2 = requireType();
-  seq = new Type2("tag:yaml.org,2002:seq", {
+  const Type22 = requireType();
+  seq = new Type22("tag:yaml.org,2002:seq", {
     kind: "sequence",
     construct: function(data) {
       return data !== null ? data : [];
@@ -37147,8 +53560,8 @@ var hasRequiredMap;
 function requireMap() {
   if (hasRequiredMap) return map;
   hasRequiredMap = 1;
-  const Type2 = requireType();
-  map = new Type2("tag:yaml.org,2002:map", {
+  const Type22 = requireType();
+  map = new Type22("tag:yaml.org,2002:map", {
     kind: "mapping",
     construct: function(data) {
       return data !== null ? data : {};
@@ -37176,7 +53589,7 @@ var hasRequired_null;
 function require_null2() {
   if (hasRequired_null) return _null;
   hasRequired_null = 1;
-  const Type2 = requireType();
+  const Type22 = requireType();
   function resolveYamlNull(data) {
     if (data === null) return true;
     const max = data.length;
@@ -37188,7 +53601,7 @@ function require_null2() {
   function isNull(object) {
     return object === null;
   }
-  _null = new Type2("tag:yaml.org,2002:null", {
+  _null = new Type22("tag:yaml.org,2002:null", {
     kind: "scalar",
     resolve: resolveYamlNull,
     construct: constructYamlNull,
@@ -37214,12 +53627,12 @@ function require_null2() {
   });
   return _null;
 }
-var bool;
+var bool2;
 var hasRequiredBool;
 function requireBool() {
-  if (hasRequiredBool) return bool;
+  if (hasRequiredBool) return bool2;
   hasRequiredBool = 1;
-  const Type2 = requireType();
+  const Type22 = requireType();
   function resolveYamlBoolean(data) {
     if (data === null) return false;
     const max = data.length;
@@ -37231,7 +53644,7 @@ function requireBool() {
   function isBoolean(object) {
     return Object.prototype.toString.call(object) === "[object Boolean]";
   }
-  bool = new Type2("tag:yaml.org,2002:bool", {
+  bool2 = new Type22("tag:yaml.org,2002:bool", {
     kind: "scalar",
     resolve: resolveYamlBoolean,
     construct: constructYamlBoolean,
@@ -37249,7 +53662,7 @@ function requireBool() {
     },
     defaultStyle: "lowercase"
   });
-  return bool;
+  return bool2;
 }
 var int;
 var hasRequiredInt;
@@ -37257,7 +53670,7 @@ function requireInt() {
   if (hasRequiredInt) return int;
   hasRequiredInt = 1;
   const common2 = requireCommon();
-  const Type2 = requireType();
+  const Type22 = requireType();
   function isHexCode(c) {
     return c >= 48 && c <= 57 || c >= 65 && c <= 70 || c >= 97 && c <= 102;
   }
@@ -37338,7 +53751,7 @@ function requireInt() {
   function isInteger(object) {
     return Object.prototype.toString.call(object) === "[object Number]" && (object % 1 === 0 && !common2.isNegativeZero(object));
   }
-  int = new Type2("tag:yaml.org,2002:int", {
+  int = new Type22("tag:yaml.org,2002:int", {
     kind: "scalar",
     resolve: resolveYamlInteger,
     construct: constructYamlInteger,
@@ -37373,7 +53786,7 @@ function requireFloat() {
   if (hasRequiredFloat) return float;
   hasRequiredFloat = 1;
   const common2 = requireCommon();
-  const Type2 = requireType();
+  const Type22 = requireType();
   const YAML_FLOAT_PATTERN = new RegExp(
     // 2.5e4, 2.5 and integers
     "^(?:[-+]?(?:[0-9]+)(?:\\.[0-9]*)?(?:[eE][-+]?[0-9]+)?|\\.[0-9]+(?:[eE][-+]?[0-9]+)?|[-+]?\\.(?:inf|Inf|INF)|\\.(?:nan|NaN|NAN))$"
@@ -37442,7 +53855,7 @@ function requireFloat() {
   function isFloat(object) {
     return Object.prototype.toString.call(object) === "[object Number]" && (object % 1 !== 0 || common2.isNegativeZero(object));
   }
-  float = new Type2("tag:yaml.org,2002:float", {
+  float = new Type22("tag:yaml.org,2002:float", {
     kind: "scalar",
     resolve: resolveYamlFloat,
     construct: constructYamlFloat,
@@ -37480,7 +53893,7 @@ var hasRequiredTimestamp;
 function requireTimestamp() {
   if (hasRequiredTimestamp) return timestamp;
   hasRequiredTimestamp = 1;
-  const Type2 = requireType();
+  const Type22 = requireType();
   const YAML_DATE_REGEXP = new RegExp(
     "^([0-9][0-9][0-9][0-9])-([0-9][0-9])-([0-9][0-9])$"
   );
@@ -37494,7 +53907,7 @@ function requireTimestamp() {
     return false;
   }
   function constructYamlTimestamp(data) {
-    let fraction = 0;
+    let fraction2 = 0;
     let delta = null;
     let match = YAML_DATE_REGEXP.exec(data);
     if (match === null) match = YAML_TIMESTAMP_REGEXP.exec(data);
@@ -37509,11 +53922,11 @@ function requireTimestamp() {
     const minute = +match[5];
     const second = +match[6];
     if (match[7]) {
-      fraction = match[7].slice(0, 3);
-      while (fraction.length < 3) {
-        fraction += "0";
+      fraction2 = match[7].slice(0, 3);
+      while (fraction2.length < 3) {
+        fraction2 += "0";
       }
-      fraction = +fraction;
+      fraction2 = +fraction2;
     }
     if (match[9]) {
       const tzHour = +match[10];
@@ -37521,14 +53934,14 @@ function requireTimestamp() {
       delta = (tzHour * 60 + tzMinute) * 6e4;
       if (match[9] === "-") delta = -delta;
     }
-    const date = new Date(Date.UTC(year, month, day, hour, minute, second, fraction));
+    const date = new Date(Date.UTC(year, month, day, hour, minute, second, fraction2));
     if (delta) date.setTime(date.getTime() - delta);
     return date;
   }
   function representYamlTimestamp(object) {
     return object.toISOString();
   }
-  timestamp = new Type2("tag:yaml.org,2002:timestamp", {
+  timestamp = new Type22("tag:yaml.org,2002:timestamp", {
     kind: "scalar",
     resolve: resolveYamlTimestamp,
     construct: constructYamlTimestamp,
@@ -37542,11 +53955,11 @@ var hasRequiredMerge;
 function requireMerge() {
   if (hasRequiredMerge) return merge;
   hasRequiredMerge = 1;
-  const Type2 = requireType();
+  const Type22 = requireType();
   function resolveYamlMerge(data) {
     return data === "<<" || data === null;
   }
-  merge = new Type2("tag:yaml.org,2002:merge", {
+  merge = new Type22("tag:yaml.org,2002:merge", {
     kind: "scalar",
     resolve: resolveYamlMerge
   });
@@ -37557,7 +53970,7 @@ var hasRequiredBinary;
 function requireBinary() {
   if (hasRequiredBinary) return binary;
   hasRequiredBinary = 1;
-  const Type2 = requireType();
+  const Type22 = requireType();
   const BASE64_MAP = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=\n\r";
   function resolveYamlBinary(data) {
     if (data === null) return false;
@@ -37635,7 +54048,7 @@ function requireBinary() {
   function isBinary(obj2) {
     return Object.prototype.toString.call(obj2) === "[object Uint8Array]";
   }
-  binary = new Type2("tag:yaml.org,2002:binary", {
+  binary = new Type22("tag:yaml.org,2002:binary", {
     kind: "scalar",
     resolve: resolveYamlBinary,
     construct: constructYamlBinary,
@@ -37649,7 +54062,7 @@ var hasRequiredOmap;
 function requireOmap() {
   if (hasRequiredOmap) return omap;
   hasRequiredOmap = 1;
-  const Type2 = requireType();
+  const Type22 = requireType();
   const _hasOwnProperty = Object.prototype.hasOwnProperty;
   const _toString = Object.prototype.toString;
   function resolveYamlOmap(data) {
@@ -37676,7 +54089,7 @@ function requireOmap() {
   function constructYamlOmap(data) {
     return data !== null ? data : [];
   }
-  omap = new Type2("tag:yaml.org,2002:omap", {
+  omap = new Type22("tag:yaml.org,2002:omap", {
     kind: "sequence",
     resolve: resolveYamlOmap,
     construct: constructYamlOmap
@@ -37688,7 +54101,7 @@ var hasRequiredPairs;
 function requirePairs() {
   if (hasRequiredPairs) return pairs;
   hasRequiredPairs = 1;
-  const Type2 = requireType();
+  const Type22 = requireType();
   const _toString = Object.prototype.toString;
   function resolveYamlPairs(data) {
     if (data === null) return true;
@@ -37714,7 +54127,7 @@ function requirePairs() {
     }
     return result;
   }
-  pairs = new Type2("tag:yaml.org,2002:pairs", {
+  pairs = new Type22("tag:yaml.org,2002:pairs", {
     kind: "sequence",
     resolve: resolveYamlPairs,
     construct: constructYamlPairs
@@ -37726,7 +54139,7 @@ var hasRequiredSet;
 function requireSet() {
   if (hasRequiredSet) return set;
   hasRequiredSet = 1;
-  const Type2 = requireType();
+  const Type22 = requireType();
   const _hasOwnProperty = Object.prototype.hasOwnProperty;
   function resolveYamlSet(data) {
     if (data === null) return true;
@@ -37741,7 +54154,7 @@ function requireSet() {
   function constructYamlSet(data) {
     return data !== null ? data : {};
   }
-  set = new Type2("tag:yaml.org,2002:set", {
+  set = new Type22("tag:yaml.org,2002:set", {
     kind: "mapping",
     resolve: resolveYamlSet,
     construct: constructYamlSet
@@ -39843,7 +56256,7 @@ function requireJsYaml() {
 var jsYamlExports = requireJsYaml();
 var yaml = /* @__PURE__ */ getDefaultExportFromCjs(jsYamlExports);
 var {
-  Type,
+  Type: Type2,
   Schema,
   FAILSAFE_SCHEMA,
   JSON_SCHEMA,
@@ -39866,1702 +56279,6 @@ import path from "node:path";
 
 // node_modules/@kubernetes/client-node/dist/azure_auth.js
 import proc from "node:child_process";
-
-// node_modules/jsonpath-plus/dist/index-node-esm.js
-import vm from "vm";
-var Hooks = class {
-  /**
-   * @callback HookCallback
-   * @this {*|Jsep} this
-   * @param {Jsep} env
-   * @returns: void
-   */
-  /**
-   * Adds the given callback to the list of callbacks for the given hook.
-   *
-   * The callback will be invoked when the hook it is registered for is run.
-   *
-   * One callback function can be registered to multiple hooks and the same hook multiple times.
-   *
-   * @param {string|object} name The name of the hook, or an object of callbacks keyed by name
-   * @param {HookCallback|boolean} callback The callback function which is given environment variables.
-   * @param {?boolean} [first=false] Will add the hook to the top of the list (defaults to the bottom)
-   * @public
-   */
-  add(name, callback, first) {
-    if (typeof arguments[0] != "string") {
-      for (let name2 in arguments[0]) {
-        this.add(name2, arguments[0][name2], arguments[1]);
-      }
-    } else {
-      (Array.isArray(name) ? name : [name]).forEach(function(name2) {
-        this[name2] = this[name2] || [];
-        if (callback) {
-          this[name2][first ? "unshift" : "push"](callback);
-        }
-      }, this);
-    }
-  }
-  /**
-   * Runs a hook invoking all registered callbacks with the given environment variables.
-   *
-   * Callbacks will be invoked synchronously and in the order in which they were registered.
-   *
-   * @param {string} name The name of the hook.
-   * @param {Object<string, any>} env The environment variables of the hook passed to all callbacks registered.
-   * @public
-   */
-  run(name, env) {
-    this[name] = this[name] || [];
-    this[name].forEach(function(callback) {
-      callback.call(env && env.context ? env.context : env, env);
-    });
-  }
-};
-var Plugins = class {
-  constructor(jsep2) {
-    this.jsep = jsep2;
-    this.registered = {};
-  }
-  /**
-   * @callback PluginSetup
-   * @this {Jsep} jsep
-   * @returns: void
-   */
-  /**
-   * Adds the given plugin(s) to the registry
-   *
-   * @param {object} plugins
-   * @param {string} plugins.name The name of the plugin
-   * @param {PluginSetup} plugins.init The init function
-   * @public
-   */
-  register(...plugins) {
-    plugins.forEach((plugin2) => {
-      if (typeof plugin2 !== "object" || !plugin2.name || !plugin2.init) {
-        throw new Error("Invalid JSEP plugin format");
-      }
-      if (this.registered[plugin2.name]) {
-        return;
-      }
-      plugin2.init(this.jsep);
-      this.registered[plugin2.name] = plugin2;
-    });
-  }
-};
-var Jsep = class _Jsep {
-  /**
-   * @returns {string}
-   */
-  static get version() {
-    return "1.4.0";
-  }
-  /**
-   * @returns {string}
-   */
-  static toString() {
-    return "JavaScript Expression Parser (JSEP) v" + _Jsep.version;
-  }
-  // ==================== CONFIG ================================
-  /**
-   * @method addUnaryOp
-   * @param {string} op_name The name of the unary op to add
-   * @returns {Jsep}
-   */
-  static addUnaryOp(op_name) {
-    _Jsep.max_unop_len = Math.max(op_name.length, _Jsep.max_unop_len);
-    _Jsep.unary_ops[op_name] = 1;
-    return _Jsep;
-  }
-  /**
-   * @method jsep.addBinaryOp
-   * @param {string} op_name The name of the binary op to add
-   * @param {number} precedence The precedence of the binary op (can be a float). Higher number = higher precedence
-   * @param {boolean} [isRightAssociative=false] whether operator is right-associative
-   * @returns {Jsep}
-   */
-  static addBinaryOp(op_name, precedence, isRightAssociative) {
-    _Jsep.max_binop_len = Math.max(op_name.length, _Jsep.max_binop_len);
-    _Jsep.binary_ops[op_name] = precedence;
-    if (isRightAssociative) {
-      _Jsep.right_associative.add(op_name);
-    } else {
-      _Jsep.right_associative.delete(op_name);
-    }
-    return _Jsep;
-  }
-  /**
-   * @method addIdentifierChar
-   * @param {string} char The additional character to treat as a valid part of an identifier
-   * @returns {Jsep}
-   */
-  static addIdentifierChar(char) {
-    _Jsep.additional_identifier_chars.add(char);
-    return _Jsep;
-  }
-  /**
-   * @method addLiteral
-   * @param {string} literal_name The name of the literal to add
-   * @param {*} literal_value The value of the literal
-   * @returns {Jsep}
-   */
-  static addLiteral(literal_name, literal_value) {
-    _Jsep.literals[literal_name] = literal_value;
-    return _Jsep;
-  }
-  /**
-   * @method removeUnaryOp
-   * @param {string} op_name The name of the unary op to remove
-   * @returns {Jsep}
-   */
-  static removeUnaryOp(op_name) {
-    delete _Jsep.unary_ops[op_name];
-    if (op_name.length === _Jsep.max_unop_len) {
-      _Jsep.max_unop_len = _Jsep.getMaxKeyLen(_Jsep.unary_ops);
-    }
-    return _Jsep;
-  }
-  /**
-   * @method removeAllUnaryOps
-   * @returns {Jsep}
-   */
-  static removeAllUnaryOps() {
-    _Jsep.unary_ops = {};
-    _Jsep.max_unop_len = 0;
-    return _Jsep;
-  }
-  /**
-   * @method removeIdentifierChar
-   * @param {string} char The additional character to stop treating as a valid part of an identifier
-   * @returns {Jsep}
-   */
-  static removeIdentifierChar(char) {
-    _Jsep.additional_identifier_chars.delete(char);
-    return _Jsep;
-  }
-  /**
-   * @method removeBinaryOp
-   * @param {string} op_name The name of the binary op to remove
-   * @returns {Jsep}
-   */
-  static removeBinaryOp(op_name) {
-    delete _Jsep.binary_ops[op_name];
-    if (op_name.length === _Jsep.max_binop_len) {
-      _Jsep.max_binop_len = _Jsep.getMaxKeyLen(_Jsep.binary_ops);
-    }
-    _Jsep.right_associative.delete(op_name);
-    return _Jsep;
-  }
-  /**
-   * @method removeAllBinaryOps
-   * @returns {Jsep}
-   */
-  static removeAllBinaryOps() {
-    _Jsep.binary_ops = {};
-    _Jsep.max_binop_len = 0;
-    return _Jsep;
-  }
-  /**
-   * @method removeLiteral
-   * @param {string} literal_name The name of the literal to remove
-   * @returns {Jsep}
-   */
-  static removeLiteral(literal_name) {
-    delete _Jsep.literals[literal_name];
-    return _Jsep;
-  }
-  /**
-   * @method removeAllLiterals
-   * @returns {Jsep}
-   */
-  static removeAllLiterals() {
-    _Jsep.literals = {};
-    return _Jsep;
-  }
-  // ==================== END CONFIG ============================
-  /**
-   * @returns {string}
-   */
-  get char() {
-    return this.expr.charAt(this.index);
-  }
-  /**
-   * @returns {number}
-   */
-  get code() {
-    return this.expr.charCodeAt(this.index);
-  }
-  /**
-   * @param {string} expr a string with the passed in express
-   * @returns Jsep
-   */
-  constructor(expr) {
-    this.expr = expr;
-    this.index = 0;
-  }
-  /**
-   * static top-level parser
-   * @returns {jsep.Expression}
-   */
-  static parse(expr) {
-    return new _Jsep(expr).parse();
-  }
-  /**
-   * Get the longest key length of any object
-   * @param {object} obj
-   * @returns {number}
-   */
-  static getMaxKeyLen(obj2) {
-    return Math.max(0, ...Object.keys(obj2).map((k) => k.length));
-  }
-  /**
-   * `ch` is a character code in the next three functions
-   * @param {number} ch
-   * @returns {boolean}
-   */
-  static isDecimalDigit(ch) {
-    return ch >= 48 && ch <= 57;
-  }
-  /**
-   * Returns the precedence of a binary operator or `0` if it isn't a binary operator. Can be float.
-   * @param {string} op_val
-   * @returns {number}
-   */
-  static binaryPrecedence(op_val) {
-    return _Jsep.binary_ops[op_val] || 0;
-  }
-  /**
-   * Looks for start of identifier
-   * @param {number} ch
-   * @returns {boolean}
-   */
-  static isIdentifierStart(ch) {
-    return ch >= 65 && ch <= 90 || // A...Z
-    ch >= 97 && ch <= 122 || // a...z
-    ch >= 128 && !_Jsep.binary_ops[String.fromCharCode(ch)] || // any non-ASCII that is not an operator
-    _Jsep.additional_identifier_chars.has(String.fromCharCode(ch));
-  }
-  /**
-   * @param {number} ch
-   * @returns {boolean}
-   */
-  static isIdentifierPart(ch) {
-    return _Jsep.isIdentifierStart(ch) || _Jsep.isDecimalDigit(ch);
-  }
-  /**
-   * throw error at index of the expression
-   * @param {string} message
-   * @throws
-   */
-  throwError(message) {
-    const error2 = new Error(message + " at character " + this.index);
-    error2.index = this.index;
-    error2.description = message;
-    throw error2;
-  }
-  /**
-   * Run a given hook
-   * @param {string} name
-   * @param {jsep.Expression|false} [node]
-   * @returns {?jsep.Expression}
-   */
-  runHook(name, node) {
-    if (_Jsep.hooks[name]) {
-      const env = {
-        context: this,
-        node
-      };
-      _Jsep.hooks.run(name, env);
-      return env.node;
-    }
-    return node;
-  }
-  /**
-   * Runs a given hook until one returns a node
-   * @param {string} name
-   * @returns {?jsep.Expression}
-   */
-  searchHook(name) {
-    if (_Jsep.hooks[name]) {
-      const env = {
-        context: this
-      };
-      _Jsep.hooks[name].find(function(callback) {
-        callback.call(env.context, env);
-        return env.node;
-      });
-      return env.node;
-    }
-  }
-  /**
-   * Push `index` up to the next non-space character
-   */
-  gobbleSpaces() {
-    let ch = this.code;
-    while (ch === _Jsep.SPACE_CODE || ch === _Jsep.TAB_CODE || ch === _Jsep.LF_CODE || ch === _Jsep.CR_CODE) {
-      ch = this.expr.charCodeAt(++this.index);
-    }
-    this.runHook("gobble-spaces");
-  }
-  /**
-   * Top-level method to parse all expressions and returns compound or single node
-   * @returns {jsep.Expression}
-   */
-  parse() {
-    this.runHook("before-all");
-    const nodes = this.gobbleExpressions();
-    const node = nodes.length === 1 ? nodes[0] : {
-      type: _Jsep.COMPOUND,
-      body: nodes
-    };
-    return this.runHook("after-all", node);
-  }
-  /**
-   * top-level parser (but can be reused within as well)
-   * @param {number} [untilICode]
-   * @returns {jsep.Expression[]}
-   */
-  gobbleExpressions(untilICode) {
-    let nodes = [], ch_i, node;
-    while (this.index < this.expr.length) {
-      ch_i = this.code;
-      if (ch_i === _Jsep.SEMCOL_CODE || ch_i === _Jsep.COMMA_CODE) {
-        this.index++;
-      } else {
-        if (node = this.gobbleExpression()) {
-          nodes.push(node);
-        } else if (this.index < this.expr.length) {
-          if (ch_i === untilICode) {
-            break;
-          }
-          this.throwError('Unexpected "' + this.char + '"');
-        }
-      }
-    }
-    return nodes;
-  }
-  /**
-   * The main parsing function.
-   * @returns {?jsep.Expression}
-   */
-  gobbleExpression() {
-    const node = this.searchHook("gobble-expression") || this.gobbleBinaryExpression();
-    this.gobbleSpaces();
-    return this.runHook("after-expression", node);
-  }
-  /**
-   * Search for the operation portion of the string (e.g. `+`, `===`)
-   * Start by taking the longest possible binary operations (3 characters: `===`, `!==`, `>>>`)
-   * and move down from 3 to 2 to 1 character until a matching binary operation is found
-   * then, return that binary operation
-   * @returns {string|boolean}
-   */
-  gobbleBinaryOp() {
-    this.gobbleSpaces();
-    let to_check = this.expr.substr(this.index, _Jsep.max_binop_len);
-    let tc_len = to_check.length;
-    while (tc_len > 0) {
-      if (_Jsep.binary_ops.hasOwnProperty(to_check) && (!_Jsep.isIdentifierStart(this.code) || this.index + to_check.length < this.expr.length && !_Jsep.isIdentifierPart(this.expr.charCodeAt(this.index + to_check.length)))) {
-        this.index += tc_len;
-        return to_check;
-      }
-      to_check = to_check.substr(0, --tc_len);
-    }
-    return false;
-  }
-  /**
-   * This function is responsible for gobbling an individual expression,
-   * e.g. `1`, `1+2`, `a+(b*2)-Math.sqrt(2)`
-   * @returns {?jsep.BinaryExpression}
-   */
-  gobbleBinaryExpression() {
-    let node, biop, prec, stack, biop_info, left, right, i, cur_biop;
-    left = this.gobbleToken();
-    if (!left) {
-      return left;
-    }
-    biop = this.gobbleBinaryOp();
-    if (!biop) {
-      return left;
-    }
-    biop_info = {
-      value: biop,
-      prec: _Jsep.binaryPrecedence(biop),
-      right_a: _Jsep.right_associative.has(biop)
-    };
-    right = this.gobbleToken();
-    if (!right) {
-      this.throwError("Expected expression after " + biop);
-    }
-    stack = [left, biop_info, right];
-    while (biop = this.gobbleBinaryOp()) {
-      prec = _Jsep.binaryPrecedence(biop);
-      if (prec === 0) {
-        this.index -= biop.length;
-        break;
-      }
-      biop_info = {
-        value: biop,
-        prec,
-        right_a: _Jsep.right_associative.has(biop)
-      };
-      cur_biop = biop;
-      const comparePrev = (prev) => biop_info.right_a && prev.right_a ? prec > prev.prec : prec <= prev.prec;
-      while (stack.length > 2 && comparePrev(stack[stack.length - 2])) {
-        right = stack.pop();
-        biop = stack.pop().value;
-        left = stack.pop();
-        node = {
-          type: _Jsep.BINARY_EXP,
-          operator: biop,
-          left,
-          right
-        };
-        stack.push(node);
-      }
-      node = this.gobbleToken();
-      if (!node) {
-        this.throwError("Expected expression after " + cur_biop);
-      }
-      stack.push(biop_info, node);
-    }
-    i = stack.length - 1;
-    node = stack[i];
-    while (i > 1) {
-      node = {
-        type: _Jsep.BINARY_EXP,
-        operator: stack[i - 1].value,
-        left: stack[i - 2],
-        right: node
-      };
-      i -= 2;
-    }
-    return node;
-  }
-  /**
-   * An individual part of a binary expression:
-   * e.g. `foo.bar(baz)`, `1`, `"abc"`, `(a % 2)` (because it's in parenthesis)
-   * @returns {boolean|jsep.Expression}
-   */
-  gobbleToken() {
-    let ch, to_check, tc_len, node;
-    this.gobbleSpaces();
-    node = this.searchHook("gobble-token");
-    if (node) {
-      return this.runHook("after-token", node);
-    }
-    ch = this.code;
-    if (_Jsep.isDecimalDigit(ch) || ch === _Jsep.PERIOD_CODE) {
-      return this.gobbleNumericLiteral();
-    }
-    if (ch === _Jsep.SQUOTE_CODE || ch === _Jsep.DQUOTE_CODE) {
-      node = this.gobbleStringLiteral();
-    } else if (ch === _Jsep.OBRACK_CODE) {
-      node = this.gobbleArray();
-    } else {
-      to_check = this.expr.substr(this.index, _Jsep.max_unop_len);
-      tc_len = to_check.length;
-      while (tc_len > 0) {
-        if (_Jsep.unary_ops.hasOwnProperty(to_check) && (!_Jsep.isIdentifierStart(this.code) || this.index + to_check.length < this.expr.length && !_Jsep.isIdentifierPart(this.expr.charCodeAt(this.index + to_check.length)))) {
-          this.index += tc_len;
-          const argument = this.gobbleToken();
-          if (!argument) {
-            this.throwError("missing unaryOp argument");
-          }
-          return this.runHook("after-token", {
-            type: _Jsep.UNARY_EXP,
-            operator: to_check,
-            argument,
-            prefix: true
-          });
-        }
-        to_check = to_check.substr(0, --tc_len);
-      }
-      if (_Jsep.isIdentifierStart(ch)) {
-        node = this.gobbleIdentifier();
-        if (_Jsep.literals.hasOwnProperty(node.name)) {
-          node = {
-            type: _Jsep.LITERAL,
-            value: _Jsep.literals[node.name],
-            raw: node.name
-          };
-        } else if (node.name === _Jsep.this_str) {
-          node = {
-            type: _Jsep.THIS_EXP
-          };
-        }
-      } else if (ch === _Jsep.OPAREN_CODE) {
-        node = this.gobbleGroup();
-      }
-    }
-    if (!node) {
-      return this.runHook("after-token", false);
-    }
-    node = this.gobbleTokenProperty(node);
-    return this.runHook("after-token", node);
-  }
-  /**
-   * Gobble properties of of identifiers/strings/arrays/groups.
-   * e.g. `foo`, `bar.baz`, `foo['bar'].baz`
-   * It also gobbles function calls:
-   * e.g. `Math.acos(obj.angle)`
-   * @param {jsep.Expression} node
-   * @returns {jsep.Expression}
-   */
-  gobbleTokenProperty(node) {
-    this.gobbleSpaces();
-    let ch = this.code;
-    while (ch === _Jsep.PERIOD_CODE || ch === _Jsep.OBRACK_CODE || ch === _Jsep.OPAREN_CODE || ch === _Jsep.QUMARK_CODE) {
-      let optional;
-      if (ch === _Jsep.QUMARK_CODE) {
-        if (this.expr.charCodeAt(this.index + 1) !== _Jsep.PERIOD_CODE) {
-          break;
-        }
-        optional = true;
-        this.index += 2;
-        this.gobbleSpaces();
-        ch = this.code;
-      }
-      this.index++;
-      if (ch === _Jsep.OBRACK_CODE) {
-        node = {
-          type: _Jsep.MEMBER_EXP,
-          computed: true,
-          object: node,
-          property: this.gobbleExpression()
-        };
-        if (!node.property) {
-          this.throwError('Unexpected "' + this.char + '"');
-        }
-        this.gobbleSpaces();
-        ch = this.code;
-        if (ch !== _Jsep.CBRACK_CODE) {
-          this.throwError("Unclosed [");
-        }
-        this.index++;
-      } else if (ch === _Jsep.OPAREN_CODE) {
-        node = {
-          type: _Jsep.CALL_EXP,
-          "arguments": this.gobbleArguments(_Jsep.CPAREN_CODE),
-          callee: node
-        };
-      } else if (ch === _Jsep.PERIOD_CODE || optional) {
-        if (optional) {
-          this.index--;
-        }
-        this.gobbleSpaces();
-        node = {
-          type: _Jsep.MEMBER_EXP,
-          computed: false,
-          object: node,
-          property: this.gobbleIdentifier()
-        };
-      }
-      if (optional) {
-        node.optional = true;
-      }
-      this.gobbleSpaces();
-      ch = this.code;
-    }
-    return node;
-  }
-  /**
-   * Parse simple numeric literals: `12`, `3.4`, `.5`. Do this by using a string to
-   * keep track of everything in the numeric literal and then calling `parseFloat` on that string
-   * @returns {jsep.Literal}
-   */
-  gobbleNumericLiteral() {
-    let number = "", ch, chCode;
-    while (_Jsep.isDecimalDigit(this.code)) {
-      number += this.expr.charAt(this.index++);
-    }
-    if (this.code === _Jsep.PERIOD_CODE) {
-      number += this.expr.charAt(this.index++);
-      while (_Jsep.isDecimalDigit(this.code)) {
-        number += this.expr.charAt(this.index++);
-      }
-    }
-    ch = this.char;
-    if (ch === "e" || ch === "E") {
-      number += this.expr.charAt(this.index++);
-      ch = this.char;
-      if (ch === "+" || ch === "-") {
-        number += this.expr.charAt(this.index++);
-      }
-      while (_Jsep.isDecimalDigit(this.code)) {
-        number += this.expr.charAt(this.index++);
-      }
-      if (!_Jsep.isDecimalDigit(this.expr.charCodeAt(this.index - 1))) {
-        this.throwError("Expected exponent (" + number + this.char + ")");
-      }
-    }
-    chCode = this.code;
-    if (_Jsep.isIdentifierStart(chCode)) {
-      this.throwError("Variable names cannot start with a number (" + number + this.char + ")");
-    } else if (chCode === _Jsep.PERIOD_CODE || number.length === 1 && number.charCodeAt(0) === _Jsep.PERIOD_CODE) {
-      this.throwError("Unexpected period");
-    }
-    return {
-      type: _Jsep.LITERAL,
-      value: parseFloat(number),
-      raw: number
-    };
-  }
-  /**
-   * Parses a string literal, staring with single or double quotes with basic support for escape codes
-   * e.g. `"hello world"`, `'this is\nJSEP'`
-   * @returns {jsep.Literal}
-   */
-  gobbleStringLiteral() {
-    let str2 = "";
-    const startIndex = this.index;
-    const quote = this.expr.charAt(this.index++);
-    let closed = false;
-    while (this.index < this.expr.length) {
-      let ch = this.expr.charAt(this.index++);
-      if (ch === quote) {
-        closed = true;
-        break;
-      } else if (ch === "\\") {
-        ch = this.expr.charAt(this.index++);
-        switch (ch) {
-          case "n":
-            str2 += "\n";
-            break;
-          case "r":
-            str2 += "\r";
-            break;
-          case "t":
-            str2 += "	";
-            break;
-          case "b":
-            str2 += "\b";
-            break;
-          case "f":
-            str2 += "\f";
-            break;
-          case "v":
-            str2 += "\v";
-            break;
-          default:
-            str2 += ch;
-        }
-      } else {
-        str2 += ch;
-      }
-    }
-    if (!closed) {
-      this.throwError('Unclosed quote after "' + str2 + '"');
-    }
-    return {
-      type: _Jsep.LITERAL,
-      value: str2,
-      raw: this.expr.substring(startIndex, this.index)
-    };
-  }
-  /**
-   * Gobbles only identifiers
-   * e.g.: `foo`, `_value`, `$x1`
-   * Also, this function checks if that identifier is a literal:
-   * (e.g. `true`, `false`, `null`) or `this`
-   * @returns {jsep.Identifier}
-   */
-  gobbleIdentifier() {
-    let ch = this.code, start = this.index;
-    if (_Jsep.isIdentifierStart(ch)) {
-      this.index++;
-    } else {
-      this.throwError("Unexpected " + this.char);
-    }
-    while (this.index < this.expr.length) {
-      ch = this.code;
-      if (_Jsep.isIdentifierPart(ch)) {
-        this.index++;
-      } else {
-        break;
-      }
-    }
-    return {
-      type: _Jsep.IDENTIFIER,
-      name: this.expr.slice(start, this.index)
-    };
-  }
-  /**
-   * Gobbles a list of arguments within the context of a function call
-   * or array literal. This function also assumes that the opening character
-   * `(` or `[` has already been gobbled, and gobbles expressions and commas
-   * until the terminator character `)` or `]` is encountered.
-   * e.g. `foo(bar, baz)`, `my_func()`, or `[bar, baz]`
-   * @param {number} termination
-   * @returns {jsep.Expression[]}
-   */
-  gobbleArguments(termination) {
-    const args = [];
-    let closed = false;
-    let separator_count = 0;
-    while (this.index < this.expr.length) {
-      this.gobbleSpaces();
-      let ch_i = this.code;
-      if (ch_i === termination) {
-        closed = true;
-        this.index++;
-        if (termination === _Jsep.CPAREN_CODE && separator_count && separator_count >= args.length) {
-          this.throwError("Unexpected token " + String.fromCharCode(termination));
-        }
-        break;
-      } else if (ch_i === _Jsep.COMMA_CODE) {
-        this.index++;
-        separator_count++;
-        if (separator_count !== args.length) {
-          if (termination === _Jsep.CPAREN_CODE) {
-            this.throwError("Unexpected token ,");
-          } else if (termination === _Jsep.CBRACK_CODE) {
-            for (let arg = args.length; arg < separator_count; arg++) {
-              args.push(null);
-            }
-          }
-        }
-      } else if (args.length !== separator_count && separator_count !== 0) {
-        this.throwError("Expected comma");
-      } else {
-        const node = this.gobbleExpression();
-        if (!node || node.type === _Jsep.COMPOUND) {
-          this.throwError("Expected comma");
-        }
-        args.push(node);
-      }
-    }
-    if (!closed) {
-      this.throwError("Expected " + String.fromCharCode(termination));
-    }
-    return args;
-  }
-  /**
-   * Responsible for parsing a group of things within parentheses `()`
-   * that have no identifier in front (so not a function call)
-   * This function assumes that it needs to gobble the opening parenthesis
-   * and then tries to gobble everything within that parenthesis, assuming
-   * that the next thing it should see is the close parenthesis. If not,
-   * then the expression probably doesn't have a `)`
-   * @returns {boolean|jsep.Expression}
-   */
-  gobbleGroup() {
-    this.index++;
-    let nodes = this.gobbleExpressions(_Jsep.CPAREN_CODE);
-    if (this.code === _Jsep.CPAREN_CODE) {
-      this.index++;
-      if (nodes.length === 1) {
-        return nodes[0];
-      } else if (!nodes.length) {
-        return false;
-      } else {
-        return {
-          type: _Jsep.SEQUENCE_EXP,
-          expressions: nodes
-        };
-      }
-    } else {
-      this.throwError("Unclosed (");
-    }
-  }
-  /**
-   * Responsible for parsing Array literals `[1, 2, 3]`
-   * This function assumes that it needs to gobble the opening bracket
-   * and then tries to gobble the expressions as arguments.
-   * @returns {jsep.ArrayExpression}
-   */
-  gobbleArray() {
-    this.index++;
-    return {
-      type: _Jsep.ARRAY_EXP,
-      elements: this.gobbleArguments(_Jsep.CBRACK_CODE)
-    };
-  }
-};
-var hooks = new Hooks();
-Object.assign(Jsep, {
-  hooks,
-  plugins: new Plugins(Jsep),
-  // Node Types
-  // ----------
-  // This is the full set of types that any JSEP node can be.
-  // Store them here to save space when minified
-  COMPOUND: "Compound",
-  SEQUENCE_EXP: "SequenceExpression",
-  IDENTIFIER: "Identifier",
-  MEMBER_EXP: "MemberExpression",
-  LITERAL: "Literal",
-  THIS_EXP: "ThisExpression",
-  CALL_EXP: "CallExpression",
-  UNARY_EXP: "UnaryExpression",
-  BINARY_EXP: "BinaryExpression",
-  ARRAY_EXP: "ArrayExpression",
-  TAB_CODE: 9,
-  LF_CODE: 10,
-  CR_CODE: 13,
-  SPACE_CODE: 32,
-  PERIOD_CODE: 46,
-  // '.'
-  COMMA_CODE: 44,
-  // ','
-  SQUOTE_CODE: 39,
-  // single quote
-  DQUOTE_CODE: 34,
-  // double quotes
-  OPAREN_CODE: 40,
-  // (
-  CPAREN_CODE: 41,
-  // )
-  OBRACK_CODE: 91,
-  // [
-  CBRACK_CODE: 93,
-  // ]
-  QUMARK_CODE: 63,
-  // ?
-  SEMCOL_CODE: 59,
-  // ;
-  COLON_CODE: 58,
-  // :
-  // Operations
-  // ----------
-  // Use a quickly-accessible map to store all of the unary operators
-  // Values are set to `1` (it really doesn't matter)
-  unary_ops: {
-    "-": 1,
-    "!": 1,
-    "~": 1,
-    "+": 1
-  },
-  // Also use a map for the binary operations but set their values to their
-  // binary precedence for quick reference (higher number = higher precedence)
-  // see [Order of operations](https://developer.mozilla.org/en-US/docs/Web/JavaScript/Reference/Operators/Operator_Precedence)
-  binary_ops: {
-    "||": 1,
-    "??": 1,
-    "&&": 2,
-    "|": 3,
-    "^": 4,
-    "&": 5,
-    "==": 6,
-    "!=": 6,
-    "===": 6,
-    "!==": 6,
-    "<": 7,
-    ">": 7,
-    "<=": 7,
-    ">=": 7,
-    "<<": 8,
-    ">>": 8,
-    ">>>": 8,
-    "+": 9,
-    "-": 9,
-    "*": 10,
-    "/": 10,
-    "%": 10,
-    "**": 11
-  },
-  // sets specific binary_ops as right-associative
-  right_associative: /* @__PURE__ */ new Set(["**"]),
-  // Additional valid identifier chars, apart from a-z, A-Z and 0-9 (except on the starting char)
-  additional_identifier_chars: /* @__PURE__ */ new Set(["$", "_"]),
-  // Literals
-  // ----------
-  // Store the values to return for the various literals we may encounter
-  literals: {
-    "true": true,
-    "false": false,
-    "null": null
-  },
-  // Except for `this`, which is special. This could be changed to something like `'self'` as well
-  this_str: "this"
-});
-Jsep.max_unop_len = Jsep.getMaxKeyLen(Jsep.unary_ops);
-Jsep.max_binop_len = Jsep.getMaxKeyLen(Jsep.binary_ops);
-var jsep = (expr) => new Jsep(expr).parse();
-var stdClassProps = Object.getOwnPropertyNames(class Test {
-});
-Object.getOwnPropertyNames(Jsep).filter((prop) => !stdClassProps.includes(prop) && jsep[prop] === void 0).forEach((m) => {
-  jsep[m] = Jsep[m];
-});
-jsep.Jsep = Jsep;
-var CONDITIONAL_EXP = "ConditionalExpression";
-var ternary = {
-  name: "ternary",
-  init(jsep2) {
-    jsep2.hooks.add("after-expression", function gobbleTernary(env) {
-      if (env.node && this.code === jsep2.QUMARK_CODE) {
-        this.index++;
-        const test = env.node;
-        const consequent = this.gobbleExpression();
-        if (!consequent) {
-          this.throwError("Expected expression");
-        }
-        this.gobbleSpaces();
-        if (this.code === jsep2.COLON_CODE) {
-          this.index++;
-          const alternate = this.gobbleExpression();
-          if (!alternate) {
-            this.throwError("Expected expression");
-          }
-          env.node = {
-            type: CONDITIONAL_EXP,
-            test,
-            consequent,
-            alternate
-          };
-          if (test.operator && jsep2.binary_ops[test.operator] <= 0.9) {
-            let newTest = test;
-            while (newTest.right.operator && jsep2.binary_ops[newTest.right.operator] <= 0.9) {
-              newTest = newTest.right;
-            }
-            env.node.test = newTest.right;
-            newTest.right = env.node;
-            env.node = test;
-          }
-        } else {
-          this.throwError("Expected :");
-        }
-      }
-    });
-  }
-};
-jsep.plugins.register(ternary);
-var FSLASH_CODE = 47;
-var BSLASH_CODE = 92;
-var index = {
-  name: "regex",
-  init(jsep2) {
-    jsep2.hooks.add("gobble-token", function gobbleRegexLiteral(env) {
-      if (this.code === FSLASH_CODE) {
-        const patternIndex = ++this.index;
-        let inCharSet = false;
-        while (this.index < this.expr.length) {
-          if (this.code === FSLASH_CODE && !inCharSet) {
-            const pattern = this.expr.slice(patternIndex, this.index);
-            let flags = "";
-            while (++this.index < this.expr.length) {
-              const code = this.code;
-              if (code >= 97 && code <= 122 || code >= 65 && code <= 90 || code >= 48 && code <= 57) {
-                flags += this.char;
-              } else {
-                break;
-              }
-            }
-            let value;
-            try {
-              value = new RegExp(pattern, flags);
-            } catch (e2) {
-              this.throwError(e2.message);
-            }
-            env.node = {
-              type: jsep2.LITERAL,
-              value,
-              raw: this.expr.slice(patternIndex - 1, this.index)
-            };
-            env.node = this.gobbleTokenProperty(env.node);
-            return env.node;
-          }
-          if (this.code === jsep2.OBRACK_CODE) {
-            inCharSet = true;
-          } else if (inCharSet && this.code === jsep2.CBRACK_CODE) {
-            inCharSet = false;
-          }
-          this.index += this.code === BSLASH_CODE ? 2 : 1;
-        }
-        this.throwError("Unclosed Regex");
-      }
-    });
-  }
-};
-var PLUS_CODE = 43;
-var MINUS_CODE = 45;
-var plugin = {
-  name: "assignment",
-  assignmentOperators: /* @__PURE__ */ new Set(["=", "*=", "**=", "/=", "%=", "+=", "-=", "<<=", ">>=", ">>>=", "&=", "^=", "|=", "||=", "&&=", "??="]),
-  updateOperators: [PLUS_CODE, MINUS_CODE],
-  assignmentPrecedence: 0.9,
-  init(jsep2) {
-    const updateNodeTypes = [jsep2.IDENTIFIER, jsep2.MEMBER_EXP];
-    plugin.assignmentOperators.forEach((op) => jsep2.addBinaryOp(op, plugin.assignmentPrecedence, true));
-    jsep2.hooks.add("gobble-token", function gobbleUpdatePrefix(env) {
-      const code = this.code;
-      if (plugin.updateOperators.some((c) => c === code && c === this.expr.charCodeAt(this.index + 1))) {
-        this.index += 2;
-        env.node = {
-          type: "UpdateExpression",
-          operator: code === PLUS_CODE ? "++" : "--",
-          argument: this.gobbleTokenProperty(this.gobbleIdentifier()),
-          prefix: true
-        };
-        if (!env.node.argument || !updateNodeTypes.includes(env.node.argument.type)) {
-          this.throwError(`Unexpected ${env.node.operator}`);
-        }
-      }
-    });
-    jsep2.hooks.add("after-token", function gobbleUpdatePostfix(env) {
-      if (env.node) {
-        const code = this.code;
-        if (plugin.updateOperators.some((c) => c === code && c === this.expr.charCodeAt(this.index + 1))) {
-          if (!updateNodeTypes.includes(env.node.type)) {
-            this.throwError(`Unexpected ${env.node.operator}`);
-          }
-          this.index += 2;
-          env.node = {
-            type: "UpdateExpression",
-            operator: code === PLUS_CODE ? "++" : "--",
-            argument: env.node,
-            prefix: false
-          };
-        }
-      }
-    });
-    jsep2.hooks.add("after-expression", function gobbleAssignment(env) {
-      if (env.node) {
-        updateBinariesToAssignments(env.node);
-      }
-    });
-    function updateBinariesToAssignments(node) {
-      if (plugin.assignmentOperators.has(node.operator)) {
-        node.type = "AssignmentExpression";
-        updateBinariesToAssignments(node.left);
-        updateBinariesToAssignments(node.right);
-      } else if (!node.operator) {
-        Object.values(node).forEach((val) => {
-          if (val && typeof val === "object") {
-            updateBinariesToAssignments(val);
-          }
-        });
-      }
-    }
-  }
-};
-jsep.plugins.register(index, plugin);
-jsep.addUnaryOp("typeof");
-jsep.addUnaryOp("void");
-jsep.addLiteral("null", null);
-jsep.addLiteral("undefined", void 0);
-var BLOCKED_PROTO_PROPERTIES = /* @__PURE__ */ new Set(["constructor", "__proto__", "__defineGetter__", "__defineSetter__", "__lookupGetter__", "__lookupSetter__"]);
-var SafeEval = {
-  /**
-   * @param {jsep.Expression} ast
-   * @param {Record<string, any>} subs
-   */
-  evalAst(ast, subs) {
-    switch (ast.type) {
-      case "BinaryExpression":
-      case "LogicalExpression":
-        return SafeEval.evalBinaryExpression(ast, subs);
-      case "Compound":
-        return SafeEval.evalCompound(ast, subs);
-      case "ConditionalExpression":
-        return SafeEval.evalConditionalExpression(ast, subs);
-      case "Identifier":
-        return SafeEval.evalIdentifier(ast, subs);
-      case "Literal":
-        return SafeEval.evalLiteral(ast, subs);
-      case "MemberExpression":
-        return SafeEval.evalMemberExpression(ast, subs);
-      case "UnaryExpression":
-        return SafeEval.evalUnaryExpression(ast, subs);
-      case "ArrayExpression":
-        return SafeEval.evalArrayExpression(ast, subs);
-      case "CallExpression":
-        return SafeEval.evalCallExpression(ast, subs);
-      case "AssignmentExpression":
-        return SafeEval.evalAssignmentExpression(ast, subs);
-      default:
-        throw SyntaxError("Unexpected expression", ast);
-    }
-  },
-  evalBinaryExpression(ast, subs) {
-    const result = {
-      "||": (a, b) => a || b(),
-      "&&": (a, b) => a && b(),
-      "|": (a, b) => a | b(),
-      "^": (a, b) => a ^ b(),
-      "&": (a, b) => a & b(),
-      // eslint-disable-next-line eqeqeq -- API
-      "==": (a, b) => a == b(),
-      // eslint-disable-next-line eqeqeq -- API
-      "!=": (a, b) => a != b(),
-      "===": (a, b) => a === b(),
-      "!==": (a, b) => a !== b(),
-      "<": (a, b) => a < b(),
-      ">": (a, b) => a > b(),
-      "<=": (a, b) => a <= b(),
-      ">=": (a, b) => a >= b(),
-      "<<": (a, b) => a << b(),
-      ">>": (a, b) => a >> b(),
-      ">>>": (a, b) => a >>> b(),
-      "+": (a, b) => a + b(),
-      "-": (a, b) => a - b(),
-      "*": (a, b) => a * b(),
-      "/": (a, b) => a / b(),
-      "%": (a, b) => a % b()
-    }[ast.operator](SafeEval.evalAst(ast.left, subs), () => SafeEval.evalAst(ast.right, subs));
-    return result;
-  },
-  evalCompound(ast, subs) {
-    let last;
-    for (let i = 0; i < ast.body.length; i++) {
-      if (ast.body[i].type === "Identifier" && ["var", "let", "const"].includes(ast.body[i].name) && ast.body[i + 1] && ast.body[i + 1].type === "AssignmentExpression") {
-        i += 1;
-      }
-      const expr = ast.body[i];
-      last = SafeEval.evalAst(expr, subs);
-    }
-    return last;
-  },
-  evalConditionalExpression(ast, subs) {
-    if (SafeEval.evalAst(ast.test, subs)) {
-      return SafeEval.evalAst(ast.consequent, subs);
-    }
-    return SafeEval.evalAst(ast.alternate, subs);
-  },
-  evalIdentifier(ast, subs) {
-    if (Object.hasOwn(subs, ast.name)) {
-      return subs[ast.name];
-    }
-    throw ReferenceError(`${ast.name} is not defined`);
-  },
-  evalLiteral(ast) {
-    return ast.value;
-  },
-  evalMemberExpression(ast, subs) {
-    const prop = String(
-      // NOTE: `String(value)` throws error when
-      // value has overwritten the toString method to return non-string
-      // i.e. `value = {toString: () => []}`
-      ast.computed ? SafeEval.evalAst(ast.property) : ast.property.name
-      // `object.property` property is Identifier
-    );
-    const obj2 = SafeEval.evalAst(ast.object, subs);
-    if (obj2 === void 0 || obj2 === null) {
-      throw TypeError(`Cannot read properties of ${obj2} (reading '${prop}')`);
-    }
-    if (!Object.hasOwn(obj2, prop) && BLOCKED_PROTO_PROPERTIES.has(prop)) {
-      throw TypeError(`Cannot read properties of ${obj2} (reading '${prop}')`);
-    }
-    const result = obj2[prop];
-    if (typeof result === "function") {
-      return result.bind(obj2);
-    }
-    return result;
-  },
-  evalUnaryExpression(ast, subs) {
-    const result = {
-      "-": (a) => -SafeEval.evalAst(a, subs),
-      "!": (a) => !SafeEval.evalAst(a, subs),
-      "~": (a) => ~SafeEval.evalAst(a, subs),
-      // eslint-disable-next-line no-implicit-coercion -- API
-      "+": (a) => +SafeEval.evalAst(a, subs),
-      typeof: (a) => typeof SafeEval.evalAst(a, subs),
-      // eslint-disable-next-line no-void, sonarjs/void-use -- feature
-      void: (a) => void SafeEval.evalAst(a, subs)
-    }[ast.operator](ast.argument);
-    return result;
-  },
-  evalArrayExpression(ast, subs) {
-    return ast.elements.map((el) => SafeEval.evalAst(el, subs));
-  },
-  evalCallExpression(ast, subs) {
-    const args = ast.arguments.map((arg) => SafeEval.evalAst(arg, subs));
-    const func = SafeEval.evalAst(ast.callee, subs);
-    if (func === Function) {
-      throw new Error("Function constructor is disabled");
-    }
-    return func(...args);
-  },
-  evalAssignmentExpression(ast, subs) {
-    if (ast.left.type !== "Identifier") {
-      throw SyntaxError("Invalid left-hand side in assignment");
-    }
-    const id = ast.left.name;
-    const value = SafeEval.evalAst(ast.right, subs);
-    subs[id] = value;
-    return subs[id];
-  }
-};
-var SafeScript = class {
-  /**
-   * @param {string} expr Expression to evaluate
-   */
-  constructor(expr) {
-    this.code = expr;
-    this.ast = jsep(this.code);
-  }
-  /**
-   * @param {object} context Object whose items will be added
-   *   to evaluation
-   * @returns {EvaluatedResult} Result of evaluated code
-   */
-  runInNewContext(context) {
-    const keyMap = Object.assign(/* @__PURE__ */ Object.create(null), context);
-    return SafeEval.evalAst(this.ast, keyMap);
-  }
-};
-function push(arr, item) {
-  arr = arr.slice();
-  arr.push(item);
-  return arr;
-}
-function unshift(item, arr) {
-  arr = arr.slice();
-  arr.unshift(item);
-  return arr;
-}
-var NewError = class extends Error {
-  /**
-   * @param {AnyResult} value The evaluated scalar value
-   */
-  constructor(value) {
-    super('JSONPath should not be called with "new" (it prevents return of (unwrapped) scalar values)');
-    this.avoidNew = true;
-    this.value = value;
-    this.name = "NewError";
-  }
-};
-function JSONPath(opts, expr, obj2, callback, otherTypeCallback) {
-  if (!(this instanceof JSONPath)) {
-    try {
-      return new JSONPath(opts, expr, obj2, callback, otherTypeCallback);
-    } catch (e2) {
-      if (!e2.avoidNew) {
-        throw e2;
-      }
-      return e2.value;
-    }
-  }
-  if (typeof opts === "string") {
-    otherTypeCallback = callback;
-    callback = obj2;
-    obj2 = expr;
-    expr = opts;
-    opts = null;
-  }
-  const optObj = opts && typeof opts === "object";
-  opts = opts || {};
-  this.json = opts.json || obj2;
-  this.path = opts.path || expr;
-  this.resultType = opts.resultType || "value";
-  this.flatten = opts.flatten || false;
-  this.wrap = Object.hasOwn(opts, "wrap") ? opts.wrap : true;
-  this.sandbox = opts.sandbox || {};
-  this.eval = opts.eval === void 0 ? "safe" : opts.eval;
-  this.ignoreEvalErrors = typeof opts.ignoreEvalErrors === "undefined" ? false : opts.ignoreEvalErrors;
-  this.parent = opts.parent || null;
-  this.parentProperty = opts.parentProperty || null;
-  this.callback = opts.callback || callback || null;
-  this.otherTypeCallback = opts.otherTypeCallback || otherTypeCallback || function() {
-    throw new TypeError("You must supply an otherTypeCallback callback option with the @other() operator.");
-  };
-  if (opts.autostart !== false) {
-    const args = {
-      path: optObj ? opts.path : expr
-    };
-    if (!optObj) {
-      args.json = obj2;
-    } else if ("json" in opts) {
-      args.json = opts.json;
-    }
-    const ret = this.evaluate(args);
-    if (!ret || typeof ret !== "object") {
-      throw new NewError(ret);
-    }
-    return ret;
-  }
-}
-JSONPath.prototype.evaluate = function(expr, json2, callback, otherTypeCallback) {
-  let currParent = this.parent, currParentProperty = this.parentProperty;
-  let {
-    flatten,
-    wrap
-  } = this;
-  this.currResultType = this.resultType;
-  this.currEval = this.eval;
-  this.currSandbox = this.sandbox;
-  callback = callback || this.callback;
-  this.currOtherTypeCallback = otherTypeCallback || this.otherTypeCallback;
-  json2 = json2 || this.json;
-  expr = expr || this.path;
-  if (expr && typeof expr === "object" && !Array.isArray(expr)) {
-    if (!expr.path && expr.path !== "") {
-      throw new TypeError('You must supply a "path" property when providing an object argument to JSONPath.evaluate().');
-    }
-    if (!Object.hasOwn(expr, "json")) {
-      throw new TypeError('You must supply a "json" property when providing an object argument to JSONPath.evaluate().');
-    }
-    ({
-      json: json2
-    } = expr);
-    flatten = Object.hasOwn(expr, "flatten") ? expr.flatten : flatten;
-    this.currResultType = Object.hasOwn(expr, "resultType") ? expr.resultType : this.currResultType;
-    this.currSandbox = Object.hasOwn(expr, "sandbox") ? expr.sandbox : this.currSandbox;
-    wrap = Object.hasOwn(expr, "wrap") ? expr.wrap : wrap;
-    this.currEval = Object.hasOwn(expr, "eval") ? expr.eval : this.currEval;
-    callback = Object.hasOwn(expr, "callback") ? expr.callback : callback;
-    this.currOtherTypeCallback = Object.hasOwn(expr, "otherTypeCallback") ? expr.otherTypeCallback : this.currOtherTypeCallback;
-    currParent = Object.hasOwn(expr, "parent") ? expr.parent : currParent;
-    currParentProperty = Object.hasOwn(expr, "parentProperty") ? expr.parentProperty : currParentProperty;
-    expr = expr.path;
-  }
-  currParent = currParent || null;
-  currParentProperty = currParentProperty || null;
-  if (Array.isArray(expr)) {
-    expr = JSONPath.toPathString(expr);
-  }
-  if (!expr && expr !== "" || !json2) {
-    return void 0;
-  }
-  const exprList = JSONPath.toPathArray(expr);
-  if (exprList[0] === "$" && exprList.length > 1) {
-    exprList.shift();
-  }
-  this._hasParentSelector = null;
-  const result = this._trace(exprList, json2, ["$"], currParent, currParentProperty, callback).filter(function(ea) {
-    return ea && !ea.isParentSelector;
-  });
-  if (!result.length) {
-    return wrap ? [] : void 0;
-  }
-  if (!wrap && result.length === 1 && !result[0].hasArrExpr) {
-    return this._getPreferredOutput(result[0]);
-  }
-  return result.reduce((rslt, ea) => {
-    const valOrPath = this._getPreferredOutput(ea);
-    if (flatten && Array.isArray(valOrPath)) {
-      rslt = rslt.concat(valOrPath);
-    } else {
-      rslt.push(valOrPath);
-    }
-    return rslt;
-  }, []);
-};
-JSONPath.prototype._getPreferredOutput = function(ea) {
-  const resultType = this.currResultType;
-  switch (resultType) {
-    case "all": {
-      const path2 = Array.isArray(ea.path) ? ea.path : JSONPath.toPathArray(ea.path);
-      ea.pointer = JSONPath.toPointer(path2);
-      ea.path = typeof ea.path === "string" ? ea.path : JSONPath.toPathString(ea.path);
-      return ea;
-    }
-    case "value":
-    case "parent":
-    case "parentProperty":
-      return ea[resultType];
-    case "path":
-      return JSONPath.toPathString(ea[resultType]);
-    case "pointer":
-      return JSONPath.toPointer(ea.path);
-    default:
-      throw new TypeError("Unknown result type");
-  }
-};
-JSONPath.prototype._handleCallback = function(fullRetObj, callback, type2) {
-  if (callback) {
-    const preferredOutput = this._getPreferredOutput(fullRetObj);
-    fullRetObj.path = typeof fullRetObj.path === "string" ? fullRetObj.path : JSONPath.toPathString(fullRetObj.path);
-    callback(preferredOutput, type2, fullRetObj);
-  }
-};
-JSONPath.prototype._trace = function(expr, val, path2, parent, parentPropName, callback, hasArrExpr, literalPriority) {
-  let retObj;
-  if (!expr.length) {
-    retObj = {
-      path: path2,
-      value: val,
-      parent,
-      parentProperty: parentPropName,
-      hasArrExpr
-    };
-    this._handleCallback(retObj, callback, "value");
-    return retObj;
-  }
-  const loc = expr[0], x = expr.slice(1);
-  const ret = [];
-  function addRet(elems) {
-    if (Array.isArray(elems)) {
-      elems.forEach((t) => {
-        ret.push(t);
-      });
-    } else {
-      ret.push(elems);
-    }
-  }
-  if ((typeof loc !== "string" || literalPriority) && val && Object.hasOwn(val, loc)) {
-    addRet(this._trace(x, val[loc], push(path2, loc), val, loc, callback, hasArrExpr));
-  } else if (loc === "*") {
-    this._walk(val, (m) => {
-      addRet(this._trace(x, val[m], push(path2, m), val, m, callback, true, true));
-    });
-  } else if (loc === "..") {
-    addRet(this._trace(x, val, path2, parent, parentPropName, callback, hasArrExpr));
-    this._walk(val, (m) => {
-      if (typeof val[m] === "object") {
-        addRet(this._trace(expr.slice(), val[m], push(path2, m), val, m, callback, true));
-      }
-    });
-  } else if (loc === "^") {
-    this._hasParentSelector = true;
-    return {
-      path: path2.slice(0, -1),
-      expr: x,
-      isParentSelector: true
-    };
-  } else if (loc === "~") {
-    retObj = {
-      path: push(path2, loc),
-      value: parentPropName,
-      parent,
-      parentProperty: null
-    };
-    this._handleCallback(retObj, callback, "property");
-    return retObj;
-  } else if (loc === "$") {
-    addRet(this._trace(x, val, path2, null, null, callback, hasArrExpr));
-  } else if (/^(-?\d*):(-?\d*):?(\d*)$/u.test(loc)) {
-    addRet(this._slice(loc, x, val, path2, parent, parentPropName, callback));
-  } else if (loc.indexOf("?(") === 0) {
-    if (this.currEval === false) {
-      throw new Error("Eval [?(expr)] prevented in JSONPath expression.");
-    }
-    const safeLoc = loc.replace(/^\?\((.*?)\)$/u, "$1");
-    const nested = /@.?([^?]*)[['](\??\(.*?\))(?!.\)\])[\]']/gu.exec(safeLoc);
-    if (nested) {
-      this._walk(val, (m) => {
-        const npath = [nested[2]];
-        const nvalue = nested[1] ? val[m][nested[1]] : val[m];
-        const filterResults = this._trace(npath, nvalue, path2, parent, parentPropName, callback, true);
-        if (filterResults.length > 0) {
-          addRet(this._trace(x, val[m], push(path2, m), val, m, callback, true));
-        }
-      });
-    } else {
-      this._walk(val, (m) => {
-        if (this._eval(safeLoc, val[m], m, path2, parent, parentPropName)) {
-          addRet(this._trace(x, val[m], push(path2, m), val, m, callback, true));
-        }
-      });
-    }
-  } else if (loc[0] === "(") {
-    if (this.currEval === false) {
-      throw new Error("Eval [(expr)] prevented in JSONPath expression.");
-    }
-    addRet(this._trace(unshift(this._eval(loc, val, path2.at(-1), path2.slice(0, -1), parent, parentPropName), x), val, path2, parent, parentPropName, callback, hasArrExpr));
-  } else if (loc[0] === "@") {
-    let addType = false;
-    const valueType = loc.slice(1, -2);
-    switch (valueType) {
-      case "scalar":
-        if (!val || !["object", "function"].includes(typeof val)) {
-          addType = true;
-        }
-        break;
-      case "boolean":
-      case "string":
-      case "undefined":
-      case "function":
-        if (typeof val === valueType) {
-          addType = true;
-        }
-        break;
-      case "integer":
-        if (Number.isFinite(val) && !(val % 1)) {
-          addType = true;
-        }
-        break;
-      case "number":
-        if (Number.isFinite(val)) {
-          addType = true;
-        }
-        break;
-      case "nonFinite":
-        if (typeof val === "number" && !Number.isFinite(val)) {
-          addType = true;
-        }
-        break;
-      case "object":
-        if (val && typeof val === valueType) {
-          addType = true;
-        }
-        break;
-      case "array":
-        if (Array.isArray(val)) {
-          addType = true;
-        }
-        break;
-      case "other":
-        addType = this.currOtherTypeCallback(val, path2, parent, parentPropName);
-        break;
-      case "null":
-        if (val === null) {
-          addType = true;
-        }
-        break;
-      /* c8 ignore next 2 */
-      default:
-        throw new TypeError("Unknown value type " + valueType);
-    }
-    if (addType) {
-      retObj = {
-        path: path2,
-        value: val,
-        parent,
-        parentProperty: parentPropName
-      };
-      this._handleCallback(retObj, callback, "value");
-      return retObj;
-    }
-  } else if (loc[0] === "`" && val && Object.hasOwn(val, loc.slice(1))) {
-    const locProp = loc.slice(1);
-    addRet(this._trace(x, val[locProp], push(path2, locProp), val, locProp, callback, hasArrExpr, true));
-  } else if (loc.includes(",")) {
-    const parts = loc.split(",");
-    for (const part of parts) {
-      addRet(this._trace(unshift(part, x), val, path2, parent, parentPropName, callback, true));
-    }
-  } else if (!literalPriority && val && Object.hasOwn(val, loc)) {
-    addRet(this._trace(x, val[loc], push(path2, loc), val, loc, callback, hasArrExpr, true));
-  }
-  if (this._hasParentSelector) {
-    for (let t = 0; t < ret.length; t++) {
-      const rett = ret[t];
-      if (rett && rett.isParentSelector) {
-        const tmp = this._trace(rett.expr, val, rett.path, parent, parentPropName, callback, hasArrExpr);
-        if (Array.isArray(tmp)) {
-          ret[t] = tmp[0];
-          const tl = tmp.length;
-          for (let tt = 1; tt < tl; tt++) {
-            t++;
-            ret.splice(t, 0, tmp[tt]);
-          }
-        } else {
-          ret[t] = tmp;
-        }
-      }
-    }
-  }
-  return ret;
-};
-JSONPath.prototype._walk = function(val, f) {
-  if (Array.isArray(val)) {
-    const n = val.length;
-    for (let i = 0; i < n; i++) {
-      f(i);
-    }
-  } else if (val && typeof val === "object") {
-    Object.keys(val).forEach((m) => {
-      f(m);
-    });
-  }
-};
-JSONPath.prototype._slice = function(loc, expr, val, path2, parent, parentPropName, callback) {
-  if (!Array.isArray(val)) {
-    return void 0;
-  }
-  const len = val.length, parts = loc.split(":"), step = parts[2] && Number.parseInt(parts[2]) || 1;
-  let start = parts[0] && Number.parseInt(parts[0]) || 0, end = parts[1] && Number.parseInt(parts[1]) || len;
-  start = start < 0 ? Math.max(0, start + len) : Math.min(len, start);
-  end = end < 0 ? Math.max(0, end + len) : Math.min(len, end);
-  const ret = [];
-  for (let i = start; i < end; i += step) {
-    const tmp = this._trace(unshift(i, expr), val, path2, parent, parentPropName, callback, true);
-    tmp.forEach((t) => {
-      ret.push(t);
-    });
-  }
-  return ret;
-};
-JSONPath.prototype._eval = function(code, _v, _vname, path2, parent, parentPropName) {
-  this.currSandbox._$_parentProperty = parentPropName;
-  this.currSandbox._$_parent = parent;
-  this.currSandbox._$_property = _vname;
-  this.currSandbox._$_root = this.json;
-  this.currSandbox._$_v = _v;
-  const containsPath = code.includes("@path");
-  if (containsPath) {
-    this.currSandbox._$_path = JSONPath.toPathString(path2.concat([_vname]));
-  }
-  const scriptCacheKey = this.currEval + "Script:" + code;
-  if (!JSONPath.cache[scriptCacheKey]) {
-    let script = code.replaceAll("@parentProperty", "_$_parentProperty").replaceAll("@parent", "_$_parent").replaceAll("@property", "_$_property").replaceAll("@root", "_$_root").replaceAll(/@([.\s)[])/gu, "_$_v$1");
-    if (containsPath) {
-      script = script.replaceAll("@path", "_$_path");
-    }
-    if (this.currEval === "safe" || this.currEval === true || this.currEval === void 0) {
-      JSONPath.cache[scriptCacheKey] = new this.safeVm.Script(script);
-    } else if (this.currEval === "native") {
-      JSONPath.cache[scriptCacheKey] = new this.vm.Script(script);
-    } else if (typeof this.currEval === "function" && this.currEval.prototype && Object.hasOwn(this.currEval.prototype, "runInNewContext")) {
-      const CurrEval = this.currEval;
-      JSONPath.cache[scriptCacheKey] = new CurrEval(script);
-    } else if (typeof this.currEval === "function") {
-      JSONPath.cache[scriptCacheKey] = {
-        runInNewContext: (context) => this.currEval(script, context)
-      };
-    } else {
-      throw new TypeError(`Unknown "eval" property "${this.currEval}"`);
-    }
-  }
-  try {
-    return JSONPath.cache[scriptCacheKey].runInNewContext(this.currSandbox);
-  } catch (e2) {
-    if (this.ignoreEvalErrors) {
-      return false;
-    }
-    throw new Error("jsonPath: " + e2.message + ": " + code);
-  }
-};
-JSONPath.cache = {};
-JSONPath.toPathString = function(pathArr) {
-  const x = pathArr, n = x.length;
-  let p = "$";
-  for (let i = 1; i < n; i++) {
-    if (!/^(~|\^|@.*?\(\))$/u.test(x[i])) {
-      p += /^[0-9*]+$/u.test(x[i]) ? "[" + x[i] + "]" : "['" + x[i] + "']";
-    }
-  }
-  return p;
-};
-JSONPath.toPointer = function(pointer) {
-  const x = pointer, n = x.length;
-  let p = "";
-  for (let i = 1; i < n; i++) {
-    if (!/^(~|\^|@.*?\(\))$/u.test(x[i])) {
-      p += "/" + x[i].toString().replaceAll("~", "~0").replaceAll("/", "~1");
-    }
-  }
-  return p;
-};
-JSONPath.toPathArray = function(expr) {
-  const {
-    cache
-  } = JSONPath;
-  if (cache[expr]) {
-    return cache[expr].concat();
-  }
-  const subx = [];
-  const normalized = expr.replaceAll(/@(?:null|boolean|number|string|integer|undefined|nonFinite|scalar|array|object|function|other)\(\)/gu, ";$&;").replaceAll(/[['](\??\(.*?\))[\]'](?!.\])/gu, function($0, $1) {
-    return "[#" + (subx.push($1) - 1) + "]";
-  }).replaceAll(/\[['"]([^'\]]*)['"]\]/gu, function($0, prop) {
-    return "['" + prop.replaceAll(".", "%@%").replaceAll("~", "%%@@%%") + "']";
-  }).replaceAll("~", ";~;").replaceAll(/['"]?\.['"]?(?![^[]*\])|\[['"]?/gu, ";").replaceAll("%@%", ".").replaceAll("%%@@%%", "~").replaceAll(/(?:;)?(\^+)(?:;)?/gu, function($0, ups) {
-    return ";" + ups.split("").join(";") + ";";
-  }).replaceAll(/;;;|;;/gu, ";..;").replaceAll(/;$|'?\]|'$/gu, "");
-  const exprList = normalized.split(";").map(function(exp) {
-    const match = exp.match(/#(\d+)/u);
-    return !match || !match[1] ? exp : subx[match[1]];
-  });
-  cache[expr] = exprList;
-  return cache[expr].concat();
-};
-JSONPath.prototype.safeVm = {
-  Script: SafeScript
-};
-JSONPath.prototype.vm = vm;
-
-// node_modules/@kubernetes/client-node/dist/azure_auth.js
 var AzureAuth = class {
   isAuthProvider(user) {
     if (!user || !user.authProvider) {
@@ -42077,8 +56794,8 @@ var RequestContext = class {
    * @param url url of the requested resource
    * @param httpMethod http method
    */
-  constructor(url, httpMethod) {
-    this.httpMethod = httpMethod;
+  constructor(url, httpMethod2) {
+    this.httpMethod = httpMethod2;
     this.headers = {};
     this.body = void 0;
     this.signal = void 0;
@@ -69548,8 +84265,8 @@ var ServerConfiguration = class {
    * @param httpMethod httpMethod to be used
    *
    */
-  makeRequestContext(endpoint, httpMethod) {
-    return new RequestContext(this.getUrl() + endpoint, httpMethod);
+  makeRequestContext(endpoint, httpMethod2) {
+    return new RequestContext(this.getUrl() + endpoint, httpMethod2);
   }
 };
 var server1 = new ServerConfiguration("", {});
@@ -70421,12 +85138,12 @@ function checkSigningAlgorithm(client, issuer, fallback, header) {
   }
   throw OPE('missing client or server configuration to verify used JWT "alg" header parameter', void 0, { client, issuer, fallback });
 }
-async function getResponseJsonBody(response, check2 = assertApplicationJson) {
+async function getResponseJsonBody(response, check3 = assertApplicationJson) {
   let json2;
   try {
     json2 = await response.json();
   } catch (cause) {
-    check2(response);
+    check3(response);
     throw OPE('failed to parse "response" body as JSON', PARSE_ERROR, cause);
   }
   if (!isJsonObject(json2)) {
@@ -70795,7 +85512,7 @@ var base64UrlEncoding = {
   bits: 6
 };
 var base64url = {
-  parse: function parse(string, opts) {
+  parse: function parse2(string, opts) {
     return _parse(string, base64UrlEncoding, opts);
   },
   stringify: function stringify(data, opts) {
@@ -71537,6 +86254,18 @@ function retryable2(err, status) {
   return ["ECONNREFUSED", "ECONNRESET", "EPIPE", "ETIMEDOUT", "EHOSTUNREACH", "ENETUNREACH", "EAI_AGAIN", "UND_ERR_SOCKET"].includes(code) || /socket hang up|ECONNRESET|ECONNREFUSED/.test(String(err?.message));
 }
 var sleep = (ms) => new Promise((resolve3) => setTimeout(resolve3, ms));
+var IDEMPOTENT = /* @__PURE__ */ new Set(["GET", "HEAD", "OPTIONS", "PUT", "DELETE"]);
+var apiServerHeader = (name) => /^(authorization|impersonate-.*)$/i.test(name);
+function setHeader(headers2, name, value) {
+  for (const key2 of Object.keys(headers2)) if (key2.toLowerCase() === name.toLowerCase()) delete headers2[key2];
+  headers2[name] = value;
+}
+var hasHeader = (headers2, name) => Object.keys(headers2).some((k) => k.toLowerCase() === name.toLowerCase());
+function flatHeaders(headers2) {
+  const out = {};
+  for (const [k, v] of Object.entries(headers2)) if (v !== void 0) out[k] = Array.isArray(v) ? v.join(", ") : v;
+  return out;
+}
 async function mapLimit(items, limit, fn) {
   const results = new Array(items.length);
   let next = 0;
@@ -71612,23 +86341,49 @@ var ApiClient = class _ApiClient {
       }
     };
   }
-  async send(method, path2, query, body, contentType) {
+  async send(method, path2, query, body, contentType, extra = {}) {
     const { url, options } = await this.target(method, path2, query, this.agent);
     const headers2 = options.headers;
+    for (const [name, value] of Object.entries(extra.headers ?? {})) setHeader(headers2, name, value);
     if (body !== void 0) {
-      headers2["Content-Type"] = contentType ?? "application/json";
+      if (!hasHeader(headers2, "Content-Type")) headers2["Content-Type"] = contentType ?? "application/json";
       headers2["Content-Length"] = String(Buffer.byteLength(body));
     }
     const transport = url.protocol === "https:" ? https2 : http2;
+    const { signal: signal3, timeoutMs } = extra;
+    if (signal3?.aborted) throw signal3.reason;
     return new Promise((resolve3, reject) => {
+      let failure;
+      let timer;
+      const onAbort = () => drop(signal3?.reason);
+      const settle2 = () => {
+        clearTimeout(timer);
+        signal3?.removeEventListener("abort", onAbort);
+      };
+      const fail = (err) => {
+        settle2();
+        reject(failure ?? err);
+      };
       const req = transport.request(url, options, (res) => {
         const chunks = [];
         res.on("data", (c) => chunks.push(c));
-        res.on("end", () => resolve3({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString("utf8") }));
-        res.on("error", reject);
+        res.on("end", () => {
+          settle2();
+          resolve3({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString("utf8"), headers: flatHeaders(res.headers) });
+        });
+        res.on("error", fail);
+        res.on("close", () => {
+          if (!res.complete) fail(new Error(`${method} ${path2}: the answer was cut off`));
+        });
       });
-      req.on("error", reject);
-      req.setTimeout(6e4, () => req.destroy(Object.assign(new Error(`${method} ${path2}: no answer in 60 s`), { code: "ETIMEDOUT" })));
+      const drop = (err) => {
+        failure ??= err;
+        req.destroy(err instanceof Error ? err : new Error(String(err)));
+      };
+      req.on("error", fail);
+      req.setTimeout(6e4, () => drop(Object.assign(new Error(`${method} ${path2}: no answer in 60 s`), { code: "ETIMEDOUT" })));
+      if (timeoutMs !== void 0) timer = setTimeout(() => drop(new RequestTimeoutError(`${method} ${path2}: no whole answer within ${timeoutMs} ms`)), timeoutMs);
+      signal3?.addEventListener("abort", onAbort, { once: true });
       if (body !== void 0) req.write(body);
       req.end();
     });
@@ -71651,17 +86406,17 @@ var ApiClient = class _ApiClient {
   staticHeaders;
   /**
    * One request, retried with backoff while the server is unreachable or answers 429/5xx,
-   * for up to retryForMs. `retryAnswers: false` retries only when no answer came at all:
-   * through the service proxy a 503 is the pods' (or their absence's) answer, a measurement.
+   * for up to retryForMs. Service proxy requests go their own way (proxyRequest): there a
+   * 503 is the pods' (or their absence's) answer, a measurement.
    */
-  async request(method, path2, query = {}, body, contentType, retryAnswers = true) {
+  async request(method, path2, query = {}, body, contentType) {
     const deadline = Date.now() + this.retryForMs;
     for (let attempt = 0; ; attempt++) {
       let res;
       let error2;
       try {
         res = await this.send(method, path2, query, body, contentType);
-        if (!retryAnswers || !retryable2(void 0, res.status)) return res;
+        if (!retryable2(void 0, res.status)) return res;
       } catch (err) {
         if (!retryable2(err)) throw err;
         error2 = err;
@@ -71895,9 +86650,34 @@ var ApiClient = class _ApiClient {
     });
     return res.status === 200 ? res.body : "";
   }
-  async proxyGet(namespace, service, port, path2) {
-    const res = await this.request("GET", `/api/v1/namespaces/${encodeURIComponent(namespace)}/services/${encodeURIComponent(`${service}:${port}`)}/proxy${path2.startsWith("/") ? path2 : `/${path2}`}`, {}, void 0, void 0, false);
-    return { status: res.status, body: res.body };
+  /**
+   * Any answer is the measurement, so it is returned as it is: a 503 from the proxy is the
+   * pods' absence, not an overloaded API server. Only a request that got no answer at all is
+   * sent again (an API server restarting, a kept-alive socket it had closed), and only when
+   * its method is idempotent, all within the request's timeout.
+   */
+  async proxyRequest(request) {
+    const method = (request.method ?? "GET").toUpperCase();
+    const rest = request.path.startsWith("/") ? request.path : `/${request.path}`;
+    const path2 = `/api/v1/namespaces/${encodeURIComponent(request.namespace)}/services/${encodeURIComponent(`${request.service}:${request.port}`)}/proxy${rest}`;
+    const headers2 = { Accept: "*/*" };
+    for (const [name, value] of Object.entries(request.headers ?? {})) if (!apiServerHeader(name)) setHeader(headers2, name, value);
+    const started = Date.now();
+    const deadline = started + Math.min(request.timeoutMs ?? this.retryForMs, this.retryForMs);
+    for (let attempt = 0; ; attempt++) {
+      try {
+        const res = await this.send(method, path2, {}, request.body, void 0, {
+          headers: headers2,
+          signal: request.signal,
+          timeoutMs: request.timeoutMs === void 0 ? void 0 : Math.max(1, started + request.timeoutMs - Date.now())
+        });
+        return { status: res.status, body: res.body, headers: res.headers };
+      } catch (err) {
+        const wait = Math.min(2e3, 100 * 2 ** attempt);
+        if (!IDEMPOTENT.has(method) || !retryable2(err) || request.signal?.aborted || Date.now() + wait >= deadline) throw err;
+        await sleep(wait);
+      }
+    }
   }
   close() {
     for (const w of [...this.watches]) w.stop();
@@ -72389,7 +87169,7 @@ async function waitForReady(client, objects, reporter, options) {
   const informer = new Informer(client, watchSpecs(workloads, options.namespace), { onNotice: (m) => reporter.info(m) });
   await informer.start();
   try {
-    const lastLine = /* @__PURE__ */ new Map();
+    const lastLine2 = /* @__PURE__ */ new Map();
     const firstSeen = /* @__PURE__ */ new Map();
     for (; ; ) {
       const changes = informer.changes;
@@ -72415,10 +87195,10 @@ async function waitForReady(client, objects, reporter, options) {
       const left = options.timeoutMs - elapsed;
       for (const [name, { assessment }] of latest) {
         const text = `${name}: ${assessment.ready}/${assessment.desired} ready${assessment.state === "progressing" && assessment.message ? ` (${assessment.message})` : ""}`;
-        const prev = lastLine.get(name);
+        const prev = lastLine2.get(name);
         if (!prev || prev.text !== text || now - prev.at >= heartbeatMs) {
           reporter.info(`${text}, ${formatSeconds(elapsed)}${assessment.state === "ready" ? "" : `, ${formatSeconds(left)} left`}`);
-          lastLine.set(name, { text, at: now });
+          lastLine2.set(name, { text, at: now });
         }
       }
       for (const [name, { assessment, namespace }] of latest) {
@@ -72570,8 +87350,8 @@ async function applySet(client, objects, options) {
       if (late) return { ok: false, objects: all, problems: [{ message: late }], appliedCount };
     }
     if (wave.some((o) => FOUNDATION.has(o.kind)) && options.deferred?.length) {
-      const check2 = await client.apply(options.deferred, { dryRun: true });
-      if (!check2.ok) return { ok: false, objects: all, problems: check2.problems.map((p) => ({ ...p, index: void 0 })), appliedCount };
+      const check3 = await client.apply(options.deferred, { dryRun: true });
+      if (!check3.ok) return { ok: false, objects: all, problems: check3.problems.map((p) => ({ ...p, index: void 0 })), appliedCount };
     }
   }
   return { ok: true, objects: all, problems: [], appliedCount };
@@ -72814,7 +87594,7 @@ async function rollout(engine, prepare) {
     const objects = namespacesFirst(inNamespace(plan.objects, target.namespace));
     const locate = (p) => {
       const o = p.index === void 0 ? void 0 : objects[p.index];
-      return o ? plan.locations?.get(identity(o, target.namespace)) : void 0;
+      return o ? plan.locations?.get(identity2(o, target.namespace)) : void 0;
     };
     const prune = inNamespace(plan.prune ?? [], target.namespace);
     const machine = new RolloutMachine(engine, store, startRecord(engine, revision, previousRevision));
@@ -72838,9 +87618,9 @@ async function rollout(engine, prepare) {
     await machine.to("snapshotting");
     const snapshot = await takeSnapshot(client, [...objects, ...prune], target.namespace);
     const changed = changedObjects(snapshot, dryRun.objects, target.namespace);
-    const pruneIds = new Set(prune.map((o) => identity(o, target.namespace)));
-    const pruned = snapshot.existing.filter((o) => pruneIds.has(identity(o, target.namespace)));
-    snapshot.created = snapshot.created.filter((o) => !pruneIds.has(identity(o, target.namespace)));
+    const pruneIds = new Set(prune.map((o) => identity2(o, target.namespace)));
+    const pruned = snapshot.existing.filter((o) => pruneIds.has(identity2(o, target.namespace)));
+    snapshot.created = snapshot.created.filter((o) => !pruneIds.has(identity2(o, target.namespace)));
     outcome.changed = [...changed, ...pruned].map((o) => displayName(o, target.namespace));
     machine.record.changed = outcome.changed;
     reporter.info(`snapshot: ${snapshot.existing.length} existing objects saved, ${snapshot.created.length} new; ${outcome.changed.length} will change${outcome.changed.length ? `: ${outcome.changed.join(", ")}` : ""}`);
@@ -72934,7 +87714,14 @@ var basicDeliver = async ({ engine, machine, objects, deferred, pruned, renew, l
     onTick: renew
   }));
   outcome.timings.waitMs = clock.now() - waitStarted;
-  if (waited.ready) return { status: "deployed", live: waited.live };
+  if (waited.ready) {
+    const failed = await engine.afterReady?.(waited.live);
+    if (failed !== void 0) {
+      reporter.error(failed);
+      return { status: "failed", reason: failed };
+    }
+    return { status: "deployed", live: waited.live };
+  }
   outcome.timings.detectMs = waited.elapsedMs;
   reporter.error(waited.message);
   reporter.info(`${waited.timedOut ? "timed out" : `detected ${waited.reason}`} after ${formatSeconds(waited.elapsedMs)}`);
@@ -73009,6 +87796,14 @@ async function readTarget(client, store, history) {
   return { stored: RolloutStore.decode(named(store.ref())), revisions: History.decode(named(history.ref())) };
 }
 
+// src/checks/test-run.ts
+var OUTPUT_TAIL_BYTES = 64 * 1024;
+
+// src/checks/stats.ts
+var import_stats_base_dists_normal_cdf = __toESM(require_lib59(), 1);
+var import_stats_base_dists_normal_quantile = __toESM(require_lib64(), 1);
+var import_stats_ranks = __toESM(require_lib148(), 1);
+
 // src/strategies/commands.ts
 function clientFor(config) {
   return ApiClient.fromConfig({ kubeconfig: config.kubectl.kubeconfig, context: config.kubectl.context });
@@ -73049,8 +87844,8 @@ async function redeploy(config, runtime, engine) {
     const objects = structuredClone(target.objects);
     const manifests = objects.map((object) => ({ object, file: `revision ${target.revision}`, line: 1 }));
     addMetadata(manifests, trace(config, revision, { "gantry.dev/rollback-of": String(target.revision) }), { podTemplates: false });
-    const keep = new Set(objects.map((o) => identity(o, config.target.namespace)));
-    const prune = (current?.objects ?? []).filter((o) => !keep.has(identity(o, config.target.namespace)));
+    const keep = new Set(objects.map((o) => identity2(o, config.target.namespace)));
+    const prune = (current?.objects ?? []).filter((o) => !keep.has(identity2(o, config.target.namespace)));
     return { objects, prune, rollbackOf: target.revision };
   });
 }

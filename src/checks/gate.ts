@@ -37,6 +37,8 @@ export interface GateContext {
   runner?: CommandRunner;
   /** The directory the command gate runs in (default the working directory): the checkout. */
   workspace?: string;
+  /** Where a gate that looks for long says how it is going (the run's log). */
+  log?: (line: string) => void;
   signal?: AbortSignal;
   /** Time for verdicts and for gates that wait (default the system clock); tests pass a fake one. */
   clock?: Clock;

@@ -9,7 +9,11 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { sleepUnless, type Clock } from '../kube/wait.js';
 import type { Reporter } from '../report/reporter.js';
 import type { Gate, GateContext, Verdict } from './gate.js';
+import { CommandGate, commandGateName } from './command.js';
 import { HttpGate, httpGateName } from './http.js';
+import { JobGate, jobGateName } from './job.js';
+import { JudgeGate } from './judge.js';
+import { PrometheusGate, prometheusGateName } from './prometheus.js';
 import type { GateSpec } from './spec.js';
 
 export interface GateRunResult {
@@ -30,8 +34,8 @@ export interface GateRunOptions {
 }
 
 export interface BackgroundGates {
-  /** Resolves with the verdict that took a gate past its limit; stays pending while none does. */
-  readonly failed: Promise<Verdict>;
+  /** Resolves with the verdict that took a gate past its limit, and why (`gate up: 5 errors in a row, consecutive-error-limit 4: …`); stays pending while none does. */
+  readonly failed: Promise<{ verdict: Verdict; reason: string }>;
   /** Stops every gate at once (a measurement in flight no longer counts) and judges what was measured. */
   stop(): Promise<GateRunResult>;
 }
@@ -41,6 +45,14 @@ export function gateFor(spec: GateSpec, services: Record<string, string>): Gate 
   switch (spec.check.kind) {
     case 'http':
       return new HttpGate(spec.check, spec.name ?? httpGateName(spec.check, services));
+    case 'prometheus':
+      return new PrometheusGate(spec.check, spec.name ?? prometheusGateName(spec.check), spec.intervalMs);
+    case 'judge':
+      return new JudgeGate(spec.check, spec.name ?? 'judge');
+    case 'job':
+      return new JobGate(spec.check, spec.name ?? jobGateName(spec.check));
+    case 'command':
+      return new CommandGate(spec.check, spec.name ?? commandGateName(spec.check));
   }
 }
 
@@ -124,8 +136,8 @@ class GateSession {
   readonly verdicts: Verdict[] = [];
   /** Resolves when the run is stopped early: a gate failed, or the caller's signal fired. */
   readonly ended: Promise<void>;
-  readonly failed: Promise<Verdict>;
-  private resolveFailed!: (v: Verdict) => void;
+  readonly failed: Promise<{ verdict: Verdict; reason: string }>;
+  private resolveFailed!: (failure: { verdict: Verdict; reason: string }) => void;
   private readonly controller = new AbortController();
   private readonly tallies: Tally[];
   private readonly clock: Clock;
@@ -141,7 +153,7 @@ class GateSession {
     // Without an injected clock, sleeps end (and free their timers) when the run does, so
     // stopped background gates keep nothing alive.
     this.clock = options.clock ?? ctx.clock ?? { now: () => Date.now(), sleep: (ms) => delay(ms, undefined, { signal }).catch(() => undefined) };
-    this.ctx = { ...ctx, clock: this.clock, signal };
+    this.ctx = { ...ctx, clock: this.clock, signal, log: ctx.log ?? ((line) => options.reporter.info(line)) };
     const make = options.gateFor ?? gateFor;
     this.tallies = specs.map((spec) => new Tally(make(spec, ctx.services), spec));
     const outer = options.signal ?? ctx.signal;
@@ -157,6 +169,7 @@ class GateSession {
 
   private async measureRepeatedly(t: Tally): Promise<void> {
     const signal = this.controller.signal;
+    if (t.spec.initialDelayMs > 0) await sleepUnless(this.clock, t.spec.initialDelayMs, this.ended);
     while (!signal.aborted) {
       const v = await this.take(t.gate);
       // A verdict that arrives after the run ended no longer counts, and is not shown.
@@ -185,7 +198,7 @@ class GateSession {
   private fail(v: Verdict, reason: string): void {
     if (this.failure !== undefined) return;
     this.failure = reason;
-    this.resolveFailed(v);
+    this.resolveFailed({ verdict: v, reason });
     this.controller.abort();
   }
 

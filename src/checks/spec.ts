@@ -6,14 +6,22 @@
 // fields every kind shares (name, interval, count and the limits). A new kind (job, command,
 // prometheus, judge) is one more member of CheckSpec and one more entry in CHECK_PARSERS.
 import { Fields, GateSpecError, isMapping, show } from './spec/fields.js';
+import { parseCommand, type CommandCheckSpec } from './spec/command.js';
 import { parseHttp, type HttpCheckSpec } from './spec/http.js';
+import { parseJob, type JobCheckSpec } from './spec/job.js';
+import { parseJudge, type JudgeCheckSpec } from './spec/judge.js';
+import { parsePrometheus, type PrometheusCheckSpec } from './spec/prometheus.js';
 
 export { GateSpecError } from './spec/fields.js';
 export { SERVICE_PLACEHOLDERS } from './spec/http.js';
+export type { CommandCheckSpec } from './spec/command.js';
 export type { HttpCheckSpec, StatusRange } from './spec/http.js';
+export type { JobCheckSpec } from './spec/job.js';
+export type { JudgeCheckSpec, JudgeMetric } from './spec/judge.js';
+export type { PrometheusCheckSpec } from './spec/prometheus.js';
 
 /** One kind of check per gate. */
-export type CheckSpec = HttpCheckSpec;
+export type CheckSpec = HttpCheckSpec | PrometheusCheckSpec | JudgeCheckSpec | JobCheckSpec | CommandCheckSpec;
 export type CheckKind = CheckSpec['kind'];
 
 export interface GateSpec {
@@ -22,6 +30,8 @@ export interface GateSpec {
   /** Where it was written, e.g. `steps[2].analysis[0]`. */
   path: string;
   check: CheckSpec;
+  /** Before the first measurement, e.g. for metrics to gather: rates need a window of samples. */
+  initialDelayMs: number;
   /** Between measurements (and between the tries of a measurement that errored). */
   intervalMs: number;
   /** Measurements that count; a background gate repeats until stopped instead. */
@@ -40,6 +50,7 @@ export interface GateSpec {
  * after 5 tries 5 s apart (20 s).
  */
 export const GATE_DEFAULTS = {
+  initialDelayMs: 0,
   intervalMs: 5_000,
   count: 1,
   failureLimit: 0,
@@ -50,13 +61,17 @@ export const GATE_DEFAULTS = {
 /** A shorter interval would have background gates hammer the API server. */
 const MIN_INTERVAL_MS = 100;
 
-const COMMON_FIELDS = ['name', 'interval', 'count', 'failure-limit', 'inconclusive-limit', 'consecutive-error-limit'] as const;
+const COMMON_FIELDS = ['name', 'initial-delay', 'interval', 'count', 'failure-limit', 'inconclusive-limit', 'consecutive-error-limit'] as const;
 
 type CheckParser = (fields: Fields) => CheckSpec | undefined;
 
 /** The kinds of check, each a sibling key of a gate. */
 const CHECK_PARSERS: Record<CheckKind, CheckParser> = {
   http: parseHttp,
+  prometheus: parsePrometheus,
+  judge: parseJudge,
+  job: parseJob,
+  command: parseCommand,
 };
 
 export const CHECK_KINDS = Object.keys(CHECK_PARSERS) as CheckKind[];
@@ -112,6 +127,7 @@ function parseGate(item: unknown, path: string, errors: GateSpecError[]): GateSp
   const spec: Omit<GateSpec, 'check'> = {
     name,
     path,
+    initialDelayMs: f.duration('initial-delay', GATE_DEFAULTS.initialDelayMs, 0),
     intervalMs: f.duration('interval', GATE_DEFAULTS.intervalMs, MIN_INTERVAL_MS),
     count: f.wholeNumber('count', GATE_DEFAULTS.count, 1),
     failureLimit: f.wholeNumber('failure-limit', GATE_DEFAULTS.failureLimit, 0),

@@ -87,6 +87,9 @@ Progressive rollouts (deploy):
   --traffic-router replica-ratio|gateway-httproute, --route NAME (the HTTPRoute)
   --service NAME           the Service in front of the app (default: the one selecting its pods)
   --scale-down-delay D     blue-green: how long the old version stays after the switch (default 30s)
+  --rollout YAML|FILE      steps and gates in one: steps, pre-promotion, post-promotion, background
   --analysis, --pre-promotion-analysis, --post-promotion-analysis YAML|FILE   gates
+  --smoke-url URL|PATH, --max-error-rate R, --max-p95-latency-ms MS   shorthand gates
+  --prometheus-url URL (--prometheus-token T | --prometheus-username U --prometheus-password P)
   --full                   promote: skip the remaining steps
 `;

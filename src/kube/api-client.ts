@@ -17,7 +17,7 @@ import { KubeConfig } from '@kubernetes/client-node/dist/config.js';
 import { GantryError } from '../errors.js';
 import {
   ApplyOptions, BatchResult, FIELD_MANAGER, KubeApiError, KubeClient, KubeObject, ListOptions, ListResult, LogOptions,
-  ObjectProblem, ObjectRef, WatchEnd, WatchEvent, WatchOptions, WatchStream, serverName,
+  ObjectProblem, ObjectRef, ProxyRequest, ProxyResponse, RequestTimeoutError, WatchEnd, WatchEvent, WatchOptions, WatchStream, serverName,
 } from './client.js';
 
 export interface ApiClientOptions {
@@ -39,6 +39,15 @@ interface Resource {
 interface Response {
   status: number;
   body: string;
+  /** By lower-case name; repeated headers joined with ", ". */
+  headers?: Record<string, string>;
+}
+
+/** What one request may add: headers beside the credentials, a deadline for the whole answer, a signal that drops it. */
+interface SendOptions {
+  headers?: Record<string, string>;
+  timeoutMs?: number;
+  signal?: AbortSignal;
 }
 
 interface Status {
@@ -61,6 +70,26 @@ function retryable(err: unknown, status?: number): boolean {
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Methods that may be sent again when no answer came back (RFC 9110 9.2.2): the first may have reached the pods. */
+const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE']);
+
+/** Headers the API server reads for the caller's own identity; through the proxy they never reach the pods. */
+const apiServerHeader = (name: string): boolean => /^(authorization|impersonate-.*)$/i.test(name);
+
+/** Sets a header, replacing one of the same name in any case. */
+function setHeader(headers: Record<string, string>, name: string, value: string): void {
+  for (const key of Object.keys(headers)) if (key.toLowerCase() === name.toLowerCase()) delete headers[key];
+  headers[name] = value;
+}
+
+const hasHeader = (headers: Record<string, string>, name: string): boolean => Object.keys(headers).some((k) => k.toLowerCase() === name.toLowerCase());
+
+function flatHeaders(headers: http.IncomingHttpHeaders): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(headers)) if (v !== undefined) out[k] = Array.isArray(v) ? v.join(', ') : v;
+  return out;
+}
 
 /** Runs `fn` over `items` with at most `limit` in flight, keeping the results in input order. */
 export async function mapLimit<T, R>(items: T[], limit: number, fn: (item: T, index: number) => Promise<R>): Promise<R[]> {
@@ -137,23 +166,51 @@ export class ApiClient implements KubeClient {
     };
   }
 
-  private async send(method: string, path: string, query: Record<string, string | undefined>, body?: string, contentType?: string): Promise<Response> {
+  private async send(method: string, path: string, query: Record<string, string | undefined>, body?: string, contentType?: string, extra: SendOptions = {}): Promise<Response> {
     const { url, options } = await this.target(method, path, query, this.agent);
     const headers = options.headers as Record<string, string>;
+    for (const [name, value] of Object.entries(extra.headers ?? {})) setHeader(headers, name, value);
     if (body !== undefined) {
-      headers['Content-Type'] = contentType ?? 'application/json';
+      if (!hasHeader(headers, 'Content-Type')) headers['Content-Type'] = contentType ?? 'application/json';
       headers['Content-Length'] = String(Buffer.byteLength(body));
     }
     const transport = url.protocol === 'https:' ? https : http;
+    const { signal, timeoutMs } = extra;
+    if (signal?.aborted) throw signal.reason;
     return new Promise<Response>((resolve, reject) => {
+      // Set before the request is destroyed: once a response has begun, Node reports its own
+      // "aborted" instead of the error given to destroy().
+      let failure: unknown;
+      let timer: NodeJS.Timeout | undefined;
+      const onAbort = (): void => drop(signal?.reason);
+      const settle = (): void => {
+        clearTimeout(timer);
+        signal?.removeEventListener('abort', onAbort);
+      };
+      const fail = (err: unknown): void => {
+        settle();
+        reject(failure ?? err);
+      };
       const req = transport.request(url, options, (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }));
-        res.on('error', reject);
+        res.on('end', () => {
+          settle();
+          resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8'), headers: flatHeaders(res.headers) });
+        });
+        res.on('error', fail);
+        res.on('close', () => {
+          if (!res.complete) fail(new Error(`${method} ${path}: the answer was cut off`));
+        });
       });
-      req.on('error', reject);
-      req.setTimeout(60_000, () => req.destroy(Object.assign(new Error(`${method} ${path}: no answer in 60 s`), { code: 'ETIMEDOUT' })));
+      const drop = (err: unknown): void => {
+        failure ??= err;
+        req.destroy(err instanceof Error ? err : new Error(String(err)));
+      };
+      req.on('error', fail);
+      req.setTimeout(60_000, () => drop(Object.assign(new Error(`${method} ${path}: no answer in 60 s`), { code: 'ETIMEDOUT' })));
+      if (timeoutMs !== undefined) timer = setTimeout(() => drop(new RequestTimeoutError(`${method} ${path}: no whole answer within ${timeoutMs} ms`)), timeoutMs);
+      signal?.addEventListener('abort', onAbort, { once: true });
       if (body !== undefined) req.write(body);
       req.end();
     });
@@ -179,17 +236,17 @@ export class ApiClient implements KubeClient {
 
   /**
    * One request, retried with backoff while the server is unreachable or answers 429/5xx,
-   * for up to retryForMs. `retryAnswers: false` retries only when no answer came at all:
-   * through the service proxy a 503 is the pods' (or their absence's) answer, a measurement.
+   * for up to retryForMs. Service proxy requests go their own way (proxyRequest): there a
+   * 503 is the pods' (or their absence's) answer, a measurement.
    */
-  private async request(method: string, path: string, query: Record<string, string | undefined> = {}, body?: string, contentType?: string, retryAnswers = true): Promise<Response> {
+  private async request(method: string, path: string, query: Record<string, string | undefined> = {}, body?: string, contentType?: string): Promise<Response> {
     const deadline = Date.now() + this.retryForMs;
     for (let attempt = 0; ; attempt++) {
       let res: Response | undefined;
       let error: unknown;
       try {
         res = await this.send(method, path, query, body, contentType);
-        if (!retryAnswers || !retryable(undefined, res.status)) return res;
+        if (!retryable(undefined, res.status)) return res;
       } catch (err) {
         if (!retryable(err)) throw err;
         error = err;
@@ -446,9 +503,34 @@ export class ApiClient implements KubeClient {
     return res.status === 200 ? res.body : '';
   }
 
-  async proxyGet(namespace: string, service: string, port: string | number, path: string): Promise<{ status: number; body: string }> {
-    const res = await this.request('GET', `/api/v1/namespaces/${encodeURIComponent(namespace)}/services/${encodeURIComponent(`${service}:${port}`)}/proxy${path.startsWith('/') ? path : `/${path}`}`, {}, undefined, undefined, false);
-    return { status: res.status, body: res.body };
+  /**
+   * Any answer is the measurement, so it is returned as it is: a 503 from the proxy is the
+   * pods' absence, not an overloaded API server. Only a request that got no answer at all is
+   * sent again (an API server restarting, a kept-alive socket it had closed), and only when
+   * its method is idempotent, all within the request's timeout.
+   */
+  async proxyRequest(request: ProxyRequest): Promise<ProxyResponse> {
+    const method = (request.method ?? 'GET').toUpperCase();
+    const rest = request.path.startsWith('/') ? request.path : `/${request.path}`;
+    const path = `/api/v1/namespaces/${encodeURIComponent(request.namespace)}/services/${encodeURIComponent(`${request.service}:${request.port}`)}/proxy${rest}`;
+    // Any content type for the pods; the proxy's own errors come as JSON Status either way.
+    const headers: Record<string, string> = { Accept: '*/*' };
+    for (const [name, value] of Object.entries(request.headers ?? {})) if (!apiServerHeader(name)) setHeader(headers, name, value);
+    const started = Date.now();
+    const deadline = started + Math.min(request.timeoutMs ?? this.retryForMs, this.retryForMs);
+    for (let attempt = 0; ; attempt++) {
+      // The path holds the query already: the proxy passes it on as written.
+      try {
+        const res = await this.send(method, path, {}, request.body, undefined, {
+          headers, signal: request.signal, timeoutMs: request.timeoutMs === undefined ? undefined : Math.max(1, started + request.timeoutMs - Date.now()),
+        });
+        return { status: res.status, body: res.body, headers: res.headers };
+      } catch (err) {
+        const wait = Math.min(2000, 100 * 2 ** attempt);
+        if (!IDEMPOTENT.has(method) || !retryable(err) || request.signal?.aborted || Date.now() + wait >= deadline) throw err;
+        await sleep(wait);
+      }
+    }
   }
 
   close(): void {

@@ -97,6 +97,47 @@ export interface LogOptions {
   previous?: boolean;
 }
 
+/** One HTTP request to a Service's port through the API server's service proxy (`…/services/NAME:PORT/proxy/PATH`). */
+export interface ProxyRequest {
+  namespace: string;
+  service: string;
+  /** The Service port, by number or by name. */
+  port: number | string;
+  /** The path on the Service, with its query: `/healthz?full=1`. */
+  path: string;
+  /** Default GET. */
+  method?: string;
+  /**
+   * Passed on to the pods. Authorization and Impersonate-* are the API server's own (it reads
+   * them for Gantry's credentials and does not pass them on), so they are not taken from here.
+   */
+  headers?: Record<string, string>;
+  body?: string;
+  /**
+   * The longest the whole answer may take; past it the request is dropped and the promise
+   * rejects with an error named `TimeoutError` (as the platform's AbortSignal.timeout does).
+   */
+  timeoutMs?: number;
+  /** Drops the request; the promise rejects with the signal's reason. */
+  signal?: AbortSignal;
+}
+
+/** What the pods answered, or the API server's own Status when its proxy could not reach them. */
+export interface ProxyResponse {
+  status: number;
+  body: string;
+  /** Response headers by lower-case name, where the client keeps them. */
+  headers?: Record<string, string>;
+}
+
+/** Thrown when a request got no whole answer within its timeout; the name is the one AbortSignal.timeout uses. */
+export class RequestTimeoutError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'TimeoutError';
+  }
+}
+
 export interface KubeClient {
   /** The namespace of the kubeconfig's current context (or `default`). */
   readonly namespace: string;
@@ -120,8 +161,12 @@ export interface KubeClient {
   watch(apiVersion: string, kind: string, options: WatchOptions, onEvent: (event: WatchEvent) => void): WatchStream;
   /** The last lines a container wrote; empty when there are none. */
   logs(namespace: string, pod: string, container: string, options?: LogOptions): Promise<string>;
-  /** A GET through the API server's service proxy (`…/services/NAME:PORT/proxy/PATH`): the status and body the pods answered, or the proxy's own error. */
-  proxyGet(namespace: string, service: string, port: string | number, path: string): Promise<{ status: number; body: string }>;
+  /**
+   * One request through the API server's service proxy: the answer the pods gave, or the
+   * proxy's own error. An answer is a measurement and is never retried; only a request that
+   * got no answer at all may be sent again, within its timeout.
+   */
+  proxyRequest(request: ProxyRequest): Promise<ProxyResponse>;
   /** Whether the server serves this kind (false for a custom resource whose CRD is not established yet). */
   serves(apiVersion: string, kind: string): Promise<boolean>;
   /** Whether the kind is cluster-scoped, per the server's discovery; undefined when the server does not know it. */

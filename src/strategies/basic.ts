@@ -50,6 +50,8 @@ export interface Engine {
   deliver?: Deliver;
   /** The strategy `deliver` implements, as the record names it. */
   strategy?: RolloutRecord['strategy'];
+  /** The basic strategy's gates: judged once the set is ready; a reason fails (and rolls back) the rollout. */
+  afterReady?: (live: KubeObject[]) => Promise<string | undefined>;
 }
 
 /** What a strategy gets once the set is validated, snapshotted and recorded. */
@@ -386,7 +388,14 @@ const basicDeliver: Deliver = async ({ engine, machine, objects, deferred, prune
       namespace: target.namespace, timeoutMs: engine.timeoutMs, pollMs: engine.pollMs, clock, onTick: renew,
     }));
   outcome.timings.waitMs = clock.now() - waitStarted;
-  if (waited.ready) return { status: 'deployed', live: waited.live };
+  if (waited.ready) {
+    const failed = await engine.afterReady?.(waited.live);
+    if (failed !== undefined) {
+      reporter.error(failed);
+      return { status: 'failed', reason: failed };
+    }
+    return { status: 'deployed', live: waited.live };
+  }
   outcome.timings.detectMs = waited.elapsedMs;
   reporter.error(waited.message);
   reporter.info(`${waited.timedOut ? 'timed out' : `detected ${waited.reason}`} after ${formatSeconds(waited.elapsedMs)}`);

@@ -12,7 +12,7 @@ import type { KubeObject } from '../kube/client.js';
 import { formatSeconds, systemClock, waitForReady } from '../kube/wait.js';
 import type { Deliver, DeliverContext, Delivered, Engine, RolloutMachine } from './basic.js';
 import { formatLabels, selects, type ServiceLike } from '../traffic/workload.js';
-import { DeploymentLike, GateRunner, REVISION_LABEL, appDeployment, appService, sleepUntil, twin } from './progressive.js';
+import { DeploymentLike, GateRunner, GateSides, REVISION_LABEL, appDeployment, appService, sleepUntil, twin, versionOf } from './progressive.js';
 
 export interface BlueGreenProgress {
   kind: 'blue-green';
@@ -39,6 +39,16 @@ export interface BlueGreenDeps {
   prePromotion: GateSpecs;
   postPromotion: GateSpecs;
   scaleDownDelayMs: number;
+}
+
+/** The preview side is the new version, the active side the one live before it (or the new one on a first deploy). */
+function sidesOf(progress: BlueGreenProgress): GateSides {
+  const old = progress.previous?.deployment ?? progress.next.deployment;
+  return {
+    services: { preview: progress.preview, active: progress.service, stable: progress.service, canary: progress.preview },
+    workloads: { preview: progress.next.deployment, canary: progress.next.deployment, active: old, stable: old },
+    version: versionOf(progress.objects.find((o) => o.kind === 'Deployment' && o.metadata.name === progress.name) as DeploymentLike | undefined),
+  };
 }
 
 /** How long the new version keeps its pods after traffic switched back, for requests in flight. */
@@ -118,7 +128,7 @@ export function blueGreenDeliver(deps: BlueGreenDeps): Deliver {
     const waited = await reporter.group(`Wait until every pod of ${progress.next.deployment} is ready (timeout ${formatSeconds(engine.timeoutMs)})`, () =>
       waitForReady(client, [nextLive], reporter, { namespace: ns, timeoutMs: engine.timeoutMs, clock: engine.clock, pollMs: engine.pollMs, onTick: ctx.renew }));
     if (!waited.ready) return fail(waited.message, waited.object);
-    const services = { preview: progress.preview, active: progress.service, stable: progress.service, canary: progress.preview };
+    const services = sidesOf(progress);
     if (deps.prePromotion.length > 0) {
       const verdict = await reporter.group('Pre-promotion analysis (preview Service)', () => deps.gates.run(deps.prePromotion, services));
       progress.verdicts = verdict.verdicts;
@@ -134,7 +144,7 @@ export async function afterReady(engine: Engine, machine: RolloutMachine, progre
   const { reporter } = engine;
   const clock = engine.clock ?? systemClock;
   const cleanup = blueGreenCleanup(engine, progress);
-  const services = { preview: progress.preview, active: progress.service, stable: progress.service, canary: progress.preview };
+  const services = sidesOf(progress);
   if (!progress.switched) {
     await pointService(engine, progress.service, progress.next.selector, progress.previous?.selector);
     progress.switched = true;

@@ -15,7 +15,7 @@ import { currentPods, formatSeconds, systemClock, waitForReady } from '../kube/w
 import type { Router, RouteTarget } from '../traffic/router.js';
 import type { Deliver, DeliverContext, Delivered, Engine, RolloutMachine } from './basic.js';
 import { TRACK_LABEL, canaryReplicasFor, formatLabels, stableReplicas } from '../traffic/workload.js';
-import { DeploymentLike, GateRunner, appDeployment, appService, sleepUntil, twin } from './progressive.js';
+import { DeploymentLike, GateRunner, GateSides, appDeployment, appService, oneSide, sleepUntil, twin, versionOf } from './progressive.js';
 
 export interface CanaryProgress {
   kind: 'canary';
@@ -106,11 +106,12 @@ async function firstVersion(ctx: DeliverContext, deps: CanaryDeps): Promise<Deli
   await ctx.machine.to('waiting');
   const waited = await waitForReady(engine.client, applied.objects, engine.reporter, { namespace: engine.target.namespace, timeoutMs: engine.timeoutMs, clock: engine.clock, onTick: ctx.renew });
   if (!waited.ready) return { status: 'failed', reason: waited.message, object: waited.object };
-  const gates = [...deps.analysis, ...deps.steps.flatMap((s) => ('analysis' in s ? s.analysis : []))];
+  // A judge compares two versions, and here there is one: it waits for the next deploy.
+  const gates = [...deps.analysis, ...deps.steps.flatMap((s) => ('analysis' in s ? s.analysis : []))].filter((g) => g.check.kind !== 'judge');
   if (gates.length > 0) {
     const desired = appDeployment(objects, engine.target.app);
     const service = appService(objects, desired, deps.service).metadata.name;
-    const verdict = await deps.gates.run(gates, { stable: service, canary: service, active: service, preview: service });
+    const verdict = await deps.gates.run(gates, oneSide(service, desired.metadata.name, versionOf(desired)));
     if (!verdict.passed) return { status: 'failed', reason: `analysis failed: ${verdict.reason ?? 'a gate failed'}` };
   }
   return { status: 'deployed', live: waited.live };
@@ -153,7 +154,11 @@ export async function runSteps(engine: Engine, machine: RolloutMachine, progress
   const ns = target.namespace;
   const cleanup = canaryCleanup(engine, progress, deps.router);
   const fail = (reason: string): Delivered => ({ status: 'failed', reason, object: `Deployment/${progress.canary}`, cleanup });
-  const services = { stable: progress.service, active: progress.service, canary: `${progress.service}-canary`, preview: `${progress.service}-canary` };
+  const services: GateSides = {
+    services: { stable: progress.service, active: progress.service, canary: `${progress.service}-canary`, preview: `${progress.service}-canary` },
+    workloads: { stable: progress.stable, active: progress.stable, canary: progress.canary, preview: progress.canary },
+    version: versionOf(progress.objects.find((o) => o.kind === 'Deployment' && o.metadata.name === progress.stable) as DeploymentLike | undefined),
+  };
   const stableNow = async (): Promise<DeploymentLike> => {
     const s = await client.get<DeploymentLike>({ apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: progress.stable, namespace: ns } });
     if (!s) throw new Error(`the stable Deployment ${progress.stable} is gone`);
@@ -202,8 +207,13 @@ export async function runSteps(engine: Engine, machine: RolloutMachine, progress
         if (failed !== undefined) return fail(`background analysis failed: ${failed}`);
         progress.pausedUntil = undefined;
       } else {
-        const verdict = await deps.gates.run(step.analysis, services);
+        reporter.info(`${label}: analysis by ${step.analysis.map((g) => g.name ?? g.check.kind).join(', ')} at ${progress.weight} %`);
+        // A background gate that fails meanwhile ends the step's analysis at once.
+        const stop = new AbortController();
+        const backgroundFailed = background?.failed.then((reason) => { stop.abort(); return reason; });
+        const verdict = await deps.gates.run(step.analysis, services, stop.signal);
         progress.verdicts = [...progress.verdicts, ...verdict.verdicts].slice(-20);
+        if (stop.signal.aborted) return fail(`background analysis failed: ${await backgroundFailed}`);
         if (!verdict.passed) return fail(`${label} analysis failed: ${verdict.reason ?? 'a gate failed'}`);
       }
       await machine.save();

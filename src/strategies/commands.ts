@@ -9,12 +9,12 @@ import { Kubectl } from '../kube/kubectl.js';
 import { Manifest, addMetadata, loadManifests, substituteImages } from '../kube/manifests.js';
 import { identity, sameContent } from '../kube/snapshot.js';
 import { IN_PROGRESS, RolloutRecord, RolloutStore } from '../kube/state.js';
-import type { RouterKind } from '../config/progressive.js';
+import { shorthandGates, shorthandPlacement, type GateSpecs, type ProgressiveConfig, type RouterKind } from '../config/progressive.js';
 import type { Router } from '../traffic/router.js';
 import { blueGreenDeliver } from './blue-green.js';
 import { canaryDeliver } from './canary.js';
 import { control, progressOf } from './control.js';
-import type { GateRunner } from './progressive.js';
+import { appDeployment, appService, oneSide, versionOf, type DeploymentLike, type GateRunner } from './progressive.js';
 import { defaultProgressiveDeps } from './wiring.js';
 import { Reporter } from '../report/reporter.js';
 import { Engine, REVISION_ANNOTATION, RolloutOutcome, inNamespace, pickRevision, readStatus, recoverInterrupted, rollout } from './basic.js';
@@ -33,7 +33,35 @@ export interface Runtime {
 }
 
 function progressiveDeps(runtime: Runtime, config: Config): ProgressiveDeps {
-  return runtime.progressive ?? defaultProgressiveDeps(runtime.client, config.target.namespace, runtime.reporter, runtime.clock);
+  const { prometheus } = config.progressive;
+  // Credentials of Prometheus are as secret as the kubeconfig: never in a log line.
+  for (const secret of [prometheus?.bearerToken, prometheus?.password]) if (secret) runtime.reporter.setSecret(secret);
+  return runtime.progressive ?? defaultProgressiveDeps(runtime.client, config.target.namespace, runtime.reporter, runtime.clock, { prometheus, workspace: config.workspace });
+}
+
+/**
+ * The gates of each point of the rollout, with the shorthand settings expanded into the same
+ * gates, placed where the strategy runs them. A smoke path needs the app Service's port,
+ * which only the manifests know.
+ */
+function gatesWithShorthand(config: Config, objects: KubeObject[]): Pick<ProgressiveConfig, 'prePromotion' | 'postPromotion' | 'analysis'> {
+  const p = config.progressive;
+  const lists = { 'pre-promotion': [...p.prePromotion], 'post-promotion': [...p.postPromotion], background: [...p.analysis] };
+  const s = p.shorthand;
+  if (s.smokeUrl !== undefined || s.maxErrorRate !== undefined || s.maxP95LatencyMs !== undefined) {
+    let port: number | string | undefined;
+    if (s.smokeUrl?.startsWith('/')) {
+      try {
+        port = appService(objects, appDeployment(objects, config.target.app), p.service).spec.ports?.[0]?.port;
+      } catch (err) {
+        throw new GantryError(`input "smoke-url" is a path (${s.smokeUrl}), which goes to the app's Service; ${err instanceof Error ? err.message : String(err)}`, { title: 'Invalid input', hint: 'Give a full URL instead, or add the Service to the manifests.' });
+      }
+      if (port === undefined) throw new GantryError(`input "smoke-url" is a path, and the app's Service has no port`, { title: 'Invalid input' });
+    }
+    const placement = shorthandPlacement(p.strategy);
+    for (const gate of shorthandGates(s, port, p.prometheus?.url)) lists[gate.check.kind === 'http' ? placement.smoke : placement.metrics].push(gate);
+  }
+  return { prePromotion: lists['pre-promotion'], postPromotion: lists['post-promotion'], analysis: lists.background };
 }
 
 /** The API client for the configured kubeconfig and context. */
@@ -128,10 +156,13 @@ export async function deploy(config: Config, runtime: Runtime): Promise<RolloutO
     if (resumed) return resumed;
   }
   engine.strategy = p.strategy;
+  const gates = gatesWithShorthand(config, manifests.map((m) => m.object));
   if (p.strategy === 'canary') {
-    engine.deliver = canaryDeliver({ router: deps.routerFor({ router: p.router }), gates: deps.gates, routerKind: p.router, route: p.route, service: p.service, steps: p.steps, analysis: p.analysis });
+    engine.deliver = canaryDeliver({ router: deps.routerFor({ router: p.router }), gates: deps.gates, routerKind: p.router, route: p.route, service: p.service, steps: p.steps, analysis: gates.analysis });
   } else if (p.strategy === 'blue-green') {
-    engine.deliver = blueGreenDeliver({ gates: deps.gates, service: p.service, prePromotion: p.prePromotion, postPromotion: p.postPromotion, scaleDownDelayMs: p.scaleDownDelayMs });
+    engine.deliver = blueGreenDeliver({ gates: deps.gates, service: p.service, prePromotion: gates.prePromotion, postPromotion: gates.postPromotion, scaleDownDelayMs: p.scaleDownDelayMs });
+  } else if (gates.postPromotion.length > 0) {
+    engine.afterReady = basicGates(config, manifests.map((m) => m.object), deps.gates, gates.postPromotion, runtime.reporter);
   }
   return rollout(engine, (revision) => {
     // Per-run trace on the objects only: on pod templates it would restart every pod on every
@@ -140,6 +171,22 @@ export async function deploy(config: Config, runtime: Runtime): Promise<RolloutO
     const locations = new Map(manifests.map((m) => [identity(m.object, config.target.namespace), { file: m.file, line: m.line }]));
     return { objects: manifests.map((m) => m.object), locations };
   });
+}
+
+/** The basic strategy's gates, once the new version is ready: every role is the app's one Deployment and Service. */
+function basicGates(config: Config, objects: KubeObject[], runner: GateRunner, specs: GateSpecs, reporter: Reporter): (live: KubeObject[]) => Promise<string | undefined> {
+  const deployments = objects.filter((o) => o.kind === 'Deployment') as DeploymentLike[];
+  const deployment = deployments.find((d) => d.metadata.name === config.target.app) ?? (deployments.length === 1 ? deployments[0] : undefined);
+  let service: string | undefined;
+  try {
+    service = deployment ? appService(objects, deployment, config.progressive.service).metadata.name : undefined;
+  } catch {
+    service = undefined; // gates that name a Service say so when they run
+  }
+  return async () => {
+    const verdict = await reporter.group(`Analysis (${specs.length} gate${specs.length === 1 ? '' : 's'}, after the rollout)`, () => runner.run(specs, oneSide(service, deployment?.metadata.name, versionOf(deployment))));
+    return verdict.passed ? undefined : `analysis failed: ${verdict.reason ?? 'a gate failed'}`;
+  };
 }
 
 /**

@@ -66,11 +66,39 @@ export function twin(deployment: DeploymentLike, name: string, label: Record<str
   return copy;
 }
 
+/**
+ * What gates may refer to at one point of a rollout, by role (preview/canary for the new
+ * version, active/stable for the old): the Services, the Deployments, and the new version.
+ */
+export interface GateSides {
+  services: Record<string, string>;
+  workloads: Record<string, string>;
+  version?: string;
+}
+
+/** Every role played by one Service and one Deployment: a first deploy, or the basic strategy. */
+export function oneSide(service: string | undefined, workload: string | undefined, version?: string): GateSides {
+  const all = (name: string | undefined): Record<string, string> => (name === undefined ? {} : { stable: name, active: name, canary: name, preview: name });
+  return { services: all(service), workloads: all(workload), version };
+}
+
+/** The version a Deployment rolls out, as gates show it: its first container's image tag, or its digest. */
+export function versionOf(deployment: DeploymentLike | undefined): string | undefined {
+  const spec = deployment?.spec.template.spec as { containers?: Array<{ image?: string }> } | undefined;
+  const image = spec?.containers?.[0]?.image;
+  if (!image) return undefined;
+  const at = image.indexOf('@');
+  if (at >= 0) return image.slice(at + 1);
+  const tag = /:([^:/]+)$/.exec(image);
+  return tag ? tag[1] : 'latest';
+}
+
 /** The gate hook: runs a list of gates at one point of a rollout. checks/ provides the real runner. */
 export interface GateRunner {
-  run(specs: GateSpecs, services: Record<string, string>): Promise<{ passed: boolean; verdicts: Verdict[]; reason?: string }>;
+  /** Runs the gates to their verdict; `signal` stops them early (they do not pass then). */
+  run(specs: GateSpecs, sides: GateSides, signal?: AbortSignal): Promise<{ passed: boolean; verdicts: Verdict[]; reason?: string }>;
   /** Gates that repeat until stopped; `failed` resolves with the reason when one fails beyond its limit. */
-  background(specs: GateSpecs, services: Record<string, string>): { failed: Promise<string>; stop(): Promise<Verdict[]> };
+  background(specs: GateSpecs, sides: GateSides): { failed: Promise<string>; stop(): Promise<Verdict[]> };
 }
 
 /** Sleeps until `until`, waking early when `interrupt` resolves; returns the interruption's value if any. */

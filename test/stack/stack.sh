@@ -293,16 +293,23 @@ image_in_registry() { # repo tag
   curl -fs -o /dev/null -H 'Accept: application/vnd.docker.distribution.manifest.v2+json' "http://$REGISTRY/v2/$1/manifests/$2"
 }
 
+# The sources the images were last built from, so an edited app is rebuilt at the next `up`.
+IMAGES_STAMP="$STATE/build/images.sha256"
+images_source_hash() { (cd "$REPO/test/app" && find pause sample-app -type f -print0 | sort -z | xargs -0 sha256sum | sha256sum | cut -d' ' -f1); }
+
+images_current() {
+  [[ -f "$IMAGES_STAMP" && "$(cat "$IMAGES_STAMP")" == "$(images_source_hash)" ]] \
+    && image_in_registry gantry/pause 3.10 && image_in_registry gantry/sample-app v1 && image_in_registry gantry/sample-app v2
+}
+
 build_images() {
-  local need=0
-  image_in_registry gantry/pause 3.10 || need=1
-  for v in v1 v2; do image_in_registry gantry/sample-app "$v" || need=1; done
-  if ((need == 0)); then log "images: already in the registry"; return 0; fi
+  if images_current; then log "images: already in the registry"; return 0; fi
   phase "building images: pause, sample-app:v1, sample-app:v2"
   build_image pause "$REPO/test/app/pause" "$PAUSE_IMAGE"
   for v in v1 v2; do
     build_image sample-app "$REPO/test/app/sample-app" "$SAMPLE_IMAGE:$v" "-X main.version=$v"
   done
+  images_source_hash > "$IMAGES_STAMP"
   phase_done "images"
 }
 
@@ -722,7 +729,9 @@ all_up() {
 
 cmd_up() {
   mkdir -p "$STATE" "$RUN" "$LOGS"
-  if [[ -f "$PKI/.complete" ]] && [[ -x "$TOOLS/helm" && -x "$TOOLS/buildx/buildx" && -x "$TOOLS/actionlint" && -x "$TRAEFIK_DIR/traefik" ]] && all_up && build_images_check; then
+  if [[ -f "$PKI/.complete" ]] && [[ -x "$TOOLS/helm" && -x "$TOOLS/buildx/buildx" && -x "$TOOLS/actionlint" && -x "$TRAEFIK_DIR/traefik" ]] && all_up; then
+    # Images follow their sources: rebuilt here when test/app changed since they were built.
+    build_images
     write_env
     log "already up (kubeconfig: $KUBECONFIG_FILE)"
     return 0
@@ -758,7 +767,6 @@ cmd_up() {
   log "environment: source $STATE/env"
 }
 
-build_images_check() { image_in_registry gantry/pause 3.10 && image_in_registry gantry/sample-app v1 && image_in_registry gantry/sample-app v2; }
 
 stop_pid() { # name
   local name="$1" f="$RUN/$1.pid"

@@ -185,7 +185,8 @@ describe('startBackgroundGates', () => {
       ...options, gateFor: (s, services) => (s.name === 'other' ? other : gateFor(s, services)),
     });
     const failed = await background.failed;
-    expect(failed).toMatchObject({ gate: 'smoke', status: 'fail', value: '500' });
+    expect(failed.verdict).toMatchObject({ gate: 'smoke', status: 'fail', value: '500' });
+    expect(failed.reason).toBe('gate smoke: 1 failed measurement, failure-limit 0: status 500 != 200 (body "boom")');
     expect(reporter.lines.filter((l) => l.startsWith('gate smoke'))).toEqual([
       'gate smoke: pass — status 200 == 200 (#1)',
       'gate smoke: pass — status 200 == 200 (#2)',

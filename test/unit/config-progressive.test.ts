@@ -34,7 +34,7 @@ describe('progressive settings', () => {
   it('reads canary steps given inline', () => {
     const config = parse({ strategy: 'canary', steps: '- setWeight: 10\n- pause: {duration: 1m}\n- setWeight: 50\n- pause: {}\n- analysis:\n  - http: {service: web, port: 80, path: /}\n' });
     expect(config.progressive.steps.slice(0, 4)).toEqual([{ setWeight: 10 }, { pause: { durationMs: 60_000 } }, { setWeight: 50 }, { pause: {} }]);
-    expect(config.progressive.steps[4]).toMatchObject({ analysis: [{ check: { kind: 'http', service: 'web', path: '/' }, count: 1, failureLimit: 0 }] });
+    expect(config.progressive.steps[4]).toMatchObject({ analysis: [{ check: { kind: 'http', target: { service: 'web', path: '/' } }, count: 1, failureLimit: 0 }] });
   });
 
   it.each([

@@ -212,3 +212,26 @@ describe('blue-green', () => {
     expect(image(env.cluster, 'web')).toBe('app:v1');
   });
 });
+
+describe('basic strategy with gates', () => {
+  it('runs the gates once the new version is ready, and a failed gate rolls back to the previous version', async () => {
+    const env = setup();
+    await rollout(env.engine, () => ({ objects: set('app:v1') }));
+    const judged: string[] = [];
+    const outcome = await rollout({ ...env.engine, afterReady: async (live) => {
+      judged.push(...live.filter((o) => o.kind === 'Deployment').map((o) => image(env.cluster, o.metadata.name)!));
+      return 'analysis failed: gate smoke: status 503 != 200';
+    } }, () => ({ objects: set('app:v2') }));
+    expect(judged).toEqual(['app:v2']);
+    expect(outcome.result).toBe('rolled-back');
+    expect(outcome.reason).toBe('analysis failed: gate smoke: status 503 != 200');
+    expect(image(env.cluster, 'web')).toBe('app:v1');
+  });
+
+  it('a passing analysis leaves the new version deployed', async () => {
+    const env = setup();
+    const outcome = await rollout({ ...env.engine, afterReady: async () => undefined }, () => ({ objects: set('app:v2') }));
+    expect(outcome.result).toBe('deployed');
+    expect(image(env.cluster, 'web')).toBe('app:v2');
+  });
+});

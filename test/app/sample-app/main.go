@@ -1,9 +1,11 @@
 // sample-app is the small HTTP service that Gantry's demo and tests deploy.
-// Environment knobs make a version misbehave in controlled ways.
+// Environment knobs make a version misbehave in controlled ways. `sample-app -check URL`
+// is its smoke test instead: one GET, exit 0 on a 2xx answer (what a Job gate runs).
 package main
 
 import (
 	"fmt"
+	"io"
 	"log"
 	"math/rand"
 	"net/http"
@@ -126,7 +128,27 @@ func (m *metrics) write(w http.ResponseWriter, ver string) {
 	fmt.Fprintf(w, "sample_app_info{version=%q} 1\n", ver)
 }
 
+// check GETs url and says what came back; the exit status is the verdict.
+func check(url string) int {
+	client := http.Client{Timeout: 10 * time.Second}
+	res, err := client.Get(url)
+	if err != nil {
+		log.Printf("check %s: %v", url, err)
+		return 1
+	}
+	defer res.Body.Close()
+	body, _ := io.ReadAll(io.LimitReader(res.Body, 200))
+	log.Printf("check %s: %s %s", url, res.Status, strings.TrimSpace(string(body)))
+	if res.StatusCode < 200 || res.StatusCode > 299 {
+		return 1
+	}
+	return 0
+}
+
 func main() {
+	if len(os.Args) == 3 && os.Args[1] == "-check" {
+		os.Exit(check(os.Args[2]))
+	}
 	ver := envOr("APP_VERSION", version)
 	k, err := readKnobs()
 	if err != nil {
