@@ -88693,7 +88693,7 @@ function achievedPower(index2, n1, n2, alpha, direction) {
 var EARLY_FACTOR = 10;
 var showValue = (v, unit) => `${showNumber(v)}${unit === "" ? "" : unit === "%" ? "%" : ` ${unit}`}`;
 var showP = (p) => p < 1e-3 ? p.toExponential(0) : String(Number(p.toPrecision(2)));
-var showRatio = (r) => Number.isFinite(r) ? `\xD7${Number(r.toPrecision(2))}` : "\xD7\u221E";
+var showRatio = (r) => Number.isFinite(r) ? `\xD7${r.toPrecision(2)}` : "\xD7\u221E";
 function judgeMetric(metric, samples, spec) {
   const canary = samples.canary.filter(Number.isFinite);
   const stable = samples.stable.filter(Number.isFinite);

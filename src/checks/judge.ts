@@ -47,7 +47,7 @@ const EARLY_FACTOR = 10;
 
 const showValue = (v: number, unit: string): string => `${showNumber(v)}${unit === '' ? '' : unit === '%' ? '%' : ` ${unit}`}`;
 const showP = (p: number): string => (p < 0.001 ? p.toExponential(0) : String(Number(p.toPrecision(2))));
-const showRatio = (r: number): string => (Number.isFinite(r) ? `×${Number(r.toPrecision(2))}` : '×∞');
+const showRatio = (r: number): string => (Number.isFinite(r) ? `×${r.toPrecision(2)}` : '×∞');
 
 /** One metric's verdict on its samples so far. */
 export function judgeMetric(metric: JudgeMetric, samples: Samples, spec: Pick<JudgeCheckSpec, 'alpha' | 'power' | 'minSamples'>): MetricJudgement {
