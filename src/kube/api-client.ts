@@ -200,7 +200,7 @@ export class ApiClient implements KubeClient {
         });
         res.on('error', fail);
         res.on('close', () => {
-          if (!res.complete) fail(new Error(`${method} ${path}: the answer was cut off`));
+          if (!res.complete) fail(Object.assign(new Error(`${method} ${path}: the answer was cut off`), { code: 'ECONNRESET' }));
         });
       });
       const drop = (err: unknown): void => {

@@ -204,7 +204,8 @@ describe('deploy overhead (issue 9 targets)', () => {
     // The counter sees processes: the plain pair starts two.
     expect(processesStarted - counted).toBe(2);
     const warmGantry = await freshNamespace();
-    expect((await gantryDeploy(ws, warmGantry)).outcome.result).toBe('deployed');
+    const warm = await gantryDeploy(ws, warmGantry);
+    expect(warm.outcome.result, warm.outcome.reason).toBe('deployed');
     await dropNamespaces([warmPlain, warmGantry]);
 
     console.log(`[measure] overhead: load average at start ${load()}`);
@@ -235,7 +236,7 @@ describe('deploy overhead (issue 9 targets)', () => {
       const gantry = first ?? (await runGantry());
       plainSeen.stop();
       gantrySeen.stop();
-      expect(gantry.outcome.result).toBe('deployed');
+      expect(gantry.outcome.result, gantry.outcome.reason).toBe('deployed');
       expect(gantry.processes).toBe(0);
       expect(gantry.spawned).toBe(0);
       const ratio = gantry.ms / plain.ms;
