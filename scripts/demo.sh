@@ -49,23 +49,8 @@ kubectl create namespace "$NS" >/dev/null
 V1="$REPO@$(digest_of v1)"
 V2="$REPO@$(digest_of v2)"
 COMMON=(--app sample-app --namespace "$NS" --timeout 2m --prometheus-url "$GANTRY_PROMETHEUS_URL")
-# The judge: mean latency of each side's pods, sampled every 2 s from Prometheus, looking
-# 10 s to 2 min: until it can see a 20 % slowdown with 80 % power, or has seen a worse one.
-JUDGED='- setWeight: 50
-- analysis:
-  - name: judge
-    judge:
-      duration: auto
-      min: 10s
-      max: 2m
-      step: 2s
-      metrics:
-      - name: mean latency
-        query: 1000 * sum(rate(http_request_duration_seconds_sum{namespace="{{namespace}}", pod=~"{{pods}}"}[6s])) / sum(rate(http_request_duration_seconds_count{namespace="{{namespace}}", pod=~"{{pods}}"}[6s]))
-        direction: increase
-        effect: 1.2
-        critical: true
-        unit: ms'
+# The judged canary step (test/fixtures/rollouts/judged-steps.yaml): the judge compares mean latency of each side.
+JUDGED=$(grep -v '^#' test/fixtures/rollouts/judged-steps.yaml)
 
 say "deploy v1 (nothing live yet, so it goes out directly): $V1"
 gantry deploy "${COMMON[@]}" --manifests "$(manifests 20)" --images "$REPO=$V1"

@@ -19730,7 +19730,7 @@ function toGantryError(err) {
 
 // src/shared/process.ts
 import { spawn } from "node:child_process";
-import { existsSync as existsSync2 } from "node:fs";
+import { constants as fsConstants, existsSync as existsSync2, promises as fs3 } from "node:fs";
 import { constants as constants3 } from "node:os";
 var KILL_GRACE_MS = 5e3;
 var CLOSE_GRACE_MS = 1e4;

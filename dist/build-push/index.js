@@ -20126,7 +20126,7 @@ import { join as join2 } from "node:path";
 
 // src/shared/process.ts
 import { spawn } from "node:child_process";
-import { existsSync as existsSync3 } from "node:fs";
+import { constants as fsConstants, existsSync as existsSync3, promises as fs3 } from "node:fs";
 import { constants as constants3 } from "node:os";
 var KILL_GRACE_MS = 5e3;
 var CLOSE_GRACE_MS = 1e4;

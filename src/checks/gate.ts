@@ -20,6 +20,18 @@ export interface Verdict {
   detail?: string;
   /** When it was taken (ms since epoch). */
   at: number;
+  /** The number behind the verdict over time, from gates that measure a metric (prometheus, judge): the summary charts it. */
+  series?: MeasuredSeries;
+}
+
+/** A metric as a gate saw it: [ms since epoch, value] pairs. */
+export interface MeasuredSeries {
+  name: string;
+  unit?: string;
+  /** The side judged: the canary for a judge, the query's one number for a prometheus gate. */
+  points: Array<[number, number]>;
+  /** The judge's baseline over the same window. */
+  stable?: Array<[number, number]>;
 }
 
 export interface GateContext {

@@ -17,6 +17,15 @@ export interface Samples {
   stable: number[];
 }
 
+/** Samples as Prometheus returned them: [ms since epoch, value]. */
+interface TimedSamples {
+  canary: Array<[number, number]>;
+  stable: Array<[number, number]>;
+}
+
+/** The metric a verdict charts: the first critical one, which can fail the judge alone, else the first. */
+const keyMetric = (spec: JudgeCheckSpec): JudgeMetric => spec.metrics.find((m) => m.critical) ?? spec.metrics[0]!;
+
 export type MetricState = 'pass' | 'fail' | 'pending';
 
 export interface MetricJudgement {
@@ -126,12 +135,13 @@ export class JudgeGate implements Gate {
         await sleepUnless(clock, next - clock.now(), stop);
       }
       if (ctx.signal?.aborted) return verdict('error', 'stopped before the judge could decide');
-      let samples: Map<string, Samples>;
+      let timed: Map<string, TimedSamples>;
       try {
-        samples = await this.sample(api, ctx, { canary: sides.canary, stable: sides.stable }, start, clock.now());
+        timed = await this.sample(api, ctx, { canary: sides.canary, stable: sides.stable }, start, clock.now());
       } catch (err) {
         return verdict(err instanceof JudgeQueryError ? 'inconclusive' : 'error', (err as Error).message);
       }
+      const samples = new Map([...timed].map(([name, t]) => [name, { canary: t.canary.map(([, v]) => v), stable: t.stable.map(([, v]) => v) }]));
       const j = judge(this.spec, samples);
       const elapsed = Math.round((clock.now() - start) / 1000);
       const n = Math.min(...j.metrics.map((m) => Math.min(m.n.canary, m.n.stable)));
@@ -147,15 +157,18 @@ export class JudgeGate implements Gate {
           : lines.join('; ');
         const status = j.status;
         const scored = pending ? '' : `score ${j.score}/100, `;
-        return verdict(status, `${scored}${why} (${used})`, pending ? undefined : String(j.score), lines.join('\n'));
+        const key = keyMetric(this.spec);
+        const finite = (points: Array<[number, number]> = []): Array<[number, number]> => points.filter(([, v]) => Number.isFinite(v));
+        const series = { name: key.name, unit: key.unit, points: finite(timed.get(key.name)?.canary), stable: finite(timed.get(key.name)?.stable) };
+        return { ...verdict(status, `${scored}${why} (${used})`, pending ? undefined : String(j.score), lines.join('\n')), series };
       }
       next = Math.min(end, clock.now() + this.spec.stepMs);
     }
   }
 
   /** Each metric's samples on each side since `start`. */
-  private async sample(api: PrometheusApi, ctx: GateContext, sides: { canary: string; stable: string }, start: number, now: number): Promise<Map<string, Samples>> {
-    const out = new Map<string, Samples>();
+  private async sample(api: PrometheusApi, ctx: GateContext, sides: { canary: string; stable: string }, start: number, now: number): Promise<Map<string, TimedSamples>> {
+    const out = new Map<string, TimedSamples>();
     const values = templateValues(ctx, this.spec.stepMs);
     await Promise.all(this.spec.metrics.map(async (metric) => {
       const [canary, stable] = await Promise.all((['canary', 'stable'] as const).map(async (side) => {
@@ -169,7 +182,7 @@ export class JudgeGate implements Gate {
           throw err;
         }
         if (series.length > 1) throw new JudgeQueryError(`${metric.name}: the ${side} query returned ${series.length} series; it must return one per side: aggregate with sum() or max()`);
-        return (series[0]?.values ?? []).map(([, v]) => v);
+        return series[0]?.values ?? [];
       }));
       out.set(metric.name, { canary: canary!, stable: stable! });
     }));

@@ -65,6 +65,7 @@ export class PrometheusGate implements Gate {
       gate: this.name, status, condition: this.condition, message, at,
       ...(value === undefined ? {} : { value: showNumber(value) }),
       ...(detail === undefined ? {} : { detail }),
+      ...(value !== undefined && Number.isFinite(value) ? { series: { name: this.name, points: [[at, value]] } } : {}),
     });
     const endpoint = endpointFor(this.spec.address, ctx);
     if (!endpoint) return verdict('error', 'no Prometheus to ask: set the prometheus-url input, or address on the gate');

@@ -79,6 +79,9 @@ Flags (the same as the action inputs):
   --revision N             rollback: the revision to restore (default: the last good one)
   --kubeconfig PATH, --context NAME, --kubectl PATH
   --helm PATH, --helm-release NAME, --helm-values FILE, --helm-set KEY=VALUE
+  --kubectl-version V, --helm-version V   install that release (sha256-checked, cached) instead of the one on PATH;
+                           without them a missing kubectl or helm is installed when a kustomization or chart needs it
+  --kubectl-base-url URL, --helm-base-url URL   a mirror of https://dl.k8s.io/release or https://get.helm.sh
   --commit SHA, --run-url TEXT, --holder ID   how this run is recorded and named in the lock
 
 Progressive rollouts (deploy):
@@ -92,4 +95,9 @@ Progressive rollouts (deploy):
   --smoke-url URL|PATH, --max-error-rate R, --max-p95-latency-ms MS   shorthand gates
   --prometheus-url URL (--prometheus-token T | --prometheus-username U --prometheus-password P)
   --full                   promote: skip the remaining steps
+
+Telling others (deploy, promote, abort, rollback):
+  --github-token T         record a GitHub Deployment (needs GITHUB_REPOSITORY, and GITHUB_SHA or --commit)
+  --environment NAME, --environment-url URL   the deployment's environment (default: the namespace) and link
+  --webhook-url URL        a Slack-compatible webhook told of rollbacks, failures, promotions, aborts and pauses
 `;

@@ -6,6 +6,9 @@ import { parseImage, repositoryOf } from '../shared/image-reference.js';
 import type { Holder, Target } from '../shared/target.js';
 import { PROGRESSIVE_SETTINGS, ProgressiveConfig, parseProgressive } from './progressive.js';
 import { Reader, Source } from './source.js';
+import type { ToolSettings } from '../shared/tools.js';
+import { TOOL_SETTINGS, parseTool } from './tools.js';
+import { REPORT_SETTINGS, ReportConfig, parseReport } from './report.js';
 
 export type Command = 'deploy' | 'rollback' | 'status' | 'promote' | 'abort';
 
@@ -32,13 +35,16 @@ export interface Config {
   lockTtlMs: number;
   /** rollback: the revision to restore; default the last good one before the current. */
   toRevision?: number;
-  kubectl: { binary?: string; kubeconfig?: string; context?: string };
-  helm: { binary?: string; releaseName: string; valuesFiles: string[]; set: Record<string, string> };
+  /** binary, version and baseUrl: how kubectl is found or installed (shared/tools.ts). */
+  kubectl: ToolSettings & { kubeconfig?: string; context?: string };
+  helm: ToolSettings & { releaseName: string; valuesFiles: string[]; set: Record<string, string> };
   run: RunContext;
   /** blue-green and canary: steps, router, Services and gates. */
   progressive: ProgressiveConfig;
   /** promote: skip the remaining steps. */
   full: boolean;
+  /** The GitHub Deployment and the webhook message of the rollout (report/announcer.ts). */
+  report: ReportConfig;
 }
 
 /** DNS-1123 label, short enough that `gantry-<app>-history` stays a valid name. */
@@ -107,6 +113,7 @@ export function parseConfig(command: Command, source: Source, env: NodeJS.Proces
   }
 
   const kubeconfig = r.string('kubeconfig');
+  const run = runContext(source, env);
   const config: Config = {
     command,
     target: { namespace, app },
@@ -119,19 +126,20 @@ export function parseConfig(command: Command, source: Source, env: NodeJS.Proces
     lockTtlMs,
     toRevision,
     kubectl: {
-      binary: r.string('kubectl'),
+      ...parseTool(r, 'kubectl'),
       kubeconfig: kubeconfig === undefined ? undefined : isAbsolute(kubeconfig) ? kubeconfig : resolve(workspace, kubeconfig),
       context: r.string('context'),
     },
     helm: {
-      binary: r.string('helm'),
+      ...parseTool(r, 'helm'),
       releaseName: r.string('helm-release', app)!,
       valuesFiles: r.list('helm-values'),
       set: r.pairs('helm-set'),
     },
-    run: runContext(source, env),
+    run,
     progressive: parseProgressive(r, workspace),
     full: r.bool('full', false),
+    report: parseReport(r, { namespace, app }, run.commit, env),
   };
   r.done();
   return config;
@@ -140,6 +148,6 @@ export function parseConfig(command: Command, source: Source, env: NodeJS.Proces
 /** Every setting name parseConfig reads, for the CLI's flag check and help. */
 export const SETTINGS = [
   'manifests', 'namespace', 'app', 'images', 'timeout', 'rollback-on-failure', 'history-limit', 'lock-ttl',
-  'revision', 'kubeconfig', 'context', 'kubectl', 'helm', 'helm-release', 'helm-values', 'helm-set', 'commit', 'holder', 'run-url',
-  ...PROGRESSIVE_SETTINGS, 'full',
+  'revision', 'kubeconfig', 'context', 'kubectl', 'helm', 'helm-release', 'helm-values', 'helm-set', ...TOOL_SETTINGS, 'commit', 'holder', 'run-url',
+  ...PROGRESSIVE_SETTINGS, 'full', ...REPORT_SETTINGS,
 ] as const;

@@ -8,5 +8,5 @@ import { runDeployStep } from '../strategies/step.js';
 
 await runAction(async (reporter) => {
   const config = parseConfig('deploy', new EnvInputSource());
-  await runDeployStep(config, reporter, { save: core.saveState, get: core.getState });
+  await runDeployStep(config, reporter, { save: core.saveState, get: core.getState }, core.addPath);
 });

@@ -19,5 +19,5 @@ await runAction(async (reporter) => {
     deploy = { ...deploy, images: withBuiltImage(deploy.images, built.image) };
     reporter.info(`deploying ${built.image}`);
   }
-  await runDeployStep(deploy, reporter, store);
+  await runDeployStep(deploy, reporter, store, core.addPath);
 });

@@ -1,9 +1,9 @@
 // Manifests: finds them (files, directories, globs, kustomize dirs, Helm charts) inside
 // the workspace, parses them with file:line, and adds namespace and traceability metadata.
-import { constants as fsConstants, promises as fs, type Dirent } from 'node:fs';
+import { promises as fs, type Dirent } from 'node:fs';
 import path from 'node:path';
 import { GantryError, GantryErrors, type ErrorLocation } from '../errors.js';
-import { ExecRunner, type CommandRunner } from '../shared/process.js';
+import { ExecRunner, findExecutable, type BinaryLocator, type CommandRunner } from '../shared/process.js';
 import type { KubeObject } from './client.js';
 import { KubectlError, type Kubectl } from './kubectl.js';
 import { podTemplateOf } from './images.js';
@@ -14,8 +14,8 @@ export { substituteImages, type ImageChange } from './images.js';
 export type { Manifest } from './yaml-documents.js';
 
 export interface HelmOptions {
-  /** Path to helm, or a name looked up on PATH. Default: `helm` on PATH. */
-  binary?: string;
+  /** Path to helm, or a name looked up on PATH, or how to find (or install) it when a chart needs it. Default: `helm` on PATH. */
+  binary?: string | BinaryLocator;
   /** Runs helm; tests pass a fake. Default: ExecRunner. */
   runner?: CommandRunner;
   releaseName: string;
@@ -282,9 +282,10 @@ async function renderHelm(ws: Workspace, s: Extract<Source, { type: 'helm' }>, o
   if (!helm?.releaseName) {
     throw new GantryError(`paths: "${s.input}" is a Helm chart, but no Helm release name is configured`, { location: { file: chartFile }, title: 'Helm', hint: 'Set the Helm release name; the chart uses it to name what it renders.' });
   }
-  const binary = await findExecutable(helm.binary ?? 'helm');
+  const wanted = typeof helm.binary === 'function' ? await helm.binary() : helm.binary ?? 'helm';
+  const binary = await findExecutable(wanted);
   if (!binary) {
-    throw new GantryError(`paths: "${s.input}" is a Helm chart, and rendering it requires helm, which was not found (${helm.binary ? `no executable at "${helm.binary}"` : 'not on PATH'})`, {
+    throw new GantryError(`paths: "${s.input}" is a Helm chart, and rendering it requires helm, which was not found (${wanted.includes('/') ? `no executable at "${wanted}"` : 'not on PATH'})`, {
       location: { file: chartFile },
       title: 'Helm',
       hint: 'Install helm on the runner (for example with azure/setup-helm), or give the path to the helm binary.',
@@ -330,19 +331,6 @@ function helmErrorLocation(detail: string, chartRel: string): ErrorLocation | un
   if (template) return { file: chartPath(chartRel, template[1]!), line: Number(template[2]), column: template[3] ? Number(template[3]) : undefined };
   const yamlError = /YAML parse error on ([^\s:]+):.*?line (\d+)/.exec(detail);
   if (yamlError) return { file: chartPath(chartRel, yamlError[1]!), line: Number(yamlError[2]) };
-  return undefined;
-}
-
-async function findExecutable(name: string): Promise<string | undefined> {
-  const candidates = name.includes('/') || name.includes(path.sep) ? [path.resolve(name)] : (process.env.PATH ?? '').split(path.delimiter).filter(Boolean).map((d) => path.join(d, name));
-  for (const c of candidates) {
-    try {
-      await fs.access(c, fsConstants.X_OK);
-      if ((await fs.stat(c)).isFile()) return c;
-    } catch {
-      // not here; try the next directory
-    }
-  }
   return undefined;
 }
 

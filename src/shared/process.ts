@@ -7,8 +7,9 @@
 // starts npm, which starts node, which starts browsers, and ending bash alone would leave
 // them all running, holding the output pipes open.
 import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { constants as fsConstants, existsSync, promises as fs } from 'node:fs';
 import { constants } from 'node:os';
+import path from 'node:path';
 
 export interface CommandResult {
   /** The exit status; 128 + the signal's number when a signal ended the process, as shells report it. */
@@ -37,6 +38,23 @@ export interface RunOptions {
 
 export interface CommandRunner {
   run(command: string, args: string[], options?: RunOptions): Promise<CommandResult>;
+}
+
+/** Finds a program's binary when it is first needed, installing it if it must (shared/tools.ts). */
+export type BinaryLocator = () => Promise<string>;
+
+/** The executable file a path names, or the first one a name finds on PATH; undefined when there is none. */
+export async function findExecutable(name: string): Promise<string | undefined> {
+  const candidates = name.includes('/') || name.includes(path.sep) ? [path.resolve(name)] : (process.env.PATH ?? '').split(path.delimiter).filter(Boolean).map((d) => path.join(d, name));
+  for (const c of candidates) {
+    try {
+      await fs.access(c, fsConstants.X_OK);
+      if ((await fs.stat(c)).isFile()) return c;
+    } catch {
+      // not here; try the next directory
+    }
+  }
+  return undefined;
 }
 
 /** How long a stopped command's processes get after SIGTERM to finish before SIGKILL. */

@@ -10,7 +10,9 @@ import { ErrorLocation } from '../errors.js';
 import { DeployLock } from '../kube/lock.js';
 import type { Holder, Target } from '../shared/target.js';
 import { Snapshot, changedObjects, displayName, identity, restoreSnapshot, takeSnapshot } from '../kube/snapshot.js';
-import { IN_PROGRESS, Phase, RolloutRecord, RolloutStore, StoredRollout, UNFINISHED } from '../kube/state.js';
+import { IN_PROGRESS, Phase, RolloutRecord, RolloutStore, StoredRollout, StepEvent, UNFINISHED, appendTimeline, verdictEvents } from '../kube/state.js';
+import { Ledger, ledgerEntry } from '../kube/ledger.js';
+import type { Verdict } from '../checks/gate.js';
 import { Clock, formatSeconds, isWorkload, systemClock, waitForReady } from '../kube/wait.js';
 import { Reporter } from '../report/reporter.js';
 
@@ -50,8 +52,8 @@ export interface Engine {
   deliver?: Deliver;
   /** The strategy `deliver` implements, as the record names it. */
   strategy?: RolloutRecord['strategy'];
-  /** The basic strategy's gates: judged once the set is ready; a reason fails (and rolls back) the rollout. */
-  afterReady?: (live: KubeObject[]) => Promise<string | undefined>;
+  /** The basic strategy's gates: judged once the set is ready; a reason fails (and rolls back) the rollout. `record` puts verdicts on the timeline. */
+  afterReady?: (live: KubeObject[], record: (verdicts: Verdict[]) => void) => Promise<string | undefined>;
 }
 
 /** What a strategy gets once the set is validated, snapshotted and recorded. */
@@ -111,7 +113,10 @@ const PERSISTED: readonly Phase[] = ['applying', 'waiting', 'rolling-back', 'dep
 
 export const REVISION_ANNOTATION = 'gantry.dev/revision';
 
-/** One rollout's state, its transitions and their log lines. */
+/** Phases before anything was applied: a rollout that ends there changed nothing, and is no delivery to count. */
+const BEFORE_CHANGE: readonly Phase[] = ['validating', 'snapshotting'];
+
+/** One rollout's state, its transitions and their log lines, and its timeline for the summary. */
 export class RolloutMachine {
   constructor(
     private readonly engine: Engine,
@@ -130,6 +135,22 @@ export class RolloutMachine {
     return this.record.phase;
   }
 
+  private now(): number {
+    return (this.engine.clock ?? systemClock).now();
+  }
+
+  /** Puts a step or a switch on the timeline, now; saved with the next write. Returns the stored event, whose effective weight may still be filled in. */
+  note(step: Omit<StepEvent, 'type' | 'at'>): StepEvent {
+    const event: StepEvent = { type: 'step', at: this.now(), ...step };
+    appendTimeline(this.record, event);
+    return event;
+  }
+
+  /** Puts the verdicts of one run of gates on the timeline, one event per gate; saved with the next write. */
+  noteVerdicts(verdicts: Verdict[], options: { background?: boolean } = {}): void {
+    for (const event of verdictEvents(verdicts, options)) appendTimeline(this.record, event);
+  }
+
   /** Moves to `next`, logs one line and, once the cluster may change, records it there. */
   async to(next: Phase, reason?: string, snapshot?: Snapshot): Promise<void> {
     if (!TRANSITIONS[this.record.phase].includes(next)) {
@@ -137,8 +158,9 @@ export class RolloutMachine {
     }
     const from = this.record.phase;
     this.record.phase = next;
-    this.record.updatedAt = new Date((this.engine.clock ?? systemClock).now()).toISOString();
+    this.record.updatedAt = new Date(this.now()).toISOString();
     if (reason !== undefined) this.record.reason = reason;
+    appendTimeline(this.record, { type: 'phase', at: this.now(), phase: next, ...(reason !== undefined ? { reason } : {}) });
     if (snapshot) this.snapshot = snapshot;
     const { namespace, app } = this.engine.target;
     this.engine.reporter.info(`rollout ${namespace}/${app} r${this.record.revision}: ${from} → ${next}${reason ? ` (${firstLine(reason)})` : ''}`);
@@ -147,6 +169,22 @@ export class RolloutMachine {
     const terminal = TRANSITIONS[next].length === 0;
     if (terminal && next !== 'failed') this.snapshot = undefined;
     await this.store.write(this.record, terminal && next !== 'failed' ? undefined : this.snapshot);
+    if (terminal && !BEFORE_CHANGE.includes(from)) await this.recordOutcome();
+  }
+
+  /**
+   * Adds the finished rollout to the target's ledger, whichever run finished it (this one, a
+   * promote or abort from a later run, a recovery). The ledger only feeds the summary's
+   * metrics: a failure to write it is a warning, never a failed rollout.
+   */
+  private async recordOutcome(): Promise<void> {
+    const entry = ledgerEntry(this.record, this.record.updatedAt);
+    if (!entry) return;
+    try {
+      await new Ledger(this.engine.client, this.engine.target).record(entry, this.now());
+    } catch (err) {
+      this.engine.reporter.warning(`could not add r${entry.revision} to the rollout ledger: ${err instanceof Error ? err.message : String(err)}`);
+    }
   }
 }
 
@@ -206,8 +244,9 @@ export function validationError(problems: ObjectProblem[], count: number, locate
   return errors.length === 1 ? errors[0]! : new GantryErrors(errors);
 }
 
-function startRecord(engine: Engine, revision: number, previousRevision: number | undefined): RolloutRecord {
-  const now = new Date((engine.clock ?? systemClock).now()).toISOString();
+function startRecord(engine: Engine, revision: number, previousRevision: number | undefined, rollbackOf: number | undefined): RolloutRecord {
+  const at = (engine.clock ?? systemClock).now();
+  const now = new Date(at).toISOString();
   return {
     app: engine.target.app,
     namespace: engine.target.namespace,
@@ -220,6 +259,8 @@ function startRecord(engine: Engine, revision: number, previousRevision: number 
     startedAt: now,
     updatedAt: now,
     changed: [],
+    ...(rollbackOf !== undefined ? { rollbackOf } : {}),
+    timeline: [{ type: 'phase', at, phase: 'validating' }],
   };
 }
 
@@ -256,7 +297,7 @@ export async function rollout(engine: Engine, prepare: (revision: number) => Pla
       return o ? plan.locations?.get(identity(o, target.namespace)) : undefined;
     };
     const prune = inNamespace(plan.prune ?? [], target.namespace);
-    const machine = new RolloutMachine(engine, store, startRecord(engine, revision, previousRevision));
+    const machine = new RolloutMachine(engine, store, startRecord(engine, revision, previousRevision, plan.rollbackOf));
     const outcome: RolloutOutcome = { result: 'failed', revision, previousRevision, changed: [], timings: { totalMs: 0 } };
     const finish = (): RolloutOutcome => ({ ...outcome, timings: { ...outcome.timings, totalMs: clock.now() - started } });
 
@@ -389,7 +430,8 @@ const basicDeliver: Deliver = async ({ engine, machine, objects, deferred, prune
     }));
   outcome.timings.waitMs = clock.now() - waitStarted;
   if (waited.ready) {
-    const failed = await engine.afterReady?.(waited.live);
+    if (engine.afterReady) machine.note({ label: 'analysis after the rollout' });
+    const failed = await engine.afterReady?.(waited.live, (verdicts) => machine.noteVerdicts(verdicts));
     if (failed !== undefined) {
       reporter.error(failed);
       return { status: 'failed', reason: failed };

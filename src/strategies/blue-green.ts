@@ -130,8 +130,10 @@ export function blueGreenDeliver(deps: BlueGreenDeps): Deliver {
     if (!waited.ready) return fail(waited.message, waited.object);
     const services = sidesOf(progress);
     if (deps.prePromotion.length > 0) {
+      machine.note({ label: `pre-promotion analysis (${progress.preview})` });
       const verdict = await reporter.group('Pre-promotion analysis (preview Service)', () => deps.gates.run(deps.prePromotion, services));
       progress.verdicts = verdict.verdicts;
+      machine.noteVerdicts(verdict.verdicts);
       if (!verdict.passed) return fail(`pre-promotion analysis failed: ${verdict.reason ?? 'a gate failed'}`);
     }
     if (!previous) await client.apply([activeService]);
@@ -146,6 +148,7 @@ export async function afterReady(engine: Engine, machine: RolloutMachine, progre
   const cleanup = blueGreenCleanup(engine, progress);
   const services = sidesOf(progress);
   if (!progress.switched) {
+    machine.note({ label: `switch ${progress.service} to ${progress.next.deployment}`, weight: 100 });
     await pointService(engine, progress.service, progress.next.selector, progress.previous?.selector);
     progress.switched = true;
     progress.scaleDownAt = clock.now() + progress.scaleDownDelayMs;
@@ -153,12 +156,15 @@ export async function afterReady(engine: Engine, machine: RolloutMachine, progre
     reporter.info(`switched Service ${progress.service} to ${progress.next.deployment}`);
   }
   if (progress.postPromotion.length > 0) {
+    machine.note({ label: `post-promotion analysis (${progress.service})` });
     const verdict = await reporter.group('Post-promotion analysis (active Service)', () => gates.run(progress.postPromotion, services));
     progress.verdicts = [...progress.verdicts, ...verdict.verdicts].slice(-20);
+    machine.noteVerdicts(verdict.verdicts);
     if (!verdict.passed) return { status: 'failed', reason: `post-promotion analysis failed: ${verdict.reason ?? 'a gate failed'}`, object: `Deployment/${progress.next.deployment}`, cleanup };
   }
   if (progress.previous) {
     reporter.info(`keeping ${progress.previous.deployment} at full scale for ${formatSeconds(progress.scaleDownDelayMs)}, for an instant switch back`);
+    machine.note({ label: `${progress.previous.deployment} kept for scale-down-delay` });
     await machine.save();
     await sleepUntil(clock, progress.scaleDownAt ?? clock.now(), new Promise<never>(() => undefined), renew);
     await engine.client.delete([{ apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: progress.previous.deployment, namespace: engine.target.namespace } }]);

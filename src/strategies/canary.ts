@@ -111,7 +111,9 @@ async function firstVersion(ctx: DeliverContext, deps: CanaryDeps): Promise<Deli
   if (gates.length > 0) {
     const desired = appDeployment(objects, engine.target.app);
     const service = appService(objects, desired, deps.service).metadata.name;
+    ctx.machine.note({ label: 'analysis of the first version' });
     const verdict = await deps.gates.run(gates, oneSide(service, desired.metadata.name, versionOf(desired)));
+    ctx.machine.noteVerdicts(verdict.verdicts);
     if (!verdict.passed) return { status: 'failed', reason: `analysis failed: ${verdict.reason ?? 'a gate failed'}` };
   }
   return { status: 'deployed', live: waited.live };
@@ -172,6 +174,7 @@ export async function runSteps(engine: Engine, machine: RolloutMachine, progress
       const label = `step ${progress.step + 1}/${progress.steps.length}`;
       if (!background && progress.analysis.length > 0 && progress.weight > 0) background = deps.gates.background(progress.analysis, services);
       if ('setWeight' in step) {
+        const event = machine.note({ label: `${label}: setWeight ${step.setWeight}`, weight: step.setWeight });
         const stable = await stableNow();
         const { replicas } = await stableReplicas(client, ns, stable);
         const want = canaryReplicasFor(step.setWeight, replicas);
@@ -191,6 +194,7 @@ export async function runSteps(engine: Engine, machine: RolloutMachine, progress
         }
         progress.weight = step.setWeight;
         progress.effectiveWeight = applied.effective;
+        if (applied.effective !== step.setWeight) event.effective = applied.effective;
         reporter.info(`${label}: weight ${step.setWeight} %${applied.effective !== step.setWeight ? `, effective ${applied.effective} %` : ''} (${applied.detail})`);
         if (!background && progress.analysis.length > 0 && progress.weight > 0) background = deps.gates.background(progress.analysis, services);
       } else if ('pause' in step) {
@@ -200,6 +204,7 @@ export async function runSteps(engine: Engine, machine: RolloutMachine, progress
           reporter.info(`${target.namespace}/${target.app} r${machine.record.revision} is paused at ${label} with ${progress.weight} % of traffic on the canary. Promote it with the promote action (or \`gantry promote --app ${target.app} --namespace ${ns}\`), or abort it with the abort action.`);
           return { status: 'paused' };
         }
+        if (progress.pausedUntil === undefined) machine.note({ label: `${label}: pause ${formatSeconds(step.pause.durationMs)}` });
         progress.pausedUntil ??= clock.now() + step.pause.durationMs;
         await machine.save();
         reporter.info(`${label}: pause ${formatSeconds(progress.pausedUntil - clock.now())} at ${progress.weight} %`);
@@ -207,12 +212,15 @@ export async function runSteps(engine: Engine, machine: RolloutMachine, progress
         if (failed !== undefined) return fail(`background analysis failed: ${failed}`);
         progress.pausedUntil = undefined;
       } else {
-        reporter.info(`${label}: analysis by ${step.analysis.map((g) => g.name ?? g.check.kind).join(', ')} at ${progress.weight} %`);
+        const names = step.analysis.map((g) => g.name ?? g.check.kind).join(', ');
+        reporter.info(`${label}: analysis by ${names} at ${progress.weight} %`);
+        machine.note({ label: `${label}: analysis (${names})` });
         // A background gate that fails meanwhile ends the step's analysis at once.
         const stop = new AbortController();
         const backgroundFailed = background?.failed.then((reason) => { stop.abort(); return reason; });
         const verdict = await deps.gates.run(step.analysis, services, stop.signal);
         progress.verdicts = [...progress.verdicts, ...verdict.verdicts].slice(-20);
+        machine.noteVerdicts(verdict.verdicts);
         if (stop.signal.aborted) return fail(`background analysis failed: ${await backgroundFailed}`);
         if (!verdict.passed) return fail(`${label} analysis failed: ${verdict.reason ?? 'a gate failed'}`);
       }
@@ -221,13 +229,20 @@ export async function runSteps(engine: Engine, machine: RolloutMachine, progress
     if (background) {
       const verdicts = await background.stop();
       progress.verdicts = [...progress.verdicts, ...verdicts].slice(-20);
+      machine.noteVerdicts(verdicts, { background: true });
       background = undefined;
     }
     return await promote(engine, machine, progress, deps.router);
   } catch (err) {
     return fail(`The canary was interrupted: ${err instanceof Error ? err.message : String(err)}`);
   } finally {
-    await background?.stop().catch(() => undefined);
+    // Stopped early (a failure, an interruption): what the background gates measured still goes on the timeline.
+    const verdicts = await background?.stop().catch(() => undefined);
+    if (verdicts?.length) {
+      machine.noteVerdicts(verdicts, { background: true });
+      // A failure is written when it settles; a pause was written already and waits for another run.
+      if (machine.phase === 'paused') await machine.save().catch(() => undefined);
+    }
   }
 }
 
@@ -241,6 +256,7 @@ async function promote(engine: Engine, machine: RolloutMachine, progress: Canary
     // the canary, at full capacity, carries everything meanwhile.
     const stable = await client.get({ apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: progress.stable, namespace: ns } });
     if (stable) {
+      machine.note({ label: `all traffic on the canary while ${progress.stable} takes the new spec`, weight: 100 });
       const applied = await router.setWeight(routeTarget(progress, ns, stable), 100);
       progress.weight = 100;
       progress.effectiveWeight = applied.effective;

@@ -17,13 +17,17 @@ import { control, progressOf } from './control.js';
 import { appDeployment, appService, oneSide, versionOf, type DeploymentLike, type GateRunner } from './progressive.js';
 import { defaultProgressiveDeps } from './wiring.js';
 import { Reporter } from '../report/reporter.js';
+import { readSummaryData, renderErrorSummary, renderSummary } from '../report/summary.js';
 import { Engine, REVISION_ANNOTATION, RolloutOutcome, inNamespace, pickRevision, readStatus, recoverInterrupted, rollout } from './basic.js';
 import { Clock } from '../kube/wait.js';
+import { Tools, prependPath } from '../shared/tools.js';
 
 export interface Runtime {
   client: KubeClient;
   /** kubectl, for rendering kustomizations only; built from the config when absent. */
   kubectl?: Kubectl;
+  /** Where kubectl and helm come from (installed when absent); built from the config when absent, with PATH for this process only. */
+  tools?: Tools;
   reporter: Reporter;
   clock?: Clock;
   pollMs?: number;
@@ -44,7 +48,7 @@ function progressiveDeps(runtime: Runtime, config: Config): ProgressiveDeps {
  * gates, placed where the strategy runs them. A smoke path needs the app Service's port,
  * which only the manifests know.
  */
-function gatesWithShorthand(config: Config, objects: KubeObject[]): Pick<ProgressiveConfig, 'prePromotion' | 'postPromotion' | 'analysis'> {
+export function gatesWithShorthand(config: Config, objects: KubeObject[]): Pick<ProgressiveConfig, 'prePromotion' | 'postPromotion' | 'analysis'> {
   const p = config.progressive;
   const lists = { 'pre-promotion': [...p.prePromotion], 'post-promotion': [...p.postPromotion], background: [...p.analysis] };
   const s = p.shorthand;
@@ -87,21 +91,28 @@ export function engineFor(config: Config, runtime: Runtime): Engine {
 }
 
 /** Gantry's traceability metadata for one revision. */
-function trace(config: Config, revision: number, extra: Record<string, string> = {}): { labels: Record<string, string>; annotations: Record<string, string> } {
+export function trace(config: Config, revision: number, extra: Record<string, string> = {}): { labels: Record<string, string>; annotations: Record<string, string> } {
   const annotations: Record<string, string> = { [REVISION_ANNOTATION]: String(revision), 'gantry.dev/run-url': config.run.runUrl, ...extra };
   if (config.run.commit) annotations['gantry.dev/commit'] = config.run.commit;
   return { labels: { 'app.kubernetes.io/managed-by': 'gantry' }, annotations };
 }
 
+/** The run's kubectl and helm: the runtime's, or found (and installed) as the config says. */
+export function toolsFor(config: Config, runtime: Runtime): Tools {
+  return runtime.tools ?? new Tools({ kubectl: config.kubectl, helm: config.helm }, { info: (line) => runtime.reporter.info(line), addPath: prependPath });
+}
+
 /** Loads and transforms the manifests; every problem in every file is reported before the cluster is touched. */
 export async function prepareManifests(config: Config, runtime: Runtime): Promise<Manifest[]> {
+  const tools = toolsFor(config, runtime);
   return runtime.reporter.group(`Load manifests from ${config.manifests.join(', ')}`, async () => {
     const manifests = await loadManifests({
       workspace: config.workspace,
       paths: config.manifests,
-      kubectl: runtime.kubectl ?? new Kubectl({ binary: config.kubectl.binary }),
+      // Located when a kustomization or a chart needs them: plain YAML needs neither tool.
+      kubectl: runtime.kubectl ?? new Kubectl({ binary: tools.locator('kubectl') }),
       namespace: config.target.namespace,
-      helm: { binary: config.helm.binary, releaseName: config.helm.releaseName, namespace: config.target.namespace, valuesFiles: config.helm.valuesFiles, set: config.helm.set },
+      helm: { binary: tools.locator('helm'), releaseName: config.helm.releaseName, namespace: config.target.namespace, valuesFiles: config.helm.valuesFiles, set: config.helm.set },
     });
     const changes = substituteImages(manifests, config.images);
     for (const c of changes) runtime.reporter.info(`image ${c.kind}/${c.name} ${c.container}: ${c.from} → ${c.to}`);
@@ -133,7 +144,9 @@ export function leaveReplicasToAutoscalers(manifests: Manifest[], reporter: Repo
 }
 
 export async function deploy(config: Config, runtime: Runtime): Promise<RolloutOutcome> {
-  const manifests = await prepareManifests(config, runtime);
+  const tools = toolsFor(config, runtime);
+  if (config.kubectl.version !== undefined || config.helm.version !== undefined) await runtime.reporter.group('Install pinned tools', () => tools.installPinned());
+  const manifests = await prepareManifests(config, { ...runtime, tools });
   leaveReplicasToAutoscalers(manifests, runtime.reporter);
   const engine = engineFor(config, runtime);
   const p = config.progressive;
@@ -174,7 +187,7 @@ export async function deploy(config: Config, runtime: Runtime): Promise<RolloutO
 }
 
 /** The basic strategy's gates, once the new version is ready: every role is the app's one Deployment and Service. */
-function basicGates(config: Config, objects: KubeObject[], runner: GateRunner, specs: GateSpecs, reporter: Reporter): (live: KubeObject[]) => Promise<string | undefined> {
+function basicGates(config: Config, objects: KubeObject[], runner: GateRunner, specs: GateSpecs, reporter: Reporter): NonNullable<Engine['afterReady']> {
   const deployments = objects.filter((o) => o.kind === 'Deployment') as DeploymentLike[];
   const deployment = deployments.find((d) => d.metadata.name === config.target.app) ?? (deployments.length === 1 ? deployments[0] : undefined);
   let service: string | undefined;
@@ -183,8 +196,9 @@ function basicGates(config: Config, objects: KubeObject[], runner: GateRunner, s
   } catch {
     service = undefined; // gates that name a Service say so when they run
   }
-  return async () => {
+  return async (_live, record) => {
     const verdict = await reporter.group(`Analysis (${specs.length} gate${specs.length === 1 ? '' : 's'}, after the rollout)`, () => runner.run(specs, oneSide(service, deployment?.metadata.name, versionOf(deployment))));
+    record(verdict.verdicts);
     return verdict.passed ? undefined : `analysis failed: ${verdict.reason ?? 'a gate failed'}`;
   };
 }
@@ -279,24 +293,40 @@ export async function abort(config: Config, runtime: Runtime): Promise<RolloutOu
   return (await control(engineFor(config, runtime), 'abort', progressiveDeps(runtime, config), { anyHolder: true }))!;
 }
 
-/** Outputs and job summary of a finished rollout; the same for deploy and rollback. */
-export async function reportOutcome(reporter: Reporter, config: Config, outcome: RolloutOutcome): Promise<void> {
+/** Where the summary gets what the outcome does not carry; without a client it shows the outcome alone. */
+export interface SummarySources {
+  /** Reads the rollout's timeline and the target's ledger. */
+  client?: KubeClient;
+  /** Default the `environment-url` input. */
+  environmentUrl?: string;
+  /** Default now. */
+  now?: number;
+}
+
+/** Outputs and job summary of a finished rollout; the same for deploy, promote, abort and rollback. */
+export async function reportOutcome(reporter: Reporter, config: Config, outcome: RolloutOutcome, sources: SummarySources = {}): Promise<void> {
   reporter.setOutput('result', outcome.result);
   reporter.setOutput('revision', outcome.revision === undefined ? '' : String(outcome.revision));
   reporter.setOutput('previous-revision', outcome.previousRevision === undefined ? '' : String(outcome.previousRevision));
   reporter.setOutput('changed', String(outcome.changed.length));
   reporter.setOutput('changed-objects', outcome.changed.join('\n'));
-  const icon = { deployed: '✅', paused: '⏸️', 'rolled-back': '↩️', aborted: '⏹️', failed: '❌' }[outcome.result];
-  const rows = [
-    ['Result', `${icon} ${outcome.result}`],
-    ['Target', `${config.target.namespace}/${config.target.app}`],
-    ['Revision', outcome.revision === undefined ? '–' : `r${outcome.revision}${outcome.previousRevision ? ` (previous r${outcome.previousRevision})` : ''}`],
-    ['Changed', outcome.changed.length === 0 ? 'nothing' : `${outcome.changed.length}: ${outcome.changed.map((c) => `\`${c}\``).join(', ')}`],
-    ['Duration', `${Math.round(outcome.timings.totalMs / 1000)} s${outcome.timings.detectMs !== undefined ? `, failure detected after ${Math.round(outcome.timings.detectMs / 1000)} s` : ''}${outcome.timings.rollbackMs !== undefined ? `, rollback ${Math.round(outcome.timings.rollbackMs / 1000)} s` : ''}`],
-  ];
-  let md = `### Gantry deploy: ${config.target.namespace}/${config.target.app}\n\n| | |\n|---|---|\n${rows.map(([k, v]) => `| ${k} | ${v} |`).join('\n')}\n`;
-  if (outcome.reason) md += `\n<details><summary>Why</summary>\n\n\`\`\`\n${outcome.reason}\n\`\`\`\n</details>\n`;
-  await reporter.summary(md);
+  let data: Awaited<ReturnType<typeof readSummaryData>> | undefined;
+  try {
+    data = sources.client ? await readSummaryData(sources.client, config.target, outcome.revision) : undefined;
+  } catch (err) {
+    // The summary is a report: a cluster that cannot be read now leaves out the timeline and metrics, not the outcome.
+    reporter.warning(`the summary leaves out the timeline and delivery metrics: ${err instanceof Error ? err.message : String(err)}`);
+  }
+  await reporter.summary(renderSummary({
+    command: config.command, target: config.target, outcome, record: data?.record, ledger: data?.ledger, now: sources.now ?? Date.now(),
+    runUrl: config.run.runUrl, environmentUrl: sources.environmentUrl ?? config.report.environmentUrl,
+  }));
+}
+
+/** The summary of a run that failed before its rollout had an outcome. */
+export async function reportError(reporter: Reporter, config: Config, err: unknown): Promise<void> {
+  const message = err instanceof Error ? err.message : String(err);
+  await reporter.summary(renderErrorSummary({ command: config.command, target: config.target, message, runUrl: config.run.runUrl }));
 }
 
 /** A rollback that did not restore the target fails the step. */

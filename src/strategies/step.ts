@@ -9,11 +9,17 @@ import { defaultProgressiveDeps } from './wiring.js';
 import { Reporter } from '../report/reporter.js';
 import type { StateStore } from '../shared/action-state.js';
 import { Engine, RolloutOutcome, recoverInterrupted } from './basic.js';
-import { Runtime, clientFor, deploy, outcomeError, reportOutcome } from './commands.js';
+import { Runtime, clientFor, deploy, outcomeError, reportError, reportOutcome } from './commands.js';
 import { GantryError } from '../errors.js';
+import { Tools, prependPath } from '../shared/tools.js';
 import { rememberFinish, rememberStart, unfinishedStep } from './post-state.js';
+import { withAnnouncements } from './announce.js';
 
-export async function runDeployStep(config: Config, reporter: Reporter, store: StateStore): Promise<RolloutOutcome> {
+/**
+ * The deploy step. `addPath` puts an installed kubectl or helm on PATH: the entries pass
+ * core.addPath, so the job's later steps find that version too.
+ */
+export async function runDeployStep(config: Config, reporter: Reporter, store: StateStore, addPath: (dir: string) => void = prependPath): Promise<RolloutOutcome> {
   // Saved before anything can change the cluster: if the runner stops from here on, the post step looks.
   rememberStart(store, {
     target: config.target, holderId: config.run.id, runUrl: config.run.runUrl,
@@ -23,18 +29,22 @@ export async function runDeployStep(config: Config, reporter: Reporter, store: S
   try {
     const client = clientFor(config);
     try {
-      outcome = await deploy(config, { client, reporter });
+      const tools = new Tools({ kubectl: config.kubectl, helm: config.helm }, { info: (line) => reporter.info(line), addPath });
+      // The GitHub Deployment and the webhook are told around the rollout, never able to fail it.
+      outcome = await withAnnouncements(config, 'deploy', client, reporter, () => deploy(config, { client, reporter, tools }));
+      // While the client is open: the summary reads the rollout's timeline and the ledger.
+      await reportOutcome(reporter, config, outcome, { client });
     } finally {
       client.close();
     }
   } catch (err) {
     // Failures before a rollout outcome (invalid manifests, a held lock) still say so in `result`.
     reporter.setOutput('result', 'failed');
+    await reportError(reporter, config, err);
     throw err;
   } finally {
     rememberFinish(store);
   }
-  await reportOutcome(reporter, config, outcome);
   const failed = outcomeError(outcome);
   if (failed) throw failed;
   return outcome;
@@ -83,14 +93,18 @@ export async function runOutcomeStep(
   command: (config: Config, runtime: Runtime) => Promise<RolloutOutcome>,
   failure: (outcome: RolloutOutcome) => GantryError | undefined,
 ): Promise<void> {
+  if (config.command === 'status') throw new Error('status reports no outcome');
   const client = clientFor(config);
+  let reported = false;
   try {
-    const outcome = await command(config, { client, reporter });
-    await reportOutcome(reporter, config, outcome);
+    const outcome = await withAnnouncements(config, config.command, client, reporter, () => command(config, { client, reporter }));
+    await reportOutcome(reporter, config, outcome, { client });
+    reported = true;
     const failed = failure(outcome);
     if (failed) throw failed;
   } catch (err) {
     reporter.setOutput('result', 'failed');
+    if (!reported) await reportError(reporter, config, err);
     throw err;
   } finally {
     client.close();

@@ -29,6 +29,11 @@ describe('dist/deploy as the runner runs it', () => {
     expect(run.outputs).toMatchObject({ result: 'deployed', revision: '1', 'previous-revision': '', changed: '3' });
     expect(run.outputs['changed-objects']!.split('\n').sort()).toEqual(['ConfigMap/web-config', 'Deployment/web', 'Service/web']);
     expect(run.summary).toContain('✅ deployed');
+    // The headline first, then the timeline and the delivery metrics the cluster keeps.
+    expect(run.summary.split('\n')[0]).toBe('### Deployed r1');
+    expect(run.summary).toContain('[run](https://github.com/acme/web/actions/runs/101/attempts/1)');
+    expect(run.summary).toMatch(/\| \d\d:\d\d:\d\d \| \*\*waiting\*\* \| \d+ s \|/);
+    expect(run.summary).toContain('| 1 (1 succeeded) | 0 % (0 of 1) | – | none |');
     expect(run.stdout).toContain('::group::Wait for 1 workloads to be ready');
     expect(run.stdout).toMatch(/rollout .*\/web r1: waiting → deployed/);
   }, 180_000);

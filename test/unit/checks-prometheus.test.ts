@@ -9,7 +9,9 @@ import type { GateContext } from '../../src/checks/gate.js';
 import { PrometheusGate, podPattern } from '../../src/checks/prometheus.js';
 import { parseGateSpecs } from '../../src/checks/spec.js';
 import type { PrometheusCheckSpec } from '../../src/checks/spec/prometheus.js';
-import { FakeCluster } from '../fixtures/deploy/fake-cluster.js';
+import { JudgeGate } from '../../src/checks/judge.js';
+import type { JudgeCheckSpec } from '../../src/checks/spec/judge.js';
+import { FakeClock, FakeCluster } from '../fixtures/deploy/fake-cluster.js';
 
 interface Asked { query: string; auth?: string }
 
@@ -109,6 +111,29 @@ describe('the Prometheus gate', () => {
     expect(asked.at(-1)!.auth).toBe(`Basic ${Buffer.from('u:p').toString('base64')}`);
     await gate({ address: base.replace('127.0.0.1', 'localhost') }).measure(ctx({ prometheus: { url: base, bearerToken: 's3cret' } }));
     expect(asked.at(-1)!.auth).toBeUndefined();
+  });
+});
+
+describe('what gates measured, over time, for the summary\'s chart', () => {
+  it('a Prometheus gate keeps its number as a point of its series; nothing measured, no point', async () => {
+    answer = { status: 200, body: vector([{}, '0.004']) };
+    const clock = new FakeClock();
+    expect((await gate({}).measure(ctx({ clock }))).series).toEqual({ name: 'errors', points: [[clock.now(), 0.004]] });
+    answer = { status: 200, body: vector([{}, 'NaN']) };
+    expect((await gate({}).measure(ctx())).series).toBeUndefined();
+  });
+
+  it('a judge keeps the samples of its critical metric on both sides, with their times', async () => {
+    const values = [0.05, 0.06, 0.05, 0.07, 0.05, 0.06, 0.05, 0.06];
+    answer = { status: 200, body: { status: 'success', data: { resultType: 'matrix', result: [{ metric: {}, values: values.map((v, i) => [1700000000 + 5 * i, String(v)]) }] } } };
+    const { specs, errors } = parseGateSpecs([{ name: 'judge', judge: { duration: '40s', metrics: [
+      { name: 'errors', query: 'e{pod=~"{{pods}}"}' },
+      { name: 'p95 latency', query: 'l{pod=~"{{pods}}"}', unit: 's', critical: true },
+    ] } }], 'steps[1].analysis');
+    expect(errors).toEqual([]);
+    const v = await new JudgeGate(specs[0]!.check as JudgeCheckSpec, 'judge').measure(ctx({ clock: new FakeClock() }));
+    const points = values.map((value, i) => [(1700000000 + 5 * i) * 1000, value]);
+    expect(v.series).toEqual({ name: 'p95 latency', unit: 's', points, stable: points });
   });
 });
 
