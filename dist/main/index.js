@@ -94496,6 +94496,7 @@ function ownedBy(o, owner) {
 }
 var UNSCHEDULABLE_GRACE_MS = 1e4;
 var SANDBOX_GRACE_MS = 5e3;
+var CONFIG_GRACE_MS = 15e3;
 function eventsOf(pod, all) {
   const uid = pod.metadata.uid;
   return all.filter((o) => o.kind === "Event").filter((e2) => e2.involvedObject?.uid === uid || uid === void 0 && e2.involvedObject?.name === pod.metadata.name);
@@ -94507,7 +94508,12 @@ function podFailure(pod, all = []) {
     const waiting = c.state?.waiting;
     if (waiting?.reason && FATAL_WAITING_REASONS.has(waiting.reason)) {
       const reason2 = waiting.reason === "ErrImagePull" ? "ImagePullBackOff" : waiting.reason;
-      return { reason: reason2, container: c.name, message: `container ${c.name}: ${waiting.reason}${waiting.message ? ` \u2014 ${waiting.message}` : ""}` };
+      return {
+        reason: reason2,
+        container: c.name,
+        message: `container ${c.name}: ${waiting.reason}${waiting.message ? ` \u2014 ${waiting.message}` : ""}`,
+        ...reason2 === "CreateContainerConfigError" ? { graceMs: CONFIG_GRACE_MS } : {}
+      };
     }
     if ((c.restartCount ?? 0) >= MAX_RESTARTS) {
       const last = c.lastState?.terminated;
@@ -94679,6 +94685,8 @@ async function waitForReady(client, objects, reporter, options) {
         const current = live.find((o) => o.kind === w.kind && o.metadata.name === w.metadata.name && (o.metadata.namespace ?? ns) === ns);
         const name = `${w.kind}/${w.metadata.name}`;
         let assessment = current ? assess(current, live) : { state: "progressing", ready: 0, desired: 1, message: "not created yet" };
+        const graced = assessment.state === "failed" && assessment.graceMs !== void 0 ? `${name}/${assessment.reason}` : void 0;
+        for (const key2 of firstSeen.keys()) if (key2.startsWith(`${name}/`) && key2 !== graced) firstSeen.delete(key2);
         if (assessment.state === "failed" && assessment.graceMs !== void 0) {
           const key2 = `${name}/${assessment.reason}`;
           const since = firstSeen.get(key2) ?? now;

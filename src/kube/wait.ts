@@ -128,6 +128,14 @@ function ownedBy(o: KubeObject, owner: KubeObject): boolean {
 export const UNSCHEDULABLE_GRACE_MS = 10_000;
 /** How long kubelet may keep failing to create a pod's sandbox (network, runtime) before it counts as a dead end. */
 export const SANDBOX_GRACE_MS = 5_000;
+/**
+ * How long a container may wait with CreateContainerConfigError before it counts as a dead end.
+ * kubelet reads ConfigMaps and Secrets for env through a watch-fed cache, so a pod created a
+ * moment after its ConfigMap can be told "configmap not found" once; kubelet tries again on
+ * its next sync of the pod (about 10 s later) and then starts it. A ConfigMap that really is
+ * missing still fails the rollout well inside 30 s.
+ */
+export const CONFIG_GRACE_MS = 15_000;
 
 interface PodEvent extends KubeObject {
   type?: string;
@@ -167,7 +175,10 @@ export function podFailure(pod: Pod, all: KubeObject[] = []): PodFailure | undef
       // ErrImagePull is the first failed pull of what Kubernetes then reports as ImagePullBackOff;
       // one name for both lets users (and alerts) match on one reason.
       const reason = waiting.reason === 'ErrImagePull' ? 'ImagePullBackOff' : waiting.reason;
-      return { reason, container: c.name, message: `container ${c.name}: ${waiting.reason}${waiting.message ? ` — ${waiting.message}` : ''}` };
+      return {
+        reason, container: c.name, message: `container ${c.name}: ${waiting.reason}${waiting.message ? ` — ${waiting.message}` : ''}`,
+        ...(reason === 'CreateContainerConfigError' ? { graceMs: CONFIG_GRACE_MS } : {}),
+      };
     }
     if ((c.restartCount ?? 0) >= MAX_RESTARTS) {
       const last = c.lastState?.terminated;
@@ -361,6 +372,9 @@ export async function waitForReady(client: KubeClient, objects: KubeObject[], re
         const current = live.find((o) => o.kind === w.kind && o.metadata.name === w.metadata.name && (o.metadata.namespace ?? ns) === ns);
         const name = `${w.kind}/${w.metadata.name}`;
         let assessment: Assessment = current ? assess(current, live) : { state: 'progressing', ready: 0, desired: 1, message: 'not created yet' };
+        // A failure with a grace that cleared up starts its grace afresh if it comes back.
+        const graced = assessment.state === 'failed' && assessment.graceMs !== undefined ? `${name}/${assessment.reason}` : undefined;
+        for (const key of firstSeen.keys()) if (key.startsWith(`${name}/`) && key !== graced) firstSeen.delete(key);
         if (assessment.state === 'failed' && assessment.graceMs !== undefined) {
           const key = `${name}/${assessment.reason}`;
           const since = firstSeen.get(key) ?? now;

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { KubeObject } from '../../src/kube/client.js';
-import { SANDBOX_GRACE_MS, UNSCHEDULABLE_GRACE_MS, assess, podFailure, waitForReady } from '../../src/kube/wait.js';
+import { CONFIG_GRACE_MS, SANDBOX_GRACE_MS, UNSCHEDULABLE_GRACE_MS, assess, podFailure, waitForReady } from '../../src/kube/wait.js';
 import { MemoryReporter } from '../../src/report/reporter.js';
 import { FakeClock, FakeCluster, deployment } from '../fixtures/deploy/fake-cluster.js';
 
@@ -17,6 +17,12 @@ describe('podFailure', () => {
     ['an unschedulable pod', pod({ conditions: [{ type: 'PodScheduled', status: 'False', reason: 'Unschedulable', message: '0/1 nodes: insufficient cpu' }] }), 'Unschedulable'],
   ])('fails fast on %s', (_name, p, reason) => {
     expect(podFailure(p)?.reason).toBe(reason);
+  });
+
+  it('gives CreateContainerConfigError a grace: kubelet\'s ConfigMap cache can lag a ConfigMap created a moment before the pod', () => {
+    expect(podFailure(waiting('CreateContainerConfigError'))).toMatchObject({ reason: 'CreateContainerConfigError', graceMs: CONFIG_GRACE_MS });
+    expect(CONFIG_GRACE_MS).toBeLessThan(30_000);
+    expect(podFailure(waiting('ImagePullBackOff'))?.graceMs).toBeUndefined();
   });
   it.each([
     ['ContainerCreating', waiting('ContainerCreating')],
@@ -158,6 +164,15 @@ describe('waitForReady', () => {
     expect(outcome).toMatchObject({ ready: false, timedOut: false, reason: 'FailedCreatePodSandBox' });
     if (!outcome.ready) expect(outcome.elapsedMs).toBeGreaterThanOrEqual(SANDBOX_GRACE_MS);
     expect(reporter.lines.some((l) => /FailedCreatePodSandBox for 0 s, a dead end after 5 s/.test(l))).toBe(true);
+  });
+
+  it('a CreateContainerConfigError that persists fails after its grace, not before', async () => {
+    const { cluster, reporter, clock, web } = setup();
+    cluster.controller = (c) => c.failingPod('web', { waiting: { reason: 'CreateContainerConfigError', message: 'configmap "web-config" not found' } });
+    const outcome = await waitForReady(cluster, [web], reporter, opts(clock));
+    expect(outcome).toMatchObject({ ready: false, timedOut: false, reason: 'CreateContainerConfigError' });
+    if (!outcome.ready) expect(outcome.elapsedMs).toBeGreaterThanOrEqual(CONFIG_GRACE_MS);
+    expect(reporter.lines.some((l) => /CreateContainerConfigError for 0 s, a dead end after 15 s/.test(l))).toBe(true);
   });
 
   it('reads the previous run of a crash-looping container', async () => {
