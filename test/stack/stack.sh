@@ -146,6 +146,7 @@ TOOLS="$CACHE/tools"
 HELM_VERSION="v3.19.0"
 BUILDX_VERSION="v0.38.2"
 ACTIONLINT_VERSION="v1.7.12"
+ACT_VERSION="v0.2.89"
 # build_tool NAME VERSION PACKAGE DIR: `go install PACKAGE@VERSION` into DIR unless DIR/NAME exists.
 build_tool() {
   local name="$1" version="$2" package="$3" dir="$4"
@@ -164,6 +165,7 @@ build_tools() {
   build_tool actionlint "$ACTIONLINT_VERSION" github.com/rhysd/actionlint/cmd/actionlint "$TOOLS"
   build_tool helm "$HELM_VERSION" helm.sh/helm/v3/cmd/helm "$TOOLS"
   build_tool buildx "$BUILDX_VERSION" github.com/docker/buildx/cmd/buildx "$TOOLS/buildx"
+  build_tool act "$ACT_VERSION" github.com/nektos/act "$TOOLS"
 }
 
 # Traefik, the Gateway API data plane. Its go.mod has replace directives, which
@@ -729,7 +731,7 @@ all_up() {
 
 cmd_up() {
   mkdir -p "$STATE" "$RUN" "$LOGS"
-  if [[ -f "$PKI/.complete" ]] && [[ -x "$TOOLS/helm" && -x "$TOOLS/buildx/buildx" && -x "$TOOLS/actionlint" && -x "$TRAEFIK_DIR/traefik" ]] && all_up; then
+  if [[ -f "$PKI/.complete" ]] && [[ -x "$TOOLS/helm" && -x "$TOOLS/buildx/buildx" && -x "$TOOLS/actionlint" && -x "$TOOLS/act" && -x "$TRAEFIK_DIR/traefik" ]] && all_up; then
     # Images follow their sources: rebuilt here when test/app changed since they were built.
     build_images
     write_env
