@@ -96502,6 +96502,20 @@ async function control(engine, action, deps, options = {}) {
   }
 }
 
+// src/checks/gate.ts
+function verdictOf(gate, at) {
+  return (status, message3, evidence = {}) => ({
+    gate: gate.name,
+    status,
+    condition: gate.condition,
+    message: message3,
+    at: typeof at === "number" ? at : at.now(),
+    ...evidence.value === void 0 ? {} : { value: evidence.value },
+    ...evidence.detail ? { detail: evidence.detail } : {},
+    ...evidence.series ? { series: evidence.series } : {}
+  });
+}
+
 // src/checks/test-run.ts
 var OUTPUT_TAIL_BYTES = 64 * 1024;
 var LINE_EXCERPT = 120;
@@ -96597,15 +96611,7 @@ var CommandGate = class {
   }
   async measure(ctx) {
     const clock2 = ctx.clock ?? systemClock;
-    const verdict = (status, message3, extra = {}) => ({
-      gate: this.name,
-      status,
-      condition: this.condition,
-      message: message3,
-      at: clock2.now(),
-      ...extra.value === void 0 ? {} : { value: String(extra.value) },
-      ...extra.detail ? { detail: extra.detail } : {}
-    });
+    const verdict = verdictOf(this, clock2);
     let env;
     try {
       env = { ...await targetEnv(ctx, clusterIpUrl), ...this.spec.env };
@@ -96634,8 +96640,8 @@ var CommandGate = class {
     if (result.stopped === "timeout") {
       return verdict("fail", `did not finish within ${showDuration(this.spec.timeoutMs)}${last ? `; last line ${last}` : ""}`, { detail });
     }
-    if (result.exitCode === 0) return verdict("pass", "exit code 0", { value: 0 });
-    return verdict("fail", `exit code ${result.exitCode}: ${last ?? "no output"}`, { value: result.exitCode, detail });
+    if (result.exitCode === 0) return verdict("pass", "exit code 0", { value: "0" });
+    return verdict("fail", `exit code ${result.exitCode}: ${last ?? "no output"}`, { value: String(result.exitCode), detail });
   }
 };
 
@@ -96757,14 +96763,8 @@ var HttpGate = class {
   }
   async try(ctx) {
     const at = (ctx.clock ?? systemClock).now();
-    const verdict = (status, message3, value) => ({
-      gate: this.name,
-      status,
-      condition: this.condition,
-      message: this.redact(message3),
-      at,
-      ...value === void 0 ? {} : { value }
-    });
+    const made = verdictOf(this, at);
+    const verdict = (status, message3, value) => made(status, this.redact(message3), { value });
     const { target } = this.spec;
     let exchange;
     let proxied;
@@ -96923,15 +96923,7 @@ var JobGate = class {
   }
   async measure(ctx) {
     const clock2 = ctx.clock ?? systemClock;
-    const verdict = (status, message3, extra = {}) => ({
-      gate: this.name,
-      status,
-      condition: this.condition,
-      message: message3,
-      at: clock2.now(),
-      ...extra.value === void 0 ? {} : { value: String(extra.value) },
-      ...extra.detail ? { detail: extra.detail } : {}
-    });
+    const verdict = verdictOf(this, clock2);
     let env;
     try {
       env = await targetEnv(ctx, inClusterUrl(ctx.namespace));
@@ -97031,7 +97023,7 @@ var JobGate = class {
   async judge(outcome, ctx, name, verdict) {
     switch (outcome.end) {
       case "complete":
-        return verdict("pass", `Job ${name} completed (exit code 0)`, { value: 0 });
+        return verdict("pass", `Job ${name} completed (exit code 0)`, { value: "0" });
       case "pull":
         return verdict("inconclusive", `the image could not be pulled (${outcome.reason}: ${oneLine3(outcome.message)}); nothing was tested`, { detail: outcome.message });
       case "gone":
@@ -97051,7 +97043,7 @@ var JobGate = class {
         if (code2 === void 0) {
           return verdict("fail", `Job ${name} failed: ${oneLine3(outcome.message ?? outcome.reason ?? "no reason given")}${log.last ? `; last line ${log.last}` : ""}`, { detail: log.tail });
         }
-        return verdict("fail", `exit code ${code2}${why}: ${log.last ?? "no log output"}`, { value: code2, detail: log.tail });
+        return verdict("fail", `exit code ${code2}${why}: ${log.last ?? "no log output"}`, { value: String(code2), detail: log.tail });
       }
     }
   }
@@ -97227,14 +97219,10 @@ var PrometheusGate = class {
   }
   async measure(ctx) {
     const at = (ctx.clock ?? systemClock).now();
-    const verdict = (status, message3, value2, detail) => ({
-      gate: this.name,
-      status,
-      condition: this.condition,
-      message: message3,
-      at,
+    const made = verdictOf(this, at);
+    const verdict = (status, message3, value2, detail) => made(status, message3, {
+      detail,
       ...value2 === void 0 ? {} : { value: showNumber(value2) },
-      ...detail === void 0 ? {} : { detail },
       ...value2 !== void 0 && Number.isFinite(value2) ? { series: { name: this.name, points: [[at, value2]] } } : {}
     });
     const endpoint2 = endpointFor(this.spec.address, ctx);
@@ -97392,15 +97380,7 @@ var JudgeGate = class {
   async measure(ctx) {
     const clock2 = ctx.clock ?? systemClock;
     const start = clock2.now();
-    const verdict = (status, message3, value, detail) => ({
-      gate: this.name,
-      status,
-      condition: this.condition,
-      message: message3,
-      at: clock2.now(),
-      ...value === void 0 ? {} : { value },
-      ...detail === void 0 ? {} : { detail }
-    });
+    const verdict = verdictOf(this, clock2);
     const endpoint2 = endpointFor(this.spec.address, ctx);
     if (!endpoint2) return verdict("error", "no Prometheus to ask: set the prometheus-url input, or address on the judge");
     const workloads = ctx.workloads ?? {};
@@ -97443,7 +97423,7 @@ var JudgeGate = class {
         const key2 = keyMetric(this.spec);
         const finite = (points = []) => points.filter(([, v]) => Number.isFinite(v));
         const series = { name: key2.name, unit: key2.unit, points: finite(timed.get(key2.name)?.canary), stable: finite(timed.get(key2.name)?.stable) };
-        return { ...verdict(status, `${scored}${why} (${used})`, pending ? void 0 : String(j.score), lines2.join("\n")), series };
+        return { ...verdict(status, `${scored}${why} (${used})`, { value: pending ? void 0 : String(j.score), detail: lines2.join("\n") }), series };
       }
       next = Math.min(end, clock2.now() + this.spec.stepMs);
     }

@@ -5,7 +5,7 @@
 // the end of its output as evidence; a command that cannot even start is an error.
 import { systemClock } from '../kube/wait.js';
 import { ExecRunner } from '../shared/process.js';
-import type { Gate, GateContext, Verdict, VerdictStatus } from './gate.js';
+import { verdictOf, type Gate, type GateContext, type Verdict } from './gate.js';
 import type { CommandCheckSpec } from './spec/command.js';
 import type { ServiceLike } from '../traffic/workload.js';
 import { OUTPUT_TAIL_BYTES, OutputTail, firstPort, lastLine, showDuration, tailOf, targetEnv } from './test-run.js';
@@ -43,11 +43,7 @@ export class CommandGate implements Gate {
 
   async measure(ctx: GateContext): Promise<Verdict> {
     const clock = ctx.clock ?? systemClock;
-    const verdict = (status: VerdictStatus, message: string, extra: { value?: number; detail?: string } = {}): Verdict => ({
-      gate: this.name, status, condition: this.condition, message, at: clock.now(),
-      ...(extra.value === undefined ? {} : { value: String(extra.value) }),
-      ...(extra.detail ? { detail: extra.detail } : {}),
-    });
+    const verdict = verdictOf(this, clock);
     let env: Record<string, string>;
     try {
       env = { ...(await targetEnv(ctx, clusterIpUrl)), ...this.spec.env };
@@ -73,7 +69,7 @@ export class CommandGate implements Gate {
     if (result.stopped === 'timeout') {
       return verdict('fail', `did not finish within ${showDuration(this.spec.timeoutMs)}${last ? `; last line ${last}` : ''}`, { detail });
     }
-    if (result.exitCode === 0) return verdict('pass', 'exit code 0', { value: 0 });
-    return verdict('fail', `exit code ${result.exitCode}: ${last ?? 'no output'}`, { value: result.exitCode, detail });
+    if (result.exitCode === 0) return verdict('pass', 'exit code 0', { value: '0' });
+    return verdict('fail', `exit code ${result.exitCode}: ${last ?? 'no output'}`, { value: String(result.exitCode), detail });
   }
 }

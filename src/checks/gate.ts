@@ -69,3 +69,27 @@ export interface PrometheusEndpoint {
   username?: string;
   password?: string;
 }
+
+/** What a verdict may carry besides its status and message. */
+export interface VerdictEvidence {
+  value?: string;
+  detail?: string;
+  series?: MeasuredSeries;
+}
+
+/**
+ * The one way gates build verdicts: the gate's name and condition and the time (`at`, or the
+ * clock's now at each call) filled in, empty evidence left out.
+ */
+export function verdictOf(gate: { readonly name: string; readonly condition: string }, at: number | { now(): number }) {
+  return (status: VerdictStatus, message: string, evidence: VerdictEvidence = {}): Verdict => ({
+    gate: gate.name,
+    status,
+    condition: gate.condition,
+    message,
+    at: typeof at === 'number' ? at : at.now(),
+    ...(evidence.value === undefined ? {} : { value: evidence.value }),
+    ...(evidence.detail ? { detail: evidence.detail } : {}),
+    ...(evidence.series ? { series: evidence.series } : {}),
+  });
+}

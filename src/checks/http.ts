@@ -10,7 +10,7 @@ import { isDeepStrictEqual } from 'node:util';
 import { JSONPath } from 'jsonpath-plus';
 import type { KubeClient, ProxyResponse } from '../kube/client.js';
 import { systemClock } from '../kube/wait.js';
-import type { Gate, GateContext, Verdict, VerdictStatus } from './gate.js';
+import { verdictOf, type Gate, type GateContext, type Verdict, type VerdictStatus } from './gate.js';
 import { MAX_BACKOFF_MS, type HttpCheckSpec, type JsonCheck, type StatusRange } from './spec/http.js';
 
 /** The longest excerpt of a body or a message quoted in a verdict, so the line stays one short line. */
@@ -176,9 +176,8 @@ export class HttpGate implements Gate {
 
   private async try(ctx: GateContext): Promise<TryResult> {
     const at = (ctx.clock ?? systemClock).now();
-    const verdict = (status: VerdictStatus, message: string, value?: string): Verdict => ({
-      gate: this.name, status, condition: this.condition, message: this.redact(message), at, ...(value === undefined ? {} : { value }),
-    });
+    const made = verdictOf(this, at);
+    const verdict = (status: Verdict['status'], message: string, value?: string): Verdict => made(status, this.redact(message), { value });
     const { target } = this.spec;
     let exchange: Exchange;
     /** `web-preview:80`, when the answer came through the service proxy. */

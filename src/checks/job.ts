@@ -8,7 +8,7 @@ import { randomInt } from 'node:crypto';
 import { describeProblems, type KubeObject, type ObjectRef } from '../kube/client.js';
 import { Informer } from '../kube/informer.js';
 import { sleepUnless, systemClock, type Clock } from '../kube/wait.js';
-import type { Gate, GateContext, Verdict, VerdictStatus } from './gate.js';
+import { verdictOf, type Gate, type GateContext, type Verdict } from './gate.js';
 import type { JobCheckSpec } from './spec/job.js';
 import type { ServiceLike } from '../traffic/workload.js';
 import { firstPort, lastLine, showDuration, tailOf, targetEnv } from './test-run.js';
@@ -95,11 +95,7 @@ export class JobGate implements Gate {
 
   async measure(ctx: GateContext): Promise<Verdict> {
     const clock = ctx.clock ?? systemClock;
-    const verdict = (status: VerdictStatus, message: string, extra: { value?: number; detail?: string } = {}): Verdict => ({
-      gate: this.name, status, condition: this.condition, message, at: clock.now(),
-      ...(extra.value === undefined ? {} : { value: String(extra.value) }),
-      ...(extra.detail ? { detail: extra.detail } : {}),
-    });
+    const verdict = verdictOf(this, clock);
     let env: Record<string, string>;
     try {
       env = await targetEnv(ctx, inClusterUrl(ctx.namespace));
@@ -203,10 +199,10 @@ export class JobGate implements Gate {
     }
   }
 
-  private async judge(outcome: Outcome, ctx: GateContext, name: string, verdict: (status: VerdictStatus, message: string, extra?: { value?: number; detail?: string }) => Verdict): Promise<Verdict> {
+  private async judge(outcome: Outcome, ctx: GateContext, name: string, verdict: ReturnType<typeof verdictOf>): Promise<Verdict> {
     switch (outcome.end) {
       case 'complete':
-        return verdict('pass', `Job ${name} completed (exit code 0)`, { value: 0 });
+        return verdict('pass', `Job ${name} completed (exit code 0)`, { value: '0' });
       case 'pull':
         return verdict('inconclusive', `the image could not be pulled (${outcome.reason}: ${oneLine(outcome.message)}); nothing was tested`, { detail: outcome.message });
       case 'gone':
@@ -227,7 +223,7 @@ export class JobGate implements Gate {
         if (code === undefined) {
           return verdict('fail', `Job ${name} failed: ${oneLine(outcome.message ?? outcome.reason ?? 'no reason given')}${log.last ? `; last line ${log.last}` : ''}`, { detail: log.tail });
         }
-        return verdict('fail', `exit code ${code}${why}: ${log.last ?? 'no log output'}`, { value: code, detail: log.tail });
+        return verdict('fail', `exit code ${code}${why}: ${log.last ?? 'no log output'}`, { value: String(code), detail: log.tail });
       }
     }
   }

@@ -5,7 +5,7 @@
 // metric has already failed beyond doubt, and says at `max` that it could not tell rather
 // than pass. Samples come from Prometheus range queries, one series per side.
 import { sleepUnless, systemClock } from '../kube/wait.js';
-import type { Gate, GateContext, Verdict, VerdictStatus } from './gate.js';
+import { verdictOf, type Gate, type GateContext, type Verdict, type VerdictStatus } from './gate.js';
 import { PrometheusApi, PrometheusError } from './prometheus-api.js';
 import { endpointFor, podPattern, showNumber, templateValues } from './prometheus.js';
 import type { JudgeCheckSpec, JudgeMetric } from './spec/judge.js';
@@ -113,9 +113,7 @@ export class JudgeGate implements Gate {
   async measure(ctx: GateContext): Promise<Verdict> {
     const clock = ctx.clock ?? systemClock;
     const start = clock.now();
-    const verdict = (status: VerdictStatus, message: string, value?: string, detail?: string): Verdict => ({
-      gate: this.name, status, condition: this.condition, message, at: clock.now(), ...(value === undefined ? {} : { value }), ...(detail === undefined ? {} : { detail }),
-    });
+    const verdict = verdictOf(this, clock);
     const endpoint = endpointFor(this.spec.address, ctx);
     if (!endpoint) return verdict('error', 'no Prometheus to ask: set the prometheus-url input, or address on the judge');
     const workloads = ctx.workloads ?? {};
@@ -160,7 +158,7 @@ export class JudgeGate implements Gate {
         const key = keyMetric(this.spec);
         const finite = (points: Array<[number, number]> = []): Array<[number, number]> => points.filter(([, v]) => Number.isFinite(v));
         const series = { name: key.name, unit: key.unit, points: finite(timed.get(key.name)?.canary), stable: finite(timed.get(key.name)?.stable) };
-        return { ...verdict(status, `${scored}${why} (${used})`, pending ? undefined : String(j.score), lines.join('\n')), series };
+        return { ...verdict(status, `${scored}${why} (${used})`, { value: pending ? undefined : String(j.score), detail: lines.join('\n') }), series };
       }
       next = Math.min(end, clock.now() + this.spec.stepMs);
     }

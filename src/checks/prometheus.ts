@@ -3,7 +3,7 @@
 // there were no requests) or several series are inconclusive unless the gate says
 // otherwise; Prometheus unreachable, slow or refusing the query is an error. Neither is a pass.
 import { systemClock } from '../kube/wait.js';
-import type { Gate, GateContext, PrometheusEndpoint, Verdict, VerdictStatus } from './gate.js';
+import { verdictOf, type Gate, type GateContext, type PrometheusEndpoint, type Verdict, type VerdictStatus } from './gate.js';
 import { PrometheusApi, PrometheusError } from './prometheus-api.js';
 import { CONDITION_ENV, renderTemplate, type PrometheusCheckSpec } from './spec/prometheus.js';
 
@@ -61,12 +61,14 @@ export class PrometheusGate implements Gate {
 
   async measure(ctx: GateContext): Promise<Verdict> {
     const at = (ctx.clock ?? systemClock).now();
-    const verdict = (status: VerdictStatus, message: string, value?: number, detail?: string): Verdict => ({
-      gate: this.name, status, condition: this.condition, message, at,
-      ...(value === undefined ? {} : { value: showNumber(value) }),
-      ...(detail === undefined ? {} : { detail }),
-      ...(value !== undefined && Number.isFinite(value) ? { series: { name: this.name, points: [[at, value]] } } : {}),
-    });
+    const made = verdictOf(this, at);
+    // The one number a query returns: shown, and charted when it is finite.
+    const verdict = (status: VerdictStatus, message: string, value?: number, detail?: string): Verdict =>
+      made(status, message, {
+        detail,
+        ...(value === undefined ? {} : { value: showNumber(value) }),
+        ...(value !== undefined && Number.isFinite(value) ? { series: { name: this.name, points: [[at, value]] } } : {}),
+      });
     const endpoint = endpointFor(this.spec.address, ctx);
     if (!endpoint) return verdict('error', 'no Prometheus to ask: set the prometheus-url input, or address on the gate');
     const query = renderTemplate(this.spec.query, templateValues(ctx, this.intervalMs));

@@ -13,14 +13,12 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { runGates } from '../../src/checks/run.js';
 import { parseGateSpecs } from '../../src/checks/spec.js';
-import { parseConfig } from '../../src/config/deploy.js';
-import { MapSource } from '../../src/config/source.js';
 import { ApiClient } from '../../src/kube/api-client.js';
 import { MemoryReporter } from '../../src/report/reporter.js';
-import type { RolloutOutcome } from '../../src/strategies/basic.js';
 import { deploy } from '../../src/strategies/commands.js';
 import { sampleFiles, workspace } from '../fixtures/deploy/sample.js';
-import { STACK_DIR, stack, uniqueName } from '../support/stack.js';
+import { runCommand, testNamespaces } from '../support/rollouts.js';
+import { STACK_DIR, stack } from '../support/stack.js';
 import { RequestLoop, ask } from '../support/traffic.js';
 
 const env = stack();
@@ -32,38 +30,10 @@ afterEach(() => {
   for (const c of cleanups.splice(0).reverse()) c();
 });
 
-function namespace(prefix: string): string {
-  const ns = uniqueName(prefix);
-  kubectl('create', 'namespace', ns);
-  cleanups.push(() => kubectl('delete', 'namespace', ns, '--wait=false', '--ignore-not-found'));
-  return ns;
-}
+const namespace = testNamespaces();
 
-/** A reporter whose lines carry the time they were written. */
-class TimedReporter extends MemoryReporter {
-  readonly times: { at: number; line: string }[] = [];
-  override info(message: string): void {
-    super.info(message);
-    this.times.push({ at: Date.now(), line: message });
-  }
-  /** When the first line matching `re` was written. */
-  at(re: RegExp): number {
-    const t = this.times.find((x) => re.test(x.line));
-    if (!t) throw new Error(`no line matches ${re}:\n${this.lines.join('\n')}`);
-    return t.at;
-  }
-}
-
-async function deployVersion(ws: string, settings: Record<string, string>): Promise<{ outcome: RolloutOutcome; reporter: TimedReporter }> {
-  const reporter = new TimedReporter();
-  const config = parseConfig('deploy', new MapSource({ manifests: 'k8s', app: 'web', timeout: '120s', 'prometheus-url': env.prometheusUrl, ...settings }), { GITHUB_WORKSPACE: ws });
-  const client = ApiClient.fromConfig();
-  try {
-    return { outcome: await deploy(config, { client, reporter }), reporter };
-  } finally {
-    client.close();
-  }
-}
+const deployVersion = (ws: string, settings: Record<string, string>) =>
+  runCommand('deploy', deploy, ws, { 'prometheus-url': env.prometheusUrl, ...settings });
 
 const files = (image: string, knobs: Record<string, string> = {}) => sampleFiles({ image, replicas: 2, env: knobs });
 

@@ -4,16 +4,14 @@
 // processes, a cancelled run cleaned up by its post step, a killed run resumed, and an HPA.
 import { execFileSync, spawn } from 'node:child_process';
 import { tmpdir } from 'node:os';
-import { afterEach, describe, expect, it } from 'vitest';
-import { parseConfig } from '../../src/config/deploy.js';
-import { MapSource } from '../../src/config/source.js';
+import { describe, expect, it } from 'vitest';
 import { ApiClient } from '../../src/kube/api-client.js';
 import type { KubeObject } from '../../src/kube/client.js';
-import { MemoryReporter } from '../../src/report/reporter.js';
 import type { RolloutOutcome } from '../../src/strategies/basic.js';
 import { abort, deploy, promote } from '../../src/strategies/commands.js';
 import { REPO_ROOT, runBundle } from '../support/bundle.js';
-import { stack, uniqueName } from '../support/stack.js';
+import { TimedReporter, runCommand, testNamespaces } from '../support/rollouts.js';
+import { stack } from '../support/stack.js';
 import { RequestLoop, ask, sampleShares, shareTolerance, switches } from '../support/traffic.js';
 import { sampleFiles, workspace } from '../fixtures/deploy/sample.js';
 
@@ -21,35 +19,10 @@ const env = stack();
 const V1 = `${env.sampleImage}:v1`;
 const V2 = `${env.sampleImage}:v2`;
 const kubectl = (...args: string[]): string => execFileSync('kubectl', args, { encoding: 'utf8', stdio: 'pipe' });
-const namespaces: string[] = [];
-afterEach(() => {
-  for (const ns of namespaces.splice(0)) kubectl('delete', 'namespace', ns, '--wait=false', '--ignore-not-found');
-});
-function namespace(prefix: string): string {
-  const ns = uniqueName(prefix);
-  kubectl('create', 'namespace', ns);
-  namespaces.push(ns);
-  return ns;
-}
+const namespace = testNamespaces();
 
-/** A reporter whose lines carry the time they were written, to measure from a decision. */
-class TimedReporter extends MemoryReporter {
-  readonly times: { at: number; line: string }[] = [];
-  override info(message: string): void {
-    super.info(message);
-    this.times.push({ at: Date.now(), line: message });
-  }
-}
-
-async function run(command: typeof deploy, ws: string, settings: Record<string, string>, reporter = new TimedReporter()): Promise<{ outcome: RolloutOutcome; reporter: TimedReporter }> {
-  const name = command === deploy ? 'deploy' : command === promote ? 'promote' : 'abort';
-  const config = parseConfig(name, new MapSource({ manifests: 'k8s', app: 'web', timeout: '120s', ...settings }), { GITHUB_WORKSPACE: ws });
-  const client = ApiClient.fromConfig();
-  try {
-    return { outcome: await command(config, { client, reporter }), reporter };
-  } finally {
-    client.close();
-  }
+function run(command: typeof deploy, ws: string, settings: Record<string, string>, reporter = new TimedReporter()): Promise<{ outcome: RolloutOutcome; reporter: TimedReporter }> {
+  return runCommand(command === deploy ? 'deploy' : command === promote ? 'promote' : 'abort', command, ws, settings, reporter);
 }
 
 const files = (image: string, extra: { env?: Record<string, string>; replicas?: number } = {}) => sampleFiles({ image, replicas: extra.replicas ?? 3, env: extra.env });

@@ -6,28 +6,16 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { parseGateSpecs } from '../../src/checks/spec.js';
-import { parseConfig } from '../../src/config/deploy.js';
 import { shorthandGates, shorthandPlacement } from '../../src/config/progressive.js';
-import { MapSource } from '../../src/config/source.js';
-import { GantryError, GantryErrors } from '../../src/errors.js';
+import { deployProblems, parseDeploy } from '../support/deploy-config.js';
 
 const dirs: string[] = [];
 afterEach(() => {
   for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
 });
 
-const parse = (settings: Record<string, string>, workspace = '/tmp') =>
-  parseConfig('deploy', new MapSource({ manifests: 'k8s', app: 'web', ...settings }, 'input'), { GITHUB_WORKSPACE: workspace });
-
-function problems(settings: Record<string, string>, workspace?: string): string[] {
-  try {
-    parse(settings, workspace);
-  } catch (err) {
-    const errors = err instanceof GantryErrors ? err.errors : [err as GantryError];
-    return errors.map((e) => e.describe().split('\n')[0]!);
-  }
-  return [];
-}
+const parse = parseDeploy;
+const problems = deployProblems;
 
 const PROM = 'http://prometheus.monitoring:9090';
 const judgeStep = `  - analysis:

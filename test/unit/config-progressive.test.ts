@@ -4,27 +4,15 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { parseConfig } from '../../src/config/deploy.js';
-import { MapSource } from '../../src/config/source.js';
-import { GantryError, GantryErrors } from '../../src/errors.js';
+import { deployProblems, parseDeploy } from '../support/deploy-config.js';
 
 const dirs: string[] = [];
 afterEach(() => {
   for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
 });
 
-const parse = (settings: Record<string, string>, workspace = '/tmp') =>
-  parseConfig('deploy', new MapSource({ manifests: 'k8s', app: 'web', ...settings }, 'input'), { GITHUB_WORKSPACE: workspace });
-
-function problems(settings: Record<string, string>, workspace?: string): string[] {
-  try {
-    parse(settings, workspace);
-  } catch (err) {
-    const errors = err instanceof GantryErrors ? err.errors : [err as GantryError];
-    return errors.map((e) => e.describe().split('\n')[0]!);
-  }
-  return [];
-}
+const parse = parseDeploy;
+const problems = deployProblems;
 
 describe('progressive settings', () => {
   it('defaults to the basic strategy with the replica-ratio router', () => {
